@@ -1,0 +1,9 @@
+//! What the device and the centre say to each other, and the catalogue of events a terminal emits.
+
+pub mod events;
+pub mod wire;
+
+pub use events::{Category, Disposition, Event, EventKind};
+
+/// The device ↔ centre API version; bumped on any incompatible change of `wire`.
+pub const API_VERSION: &str = "v1";

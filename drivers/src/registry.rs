@@ -1,0 +1,130 @@
+//! The driver registry: every driver this build has, what it drives, which transports it takes,
+//! how to open it on hardware and how to run it against its simulator.
+
+use std::sync::Arc;
+
+use kiosk_hal::actor::Device;
+use kiosk_hal::clock::SharedClock;
+use kiosk_hal::DeviceKind;
+
+use crate::sim::{SimControl, SimEnv};
+use crate::spec::TransportKind;
+use crate::{board, scanner, DeviceSpec, DriverError};
+
+/// A driver running against its simulator.
+pub struct Simulated {
+    pub device: Box<dyn Device>,
+    pub control: Arc<dyn SimControl>,
+}
+
+pub struct DriverEntry {
+    pub name: &'static str,
+    pub kind: DeviceKind,
+    pub summary: &'static str,
+    pub transports: &'static [TransportKind],
+    pub open: fn(&DeviceSpec, SharedClock) -> Result<Box<dyn Device>, DriverError>,
+    pub simulate: fn(&DeviceSpec, &SimEnv, SharedClock) -> Result<Simulated, DriverError>,
+}
+
+pub static DRIVERS: &[DriverEntry] = &[
+    DriverEntry {
+        name: scanner::DRIVER,
+        kind: DeviceKind::QrScanner,
+        summary: "QR/barcode scanner on a serial line (RS-232 or USB virtual COM), line based",
+        transports: &[TransportKind::Serial, TransportKind::Tcp],
+        open: open_scanner,
+        simulate: simulate_scanner,
+    },
+    DriverEntry {
+        name: board::DRIVER,
+        kind: DeviceKind::Board,
+        summary: "guide lights, presence sensor and cabinet door switch on GPIO lines",
+        transports: &[TransportKind::Gpio],
+        open: board::open,
+        simulate: simulate_board,
+    },
+];
+
+impl std::fmt::Debug for DriverEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DriverEntry").field("name", &self.name).field("kind", &self.kind).finish()
+    }
+}
+
+pub fn find_driver(name: &str) -> Option<&'static DriverEntry> {
+    DRIVERS.iter().find(|d| d.name == name)
+}
+
+/// Checks a device table entry against the registry before anything is opened.
+pub fn validate(spec: &DeviceSpec) -> Result<&'static DriverEntry, String> {
+    let entry = find_driver(&spec.driver).ok_or_else(|| {
+        let names: Vec<_> = DRIVERS.iter().map(|d| d.name).collect();
+        format!("unknown driver {:?}; this build has: {}", spec.driver, names.join(", "))
+    })?;
+    if entry.kind != spec.kind {
+        return Err(format!(
+            "driver {} drives a {}, but the device is declared as a {}",
+            entry.name, entry.kind, spec.kind
+        ));
+    }
+    if !entry.transports.contains(&spec.transport) {
+        return Err(format!(
+            "driver {} does not work over {:?}; it takes {:?}",
+            entry.name, spec.transport, entry.transports
+        ));
+    }
+    if spec.transport != TransportKind::Gpio {
+        spec.endpoint()?;
+    }
+    Ok(entry)
+}
+
+fn open_scanner(spec: &DeviceSpec, _clock: SharedClock) -> Result<Box<dyn Device>, DriverError> {
+    Ok(Box::new(scanner::SerialScanner::from_spec(spec)?))
+}
+
+fn simulate_scanner(spec: &DeviceSpec, env: &SimEnv, _clock: SharedClock) -> Result<Simulated, DriverError> {
+    let config = scanner::sim::ScannerSimConfig::from_spec(spec).map_err(|m| DriverError::config(spec, m))?;
+    let sim = scanner::sim::ScannerSim::start(&spec.id, env, config).map_err(|source| DriverError::Simulator {
+        device: spec.id.clone(),
+        source,
+    })?;
+    // The driver is the real one, pointed at the simulator's pty instead of the configured port.
+    let mut sim_spec = spec.clone();
+    sim_spec.transport = TransportKind::Serial;
+    sim_spec.path = Some(sim.endpoint());
+    sim_spec.address = None;
+    let device = scanner::SerialScanner::from_spec(&sim_spec)?;
+    Ok(Simulated {
+        device: Box::new(device),
+        control: Arc::new(sim),
+    })
+}
+
+fn simulate_board(spec: &DeviceSpec, _env: &SimEnv, clock: SharedClock) -> Result<Simulated, DriverError> {
+    let (board, sim) = board::sim::BoardSim::start(spec, clock)?;
+    Ok(Simulated {
+        device: Box::new(board),
+        control: Arc::new(sim),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_names_the_problem() {
+        let mut s = DeviceSpec::new("x", DeviceKind::QrScanner, "qr-serail", TransportKind::Serial);
+        assert!(validate(&s).unwrap_err().contains("qr-serial"));
+        s.driver = "qr-serial".into();
+        assert!(validate(&s).unwrap_err().contains("path"));
+        s.path = Some("/dev/ttyACM0".into());
+        assert!(validate(&s).is_ok());
+        s.kind = DeviceKind::Board;
+        assert!(validate(&s).unwrap_err().contains("declared as a board"));
+        s.kind = DeviceKind::QrScanner;
+        s.transport = TransportKind::Gpio;
+        assert!(validate(&s).unwrap_err().contains("does not work over"));
+    }
+}

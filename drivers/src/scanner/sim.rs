@@ -1,0 +1,173 @@
+//! A simulated serial scanner: the device side of the line protocol on a real pty.
+//!
+//! Codes are presented with `inject("scan", {"text": …})`. With a trigger configured the
+//! scanner behaves like a real one in trigger mode: a presented code is held until the host sends
+//! the trigger, then sent; without one it is sent at once (continuous/presentation mode).
+
+use std::collections::VecDeque;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
+
+use kiosk_hal::transport::SimPort;
+use serde_json::{json, Value};
+
+use crate::sim::{path_string, send_with_faults, SimControl, SimEnv, SimFaults, SimLink, SimMailbox};
+use crate::DeviceSpec;
+
+enum Req {
+    Scan { bytes: Vec<u8> },
+    Unplug,
+    Replug,
+    Faults(SimFaults),
+    Stats,
+}
+
+pub struct ScannerSim {
+    id: String,
+    endpoint: String,
+    mailbox: SimMailbox<Req>,
+}
+
+/// The scanner's own settings, mirrored from the driver's options so both ends agree.
+pub struct ScannerSimConfig {
+    pub suffix: Vec<u8>,
+    pub trigger: Option<Vec<u8>>,
+}
+
+impl ScannerSimConfig {
+    pub fn from_spec(spec: &DeviceSpec) -> Result<Self, String> {
+        let suffix = spec.opt_str("suffix")?.unwrap_or("\r\n").as_bytes().to_vec();
+        let trigger = spec.opt_str("trigger")?.map(super::parse_hex).transpose()?;
+        Ok(ScannerSimConfig { suffix, trigger })
+    }
+}
+
+impl ScannerSim {
+    /// Starts the simulator on a new pty at `env.port_path(id)`.
+    pub fn start(id: &str, env: &SimEnv, config: ScannerSimConfig) -> std::io::Result<Self> {
+        let port = SimPort::create(env.port_path(id))?;
+        let endpoint = path_string(port.path());
+        let (mailbox, rx) = SimMailbox::new();
+        std::thread::Builder::new()
+            .name(format!("sim-{id}"))
+            .spawn(move || run(port, config, rx))?;
+        Ok(ScannerSim {
+            id: id.to_string(),
+            endpoint,
+            mailbox,
+        })
+    }
+
+    /// Presents a code to the scanner window.
+    pub fn present(&self, text: &str) -> Result<(), String> {
+        self.present_bytes(text.as_bytes())
+    }
+
+    pub fn present_bytes(&self, bytes: &[u8]) -> Result<(), String> {
+        self.mailbox.ask(Req::Scan {
+            bytes: bytes.to_vec(),
+        })?;
+        Ok(())
+    }
+
+    /// Triggers received so far.
+    pub fn triggers(&self) -> Result<u64, String> {
+        let v = self.mailbox.ask(Req::Stats)?;
+        Ok(v["triggers"].as_u64().unwrap_or(0))
+    }
+}
+
+impl SimControl for ScannerSim {
+    fn device_id(&self) -> &str {
+        &self.id
+    }
+    fn endpoint(&self) -> String {
+        self.endpoint.clone()
+    }
+    fn unplug(&self) -> Result<(), String> {
+        self.mailbox.ask(Req::Unplug).map(|_| ())
+    }
+    fn replug(&self) -> Result<(), String> {
+        self.mailbox.ask(Req::Replug).map(|_| ())
+    }
+    fn set_faults(&self, faults: SimFaults) -> Result<(), String> {
+        self.mailbox.ask(Req::Faults(faults)).map(|_| ())
+    }
+    fn inject(&self, what: &str, args: &Value) -> Result<Value, String> {
+        match what {
+            "scan" => {
+                let text = args
+                    .get("text")
+                    .and_then(Value::as_str)
+                    .ok_or("scan needs {\"text\": \"…\"}")?;
+                self.present(text)?;
+                Ok(json!({ "presented": text.chars().count() }))
+            }
+            "stats" => self.mailbox.ask(Req::Stats),
+            other => Err(format!("the scanner simulator cannot {other:?}; it can: scan, stats")),
+        }
+    }
+}
+
+type Mail = (Req, std::sync::mpsc::Sender<Result<Value, String>>);
+
+fn run(mut port: SimPort, config: ScannerSimConfig, rx: std::sync::mpsc::Receiver<Mail>) {
+    let mut faults = SimFaults::default();
+    let mut held: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut heard: Vec<u8> = Vec::new();
+    let mut triggers = 0u64;
+    let mut buf = [0u8; 256];
+    loop {
+        match rx.recv_timeout(Duration::from_millis(10)) {
+            Ok((req, reply)) => {
+                let answer = match req {
+                    Req::Scan { bytes } => {
+                        let mut line = bytes;
+                        line.extend_from_slice(&config.suffix);
+                        if config.trigger.is_some() {
+                            held.push_back(line);
+                            Ok(json!({ "held": held.len() }))
+                        } else {
+                            send_with_faults(&mut port, &faults, &line)
+                                .map(|_| json!({ "sent": true }))
+                                .map_err(|e| e.to_string())
+                        }
+                    }
+                    Req::Unplug => {
+                        SimLink::unplug(&mut port);
+                        Ok(Value::Null)
+                    }
+                    Req::Replug => SimLink::replug(&mut port)
+                        .map(|_| Value::Null)
+                        .map_err(|e| e.to_string()),
+                    Req::Faults(f) => {
+                        faults = f;
+                        Ok(Value::Null)
+                    }
+                    Req::Stats => Ok(json!({ "triggers": triggers, "held": held.len() })),
+                };
+                let _ = reply.send(answer);
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        let Some(trigger) = &config.trigger else {
+            // Continuous mode ignores host bytes; drain them so the pty buffer never fills.
+            let _ = port.recv(&mut buf, Duration::ZERO);
+            continue;
+        };
+        if let Ok(n) = port.recv(&mut buf, Duration::from_millis(1)) {
+            heard.extend_from_slice(&buf[..n]);
+        }
+        while let Some(pos) = heard.windows(trigger.len()).position(|w| w == trigger.as_slice()) {
+            heard.drain(..pos + trigger.len());
+            triggers += 1;
+            if let Some(line) = held.pop_front() {
+                let _ = send_with_faults(&mut port, &faults, &line);
+            }
+        }
+        if heard.len() > 1024 {
+            heard.clear();
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The thin central service the terminals sync with. It runs on its own (`kiosk-central serve`)
+//! or embedded in a terminal's runtime on loopback when no remote centre is configured.
+
+pub mod server;
+pub mod store;
+
+pub use server::{router, CentreHandle};
+pub use store::{SqliteStore, StoreError};

@@ -24,6 +24,8 @@ pub struct DriverEntry {
     pub transports: &'static [TransportKind],
     pub open: fn(&DeviceSpec, SharedClock) -> Result<Box<dyn Device>, DriverError>,
     pub simulate: fn(&DeviceSpec, &SimEnv, SharedClock) -> Result<Simulated, DriverError>,
+    /// Checks the driver's options without touching hardware.
+    pub check: fn(&DeviceSpec) -> Result<(), DriverError>,
 }
 
 pub static DRIVERS: &[DriverEntry] = &[
@@ -34,6 +36,7 @@ pub static DRIVERS: &[DriverEntry] = &[
         transports: &[TransportKind::Serial, TransportKind::Tcp],
         open: open_scanner,
         simulate: simulate_scanner,
+        check: |spec| scanner::SerialScanner::from_spec(spec).map(drop),
     },
     DriverEntry {
         name: board::DRIVER,
@@ -42,6 +45,7 @@ pub static DRIVERS: &[DriverEntry] = &[
         transports: &[TransportKind::Gpio],
         open: board::open,
         simulate: simulate_board,
+        check: |spec| board::BoardLayout::from_spec(spec).map(drop),
     },
 ];
 
@@ -76,6 +80,10 @@ pub fn validate(spec: &DeviceSpec) -> Result<&'static DriverEntry, String> {
     if spec.transport != TransportKind::Gpio {
         spec.endpoint()?;
     }
+    (entry.check)(spec).map_err(|e| match e {
+        DriverError::Config { message, .. } => message,
+        other => other.to_string(),
+    })?;
     Ok(entry)
 }
 
@@ -121,6 +129,9 @@ mod tests {
         assert!(validate(&s).unwrap_err().contains("path"));
         s.path = Some("/dev/ttyACM0".into());
         assert!(validate(&s).is_ok());
+        s.options.insert("sufix".into(), serde_json::json!("\n"));
+        assert!(validate(&s).unwrap_err().contains("sufix"));
+        s.options.clear();
         s.kind = DeviceKind::Board;
         assert!(validate(&s).unwrap_err().contains("declared as a board"));
         s.kind = DeviceKind::QrScanner;

@@ -1,0 +1,15 @@
+.PHONY: run test lint fmt screenshots
+run:
+	./scripts/run.sh
+test:
+	./scripts/test.sh
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+fmt:
+	cargo fmt --all
+screenshots:
+	mkdir -p docs/screens
+	cargo run -q -p kiosk-app --bin kiosk -- screenshot home docs/screens/home.png --config config/kiosk.sim.toml
+	cargo run -q -p kiosk-app --bin kiosk -- screenshot device-status docs/screens/device-status.png --config config/kiosk.sim.toml
+	cargo run -q -p kiosk-app --bin kiosk -- screenshot device-status docs/screens/device-status-portrait.png --portrait --config config/kiosk.sim.toml

@@ -1,0 +1,401 @@
+//! The terminal's TOML configuration, validated at start. Every error names its file and line:
+//! a technician editing a config in the hall must not have to guess which key is wrong.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use kiosk_drivers::DeviceSpec;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    /// Every device simulated in-process over real ptys and sockets.
+    Sim,
+    /// Real devices from the device table.
+    Hardware,
+}
+
+impl std::str::FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "sim" => Ok(Profile::Sim),
+            "hardware" => Ok(Profile::Hardware),
+            other => Err(format!("profile {other:?} must be sim or hardware")),
+        }
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("var")
+}
+fn default_timezone() -> String {
+    "+08:00".into()
+}
+fn default_listen() -> String {
+    "127.0.0.1:0".into()
+}
+fn default_health_interval() -> u64 {
+    10
+}
+fn default_poll_ms() -> u64 {
+    1000
+}
+fn default_language() -> String {
+    "zh-CN".into()
+}
+fn default_orientation() -> Orientation {
+    Orientation::Landscape
+}
+fn default_level() -> String {
+    "info".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminalConfig {
+    /// This terminal's id, as the centre knows it (`KSK-320583-0001`).
+    pub id: String,
+    pub service_point: String,
+    pub fault_phone: String,
+    pub profile: Profile,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Local time offset for the clock on screen.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// How often idle devices are polled for health.
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CentreConfig {
+    /// The remote centre. Absent: the runtime starts one in-process on loopback.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Where the embedded centre listens (port 0 = any free port).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    #[serde(default = "default_health_interval")]
+    pub health_interval_s: u64,
+}
+
+impl Default for CentreConfig {
+    fn default() -> Self {
+        CentreConfig {
+            url: None,
+            listen: default_listen(),
+            health_interval_s: default_health_interval(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Orientation {
+    Landscape,
+    Portrait,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiConfig {
+    #[serde(default = "default_language")]
+    pub language: String,
+    #[serde(default = "default_orientation")]
+    pub orientation: Orientation,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig {
+            language: default_language(),
+            orientation: default_orientation(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    #[serde(default = "default_level")]
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: default_level(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    terminal: TerminalConfig,
+    #[serde(default)]
+    centre: CentreConfig,
+    #[serde(default)]
+    ui: UiConfig,
+    #[serde(default)]
+    log: LogConfig,
+    #[serde(default)]
+    devices: Vec<Spanned<DeviceSpec>>,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub source: PathBuf,
+    pub terminal: TerminalConfig,
+    pub centre: CentreConfig,
+    pub ui: UiConfig,
+    pub log: LogConfig,
+    pub devices: Vec<DeviceSpec>,
+}
+
+/// A config problem at a place in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map_or(before.chars().count(), |i| before[i + 1..].chars().count()) + 1;
+    (line, col)
+}
+
+/// Finds where `key = ...` is written inside a table, for errors found after parsing.
+fn key_offset(text: &str, table_header: &str, key: &str) -> Option<usize> {
+    let start = text.find(table_header).unwrap_or(0);
+    let rest = &text[start..];
+    let mut off = start;
+    for line in rest.split_inclusive('\n') {
+        let t = line.trim_start();
+        if t.starts_with(key) && t[key.len()..].trim_start().starts_with('=') {
+            return Some(off + (line.len() - t.len()));
+        }
+        off += line.len();
+    }
+    None
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read: {e}"),
+        })?;
+        Config::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let at = |offset: Option<usize>, message: String| {
+            let (line, column) = offset.map_or((0, 0), |o| line_col(text, o));
+            ConfigError {
+                file: file.clone(),
+                line,
+                column,
+                message,
+            }
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            at(
+                e.span().map(|s| s.start),
+                e.message().trim().replace('\n', "; "),
+            )
+        })?;
+
+        let t = &raw.terminal;
+        let term_key = |k: &str| key_offset(text, "[terminal]", k);
+        if t.id.is_empty()
+            || !t
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(at(
+                term_key("id"),
+                format!("terminal.id {:?} must be letters, digits, '-' or '_'", t.id),
+            ));
+        }
+        kiosk_hal::clock::parse_offset(&t.timezone)
+            .map_err(|m| at(term_key("timezone"), format!("terminal.timezone: {m}")))?;
+        if !(100..=60_000).contains(&t.poll_interval_ms) {
+            return Err(at(
+                term_key("poll_interval_ms"),
+                "terminal.poll_interval_ms must be between 100 and 60000".into(),
+            ));
+        }
+        if let Some(url) = &raw.centre.url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(at(
+                    key_offset(text, "[centre]", "url"),
+                    format!("centre.url {url:?} must start with http:// or https://"),
+                ));
+            }
+        }
+        if raw.centre.health_interval_s == 0 {
+            return Err(at(
+                key_offset(text, "[centre]", "health_interval_s"),
+                "centre.health_interval_s must be at least 1".into(),
+            ));
+        }
+        kiosk_ui::Language::parse(&raw.ui.language).map_err(|e| {
+            at(key_offset(text, "[ui]", "language"), format!("ui.language: {e}"))
+        })?;
+        tracing_subscriber::EnvFilter::try_new(&raw.log.level).map_err(|e| {
+            at(
+                key_offset(text, "[log]", "level"),
+                format!("log.level {:?}: {e}", raw.log.level),
+            )
+        })?;
+
+        let mut ids = std::collections::HashSet::new();
+        let mut devices = Vec::new();
+        for d in raw.devices {
+            let offset = d.span().start;
+            let spec = d.into_inner();
+            if !ids.insert(spec.id.clone()) {
+                return Err(at(
+                    Some(offset),
+                    format!("device id {:?} is used twice", spec.id),
+                ));
+            }
+            kiosk_drivers::registry::validate(&spec)
+                .map_err(|m| at(Some(offset), format!("device {}: {m}", spec.id)))?;
+            devices.push(spec);
+        }
+
+        Ok(Config {
+            source: path.to_path_buf(),
+            terminal: raw.terminal,
+            centre: raw.centre,
+            ui: raw.ui,
+            log: raw.log,
+            devices,
+        })
+    }
+
+    pub fn language(&self) -> kiosk_ui::Language {
+        kiosk_ui::Language::parse(&self.ui.language).unwrap_or(kiosk_ui::Language::ZhCn)
+    }
+
+    pub fn offset(&self) -> chrono::FixedOffset {
+        kiosk_hal::clock::parse_offset(&self.terminal.timezone)
+            .unwrap_or_else(|_| kiosk_hal::clock::china_offset())
+    }
+
+    /// The data directory, relative paths taken from the config file's folder.
+    pub fn data_dir(&self) -> PathBuf {
+        if self.terminal.data_dir.is_absolute() {
+            self.terminal.data_dir.clone()
+        } else {
+            self.source
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(&self.terminal.data_dir)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[terminal]
+id = "KSK-320583-0001"
+service_point = "昆山市政务服务中心"
+fault_phone = "0512-5555-1234"
+profile = "sim"
+
+[[devices]]
+id = "scanner"
+kind = "qr-scanner"
+driver = "qr-serial"
+transport = "serial"
+path = "/dev/ttyACM0"
+"#;
+
+    fn parse(s: &str) -> Result<Config, ConfigError> {
+        Config::parse(s, Path::new("kiosk.toml"))
+    }
+
+    #[test]
+    fn good_config_parses_with_defaults() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.terminal.profile, Profile::Sim);
+        assert_eq!(c.devices.len(), 1);
+        assert_eq!(c.centre.url, None);
+        assert_eq!(c.ui.orientation, Orientation::Landscape);
+        assert_eq!(c.offset().local_minus_utc(), 8 * 3600);
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_file_and_line() {
+        let bad = GOOD.replace("path = \"/dev/ttyACM0\"", "path = \"/dev/ttyACM0\"\nbaudrate = 9600");
+        let e = parse(&bad).unwrap_err();
+        assert_eq!((e.file.as_str(), e.line), ("kiosk.toml", 14), "{e}");
+        assert!(e.message.contains("baudrate"), "{e}");
+        assert!(e.to_string().starts_with("kiosk.toml:14:"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_named_with_their_line() {
+        let e = parse(&GOOD.replace("profile = \"sim\"", "profile = \"simulation\"")).unwrap_err();
+        assert_eq!(e.line, 6, "{e}");
+        let e = parse(&GOOD.replace("driver = \"qr-serial\"", "driver = \"qr-usb\"")).unwrap_err();
+        assert_eq!(e.line, 8, "device errors point at the device table: {e}");
+        assert!(e.message.contains("unknown driver"), "{e}");
+        let e = parse(&format!("{GOOD}\n[ui]\nlanguage = \"fr\"\n")).unwrap_err();
+        assert_eq!(e.line, 16, "{e}");
+        let e = parse(&GOOD.replace("id = \"KSK-320583-0001\"", "id = \"KSK 1\"")).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        let twice = format!("{GOOD}\n[[devices]]\nid = \"scanner\"\nkind = \"qr-scanner\"\ndriver = \"qr-serial\"\ntransport = \"serial\"\npath = \"/dev/ttyS1\"\n");
+        let e = parse(&twice).unwrap_err();
+        assert!(e.message.contains("used twice") && e.line == 16, "{e}");
+    }
+
+    #[test]
+    fn shipped_configs_are_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "toml") {
+                Config::load(&p).unwrap_or_else(|e| panic!("{e}"));
+                n += 1;
+            }
+        }
+        assert!(n >= 2, "expected the sim and hardware sample configs in config/");
+    }
+}

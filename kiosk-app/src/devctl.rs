@@ -1,0 +1,169 @@
+//! `kiosk devctl`: the technician's bench tool. Exercises any configured device from the command
+//! line — list, status, self-test, and each driver's own actions — and prints JSON.
+
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use crate::runtime::Runtime;
+
+/// What the words after `devctl` ask for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DevctlCommand {
+    List,
+    Status(Option<String>),
+    SelfTest(String),
+    Actions(String),
+    /// Stimulus to a simulated device (sim profile only): `sim scanner scan text=…`.
+    Sim { id: String, what: String, args: Value },
+    Action { id: String, action: String, args: Value },
+}
+
+pub const USAGE: &str = "usage: kiosk devctl [OPTIONS] list | status [ID] | self-test ID | actions ID | sim ID WHAT [KEY=VALUE…] | ID ACTION [KEY=VALUE…]";
+
+/// `key=value` words to a JSON object; values that parse as JSON (numbers, booleans) keep
+/// their type, everything else is a string.
+pub fn parse_args(words: &[String]) -> Result<Value, String> {
+    let mut m = Map::new();
+    for w in words {
+        let (k, v) = w
+            .split_once('=')
+            .ok_or_else(|| format!("argument {w:?} is not KEY=VALUE"))?;
+        if k.is_empty() {
+            return Err(format!("argument {w:?} has an empty key"));
+        }
+        let v = serde_json::from_str::<Value>(v)
+            .ok()
+            .filter(|v| !v.is_object() && !v.is_array())
+            .unwrap_or_else(|| Value::String(v.to_string()));
+        m.insert(k.to_string(), v);
+    }
+    Ok(Value::Object(m))
+}
+
+pub fn parse(words: &[String]) -> Result<DevctlCommand, String> {
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    match w.as_slice() {
+        [] => Err(USAGE.into()),
+        ["list"] => Ok(DevctlCommand::List),
+        ["status"] => Ok(DevctlCommand::Status(None)),
+        ["status", id] => Ok(DevctlCommand::Status(Some(id.to_string()))),
+        ["self-test", id] => Ok(DevctlCommand::SelfTest(id.to_string())),
+        ["actions", id] => Ok(DevctlCommand::Actions(id.to_string())),
+        ["sim", id, what, rest @ ..] => Ok(DevctlCommand::Sim {
+            id: id.to_string(),
+            what: what.to_string(),
+            args: parse_args(&words[3..3 + rest.len()])?,
+        }),
+        [id, action, rest @ ..] => Ok(DevctlCommand::Action {
+            id: id.to_string(),
+            action: action.to_string(),
+            args: parse_args(&words[2..2 + rest.len()])?,
+        }),
+        _ => Err(USAGE.into()),
+    }
+}
+
+/// Runs one command. `Ok` carries the JSON to print; `Err` carries the JSON of a failed
+/// completion (exit status 1).
+pub fn execute(rt: &Runtime, cmd: &DevctlCommand, timeout: Duration) -> Result<Value, Value> {
+    let fail = |e: kiosk_hal::CommandError| json!({ "completion": e.code, "detail": e.detail });
+    match cmd {
+        DevctlCommand::List => Ok(Value::Array(
+            rt.devices
+                .iter()
+                .map(|d| {
+                    let info = d.handle.info();
+                    json!({
+                        "id": d.spec.id,
+                        "name": d.spec.display_name(),
+                        "kind": d.spec.kind,
+                        "driver": d.spec.driver,
+                        "transport": info.transport,
+                        "simulated": d.sim.is_some(),
+                    })
+                })
+                .collect(),
+        )),
+        DevctlCommand::Status(id) => {
+            rt.poll_all();
+            let snap: Vec<_> = rt
+                .snapshot()
+                .into_iter()
+                .filter(|s| id.as_ref().is_none_or(|i| &s.id == i))
+                .collect();
+            if let (Some(id), true) = (id, snap.is_empty()) {
+                return Err(json!({ "completion": "invalid-data", "detail": format!("no device {id:?}") }));
+            }
+            Ok(serde_json::to_value(snap).unwrap_or(Value::Null))
+        }
+        DevctlCommand::SelfTest(id) => rt
+            .call(id, "self-test", Value::Null, timeout)
+            .map(|v| json!({ "completion": "success", "result": v }))
+            .map_err(fail),
+        DevctlCommand::Actions(id) => {
+            let d = rt
+                .device(id)
+                .map_err(|e| json!({ "completion": "invalid-data", "detail": e.to_string() }))?;
+            let mut list = vec![
+                json!({ "name": "self-test", "summary": "exercise the device", "args": [] }),
+                json!({ "name": "poll", "summary": "check health now", "args": [] }),
+            ];
+            list.extend(d.handle.actions().iter().map(|a| json!(a)));
+            Ok(Value::Array(list))
+        }
+        DevctlCommand::Sim { id, what, args } => {
+            let d = rt
+                .device(id)
+                .map_err(|e| json!({ "completion": "invalid-data", "detail": e.to_string() }))?;
+            let sim = d.sim.as_ref().ok_or_else(|| {
+                json!({ "completion": "unsupported", "detail": format!("{id} is not simulated; use --profile sim") })
+            })?;
+            let r = match what.as_str() {
+                "unplug" => sim.unplug().map(|_| Value::Null),
+                "replug" => sim.replug().map(|_| Value::Null),
+                "faults" => serde_json::from_value(args.clone())
+                    .map_err(|e| e.to_string())
+                    .and_then(|f| sim.set_faults(f))
+                    .map(|_| Value::Null),
+                _ => sim.inject(what, args),
+            };
+            r.map(|v| json!({ "completion": "success", "result": v }))
+                .map_err(|e| json!({ "completion": "invalid-data", "detail": e }))
+        }
+        DevctlCommand::Action { id, action, args } => rt
+            .call(id, action, args.clone(), timeout)
+            .map(|v| json!({ "completion": "success", "result": v }))
+            .map_err(fail),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn parses_commands_and_typed_arguments() {
+        assert_eq!(parse(&words("list")).unwrap(), DevctlCommand::List);
+        assert_eq!(parse(&words("status")).unwrap(), DevctlCommand::Status(None));
+        assert_eq!(
+            parse(&words("board light module=idcard mode=blink period_ms=400")).unwrap(),
+            DevctlCommand::Action {
+                id: "board".into(),
+                action: "light".into(),
+                args: json!({"module": "idcard", "mode": "blink", "period_ms": 400}),
+            }
+        );
+        assert_eq!(
+            parse(&words("sim board door open=true")).unwrap(),
+            DevctlCommand::Sim { id: "board".into(), what: "door".into(), args: json!({"open": true}) }
+        );
+        assert!(parse(&words("scanner scan oops")).unwrap_err().contains("KEY=VALUE"));
+        assert!(parse(&[]).is_err());
+        assert!(parse(&words("self-test")).is_err());
+    }
+}

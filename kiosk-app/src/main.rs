@@ -1,0 +1,337 @@
+//! `kiosk`: the HallKit terminal runtime and its bench tools.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use kiosk_app::centre_link::{self, CentreLink};
+use kiosk_app::config::{Config, Profile};
+use kiosk_app::{devctl, logging, screen, simulate, Runtime};
+use kiosk_hal::clock::SystemClock;
+use kiosk_protocol::{Event, EventKind};
+
+#[derive(Parser)]
+#[command(name = "kiosk", version, about = "HallKit government service hall terminal runtime")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// The terminal's configuration file.
+    #[arg(long, env = "HALLKIT_CONFIG", default_value = "/etc/hallkit/kiosk.toml")]
+    config: PathBuf,
+    /// Override the config's profile (sim: every device simulated in-process).
+    #[arg(long)]
+    profile: Option<Profile>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the terminal: devices, the central service link and the screen.
+    Run {
+        #[command(flatten)]
+        common: Common,
+        /// Do not open a window even when a display exists.
+        #[arg(long)]
+        headless: bool,
+    },
+    /// Exercise configured devices from the command line (prints JSON).
+    Devctl {
+        #[command(flatten)]
+        common: Common,
+        /// Use another serial port for a device: ID=PATH (repeatable).
+        #[arg(long = "port", value_name = "ID=PATH")]
+        ports: Vec<String>,
+        /// How long a device action may take.
+        #[arg(long, default_value_t = 15_000)]
+        timeout_ms: u64,
+        /// list | status [ID] | self-test ID | actions ID | sim ID WHAT [K=V…] | ID ACTION [K=V…]
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        words: Vec<String>,
+    },
+    /// Render a screen to PNG with the software renderer.
+    Screenshot {
+        /// home | device-status | help
+        screen: String,
+        out: PathBuf,
+        #[command(flatten)]
+        common: Common,
+        /// Portrait 1080×1920 instead of the configured orientation.
+        #[arg(long)]
+        portrait: bool,
+        /// zh-CN or en (default: the configured language).
+        #[arg(long)]
+        lang: Option<String>,
+    },
+    /// Run one device's simulator on a pseudo-terminal; stimulus lines come on stdin.
+    Simulate {
+        id: String,
+        #[command(flatten)]
+        common: Common,
+        /// Directory for the simulator's port link.
+        #[arg(long, default_value = "/tmp/hallkit-sim")]
+        dir: PathBuf,
+    },
+    /// Validate a configuration file and exit.
+    CheckConfig {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+fn load(common: &Common) -> Result<(Config, Profile), ExitCode> {
+    match Config::load(&common.config) {
+        Ok(c) => {
+            let p = common.profile.unwrap_or(c.terminal.profile);
+            Ok((c, p))
+        }
+        Err(e) => {
+            eprintln!("kiosk: configuration error: {e}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { common, headless } => with_config(&common, |c, p| run(c, p, headless)),
+        Command::Devctl { common, ports, timeout_ms, words } => {
+            with_config(&common, |c, p| run_devctl(c, p, &ports, Duration::from_millis(timeout_ms), &words))
+        }
+        Command::Screenshot { screen, out, common, portrait, lang } => {
+            with_config(&common, |c, p| run_screenshot(c, p, &screen, &out, portrait, lang.as_deref()))
+        }
+        Command::Simulate { id, common, dir } => with_config(&common, |c, _| run_simulate(c, &id, &dir)),
+        Command::CheckConfig { common } => with_config(&common, |c, p| {
+            println!("{}: valid ({} devices, profile {:?})", c.source.display(), c.devices.len(), p);
+            Ok(ExitCode::SUCCESS)
+        }),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kiosk: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn with_config(
+    common: &Common,
+    f: impl FnOnce(Config, Profile) -> anyhow::Result<ExitCode>,
+) -> anyhow::Result<ExitCode> {
+    match load(common) {
+        Ok((c, p)) => {
+            logging::init(&c.log.level);
+            f(c, p)
+        }
+        Err(code) => Ok(code),
+    }
+}
+
+fn tokio_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("kiosk-rt")
+        .build()
+        .context("starting the async runtime")
+}
+
+async fn wait_for_shutdown_signal() {
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    match term {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM received"),
+                _ = tokio::signal::ctrl_c() => tracing::info!("interrupt received"),
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM; Ctrl-C only");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitCode> {
+    let tokio = tokio_runtime()?;
+    let clock = SystemClock::shared();
+    let runtime = Arc::new(Runtime::start(&config, profile, clock)?);
+    runtime.events.emit(
+        Event::new(EventKind::TerminalStarted, runtime.events.now())
+            .field("terminal", config.terminal.id.clone())
+            .field("profile", format!("{profile:?}").to_lowercase()),
+    );
+    let centre = tokio.block_on(centre_link::start_embedded(&config))?;
+    let url = match (&centre, &config.centre.url) {
+        (Some(c), _) => c.base_url(),
+        (None, Some(u)) => u.trim_end_matches('/').to_string(),
+        (None, None) => unreachable!("start_embedded starts a centre when no url is configured"),
+    };
+    let (link, link_task) = {
+        let _guard = tokio.enter();
+        centre_link::spawn_health_watch(url.clone(), Duration::from_secs(config.centre.health_interval_s), runtime.events.clone())
+    };
+    runtime.poll_all();
+    let ready = serde_json::json!({
+        "ready": true,
+        "terminal": config.terminal.id,
+        "profile": format!("{profile:?}").to_lowercase(),
+        "centre": url,
+        "devices": runtime.snapshot().iter().map(|d| serde_json::json!({"id": d.id, "health": d.health})).collect::<Vec<_>>(),
+    });
+    println!("{ready}");
+
+    if !headless && screen::display_available() {
+        // The window owns the main thread; a signal quits its event loop.
+        tokio.spawn(async {
+            wait_for_shutdown_signal().await;
+            let _ = slint::invoke_from_event_loop(|| {
+                let _ = slint::quit_event_loop();
+            });
+        });
+        screen::run_window(&config, runtime.clone(), link.clone())?;
+    } else {
+        if !headless {
+            eprintln!(
+                "kiosk: no display (neither DISPLAY nor WAYLAND_DISPLAY is set): running headless. \
+                 Devices and the central service run; the screen is not shown. \
+                 Render it with: kiosk screenshot device-status status.png --config {}",
+                config.source.display()
+            );
+        }
+        tokio.block_on(wait_for_shutdown_signal());
+    }
+
+    runtime.events.emit(Event::new(EventKind::TerminalStopping, runtime.events.now()));
+    link_task.abort();
+    if let Some(c) = centre {
+        tokio.block_on(c.stop()).context("stopping the embedded central service")?;
+    }
+    match Arc::try_unwrap(runtime) {
+        Ok(rt) => rt.shutdown(),
+        Err(_) => tracing::warn!("runtime still referenced at shutdown; devices stop with the process"),
+    }
+    println!("{}", serde_json::json!({ "stopped": true }));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_devctl(
+    mut config: Config,
+    profile: Profile,
+    ports: &[String],
+    timeout: Duration,
+    words: &[String],
+) -> anyhow::Result<ExitCode> {
+    let cmd = match devctl::parse(words) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kiosk devctl: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    for p in ports {
+        let Some((id, path)) = p.split_once('=') else {
+            eprintln!("kiosk devctl: --port {p:?} must be ID=PATH");
+            return Ok(ExitCode::from(2));
+        };
+        match config.devices.iter_mut().find(|d| d.id == id) {
+            Some(d) => d.path = Some(path.to_string()),
+            None => {
+                eprintln!("kiosk devctl: --port names no device {id:?}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    // devctl works on the devices only: selecting a subset keeps unrelated hardware untouched.
+    if let devctl::DevctlCommand::SelfTest(id)
+    | devctl::DevctlCommand::Actions(id)
+    | devctl::DevctlCommand::Sim { id, .. }
+    | devctl::DevctlCommand::Action { id, .. }
+    | devctl::DevctlCommand::Status(Some(id)) = &cmd
+    {
+        if !config.devices.iter().any(|d| &d.id == id) {
+            eprintln!("kiosk devctl: no device {id:?} in {}", config.source.display());
+            return Ok(ExitCode::from(2));
+        }
+        config.devices.retain(|d| &d.id == id);
+    }
+    let rt = Runtime::start(&config, profile, SystemClock::shared())?;
+    rt.poll_all();
+    let outcome = devctl::execute(&rt, &cmd, timeout);
+    rt.shutdown();
+    match outcome {
+        Ok(v) => {
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(v) => {
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn run_screenshot(
+    config: Config,
+    profile: Profile,
+    which: &str,
+    out: &std::path::Path,
+    portrait: bool,
+    lang: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let Some(screen_name) = kiosk_ui::ScreenName::parse(which) else {
+        eprintln!("kiosk screenshot: unknown screen {which:?}; screens: {}", kiosk_ui::ScreenName::NAMES.join(", "));
+        return Ok(ExitCode::from(2));
+    };
+    let lang = match lang {
+        Some(l) => kiosk_ui::Language::parse(l)?,
+        None => config.language(),
+    };
+    let portrait = portrait || config.ui.orientation == kiosk_app::config::Orientation::Portrait;
+    let tokio = tokio_runtime()?;
+    let runtime = Runtime::start(&config, profile, SystemClock::shared())?;
+    let centre = tokio.block_on(centre_link::start_embedded(&config))?;
+    let url = centre
+        .as_ref()
+        .map(|c| c.base_url())
+        .or_else(|| config.centre.url.clone())
+        .unwrap_or_default();
+    let (mut link, task) = {
+        let _guard = tokio.enter();
+        centre_link::spawn_health_watch(url, Duration::from_secs(3600), runtime.events.clone())
+    };
+    // Wait for the first centre check so the screen shows its real state.
+    let first: CentreLink = tokio.block_on(async {
+        let _ = tokio::time::timeout(Duration::from_secs(6), link.changed()).await;
+        link.borrow().clone()
+    });
+    runtime.poll_all();
+    screen::screenshot(&config, &runtime, &first, screen_name, portrait, lang, out)?;
+    task.abort();
+    if let Some(c) = centre {
+        tokio.block_on(c.stop())?;
+    }
+    runtime.shutdown();
+    println!("{}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_simulate(config: Config, id: &str, dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let Some(spec) = config.devices.iter().find(|d| d.id == id) else {
+        eprintln!("kiosk simulate: no device {id:?} in {}", config.source.display());
+        return Ok(ExitCode::from(2));
+    };
+    let env = kiosk_drivers::SimEnv::new(dir)?;
+    let sim = simulate::start(spec, &env, SystemClock::shared())?;
+    let stdin = std::io::stdin();
+    simulate::serve(sim.as_ref(), stdin.lock(), std::io::stdout())?;
+    Ok(ExitCode::SUCCESS)
+}

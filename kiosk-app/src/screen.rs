@@ -1,0 +1,116 @@
+//! Wiring of the runtime to the Slint screens: a window when a display exists, the software
+//! renderer for screenshots.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kiosk_ui::{AppWindow, DeviceLine, Language, ScreenName, TerminalTexts};
+use slint::ComponentHandle;
+use tokio::sync::watch;
+
+use crate::centre_link::CentreLink;
+use crate::config::{Config, Orientation};
+use crate::runtime::{DeviceStatus, Runtime};
+
+pub fn device_lines(snapshot: &[DeviceStatus]) -> Vec<DeviceLine> {
+    snapshot
+        .iter()
+        .map(|d| DeviceLine {
+            id: d.id.clone(),
+            name: d.name.clone(),
+            kind: d.kind.clone(),
+            health: d.health.as_str().into(),
+            state: d.centre_state.as_str().into(),
+            detail: if d.sub.is_empty() {
+                d.detail.clone()
+            } else {
+                let subs: Vec<&str> = d.sub.iter().map(|s| s.as_str()).collect();
+                format!("{} {}", subs.join(", "), d.detail).trim().to_string()
+            },
+            transport: d.transport.clone(),
+        })
+        .collect()
+}
+
+pub fn texts(config: &Config) -> TerminalTexts {
+    TerminalTexts {
+        service_point: config.terminal.service_point.clone(),
+        device_id: config.terminal.id.clone(),
+        fault_phone: config.terminal.fault_phone.clone(),
+        title: config.terminal.title.clone(),
+    }
+}
+
+fn clock_text(config: &Config, now: chrono::DateTime<chrono::Utc>) -> String {
+    now.with_timezone(&config.offset()).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// Fills every live value of the window from the runtime.
+pub fn refresh(app: &AppWindow, config: &Config, runtime: &Runtime, centre: &CentreLink) {
+    kiosk_ui::set_devices(app, &device_lines(&runtime.snapshot()));
+    app.set_centre_online(centre.reachable);
+    app.set_centre_text(centre.text.as_str().into());
+    app.set_clock_text(clock_text(config, runtime.events.now()).into());
+}
+
+/// Whether a window can be opened here.
+pub fn display_available() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+}
+
+/// Runs the window until it is closed or `quit` is called. Must run on the main thread.
+pub fn run_window(config: &Config, runtime: Arc<Runtime>, centre: watch::Receiver<CentreLink>) -> anyhow::Result<()> {
+    let portrait = config.ui.orientation == Orientation::Portrait;
+    let lang = config.language();
+    let app = kiosk_ui::build_app(&texts(config), lang, portrait)?;
+    let current = std::rc::Rc::new(std::cell::Cell::new(lang));
+    {
+        let weak = app.as_weak();
+        let current = current.clone();
+        app.on_toggle_language(move || {
+            if let Some(app) = weak.upgrade() {
+                let next = current.get().other();
+                match kiosk_ui::apply_language(&app, next) {
+                    Ok(()) => current.set(next),
+                    Err(e) => tracing::warn!(error = %e, "language switch failed"),
+                }
+            }
+        });
+    }
+    refresh(&app, config, &runtime, &centre.borrow());
+    let timer = slint::Timer::default();
+    {
+        let weak = app.as_weak();
+        let config = config.clone();
+        timer.start(slint::TimerMode::Repeated, Duration::from_millis(500), move || {
+            if let Some(app) = weak.upgrade() {
+                refresh(&app, &config, &runtime, &centre.borrow());
+            }
+        });
+    }
+    app.run()?;
+    Ok(())
+}
+
+/// Renders one screen to a PNG with the software renderer, with the runtime's live values.
+pub fn screenshot(
+    config: &Config,
+    runtime: &Runtime,
+    centre: &CentreLink,
+    screen: ScreenName,
+    portrait: bool,
+    lang: Language,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let (w, h) = kiosk_ui::window_size(portrait);
+    let window = kiosk_ui::HeadlessWindow::install(w, h)?;
+    let app = kiosk_ui::build_app(&texts(config), lang, portrait)?;
+    refresh(&app, config, runtime, centre);
+    screen.show(&app);
+    kiosk_ui::show(&app)?;
+    window.render_png(out)?;
+    Ok(())
+}

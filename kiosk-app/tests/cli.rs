@@ -1,0 +1,205 @@
+//! The `kiosk` binary as a technician and the service manager use it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn kiosk() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kiosk"));
+    c.env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY").env("RUST_LOG", "warn");
+    c
+}
+
+/// The sample sim config with its data directory in `dir`, and optional extra scanner options.
+fn config_in(dir: &Path, scanner_options: &str) -> PathBuf {
+    let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/kiosk.sim.toml")).unwrap();
+    let text = src
+        .replace("data_dir = \"../var/sim\"", &format!("data_dir = {:?}", dir.join("data")))
+        .replace("options = { suffix = \"\\r\\n\" }", &format!("options = {{ suffix = \"\\r\\n\"{scanner_options} }}"));
+    let path = dir.join("kiosk.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn sigterm(child: &Child) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+}
+
+fn first_line(child: &mut Child) -> (String, BufReader<std::process::ChildStdout>) {
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    (line, out)
+}
+
+#[test]
+fn run_starts_headless_serves_the_centre_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(dir.path(), "");
+    let mut child = kiosk()
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (line, mut out) = first_line(&mut child);
+    let ready: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    assert_eq!(ready["ready"], true);
+    assert_eq!(ready["profile"], "sim");
+    let devices = ready["devices"].as_array().unwrap();
+    assert_eq!(devices.len(), 2);
+    assert!(devices.iter().all(|d| d["health"] == "online"), "{ready}");
+
+    let url = ready["centre"].as_str().unwrap().to_string();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let health: serde_json::Value = rt.block_on(async {
+        reqwest::get(format!("{url}/health")).await.unwrap().json().await.unwrap()
+    });
+    assert_eq!(health["status"], "ok");
+
+    sigterm(&child);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "kiosk run exited {status}");
+    assert!(rest.contains("\"stopped\":true"), "{rest}");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(err.contains("running headless"), "the headless message is missing: {err}");
+    assert!(rt.block_on(reqwest::get(format!("{url}/health"))).is_err(), "centre still up after stop");
+}
+
+#[test]
+fn config_errors_name_file_and_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(dir.path(), ", sufix = \"\\n\"");
+    let out = kiosk().args(["check-config", "--config"]).arg(&cfg).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:", cfg.display())) && err.contains("sufix"), "{err}");
+    let good = config_in(dir.path(), "");
+    let out = kiosk().args(["check-config", "--config"]).arg(&good).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn devctl_talks_to_the_scanner_over_a_pty() {
+    let dir = tempfile::tempdir().unwrap();
+    // Trigger mode: the simulated scanner holds a presented code until the driver triggers it,
+    // so the test does not race the driver opening the port.
+    let cfg = config_in(dir.path(), ", trigger = \"16 54 0d\"");
+    let mut sim = kiosk()
+        .args(["simulate", "scanner", "--config"])
+        .arg(&cfg)
+        .arg("--dir")
+        .arg(dir.path().join("sim"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (line, mut sim_out) = first_line(&mut sim);
+    let hello: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let endpoint = hello["endpoint"].as_str().unwrap().to_string();
+    assert!(Path::new(&endpoint).exists(), "{endpoint}");
+    let mut sim_in = sim.stdin.take().unwrap();
+    writeln!(sim_in, "scan {{\"text\": \"预约码 YY20261122-0042\"}}").unwrap();
+    let mut ack = String::new();
+    sim_out.read_line(&mut ack).unwrap();
+    assert!(ack.contains("\"ok\":true"), "{ack}");
+
+    let devctl = |words: &[&str]| {
+        kiosk()
+            .args(["devctl", "--profile", "hardware", "--config"])
+            .arg(&cfg)
+            .arg("--port")
+            .arg(format!("scanner={endpoint}"))
+            .args(words)
+            .output()
+            .unwrap()
+    };
+    let out = devctl(&["scanner", "scan", "timeout_ms=5000"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["result"]["payload"], serde_json::json!({"type": "text", "text": "预约码 YY20261122-0042"}));
+
+    let out = devctl(&["status", "scanner"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["health"], "online");
+
+    let out = devctl(&["self-test", "scanner"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["result"]["trigger_sent"], true, "{v}");
+
+    // Nothing presented: the scan times out with a typed completion and exit status 1.
+    let out = devctl(&["scanner", "scan", "timeout_ms=300"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["completion"], "timeout");
+
+    // Unplugged: the device reports no-device, not a crash.
+    writeln!(sim_in, "unplug").unwrap();
+    let mut ack = String::new();
+    sim_out.read_line(&mut ack).unwrap();
+    let out = devctl(&["status", "scanner"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["health"], "no-device", "{v}");
+
+    drop(sim_in);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sim.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "simulator did not exit at end of input");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn devctl_in_the_sim_profile_lists_and_drives_the_board() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(dir.path(), "");
+    let run = |words: &[&str]| {
+        let out = kiosk().args(["devctl", "--config"]).arg(&cfg).args(words).output().unwrap();
+        assert!(out.status.success(), "{:?}: {}", words, String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let list = run(&["list"]);
+    let ids: Vec<_> = list.as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids, ["scanner", "board"]);
+    assert_eq!(list[0]["simulated"], true);
+    let v = run(&["board", "light", "module=idcard", "mode=blink", "period_ms=400"]);
+    assert_eq!(v["result"]["mode"]["mode"], "blink");
+    let v = run(&["actions", "board"]);
+    assert!(v.as_array().unwrap().iter().any(|a| a["name"] == "sensors"));
+    let v = run(&["self-test", "board"]);
+    assert_eq!(v["result"]["lights_tested"], 4);
+    let out = kiosk().args(["devctl", "--config"]).arg(&cfg).args(["nosuch", "scan"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn screenshot_renders_the_device_status_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(dir.path(), "");
+    for (portrait, name, w, h) in [(false, "status.png", 1920, 1080), (true, "status-portrait.png", 1080, 1920)] {
+        let png = dir.path().join(name);
+        let mut cmd = kiosk();
+        cmd.args(["screenshot", "device-status"]).arg(&png).arg("--config").arg(&cfg);
+        if portrait {
+            cmd.arg("--portrait");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()));
+        let reader = decoder.read_info().unwrap();
+        let info = reader.info();
+        assert_eq!((info.width, info.height), (w, h));
+        // Keep a copy where a person can look at it after the test run.
+        let keep = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+        std::fs::copy(&png, keep).unwrap();
+    }
+    let out = kiosk().args(["screenshot", "nowhere", "x.png", "--config"]).arg(&cfg).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

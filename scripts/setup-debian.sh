@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what HallKit needs to build, run and test on Debian 12, skipping what is present.
+# Safe to run again; changes nothing when everything is installed.
+set -euo pipefail
+
+packages=(
+  build-essential pkg-config clang libclang-dev
+  libudev-dev libusb-1.0-0-dev
+  libopencv-dev
+  libfontconfig1-dev libxkbcommon-dev fonts-noto-cjk
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    # Debian 12's own rustc (1.63) is too old for Slint; rustup is the supported toolchain.
+    echo "setup: installing the Rust toolchain with rustup"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+fi
+echo "setup: system packages and Rust toolchain present ($(cargo --version))"

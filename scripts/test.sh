@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every HallKit test: installs missing system packages first. Used as-is by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-debian.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+# The tests never need a display; make sure a developer's DISPLAY does not open windows.
+unset DISPLAY WAYLAND_DISPLAY
+# The GPIO character-device backend is for real boards; compile it so it cannot rot.
+cargo check -p kiosk-hal --features gpio-cdev --quiet
+cargo test --workspace --no-fail-fast "$@"

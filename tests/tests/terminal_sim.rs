@@ -1,0 +1,105 @@
+//! The whole terminal in the sim profile: simulated devices over real ptys, the embedded central
+//! service over real HTTP, and the device-status screen driven headless.
+
+use std::time::{Duration, Instant};
+
+use i_slint_backend_testing::ElementHandle;
+use kiosk_app::centre_link;
+use kiosk_app::screen::device_lines;
+use kiosk_app::{Profile, Runtime};
+use kiosk_e2e::sample_config;
+use kiosk_hal::clock::SystemClock;
+use kiosk_hal::Health;
+use kiosk_protocol::EventKind;
+use kiosk_ui::{build_app, set_devices, AppWindow, Language, ScreenName};
+
+fn labelled(app: &AppWindow, label: &str) -> usize {
+    ElementHandle::find_by_accessible_label(app, label).count()
+}
+
+fn wait_health(rt: &Runtime, id: &str, want: Health) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let h = rt.device(id).unwrap().handle.poll_now().unwrap().health;
+        if h == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{id} stayed {h}, wanted {want}");
+        std::thread::sleep(Duration::from_millis(30));
+    }
+}
+
+#[test]
+fn sim_terminal_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = sample_config("kiosk.sim.toml", dir.path());
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let rt = Runtime::start(&cfg, Profile::Sim, SystemClock::shared()).unwrap();
+    let mut events = rt.events.subscribe();
+
+    // The embedded centre answers over real HTTP and the link watch sees it.
+    let centre = tokio.block_on(centre_link::start_embedded(&cfg)).unwrap().expect("embedded centre");
+    let (mut link, task) = {
+        let _g = tokio.enter();
+        centre_link::spawn_health_watch(centre.base_url(), Duration::from_millis(200), rt.events.clone())
+    };
+    let reachable = tokio.block_on(async {
+        tokio::time::timeout(Duration::from_secs(5), link.wait_for(|l| l.reachable)).await.is_ok()
+    });
+    assert!(reachable, "centre not reachable: {:?}", link.borrow().text);
+
+    // Every simulated device comes online, and the status screen says so.
+    rt.poll_all();
+    i_slint_backend_testing::init_no_event_loop();
+    let app = build_app(&kiosk_app::screen::texts(&cfg), Language::En, false).unwrap();
+    ScreenName::DeviceStatus.show(&app);
+    kiosk_app::screen::refresh(&app, &cfg, &rt, &link.borrow());
+    assert_eq!(labelled(&app, "scanner: Online"), 1);
+    assert_eq!(labelled(&app, "board: Online"), 1);
+    assert_eq!(labelled(&app, "2 of 2 devices normal"), 1);
+    assert!(labelled(&app, &format!("Central service: {}", link.borrow().text)) == 1);
+
+    // A code presented to the simulated scanner arrives as a typed input event.
+    let scanner = rt.device("scanner").unwrap();
+    scanner.sim.as_ref().unwrap().inject("scan", &serde_json::json!({"text": "https://zwfw.example.gov.cn/q?c=1"})).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut got = None;
+    while got.is_none() && Instant::now() < deadline {
+        match events.try_recv() {
+            Ok(e) if e.kind == EventKind::DeviceInput => got = Some(e),
+            Ok(_) => {}
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    let e = got.expect("no input event");
+    assert_eq!(e.device.as_deref(), Some("scanner"));
+    assert_eq!(e.fields["payload_type"], "url");
+    assert!(!serde_json::to_string(&e).unwrap().contains("zwfw"), "the event leaked the scanned text");
+
+    // Unplugged, the row turns to "not connected"; plugged back, online again.
+    scanner.sim.as_ref().unwrap().unplug().unwrap();
+    wait_health(&rt, "scanner", Health::NoDevice);
+    set_devices(&app, &device_lines(&rt.snapshot()));
+    assert_eq!(labelled(&app, "scanner: Not connected"), 1);
+    assert_eq!(labelled(&app, "1 of 2 devices normal"), 1);
+    scanner.sim.as_ref().unwrap().replug().unwrap();
+    wait_health(&rt, "scanner", Health::Online);
+    set_devices(&app, &device_lines(&rt.snapshot()));
+    assert_eq!(labelled(&app, "scanner: Online"), 1);
+
+    // The cabinet door shows on the board's row as a warning.
+    let board = rt.device("board").unwrap();
+    board.sim.as_ref().unwrap().inject("door", &serde_json::json!({"open": true})).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while rt.device("board").unwrap().handle.poll_now().unwrap().centre_state() != kiosk_hal::CentreState::Warning {
+        assert!(Instant::now() < deadline, "door never showed");
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    set_devices(&app, &device_lines(&rt.snapshot()));
+    assert_eq!(labelled(&app, "board: Online"), 1);
+    assert_eq!(labelled(&app, "1 of 2 devices normal"), 1);
+
+    task.abort();
+    tokio.block_on(centre.stop()).unwrap();
+    rt.shutdown();
+}

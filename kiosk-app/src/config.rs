@@ -382,7 +382,7 @@ path = "/dev/ttyACM0"
         assert_eq!(e.line, 3, "{e}");
         let twice = format!("{GOOD}\n[[devices]]\nid = \"scanner\"\nkind = \"qr-scanner\"\ndriver = \"qr-serial\"\ntransport = \"serial\"\npath = \"/dev/ttyS1\"\n");
         let e = parse(&twice).unwrap_err();
-        assert!(e.message.contains("used twice") && e.line == 16, "{e}");
+        assert!(e.message.contains("used twice") && e.line == 15, "{e}");
     }
 
     #[test]

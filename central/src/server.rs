@@ -41,7 +41,10 @@ async fn health(State(state): State<AppState>) -> Response {
         .into_response(),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "health check: store failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "store-error", "error": e.to_string() })))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "status": "store-error", "error": e.to_string() })),
+            )
                 .into_response()
         }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
@@ -70,7 +73,11 @@ impl CentreHandle {
                 .await
         });
         tracing::info!(%addr, "central service listening");
-        Ok(CentreHandle { addr, shutdown: Some(tx), task })
+        Ok(CentreHandle {
+            addr,
+            shutdown: Some(tx),
+            task,
+        })
     }
 
     pub fn base_url(&self) -> String {

@@ -20,7 +20,11 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     #[error("database {path} has schema version {found}, newer than this build knows ({known}); upgrade the centre")]
-    TooNew { path: String, found: u32, known: u32 },
+    TooNew {
+        path: String,
+        found: u32,
+        known: u32,
+    },
     #[error("database query failed: {0}")]
     Query(#[from] rusqlite::Error),
 }
@@ -34,7 +38,10 @@ pub struct SqliteStore {
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let shown = path.display().to_string();
-        let open_err = |source| StoreError::Open { path: shown.clone(), source };
+        let open_err = |source| StoreError::Open {
+            path: shown.clone(),
+            source,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
                 open_err(rusqlite::Error::SqliteFailure(
@@ -44,10 +51,14 @@ impl SqliteStore {
             })?;
         }
         let mut conn = Connection::open(path).map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_err)?;
         migrate(&mut conn, &shown)?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
@@ -60,7 +71,10 @@ impl SqliteStore {
     }
 
     /// Runs `f` with the connection. Callers on the async executor go through `spawn_blocking`.
-    pub fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error>) -> Result<T, StoreError> {
+    pub fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, StoreError> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         Ok(f(&conn)?)
     }
@@ -78,12 +92,19 @@ impl SqliteStore {
     pub fn enrol_device(&self, device_id: &str, at: &str) -> Result<bool, StoreError> {
         self.with(|c| {
             let existing: Option<String> = c
-                .query_row("SELECT enrolled_at FROM devices WHERE device_id = ?1", params![device_id], |r| r.get(0))
+                .query_row(
+                    "SELECT enrolled_at FROM devices WHERE device_id = ?1",
+                    params![device_id],
+                    |r| r.get(0),
+                )
                 .optional()?;
             if existing.is_some() {
                 return Ok(false);
             }
-            c.execute("INSERT INTO devices (device_id, enrolled_at) VALUES (?1, ?2)", params![device_id, at])?;
+            c.execute(
+                "INSERT INTO devices (device_id, enrolled_at) VALUES (?1, ?2)",
+                params![device_id, at],
+            )?;
             Ok(true)
         })
     }
@@ -93,7 +114,11 @@ fn migrate(conn: &mut Connection, path: &str) -> Result<(), StoreError> {
     let known = MIGRATIONS.len() as u32;
     let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > known {
-        return Err(StoreError::TooNew { path: path.to_string(), found, known });
+        return Err(StoreError::TooNew {
+            path: path.to_string(),
+            found,
+            known,
+        });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction()?;
@@ -119,7 +144,8 @@ mod tests {
         drop(s);
         let s = SqliteStore::open(&path).unwrap();
         assert_eq!(s.enrolled_devices().unwrap(), 1);
-        s.with(|c| c.pragma_update(None, "user_version", 99)).unwrap();
+        s.with(|c| c.pragma_update(None, "user_version", 99))
+            .unwrap();
         drop(s);
         match SqliteStore::open(&path) {
             Err(StoreError::TooNew { found: 99, .. }) => {}

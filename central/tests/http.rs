@@ -7,7 +7,9 @@ use kiosk_protocol::wire::CentreHealth;
 async fn health_over_http_and_graceful_stop() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("c.db")).unwrap();
-    store.enrol_device("KSK-320505-0001", "2026-11-22T09:00:00Z").unwrap();
+    store
+        .enrol_device("KSK-320505-0001", "2026-11-22T09:00:00Z")
+        .unwrap();
     let centre = CentreHandle::start("127.0.0.1:0", store).await.unwrap();
     let url = centre.base_url();
     let client = reqwest::Client::new();
@@ -15,17 +17,40 @@ async fn health_over_http_and_graceful_stop() {
     assert_eq!(resp.status(), 200);
     let h: CentreHealth = resp.json().await.unwrap();
     assert!(h.is_ok());
-    assert_eq!((h.api_version.as_str(), h.store.as_str(), h.schema_version, h.enrolled_devices), ("v1", "sqlite", 1, 1));
-    assert_eq!(client.get(format!("{url}/nope")).send().await.unwrap().status(), 404);
+    assert_eq!(
+        (
+            h.api_version.as_str(),
+            h.store.as_str(),
+            h.schema_version,
+            h.enrolled_devices
+        ),
+        ("v1", "sqlite", 1, 1)
+    );
+    assert_eq!(
+        client
+            .get(format!("{url}/nope"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
     centre.stop().await.unwrap();
-    assert!(client.get(format!("{url}/health")).send().await.is_err(), "centre still answers after stop");
+    assert!(
+        client.get(format!("{url}/health")).send().await.is_err(),
+        "centre still answers after stop"
+    );
 }
 
 #[test]
 fn serve_binary_starts_answers_and_stops_on_sigterm() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk-central"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"])
         .arg(dir.path().join("c.db"))
@@ -33,15 +58,28 @@ fn serve_binary_starts_answers_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     assert!(line.contains("serving http://127.0.0.1:"), "{line}");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let body = rt.block_on(async move {
-        reqwest::get(format!("http://127.0.0.1:{port}/health")).await.unwrap().text().await.unwrap()
+        reqwest::get(format!("http://127.0.0.1:{port}/health"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     });
     assert!(body.contains("\"status\":\"ok\""), "{body}");
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     let status = child.wait().unwrap();
-    assert!(status.success(), "kiosk-central exited with {status} on SIGTERM");
+    assert!(
+        status.success(),
+        "kiosk-central exited with {status} on SIGTERM"
+    );
 }

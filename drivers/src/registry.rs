@@ -17,13 +17,18 @@ pub struct Simulated {
     pub control: Arc<dyn SimControl>,
 }
 
+/// Opens a driver on hardware.
+pub type OpenFn = fn(&DeviceSpec, SharedClock) -> Result<Box<dyn Device>, DriverError>;
+/// Starts a driver against its simulator.
+pub type SimulateFn = fn(&DeviceSpec, &SimEnv, SharedClock) -> Result<Simulated, DriverError>;
+
 pub struct DriverEntry {
     pub name: &'static str,
     pub kind: DeviceKind,
     pub summary: &'static str,
     pub transports: &'static [TransportKind],
-    pub open: fn(&DeviceSpec, SharedClock) -> Result<Box<dyn Device>, DriverError>,
-    pub simulate: fn(&DeviceSpec, &SimEnv, SharedClock) -> Result<Simulated, DriverError>,
+    pub open: OpenFn,
+    pub simulate: SimulateFn,
     /// Checks the driver's options without touching hardware.
     pub check: fn(&DeviceSpec) -> Result<(), DriverError>,
 }
@@ -51,7 +56,10 @@ pub static DRIVERS: &[DriverEntry] = &[
 
 impl std::fmt::Debug for DriverEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DriverEntry").field("name", &self.name).field("kind", &self.kind).finish()
+        f.debug_struct("DriverEntry")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .finish()
     }
 }
 
@@ -63,7 +71,11 @@ pub fn find_driver(name: &str) -> Option<&'static DriverEntry> {
 pub fn validate(spec: &DeviceSpec) -> Result<&'static DriverEntry, String> {
     let entry = find_driver(&spec.driver).ok_or_else(|| {
         let names: Vec<_> = DRIVERS.iter().map(|d| d.name).collect();
-        format!("unknown driver {:?}; this build has: {}", spec.driver, names.join(", "))
+        format!(
+            "unknown driver {:?}; this build has: {}",
+            spec.driver,
+            names.join(", ")
+        )
     })?;
     if entry.kind != spec.kind {
         return Err(format!(
@@ -91,11 +103,18 @@ fn open_scanner(spec: &DeviceSpec, _clock: SharedClock) -> Result<Box<dyn Device
     Ok(Box::new(scanner::SerialScanner::from_spec(spec)?))
 }
 
-fn simulate_scanner(spec: &DeviceSpec, env: &SimEnv, _clock: SharedClock) -> Result<Simulated, DriverError> {
-    let config = scanner::sim::ScannerSimConfig::from_spec(spec).map_err(|m| DriverError::config(spec, m))?;
-    let sim = scanner::sim::ScannerSim::start(&spec.id, env, config).map_err(|source| DriverError::Simulator {
-        device: spec.id.clone(),
-        source,
+fn simulate_scanner(
+    spec: &DeviceSpec,
+    env: &SimEnv,
+    _clock: SharedClock,
+) -> Result<Simulated, DriverError> {
+    let config = scanner::sim::ScannerSimConfig::from_spec(spec)
+        .map_err(|m| DriverError::config(spec, m))?;
+    let sim = scanner::sim::ScannerSim::start(&spec.id, env, config).map_err(|source| {
+        DriverError::Simulator {
+            device: spec.id.clone(),
+            source,
+        }
     })?;
     // The driver is the real one, pointed at the simulator's pty instead of the configured port.
     let mut sim_spec = spec.clone();
@@ -109,7 +128,11 @@ fn simulate_scanner(spec: &DeviceSpec, env: &SimEnv, _clock: SharedClock) -> Res
     })
 }
 
-fn simulate_board(spec: &DeviceSpec, _env: &SimEnv, clock: SharedClock) -> Result<Simulated, DriverError> {
+fn simulate_board(
+    spec: &DeviceSpec,
+    _env: &SimEnv,
+    clock: SharedClock,
+) -> Result<Simulated, DriverError> {
     let (board, sim) = board::sim::BoardSim::start(spec, clock)?;
     Ok(Simulated {
         device: Box::new(board),
@@ -123,7 +146,12 @@ mod tests {
 
     #[test]
     fn validation_names_the_problem() {
-        let mut s = DeviceSpec::new("x", DeviceKind::QrScanner, "qr-serail", TransportKind::Serial);
+        let mut s = DeviceSpec::new(
+            "x",
+            DeviceKind::QrScanner,
+            "qr-serail",
+            TransportKind::Serial,
+        );
         assert!(validate(&s).unwrap_err().contains("qr-serial"));
         s.driver = "qr-serial".into();
         assert!(validate(&s).unwrap_err().contains("path"));

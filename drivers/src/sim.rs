@@ -122,7 +122,10 @@ impl SimLink for SimTcp {
         self.accept()?;
         match &mut self.conn {
             Some(c) => c.write_all(bytes),
-            None => Err(io::Error::new(io::ErrorKind::NotConnected, "no host connected")),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "no host connected",
+            )),
         }
     }
 
@@ -139,7 +142,14 @@ impl SimLink for SimTcp {
                 Ok(0)
             }
             Ok(n) => Ok(n),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => Ok(0),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(0)
+            }
             Err(e) => {
                 self.conn = None;
                 Err(e)
@@ -166,7 +176,11 @@ impl SimLink for SimTcp {
 }
 
 /// Sends a reply the way `faults` says.
-pub fn send_with_faults(link: &mut dyn SimLink, faults: &SimFaults, reply: &[u8]) -> io::Result<()> {
+pub fn send_with_faults(
+    link: &mut dyn SimLink,
+    faults: &SimFaults,
+    reply: &[u8],
+) -> io::Result<()> {
     if faults.no_reply {
         return Ok(());
     }
@@ -209,15 +223,23 @@ pub trait SimControl: Send + Sync {
     fn inject(&self, what: &str, args: &Value) -> Result<Value, String>;
 }
 
+/// A request to a simulator thread with the channel its one answer goes back on.
+pub(crate) type Mail<Req> = (Req, std::sync::mpsc::Sender<Result<Value, String>>);
+
 /// A simulator thread's mailbox: requests in, one answer out per request.
 pub(crate) struct SimMailbox<Req> {
-    tx: std::sync::Mutex<std::sync::mpsc::Sender<(Req, std::sync::mpsc::Sender<Result<Value, String>>)>>,
+    tx: std::sync::Mutex<std::sync::mpsc::Sender<Mail<Req>>>,
 }
 
 impl<Req: Send + 'static> SimMailbox<Req> {
-    pub(crate) fn new() -> (Self, std::sync::mpsc::Receiver<(Req, std::sync::mpsc::Sender<Result<Value, String>>)>) {
+    pub(crate) fn new() -> (Self, std::sync::mpsc::Receiver<Mail<Req>>) {
         let (tx, rx) = std::sync::mpsc::channel();
-        (SimMailbox { tx: std::sync::Mutex::new(tx) }, rx)
+        (
+            SimMailbox {
+                tx: std::sync::Mutex::new(tx),
+            },
+            rx,
+        )
     }
 
     pub(crate) fn ask(&self, req: Req) -> Result<Value, String> {

@@ -134,7 +134,11 @@ impl DeviceSpec {
                 return Err(format!(
                     "unknown option `{key}` for driver {}; known options: {}",
                     self.driver,
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
                 ));
             }
         }
@@ -148,7 +152,12 @@ mod tests {
 
     #[test]
     fn endpoints_from_table_rows() {
-        let mut s = DeviceSpec::new("scanner", DeviceKind::QrScanner, "qr-serial", TransportKind::Serial);
+        let mut s = DeviceSpec::new(
+            "scanner",
+            DeviceKind::QrScanner,
+            "qr-serial",
+            TransportKind::Serial,
+        );
         assert!(s.endpoint().unwrap_err().contains("path"));
         s.path = Some("/dev/ttyACM0".into());
         assert_eq!(s.endpoint().unwrap().describe(), "/dev/ttyACM0 @115200");

@@ -60,7 +60,12 @@ pub trait Device: Send + 'static {
     /// Exercises the device without side effects a citizen would notice.
     fn self_test(&mut self, ctx: &CommandContext) -> Result<Value, CommandError>;
     fn actions(&self) -> Vec<ActionSpec>;
-    fn run(&mut self, action: &str, args: &Value, ctx: &CommandContext) -> Result<Value, CommandError>;
+    fn run(
+        &mut self,
+        action: &str,
+        args: &Value,
+        ctx: &CommandContext,
+    ) -> Result<Value, CommandError>;
     /// True for devices that push data unasked; the actor then calls `take_input` often.
     fn produces_input(&self) -> bool {
         false
@@ -152,7 +157,12 @@ impl DeviceHandle {
 
     /// Runs an action on the device thread and waits for its one completion. The wait is bounded
     /// by the command's timeout plus a grace period, so a wedged driver cannot hang a flow.
-    pub fn call(&self, action: &str, args: Value, ctx: CommandContext) -> Result<Value, CommandError> {
+    pub fn call(
+        &self,
+        action: &str,
+        args: Value,
+        ctx: CommandContext,
+    ) -> Result<Value, CommandError> {
         let (reply, rx) = mpsc::channel();
         let limit = ctx.timeout + Duration::from_secs(2);
         let cancel = ctx.cancel.clone();
@@ -172,15 +182,19 @@ impl DeviceHandle {
                     "device did not complete {action} within {limit:?}"
                 )))
             }
-            Err(RecvTimeoutError::Disconnected) => {
-                Err(CommandError::hardware("device thread ended during the command"))
-            }
+            Err(RecvTimeoutError::Disconnected) => Err(CommandError::hardware(
+                "device thread ended during the command",
+            )),
         }
     }
 
     /// Asks for an immediate health poll by running the built-in `poll` action.
     pub fn poll_now(&self) -> Result<HealthReport, CommandError> {
-        let v = self.call("poll", Value::Null, CommandContext::with_timeout(Duration::from_secs(5)))?;
+        let v = self.call(
+            "poll",
+            Value::Null,
+            CommandContext::with_timeout(Duration::from_secs(5)),
+        )?;
         serde_json::from_value(v).map_err(|e| CommandError::invalid(e.to_string()))
     }
 
@@ -271,15 +285,28 @@ mod tests {
         }
         fn poll(&mut self) -> HealthReport {
             let n = self.polls.fetch_add(1, Ordering::SeqCst);
-            HealthReport::new(if n == 0 { Health::Offline } else { Health::Online })
+            HealthReport::new(if n == 0 {
+                Health::Offline
+            } else {
+                Health::Online
+            })
         }
         fn self_test(&mut self, _: &CommandContext) -> Result<Value, CommandError> {
             Ok(json!({"ok": true}))
         }
         fn actions(&self) -> Vec<ActionSpec> {
-            vec![ActionSpec { name: "wait", summary: "waits until canceled", args: &[] }]
+            vec![ActionSpec {
+                name: "wait",
+                summary: "waits until canceled",
+                args: &[],
+            }]
         }
-        fn run(&mut self, action: &str, _: &Value, ctx: &CommandContext) -> Result<Value, CommandError> {
+        fn run(
+            &mut self,
+            action: &str,
+            _: &Value,
+            ctx: &CommandContext,
+        ) -> Result<Value, CommandError> {
             match action {
                 "wait" => loop {
                     ctx.cancel.check()?;
@@ -293,10 +320,29 @@ mod tests {
     #[test]
     fn commands_polls_cancel_and_shutdown() {
         let polls = Arc::new(AtomicU32::new(0));
-        let mut h = DeviceHandle::spawn(Box::new(Counter { polls: polls.clone() }), Duration::from_millis(20));
+        let mut h = DeviceHandle::spawn(
+            Box::new(Counter {
+                polls: polls.clone(),
+            }),
+            Duration::from_millis(20),
+        );
         assert_eq!(h.poll_now().unwrap().health, Health::Online);
-        assert_eq!(h.call("self-test", Value::Null, CommandContext::with_timeout(Duration::from_secs(1))).unwrap(), json!({"ok": true}));
-        let err = h.call("explode", Value::Null, CommandContext::with_timeout(Duration::from_secs(1))).unwrap_err();
+        assert_eq!(
+            h.call(
+                "self-test",
+                Value::Null,
+                CommandContext::with_timeout(Duration::from_secs(1))
+            )
+            .unwrap(),
+            json!({"ok": true})
+        );
+        let err = h
+            .call(
+                "explode",
+                Value::Null,
+                CommandContext::with_timeout(Duration::from_secs(1)),
+            )
+            .unwrap_err();
         assert_eq!(err.code, CompletionCode::Unsupported);
 
         let ctx = CommandContext::with_timeout(Duration::from_secs(10));
@@ -305,14 +351,26 @@ mod tests {
             std::thread::sleep(Duration::from_millis(30));
             cancel.cancel();
         });
-        assert_eq!(h.call("wait", Value::Null, ctx).unwrap_err().code, CompletionCode::Canceled);
+        assert_eq!(
+            h.call("wait", Value::Null, ctx).unwrap_err().code,
+            CompletionCode::Canceled
+        );
         t.join().unwrap();
 
         std::thread::sleep(Duration::from_millis(60));
-        assert!(polls.load(Ordering::SeqCst) >= 3, "idle polling did not run");
+        assert!(
+            polls.load(Ordering::SeqCst) >= 3,
+            "idle polling did not run"
+        );
         h.shutdown();
         assert_eq!(
-            h.call("self-test", Value::Null, CommandContext::with_timeout(Duration::from_secs(1))).unwrap_err().code,
+            h.call(
+                "self-test",
+                Value::Null,
+                CommandContext::with_timeout(Duration::from_secs(1))
+            )
+            .unwrap_err()
+            .code,
             CompletionCode::NotReady
         );
     }

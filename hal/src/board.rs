@@ -18,7 +18,9 @@ pub enum LightMode {
     Off,
     On,
     /// On for half the period, off for the other half.
-    Blink { period_ms: u32 },
+    Blink {
+        period_ms: u32,
+    },
 }
 
 /// One guide light (a LED ring around the card slot, the printer mouth, the scanner window).
@@ -270,7 +272,9 @@ mod tests {
         assert!(!pin.level());
         light.set(LightMode::On, ms(0)).unwrap();
         assert!(pin.level());
-        light.set(LightMode::Blink { period_ms: 100 }, ms(1000)).unwrap();
+        light
+            .set(LightMode::Blink { period_ms: 100 }, ms(1000))
+            .unwrap();
         let mut seen = Vec::new();
         for t in (1000..1400).step_by(25) {
             light.tick(ms(t)).unwrap();

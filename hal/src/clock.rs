@@ -100,13 +100,22 @@ mod tests {
         c.advance(Duration::from_secs(3 * 86_400));
         assert_eq!((c.now() - t0).num_days(), 3);
         assert_eq!(c.elapsed(), Duration::from_secs(3 * 86_400));
-        assert_eq!(c.now().with_timezone(&china_offset()).format("%H:%M").to_string(), "09:00");
+        assert_eq!(
+            c.now()
+                .with_timezone(&china_offset())
+                .format("%H:%M")
+                .to_string(),
+            "09:00"
+        );
     }
 
     #[test]
     fn offsets_parse() {
         assert_eq!(parse_offset("+08:00").unwrap(), china_offset());
-        assert_eq!(parse_offset("-05:30").unwrap().local_minus_utc(), -(5 * 3600 + 1800));
+        assert_eq!(
+            parse_offset("-05:30").unwrap().local_minus_utc(),
+            -(5 * 3600 + 1800)
+        );
         assert!(parse_offset("8").is_err());
         assert!(parse_offset("+25:00").is_err());
     }

@@ -73,7 +73,10 @@ impl FromStr for DeviceKind {
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
                 let names: Vec<_> = DeviceKind::ALL.iter().map(|k| k.as_str()).collect();
-                format!("unknown device kind {s:?}; expected one of {}", names.join(", "))
+                format!(
+                    "unknown device kind {s:?}; expected one of {}",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -629,19 +632,28 @@ mod tests {
         assert_eq!(r(Health::Online).centre_state(), CentreState::Normal);
         assert_eq!(r(Health::Busy).centre_state(), CentreState::Normal);
         assert_eq!(
-            r(Health::Online).with_sub(SubStatus::CardPresent).centre_state(),
+            r(Health::Online)
+                .with_sub(SubStatus::CardPresent)
+                .centre_state(),
             CentreState::Normal
         );
         assert_eq!(
-            r(Health::Online).with_sub(SubStatus::PaperNearEnd).centre_state(),
+            r(Health::Online)
+                .with_sub(SubStatus::PaperNearEnd)
+                .centre_state(),
             CentreState::Warning
         );
         assert_eq!(
-            r(Health::Online).with_sub(SubStatus::CoverOpen).centre_state(),
+            r(Health::Online)
+                .with_sub(SubStatus::CoverOpen)
+                .centre_state(),
             CentreState::Abnormal
         );
         assert_eq!(r(Health::UserError).centre_state(), CentreState::Abnormal);
-        assert_eq!(r(Health::HardwareError).centre_state(), CentreState::Abnormal);
+        assert_eq!(
+            r(Health::HardwareError).centre_state(),
+            CentreState::Abnormal
+        );
         assert_eq!(r(Health::Offline).centre_state(), CentreState::Offline);
         assert_eq!(r(Health::NoDevice).centre_state(), CentreState::Offline);
         assert_eq!(r(Health::Unknown).centre_state(), CentreState::Warning);
@@ -651,7 +663,9 @@ mod tests {
     #[test]
     fn claim_is_exclusive_and_released_on_drop() {
         let lock = ClaimLock::new();
-        let g = lock.claim(Owner::Flow("ticket".into()), Duration::ZERO).unwrap();
+        let g = lock
+            .claim(Owner::Flow("ticket".into()), Duration::ZERO)
+            .unwrap();
         assert_eq!(
             lock.claim(Owner::Admin, Duration::from_millis(10)).err(),
             Some(ClaimError::HeldBy(Owner::Flow("ticket".into())))

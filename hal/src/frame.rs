@@ -75,7 +75,11 @@ impl FrameReceiver {
 
     /// Feeds bytes received by other means (tests, a captured log) and takes a frame if one is
     /// complete.
-    pub fn push_and_take(&mut self, bytes: &[u8], spec: &dyn FrameSpec) -> Result<Option<Vec<u8>>, FrameError> {
+    pub fn push_and_take(
+        &mut self,
+        bytes: &[u8],
+        spec: &dyn FrameSpec,
+    ) -> Result<Option<Vec<u8>>, FrameError> {
         self.pending.extend_from_slice(bytes);
         self.take_frame(spec)
     }
@@ -243,7 +247,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut sim = SimPort::create(dir.path().join("tty")).unwrap();
         let mut link =
-            SerialTransport::open(SerialConfig::new(sim.path().to_string_lossy(), 115_200)).unwrap();
+            SerialTransport::open(SerialConfig::new(sim.path().to_string_lossy(), 115_200))
+                .unwrap();
         let f = frame(&[7u8; 200]);
         let mut noisy = vec![0x55, 0xAA];
         noisy.extend_from_slice(&f);
@@ -255,7 +260,9 @@ mod tests {
             sim
         });
         let mut rx = FrameReceiver::new();
-        let got = rx.receive(&mut link, &StxLen, Duration::from_secs(3)).unwrap();
+        let got = rx
+            .receive(&mut link, &StxLen, Duration::from_secs(3))
+            .unwrap();
         assert_eq!(got, f);
         let _sim = writer.join().unwrap();
         match rx.receive(&mut link, &StxLen, Duration::from_millis(50)) {

@@ -119,7 +119,10 @@ mod tests {
         assert_eq!(mask_name("张"), "*");
         assert_eq!(mask_middle("abc", 2, 2), "***");
         assert_eq!(format!("{}", Masked::phone("13812345678")), "138****5678");
-        assert_eq!(format!("{:?}", Masked::id_number("320102199001011234")), "\"3201**********1234\"");
+        assert_eq!(
+            format!("{:?}", Masked::id_number("320102199001011234")),
+            "\"3201**********1234\""
+        );
     }
 
     #[test]
@@ -128,7 +131,10 @@ mod tests {
             mask_free_text("id=32010219900101123X&tel=13812345678&n=42"),
             "id=3201**********123X&tel=138****5678&n=42"
         );
-        assert_eq!(mask_free_text("号码 320102900101123 结束"), "号码 3201*******1123 结束");
+        assert_eq!(
+            mask_free_text("号码 320102900101123 结束"),
+            "号码 3201*******1123 结束"
+        );
         assert_eq!(mask_free_text("order 12345"), "order 12345");
     }
 }

@@ -7,7 +7,12 @@
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RasterError {
     #[error("image of {width}×{height} needs {expected} pixels, got {got}")]
-    SizeMismatch { width: usize, height: usize, expected: usize, got: usize },
+    SizeMismatch {
+        width: usize,
+        height: usize,
+        expected: usize,
+        got: usize,
+    },
     #[error("image has no pixels ({width}×{height})")]
     Empty { width: usize, height: usize },
 }
@@ -25,11 +30,20 @@ impl GrayImage {
         if width == 0 || height == 0 {
             return Err(RasterError::Empty { width, height });
         }
-        let expected = width.checked_mul(height).unwrap_or(usize::MAX);
+        let expected = width.saturating_mul(height);
         if pixels.len() != expected {
-            return Err(RasterError::SizeMismatch { width, height, expected, got: pixels.len() });
+            return Err(RasterError::SizeMismatch {
+                width,
+                height,
+                expected,
+                got: pixels.len(),
+            });
         }
-        Ok(GrayImage { width, height, pixels })
+        Ok(GrayImage {
+            width,
+            height,
+            pixels,
+        })
     }
 
     pub fn width(&self) -> usize {
@@ -57,7 +71,12 @@ pub struct Raster {
 impl Raster {
     fn blank(width: usize, height: usize) -> Raster {
         let width_bytes = width.div_ceil(8);
-        Raster { width, height, width_bytes, data: vec![0; width_bytes * height] }
+        Raster {
+            width,
+            height,
+            width_bytes,
+            data: vec![0; width_bytes * height],
+        }
     }
 
     fn set_black(&mut self, x: usize, y: usize) {
@@ -65,7 +84,9 @@ impl Raster {
     }
 
     pub fn is_black(&self, x: usize, y: usize) -> bool {
-        x < self.width && y < self.height && self.data[y * self.width_bytes + x / 8] & (0x80 >> (x % 8)) != 0
+        x < self.width
+            && y < self.height
+            && self.data[y * self.width_bytes + x / 8] & (0x80 >> (x % 8)) != 0
     }
 
     pub fn black_dots(&self) -> usize {
@@ -149,8 +170,17 @@ mod tests {
 
     #[test]
     fn bad_dimensions_are_errors() {
-        assert_eq!(GrayImage::new(0, 5, vec![]), Err(RasterError::Empty { width: 0, height: 5 }));
-        assert!(matches!(GrayImage::new(2, 2, vec![0; 3]), Err(RasterError::SizeMismatch { .. })));
+        assert_eq!(
+            GrayImage::new(0, 5, vec![]),
+            Err(RasterError::Empty {
+                width: 0,
+                height: 5
+            })
+        );
+        assert!(matches!(
+            GrayImage::new(2, 2, vec![0; 3]),
+            Err(RasterError::SizeMismatch { .. })
+        ));
     }
 
     proptest! {

@@ -44,7 +44,10 @@ pub fn spawn_health_watch(
         text: "connecting…".into(),
     });
     let task = tokio::spawn(async move {
-        let client = match reqwest::Client::builder().timeout(Duration::from_secs(5)).build() {
+        let client = match reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+        {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "cannot build the HTTP client");
@@ -55,8 +58,16 @@ pub fn spawn_health_watch(
         loop {
             let link = check(&client, &url).await;
             if last != Some(link.reachable) {
-                let kind = if link.reachable { EventKind::CentreReachable } else { EventKind::CentreUnreachable };
-                bus.emit(Event::new(kind, bus.now()).field("url", url.clone()).field("detail", link.text.clone()));
+                let kind = if link.reachable {
+                    EventKind::CentreReachable
+                } else {
+                    EventKind::CentreUnreachable
+                };
+                bus.emit(
+                    Event::new(kind, bus.now())
+                        .field("url", url.clone())
+                        .field("detail", link.text.clone()),
+                );
                 last = Some(link.reachable);
             }
             if tx.send(link).is_err() {
@@ -70,7 +81,11 @@ pub fn spawn_health_watch(
 
 async fn check(client: &reqwest::Client, url: &str) -> CentreLink {
     let result = async {
-        let resp = client.get(format!("{url}/health")).send().await?.error_for_status()?;
+        let resp = client
+            .get(format!("{url}/health"))
+            .send()
+            .await?
+            .error_for_status()?;
         resp.json::<CentreHealth>().await
     }
     .await;
@@ -78,9 +93,20 @@ async fn check(client: &reqwest::Client, url: &str) -> CentreLink {
         Ok(h) if h.is_ok() => CentreLink {
             url: url.to_string(),
             reachable: true,
-            text: format!("{url} · API {} · {} {}", h.api_version, h.store, h.service_version),
+            text: format!(
+                "{url} · API {} · {} {}",
+                h.api_version, h.store, h.service_version
+            ),
         },
-        Ok(h) => CentreLink { url: url.to_string(), reachable: false, text: format!("{url}: status {}", h.status) },
-        Err(e) => CentreLink { url: url.to_string(), reachable: false, text: format!("{url}: {e}") },
+        Ok(h) => CentreLink {
+            url: url.to_string(),
+            reachable: false,
+            text: format!("{url}: status {}", h.status),
+        },
+        Err(e) => CentreLink {
+            url: url.to_string(),
+            reachable: false,
+            text: format!("{url}: {e}"),
+        },
     }
 }

@@ -175,7 +175,11 @@ impl fmt::Display for ConfigError {
         if self.line == 0 {
             write!(f, "{}: {}", self.file, self.message)
         } else {
-            write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
         }
     }
 }
@@ -185,7 +189,10 @@ impl std::error::Error for ConfigError {}
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map_or(before.chars().count(), |i| before[i + 1..].chars().count()) + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.chars().count(), |i| before[i + 1..].chars().count())
+        + 1;
     (line, col)
 }
 
@@ -270,7 +277,10 @@ impl Config {
             ));
         }
         kiosk_ui::Language::parse(&raw.ui.language).map_err(|e| {
-            at(key_offset(text, "[ui]", "language"), format!("ui.language: {e}"))
+            at(
+                key_offset(text, "[ui]", "language"),
+                format!("ui.language: {e}"),
+            )
         })?;
         tracing_subscriber::EnvFilter::try_new(&raw.log.level).map_err(|e| {
             at(
@@ -362,7 +372,10 @@ path = "/dev/ttyACM0"
 
     #[test]
     fn unknown_key_is_named_with_file_and_line() {
-        let bad = GOOD.replace("path = \"/dev/ttyACM0\"", "path = \"/dev/ttyACM0\"\nbaudrate = 9600");
+        let bad = GOOD.replace(
+            "path = \"/dev/ttyACM0\"",
+            "path = \"/dev/ttyACM0\"\nbaudrate = 9600",
+        );
         let e = parse(&bad).unwrap_err();
         assert_eq!((e.file.as_str(), e.line), ("kiosk.toml", 14), "{e}");
         assert!(e.message.contains("baudrate"), "{e}");
@@ -396,6 +409,9 @@ path = "/dev/ttyACM0"
                 n += 1;
             }
         }
-        assert!(n >= 2, "expected the sim and hardware sample configs in config/");
+        assert!(
+            n >= 2,
+            "expected the sim and hardware sample configs in config/"
+        );
     }
 }

@@ -15,8 +15,16 @@ pub enum DevctlCommand {
     SelfTest(String),
     Actions(String),
     /// Stimulus to a simulated device (sim profile only): `sim scanner scan text=…`.
-    Sim { id: String, what: String, args: Value },
-    Action { id: String, action: String, args: Value },
+    Sim {
+        id: String,
+        what: String,
+        args: Value,
+    },
+    Action {
+        id: String,
+        action: String,
+        args: Value,
+    },
 }
 
 pub const USAGE: &str = "usage: kiosk devctl [OPTIONS] list | status [ID] | self-test ID | actions ID | sim ID WHAT [KEY=VALUE…] | ID ACTION [KEY=VALUE…]";
@@ -93,7 +101,9 @@ pub fn execute(rt: &Runtime, cmd: &DevctlCommand, timeout: Duration) -> Result<V
                 .filter(|s| id.as_ref().is_none_or(|i| &s.id == i))
                 .collect();
             if let (Some(id), true) = (id, snap.is_empty()) {
-                return Err(json!({ "completion": "invalid-data", "detail": format!("no device {id:?}") }));
+                return Err(
+                    json!({ "completion": "invalid-data", "detail": format!("no device {id:?}") }),
+                );
             }
             Ok(serde_json::to_value(snap).unwrap_or(Value::Null))
         }
@@ -149,7 +159,10 @@ mod tests {
     #[test]
     fn parses_commands_and_typed_arguments() {
         assert_eq!(parse(&words("list")).unwrap(), DevctlCommand::List);
-        assert_eq!(parse(&words("status")).unwrap(), DevctlCommand::Status(None));
+        assert_eq!(
+            parse(&words("status")).unwrap(),
+            DevctlCommand::Status(None)
+        );
         assert_eq!(
             parse(&words("board light module=idcard mode=blink period_ms=400")).unwrap(),
             DevctlCommand::Action {
@@ -160,9 +173,15 @@ mod tests {
         );
         assert_eq!(
             parse(&words("sim board door open=true")).unwrap(),
-            DevctlCommand::Sim { id: "board".into(), what: "door".into(), args: json!({"open": true}) }
+            DevctlCommand::Sim {
+                id: "board".into(),
+                what: "door".into(),
+                args: json!({"open": true})
+            }
         );
-        assert!(parse(&words("scanner scan oops")).unwrap_err().contains("KEY=VALUE"));
+        assert!(parse(&words("scanner scan oops"))
+            .unwrap_err()
+            .contains("KEY=VALUE"));
         assert!(parse(&[]).is_err());
         assert!(parse(&words("self-test")).is_err());
     }

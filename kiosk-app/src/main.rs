@@ -14,7 +14,11 @@ use kiosk_hal::clock::SystemClock;
 use kiosk_protocol::{Event, EventKind};
 
 #[derive(Parser)]
-#[command(name = "kiosk", version, about = "HallKit government service hall terminal runtime")]
+#[command(
+    name = "kiosk",
+    version,
+    about = "HallKit government service hall terminal runtime"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -23,7 +27,11 @@ struct Cli {
 #[derive(Args, Clone)]
 struct Common {
     /// The terminal's configuration file.
-    #[arg(long, env = "HALLKIT_CONFIG", default_value = "/etc/hallkit/kiosk.toml")]
+    #[arg(
+        long,
+        env = "HALLKIT_CONFIG",
+        default_value = "/etc/hallkit/kiosk.toml"
+    )]
     config: PathBuf,
     /// Override the config's profile (sim: every device simulated in-process).
     #[arg(long)]
@@ -101,15 +109,33 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run { common, headless } => with_config(&common, |c, p| run(c, p, headless)),
-        Command::Devctl { common, ports, timeout_ms, words } => {
-            with_config(&common, |c, p| run_devctl(c, p, &ports, Duration::from_millis(timeout_ms), &words))
+        Command::Devctl {
+            common,
+            ports,
+            timeout_ms,
+            words,
+        } => with_config(&common, |c, p| {
+            run_devctl(c, p, &ports, Duration::from_millis(timeout_ms), &words)
+        }),
+        Command::Screenshot {
+            screen,
+            out,
+            common,
+            portrait,
+            lang,
+        } => with_config(&common, |c, p| {
+            run_screenshot(c, p, &screen, &out, portrait, lang.as_deref())
+        }),
+        Command::Simulate { id, common, dir } => {
+            with_config(&common, |c, _| run_simulate(c, &id, &dir))
         }
-        Command::Screenshot { screen, out, common, portrait, lang } => {
-            with_config(&common, |c, p| run_screenshot(c, p, &screen, &out, portrait, lang.as_deref()))
-        }
-        Command::Simulate { id, common, dir } => with_config(&common, |c, _| run_simulate(c, &id, &dir)),
         Command::CheckConfig { common } => with_config(&common, |c, p| {
-            println!("{}: valid ({} devices, profile {:?})", c.source.display(), c.devices.len(), p);
+            println!(
+                "{}: valid ({} devices, profile {:?})",
+                c.source.display(),
+                c.devices.len(),
+                p
+            );
             Ok(ExitCode::SUCCESS)
         }),
     };
@@ -177,7 +203,11 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
     };
     let (link, link_task) = {
         let _guard = tokio.enter();
-        centre_link::spawn_health_watch(url.clone(), Duration::from_secs(config.centre.health_interval_s), runtime.events.clone())
+        centre_link::spawn_health_watch(
+            url.clone(),
+            Duration::from_secs(config.centre.health_interval_s),
+            runtime.events.clone(),
+        )
     };
     runtime.poll_all();
     let ready = serde_json::json!({
@@ -210,14 +240,21 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
         tokio.block_on(wait_for_shutdown_signal());
     }
 
-    runtime.events.emit(Event::new(EventKind::TerminalStopping, runtime.events.now()));
+    runtime.events.emit(Event::new(
+        EventKind::TerminalStopping,
+        runtime.events.now(),
+    ));
     link_task.abort();
     if let Some(c) = centre {
-        tokio.block_on(c.stop()).context("stopping the embedded central service")?;
+        tokio
+            .block_on(c.stop())
+            .context("stopping the embedded central service")?;
     }
     match Arc::try_unwrap(runtime) {
         Ok(rt) => rt.shutdown(),
-        Err(_) => tracing::warn!("runtime still referenced at shutdown; devices stop with the process"),
+        Err(_) => {
+            tracing::warn!("runtime still referenced at shutdown; devices stop with the process")
+        }
     }
     println!("{}", serde_json::json!({ "stopped": true }));
     Ok(ExitCode::SUCCESS)
@@ -258,7 +295,10 @@ fn run_devctl(
     | devctl::DevctlCommand::Status(Some(id)) = &cmd
     {
         if !config.devices.iter().any(|d| &d.id == id) {
-            eprintln!("kiosk devctl: no device {id:?} in {}", config.source.display());
+            eprintln!(
+                "kiosk devctl: no device {id:?} in {}",
+                config.source.display()
+            );
             return Ok(ExitCode::from(2));
         }
         config.devices.retain(|d| &d.id == id);
@@ -288,7 +328,10 @@ fn run_screenshot(
     lang: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let Some(screen_name) = kiosk_ui::ScreenName::parse(which) else {
-        eprintln!("kiosk screenshot: unknown screen {which:?}; screens: {}", kiosk_ui::ScreenName::NAMES.join(", "));
+        eprintln!(
+            "kiosk screenshot: unknown screen {which:?}; screens: {}",
+            kiosk_ui::ScreenName::NAMES.join(", ")
+        );
         return Ok(ExitCode::from(2));
     };
     let lang = match lang {
@@ -326,7 +369,10 @@ fn run_screenshot(
 
 fn run_simulate(config: Config, id: &str, dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     let Some(spec) = config.devices.iter().find(|d| d.id == id) else {
-        eprintln!("kiosk simulate: no device {id:?} in {}", config.source.display());
+        eprintln!(
+            "kiosk simulate: no device {id:?} in {}",
+            config.source.display()
+        );
         return Ok(ExitCode::from(2));
     };
     let env = kiosk_drivers::SimEnv::new(dir)?;

@@ -132,11 +132,19 @@ impl Device for UnavailableDevice {
 impl Runtime {
     /// Starts every device of the table in `profile`. A device that cannot run (a driver left
     /// out of this build) is shown as a hardware error; a config error stops the start.
-    pub fn start(config: &Config, profile: Profile, clock: SharedClock) -> Result<Runtime, RuntimeError> {
+    pub fn start(
+        config: &Config,
+        profile: Profile,
+        clock: SharedClock,
+    ) -> Result<Runtime, RuntimeError> {
         let sim_env = match profile {
             Profile::Sim => Some(
-                SimEnv::new(config.data_dir().join(format!("sim-{}", std::process::id())))
-                    .map_err(RuntimeError::SimDir)?,
+                SimEnv::new(
+                    config
+                        .data_dir()
+                        .join(format!("sim-{}", std::process::id())),
+                )
+                .map_err(RuntimeError::SimDir)?,
             ),
             Profile::Hardware => None,
         };
@@ -158,7 +166,10 @@ impl Runtime {
                         tracing::error!(device = %spec.id, %why, "driver unavailable");
                         let mut info = DeviceInfo::new(&spec.id, spec.kind, &spec.driver);
                         info.transport = spec.path.clone().unwrap_or_default();
-                        (Box::new(UnavailableDevice { info, why }) as Box<dyn Device>, None)
+                        (
+                            Box::new(UnavailableDevice { info, why }) as Box<dyn Device>,
+                            None,
+                        )
                     }
                     Err(e) => return Err(e.into()),
                 },
@@ -235,8 +246,16 @@ impl Runtime {
     }
 
     /// Runs a device action and records it as an init/complete event pair.
-    pub fn call(&self, id: &str, action: &str, args: Value, timeout: Duration) -> Result<Value, CommandError> {
-        let dev = self.device(id).map_err(|e| CommandError::invalid(e.to_string()))?;
+    pub fn call(
+        &self,
+        id: &str,
+        action: &str,
+        args: Value,
+        timeout: Duration,
+    ) -> Result<Value, CommandError> {
+        let dev = self
+            .device(id)
+            .map_err(|e| CommandError::invalid(e.to_string()))?;
         let corr = self.events.next_correlation();
         self.events
             .emit(Event::action_init(id, action, corr, self.clock.now()));
@@ -330,7 +349,9 @@ mod tests {
 
     #[test]
     fn sim_profile_runs_the_sample_config_and_records_action_pairs() {
-        let mut cfg = Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/kiosk.sim.toml")).unwrap();
+        let mut cfg =
+            Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/kiosk.sim.toml"))
+                .unwrap();
         let dir = tempfile::tempdir().unwrap();
         cfg.terminal.data_dir = dir.path().to_path_buf();
         let rt = Runtime::start(&cfg, Profile::Sim, SystemClock::shared()).unwrap();
@@ -340,7 +361,14 @@ mod tests {
         assert_eq!(snap.len(), 2);
         assert!(snap.iter().all(|d| d.health == Health::Online), "{snap:?}");
 
-        let err = rt.call("scanner", "scan", serde_json::json!({"timeout_ms": 100}), Duration::from_secs(2)).unwrap_err();
+        let err = rt
+            .call(
+                "scanner",
+                "scan",
+                serde_json::json!({"timeout_ms": 100}),
+                Duration::from_secs(2),
+            )
+            .unwrap_err();
         assert_eq!(err.code, CompletionCode::Timeout);
         let mut pair = Vec::new();
         while pair.len() < 2 {
@@ -361,7 +389,10 @@ mod tests {
         if cfg!(feature = "gpio-cdev") {
             return;
         }
-        let mut cfg = Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/kiosk.hardware.toml")).unwrap();
+        let mut cfg = Config::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/kiosk.hardware.toml"),
+        )
+        .unwrap();
         cfg.devices.retain(|d| d.id == "board");
         let rt = Runtime::start(&cfg, Profile::Hardware, SystemClock::shared()).unwrap();
         let h = rt.device("board").unwrap().handle.poll_now().unwrap();

@@ -26,7 +26,9 @@ pub fn device_lines(snapshot: &[DeviceStatus]) -> Vec<DeviceLine> {
                 d.detail.clone()
             } else {
                 let subs: Vec<&str> = d.sub.iter().map(|s| s.as_str()).collect();
-                format!("{} {}", subs.join(", "), d.detail).trim().to_string()
+                format!("{} {}", subs.join(", "), d.detail)
+                    .trim()
+                    .to_string()
             },
             transport: d.transport.clone(),
         })
@@ -43,7 +45,9 @@ pub fn texts(config: &Config) -> TerminalTexts {
 }
 
 fn clock_text(config: &Config, now: chrono::DateTime<chrono::Utc>) -> String {
-    now.with_timezone(&config.offset()).format("%Y-%m-%d %H:%M").to_string()
+    now.with_timezone(&config.offset())
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
 }
 
 /// Fills every live value of the window from the runtime.
@@ -62,7 +66,11 @@ pub fn display_available() -> bool {
 }
 
 /// Runs the window until it is closed or `quit` is called. Must run on the main thread.
-pub fn run_window(config: &Config, runtime: Arc<Runtime>, centre: watch::Receiver<CentreLink>) -> anyhow::Result<()> {
+pub fn run_window(
+    config: &Config,
+    runtime: Arc<Runtime>,
+    centre: watch::Receiver<CentreLink>,
+) -> anyhow::Result<()> {
     let portrait = config.ui.orientation == Orientation::Portrait;
     let lang = config.language();
     let app = kiosk_ui::build_app(&texts(config), lang, portrait)?;
@@ -85,11 +93,15 @@ pub fn run_window(config: &Config, runtime: Arc<Runtime>, centre: watch::Receive
     {
         let weak = app.as_weak();
         let config = config.clone();
-        timer.start(slint::TimerMode::Repeated, Duration::from_millis(500), move || {
-            if let Some(app) = weak.upgrade() {
-                refresh(&app, &config, &runtime, &centre.borrow());
-            }
-        });
+        timer.start(
+            slint::TimerMode::Repeated,
+            Duration::from_millis(500),
+            move || {
+                if let Some(app) = weak.upgrade() {
+                    refresh(&app, &config, &runtime, &centre.borrow());
+                }
+            },
+        );
     }
     app.run()?;
     Ok(())

@@ -11,11 +11,16 @@ use kiosk_drivers::{DeviceSpec, SimControl, SimEnv, TransportKind};
 use kiosk_hal::clock::SharedClock;
 use serde_json::{json, Value};
 
-pub fn start(spec: &DeviceSpec, env: &SimEnv, clock: SharedClock) -> anyhow::Result<Arc<dyn SimControl>> {
+pub fn start(
+    spec: &DeviceSpec,
+    env: &SimEnv,
+    clock: SharedClock,
+) -> anyhow::Result<Arc<dyn SimControl>> {
     if spec.transport == TransportKind::Gpio {
         anyhow::bail!("device {} is on board pins, which are simulated inside the runtime only (use --profile sim)", spec.id);
     }
-    let entry = find_driver(&spec.driver).ok_or_else(|| anyhow::anyhow!("unknown driver {}", spec.driver))?;
+    let entry = find_driver(&spec.driver)
+        .ok_or_else(|| anyhow::anyhow!("unknown driver {}", spec.driver))?;
     // The registry pairs the simulator with a driver for in-process use; here only the device
     // side is wanted, so the driver half is dropped before it ever opens the port.
     let sim = (entry.simulate)(spec, env, clock)?;
@@ -32,7 +37,9 @@ pub fn handle_line(sim: &dyn SimControl, line: &str) -> Value {
     } else {
         match serde_json::from_str(rest) {
             Ok(v) => v,
-            Err(e) => return json!({ "ok": false, "error": format!("arguments must be JSON: {e}") }),
+            Err(e) => {
+                return json!({ "ok": false, "error": format!("arguments must be JSON: {e}") })
+            }
         }
     };
     let r = match what {
@@ -51,8 +58,16 @@ pub fn handle_line(sim: &dyn SimControl, line: &str) -> Value {
 }
 
 /// Serves stimulus from `input` until it ends.
-pub fn serve(sim: &dyn SimControl, input: impl BufRead, mut out: impl Write) -> std::io::Result<()> {
-    writeln!(out, "{}", json!({ "device": sim.device_id(), "endpoint": sim.endpoint() }))?;
+pub fn serve(
+    sim: &dyn SimControl,
+    input: impl BufRead,
+    mut out: impl Write,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{}",
+        json!({ "device": sim.device_id(), "endpoint": sim.endpoint() })
+    )?;
     out.flush()?;
     for line in input.lines() {
         let line = line?;

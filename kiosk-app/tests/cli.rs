@@ -7,16 +7,27 @@ use std::time::{Duration, Instant};
 
 fn kiosk() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kiosk"));
-    c.env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY").env("RUST_LOG", "warn");
+    c.env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("RUST_LOG", "warn");
     c
 }
 
 /// The sample sim config with its data directory in `dir`, and optional extra scanner options.
 fn config_in(dir: &Path, scanner_options: &str) -> PathBuf {
-    let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/kiosk.sim.toml")).unwrap();
+    let src = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/kiosk.sim.toml"),
+    )
+    .unwrap();
     let text = src
-        .replace("data_dir = \"../var/sim\"", &format!("data_dir = {:?}", dir.join("data")))
-        .replace("options = { suffix = \"\\r\\n\" }", &format!("options = {{ suffix = \"\\r\\n\"{scanner_options} }}"));
+        .replace(
+            "data_dir = \"../var/sim\"",
+            &format!("data_dir = {:?}", dir.join("data")),
+        )
+        .replace(
+            "options = { suffix = \"\\r\\n\" }",
+            &format!("options = {{ suffix = \"\\r\\n\"{scanner_options} }}"),
+        );
     let path = dir.join("kiosk.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -46,7 +57,8 @@ fn run_starts_headless_serves_the_centre_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     let (line, mut out) = first_line(&mut child);
-    let ready: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    let ready: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
     assert_eq!(ready["ready"], true);
     assert_eq!(ready["profile"], "sim");
     let devices = ready["devices"].as_array().unwrap();
@@ -54,9 +66,17 @@ fn run_starts_headless_serves_the_centre_and_stops_on_sigterm() {
     assert!(devices.iter().all(|d| d["health"] == "online"), "{ready}");
 
     let url = ready["centre"].as_str().unwrap().to_string();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let health: serde_json::Value = rt.block_on(async {
-        reqwest::get(format!("{url}/health")).await.unwrap().json().await.unwrap()
+        reqwest::get(format!("{url}/health"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     });
     assert_eq!(health["status"], "ok");
 
@@ -68,21 +88,42 @@ fn run_starts_headless_serves_the_centre_and_stops_on_sigterm() {
     assert!(rest.contains("\"stopped\":true"), "{rest}");
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-    assert!(err.contains("running headless"), "the headless message is missing: {err}");
-    assert!(rt.block_on(reqwest::get(format!("{url}/health"))).is_err(), "centre still up after stop");
+    assert!(
+        err.contains("running headless"),
+        "the headless message is missing: {err}"
+    );
+    assert!(
+        rt.block_on(reqwest::get(format!("{url}/health"))).is_err(),
+        "centre still up after stop"
+    );
 }
 
 #[test]
 fn config_errors_name_file_and_line_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_in(dir.path(), ", sufix = \"\\n\"");
-    let out = kiosk().args(["check-config", "--config"]).arg(&cfg).output().unwrap();
+    let out = kiosk()
+        .args(["check-config", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("{}:", cfg.display())) && err.contains("sufix"), "{err}");
+    assert!(
+        err.contains(&format!("{}:", cfg.display())) && err.contains("sufix"),
+        "{err}"
+    );
     let good = config_in(dir.path(), "");
-    let out = kiosk().args(["check-config", "--config"]).arg(&good).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kiosk()
+        .args(["check-config", "--config"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -122,9 +163,16 @@ fn devctl_talks_to_the_scanner_over_a_pty() {
     };
     let out = devctl(&["scanner", "scan", "timeout_ms=5000"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(v["result"]["payload"], serde_json::json!({"type": "text", "text": "预约码 YY20261122-0042"}));
+    assert_eq!(
+        v["result"]["payload"],
+        serde_json::json!({"type": "text", "text": "预约码 YY20261122-0042"})
+    );
 
     let out = devctl(&["status", "scanner"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -151,7 +199,10 @@ fn devctl_talks_to_the_scanner_over_a_pty() {
     drop(sim_in);
     let deadline = Instant::now() + Duration::from_secs(5);
     while sim.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "simulator did not exit at end of input");
+        assert!(
+            Instant::now() < deadline,
+            "simulator did not exit at end of input"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -161,21 +212,47 @@ fn devctl_in_the_sim_profile_lists_and_drives_the_board() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_in(dir.path(), "");
     let run = |words: &[&str]| {
-        let out = kiosk().args(["devctl", "--config"]).arg(&cfg).args(words).output().unwrap();
-        assert!(out.status.success(), "{:?}: {}", words, String::from_utf8_lossy(&out.stderr));
+        let out = kiosk()
+            .args(["devctl", "--config"])
+            .arg(&cfg)
+            .args(words)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{:?}: {}",
+            words,
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
     };
     let list = run(&["list"]);
-    let ids: Vec<_> = list.as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_string()).collect();
+    let ids: Vec<_> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(ids, ["scanner", "board"]);
     assert_eq!(list[0]["simulated"], true);
-    let v = run(&["board", "light", "module=idcard", "mode=blink", "period_ms=400"]);
+    let v = run(&[
+        "board",
+        "light",
+        "module=idcard",
+        "mode=blink",
+        "period_ms=400",
+    ]);
     assert_eq!(v["result"]["mode"]["mode"], "blink");
     let v = run(&["actions", "board"]);
     assert!(v.as_array().unwrap().iter().any(|a| a["name"] == "sensors"));
     let v = run(&["self-test", "board"]);
     assert_eq!(v["result"]["lights_tested"], 4);
-    let out = kiosk().args(["devctl", "--config"]).arg(&cfg).args(["nosuch", "scan"]).output().unwrap();
+    let out = kiosk()
+        .args(["devctl", "--config"])
+        .arg(&cfg)
+        .args(["nosuch", "scan"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -183,16 +260,27 @@ fn devctl_in_the_sim_profile_lists_and_drives_the_board() {
 fn screenshot_renders_the_device_status_screen() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_in(dir.path(), "");
-    for (portrait, name, w, h) in [(false, "status.png", 1920, 1080), (true, "status-portrait.png", 1080, 1920)] {
+    for (portrait, name, w, h) in [
+        (false, "status.png", 1920, 1080),
+        (true, "status-portrait.png", 1080, 1920),
+    ] {
         let png = dir.path().join(name);
         let mut cmd = kiosk();
-        cmd.args(["screenshot", "device-status"]).arg(&png).arg("--config").arg(&cfg);
+        cmd.args(["screenshot", "device-status"])
+            .arg(&png)
+            .arg("--config")
+            .arg(&cfg);
         if portrait {
             cmd.arg("--portrait");
         }
         let out = cmd.output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let decoder =
+            png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()));
         let reader = decoder.read_info().unwrap();
         let info = reader.info();
         assert_eq!((info.width, info.height), (w, h));
@@ -200,6 +288,10 @@ fn screenshot_renders_the_device_status_screen() {
         let keep = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
         std::fs::copy(&png, keep).unwrap();
     }
-    let out = kiosk().args(["screenshot", "nowhere", "x.png", "--config"]).arg(&cfg).output().unwrap();
+    let out = kiosk()
+        .args(["screenshot", "nowhere", "x.png", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }

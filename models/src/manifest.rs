@@ -14,7 +14,12 @@ pub enum ModelError {
     #[error("model {name}: file {path} is missing")]
     Missing { name: String, path: String },
     #[error("model {name}: file {path} has sha256 {actual}, but the manifest requires {expected}; refusing an altered model")]
-    Altered { name: String, path: String, expected: String, actual: String },
+    Altered {
+        name: String,
+        path: String,
+        expected: String,
+        actual: String,
+    },
     #[error("model {name}: reading {path}: {source}")]
     Read {
         name: String,
@@ -62,7 +67,10 @@ impl Manifest {
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Manifest, ModelError> {
-        let bad = |message: String| ModelError::Manifest { path: origin.to_string(), message };
+        let bad = |message: String| ModelError::Manifest {
+            path: origin.to_string(),
+            message,
+        };
         let m: Manifest = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
         let mut seen = std::collections::HashSet::new();
         for e in &m.models {
@@ -70,10 +78,16 @@ impl Manifest {
                 return Err(bad(format!("model {} is listed twice", e.name)));
             }
             if e.sha256.len() != 64 || !e.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(bad(format!("model {}: sha256 must be 64 hex digits", e.name)));
+                return Err(bad(format!(
+                    "model {}: sha256 must be 64 hex digits",
+                    e.name
+                )));
             }
             if e.file.contains("..") || Path::new(&e.file).is_absolute() {
-                return Err(bad(format!("model {}: file must be a plain name inside the model directory", e.name)));
+                return Err(bad(format!(
+                    "model {}: file must be a plain name inside the model directory",
+                    e.name
+                )));
             }
         }
         Ok(m)
@@ -97,16 +111,24 @@ impl ModelStore {
         for entry in &manifest.models {
             verify(dir, entry)?;
         }
-        Ok(ModelStore { dir: dir.to_path_buf(), manifest })
+        Ok(ModelStore {
+            dir: dir.to_path_buf(),
+            manifest,
+        })
     }
 
     pub fn path_of(&self, name: &str) -> Result<PathBuf, ModelError> {
-        let e = self.manifest.get(name).ok_or_else(|| ModelError::Unknown(name.to_string()))?;
+        let e = self
+            .manifest
+            .get(name)
+            .ok_or_else(|| ModelError::Unknown(name.to_string()))?;
         Ok(self.dir.join(&e.file))
     }
 
     pub fn entry(&self, name: &str) -> Result<&ModelEntry, ModelError> {
-        self.manifest.get(name).ok_or_else(|| ModelError::Unknown(name.to_string()))
+        self.manifest
+            .get(name)
+            .ok_or_else(|| ModelError::Unknown(name.to_string()))
     }
 }
 
@@ -128,11 +150,23 @@ fn verify(dir: &Path, entry: &ModelEntry) -> Result<(), ModelError> {
     let path = dir.join(&entry.file);
     let shown = path.display().to_string();
     if !path.is_file() {
-        return Err(ModelError::Missing { name: entry.name.clone(), path: shown });
+        return Err(ModelError::Missing {
+            name: entry.name.clone(),
+            path: shown,
+        });
     }
-    let actual = sha256_file(&path).map_err(|source| ModelError::Read { name: entry.name.clone(), path: shown.clone(), source })?;
+    let actual = sha256_file(&path).map_err(|source| ModelError::Read {
+        name: entry.name.clone(),
+        path: shown.clone(),
+        source,
+    })?;
     if !actual.eq_ignore_ascii_case(&entry.sha256) {
-        return Err(ModelError::Altered { name: entry.name.clone(), path: shown, expected: entry.sha256.clone(), actual });
+        return Err(ModelError::Altered {
+            name: entry.name.clone(),
+            path: shown,
+            expected: entry.sha256.clone(),
+            actual,
+        });
     }
     Ok(())
 }
@@ -152,12 +186,21 @@ mod tests {
         let dir = shared_models();
         if !dir.is_dir() {
             // A checkout without shared/ beside it cannot verify digests; the manifest still parsed.
-            eprintln!("shared/models not found at {}; digest check skipped", dir.display());
+            eprintln!(
+                "shared/models not found at {}; digest check skipped",
+                dir.display()
+            );
             return;
         }
         let store = ModelStore::open(&dir, m).unwrap();
-        assert!(store.path_of("face-embedder").unwrap().ends_with("mobilefacenet.onnx"));
-        assert_eq!(store.entry("face-detector").unwrap().thresholds["score"], 0.6);
+        assert!(store
+            .path_of("face-embedder")
+            .unwrap()
+            .ends_with("mobilefacenet.onnx"));
+        assert_eq!(
+            store.entry("face-detector").unwrap().thresholds["score"],
+            0.6
+        );
         assert!(matches!(store.path_of("nope"), Err(ModelError::Unknown(_))));
     }
 
@@ -176,14 +219,22 @@ mod tests {
         let e = ModelStore::open(dir.path(), m.clone()).unwrap_err();
         assert!(matches!(e, ModelError::Altered { .. }), "{e}");
         std::fs::remove_file(dir.path().join("m.onnx")).unwrap();
-        assert!(matches!(ModelStore::open(dir.path(), m).unwrap_err(), ModelError::Missing { .. }));
+        assert!(matches!(
+            ModelStore::open(dir.path(), m).unwrap_err(),
+            ModelError::Missing { .. }
+        ));
     }
 
     #[test]
     fn manifest_errors_name_the_problem() {
-        let e = Manifest::parse("[[model]]\nname = \"x\"\n", "f.toml").unwrap_err().to_string();
+        let e = Manifest::parse("[[model]]\nname = \"x\"\n", "f.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("f.toml") && e.contains("missing field"), "{e}");
         let row = "[[model]]\nname = \"x\"\nfile = \"../x\"\nsha256 = \"00\"\nlicence = \"\"\ntask = \"\"\ninput = []\n";
-        assert!(Manifest::parse(row, "f").unwrap_err().to_string().contains("64 hex"));
+        assert!(Manifest::parse(row, "f")
+            .unwrap_err()
+            .to_string()
+            .contains("64 hex"));
     }
 }

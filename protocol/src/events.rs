@@ -136,7 +136,10 @@ pub enum Disposition {
     Canceled,
     TimedOut,
     /// Any other completion code, with the device's detail.
-    Failed { code: String, detail: String },
+    Failed {
+        code: String,
+        detail: String,
+    },
 }
 
 impl Disposition {
@@ -276,13 +279,18 @@ mod tests {
 
     #[test]
     fn action_pair_serialises_with_disposition() {
-        let at = DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z").unwrap().with_timezone(&Utc);
+        let at = DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let init = Event::action_init("scanner", "scan", 7, at);
         let done = Event::action_complete(
             "scanner",
             "scan",
             7,
-            Disposition::Failed { code: "timeout".into(), detail: "no code".into() },
+            Disposition::Failed {
+                code: "timeout".into(),
+                detail: "no code".into(),
+            },
             at,
         );
         let j = serde_json::to_value(&done).unwrap();

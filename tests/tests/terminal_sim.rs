@@ -38,13 +38,22 @@ fn sim_terminal_end_to_end() {
     let mut events = rt.events.subscribe();
 
     // The embedded centre answers over real HTTP and the link watch sees it.
-    let centre = tokio.block_on(centre_link::start_embedded(&cfg)).unwrap().expect("embedded centre");
+    let centre = tokio
+        .block_on(centre_link::start_embedded(&cfg))
+        .unwrap()
+        .expect("embedded centre");
     let (mut link, task) = {
         let _g = tokio.enter();
-        centre_link::spawn_health_watch(centre.base_url(), Duration::from_millis(200), rt.events.clone())
+        centre_link::spawn_health_watch(
+            centre.base_url(),
+            Duration::from_millis(200),
+            rt.events.clone(),
+        )
     };
     let reachable = tokio.block_on(async {
-        tokio::time::timeout(Duration::from_secs(5), link.wait_for(|l| l.reachable)).await.is_ok()
+        tokio::time::timeout(Duration::from_secs(5), link.wait_for(|l| l.reachable))
+            .await
+            .is_ok()
     });
     assert!(reachable, "centre not reachable: {:?}", link.borrow().text);
 
@@ -62,7 +71,15 @@ fn sim_terminal_end_to_end() {
 
     // A code presented to the simulated scanner arrives as a typed input event.
     let scanner = rt.device("scanner").unwrap();
-    scanner.sim.as_ref().unwrap().inject("scan", &serde_json::json!({"text": "https://zwfw.example.gov.cn/q?c=1"})).unwrap();
+    scanner
+        .sim
+        .as_ref()
+        .unwrap()
+        .inject(
+            "scan",
+            &serde_json::json!({"text": "https://zwfw.example.gov.cn/q?c=1"}),
+        )
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut got = None;
     while got.is_none() && Instant::now() < deadline {
@@ -75,7 +92,10 @@ fn sim_terminal_end_to_end() {
     let e = got.expect("no input event");
     assert_eq!(e.device.as_deref(), Some("scanner"));
     assert_eq!(e.fields["payload_type"], "url");
-    assert!(!serde_json::to_string(&e).unwrap().contains("zwfw"), "the event leaked the scanned text");
+    assert!(
+        !serde_json::to_string(&e).unwrap().contains("zwfw"),
+        "the event leaked the scanned text"
+    );
 
     // Unplugged, the row turns to "not connected"; plugged back, online again.
     scanner.sim.as_ref().unwrap().unplug().unwrap();
@@ -90,9 +110,22 @@ fn sim_terminal_end_to_end() {
 
     // The cabinet door shows on the board's row as a warning.
     let board = rt.device("board").unwrap();
-    board.sim.as_ref().unwrap().inject("door", &serde_json::json!({"open": true})).unwrap();
+    board
+        .sim
+        .as_ref()
+        .unwrap()
+        .inject("door", &serde_json::json!({"open": true}))
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while rt.device("board").unwrap().handle.poll_now().unwrap().centre_state() != kiosk_hal::CentreState::Warning {
+    while rt
+        .device("board")
+        .unwrap()
+        .handle
+        .poll_now()
+        .unwrap()
+        .centre_state()
+        != kiosk_hal::CentreState::Warning
+    {
         assert!(Instant::now() < deadline, "door never showed");
         std::thread::sleep(Duration::from_millis(30));
     }

@@ -9,8 +9,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
-use slint::Rgb8Pixel;
 use slint::platform::{Platform, WindowAdapter};
+use slint::Rgb8Pixel;
 use slint::{ComponentHandle, ModelRc, PhysicalSize, PlatformError, SharedString, VecModel};
 
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +123,10 @@ pub fn set_devices(app: &AppWindow, lines: &[DeviceLine]) {
             transport: l.transport.as_str().into(),
         })
         .collect();
-    let normal = rows.iter().filter(|r| r.state == DeviceState::Normal).count();
+    let normal = rows
+        .iter()
+        .filter(|r| r.state == DeviceState::Normal)
+        .count();
     app.set_normal_count(i32::try_from(normal).unwrap_or(i32::MAX));
     app.set_devices(ModelRc::new(VecModel::from(rows)));
 }
@@ -229,7 +232,8 @@ impl HeadlessWindow {
     /// Renders the current frame to RGB pixels, row-major.
     pub fn render(&self) -> Vec<u8> {
         slint::platform::update_timers_and_animations();
-        self.window.set_size(PhysicalSize::new(self.width, self.height));
+        self.window
+            .set_size(PhysicalSize::new(self.width, self.height));
         self.window.request_redraw();
         let mut buf = vec![Rgb8Pixel { r: 0, g: 0, b: 0 }; (self.width * self.height) as usize];
         self.window.draw_if_needed(|renderer| {
@@ -259,7 +263,11 @@ pub fn write_png(path: &Path, width: u32, height: u32, rgb: &[u8]) -> Result<(),
 }
 
 /// Builds the main window with texts and devices, ready to show or render.
-pub fn build_app(texts: &TerminalTexts, lang: Language, portrait: bool) -> Result<AppWindow, UiError> {
+pub fn build_app(
+    texts: &TerminalTexts,
+    lang: Language,
+    portrait: bool,
+) -> Result<AppWindow, UiError> {
     let app = AppWindow::new().map_err(|e| UiError::Platform(e.to_string()))?;
     set_terminal_texts(&app, texts);
     app.set_portrait(portrait);

@@ -1,7 +1,9 @@
 //! The shell driven headless through Slint's testing backend; accessible labels are the selectors.
 
 use i_slint_backend_testing::ElementHandle;
-use kiosk_ui::{apply_language, build_app, set_devices, AppWindow, DeviceLine, Language, Screen, TerminalTexts};
+use kiosk_ui::{
+    apply_language, build_app, set_devices, AppWindow, DeviceLine, Language, Screen, TerminalTexts,
+};
 
 fn line(id: &str, health: &str, state: &str) -> DeviceLine {
     DeviceLine {
@@ -35,11 +37,20 @@ fn home_status_help_and_language() {
         title: None,
     };
     let app = build_app(&texts, Language::En, false).unwrap();
-    set_devices(&app, &[line("scanner", "online", "normal"), line("printer", "no-device", "offline")]);
+    set_devices(
+        &app,
+        &[
+            line("scanner", "online", "normal"),
+            line("printer", "no-device", "offline"),
+        ],
+    );
 
     // Home: header, footer and the summary on the status button.
     assert_eq!(app.get_screen(), Screen::Home);
-    assert_eq!(labelled(&app, "Government Service Self-Service Terminal").len(), 1);
+    assert_eq!(
+        labelled(&app, "Government Service Self-Service Terminal").len(),
+        1
+    );
     assert_eq!(labelled(&app, "Kunshan Service Centre").len(), 1);
     assert_eq!(labelled(&app, "Terminal KSK-320583-0001").len(), 1);
     assert_eq!(labelled(&app, "Fault hotline 0512-5555-1234").len(), 1);
@@ -51,7 +62,13 @@ fn home_status_help_and_language() {
     assert_eq!(labelled(&app, "1 of 2 devices normal").len(), 1);
 
     // Live: a new snapshot replaces the rows in place.
-    set_devices(&app, &[line("scanner", "offline", "offline"), line("printer", "online", "normal")]);
+    set_devices(
+        &app,
+        &[
+            line("scanner", "offline", "offline"),
+            line("printer", "online", "normal"),
+        ],
+    );
     assert_eq!(labelled(&app, "scanner: Offline").len(), 1);
     assert_eq!(labelled(&app, "printer: Online").len(), 1);
 
@@ -60,7 +77,14 @@ fn home_status_help_and_language() {
 
     click(&app, "Help");
     assert!(app.get_help_visible());
-    assert_eq!(labelled(&app, "Please ask the staff at the service desk, or call 0512-5555-1234.").len(), 1);
+    assert_eq!(
+        labelled(
+            &app,
+            "Please ask the staff at the service desk, or call 0512-5555-1234."
+        )
+        .len(),
+        1
+    );
     click(&app, "Close");
     assert!(!app.get_help_visible());
 

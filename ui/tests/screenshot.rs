@@ -1,6 +1,8 @@
 //! A screen rendered to PNG by the software renderer, with real CJK glyphs.
 
-use kiosk_ui::{build_app, set_devices, show, DeviceLine, HeadlessWindow, Language, ScreenName, TerminalTexts};
+use kiosk_ui::{
+    build_app, set_devices, show, DeviceLine, HeadlessWindow, Language, ScreenName, TerminalTexts,
+};
 
 #[test]
 fn device_status_renders_in_both_orientations() {
@@ -37,10 +39,20 @@ fn device_status_renders_in_both_orientations() {
     assert_eq!(px(400, 10), (0x0b, 0x4f, 0x9c));
     assert_eq!(px(w / 2, h / 2 + 200), (0xee, 0xf2, 0xf8));
     // Text was drawn in the header: white glyph pixels exist on the blue band.
-    let white_in_header = (0..120).flat_map(|y| (0..w).map(move |x| (x, y))).filter(|&(x, y)| px(x, y) == (255, 255, 255)).count();
-    assert!(white_in_header > 500, "no glyphs rendered in the header ({white_in_header} white pixels)");
+    let white_in_header = (0..120)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .filter(|&(x, y)| px(x, y) == (255, 255, 255))
+        .count();
+    assert!(
+        white_in_header > 500,
+        "no glyphs rendered in the header ({white_in_header} white pixels)"
+    );
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("device-status.png");
     window.render_png(&out).unwrap();
     let meta = std::fs::metadata(&out).unwrap();
-    assert!(meta.len() > 10_000, "PNG is suspiciously small: {} bytes", meta.len());
+    assert!(
+        meta.len() > 10_000,
+        "PNG is suspiciously small: {} bytes",
+        meta.len()
+    );
 }

@@ -29,15 +29,25 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
         Command::Serve { listen, db } => {
-            let store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
-            let centre = CentreHandle::start(&listen, store).await.with_context(|| format!("listening on {listen}"))?;
-            println!("kiosk-central: serving {} (database {})", centre.base_url(), db.display());
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            let store =
+                SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
+            let centre = CentreHandle::start(&listen, store)
+                .await
+                .with_context(|| format!("listening on {listen}"))?;
+            println!(
+                "kiosk-central: serving {} (database {})",
+                centre.base_url(),
+                db.display()
+            );
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             tokio::select! {
                 _ = term.recv() => {}
                 _ = tokio::signal::ctrl_c() => {}

@@ -51,29 +51,50 @@ impl BoardLayout {
                     let line = line
                         .as_u64()
                         .and_then(|l| u32::try_from(l).ok())
-                        .ok_or_else(|| cfg(format!("lights.{module} must be a GPIO line number")))?;
+                        .ok_or_else(|| {
+                            cfg(format!("lights.{module} must be a GPIO line number"))
+                        })?;
                     lights.insert(module.clone(), line);
                 }
             }
-            Some(other) => return Err(cfg(format!("option `lights` must be a table of module = line, not {other}"))),
+            Some(other) => {
+                return Err(cfg(format!(
+                    "option `lights` must be a table of module = line, not {other}"
+                )))
+            }
         }
         let line = |key: &str| -> Result<Option<u32>, DriverError> {
             spec.opt_u64(key)
                 .map_err(cfg)?
-                .map(|v| u32::try_from(v).map_err(|_| cfg(format!("{key} line {v} is out of range"))))
+                .map(|v| {
+                    u32::try_from(v).map_err(|_| cfg(format!("{key} line {v} is out of range")))
+                })
                 .transpose()
         };
         let layout = BoardLayout {
             chip: spec.path.clone().unwrap_or_else(|| "/dev/gpiochip0".into()),
             lights,
             presence: line("presence")?,
-            presence_active_high: spec.opt_bool("presence_active_high").map_err(cfg)?.unwrap_or(true),
+            presence_active_high: spec
+                .opt_bool("presence_active_high")
+                .map_err(cfg)?
+                .unwrap_or(true),
             door: line("door")?,
-            door_open_high: spec.opt_bool("door_open_high").map_err(cfg)?.unwrap_or(true),
-            debounce: Duration::from_millis(spec.opt_u64("debounce_ms").map_err(cfg)?.unwrap_or(50)),
+            door_open_high: spec
+                .opt_bool("door_open_high")
+                .map_err(cfg)?
+                .unwrap_or(true),
+            debounce: Duration::from_millis(
+                spec.opt_u64("debounce_ms").map_err(cfg)?.unwrap_or(50),
+            ),
         };
         let mut used = std::collections::HashSet::new();
-        for l in layout.lights.values().chain(layout.presence.iter()).chain(layout.door.iter()) {
+        for l in layout
+            .lights
+            .values()
+            .chain(layout.presence.iter())
+            .chain(layout.door.iter())
+        {
             if !used.insert(*l) {
                 return Err(cfg(format!("GPIO line {l} is used twice")));
             }
@@ -107,10 +128,14 @@ where
         door: Option<I>,
         clock: SharedClock,
     ) -> Result<Self, DriverError> {
-        let pin_err = |what: &str, e: &dyn Debug| DriverError::config(spec, format!("{what}: {e:?}"));
+        let pin_err =
+            |what: &str, e: &dyn Debug| DriverError::config(spec, format!("{what}: {e:?}"));
         let mut built = BTreeMap::new();
         for (name, pin) in lights {
-            built.insert(name.clone(), GuideLight::new(pin).map_err(|e| pin_err(&name, &e))?);
+            built.insert(
+                name.clone(),
+                GuideLight::new(pin).map_err(|e| pin_err(&name, &e))?,
+            );
         }
         let presence = presence
             .map(|p| DebouncedInput::new(p, layout.presence_active_high, layout.debounce))
@@ -122,9 +147,20 @@ where
             .map_err(|e| pin_err("door", &e))?;
         let mut info = DeviceInfo::new(&spec.id, spec.kind, DRIVER);
         info.transport = layout.chip.clone();
-        info.model = format!("{} guide lights, presence {}, door {}", built.len(),
-            if presence.is_some() { "yes" } else { "no" }, if door.is_some() { "yes" } else { "no" });
-        Ok(Board { info, lights: built, presence, door, clock, fault: None })
+        info.model = format!(
+            "{} guide lights, presence {}, door {}",
+            built.len(),
+            if presence.is_some() { "yes" } else { "no" },
+            if door.is_some() { "yes" } else { "no" }
+        );
+        Ok(Board {
+            info,
+            lights: built,
+            presence,
+            door,
+            clock,
+            fault: None,
+        })
     }
 
     fn sample(&mut self) -> Vec<DeviceInput> {
@@ -138,14 +174,22 @@ where
         let id = self.info.id.clone();
         if let Some(p) = &mut self.presence {
             match p.sample(now) {
-                Ok(Some(present)) => out.push(DeviceInput { device: id.clone(), kind: "presence".into(), data: json!({ "present": present }) }),
+                Ok(Some(present)) => out.push(DeviceInput {
+                    device: id.clone(),
+                    kind: "presence".into(),
+                    data: json!({ "present": present }),
+                }),
                 Ok(None) => {}
                 Err(e) => self.fault = Some(format!("presence sensor: {e:?}")),
             }
         }
         if let Some(d) = &mut self.door {
             match d.sample(now) {
-                Ok(Some(open)) => out.push(DeviceInput { device: id, kind: "door".into(), data: json!({ "open": open }) }),
+                Ok(Some(open)) => out.push(DeviceInput {
+                    device: id,
+                    kind: "door".into(),
+                    data: json!({ "open": open }),
+                }),
                 Ok(None) => {}
                 Err(e) => self.fault = Some(format!("door switch: {e:?}")),
             }
@@ -199,17 +243,23 @@ where
     fn self_test(&mut self, ctx: &CommandContext) -> Result<Value, CommandError> {
         // Light each lamp briefly so a technician standing at the cabinet sees every one work.
         let now = self.clock.elapsed();
-        let before: Vec<(String, LightMode)> = self.lights.iter().map(|(k, l)| (k.clone(), l.mode())).collect();
+        let before: Vec<(String, LightMode)> = self
+            .lights
+            .iter()
+            .map(|(k, l)| (k.clone(), l.mode()))
+            .collect();
         for (name, _) in &before {
             ctx.cancel.check()?;
             if let Some(l) = self.lights.get_mut(name) {
-                l.set(LightMode::On, now).map_err(|e| CommandError::hardware(format!("{name}: {e:?}")))?;
+                l.set(LightMode::On, now)
+                    .map_err(|e| CommandError::hardware(format!("{name}: {e:?}")))?;
                 std::thread::sleep(Duration::from_millis(80));
             }
         }
         for (name, mode) in before {
             if let Some(l) = self.lights.get_mut(&name) {
-                l.set(mode, now).map_err(|e| CommandError::hardware(format!("{name}: {e:?}")))?;
+                l.set(mode, now)
+                    .map_err(|e| CommandError::hardware(format!("{name}: {e:?}")))?;
             }
         }
         Ok(json!({ "lights_tested": self.lights.len(), "sensors": self.sensors() }))
@@ -220,36 +270,71 @@ where
             ActionSpec {
                 name: "light",
                 summary: "set a guide light",
-                args: &["module=which light", "mode=on|off|blink", "period_ms=blink period (default 600)"],
+                args: &[
+                    "module=which light",
+                    "mode=on|off|blink",
+                    "period_ms=blink period (default 600)",
+                ],
             },
-            ActionSpec { name: "lights", summary: "show every light's mode", args: &[] },
-            ActionSpec { name: "sensors", summary: "read the presence sensor and door switch", args: &[] },
+            ActionSpec {
+                name: "lights",
+                summary: "show every light's mode",
+                args: &[],
+            },
+            ActionSpec {
+                name: "sensors",
+                summary: "read the presence sensor and door switch",
+                args: &[],
+            },
         ]
     }
 
-    fn run(&mut self, action: &str, args: &Value, _ctx: &CommandContext) -> Result<Value, CommandError> {
+    fn run(
+        &mut self,
+        action: &str,
+        args: &Value,
+        _ctx: &CommandContext,
+    ) -> Result<Value, CommandError> {
         match action {
             "light" => {
-                let module = args.get("module").and_then(Value::as_str).ok_or_else(|| CommandError::invalid("light needs module=NAME"))?;
+                let module = args
+                    .get("module")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| CommandError::invalid("light needs module=NAME"))?;
                 let mode = match args.get("mode").and_then(Value::as_str) {
                     Some("on") => LightMode::On,
                     Some("off") => LightMode::Off,
                     Some("blink") => {
                         let period = match args.get("period_ms") {
                             None => 600,
-                            Some(v) => v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-                                .ok_or_else(|| CommandError::invalid("period_ms must be a number"))?,
+                            Some(v) => v
+                                .as_u64()
+                                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                                .ok_or_else(|| {
+                                    CommandError::invalid("period_ms must be a number")
+                                })?,
                         };
-                        LightMode::Blink { period_ms: u32::try_from(period.clamp(100, 10_000)).unwrap_or(600) }
+                        LightMode::Blink {
+                            period_ms: u32::try_from(period.clamp(100, 10_000)).unwrap_or(600),
+                        }
                     }
-                    other => return Err(CommandError::invalid(format!("mode must be on, off or blink, not {other:?}"))),
+                    other => {
+                        return Err(CommandError::invalid(format!(
+                            "mode must be on, off or blink, not {other:?}"
+                        )))
+                    }
                 };
                 let now = self.clock.elapsed();
                 let known: Vec<String> = self.lights.keys().cloned().collect();
                 let light = self.lights.get_mut(module).ok_or_else(|| {
-                    CommandError::invalid(format!("no light {module:?}; this board has {}", known.join(", ")))
+                    CommandError::invalid(format!(
+                        "no light {module:?}; this board has {}",
+                        known.join(", ")
+                    ))
                 })?;
-                light.set(mode, now).map_err(|e| CommandError::hardware(format!("{e:?}")))?;
+                light
+                    .set(mode, now)
+                    .map_err(|e| CommandError::hardware(format!("{e:?}")))?;
                 Ok(json!({ "module": module, "mode": mode }))
             }
             "lights" => Ok(self.lights_state()),
@@ -257,7 +342,9 @@ where
                 self.sample();
                 Ok(self.sensors())
             }
-            other => Err(CommandError::unsupported(format!("board has no action {other:?}"))),
+            other => Err(CommandError::unsupported(format!(
+                "board has no action {other:?}"
+            ))),
         }
     }
 
@@ -282,11 +369,24 @@ pub fn open(spec: &DeviceSpec, clock: SharedClock) -> Result<Box<dyn Device>, Dr
     };
     let mut lights = BTreeMap::new();
     for (name, line) in &layout.lights {
-        lights.insert(name.clone(), CdevPin::output(&layout.chip, *line, &consumer).map_err(|e| err(name, e))?);
+        lights.insert(
+            name.clone(),
+            CdevPin::output(&layout.chip, *line, &consumer).map_err(|e| err(name, e))?,
+        );
     }
-    let presence = layout.presence.map(|l| CdevPin::input(&layout.chip, l, &consumer)).transpose().map_err(|e| err("presence", e))?;
-    let door = layout.door.map(|l| CdevPin::input(&layout.chip, l, &consumer)).transpose().map_err(|e| err("door", e))?;
-    Ok(Box::new(Board::new(spec, &layout, lights, presence, door, clock)?))
+    let presence = layout
+        .presence
+        .map(|l| CdevPin::input(&layout.chip, l, &consumer))
+        .transpose()
+        .map_err(|e| err("presence", e))?;
+    let door = layout
+        .door
+        .map(|l| CdevPin::input(&layout.chip, l, &consumer))
+        .transpose()
+        .map_err(|e| err("door", e))?;
+    Ok(Box::new(Board::new(
+        spec, &layout, lights, presence, door, clock,
+    )?))
 }
 
 #[cfg(not(feature = "gpio-cdev"))]

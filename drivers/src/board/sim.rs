@@ -22,9 +22,16 @@ pub struct BoardSim {
 
 impl BoardSim {
     /// Makes the simulated pins and the real board driver on top of them.
-    pub fn start(spec: &DeviceSpec, clock: SharedClock) -> Result<(Board<SimPin, SimPin>, BoardSim), DriverError> {
+    pub fn start(
+        spec: &DeviceSpec,
+        clock: SharedClock,
+    ) -> Result<(Board<SimPin, SimPin>, BoardSim), DriverError> {
         let layout = BoardLayout::from_spec(spec)?;
-        let lights: BTreeMap<String, SimPin> = layout.lights.keys().map(|k| (k.clone(), SimPin::new())).collect();
+        let lights: BTreeMap<String, SimPin> = layout
+            .lights
+            .keys()
+            .map(|k| (k.clone(), SimPin::new()))
+            .collect();
         let presence = layout.presence.map(|_| {
             let p = SimPin::new();
             // Nobody in front of the kiosk at power-up.
@@ -36,12 +43,31 @@ impl BoardSim {
             p.drive(!layout.door_open_high);
             p
         });
-        let board = Board::new(spec, &layout, lights.clone(), presence.clone(), door.clone(), clock)?;
-        Ok((board, BoardSim { id: spec.id.clone(), layout, lights, presence, door }))
+        let board = Board::new(
+            spec,
+            &layout,
+            lights.clone(),
+            presence.clone(),
+            door.clone(),
+            clock,
+        )?;
+        Ok((
+            board,
+            BoardSim {
+                id: spec.id.clone(),
+                layout,
+                lights,
+                presence,
+                door,
+            },
+        ))
     }
 
     pub fn set_presence(&self, present: bool) -> Result<(), String> {
-        let p = self.presence.as_ref().ok_or("this board has no presence sensor")?;
+        let p = self
+            .presence
+            .as_ref()
+            .ok_or("this board has no presence sensor")?;
         p.drive(present == self.layout.presence_active_high);
         Ok(())
     }
@@ -53,7 +79,10 @@ impl BoardSim {
     }
 
     pub fn light_levels(&self) -> BTreeMap<String, (bool, u64)> {
-        self.lights.iter().map(|(k, p)| (k.clone(), (p.level(), p.edges()))).collect()
+        self.lights
+            .iter()
+            .map(|(k, p)| (k.clone(), (p.level(), p.edges())))
+            .collect()
     }
 }
 
@@ -74,12 +103,22 @@ impl SimControl for BoardSim {
         Err("board pins have no wire protocol to corrupt".into())
     }
     fn inject(&self, what: &str, args: &Value) -> Result<Value, String> {
-        let flag = |k: &str| args.get(k).and_then(Value::as_bool).ok_or(format!("{what} needs {{\"{k}\": true|false}}"));
+        let flag = |k: &str| {
+            args.get(k)
+                .and_then(Value::as_bool)
+                .ok_or(format!("{what} needs {{\"{k}\": true|false}}"))
+        };
         match what {
             "presence" => self.set_presence(flag("present")?).map(|_| Value::Null),
             "door" => self.set_door_open(flag("open")?).map(|_| Value::Null),
-            "lights" => Ok(json!(self.light_levels().into_iter().map(|(k, (lit, edges))| (k, json!({"lit": lit, "edges": edges}))).collect::<serde_json::Map<_, _>>())),
-            other => Err(format!("the board simulator cannot {other:?}; it can: presence, door, lights")),
+            "lights" => Ok(json!(self
+                .light_levels()
+                .into_iter()
+                .map(|(k, (lit, edges))| (k, json!({"lit": lit, "edges": edges})))
+                .collect::<serde_json::Map<_, _>>())),
+            other => Err(format!(
+                "the board simulator cannot {other:?}; it can: presence, door, lights"
+            )),
         }
     }
 }
@@ -95,8 +134,14 @@ mod tests {
     use std::time::{Duration, Instant};
 
     fn spec() -> DeviceSpec {
-        let mut s = DeviceSpec::new("board", DeviceKind::Board, super::super::DRIVER, TransportKind::Gpio);
-        s.options.insert("lights".into(), json!({"idcard": 17, "printer": 18}));
+        let mut s = DeviceSpec::new(
+            "board",
+            DeviceKind::Board,
+            super::super::DRIVER,
+            TransportKind::Gpio,
+        );
+        s.options
+            .insert("lights".into(), json!({"idcard": 17, "printer": 18}));
         s.options.insert("presence".into(), json!(22));
         s.options.insert("door".into(), json!(23));
         s.options.insert("debounce_ms".into(), json!(10));
@@ -109,13 +154,27 @@ mod tests {
         let handle = DeviceHandle::spawn(Box::new(board), Duration::from_millis(30));
         let mut inputs = handle.subscribe_input();
         let ctx = || CommandContext::with_timeout(Duration::from_secs(2));
-        handle.call("light", json!({"module": "idcard", "mode": "blink", "period_ms": 100}), ctx()).unwrap();
-        handle.call("light", json!({"module": "printer", "mode": "on"}), ctx()).unwrap();
+        handle
+            .call(
+                "light",
+                json!({"module": "idcard", "mode": "blink", "period_ms": 100}),
+                ctx(),
+            )
+            .unwrap();
+        handle
+            .call("light", json!({"module": "printer", "mode": "on"}), ctx())
+            .unwrap();
         std::thread::sleep(Duration::from_millis(400));
         let levels = sim.light_levels();
-        assert!(levels["idcard"].1 >= 4, "blinking light toggled only {} times", levels["idcard"].1);
+        assert!(
+            levels["idcard"].1 >= 4,
+            "blinking light toggled only {} times",
+            levels["idcard"].1
+        );
         assert!(levels["printer"].0);
-        let err = handle.call("light", json!({"module": "seal", "mode": "on"}), ctx()).unwrap_err();
+        let err = handle
+            .call("light", json!({"module": "seal", "mode": "on"}), ctx())
+            .unwrap_err();
         assert!(err.detail.contains("idcard"), "{}", err.detail);
 
         sim.set_presence(true).unwrap();
@@ -130,22 +189,39 @@ mod tests {
             }
         }
         kinds.sort_by(|a, b| a.0.cmp(&b.0));
-        assert_eq!(kinds, vec![("door".to_string(), json!({"open": true})), ("presence".to_string(), json!({"present": true}))]);
+        assert_eq!(
+            kinds,
+            vec![
+                ("door".to_string(), json!({"open": true})),
+                ("presence".to_string(), json!({"present": true}))
+            ]
+        );
         let h = handle.poll_now().unwrap();
         assert_eq!(h.health, Health::Online);
-        assert_eq!(h.sub, vec![SubStatus::PersonPresent, SubStatus::CabinetDoorOpen]);
-        assert_eq!(handle.call("sensors", Value::Null, ctx()).unwrap(), json!({"presence": true, "door_open": true}));
+        assert_eq!(
+            h.sub,
+            vec![SubStatus::PersonPresent, SubStatus::CabinetDoorOpen]
+        );
+        assert_eq!(
+            handle.call("sensors", Value::Null, ctx()).unwrap(),
+            json!({"presence": true, "door_open": true})
+        );
     }
 
     #[test]
     fn self_test_lights_every_lamp_and_restores_modes() {
         let (mut board, sim) = BoardSim::start(&spec(), SystemClock::shared()).unwrap();
         let ctx = CommandContext::with_timeout(Duration::from_secs(2));
-        board.run("light", &json!({"module": "printer", "mode": "on"}), &ctx).unwrap();
+        board
+            .run("light", &json!({"module": "printer", "mode": "on"}), &ctx)
+            .unwrap();
         let r = board.self_test(&ctx).unwrap();
         assert_eq!(r["lights_tested"], 2);
         let levels = sim.light_levels();
-        assert!(levels["idcard"].1 >= 2 && !levels["idcard"].0, "idcard lamp was not cycled: {levels:?}");
+        assert!(
+            levels["idcard"].1 >= 2 && !levels["idcard"].0,
+            "idcard lamp was not cycled: {levels:?}"
+        );
         assert!(levels["printer"].0, "printer lamp mode was not restored");
     }
 
@@ -153,9 +229,15 @@ mod tests {
     fn layout_errors_are_named() {
         let mut s = spec();
         s.options.insert("door".into(), json!(17));
-        assert!(BoardLayout::from_spec(&s).unwrap_err().to_string().contains("used twice"));
+        assert!(BoardLayout::from_spec(&s)
+            .unwrap_err()
+            .to_string()
+            .contains("used twice"));
         let mut s = spec();
         s.options.insert("lights".into(), json!({"idcard": "x"}));
-        assert!(BoardLayout::from_spec(&s).unwrap_err().to_string().contains("lights.idcard"));
+        assert!(BoardLayout::from_spec(&s)
+            .unwrap_err()
+            .to_string()
+            .contains("lights.idcard"));
     }
 }

@@ -34,7 +34,9 @@ pub enum ScanPayload {
 impl ScanPayload {
     pub fn classify(text: &str) -> ScanPayload {
         match url::Url::parse(text) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => ScanPayload::Url { url: u.to_string() },
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {
+                ScanPayload::Url { url: u.to_string() }
+            }
             _ => ScanPayload::Text {
                 text: text.to_string(),
             },
@@ -129,7 +131,10 @@ impl SerialScanner {
             Some(h) => Some(parse_hex(h).map_err(|e| cfg(format!("option `trigger`: {e}")))?),
             None => None,
         };
-        let max_len = spec.opt_u64("max_len").map_err(cfg)?.map_or(DEFAULT_MAX_LEN, |v| v as usize);
+        let max_len = spec
+            .opt_u64("max_len")
+            .map_err(cfg)?
+            .map_or(DEFAULT_MAX_LEN, |v| v as usize);
         let mut info = DeviceInfo::new(&spec.id, spec.kind, DRIVER);
         info.transport = endpoint.describe();
         info.model = "serial QR/barcode scanner".into();
@@ -232,7 +237,9 @@ impl Device for SerialScanner {
 
     fn poll(&mut self) -> HealthReport {
         match self.link() {
-            Ok(_) => HealthReport::new(Health::Online).with_detail(format!("{} codes read", self.scans)),
+            Ok(_) => {
+                HealthReport::new(Health::Online).with_detail(format!("{} codes read", self.scans))
+            }
             Err(e) => {
                 self.last_error = e.to_string();
                 let h = match e {
@@ -280,7 +287,12 @@ impl Device for SerialScanner {
         ]
     }
 
-    fn run(&mut self, action: &str, args: &Value, ctx: &CommandContext) -> Result<Value, CommandError> {
+    fn run(
+        &mut self,
+        action: &str,
+        args: &Value,
+        ctx: &CommandContext,
+    ) -> Result<Value, CommandError> {
         match action {
             "scan" => {
                 let timeout = args
@@ -307,10 +319,14 @@ impl Device for SerialScanner {
                 if self.send_trigger()? {
                     Ok(json!({ "sent": true }))
                 } else {
-                    Err(CommandError::unsupported("no `trigger` option is configured for this scanner"))
+                    Err(CommandError::unsupported(
+                        "no `trigger` option is configured for this scanner",
+                    ))
                 }
             }
-            other => Err(CommandError::unsupported(format!("scanner has no action {other:?}"))),
+            other => Err(CommandError::unsupported(format!(
+                "scanner has no action {other:?}"
+            ))),
         }
     }
 

@@ -11,7 +11,9 @@ use std::time::Duration;
 use kiosk_hal::transport::SimPort;
 use serde_json::{json, Value};
 
-use crate::sim::{path_string, send_with_faults, SimControl, SimEnv, SimFaults, SimLink, SimMailbox};
+use crate::sim::{
+    path_string, send_with_faults, Mail, SimControl, SimEnv, SimFaults, SimLink, SimMailbox,
+};
 use crate::DeviceSpec;
 
 enum Req {
@@ -36,7 +38,11 @@ pub struct ScannerSimConfig {
 
 impl ScannerSimConfig {
     pub fn from_spec(spec: &DeviceSpec) -> Result<Self, String> {
-        let suffix = spec.opt_str("suffix")?.unwrap_or("\r\n").as_bytes().to_vec();
+        let suffix = spec
+            .opt_str("suffix")?
+            .unwrap_or("\r\n")
+            .as_bytes()
+            .to_vec();
         let trigger = spec.opt_str("trigger")?.map(super::parse_hex).transpose()?;
         Ok(ScannerSimConfig { suffix, trigger })
     }
@@ -104,14 +110,14 @@ impl SimControl for ScannerSim {
                 Ok(json!({ "presented": text.chars().count() }))
             }
             "stats" => self.mailbox.ask(Req::Stats),
-            other => Err(format!("the scanner simulator cannot {other:?}; it can: scan, stats")),
+            other => Err(format!(
+                "the scanner simulator cannot {other:?}; it can: scan, stats"
+            )),
         }
     }
 }
 
-type Mail = (Req, std::sync::mpsc::Sender<Result<Value, String>>);
-
-fn run(mut port: SimPort, config: ScannerSimConfig, rx: std::sync::mpsc::Receiver<Mail>) {
+fn run(mut port: SimPort, config: ScannerSimConfig, rx: std::sync::mpsc::Receiver<Mail<Req>>) {
     let mut faults = SimFaults::default();
     let mut held: VecDeque<Vec<u8>> = VecDeque::new();
     let mut heard: Vec<u8> = Vec::new();
@@ -159,7 +165,10 @@ fn run(mut port: SimPort, config: ScannerSimConfig, rx: std::sync::mpsc::Receive
         if let Ok(n) = port.recv(&mut buf, Duration::from_millis(1)) {
             heard.extend_from_slice(&buf[..n]);
         }
-        while let Some(pos) = heard.windows(trigger.len()).position(|w| w == trigger.as_slice()) {
+        while let Some(pos) = heard
+            .windows(trigger.len())
+            .position(|w| w == trigger.as_slice())
+        {
             heard.drain(..pos + trigger.len());
             triggers += 1;
             if let Some(line) = held.pop_front() {

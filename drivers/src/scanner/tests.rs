@@ -12,11 +12,17 @@ use proptest::prelude::*;
 fn setup(trigger: Option<&str>) -> (tempfile::TempDir, ScannerSim, DeviceSpec) {
     let dir = tempfile::tempdir().unwrap();
     let env = SimEnv::new(dir.path()).unwrap();
-    let mut spec = DeviceSpec::new("scanner", DeviceKind::QrScanner, DRIVER, TransportKind::Serial);
+    let mut spec = DeviceSpec::new(
+        "scanner",
+        DeviceKind::QrScanner,
+        DRIVER,
+        TransportKind::Serial,
+    );
     if let Some(t) = trigger {
         spec.options.insert("trigger".into(), json!(t));
     }
-    let sim = ScannerSim::start("scanner", &env, ScannerSimConfig::from_spec(&spec).unwrap()).unwrap();
+    let sim =
+        ScannerSim::start("scanner", &env, ScannerSimConfig::from_spec(&spec).unwrap()).unwrap();
     spec.path = Some(sim.endpoint());
     (dir, sim, spec)
 }
@@ -28,18 +34,28 @@ fn ctx(ms: u64) -> CommandContext {
 #[test]
 fn scans_arrive_as_typed_input_through_the_actor() {
     let (_dir, sim, spec) = setup(None);
-    let handle = DeviceHandle::spawn(Box::new(SerialScanner::from_spec(&spec).unwrap()), Duration::from_millis(100));
+    let handle = DeviceHandle::spawn(
+        Box::new(SerialScanner::from_spec(&spec).unwrap()),
+        Duration::from_millis(100),
+    );
     let mut inputs = handle.subscribe_input();
     assert_eq!(handle.poll_now().unwrap().health, Health::Online);
 
-    sim.present("https://zwfw.example.gov.cn/case?no=KS2026112200017").unwrap();
+    sim.present("https://zwfw.example.gov.cn/case?no=KS2026112200017")
+        .unwrap();
     sim.present("预约码 A0123").unwrap();
     let first = recv(&mut inputs);
     assert_eq!(first.kind, "scan");
     assert_eq!(first.data["payload"]["type"], "url");
-    assert_eq!(first.data["payload"]["url"], "https://zwfw.example.gov.cn/case?no=KS2026112200017");
+    assert_eq!(
+        first.data["payload"]["url"],
+        "https://zwfw.example.gov.cn/case?no=KS2026112200017"
+    );
     let second = recv(&mut inputs);
-    assert_eq!(second.data["payload"], json!({"type": "text", "text": "预约码 A0123"}));
+    assert_eq!(
+        second.data["payload"],
+        json!({"type": "text", "text": "预约码 A0123"})
+    );
 }
 
 fn recv(rx: &mut tokio::sync::broadcast::Receiver<DeviceInput>) -> DeviceInput {
@@ -47,7 +63,9 @@ fn recv(rx: &mut tokio::sync::broadcast::Receiver<DeviceInput>) -> DeviceInput {
     loop {
         match rx.try_recv() {
             Ok(i) => return i,
-            Err(tokio::sync::broadcast::error::TryRecvError::Empty) if Instant::now() < deadline => {
+            Err(tokio::sync::broadcast::error::TryRecvError::Empty)
+                if Instant::now() < deadline =>
+            {
                 std::thread::sleep(Duration::from_millis(10))
             }
             Err(e) => panic!("no input: {e:?}"),
@@ -92,13 +110,21 @@ fn trigger_mode_and_silence() {
     dev.poll();
     sim.present("A0001").unwrap();
     // The code is held in the scanner until the host triggers a read.
-    let v = dev.run("scan", &json!({"timeout_ms": 3000}), &ctx(5000)).unwrap();
+    let v = dev
+        .run("scan", &json!({"timeout_ms": 3000}), &ctx(5000))
+        .unwrap();
     assert_eq!(v["payload"]["text"], "A0001");
     assert_eq!(sim.triggers().unwrap(), 1);
 
-    sim.set_faults(SimFaults { no_reply: true, ..Default::default() }).unwrap();
+    sim.set_faults(SimFaults {
+        no_reply: true,
+        ..Default::default()
+    })
+    .unwrap();
     sim.present("A0002").unwrap();
-    let err = dev.run("scan", &json!({"timeout_ms": 200}), &ctx(5000)).unwrap_err();
+    let err = dev
+        .run("scan", &json!({"timeout_ms": 200}), &ctx(5000))
+        .unwrap_err();
     assert_eq!(err.code, CompletionCode::Timeout);
 }
 
@@ -114,7 +140,10 @@ fn cancel_stops_a_waiting_scan() {
         cancel.cancel();
     });
     let started = Instant::now();
-    assert_eq!(dev.run("scan", &json!({}), &c).unwrap_err().code, CompletionCode::Canceled);
+    assert_eq!(
+        dev.run("scan", &json!({}), &c).unwrap_err().code,
+        CompletionCode::Canceled
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
     t.join().unwrap();
 }
@@ -122,7 +151,10 @@ fn cancel_stops_a_waiting_scan() {
 #[test]
 fn unplug_goes_offline_and_replug_recovers() {
     let (_dir, sim, spec) = setup(None);
-    let handle = DeviceHandle::spawn(Box::new(SerialScanner::from_spec(&spec).unwrap()), Duration::from_millis(50));
+    let handle = DeviceHandle::spawn(
+        Box::new(SerialScanner::from_spec(&spec).unwrap()),
+        Duration::from_millis(50),
+    );
     assert_eq!(handle.poll_now().unwrap().health, Health::Online);
     sim.unplug().unwrap();
     let mut seen = None;
@@ -134,7 +166,11 @@ fn unplug_goes_offline_and_replug_recovers() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(seen, Some(Health::NoDevice), "the path is gone, so the device is not there");
+    assert_eq!(
+        seen,
+        Some(Health::NoDevice),
+        "the path is gone, so the device is not there"
+    );
     sim.replug().unwrap();
     let mut back = false;
     for _ in 0..100 {

@@ -56,8 +56,11 @@ impl PtyPair {
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
         let ready = {
             let mut fds = [PollFd::new(self.master.as_fd(), PollFlags::POLLIN)];
-            poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX))
-                .map_err(io::Error::from)?
+            poll(
+                &mut fds,
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+            )
+            .map_err(io::Error::from)?
         };
         if ready == 0 {
             return Ok(0);
@@ -177,7 +180,10 @@ mod tests {
 
         sim.unplug();
         let err = t.read(&mut buf, Duration::from_millis(200)).unwrap_err();
-        assert!(err.needs_reopen(), "unplug must read as a lost link, got {err}");
+        assert!(
+            err.needs_reopen(),
+            "unplug must read as a lost link, got {err}"
+        );
         assert!(matches!(t.reopen(), Err(TransportError::NoDevice(_))));
 
         sim.replug().unwrap();

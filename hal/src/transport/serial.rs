@@ -123,8 +123,7 @@ impl Transport for SerialTransport {
     fn flush(&mut self) -> Result<(), TransportError> {
         let path = self.config.path.clone();
         let port = self.port()?;
-        port.flush()
-            .map_err(|e| TransportError::from_io(&path, e))
+        port.flush().map_err(|e| TransportError::from_io(&path, e))
     }
 
     fn reopen(&mut self) -> Result<(), TransportError> {

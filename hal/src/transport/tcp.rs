@@ -23,9 +23,9 @@ impl TcpTransport {
     }
 
     fn stream(&mut self) -> Result<&mut TcpStream, TransportError> {
-        self.stream
-            .as_mut()
-            .ok_or_else(|| TransportError::Disconnected(format!("tcp://{} is closed", self.address)))
+        self.stream.as_mut().ok_or_else(|| {
+            TransportError::Disconnected(format!("tcp://{} is closed", self.address))
+        })
     }
 
     fn fail(&mut self, e: std::io::Error) -> TransportError {

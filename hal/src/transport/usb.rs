@@ -100,9 +100,9 @@ impl UsbBulkTransport {
     }
 
     fn handle(&self) -> Result<&DeviceHandle<Context>, TransportError> {
-        self.handle
-            .as_ref()
-            .ok_or_else(|| TransportError::Disconnected(format!("{} is closed", self.config.selector)))
+        self.handle.as_ref().ok_or_else(|| {
+            TransportError::Disconnected(format!("{} is closed", self.config.selector))
+        })
     }
 
     fn fail(&mut self, e: rusb::Error) -> TransportError {
@@ -149,7 +149,9 @@ fn open_handle(config: &UsbBulkConfig) -> Result<DeviceHandle<Context>, Transpor
             Err(e) => return Err(map_usb_error(sel, e)),
         };
         if let Some(want) = &sel.serial {
-            let got = handle.read_serial_number_string_ascii(&desc).unwrap_or_default();
+            let got = handle
+                .read_serial_number_string_ascii(&desc)
+                .unwrap_or_default();
             if &got != want {
                 continue;
             }

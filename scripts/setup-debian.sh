@@ -8,6 +8,7 @@ packages=(
   libudev-dev libusb-1.0-0-dev
   libopencv-dev
   libfontconfig1-dev libxkbcommon-dev fonts-noto-cjk
+  xvfb x11-utils
 )
 
 missing=()

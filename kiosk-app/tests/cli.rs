@@ -295,3 +295,97 @@ fn screenshot_renders_the_device_status_screen() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A private X server for the window test; killed on drop.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Xvfb {
+        let n = (90..200)
+            .find(|n| {
+                !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+                    && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+            })
+            .expect("no free X display number");
+        let child = Command::new("Xvfb")
+            .args([
+                format!(":{n}").as_str(),
+                "-screen",
+                "0",
+                "1920x1080x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb is installed by scripts/setup-debian.sh");
+        let socket = format!("/tmp/.X11-unix/X{n}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !Path::new(&socket).exists() {
+            assert!(Instant::now() < deadline, "Xvfb did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Xvfb {
+            child,
+            display: format!(":{n}"),
+        }
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn run_opens_a_window_when_a_display_exists() {
+    let x = Xvfb::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(dir.path(), "");
+    let mut child = kiosk()
+        .env("DISPLAY", &x.display)
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (line, mut out) = first_line(&mut child);
+    assert!(line.contains("\"ready\":true"), "{line}");
+    // The window maps shortly after the runtime is ready; look for it by its title.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let tree = loop {
+        let o = Command::new("xwininfo")
+            .args(["-root", "-tree"])
+            .env("DISPLAY", &x.display)
+            .output()
+            .unwrap();
+        let tree = String::from_utf8_lossy(&o.stdout).to_string();
+        if tree.contains("政务服务自助终端") || Instant::now() > deadline {
+            break tree;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        tree.contains("政务服务自助终端"),
+        "no kiosk window on {}: {tree}",
+        x.display
+    );
+    sigterm(&child);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(rest.contains("\"stopped\":true"), "{rest}");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(
+        !err.contains("running headless"),
+        "it ran headless despite a display: {err}"
+    );
+}

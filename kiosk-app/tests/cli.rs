@@ -45,18 +45,44 @@ fn first_line(child: &mut Child) -> (String, BufReader<std::process::ChildStdout
     (line, out)
 }
 
-#[test]
-fn run_starts_headless_serves_the_centre_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config_in(dir.path(), "");
-    let mut child = kiosk()
+/// Starts `kiosk run` (with `display` as DISPLAY, or none) and returns it with its ready line.
+fn spawn_run(
+    cfg: &Path,
+    display: Option<&str>,
+) -> (Child, String, BufReader<std::process::ChildStdout>) {
+    let mut cmd = kiosk();
+    if let Some(d) = display {
+        cmd.env("DISPLAY", d);
+    }
+    let mut child = cmd
         .args(["run", "--config"])
-        .arg(&cfg)
+        .arg(cfg)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (line, mut out) = first_line(&mut child);
+    let (line, out) = first_line(&mut child);
+    (child, line, out)
+}
+
+/// SIGTERMs a `kiosk run`, checks it stopped cleanly, and returns its stderr.
+fn stop_run(mut child: Child, mut out: BufReader<std::process::ChildStdout>) -> String {
+    sigterm(&child);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "kiosk run exited {status}");
+    assert!(rest.contains("\"stopped\":true"), "{rest}");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    err
+}
+
+#[test]
+fn run_starts_headless_serves_the_centre_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(dir.path(), "");
+    let (child, line, out) = spawn_run(&cfg, None);
     let ready: serde_json::Value =
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
     assert_eq!(ready["ready"], true);
@@ -80,14 +106,7 @@ fn run_starts_headless_serves_the_centre_and_stops_on_sigterm() {
     });
     assert_eq!(health["status"], "ok");
 
-    sigterm(&child);
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "kiosk run exited {status}");
-    assert!(rest.contains("\"stopped\":true"), "{rest}");
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    let err = stop_run(child, out);
     assert!(
         err.contains("running headless"),
         "the headless message is missing: {err}"
@@ -348,15 +367,7 @@ fn run_opens_a_window_when_a_display_exists() {
     let x = Xvfb::start();
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_in(dir.path(), "");
-    let mut child = kiosk()
-        .env("DISPLAY", &x.display)
-        .args(["run", "--config"])
-        .arg(&cfg)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (line, mut out) = first_line(&mut child);
+    let (child, line, out) = spawn_run(&cfg, Some(&x.display));
     assert!(line.contains("\"ready\":true"), "{line}");
     // The window maps shortly after the runtime is ready; look for it by its title.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -377,13 +388,7 @@ fn run_opens_a_window_when_a_display_exists() {
         "no kiosk window on {}: {tree}",
         x.display
     );
-    sigterm(&child);
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
-    assert!(child.wait().unwrap().success());
-    assert!(rest.contains("\"stopped\":true"), "{rest}");
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    let err = stop_run(child, out);
     assert!(
         !err.contains("running headless"),
         "it ran headless despite a display: {err}"

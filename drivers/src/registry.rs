@@ -9,7 +9,7 @@ use kiosk_hal::DeviceKind;
 
 use crate::sim::{SimControl, SimEnv};
 use crate::spec::TransportKind;
-use crate::{board, scanner, DeviceSpec, DriverError};
+use crate::{board, idcard, scanner, DeviceSpec, DriverError};
 
 /// A driver running against its simulator.
 pub struct Simulated {
@@ -34,6 +34,17 @@ pub struct DriverEntry {
 }
 
 pub static DRIVERS: &[DriverEntry] = &[
+    DriverEntry {
+        name: idcard::DRIVER,
+        kind: DeviceKind::IdCardReader,
+        summary: "2nd-generation ID card reader, GA/T 467 SAM frames over serial or USB-CDC",
+        transports: &[TransportKind::Serial, TransportKind::Tcp],
+        open: |spec, clock| Ok(Box::new(idcard::IdCardReader::from_spec(spec, clock)?)),
+        simulate: simulate_idcard,
+        check: |spec| {
+            idcard::IdCardReader::from_spec(spec, kiosk_hal::clock::SystemClock::shared()).map(drop)
+        },
+    },
     DriverEntry {
         name: scanner::DRIVER,
         kind: DeviceKind::QrScanner,
@@ -122,6 +133,38 @@ fn simulate_scanner(
     sim_spec.path = Some(sim.endpoint());
     sim_spec.address = None;
     let device = scanner::SerialScanner::from_spec(&sim_spec)?;
+    Ok(Simulated {
+        device: Box::new(device),
+        control: Arc::new(sim),
+    })
+}
+
+fn simulate_idcard(
+    spec: &DeviceSpec,
+    env: &SimEnv,
+    clock: SharedClock,
+) -> Result<Simulated, DriverError> {
+    let sim =
+        idcard::sim::IdCardSim::start(&spec.id, env).map_err(|source| DriverError::Simulator {
+            device: spec.id.clone(),
+            source,
+        })?;
+    let mut sim_spec = spec.clone();
+    sim_spec.transport = TransportKind::Serial;
+    sim_spec.path = Some(sim.endpoint());
+    sim_spec.address = None;
+    // The simulator hands out photos by digest, in place of the vendor's licensed decoder.
+    for k in ["decoder_library", "decoder_symbol", "decoder_ok"] {
+        sim_spec.options.remove(k);
+    }
+    sim_spec
+        .options
+        .insert("photo_decoder".into(), serde_json::json!("fixture"));
+    sim_spec.options.insert(
+        "fixture_dir".into(),
+        serde_json::json!(sim.photo_dir().to_string_lossy()),
+    );
+    let device = idcard::IdCardReader::from_spec(&sim_spec, clock)?;
     Ok(Simulated {
         device: Box::new(device),
         control: Arc::new(sim),

@@ -54,6 +54,27 @@ impl SerialTransport {
     }
 }
 
+/// Maps an error from an operation on an open port: anything but "no device" means the link
+/// is broken and must be reopened.
+fn map_serial_error(path: &str, e: serialport::Error) -> TransportError {
+    match e.kind() {
+        serialport::ErrorKind::NoDevice => {
+            TransportError::NoDevice(format!("{path}: {}", e.description))
+        }
+        serialport::ErrorKind::Io(kind) => {
+            // serialport keeps only the kind; EIO from a vanished device arrives as Other.
+            let io = std::io::Error::new(kind, e.description.clone());
+            match TransportError::from_io(path, io) {
+                TransportError::Io { .. } => {
+                    TransportError::Disconnected(format!("{path}: {}", e.description))
+                }
+                other => other,
+            }
+        }
+        _ => TransportError::Disconnected(format!("{path}: {}", e.description)),
+    }
+}
+
 fn open_port(config: &SerialConfig) -> Result<TTYPort, TransportError> {
     if config.baud == 0 {
         return Err(TransportError::Config(format!(
@@ -90,8 +111,13 @@ impl Transport for SerialTransport {
         let path = self.config.path.clone();
         let port = self.port()?;
         // serialport polls with this timeout; zero would mean "block", so use the smallest tick.
-        port.set_timeout(timeout.max(Duration::from_millis(1)))
-            .map_err(|e| TransportError::Config(format!("{path}: {}", e.description)))?;
+        if let Err(e) = port.set_timeout(timeout.max(Duration::from_millis(1))) {
+            let err = map_serial_error(&path, e);
+            if err.needs_reopen() {
+                self.port = None;
+            }
+            return Err(err);
+        }
         match port.read(buf) {
             Ok(0) => Err(TransportError::Disconnected(format!("{path}: end of file"))),
             Ok(n) => Ok(n),
@@ -139,7 +165,13 @@ impl Transport for SerialTransport {
     fn discard_input(&mut self) -> Result<(), TransportError> {
         let path = self.config.path.clone();
         let port = self.port()?;
-        port.clear(serialport::ClearBuffer::Input)
-            .map_err(|e| TransportError::Config(format!("{path}: {}", e.description)))
+        let res = port.clear(serialport::ClearBuffer::Input);
+        res.map_err(|e| {
+            let err = map_serial_error(&path, e);
+            if err.needs_reopen() {
+                self.port = None;
+            }
+            err
+        })
     }
 }

@@ -1,0 +1,569 @@
+//! 2nd-generation ID card readers speaking the SAM frame protocol (GA/T 467) over a serial line
+//! (UART or USB-CDC, 115200 bps by default). Byte-level facts: shared/protocols/idcard-sam.md.
+
+pub mod frame;
+pub mod identity;
+pub mod photo;
+pub mod sim;
+pub mod status;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use kiosk_hal::actor::{ActionSpec, CommandContext, Device};
+use kiosk_hal::clock::SharedClock;
+use kiosk_hal::device::{
+    CommandError, CompletionCode, DeviceInfo, Health, HealthReport, Progress, SubStatus,
+};
+use kiosk_hal::frame::{FrameError as RxError, FrameReceiver};
+use kiosk_hal::transport::{Endpoint, Transport, TransportError};
+use serde_json::{json, Value};
+
+use self::frame::{Command, FrameError, Reply, SamFrameSpec};
+use self::identity::{parse_appended_address, parse_text, Identity, IdentityError};
+use self::photo::{CardPhoto, FixtureDecoder, NoDecoder, PhotoDecoder, PhotoError, VendorLibrary};
+use self::status::SamStatus;
+use crate::{DeviceSpec, DriverError};
+
+pub const DRIVER: &str = "idcard-sam";
+const OPTIONS: &[&str] = &[
+    "read_timeout_ms",
+    "fingerprint_timeout_ms",
+    "fingerprint",
+    "appended_address",
+    "check_expiry",
+    "photo_decoder",
+    "decoder_library",
+    "decoder_symbol",
+    "decoder_ok",
+    "fixture_dir",
+    "find_interval_ms",
+];
+
+/// Everything that can go wrong talking to a reader.
+#[derive(Debug, thiserror::Error)]
+pub enum ReaderError {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error("no reply within {0:?}")]
+    Timeout(Duration),
+    #[error("corrupt reply: {0}")]
+    Frame(#[from] FrameError),
+    #[error("{0}")]
+    Sam(SamStatus),
+    #[error("read reply is malformed: {0}")]
+    Payload(String),
+    #[error("card data rejected: {0}")]
+    Identity(#[from] IdentityError),
+}
+
+impl From<ReaderError> for CommandError {
+    fn from(e: ReaderError) -> Self {
+        match e {
+            ReaderError::Transport(t) => t.into(),
+            ReaderError::Timeout(_) => CommandError::timeout(e.to_string()),
+            ReaderError::Frame(_) | ReaderError::Payload(_) => {
+                CommandError::hardware(e.to_string())
+            }
+            ReaderError::Sam(s) => s.into_error(),
+            ReaderError::Identity(_) => CommandError::invalid(e.to_string()),
+        }
+    }
+}
+
+/// The parts of a read reply.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RawRead {
+    pub text: Vec<u8>,
+    pub wlt: Vec<u8>,
+    pub fingerprint: Option<Vec<u8>>,
+}
+
+/// Splits a read reply's data: TEXT_LEN PHOTO_LEN [FP_LEN] TEXT PHOTO [FP].
+pub fn split_read_payload(data: &[u8], with_fp: bool) -> Result<RawRead, ReaderError> {
+    let bad = |m: String| ReaderError::Payload(m);
+    let lens = if with_fp { 6 } else { 4 };
+    if data.len() < lens {
+        return Err(bad(format!(
+            "{} bytes, too short for the length fields",
+            data.len()
+        )));
+    }
+    let be = |o: usize| usize::from(u16::from_be_bytes([data[o], data[o + 1]]));
+    let (t, p) = (be(0), be(2));
+    let f = if with_fp { be(4) } else { 0 };
+    let need = lens + t + p + f;
+    if data.len() != need {
+        return Err(bad(format!(
+            "length fields say {need} bytes, reply has {}",
+            data.len()
+        )));
+    }
+    let text = data[lens..lens + t].to_vec();
+    let wlt = data[lens + t..lens + t + p].to_vec();
+    let fingerprint = (with_fp && f > 0).then(|| data[lens + t + p..].to_vec());
+    Ok(RawRead {
+        text,
+        wlt,
+        fingerprint,
+    })
+}
+
+/// Builds a read reply's data (the card side, for the simulator and tests).
+pub fn build_read_payload(raw: &RawRead, with_fp: bool) -> Vec<u8> {
+    let mut d = Vec::new();
+    let l = |n: usize| u16::try_from(n).unwrap_or(u16::MAX).to_be_bytes();
+    d.extend_from_slice(&l(raw.text.len()));
+    d.extend_from_slice(&l(raw.wlt.len()));
+    if with_fp {
+        d.extend_from_slice(&l(raw.fingerprint.as_ref().map_or(0, Vec::len)));
+    }
+    d.extend_from_slice(&raw.text);
+    d.extend_from_slice(&raw.wlt);
+    if with_fp {
+        d.extend_from_slice(raw.fingerprint.as_deref().unwrap_or(&[]));
+    }
+    d
+}
+
+/// Decodes a whole read-reply frame (what `kiosk devctl idcard decode` does).
+pub fn decode_read_frame(frame: &[u8]) -> Result<(Identity, RawRead), ReaderError> {
+    let reply = Reply::decode(frame)?;
+    let status = SamStatus::from_sw3(reply.sw3);
+    if status != SamStatus::Ok {
+        return Err(ReaderError::Sam(status));
+    }
+    // The fingerprint variant has a third length field: the two layouts differ in size by the
+    // lengths they declare, so try the plain one first.
+    let raw = split_read_payload(&reply.data, false)
+        .or_else(|_| split_read_payload(&reply.data, true))?;
+    let identity = parse_text(&raw.text)?;
+    Ok((identity, raw))
+}
+
+/// One card read, checked.
+pub struct CardRead {
+    pub identity: Identity,
+    pub photo: Result<CardPhoto, PhotoError>,
+    pub fingerprint: Option<Vec<u8>>,
+    pub wlt: Vec<u8>,
+}
+
+impl CardRead {
+    /// JSON for devctl and flows. Personal data is masked unless `reveal`.
+    pub fn to_json(&self, reveal: bool) -> Value {
+        let identity = if reveal {
+            serde_json::to_value(&self.identity).unwrap_or(Value::Null)
+        } else {
+            json!({
+                "card_type": self.identity.card_type,
+                "name": kiosk_hal::privacy::mask_name(&self.identity.name),
+                "number": self.identity.masked_number(),
+                "valid_to": self.identity.valid_to,
+                "provisional_layout": self.identity.provisional_layout,
+            })
+        };
+        json!({
+            "identity": identity,
+            "photo": match &self.photo {
+                Ok(p) => json!({ "decoded": true, "bmp_bytes": p.bmp().len() }),
+                Err(e) => json!({ "decoded": false, "error": e.to_string() }),
+            },
+            "fingerprint_bytes": self.fingerprint.as_ref().map(Vec::len),
+        })
+    }
+}
+
+pub struct IdCardReader {
+    info: DeviceInfo,
+    endpoint: Endpoint,
+    link: Option<Box<dyn Transport>>,
+    rx: FrameReceiver,
+    read_timeout: Duration,
+    fp_timeout: Duration,
+    with_fp: bool,
+    with_address: bool,
+    check_expiry: bool,
+    find_interval: Duration,
+    decoder: Box<dyn PhotoDecoder>,
+    sam_id: Option<String>,
+    reads: u64,
+    clock: SharedClock,
+}
+
+fn build_decoder(spec: &DeviceSpec) -> Result<Box<dyn PhotoDecoder>, String> {
+    match spec.opt_str("photo_decoder")?.unwrap_or("none") {
+        "none" => Ok(Box::new(NoDecoder {
+            why: "no photo_decoder configured".into(),
+        })),
+        "vendor" => {
+            let path = spec
+                .opt_str("decoder_library")?
+                .ok_or("photo_decoder \"vendor\" needs decoder_library")?;
+            let symbol = spec.opt_str("decoder_symbol")?.unwrap_or("unpack");
+            let ok = spec.opt_u64("decoder_ok")?.unwrap_or(1) as i32;
+            // An absent or broken library is not a config error: reads still work, photos say why.
+            Ok(
+                match VendorLibrary::load(&PathBuf::from(path), symbol, ok) {
+                    Ok(lib) => Box::new(lib),
+                    Err(e) => {
+                        tracing::warn!(device = %spec.id, error = %e, "card photos unavailable");
+                        Box::new(NoDecoder { why: e.to_string() })
+                    }
+                },
+            )
+        }
+        "fixture" => {
+            let dir = spec
+                .opt_str("fixture_dir")?
+                .ok_or("photo_decoder \"fixture\" needs fixture_dir")?;
+            Ok(Box::new(FixtureDecoder {
+                dir: PathBuf::from(dir),
+            }))
+        }
+        other => Err(format!(
+            "photo_decoder {other:?} must be none, vendor or fixture"
+        )),
+    }
+}
+
+impl IdCardReader {
+    pub fn from_spec(spec: &DeviceSpec, clock: SharedClock) -> Result<Self, DriverError> {
+        let cfg = |m: String| DriverError::config(spec, m);
+        spec.check_options(OPTIONS).map_err(cfg)?;
+        let endpoint = spec.endpoint().map_err(cfg)?;
+        let ms = |k: &str, d: u64| -> Result<Duration, DriverError> {
+            Ok(Duration::from_millis(
+                spec.opt_u64(k).map_err(cfg)?.unwrap_or(d),
+            ))
+        };
+        let mut info = DeviceInfo::new(&spec.id, spec.kind, DRIVER);
+        info.transport = endpoint.describe();
+        info.model = "GA/T 467 SAM reader".into();
+        Ok(IdCardReader {
+            info,
+            endpoint,
+            link: None,
+            rx: FrameReceiver::new(),
+            read_timeout: ms("read_timeout_ms", 2000)?,
+            fp_timeout: ms("fingerprint_timeout_ms", 3000)?,
+            with_fp: spec.opt_bool("fingerprint").map_err(cfg)?.unwrap_or(false),
+            with_address: spec
+                .opt_bool("appended_address")
+                .map_err(cfg)?
+                .unwrap_or(true),
+            check_expiry: spec.opt_bool("check_expiry").map_err(cfg)?.unwrap_or(true),
+            find_interval: ms("find_interval_ms", 250)?,
+            decoder: build_decoder(spec).map_err(cfg)?,
+            sam_id: None,
+            reads: 0,
+            clock,
+        })
+    }
+
+    fn link(&mut self) -> Result<&mut Box<dyn Transport>, TransportError> {
+        if self.link.is_none() {
+            self.rx.reset();
+            self.link = Some(self.endpoint.open()?);
+        }
+        self.link
+            .as_mut()
+            .ok_or_else(|| TransportError::Disconnected("link closed".into()))
+    }
+
+    /// Sends one command and receives its reply. A reply with a bad checksum is asked for again
+    /// once, as line noise on a long cable does happen.
+    pub fn exchange(&mut self, cmd: &Command, timeout: Duration) -> Result<Reply, ReaderError> {
+        let bytes = cmd.encode();
+        let mut last = None;
+        for _ in 0..2 {
+            let mut rx = std::mem::take(&mut self.rx);
+            let res = (|| -> Result<Vec<u8>, ReaderError> {
+                let link = self.link()?;
+                link.discard_input()?;
+                rx.reset();
+                link.write_all(&bytes)?;
+                link.flush()?;
+                match rx.receive(link.as_mut(), &SamFrameSpec, timeout) {
+                    Ok(f) => Ok(f),
+                    Err(RxError::Timeout { .. }) => Err(ReaderError::Timeout(timeout)),
+                    Err(RxError::TooLong { limit }) => Err(ReaderError::Payload(format!(
+                        "reply longer than {limit} bytes"
+                    ))),
+                    Err(RxError::Transport(t)) => Err(t.into()),
+                }
+            })();
+            self.rx = rx;
+            let frame = match res {
+                Ok(f) => f,
+                Err(ReaderError::Transport(t)) => {
+                    if t.needs_reopen() {
+                        self.link = None;
+                    }
+                    return Err(ReaderError::Transport(t));
+                }
+                Err(e) => return Err(e),
+            };
+            match Reply::decode(&frame) {
+                Ok(r) => return Ok(r),
+                Err(e @ FrameError::Checksum { .. }) => {
+                    tracing::warn!(device = %self.info.id, error = %e, "corrupt reply; asking again");
+                    last = Some(e);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(last.map_or(ReaderError::Timeout(timeout), ReaderError::Frame))
+    }
+
+    fn simple(&mut self, cmd: (u8, u8)) -> Result<Reply, ReaderError> {
+        let r = self.exchange(&Command::new(cmd), Duration::from_millis(1000))?;
+        match SamStatus::from_sw3(r.sw3) {
+            s if s.is_success() => Ok(r),
+            s => Err(ReaderError::Sam(s)),
+        }
+    }
+
+    pub fn reset(&mut self) -> Result<(), ReaderError> {
+        self.simple(Command::RESET).map(drop)
+    }
+
+    pub fn sam_status(&mut self) -> Result<(), ReaderError> {
+        self.simple(Command::STATUS).map(drop)
+    }
+
+    /// The SAM's id, shown as vendors print it: `05.01-20101111-0009012345-1234567890`.
+    pub fn sam_id(&mut self) -> Result<String, ReaderError> {
+        let r = self.simple(Command::SAM_ID)?;
+        let d = &r.data;
+        if d.len() < 16 {
+            return Err(ReaderError::Payload(format!("SAM id of {} bytes", d.len())));
+        }
+        let u16le = |o: usize| u16::from_le_bytes([d[o], d[o + 1]]);
+        let u32le = |o: usize| u32::from_le_bytes([d[o], d[o + 1], d[o + 2], d[o + 3]]);
+        let id = format!(
+            "{:02}.{:02}-{:08}-{:010}-{:010}",
+            u16le(0),
+            u16le(2),
+            u32le(4),
+            u32le(8),
+            u32le(12)
+        );
+        self.sam_id = Some(id.clone());
+        Ok(id)
+    }
+
+    /// True when a card that has not been read yet lies on the reader.
+    pub fn find(&mut self) -> Result<bool, ReaderError> {
+        let r = self.exchange(&Command::new(Command::FIND), Duration::from_millis(1000))?;
+        match SamStatus::from_sw3(r.sw3) {
+            SamStatus::CardFound => Ok(true),
+            SamStatus::FindFailed => Ok(false),
+            s => Err(ReaderError::Sam(s)),
+        }
+    }
+
+    pub fn select(&mut self) -> Result<(), ReaderError> {
+        self.simple(Command::SELECT).map(drop)
+    }
+
+    /// Reads text and photo, and the fingerprint block when asked.
+    pub fn read_raw(&mut self, with_fp: bool) -> Result<RawRead, ReaderError> {
+        let (cmd, timeout) = if with_fp {
+            (Command::READ_WITH_FP, self.fp_timeout)
+        } else {
+            (Command::READ, self.read_timeout)
+        };
+        let r = self.exchange(&Command::new(cmd), timeout)?;
+        match SamStatus::from_sw3(r.sw3) {
+            SamStatus::Ok => split_read_payload(&r.data, with_fp),
+            s => Err(ReaderError::Sam(s)),
+        }
+    }
+
+    /// The appended address (追加住址), `None` when the card has none.
+    pub fn read_address(&mut self) -> Result<Option<String>, ReaderError> {
+        let r = self.exchange(&Command::new(Command::READ_ADDRESS), self.read_timeout)?;
+        match SamStatus::from_sw3(r.sw3) {
+            SamStatus::Ok => Ok(parse_appended_address(&r.data)),
+            SamStatus::ItemAbsent => Ok(None),
+            s => Err(ReaderError::Sam(s)),
+        }
+    }
+
+    /// select → read → (appended address), after find said a card is there.
+    fn read_found_card(
+        &mut self,
+        with_fp: bool,
+        today: chrono::NaiveDate,
+    ) -> Result<CardRead, ReaderError> {
+        self.select()?;
+        let raw = self.read_raw(with_fp)?;
+        let mut identity = parse_text(&raw.text)?;
+        if self.check_expiry {
+            identity.check_validity(today)?;
+        }
+        if self.with_address {
+            identity.appended_address = self.read_address()?;
+        }
+        let photo = self.decoder.decode(&raw.wlt);
+        self.reads += 1;
+        tracing::info!(device = %self.info.id, card = %identity, photo = photo.is_ok(), "card read");
+        Ok(CardRead {
+            identity,
+            photo,
+            fingerprint: raw.fingerprint,
+            wlt: raw.wlt,
+        })
+    }
+
+    /// One attempt: fails with a user error when no (unread) card is on the reader.
+    pub fn read_card(&mut self, with_fp: bool) -> Result<CardRead, ReaderError> {
+        if !self.find()? {
+            return Err(ReaderError::Sam(SamStatus::FindFailed));
+        }
+        self.read_found_card(with_fp, self.today())
+    }
+
+    /// Waits for a card, reads it, and asks for it to be removed. Cancellable; bounded by the
+    /// context's timeout.
+    pub fn wait_card(
+        &mut self,
+        with_fp: bool,
+        ctx: &CommandContext,
+    ) -> Result<CardRead, CommandError> {
+        let deadline = Instant::now() + ctx.timeout;
+        ctx.progress.emit(Progress::PlaceCard);
+        loop {
+            ctx.cancel.check()?;
+            if self.find()? {
+                // A card pulled away mid-read (41) gets one more try while it is still there.
+                let read = match self.read_found_card(with_fp, self.today()) {
+                    Err(ReaderError::Sam(SamStatus::ReadFailed)) => {
+                        ctx.progress.emit(Progress::HoldStill);
+                        self.find()?;
+                        self.read_found_card(with_fp, self.today())
+                    }
+                    other => other,
+                }?;
+                ctx.progress.emit(Progress::RemoveCard);
+                return Ok(read);
+            }
+            if Instant::now() + self.find_interval >= deadline {
+                return Err(CommandError::timeout("no card was placed on the reader"));
+            }
+            std::thread::sleep(self.find_interval);
+        }
+    }
+
+    /// Today in China Standard Time, from the injectable clock (cards expire by local date).
+    fn today(&self) -> chrono::NaiveDate {
+        self.clock
+            .now()
+            .with_timezone(&kiosk_hal::clock::china_offset())
+            .date_naive()
+    }
+}
+
+impl Device for IdCardReader {
+    fn info(&self) -> DeviceInfo {
+        let mut i = self.info.clone();
+        i.serial = self.sam_id.clone().unwrap_or_default();
+        i
+    }
+
+    fn poll(&mut self) -> HealthReport {
+        match self.sam_status() {
+            Ok(()) => {
+                if self.sam_id.is_none() {
+                    let _ = self.sam_id();
+                }
+                HealthReport::new(Health::Online).with_detail(format!("{} cards read", self.reads))
+            }
+            Err(ReaderError::Sam(SamStatus::SamNotAuthorised)) => {
+                HealthReport::new(Health::HardwareError)
+                    .with_sub(SubStatus::SamNotAuthorised)
+                    .with_detail(SamStatus::SamNotAuthorised.to_string())
+            }
+            Err(ReaderError::Sam(s)) => {
+                HealthReport::new(Health::HardwareError).with_detail(s.to_string())
+            }
+            Err(ReaderError::Transport(TransportError::NoDevice(m))) => {
+                HealthReport::new(Health::NoDevice).with_detail(m)
+            }
+            Err(e) => HealthReport::new(Health::Offline).with_detail(e.to_string()),
+        }
+    }
+
+    fn self_test(&mut self, _ctx: &CommandContext) -> Result<Value, CommandError> {
+        self.reset()?;
+        self.sam_status()?;
+        let id = self.sam_id()?;
+        let card = self.find()?;
+        Ok(
+            json!({ "sam_id": id, "sam": "ok", "unread_card_present": card, "photo_decoder": self.decoder.describe() }),
+        )
+    }
+
+    fn actions(&self) -> Vec<ActionSpec> {
+        vec![
+            ActionSpec {
+                name: "read-card",
+                summary: "read the card lying on the reader now",
+                args: &[
+                    "fingerprint=true|false",
+                    "reveal=true to show personal data",
+                ],
+            },
+            ActionSpec {
+                name: "wait-card",
+                summary: "wait for a card, read it, ask to remove it",
+                args: &[
+                    "fingerprint=true|false",
+                    "reveal=true to show personal data",
+                ],
+            },
+            ActionSpec {
+                name: "sam-id",
+                summary: "read the SAM module's id",
+                args: &[],
+            },
+            ActionSpec {
+                name: "reset",
+                summary: "reset the SAM module",
+                args: &[],
+            },
+        ]
+    }
+
+    fn run(
+        &mut self,
+        action: &str,
+        args: &Value,
+        ctx: &CommandContext,
+    ) -> Result<Value, CommandError> {
+        let flag = |k: &str, d: bool| args.get(k).and_then(Value::as_bool).unwrap_or(d);
+        match action {
+            "read-card" => {
+                let r = self.read_card(flag("fingerprint", self.with_fp))?;
+                Ok(r.to_json(flag("reveal", false)))
+            }
+            "wait-card" => {
+                let r = self.wait_card(flag("fingerprint", self.with_fp), ctx)?;
+                Ok(r.to_json(flag("reveal", false)))
+            }
+            "sam-id" => Ok(json!({ "sam_id": self.sam_id()? })),
+            "reset" => {
+                self.reset()?;
+                Ok(json!({ "reset": true }))
+            }
+            other => Err(CommandError::new(
+                CompletionCode::Unsupported,
+                format!("ID card reader has no action {other:?}"),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

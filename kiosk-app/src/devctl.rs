@@ -25,9 +25,18 @@ pub enum DevctlCommand {
         action: String,
         args: Value,
     },
+    /// Offline decoding of a captured device reply: `idcard decode FILE`.
+    Decode {
+        family: String,
+        file: String,
+        args: Value,
+    },
 }
 
-pub const USAGE: &str = "usage: kiosk devctl [OPTIONS] list | status [ID] | self-test ID | actions ID | sim ID WHAT [KEY=VALUE…] | ID ACTION [KEY=VALUE…]";
+/// Device families whose captured replies `devctl FAMILY decode FILE` understands.
+pub const DECODERS: &[&str] = &["idcard"];
+
+pub const USAGE: &str = "usage: kiosk devctl [OPTIONS] list | status [ID] | self-test ID | actions ID | sim ID WHAT [KEY=VALUE…] | ID ACTION [KEY=VALUE…] | idcard decode FILE [reveal=true]";
 
 /// `key=value` words to a JSON object; values that parse as JSON (numbers, booleans) keep
 /// their type, everything else is a string.
@@ -49,6 +58,12 @@ pub fn parse_args(words: &[String]) -> Result<Value, String> {
     Ok(Value::Object(m))
 }
 
+/// Splits `A … then B …` into several commands, run in order on one runtime (so a simulator
+/// stimulus and the command that reacts to it can share a simulated device).
+pub fn parse_sequence(words: &[String]) -> Result<Vec<DevctlCommand>, String> {
+    words.split(|w| w == "then").map(parse).collect()
+}
+
 pub fn parse(words: &[String]) -> Result<DevctlCommand, String> {
     let w: Vec<&str> = words.iter().map(String::as_str).collect();
     match w.as_slice() {
@@ -63,12 +78,34 @@ pub fn parse(words: &[String]) -> Result<DevctlCommand, String> {
             what: what.to_string(),
             args: parse_args(&words[3..3 + rest.len()])?,
         }),
+        [family, "decode", file, rest @ ..] if DECODERS.contains(family) => {
+            Ok(DevctlCommand::Decode {
+                family: family.to_string(),
+                file: file.to_string(),
+                args: parse_args(&words[3..3 + rest.len()])?,
+            })
+        }
         [id, action, rest @ ..] => Ok(DevctlCommand::Action {
             id: id.to_string(),
             action: action.to_string(),
             args: parse_args(&words[2..2 + rest.len()])?,
         }),
         _ => Err(USAGE.into()),
+    }
+}
+
+/// Decodes a captured reply without any device. `Err` carries the JSON of the typed error.
+pub fn decode(family: &str, file: &str, args: &Value) -> Result<Value, Value> {
+    let reveal = args.get("reveal").and_then(Value::as_bool).unwrap_or(false);
+    let bytes = std::fs::read(file)
+        .map_err(|e| json!({ "error": "io", "detail": format!("{file}: {e}") }))?;
+    match family {
+        "idcard" => kiosk_drivers::idcard::decode_capture(&bytes, reveal).map_err(
+            |e| json!({ "error": kiosk_drivers::idcard::error_kind(&e), "detail": e.to_string() }),
+        ),
+        other => {
+            Err(json!({ "error": "unsupported", "detail": format!("no decoder for {other}") }))
+        }
     }
 }
 
@@ -141,6 +178,7 @@ pub fn execute(rt: &Runtime, cmd: &DevctlCommand, timeout: Duration) -> Result<V
             r.map(|v| json!({ "completion": "success", "result": v }))
                 .map_err(|e| json!({ "completion": "invalid-data", "detail": e }))
         }
+        DevctlCommand::Decode { family, file, args } => decode(family, file, args),
         DevctlCommand::Action { id, action, args } => rt
             .call(id, action, args.clone(), timeout)
             .map(|v| json!({ "completion": "success", "result": v }))

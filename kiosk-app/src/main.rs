@@ -267,13 +267,22 @@ fn run_devctl(
     timeout: Duration,
     words: &[String],
 ) -> anyhow::Result<ExitCode> {
-    let cmd = match devctl::parse(words) {
+    let cmds = match devctl::parse_sequence(words) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("kiosk devctl: {e}");
             return Ok(ExitCode::from(2));
         }
     };
+    // Offline decoding needs no device and no runtime.
+    if let [devctl::DevctlCommand::Decode { family, file, args }] = cmds.as_slice() {
+        let (code, v) = match devctl::decode(family, file, args) {
+            Ok(v) => (ExitCode::SUCCESS, v),
+            Err(v) => (ExitCode::from(1), v),
+        };
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(code);
+    }
     for p in ports {
         let Some((id, path)) = p.split_once('=') else {
             eprintln!("kiosk devctl: --port {p:?} must be ID=PATH");
@@ -287,36 +296,70 @@ fn run_devctl(
             }
         }
     }
-    // devctl works on the devices only: selecting a subset keeps unrelated hardware untouched.
-    if let devctl::DevctlCommand::SelfTest(id)
-    | devctl::DevctlCommand::Actions(id)
-    | devctl::DevctlCommand::Sim { id, .. }
-    | devctl::DevctlCommand::Action { id, .. }
-    | devctl::DevctlCommand::Status(Some(id)) = &cmd
-    {
-        if !config.devices.iter().any(|d| &d.id == id) {
-            eprintln!(
-                "kiosk devctl: no device {id:?} in {}",
-                config.source.display()
-            );
-            return Ok(ExitCode::from(2));
+    // devctl opens only the devices it is asked about, so unrelated hardware stays untouched.
+    let mut wanted: Vec<&str> = Vec::new();
+    for cmd in &cmds {
+        match cmd {
+            devctl::DevctlCommand::List | devctl::DevctlCommand::Status(None) => {
+                wanted.clear();
+                break;
+            }
+            devctl::DevctlCommand::Decode { .. } => {
+                eprintln!("kiosk devctl: decode cannot be combined with other commands");
+                return Ok(ExitCode::from(2));
+            }
+            devctl::DevctlCommand::SelfTest(id)
+            | devctl::DevctlCommand::Actions(id)
+            | devctl::DevctlCommand::Sim { id, .. }
+            | devctl::DevctlCommand::Action { id, .. }
+            | devctl::DevctlCommand::Status(Some(id)) => {
+                if !config.devices.iter().any(|d| &d.id == id) {
+                    eprintln!(
+                        "kiosk devctl: no device {id:?} in {}",
+                        config.source.display()
+                    );
+                    return Ok(ExitCode::from(2));
+                }
+                wanted.push(id);
+            }
         }
-        config.devices.retain(|d| &d.id == id);
+    }
+    let all = cmds.iter().any(|c| {
+        matches!(
+            c,
+            devctl::DevctlCommand::List | devctl::DevctlCommand::Status(None)
+        )
+    });
+    if !all {
+        let wanted: Vec<String> = wanted.iter().map(|s| s.to_string()).collect();
+        config.devices.retain(|d| wanted.contains(&d.id));
     }
     let rt = Runtime::start(&config, profile, SystemClock::shared())?;
     rt.poll_all();
-    let outcome = devctl::execute(&rt, &cmd, timeout);
-    rt.shutdown();
-    match outcome {
-        Ok(v) => {
-            println!("{}", serde_json::to_string_pretty(&v)?);
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(v) => {
-            println!("{}", serde_json::to_string_pretty(&v)?);
-            Ok(ExitCode::from(1))
+    let mut failed = false;
+    let mut outputs = Vec::new();
+    for cmd in &cmds {
+        match devctl::execute(&rt, cmd, timeout) {
+            Ok(v) => outputs.push(v),
+            Err(v) => {
+                failed = true;
+                outputs.push(v);
+                break;
+            }
         }
     }
+    rt.shutdown();
+    let out = if outputs.len() == 1 {
+        outputs.remove(0)
+    } else {
+        serde_json::Value::Array(outputs)
+    };
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn run_screenshot(

@@ -88,7 +88,7 @@ fn run_starts_headless_serves_the_centre_and_stops_on_sigterm() {
     assert_eq!(ready["ready"], true);
     assert_eq!(ready["profile"], "sim");
     let devices = ready["devices"].as_array().unwrap();
-    assert_eq!(devices.len(), 2);
+    assert_eq!(devices.len(), 3);
     assert!(devices.iter().all(|d| d["health"] == "online"), "{ready}");
 
     let url = ready["centre"].as_str().unwrap().to_string();
@@ -252,8 +252,12 @@ fn devctl_in_the_sim_profile_lists_and_drives_the_board() {
         .iter()
         .map(|d| d["id"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(ids, ["scanner", "board"]);
-    assert_eq!(list[0]["simulated"], true);
+    assert_eq!(ids, ["idcard", "scanner", "board"]);
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["simulated"] == true));
     let v = run(&[
         "board",
         "light",
@@ -393,4 +397,114 @@ fn run_opens_a_window_when_a_display_exists() {
         !err.contains("running headless"),
         "it ran headless despite a display: {err}"
     );
+}
+
+#[test]
+fn devctl_reads_a_simulated_id_card_and_decodes_captures() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(dir.path(), "");
+    let out = kiosk()
+        .args(["devctl", "--config"])
+        .arg(&cfg)
+        .args([
+            "sim",
+            "idcard",
+            "place",
+            "card=hk-permit",
+            "then",
+            "idcard",
+            "read-card",
+            "reveal=true",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[1]["result"]["identity"]["pass_number"], "H60123456");
+    assert_eq!(v[1]["result"]["photo"]["decoded"], true);
+
+    // Read again without lifting: the reader says no (new) card, a user error, exit status 1.
+    let out = kiosk()
+        .args(["devctl", "--config"])
+        .arg(&cfg)
+        .args([
+            "sim",
+            "idcard",
+            "place",
+            "card=resident",
+            "then",
+            "idcard",
+            "read-card",
+            "then",
+            "idcard",
+            "read-card",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[1]["result"]["identity"]["number"], "3205**********1232");
+    assert_eq!(v[2]["completion"], "user-error");
+
+    // A captured frame, as hex text, decodes offline; a damaged one is a typed error.
+    let good = dir.path().join("read.hex");
+    let bad = dir.path().join("bad.bin");
+    let frame = kiosk_drivers::idcard::frame::Reply::new(
+        0x90,
+        kiosk_drivers::idcard::build_read_payload(
+            &kiosk_drivers::idcard::RawRead {
+                text: kiosk_drivers::idcard::identity::encode_text(
+                    &kiosk_drivers::idcard::sim::CardFixture::builtin("resident")
+                        .unwrap()
+                        .identity,
+                )
+                .to_vec(),
+                wlt: vec![0; 1024],
+                fingerprint: None,
+            },
+            false,
+        ),
+    )
+    .encode()
+    .unwrap();
+    std::fs::write(
+        &good,
+        frame
+            .iter()
+            .map(|b| format!("{b:02X} "))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let mut damaged = frame.clone();
+    damaged[200] ^= 0x55;
+    std::fs::write(&bad, &damaged).unwrap();
+    let out = kiosk()
+        .args(["devctl", "--config"])
+        .arg(&cfg)
+        .args(["idcard", "decode"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["identity"]["card_type"], "resident");
+    assert_eq!(v["identity"]["number"], "3205**********1232");
+    let out = kiosk()
+        .args(["devctl", "--config"])
+        .arg(&cfg)
+        .args(["idcard", "decode"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"], "frame", "{v}");
 }

@@ -64,8 +64,10 @@ fn sim_terminal_end_to_end() {
     ScreenName::DeviceStatus.show(&app);
     kiosk_app::screen::refresh(&app, &cfg, &rt, &link.borrow());
     assert_eq!(labelled(&app, "scanner: Online"), 1);
-    assert_eq!(labelled(&app, "board: Online"), 1);
-    assert_eq!(labelled(&app, "2 of 2 devices normal"), 1);
+    let snap = rt.snapshot();
+    assert_eq!(labelled(&app, "board: Online"), 1, "{snap:?}");
+    assert_eq!(labelled(&app, "idcard: Online"), 1, "{snap:?}");
+    assert_eq!(labelled(&app, "3 of 3 devices normal"), 1, "{snap:?}");
     // The banner and its text both carry the label.
     assert!(labelled(&app, &format!("Central service: {}", link.borrow().text)) >= 1);
 
@@ -102,7 +104,7 @@ fn sim_terminal_end_to_end() {
     wait_health(&rt, "scanner", Health::NoDevice);
     set_devices(&app, &device_lines(&rt.snapshot()));
     assert_eq!(labelled(&app, "scanner: Not connected"), 1);
-    assert_eq!(labelled(&app, "1 of 2 devices normal"), 1);
+    assert_eq!(labelled(&app, "2 of 3 devices normal"), 1);
     scanner.sim.as_ref().unwrap().replug().unwrap();
     wait_health(&rt, "scanner", Health::Online);
     set_devices(&app, &device_lines(&rt.snapshot()));
@@ -131,7 +133,7 @@ fn sim_terminal_end_to_end() {
     }
     set_devices(&app, &device_lines(&rt.snapshot()));
     assert_eq!(labelled(&app, "board: Online"), 1);
-    assert_eq!(labelled(&app, "1 of 2 devices normal"), 1);
+    assert_eq!(labelled(&app, "2 of 3 devices normal"), 1);
 
     task.abort();
     tokio.block_on(centre.stop()).unwrap();

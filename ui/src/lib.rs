@@ -271,6 +271,9 @@ pub fn build_app(
     let app = AppWindow::new().map_err(|e| UiError::Platform(e.to_string()))?;
     set_terminal_texts(&app, texts);
     app.set_portrait(portrait);
+    // The screens are laid out for these sizes; a smaller default window would clip rows.
+    let (w, h) = window_size(portrait);
+    app.window().set_size(PhysicalSize::new(w, h));
     apply_language(&app, lang)?;
     Ok(app)
 }

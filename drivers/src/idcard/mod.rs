@@ -141,6 +141,63 @@ pub fn decode_read_frame(frame: &[u8]) -> Result<(Identity, RawRead), ReaderErro
     Ok((identity, raw))
 }
 
+/// Reads a captured reply frame as raw bytes, or as hex text (`AA AA AA 96 69 …`, with or without
+/// spaces, commas or `0x`), as reader logs and protocol analysers write them.
+pub fn capture_bytes(file: &[u8]) -> Vec<u8> {
+    let text = match std::str::from_utf8(file) {
+        Ok(t) => t,
+        Err(_) => return file.to_vec(),
+    };
+    let cleaned: String = text
+        .replace("0x", " ")
+        .replace("0X", " ")
+        .chars()
+        .map(|c| if c == ',' || c == ';' { ' ' } else { c })
+        .collect();
+    let compact: String = cleaned.split_whitespace().collect();
+    if !compact.is_empty()
+        && compact.len().is_multiple_of(2)
+        && compact.chars().all(|c| c.is_ascii_hexdigit())
+    {
+        hex::decode(&compact).unwrap_or_else(|_| file.to_vec())
+    } else {
+        file.to_vec()
+    }
+}
+
+/// Decodes a captured read reply to JSON (`kiosk devctl idcard decode FILE`). Personal data is
+/// masked unless `reveal`.
+pub fn decode_capture(file: &[u8], reveal: bool) -> Result<Value, ReaderError> {
+    let frame = capture_bytes(file);
+    let (identity, raw) = decode_read_frame(&frame)?;
+    let read = CardRead {
+        photo: Err(PhotoError::Unavailable(
+            "offline decode: the WLT photo needs the vendor library".into(),
+        )),
+        fingerprint: raw.fingerprint.clone(),
+        wlt: raw.wlt.clone(),
+        identity,
+    };
+    let mut v = read.to_json(reveal);
+    v["frame_bytes"] = json!(frame.len());
+    v["wlt_sha256"] = json!(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        &raw.wlt
+    )));
+    Ok(v)
+}
+
+/// The kind of a decode failure, for machine-readable output.
+pub fn error_kind(e: &ReaderError) -> &'static str {
+    match e {
+        ReaderError::Transport(_) => "transport",
+        ReaderError::Timeout(_) => "timeout",
+        ReaderError::Frame(_) => "frame",
+        ReaderError::Sam(_) => "sam-status",
+        ReaderError::Payload(_) => "payload",
+        ReaderError::Identity(_) => "identity",
+    }
+}
+
 /// One card read, checked.
 pub struct CardRead {
     pub identity: Identity,

@@ -318,16 +318,11 @@ fn run(mut port: SimPort, rx: std::sync::mpsc::Receiver<Mail<Req>>) {
             Err(RecvTimeoutError::Disconnected) => return,
             Err(RecvTimeoutError::Timeout) => {}
         }
-        let n = match port.recv(&mut buf, Duration::from_millis(2)) {
-            Ok(n) => n,
-            Err(_) => 0,
-        };
+        let n = port
+            .recv(&mut buf, Duration::from_millis(2))
+            .unwrap_or_default();
         let mut input = &buf[..n];
-        loop {
-            let frame = match frames.push_and_take(input, &SamFrameSpec) {
-                Ok(Some(f)) => f,
-                _ => break,
-            };
+        while let Ok(Some(frame)) = frames.push_and_take(input, &SamFrameSpec) {
             input = &[];
             commands += 1;
             let reply = match Command::decode(&frame) {

@@ -323,3 +323,30 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn captures_decode_from_binary_and_hex_text() {
+    let card = CardFixture::builtin("foreign-2017").unwrap();
+    let raw = RawRead {
+        text: identity::encode_text(&card.identity).to_vec(),
+        wlt: card.wlt(),
+        fingerprint: None,
+    };
+    let frame = Reply::new(0x90, build_read_payload(&raw, false))
+        .encode()
+        .unwrap();
+    let as_hex: String = frame.iter().map(|b| format!("0x{b:02X}, ")).collect();
+    for input in [frame.clone(), as_hex.into_bytes()] {
+        let v = decode_capture(&input, true).unwrap();
+        assert_eq!(v["identity"]["english_name"], "SMITH, MARY ANN");
+        assert_eq!(v["frame_bytes"], 1295);
+    }
+    let masked = decode_capture(&frame, false).unwrap();
+    assert!(!masked.to_string().contains("MARY"), "{masked}");
+    let e = decode_capture(b"AA AA AA 96 69 00 04 00 00 80 85", false).unwrap_err();
+    assert_eq!(error_kind(&e), "frame");
+    assert_eq!(
+        error_kind(&decode_capture(b"hello", false).unwrap_err()),
+        "frame"
+    );
+}

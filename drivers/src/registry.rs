@@ -9,7 +9,7 @@ use kiosk_hal::DeviceKind;
 
 use crate::sim::{SimControl, SimEnv};
 use crate::spec::TransportKind;
-use crate::{board, idcard, scanner, DeviceSpec, DriverError};
+use crate::{board, fingerprint, idcard, scanner, DeviceSpec, DriverError};
 
 /// A driver running against its simulator.
 pub struct Simulated {
@@ -44,6 +44,15 @@ pub static DRIVERS: &[DriverEntry] = &[
         check: |spec| {
             idcard::IdCardReader::from_spec(spec, kiosk_hal::clock::SystemClock::shared()).map(drop)
         },
+    },
+    DriverEntry {
+        name: fingerprint::DRIVER,
+        kind: DeviceKind::Fingerprint,
+        summary: "EF01-family fingerprint module (AS608, R30x, FPM10A) on a UART",
+        transports: &[TransportKind::Serial, TransportKind::Tcp],
+        open: |spec, _clock| Ok(Box::new(fingerprint::FingerprintModule::from_spec(spec)?)),
+        simulate: simulate_fingerprint,
+        check: |spec| fingerprint::FingerprintModule::from_spec(spec).map(drop),
     },
     DriverEntry {
         name: scanner::DRIVER,
@@ -165,6 +174,37 @@ fn simulate_idcard(
         serde_json::json!(sim.photo_dir().to_string_lossy()),
     );
     let device = idcard::IdCardReader::from_spec(&sim_spec, clock)?;
+    Ok(Simulated {
+        device: Box::new(device),
+        control: Arc::new(sim),
+    })
+}
+
+fn simulate_fingerprint(
+    spec: &DeviceSpec,
+    env: &SimEnv,
+    _clock: SharedClock,
+) -> Result<Simulated, DriverError> {
+    let password = match spec
+        .opt_str("password")
+        .map_err(|m| DriverError::config(spec, m))?
+    {
+        Some(h) => u32::from_str_radix(h.trim_start_matches("0x"), 16)
+            .map_err(|_| DriverError::config(spec, "option `password` must be 8 hex digits"))?,
+        None => 0,
+    };
+    let sim =
+        fingerprint::sim::FingerprintSim::start(&spec.id, env, password).map_err(|source| {
+            DriverError::Simulator {
+                device: spec.id.clone(),
+                source,
+            }
+        })?;
+    let mut sim_spec = spec.clone();
+    sim_spec.transport = TransportKind::Serial;
+    sim_spec.path = Some(sim.endpoint());
+    sim_spec.address = None;
+    let device = fingerprint::FingerprintModule::from_spec(&sim_spec)?;
     Ok(Simulated {
         device: Box::new(device),
         control: Arc::new(sim),

@@ -88,7 +88,7 @@ fn run_starts_headless_serves_the_centre_and_stops_on_sigterm() {
     assert_eq!(ready["ready"], true);
     assert_eq!(ready["profile"], "sim");
     let devices = ready["devices"].as_array().unwrap();
-    assert_eq!(devices.len(), 3);
+    assert_eq!(devices.len(), 4);
     assert!(devices.iter().all(|d| d["health"] == "online"), "{ready}");
 
     let url = ready["centre"].as_str().unwrap().to_string();
@@ -252,7 +252,7 @@ fn devctl_in_the_sim_profile_lists_and_drives_the_board() {
         .iter()
         .map(|d| d["id"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(ids, ["idcard", "scanner", "board"]);
+    assert_eq!(ids, ["idcard", "fingerprint", "scanner", "board"]);
     assert!(list
         .as_array()
         .unwrap()

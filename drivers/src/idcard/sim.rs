@@ -94,20 +94,17 @@ impl CardFixture {
         out
     }
 
-    /// Two 512-byte templates, as cards store them.
+    /// Two 512-byte templates, as cards store them: the card holder's fingers
+    /// `<number>#0` and `<number>#1`, in the fingerprint simulator's template form, so the
+    /// person-card check runs end to end in the sim profile.
     pub fn fingerprint_block(&self) -> Option<Vec<u8>> {
         self.fingerprint.then(|| {
-            let mut out = Vec::with_capacity(1024);
-            let mut block =
-                Sha256::digest(format!("fp:{}", self.identity.number).as_bytes()).to_vec();
-            while out.len() < 1024 {
-                out.extend_from_slice(&block);
-                block = Sha256::digest(&block).to_vec();
-            }
-            out.truncate(1024);
-            // Template header byte of the finger position records ('C' marks a valid template).
-            out[0] = 0x43;
-            out[512] = 0x43;
+            let mut out =
+                crate::fingerprint::sim::sim_template(&format!("{}#0", self.identity.number));
+            out.extend(crate::fingerprint::sim::sim_template(&format!(
+                "{}#1",
+                self.identity.number
+            )));
             out
         })
     }

@@ -64,6 +64,21 @@ pub static DRIVERS: &[DriverEntry] = &[
         check: |spec| scanner::SerialScanner::from_spec(spec).map(drop),
     },
     DriverEntry {
+        name: scanner::hid::DRIVER,
+        kind: DeviceKind::QrScanner,
+        summary: "USB HID keyboard-wedge QR/barcode scanner through evdev, grabbed exclusively",
+        transports: &[TransportKind::Hid],
+        open: |spec, _clock| Ok(Box::new(scanner::hid::HidScanner::from_spec(spec)?)),
+        simulate: |spec, _env, _clock| {
+            Err(DriverError::Unavailable {
+                device: spec.id.clone(),
+                driver: scanner::hid::DRIVER.into(),
+                why: "HID scanners are not simulated; use qr-serial in the sim profile".into(),
+            })
+        },
+        check: |spec| scanner::hid::HidScanner::from_spec(spec).map(drop),
+    },
+    DriverEntry {
         name: board::DRIVER,
         kind: DeviceKind::Board,
         summary: "guide lights, presence sensor and cabinet door switch on GPIO lines",
@@ -109,7 +124,7 @@ pub fn validate(spec: &DeviceSpec) -> Result<&'static DriverEntry, String> {
             entry.name, spec.transport, entry.transports
         ));
     }
-    if spec.transport != TransportKind::Gpio {
+    if !matches!(spec.transport, TransportKind::Gpio | TransportKind::Hid) {
         spec.endpoint()?;
     }
     (entry.check)(spec).map_err(|e| match e {

@@ -15,6 +15,8 @@ pub enum TransportKind {
     Usb,
     /// Board pins (GPIO character device).
     Gpio,
+    /// A Linux input device (`/dev/input/event*`): USB HID keyboard-wedge scanners.
+    Hid,
 }
 
 /// A device table entry as written in the config file.
@@ -97,7 +99,10 @@ impl DeviceSpec {
                 ep_in: self.ep_in.ok_or("transport \"usb\" needs `ep_in`")?,
                 ep_out: self.ep_out.ok_or("transport \"usb\" needs `ep_out`")?,
             })),
-            TransportKind::Gpio => Err("GPIO pins are not a byte stream".to_string()),
+            TransportKind::Gpio | TransportKind::Hid => Err(format!(
+                "transport {:?} is not a byte stream",
+                self.transport
+            )),
         }
     }
 

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kiosk_drivers::registry::{find_driver, Simulated};
+use kiosk_drivers::registry::find_driver;
 use kiosk_drivers::{DeviceSpec, DriverError, SimControl, SimEnv};
 use kiosk_hal::actor::{ActionSpec, CommandContext, Device, DeviceHandle, DeviceInput};
 use kiosk_hal::clock::SharedClock;
@@ -155,24 +155,24 @@ impl Runtime {
             let entry = find_driver(&spec.driver).ok_or_else(|| {
                 DriverError::config(spec, format!("unknown driver {}", spec.driver))
             })?;
-            let (device, sim): (Box<dyn Device>, _) = match &sim_env {
+            let made = match &sim_env {
                 Some(env) => {
-                    let Simulated { device, control } = (entry.simulate)(spec, env, clock.clone())?;
-                    (device, Some(control))
+                    (entry.simulate)(spec, env, clock.clone()).map(|s| (s.device, Some(s.control)))
                 }
-                None => match (entry.open)(spec, clock.clone()) {
-                    Ok(d) => (d, None),
-                    Err(DriverError::Unavailable { why, .. }) => {
-                        tracing::error!(device = %spec.id, %why, "driver unavailable");
-                        let mut info = DeviceInfo::new(&spec.id, spec.kind, &spec.driver);
-                        info.transport = spec.path.clone().unwrap_or_default();
-                        (
-                            Box::new(UnavailableDevice { info, why }) as Box<dyn Device>,
-                            None,
-                        )
-                    }
-                    Err(e) => return Err(e.into()),
-                },
+                None => (entry.open)(spec, clock.clone()).map(|d| (d, None)),
+            };
+            let (device, sim): (Box<dyn Device>, _) = match made {
+                Ok(pair) => pair,
+                Err(DriverError::Unavailable { why, .. }) => {
+                    tracing::error!(device = %spec.id, %why, "driver unavailable");
+                    let mut info = DeviceInfo::new(&spec.id, spec.kind, &spec.driver);
+                    info.transport = spec.path.clone().unwrap_or_default();
+                    (
+                        Box::new(UnavailableDevice { info, why }) as Box<dyn Device>,
+                        None,
+                    )
+                }
+                Err(e) => return Err(e.into()),
             };
             devices.push(ManagedDevice {
                 spec: spec.clone(),

@@ -5,7 +5,11 @@
 //! no status, so health comes from the link: a port that errors or disappears is offline, and
 //! the next poll reopens it.
 
+pub mod hid;
+pub mod payload;
 pub mod sim;
+
+pub use payload::{PayloadRules, ScanPayload};
 
 use std::time::{Duration, Instant};
 
@@ -14,35 +18,19 @@ use kiosk_hal::device::{CommandError, DeviceInfo, Health, HealthReport, Progress
 use kiosk_hal::frame::{FrameError, FrameReceiver, SuffixFrame};
 use kiosk_hal::privacy::mask_free_text;
 use kiosk_hal::transport::{Endpoint, Transport, TransportError};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::{DeviceSpec, DriverError};
 
 pub const DRIVER: &str = "qr-serial";
-const OPTIONS: &[&str] = &["suffix", "trigger", "max_len"];
+const OPTIONS: &[&str] = &[
+    "suffix",
+    "trigger",
+    "max_len",
+    "onecode_prefixes",
+    "appointment_pattern",
+];
 const DEFAULT_MAX_LEN: usize = 4096;
-
-/// What a scanned code is, so a flow can route it without parsing it again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "type")]
-pub enum ScanPayload {
-    Url { url: String },
-    Text { text: String },
-}
-
-impl ScanPayload {
-    pub fn classify(text: &str) -> ScanPayload {
-        match url::Url::parse(text) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => {
-                ScanPayload::Url { url: u.to_string() }
-            }
-            _ => ScanPayload::Text {
-                text: text.to_string(),
-            },
-        }
-    }
-}
 
 /// One scan as decoded from the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,17 +65,34 @@ impl Scan {
         }
     }
 
-    pub fn payload(&self) -> ScanPayload {
-        ScanPayload::classify(&self.text)
+    pub fn payload(&self, rules: &PayloadRules) -> ScanPayload {
+        rules.classify(&self.text)
     }
 
-    pub fn to_input(&self, device: &str) -> DeviceInput {
+    pub fn to_input(&self, device: &str, rules: &PayloadRules) -> DeviceInput {
         DeviceInput {
             device: device.to_string(),
             kind: "scan".into(),
-            data: json!({ "payload": self.payload(), "gb18030": self.gb18030 }),
+            data: json!({ "payload": self.payload(rules), "gb18030": self.gb18030 }),
         }
     }
+}
+
+/// The payload rules from a scanner's options (`onecode_prefixes`, `appointment_pattern`).
+pub fn rules_from_spec(spec: &DeviceSpec) -> Result<PayloadRules, String> {
+    let prefixes = match spec.options.get("onecode_prefixes") {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or("onecode_prefixes must be a list of strings")
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err("onecode_prefixes must be a list of strings".into()),
+    };
+    PayloadRules::new(prefixes, spec.opt_str("appointment_pattern")?)
 }
 
 fn trim_controls(b: &[u8]) -> &[u8] {
@@ -109,6 +114,7 @@ pub struct SerialScanner {
     rx: FrameReceiver,
     spec: SuffixFrame,
     trigger: Option<Vec<u8>>,
+    rules: PayloadRules,
     last_error: String,
     scans: u64,
 }
@@ -145,6 +151,7 @@ impl SerialScanner {
             rx: FrameReceiver::new(),
             spec: SuffixFrame { suffix, max_len },
             trigger,
+            rules: rules_from_spec(spec).map_err(cfg)?,
             last_error: String::new(),
             scans: 0,
         })
@@ -311,7 +318,9 @@ impl Device for SerialScanner {
                         return Err(CommandError::timeout("no code was presented"));
                     }
                     if let Some(scan) = self.read_scan(left.min(Duration::from_millis(200)))? {
-                        return Ok(json!({ "payload": scan.payload(), "gb18030": scan.gb18030 }));
+                        return Ok(
+                            json!({ "payload": scan.payload(&self.rules), "gb18030": scan.gb18030 }),
+                        );
                     }
                 }
             }
@@ -341,7 +350,7 @@ impl Device for SerialScanner {
             return Vec::new();
         }
         match self.read_scan(budget) {
-            Ok(Some(scan)) => vec![scan.to_input(&self.info.id)],
+            Ok(Some(scan)) => vec![scan.to_input(&self.info.id, &self.rules)],
             Ok(None) => Vec::new(),
             Err(e) => {
                 tracing::warn!(device = %self.info.id, error = %e, "scan failed");

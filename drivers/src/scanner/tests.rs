@@ -43,7 +43,7 @@ fn scans_arrive_as_typed_input_through_the_actor() {
 
     sim.present("https://zwfw.example.gov.cn/case?no=KS2026112200017")
         .unwrap();
-    sim.present("预约码 A0123").unwrap();
+    sim.present("YY20261122-0042").unwrap();
     let first = recv(&mut inputs);
     assert_eq!(first.kind, "scan");
     assert_eq!(first.data["payload"]["type"], "url");
@@ -54,7 +54,7 @@ fn scans_arrive_as_typed_input_through_the_actor() {
     let second = recv(&mut inputs);
     assert_eq!(
         second.data["payload"],
-        json!({"type": "text", "text": "预约码 A0123"})
+        json!({"type": "appointment", "code": "YY20261122-0042"})
     );
 }
 
@@ -208,7 +208,7 @@ proptest! {
     fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
         if let Some(scan) = Scan::decode(&bytes, b"\r\n") {
             prop_assert!(!scan.text.is_empty());
-            let _ = scan.payload();
+            let _ = scan.payload(&PayloadRules::default());
         }
     }
 }

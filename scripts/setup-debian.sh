@@ -9,6 +9,7 @@ packages=(
   libopencv-dev
   libfontconfig1-dev libxkbcommon-dev fonts-noto-cjk
   xvfb x11-utils
+  pcscd libpcsclite-dev vsmartcard-vpcd
 )
 
 missing=()

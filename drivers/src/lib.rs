@@ -5,6 +5,7 @@
 pub mod board;
 pub mod fingerprint;
 pub mod idcard;
+pub mod pcsc;
 pub mod registry;
 pub mod scanner;
 pub mod sim;

@@ -9,7 +9,7 @@ use kiosk_hal::DeviceKind;
 
 use crate::sim::{SimControl, SimEnv};
 use crate::spec::TransportKind;
-use crate::{board, fingerprint, idcard, scanner, DeviceSpec, DriverError};
+use crate::{board, fingerprint, idcard, pcsc, scanner, DeviceSpec, DriverError};
 
 /// A driver running against its simulator.
 pub struct Simulated {
@@ -79,6 +79,15 @@ pub static DRIVERS: &[DriverEntry] = &[
         check: |spec| scanner::hid::HidScanner::from_spec(spec).map(drop),
     },
     DriverEntry {
+        name: pcsc::DRIVER,
+        kind: DeviceKind::CardReader,
+        summary: "IC card reader through PC/SC (pcscd): social-security and bank cards",
+        transports: &[TransportKind::Pcsc],
+        open: |spec, _clock| Ok(Box::new(pcsc::PcscReader::from_spec(spec)?)),
+        simulate: simulate_pcsc,
+        check: |spec| pcsc::PcscReader::from_spec(spec).map(drop),
+    },
+    DriverEntry {
         name: board::DRIVER,
         kind: DeviceKind::Board,
         summary: "guide lights, presence sensor and cabinet door switch on GPIO lines",
@@ -124,7 +133,7 @@ pub fn validate(spec: &DeviceSpec) -> Result<&'static DriverEntry, String> {
             entry.name, spec.transport, entry.transports
         ));
     }
-    if !matches!(spec.transport, TransportKind::Gpio | TransportKind::Hid) {
+    if spec.transport.is_stream() {
         spec.endpoint()?;
     }
     (entry.check)(spec).map_err(|e| match e {
@@ -223,6 +232,36 @@ fn simulate_fingerprint(
     Ok(Simulated {
         device: Box::new(device),
         control: Arc::new(sim),
+    })
+}
+
+/// The sim profile's IC card: a virtual social-security card in the vsmartcard virtual reader
+/// of the machine's pcscd, driven through PC/SC by the real driver.
+fn simulate_pcsc(
+    spec: &DeviceSpec,
+    _env: &SimEnv,
+    _clock: SharedClock,
+) -> Result<Simulated, DriverError> {
+    let port = spec
+        .opt_u64("vpcd_port")
+        .map_err(|m| DriverError::config(spec, m))?
+        .unwrap_or(u64::from(pcsc::sim::VPCD_PORT));
+    let port =
+        u16::try_from(port).map_err(|_| DriverError::config(spec, "vpcd_port out of range"))?;
+    let card = pcsc::sim::VirtualCard::start(&spec.id, port, "D12345678");
+    let mut sim_spec = spec.clone();
+    let slot = if port == pcsc::sim::VPCD_PORT {
+        "Virtual PCD 00 00"
+    } else {
+        "Virtual PCD 00 01"
+    };
+    sim_spec
+        .options
+        .insert("reader".into(), serde_json::json!(slot));
+    let device = pcsc::PcscReader::from_spec(&sim_spec)?;
+    Ok(Simulated {
+        device: Box::new(device),
+        control: Arc::new(card),
     })
 }
 

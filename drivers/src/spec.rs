@@ -17,6 +17,18 @@ pub enum TransportKind {
     Gpio,
     /// A Linux input device (`/dev/input/event*`): USB HID keyboard-wedge scanners.
     Hid,
+    /// A reader managed by pcscd, found by name.
+    Pcsc,
+}
+
+impl TransportKind {
+    /// Whether the device is reached through a byte-stream [`Endpoint`].
+    pub fn is_stream(self) -> bool {
+        matches!(
+            self,
+            TransportKind::Serial | TransportKind::Tcp | TransportKind::Usb
+        )
+    }
 }
 
 /// A device table entry as written in the config file.
@@ -99,7 +111,7 @@ impl DeviceSpec {
                 ep_in: self.ep_in.ok_or("transport \"usb\" needs `ep_in`")?,
                 ep_out: self.ep_out.ok_or("transport \"usb\" needs `ep_out`")?,
             })),
-            TransportKind::Gpio | TransportKind::Hid => Err(format!(
+            TransportKind::Gpio | TransportKind::Hid | TransportKind::Pcsc => Err(format!(
                 "transport {:?} is not a byte stream",
                 self.transport
             )),

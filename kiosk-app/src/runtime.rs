@@ -354,6 +354,7 @@ mod tests {
                 .unwrap();
         let dir = tempfile::tempdir().unwrap();
         cfg.terminal.data_dir = dir.path().to_path_buf();
+        cfg.devices.retain(|d| d.driver != "pcsc");
         let rt = Runtime::start(&cfg, Profile::Sim, SystemClock::shared()).unwrap();
         let mut events = rt.events.subscribe();
         rt.poll_all();

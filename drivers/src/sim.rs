@@ -49,6 +49,19 @@ pub struct SimFaults {
     pub delay_ms: u64,
     /// Flip the bits of the reply's last byte (breaks a checksum or a terminator).
     pub corrupt_last: bool,
+    /// Pace the line like a real UART at this speed (8N1), both ways: a pty moves bytes
+    /// instantly, which would make wire-time comparisons meaningless.
+    pub pace_baud: Option<u32>,
+}
+
+impl SimFaults {
+    /// How long `bytes` took to arrive on a paced line; the simulator waits this long before it
+    /// acts on a request, as the device would still be receiving it.
+    pub fn arrival(&self, bytes: usize) {
+        if let Some(baud) = self.pace_baud {
+            std::thread::sleep(kiosk_hal::transport::wire_time(bytes, baud));
+        }
+    }
 }
 
 /// The device side of a link.
@@ -192,6 +205,20 @@ pub fn send_with_faults(
         }
     }
     let delay = Duration::from_millis(faults.delay_ms);
+    if let Some(baud) = faults.pace_baud {
+        // A UART delivers a byte every 10 bit times; send in small bursts at that rate.
+        let start = std::time::Instant::now();
+        let mut sent = 0usize;
+        for chunk in bytes.chunks(faults.fragment.unwrap_or(16).max(1)) {
+            link.send(chunk)?;
+            sent += chunk.len();
+            let due = kiosk_hal::transport::wire_time(sent, baud);
+            if let Some(wait) = due.checked_sub(start.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        return Ok(());
+    }
     match faults.fragment {
         Some(n) if n > 0 => {
             for chunk in bytes.chunks(n) {

@@ -58,6 +58,7 @@ enum Req {
     Unplug,
     Replug,
     Library,
+    Stats,
 }
 
 pub struct FingerprintSim {
@@ -104,6 +105,11 @@ impl FingerprintSim {
     pub fn library(&self) -> Result<Value, String> {
         self.mailbox.ask(Req::Library)
     }
+
+    /// Bytes on the wire each way so far.
+    pub fn stats(&self) -> Result<Value, String> {
+        self.mailbox.ask(Req::Stats)
+    }
 }
 
 impl SimControl for FingerprintSim {
@@ -141,6 +147,7 @@ impl SimControl for FingerprintSim {
                 self.preload(u16::try_from(page).map_err(|_| "page out of range")?, finger).map(|_| Value::Null)
             }
             "library" => self.library(),
+            "stats" => self.stats(),
             other => Err(format!("the fingerprint simulator cannot {other:?}; it can: present, lift, enroll, library")),
         }
     }
@@ -363,6 +370,7 @@ fn run(mut port: SimPort, rx: std::sync::mpsc::Receiver<Mail<Req>>, password: u3
     let mut faults = SimFaults::default();
     let mut frames = FrameReceiver::new();
     let mut buf = [0u8; 512];
+    let (mut bytes_in, mut bytes_out) = (0u64, 0u64);
     loop {
         match rx.recv_timeout(Duration::from_millis(1)) {
             Ok((req, reply)) => {
@@ -392,6 +400,7 @@ fn run(mut port: SimPort, rx: std::sync::mpsc::Receiver<Mail<Req>>, password: u3
                         .map(|_| Value::Null)
                         .map_err(|e| e.to_string()),
                     Req::Library => Ok(json!(m.library)),
+                    Req::Stats => Ok(json!({ "bytes_in": bytes_in, "bytes_out": bytes_out })),
                 };
                 let _ = reply.send(answer);
             }
@@ -404,12 +413,15 @@ fn run(mut port: SimPort, rx: std::sync::mpsc::Receiver<Mail<Req>>, password: u3
         let mut input = &buf[..n];
         while let Ok(Some(frame)) = frames.push_and_take(input, &PacketSpec) {
             input = &[];
+            faults.arrival(frame.len());
+            bytes_in += frame.len() as u64;
             let replies = match Packet::decode(&frame) {
                 Ok(p) => m.handle(p),
                 Err(_) => m.ack(0x01, &[]),
             };
             for r in replies {
                 if let Ok(bytes) = r.encode() {
+                    bytes_out += bytes.len() as u64;
                     let _ = send_with_faults(&mut port, &faults, &bytes);
                 }
             }

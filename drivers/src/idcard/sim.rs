@@ -270,6 +270,7 @@ fn run(mut port: SimPort, rx: std::sync::mpsc::Receiver<Mail<Req>>) {
     let mut frames = FrameReceiver::new();
     let mut commands = 0u64;
     let mut bad_frames = 0u64;
+    let (mut bytes_in, mut bytes_out) = (0u64, 0u64);
     let mut buf = [0u8; 512];
     loop {
         match rx.recv_timeout(Duration::from_millis(1)) {
@@ -307,7 +308,7 @@ fn run(mut port: SimPort, rx: std::sync::mpsc::Receiver<Mail<Req>>) {
                         .map(|_| Value::Null)
                         .map_err(|e| e.to_string()),
                     Req::Stats => Ok(
-                        json!({ "commands": commands, "bad_frames": bad_frames, "card": slot.is_some() }),
+                        json!({ "commands": commands, "bad_frames": bad_frames, "card": slot.is_some(), "bytes_in": bytes_in, "bytes_out": bytes_out }),
                     ),
                 };
                 let _ = reply.send(answer);
@@ -321,7 +322,9 @@ fn run(mut port: SimPort, rx: std::sync::mpsc::Receiver<Mail<Req>>) {
         let mut input = &buf[..n];
         while let Ok(Some(frame)) = frames.push_and_take(input, &SamFrameSpec) {
             input = &[];
+            faults.arrival(frame.len());
             commands += 1;
+            bytes_in += frame.len() as u64;
             let reply = match Command::decode(&frame) {
                 Err(_) => {
                     bad_frames += 1;
@@ -330,6 +333,7 @@ fn run(mut port: SimPort, rx: std::sync::mpsc::Receiver<Mail<Req>>) {
                 Ok(cmd) => answer(&cmd, &mut slot, sam_sw3, &mut fail_reads),
             };
             if let Ok(bytes) = reply.encode() {
+                bytes_out += bytes.len() as u64;
                 let _ = send_with_faults(&mut port, &faults, &bytes);
             }
         }

@@ -37,8 +37,8 @@ pub static DRIVERS: &[DriverEntry] = &[
     DriverEntry {
         name: idcard::DRIVER,
         kind: DeviceKind::IdCardReader,
-        summary: "2nd-generation ID card reader, GA/T 467 SAM frames over serial or USB-CDC",
-        transports: &[TransportKind::Serial, TransportKind::Tcp],
+        summary: "2nd-generation ID card reader, GA/T 467 SAM frames over serial, USB-CDC or split-frame USB bulk",
+        transports: &[TransportKind::Serial, TransportKind::Tcp, TransportKind::Usb],
         open: |spec, clock| Ok(Box::new(idcard::IdCardReader::from_spec(spec, clock)?)),
         simulate: simulate_idcard,
         check: |spec| {

@@ -56,6 +56,11 @@ pub struct DeviceSpec {
     pub ep_in: Option<u8>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ep_out: Option<u8>,
+    /// Second endpoints of devices that split frames (SAM modules: body OUT 0x06, IN 0x85).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ep_out_data: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ep_in_data: Option<u8>,
     /// A human name for screens ("扫码器 / QR scanner"); defaults to the id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -78,6 +83,8 @@ impl DeviceSpec {
             interface: None,
             ep_in: None,
             ep_out: None,
+            ep_out_data: None,
+            ep_in_data: None,
             name: None,
             options: BTreeMap::new(),
         }

@@ -16,7 +16,9 @@ use kiosk_hal::device::{
     CommandError, CompletionCode, DeviceInfo, Health, HealthReport, Progress, SubStatus,
 };
 use kiosk_hal::frame::{FrameError as RxError, FrameReceiver};
-use kiosk_hal::transport::{Endpoint, Transport, TransportError};
+use kiosk_hal::transport::{
+    Endpoint, EndpointIo, Transport, TransportError, UsbBulkConfig, UsbBulkTransport,
+};
 use serde_json::{json, Value};
 
 use self::frame::{Command, FrameError, Reply, SamFrameSpec};
@@ -198,6 +200,69 @@ pub fn error_kind(e: &ReaderError) -> &'static str {
     }
 }
 
+/// The endpoints of a split-frame USB SAM module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitEndpoints {
+    /// Interface, header OUT (`ep_out`, 0x02) and header IN (`ep_in`, 0x81).
+    pub usb: UsbBulkConfig,
+    /// Body OUT (0x06).
+    pub ep_out_data: u8,
+    /// Body IN (0x85).
+    pub ep_in_data: u8,
+}
+
+/// One command/reply exchange over split endpoints.
+pub fn split_frame_round_trip(
+    io: &mut dyn EndpointIo,
+    eps: &SplitEndpoints,
+    bytes: &[u8],
+    timeout: Duration,
+) -> Result<Vec<u8>, ReaderError> {
+    if bytes.len() <= frame::HEADER_LEN {
+        return Err(ReaderError::Payload("command frame without a body".into()));
+    }
+    io.write_endpoint(eps.usb.ep_out, &bytes[..frame::HEADER_LEN])?;
+    io.write_endpoint(eps.ep_out_data, &bytes[frame::HEADER_LEN..])?;
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 512];
+    let mut fill = |io: &mut dyn EndpointIo,
+                    ep: u8,
+                    want: usize,
+                    out: &mut Vec<u8>|
+     -> Result<(), ReaderError> {
+        while out.len() < want {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ReaderError::Timeout(timeout));
+            }
+            match io.read_endpoint(ep, &mut buf, left) {
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(TransportError::Timeout(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    };
+    fill(io, eps.usb.ep_in, frame::HEADER_LEN, &mut out)?;
+    if out[..5] != frame::PREAMBLE {
+        return Err(FrameError::BadPreamble.into());
+    }
+    let len = usize::from(u16::from_be_bytes([out[5], out[6]]));
+    if !(2..=frame::MAX_FRAME_LEN).contains(&len) {
+        return Err(ReaderError::Payload(format!(
+            "reply length {len} out of range"
+        )));
+    }
+    let total = frame::HEADER_LEN + len;
+    // Whatever came with the header beyond it belongs to the body.
+    let mut body = out.split_off(frame::HEADER_LEN);
+    fill(io, eps.ep_in_data, len, &mut body)?;
+    out.extend_from_slice(&body[..len]);
+    debug_assert_eq!(out.len(), total);
+    Ok(out)
+}
+
 /// One card read, checked.
 pub struct CardRead {
     pub identity: Identity,
@@ -246,6 +311,8 @@ pub struct IdCardReader {
     sam_id: Option<String>,
     reads: u64,
     clock: SharedClock,
+    split: Option<SplitEndpoints>,
+    split_io: Option<Box<dyn EndpointIo>>,
 }
 
 fn build_decoder(spec: &DeviceSpec) -> Result<Box<dyn PhotoDecoder>, String> {
@@ -294,6 +361,20 @@ impl IdCardReader {
                 spec.opt_u64(k).map_err(cfg)?.unwrap_or(d),
             ))
         };
+        let split = match (&endpoint, spec.ep_out_data, spec.ep_in_data) {
+            (Endpoint::Usb(usb), Some(ep_out_data), Some(ep_in_data)) => Some(SplitEndpoints {
+                usb: usb.clone(),
+                ep_out_data,
+                ep_in_data,
+            }),
+            (Endpoint::Usb(_), None, None) => None,
+            (Endpoint::Usb(_), _, _) => {
+                return Err(cfg(
+                    "split-frame USB needs both ep_out_data and ep_in_data".into()
+                ))
+            }
+            _ => None,
+        };
         let mut info = DeviceInfo::new(&spec.id, spec.kind, DRIVER);
         info.transport = endpoint.describe();
         info.model = "GA/T 467 SAM reader".into();
@@ -315,10 +396,16 @@ impl IdCardReader {
             sam_id: None,
             reads: 0,
             clock,
+            split,
+            split_io: None,
         })
     }
 
     fn link(&mut self) -> Result<&mut Box<dyn Transport>, TransportError> {
+        debug_assert!(
+            self.split.is_none(),
+            "split-frame modules go through split_io"
+        );
         if self.link.is_none() {
             self.rx.reset();
             self.link = Some(self.endpoint.open()?);
@@ -334,32 +421,10 @@ impl IdCardReader {
         let bytes = cmd.encode();
         let mut last = None;
         for _ in 0..2 {
-            let mut rx = std::mem::take(&mut self.rx);
-            let res = (|| -> Result<Vec<u8>, ReaderError> {
-                let link = self.link()?;
-                link.discard_input()?;
-                rx.reset();
-                link.write_all(&bytes)?;
-                link.flush()?;
-                match rx.receive(link.as_mut(), &SamFrameSpec, timeout) {
-                    Ok(f) => Ok(f),
-                    Err(RxError::Timeout { .. }) => Err(ReaderError::Timeout(timeout)),
-                    Err(RxError::TooLong { limit }) => Err(ReaderError::Payload(format!(
-                        "reply longer than {limit} bytes"
-                    ))),
-                    Err(RxError::Transport(t)) => Err(t.into()),
-                }
-            })();
-            self.rx = rx;
-            let frame = match res {
-                Ok(f) => f,
-                Err(ReaderError::Transport(t)) => {
-                    if t.needs_reopen() {
-                        self.link = None;
-                    }
-                    return Err(ReaderError::Transport(t));
-                }
-                Err(e) => return Err(e),
+            let frame = if self.split.is_some() {
+                self.split_round_trip(&bytes, timeout)?
+            } else {
+                self.stream_round_trip(&bytes, timeout)?
             };
             match Reply::decode(&frame) {
                 Ok(r) => return Ok(r),
@@ -371,6 +436,70 @@ impl IdCardReader {
             }
         }
         Err(last.map_or(ReaderError::Timeout(timeout), ReaderError::Frame))
+    }
+
+    /// A serial line or a single bulk pipe: write the frame, receive by length.
+    fn stream_round_trip(
+        &mut self,
+        bytes: &[u8],
+        timeout: Duration,
+    ) -> Result<Vec<u8>, ReaderError> {
+        let mut rx = std::mem::take(&mut self.rx);
+        let res = (|| -> Result<Vec<u8>, ReaderError> {
+            let link = self.link()?;
+            link.discard_input()?;
+            rx.reset();
+            link.write_all(bytes)?;
+            link.flush()?;
+            match rx.receive(link.as_mut(), &SamFrameSpec, timeout) {
+                Ok(f) => Ok(f),
+                Err(RxError::Timeout { .. }) => Err(ReaderError::Timeout(timeout)),
+                Err(RxError::TooLong { limit }) => Err(ReaderError::Payload(format!(
+                    "reply longer than {limit} bytes"
+                ))),
+                Err(RxError::Transport(t)) => Err(t.into()),
+            }
+        })();
+        self.rx = rx;
+        if let Err(ReaderError::Transport(t)) = &res {
+            if t.needs_reopen() {
+                self.link = None;
+            }
+        }
+        res
+    }
+
+    /// Full-speed USB SAM modules: preamble and length go to one OUT endpoint and the rest to
+    /// another; the reply's header comes from one IN endpoint and its body from another.
+    fn split_round_trip(
+        &mut self,
+        bytes: &[u8],
+        timeout: Duration,
+    ) -> Result<Vec<u8>, ReaderError> {
+        let eps = self
+            .split
+            .clone()
+            .ok_or_else(|| ReaderError::Payload("no split endpoints".into()))?;
+        if self.split_io.is_none() {
+            self.split_io = Some(Box::new(UsbBulkTransport::open(eps.usb.clone())?));
+        }
+        let io = self
+            .split_io
+            .as_mut()
+            .ok_or_else(|| TransportError::Disconnected("closed".into()))?;
+        let res = split_frame_round_trip(io.as_mut(), &eps, bytes, timeout);
+        if let Err(ReaderError::Transport(t)) = &res {
+            if t.needs_reopen() {
+                self.split_io = None;
+            }
+        }
+        res
+    }
+
+    /// Uses an already-open endpoint pair for split-frame USB modules (for bench tools and
+    /// tests that bring their own USB access).
+    pub fn attach_split_io(&mut self, io: Box<dyn EndpointIo>) {
+        self.split_io = Some(io);
     }
 
     fn simple(&mut self, cmd: (u8, u8)) -> Result<Reply, ReaderError> {

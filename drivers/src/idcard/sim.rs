@@ -262,14 +262,51 @@ struct Slot {
     read_since_placed: bool,
 }
 
+/// The reader's card side without any link: a SAM and a slot. The pty simulator wraps it, and
+/// so can any other transport's simulator (the USB split-endpoint one in the driver tests).
+pub struct SamCard {
+    slot: Option<Slot>,
+    sam_sw3: u8,
+    fail_reads: (u32, u8),
+}
+
+impl Default for SamCard {
+    fn default() -> Self {
+        SamCard {
+            slot: None,
+            sam_sw3: 0x90,
+            fail_reads: (0, 0x41),
+        }
+    }
+}
+
+impl SamCard {
+    pub fn place(&mut self, card: CardFixture) {
+        self.slot = Some(Slot {
+            card,
+            read_since_placed: false,
+        });
+    }
+
+    pub fn lift(&mut self) {
+        self.slot = None;
+    }
+
+    /// Answers one host frame with one reply frame.
+    pub fn handle(&mut self, frame: &[u8]) -> Vec<u8> {
+        let reply = match Command::decode(frame) {
+            Err(_) => Reply::new(0x10, Vec::new()),
+            Ok(cmd) => answer(&cmd, &mut self.slot, self.sam_sw3, &mut self.fail_reads),
+        };
+        reply.encode().unwrap_or_default()
+    }
+}
+
 fn run(mut port: SimPort, rx: std::sync::mpsc::Receiver<Mail<Req>>) {
     let mut faults = SimFaults::default();
-    let mut slot: Option<Slot> = None;
-    let mut sam_sw3 = 0x90u8;
-    let mut fail_reads = (0u32, 0x41u8);
+    let mut sam = SamCard::default();
     let mut frames = FrameReceiver::new();
     let mut commands = 0u64;
-    let mut bad_frames = 0u64;
     let (mut bytes_in, mut bytes_out) = (0u64, 0u64);
     let mut buf = [0u8; 512];
     loop {
@@ -277,22 +314,19 @@ fn run(mut port: SimPort, rx: std::sync::mpsc::Receiver<Mail<Req>>) {
             Ok((req, reply)) => {
                 let answer = match req {
                     Req::Place(card) => {
-                        slot = Some(Slot {
-                            card: *card,
-                            read_since_placed: false,
-                        });
+                        sam.place(*card);
                         Ok(Value::Null)
                     }
                     Req::Lift => {
-                        slot = None;
+                        sam.lift();
                         Ok(Value::Null)
                     }
                     Req::SamStatus(s) => {
-                        sam_sw3 = s;
+                        sam.sam_sw3 = s;
                         Ok(Value::Null)
                     }
                     Req::FailReads { times, sw3 } => {
-                        fail_reads = (times, sw3);
+                        sam.fail_reads = (times, sw3);
                         Ok(Value::Null)
                     }
                     Req::Faults(f) => {
@@ -307,9 +341,12 @@ fn run(mut port: SimPort, rx: std::sync::mpsc::Receiver<Mail<Req>>) {
                     Req::Replug => SimLink::replug(&mut port)
                         .map(|_| Value::Null)
                         .map_err(|e| e.to_string()),
-                    Req::Stats => Ok(
-                        json!({ "commands": commands, "bad_frames": bad_frames, "card": slot.is_some(), "bytes_in": bytes_in, "bytes_out": bytes_out }),
-                    ),
+                    Req::Stats => Ok(json!({
+                        "commands": commands,
+                        "card": sam.slot.is_some(),
+                        "bytes_in": bytes_in,
+                        "bytes_out": bytes_out,
+                    })),
                 };
                 let _ = reply.send(answer);
             }
@@ -325,17 +362,9 @@ fn run(mut port: SimPort, rx: std::sync::mpsc::Receiver<Mail<Req>>) {
             faults.arrival(frame.len());
             commands += 1;
             bytes_in += frame.len() as u64;
-            let reply = match Command::decode(&frame) {
-                Err(_) => {
-                    bad_frames += 1;
-                    Reply::new(0x10, Vec::new())
-                }
-                Ok(cmd) => answer(&cmd, &mut slot, sam_sw3, &mut fail_reads),
-            };
-            if let Ok(bytes) = reply.encode() {
-                bytes_out += bytes.len() as u64;
-                let _ = send_with_faults(&mut port, &faults, &bytes);
-            }
+            let bytes = sam.handle(&frame);
+            bytes_out += bytes.len() as u64;
+            let _ = send_with_faults(&mut port, &faults, &bytes);
         }
     }
 }

@@ -350,3 +350,112 @@ fn captures_decode_from_binary_and_hex_text() {
         "frame"
     );
 }
+
+/// A full-speed USB SAM module in memory: frames split across endpoint pairs, replies handed
+/// out in 64-byte bulk packets.
+struct SplitUsbSam {
+    card: sim::SamCard,
+    header: Vec<u8>,
+    head_in: std::collections::VecDeque<u8>,
+    body_in: std::collections::VecDeque<u8>,
+    writes: std::sync::Arc<std::sync::Mutex<Vec<(u8, usize)>>>,
+}
+
+impl kiosk_hal::transport::EndpointIo for SplitUsbSam {
+    fn write_endpoint(&mut self, ep: u8, data: &[u8]) -> Result<(), TransportError> {
+        self.writes.lock().unwrap().push((ep, data.len()));
+        match ep {
+            0x02 => self.header = data.to_vec(),
+            0x06 => {
+                let mut frame = std::mem::take(&mut self.header);
+                frame.extend_from_slice(data);
+                let reply = self.card.handle(&frame);
+                self.head_in.extend(&reply[..7]);
+                self.body_in.extend(&reply[7..]);
+            }
+            other => {
+                return Err(TransportError::Config(format!(
+                    "no OUT endpoint {other:02x}"
+                )))
+            }
+        }
+        Ok(())
+    }
+    fn read_endpoint(
+        &mut self,
+        ep: u8,
+        buf: &mut [u8],
+        timeout: Duration,
+    ) -> Result<usize, TransportError> {
+        let q = match ep {
+            0x81 => &mut self.head_in,
+            0x85 => &mut self.body_in,
+            other => {
+                return Err(TransportError::Config(format!(
+                    "no IN endpoint {other:02x}"
+                )))
+            }
+        };
+        if q.is_empty() {
+            return Err(TransportError::Timeout(timeout));
+        }
+        let n = q.len().min(64).min(buf.len());
+        for (i, b) in q.drain(..n).enumerate() {
+            buf[i] = b;
+        }
+        Ok(n)
+    }
+    fn describe(&self) -> String {
+        "split-frame SAM in memory".into()
+    }
+}
+
+#[test]
+fn split_frame_usb_modules_read_cards() {
+    let mut spec = DeviceSpec::new(
+        "idcard",
+        DeviceKind::IdCardReader,
+        DRIVER,
+        TransportKind::Usb,
+    );
+    spec.usb = Some("0400:c35a".parse().unwrap());
+    spec.ep_out = Some(0x02);
+    spec.ep_in = Some(0x81);
+    spec.ep_out_data = Some(0x06);
+    let e = IdCardReader::from_spec(&spec, SystemClock::shared())
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("ep_in_data"), "{e}");
+    spec.ep_in_data = Some(0x85);
+    let mut r = IdCardReader::from_spec(&spec, SystemClock::shared()).unwrap();
+    // This machine has no such module: the real USB path reports it absent.
+    assert_eq!(r.poll().health, Health::NoDevice);
+
+    let mut card = sim::SamCard::default();
+    card.place(CardFixture::builtin("foreign-2017").unwrap());
+    let writes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    r.attach_split_io(Box::new(SplitUsbSam {
+        card,
+        header: Vec::new(),
+        head_in: Default::default(),
+        body_in: Default::default(),
+        writes: writes.clone(),
+    }));
+    assert_eq!(r.poll().health, Health::Online);
+    let read = r.read_card(false).unwrap();
+    assert_eq!(
+        read.identity.english_name.as_deref(),
+        Some("SMITH, MARY ANN")
+    );
+    let w = writes.lock().unwrap();
+    assert_eq!(
+        w[0],
+        (0x02, 7),
+        "preamble and length go to the header endpoint"
+    );
+    assert_eq!(
+        w[1],
+        (0x06, 3),
+        "command, parameter and checksum go to the body endpoint"
+    );
+}

@@ -14,7 +14,7 @@ use std::time::Duration;
 pub use pty::{PtyPair, SimPort};
 pub use serial::{SerialConfig, SerialTransport};
 pub use tcp::TcpTransport;
-pub use usb::{UsbBulkConfig, UsbBulkTransport, UsbSelector};
+pub use usb::{EndpointIo, UsbBulkConfig, UsbBulkTransport, UsbSelector};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {

@@ -70,6 +70,20 @@ pub struct UsbBulkConfig {
     pub ep_out: u8,
 }
 
+/// Bulk I/O on any endpoint of a claimed interface, for devices that split one logical frame
+/// across endpoints (full-speed ID card SAM modules: header on one, body on another).
+pub trait EndpointIo: Send {
+    fn write_endpoint(&mut self, ep: u8, data: &[u8]) -> Result<(), TransportError>;
+    /// Reads one transfer from `ep`; `Err(Timeout)` when nothing arrived.
+    fn read_endpoint(
+        &mut self,
+        ep: u8,
+        buf: &mut [u8],
+        timeout: Duration,
+    ) -> Result<usize, TransportError>;
+    fn describe(&self) -> String;
+}
+
 pub struct UsbBulkTransport {
     config: UsbBulkConfig,
     handle: Option<DeviceHandle<Context>>,
@@ -164,6 +178,48 @@ fn open_handle(config: &UsbBulkConfig) -> Result<DeviceHandle<Context>, Transpor
         return Ok(handle);
     }
     Err(TransportError::NoDevice(format!("{sel}: not connected")))
+}
+
+impl EndpointIo for UsbBulkTransport {
+    fn write_endpoint(&mut self, ep: u8, data: &[u8]) -> Result<(), TransportError> {
+        let mut off = 0;
+        while off < data.len() {
+            let res = self
+                .handle()?
+                .write_bulk(ep, &data[off..], Duration::from_secs(2));
+            match res {
+                Ok(n) => off += n,
+                Err(e) => return Err(self.fail(e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn read_endpoint(
+        &mut self,
+        ep: u8,
+        buf: &mut [u8],
+        timeout: Duration,
+    ) -> Result<usize, TransportError> {
+        let mut scratch = vec![0u8; buf.len().max(512)];
+        let res = self
+            .handle()?
+            .read_bulk(ep, &mut scratch, timeout.max(Duration::from_millis(1)));
+        match res {
+            Ok(0) | Err(rusb::Error::Timeout) => Err(TransportError::Timeout(timeout)),
+            Ok(n) => {
+                // A full-speed bulk packet is at most 64 bytes; callers pass larger buffers.
+                let take = n.min(buf.len());
+                buf[..take].copy_from_slice(&scratch[..take]);
+                Ok(take)
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    fn describe(&self) -> String {
+        Transport::describe(self)
+    }
 }
 
 impl Transport for UsbBulkTransport {

@@ -30,6 +30,43 @@ pub struct CardFixture {
     pub fingerprint: bool,
     #[serde(default)]
     pub appended_address: Option<String>,
+    /// A face photo for the card, by file name in the faces directory ([`faces_dir`]).
+    #[serde(default)]
+    pub photo: Option<String>,
+}
+
+/// Where fixture cards' face photos are: `$HALLKIT_FACES`, else the shared test faces beside
+/// this checkout.
+pub fn faces_dir() -> PathBuf {
+    std::env::var_os("HALLKIT_FACES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/faces"))
+        })
+}
+
+/// Turns a face photo into a card photo: the largest 102:126 window around the centre,
+/// scaled to 102×126 as the card's chip stores it.
+pub fn card_photo_from_file(path: &Path) -> Result<CardPhoto, String> {
+    let img = image::open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .to_rgb8();
+    let (w, h) = img.dimensions();
+    let aspect = f64::from(BMP_WIDTH) / f64::from(BMP_HEIGHT);
+    let (cw, ch) = if f64::from(w) / f64::from(h) > aspect {
+        ((f64::from(h) * aspect) as u32, h)
+    } else {
+        (w, (f64::from(w) / aspect) as u32)
+    };
+    let crop = image::imageops::crop_imm(&img, (w - cw) / 2, (h - ch) / 2, cw.max(1), ch.max(1))
+        .to_image();
+    let small = image::imageops::resize(
+        &crop,
+        BMP_WIDTH,
+        BMP_HEIGHT,
+        image::imageops::FilterType::Triangle,
+    );
+    CardPhoto::from_rgb(small.as_raw()).map_err(|e| e.to_string())
 }
 
 /// The fixture cards shipped with the simulator, by name.
@@ -109,9 +146,20 @@ impl CardFixture {
         })
     }
 
-    /// A photo for the card: a portrait silhouette tinted by the card number, so each fixture
-    /// card has its own recognisable image.
+    /// The card's photo: its face photo when the faces directory has it (so face verification
+    /// runs against a real face in the sim profile), else a portrait silhouette tinted by the
+    /// card number.
     pub fn photo(&self) -> CardPhoto {
+        if let Some(name) = &self.photo {
+            match card_photo_from_file(&faces_dir().join(name)) {
+                Ok(p) => return p,
+                Err(e) => tracing::warn!(error = %e, "card photo unavailable; using a silhouette"),
+            }
+        }
+        self.silhouette()
+    }
+
+    fn silhouette(&self) -> CardPhoto {
         let seed = Sha256::digest(self.identity.number.as_bytes());
         let (w, h) = (BMP_WIDTH as i32, BMP_HEIGHT as i32);
         let mut rgb = Vec::with_capacity((w * h * 3) as usize);

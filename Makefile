@@ -1,4 +1,4 @@
-.PHONY: run test lint fmt screenshots
+.PHONY: run test lint fmt screenshots bench
 run:
 	./scripts/run.sh
 test:
@@ -13,3 +13,5 @@ screenshots:
 	cargo run -q -p kiosk-app --bin kiosk -- screenshot home docs/screens/home.png --config config/kiosk.sim.toml
 	cargo run -q -p kiosk-app --bin kiosk -- screenshot device-status docs/screens/device-status.png --config config/kiosk.sim.toml
 	cargo run -q -p kiosk-app --bin kiosk -- screenshot device-status docs/screens/device-status-portrait.png --portrait --config config/kiosk.sim.toml
+bench:
+	cargo bench -p kiosk-drivers --bench identity

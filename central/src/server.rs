@@ -2,12 +2,12 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use kiosk_protocol::wire::CentreHealth;
+use kiosk_protocol::wire::{CentreHealth, IngestBatch};
 use tokio::sync::oneshot;
 
 use crate::store::SqliteStore;
@@ -17,10 +17,54 @@ pub struct AppState {
     pub store: SqliteStore,
 }
 
+/// The most events one batch may carry; larger uploads are split by the device.
+pub const MAX_BATCH: usize = 1000;
+
 pub fn router(store: SqliteStore) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/api/v1/devices/{device_id}/events", post(ingest))
         .with_state(AppState { store })
+}
+
+async fn ingest(
+    State(state): State<AppState>,
+    Path(device_id): Path<String>,
+    body: Result<Json<IngestBatch>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(batch) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({ "error": e.body_text() })),
+            )
+                .into_response()
+        }
+    };
+    if batch.events.len() > MAX_BATCH {
+        let msg = format!("at most {MAX_BATCH} events per batch");
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Json(serde_json::json!({ "error": msg })),
+        )
+            .into_response();
+    }
+    let store = state.store.clone();
+    let now = chrono::Utc::now().to_rfc3339();
+    let res = tokio::task::spawn_blocking(move || store.ingest(&device_id, &batch, &now)).await;
+    match res {
+        Ok(Ok(r)) => Json(r).into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "ingest failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "error": e.to_string() })),
+            )
+                .into_response()
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }
 
 async fn health(State(state): State<AppState>) -> Response {

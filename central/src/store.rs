@@ -3,13 +3,31 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use kiosk_protocol::wire::{canonical_json, payload_sha256, IngestBatch, IngestResult, Rejection};
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// Each entry moves the schema from version `index` to `index + 1`; never edit a shipped one.
-const MIGRATIONS: &[&str] = &["CREATE TABLE devices (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE devices (
         device_id   TEXT PRIMARY KEY,
         enrolled_at TEXT NOT NULL
-    );"];
+    );",
+    "CREATE TABLE events (
+        device_id      TEXT NOT NULL,
+        seq            INTEGER NOT NULL,
+        uuid           TEXT NOT NULL,
+        kind           TEXT NOT NULL,
+        created_at     TEXT NOT NULL,
+        payload        TEXT NOT NULL,
+        payload_sha256 TEXT NOT NULL,
+        received_at    TEXT NOT NULL,
+        PRIMARY KEY (device_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE device_progress (
+        device_id       TEXT PRIMARY KEY,
+        contiguous_upto INTEGER NOT NULL
+    );",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -110,6 +128,133 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Applies a batch from one device exactly once per `(device, seq)`, in one transaction:
+    /// a resend with the same hash is a duplicate (acknowledged, not applied again); the same key
+    /// with a different hash is rejected as a conflict.
+    pub fn ingest(
+        &self,
+        device_id: &str,
+        batch: &IngestBatch,
+        now: &str,
+    ) -> Result<IngestResult, StoreError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction()?;
+        let mut result = IngestResult::default();
+        for e in &batch.events {
+            if e.device_id != device_id {
+                result.rejected.push(Rejection {
+                    seq: e.seq,
+                    reason: format!(
+                        "event is from device {} but was sent as {device_id}",
+                        e.device_id
+                    ),
+                });
+                continue;
+            }
+            if e.seq == 0 {
+                result.rejected.push(Rejection {
+                    seq: 0,
+                    reason: "sequence numbers start at 1".into(),
+                });
+                continue;
+            }
+            if payload_sha256(&e.payload) != e.payload_sha256 {
+                result.rejected.push(Rejection {
+                    seq: e.seq,
+                    reason: "payload does not match its sha256".into(),
+                });
+                continue;
+            }
+            let seq = i64::try_from(e.seq).unwrap_or(i64::MAX);
+            let existing: Option<String> = tx
+                .query_row(
+                    "SELECT payload_sha256 FROM events WHERE device_id = ?1 AND seq = ?2",
+                    params![device_id, seq],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match existing {
+                Some(h) if h == e.payload_sha256 => result.duplicates.push(e.seq),
+                Some(_) => result.rejected.push(Rejection {
+                    seq: e.seq,
+                    reason: format!(
+                        "conflict: sequence {} was already applied with different content",
+                        e.seq
+                    ),
+                }),
+                None => {
+                    tx.execute(
+                        "INSERT INTO events (device_id, seq, uuid, kind, created_at, payload, payload_sha256, received_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                        params![
+                            device_id,
+                            seq,
+                            e.uuid,
+                            e.kind,
+                            e.created_at.to_rfc3339(),
+                            canonical_json(&e.payload),
+                            e.payload_sha256,
+                            now
+                        ],
+                    )?;
+                    result.accepted.push(e.seq);
+                }
+            }
+        }
+        let mut upto: i64 = tx
+            .query_row(
+                "SELECT contiguous_upto FROM device_progress WHERE device_id = ?1",
+                params![device_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0);
+        let later: Vec<i64> = {
+            let mut st = tx
+                .prepare("SELECT seq FROM events WHERE device_id = ?1 AND seq > ?2 ORDER BY seq")?;
+            let rows = st.query_map(params![device_id, upto], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        // Walk the sequences above the contiguous prefix: the prefix grows while there is no
+        // hole; every hole after that is reported.
+        let mut gaps = Vec::new();
+        let mut prev = upto;
+        for s in later {
+            if s == prev + 1 {
+                if gaps.is_empty() {
+                    upto = s;
+                }
+            } else {
+                gaps.push(((prev + 1) as u64, (s - 1) as u64));
+            }
+            prev = s;
+        }
+        result.gaps = gaps;
+        tx.execute(
+            "INSERT INTO device_progress (device_id, contiguous_upto) VALUES (?1, ?2)
+             ON CONFLICT(device_id) DO UPDATE SET contiguous_upto = excluded.contiguous_upto",
+            params![device_id, upto],
+        )?;
+        tx.commit()?;
+        result.next_expected = upto as u64 + 1;
+        if !result.gaps.is_empty() {
+            tracing::warn!(device = device_id, gaps = ?result.gaps, "sequence gaps");
+        }
+        Ok(result)
+    }
+
+    /// How many events the centre holds for a device, and their sequence numbers (for tests
+    /// and the technicians' console).
+    pub fn event_seqs(&self, device_id: &str) -> Result<Vec<u64>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT seq FROM events WHERE device_id = ?1 ORDER BY seq")?;
+            let rows = st.query_map(params![device_id], |r| r.get::<_, i64>(0))?;
+            rows.map(|r| r.map(|v| v as u64)).collect()
+        })
+    }
+}
+
 fn migrate(conn: &mut Connection, path: &str) -> Result<(), StoreError> {
     let known = MIGRATIONS.len() as u32;
     let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -133,12 +278,74 @@ fn migrate(conn: &mut Connection, path: &str) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
+    fn envelope(seq: u64, payload: serde_json::Value) -> kiosk_protocol::wire::EventEnvelope {
+        kiosk_protocol::wire::EventEnvelope {
+            device_id: "KSK-1".into(),
+            seq,
+            uuid: format!("u-{seq}"),
+            kind: "test.event".into(),
+            created_at: chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+            payload_sha256: payload_sha256(&payload),
+            payload,
+        }
+    }
+
+    #[test]
+    fn ingest_is_idempotent_detects_conflicts_and_gaps() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("c.db")).unwrap();
+        let batch = |seqs: &[u64]| IngestBatch {
+            events: seqs
+                .iter()
+                .map(|&n| envelope(n, serde_json::json!({"n": n})))
+                .collect(),
+        };
+        let r = s.ingest("KSK-1", &batch(&[1, 2, 3]), "t").unwrap();
+        assert_eq!(
+            (r.accepted, r.next_expected, r.gaps.len()),
+            (vec![1, 2, 3], 4, 0)
+        );
+        let r = s.ingest("KSK-1", &batch(&[2, 3, 6, 7, 9]), "t").unwrap();
+        assert_eq!(r.duplicates, vec![2, 3]);
+        assert_eq!(r.accepted, vec![6, 7, 9]);
+        assert_eq!(r.next_expected, 4);
+        assert_eq!(r.gaps, vec![(4, 5), (8, 8)]);
+        let r = s.ingest("KSK-1", &batch(&[4, 5, 8]), "t").unwrap();
+        assert_eq!((r.next_expected, r.gaps.len()), (10, 0));
+        let mut conflict = envelope(5, serde_json::json!({"n": "changed"}));
+        conflict.payload_sha256 = payload_sha256(&conflict.payload);
+        let mut forged = envelope(10, serde_json::json!({"n": 10}));
+        forged.payload = serde_json::json!({"n": 11});
+        let mut other = envelope(11, serde_json::json!({}));
+        other.device_id = "KSK-2".into();
+        let r = s
+            .ingest(
+                "KSK-1",
+                &IngestBatch {
+                    events: vec![conflict, forged, other],
+                },
+                "t",
+            )
+            .unwrap();
+        assert_eq!(r.rejected.len(), 3);
+        assert!(
+            r.rejected[0].reason.contains("conflict"),
+            "{:?}",
+            r.rejected
+        );
+        assert!(r.rejected[1].reason.contains("sha256"));
+        assert!(r.rejected[2].reason.contains("KSK-2"));
+        assert_eq!(s.event_seqs("KSK-1").unwrap(), (1..=9).collect::<Vec<_>>());
+    }
+
     #[test]
     fn migrates_persists_and_refuses_newer_schemas() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/centre.db");
         let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 1);
+        assert_eq!(s.schema_version().unwrap(), 2);
         assert!(s.enrol_device("KSK-0001", "2026-11-22T09:00:00Z").unwrap());
         assert!(!s.enrol_device("KSK-0001", "2026-11-22T10:00:00Z").unwrap());
         drop(s);

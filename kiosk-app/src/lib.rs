@@ -4,9 +4,11 @@ pub mod centre_link;
 pub mod config;
 pub mod devctl;
 pub mod logging;
+pub mod outbox;
 pub mod runtime;
 pub mod screen;
 pub mod simulate;
+pub mod sync;
 
 pub use config::{Config, ConfigError, Profile};
 pub use runtime::{DeviceStatus, EventBus, Runtime};

@@ -26,6 +26,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn canonical_json_ignores_key_order() {
+        let a: serde_json::Value =
+            serde_json::from_str(r#"{"b":1,"a":{"y":[1,{"d":2,"c":3}],"x":"文"}}"#).unwrap();
+        let b: serde_json::Value =
+            serde_json::from_str(r#"{"a":{"x":"文","y":[1,{"c":3,"d":2}]},"b":1}"#).unwrap();
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":{"x":"文","y":[1,{"c":3,"d":2}]},"b":1}"#
+        );
+        assert_eq!(payload_sha256(&a), payload_sha256(&b));
+        assert_ne!(
+            payload_sha256(&a),
+            payload_sha256(&serde_json::json!({"b": 2}))
+        );
+    }
+
+    #[test]
     fn health_round_trips_as_json() {
         let h = CentreHealth {
             status: "ok".into(),
@@ -40,4 +57,87 @@ mod tests {
         assert_eq!(serde_json::from_str::<CentreHealth>(&s).unwrap(), h);
         assert!(serde_json::from_str::<CentreHealth>("{\"status\":\"ok\"}").is_err());
     }
+}
+
+/// One outbox event as it travels to the centre. The centre applies it exactly once, keyed by
+/// `(device_id, seq)`; `payload_sha256` tells a resend (same hash) from a conflict (different).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventEnvelope {
+    pub device_id: String,
+    /// Per-device sequence number, assigned in the same transaction as the business write;
+    /// starts at 1 and has no gaps.
+    pub seq: u64,
+    pub uuid: String,
+    /// A catalogue key or a business event type (`application.submitted`).
+    pub kind: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub payload: serde_json::Value,
+    /// Hex SHA-256 of the canonical JSON of `payload`.
+    pub payload_sha256: String,
+}
+
+/// `POST /api/v1/devices/{device_id}/events`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestBatch {
+    pub events: Vec<EventEnvelope>,
+}
+
+/// Why the centre refused an event. A refused event is dead-lettered on the device with this
+/// reason, visible to technicians, never silently dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub seq: u64,
+    pub reason: String,
+}
+
+/// The centre's answer to a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct IngestResult {
+    /// Applied now.
+    pub accepted: Vec<u64>,
+    /// Already applied earlier with the same hash: acknowledged again, not applied again.
+    pub duplicates: Vec<u64>,
+    /// Refused for good (same key, different content; malformed).
+    pub rejected: Vec<Rejection>,
+    /// The lowest sequence number the centre has not seen from this device.
+    pub next_expected: u64,
+    /// Holes below the highest sequence seen, as inclusive ranges.
+    pub gaps: Vec<(u64, u64)>,
+}
+
+impl IngestResult {
+    /// Everything the device may mark acknowledged.
+    pub fn acknowledged(&self) -> impl Iterator<Item = u64> + '_ {
+        self.accepted.iter().chain(self.duplicates.iter()).copied()
+    }
+}
+
+/// JSON with object keys sorted at every level and no insignificant space, whatever order the
+/// map kept: the form both sides hash.
+pub fn canonical_json(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let parts: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", Value::String(k.clone()), canonical_json(&m[k])))
+                .collect();
+            format!("{{{}}}", parts.join(","))
+        }
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(canonical_json).collect::<Vec<_>>().join(",")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// The hash of a payload both the device and the centre compute.
+pub fn payload_sha256(payload: &serde_json::Value) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(canonical_json(payload).as_bytes()))
 }

@@ -1,0 +1,336 @@
+//! The durable outbox: nothing a citizen was told is done may be lost or applied twice.
+//!
+//! SQLite in WAL mode with `synchronous=FULL`. A business write and its outbox event commit in
+//! one transaction, and the event's per-device sequence number is assigned inside it, so the UI
+//! says "done" only after a commit that holds both. Events move pending → sent → acknowledged;
+//! the centre's refusals are dead-lettered with its reason, never dropped. Sequence numbers come
+//! from a counter row, not from the table, so compaction can never make one reused.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use kiosk_hal::clock::SharedClock;
+use kiosk_protocol::wire::{canonical_json, payload_sha256, EventEnvelope, IngestResult};
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Transaction};
+use serde::Serialize;
+use serde_json::Value;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS outbox_sequence (
+    device_id TEXT PRIMARY KEY,
+    next_seq  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq            INTEGER PRIMARY KEY,
+    uuid           TEXT NOT NULL UNIQUE,
+    kind           TEXT NOT NULL,
+    created_at     TEXT NOT NULL,
+    payload        TEXT NOT NULL,
+    payload_sha256 TEXT NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'acknowledged', 'dead')),
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    reason         TEXT,
+    acked_at       TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_by_state ON outbox (state, seq);
+";
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    /// The disk (or the database's size limit) is full: new citizen transactions must be
+    /// refused with a clear message; nothing already queued is touched.
+    #[error("the terminal's storage is full; new transactions are refused until a technician frees space")]
+    DiskFull,
+    #[error("outbox database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("outbox payload: {0}")]
+    Payload(#[from] serde_json::Error),
+}
+
+fn classify(e: rusqlite::Error) -> OutboxError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DiskFull) => OutboxError::DiskFull,
+        _ => OutboxError::Db(e),
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OutboxCounts {
+    pub pending: u64,
+    pub sent: u64,
+    pub acknowledged: u64,
+    pub dead: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeadLetter {
+    pub seq: u64,
+    pub kind: String,
+    pub reason: String,
+}
+
+pub struct Outbox {
+    conn: Connection,
+    device_id: String,
+    clock: SharedClock,
+}
+
+/// A business transaction with the outbox inside it.
+pub struct OutboxTx<'a> {
+    tx: Transaction<'a>,
+    device_id: &'a str,
+    now: DateTime<Utc>,
+    events: Vec<EventEnvelope>,
+}
+
+impl OutboxTx<'_> {
+    /// The connection, for the business write that goes with the event.
+    pub fn conn(&self) -> &Connection {
+        &self.tx
+    }
+
+    /// Queues an event; its sequence number is taken in this transaction.
+    pub fn enqueue(&mut self, kind: &str, payload: Value) -> Result<EventEnvelope, OutboxError> {
+        let seq: i64 = self
+            .tx
+            .query_row(
+                "UPDATE outbox_sequence SET next_seq = next_seq + 1 WHERE device_id = ?1 RETURNING next_seq - 1",
+                params![self.device_id],
+                |r| r.get(0),
+            )
+            .map_err(classify)?;
+        let env = EventEnvelope {
+            device_id: self.device_id.to_string(),
+            seq: seq as u64,
+            uuid: uuid::Uuid::new_v4().to_string(),
+            kind: kind.to_string(),
+            created_at: self.now,
+            payload_sha256: payload_sha256(&payload),
+            payload,
+        };
+        self.tx
+            .execute(
+                "INSERT INTO outbox (seq, uuid, kind, created_at, payload, payload_sha256, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
+                params![
+                    seq,
+                    env.uuid,
+                    env.kind,
+                    env.created_at.to_rfc3339(),
+                    canonical_json(&env.payload),
+                    env.payload_sha256
+                ],
+            )
+            .map_err(classify)?;
+        self.events.push(env.clone());
+        Ok(env)
+    }
+}
+
+impl Outbox {
+    pub fn open(path: &Path, device_id: &str, clock: SharedClock) -> Result<Outbox, OutboxError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                OutboxError::Db(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                    Some(format!("{}: {e}", dir.display())),
+                ))
+            })?;
+        }
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL: a commit survives power loss, which is what "done" promises the citizen.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        conn.execute(
+            "INSERT OR IGNORE INTO outbox_sequence (device_id, next_seq) VALUES (?1, 1)",
+            params![device_id],
+        )?;
+        // Whatever was in flight when the process stopped goes out again; the centre's
+        // idempotent ingest makes the resend harmless.
+        conn.execute(
+            "UPDATE outbox SET state = 'pending' WHERE state = 'sent'",
+            [],
+        )?;
+        Ok(Outbox {
+            conn,
+            device_id: device_id.to_string(),
+            clock,
+        })
+    }
+
+    pub fn device_id(&self) -> &str {
+        &self.device_id
+    }
+
+    /// Runs `f` in one transaction; its events are durable when this returns `Ok`. On `Err`
+    /// nothing of it is kept.
+    pub fn transaction<T>(
+        &mut self,
+        f: impl FnOnce(&mut OutboxTx<'_>) -> Result<T, OutboxError>,
+    ) -> Result<(T, Vec<EventEnvelope>), OutboxError> {
+        let now = self.clock.now();
+        let tx = self.conn.transaction().map_err(classify)?;
+        let mut otx = OutboxTx {
+            tx,
+            device_id: &self.device_id,
+            now,
+            events: Vec::new(),
+        };
+        let value = f(&mut otx)?;
+        let OutboxTx { tx, events, .. } = otx;
+        tx.commit().map_err(classify)?;
+        Ok((value, events))
+    }
+
+    /// Queues one event on its own.
+    pub fn enqueue(&mut self, kind: &str, payload: Value) -> Result<EventEnvelope, OutboxError> {
+        let (env, _) = self.transaction(|tx| tx.enqueue(kind, payload))?;
+        Ok(env)
+    }
+
+    /// The next events to upload, in sequence order.
+    pub fn next_batch(&self, max: usize) -> Result<Vec<EventEnvelope>, OutboxError> {
+        let mut st = self.conn.prepare(
+            "SELECT seq, uuid, kind, created_at, payload, payload_sha256 FROM outbox
+             WHERE state IN ('pending', 'sent') ORDER BY seq LIMIT ?1",
+        )?;
+        let rows = st.query_map(params![max as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, uuid, kind, created, payload, hash) = row?;
+            out.push(EventEnvelope {
+                device_id: self.device_id.clone(),
+                seq: seq as u64,
+                uuid,
+                kind,
+                created_at: DateTime::parse_from_rfc3339(&created)
+                    .map(|d| d.with_timezone(&Utc))
+                    .unwrap_or_else(|_| self.clock.now()),
+                payload: serde_json::from_str(&payload)?,
+                payload_sha256: hash,
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn mark_sent(&mut self, seqs: &[u64]) -> Result<(), OutboxError> {
+        let tx = self.conn.transaction()?;
+        for s in seqs {
+            tx.execute(
+                "UPDATE outbox SET state = 'sent', attempts = attempts + 1 WHERE seq = ?1 AND state = 'pending'",
+                params![*s as i64],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Applies the centre's answer: acknowledged events are done, refused ones dead-lettered.
+    pub fn apply(&mut self, result: &IngestResult) -> Result<(), OutboxError> {
+        let now = self.clock.now().to_rfc3339();
+        let tx = self.conn.transaction()?;
+        for s in result.acknowledged() {
+            tx.execute(
+                "UPDATE outbox SET state = 'acknowledged', acked_at = ?2 WHERE seq = ?1 AND state IN ('pending', 'sent')",
+                params![s as i64, now],
+            )?;
+        }
+        for r in &result.rejected {
+            tx.execute(
+                "UPDATE outbox SET state = 'dead', reason = ?2 WHERE seq = ?1 AND state IN ('pending', 'sent')",
+                params![r.seq as i64, r.reason],
+            )?;
+            tracing::error!(seq = r.seq, reason = %r.reason, "centre refused an event; dead-lettered");
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Events that were sent but whose answer never came go back to pending.
+    pub fn requeue_sent(&mut self) -> Result<(), OutboxError> {
+        self.conn.execute(
+            "UPDATE outbox SET state = 'pending' WHERE state = 'sent'",
+            [],
+        )?;
+        Ok(())
+    }
+
+    pub fn counts(&self) -> Result<OutboxCounts, OutboxError> {
+        let mut c = OutboxCounts::default();
+        let mut st = self
+            .conn
+            .prepare("SELECT state, COUNT(*) FROM outbox GROUP BY state")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        for row in rows {
+            let (state, n) = row?;
+            let n = n as u64;
+            match state.as_str() {
+                "pending" => c.pending = n,
+                "sent" => c.sent = n,
+                "acknowledged" => c.acknowledged = n,
+                _ => c.dead = n,
+            }
+        }
+        Ok(c)
+    }
+
+    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, OutboxError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT seq, kind, reason FROM outbox WHERE state = 'dead' ORDER BY seq")?;
+        let rows = st.query_map([], |r| {
+            Ok(DeadLetter {
+                seq: r.get::<_, i64>(0)? as u64,
+                kind: r.get(1)?,
+                reason: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Removes acknowledged events older than `keep`, keeping the audit window. Dead letters and
+    /// anything not yet acknowledged are never removed.
+    pub fn compact(&mut self, keep: chrono::Duration) -> Result<usize, OutboxError> {
+        let cutoff = (self.clock.now() - keep).to_rfc3339();
+        Ok(self.conn.execute(
+            "DELETE FROM outbox WHERE state = 'acknowledged' AND acked_at < ?1",
+            params![cutoff],
+        )?)
+    }
+
+    /// The next sequence number that will be assigned.
+    pub fn next_seq(&self) -> Result<u64, OutboxError> {
+        let n: i64 = self
+            .conn
+            .query_row(
+                "SELECT next_seq FROM outbox_sequence WHERE device_id = ?1",
+                params![self.device_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(1);
+        Ok(n as u64)
+    }
+
+    /// Caps the database size, in pages (for tests of the disk-full path and for deployments
+    /// that reserve space for the rest of the system).
+    pub fn set_max_pages(&self, pages: u64) -> Result<(), OutboxError> {
+        self.conn
+            .pragma_update(None, "max_page_count", pages as i64)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

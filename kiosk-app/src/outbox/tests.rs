@@ -1,0 +1,271 @@
+//! The outbox on its own, with the centre's store, and over real HTTP.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::TimeZone;
+use kiosk_central::{CentreHandle, SqliteStore};
+use kiosk_hal::clock::{ManualClock, SystemClock};
+use kiosk_protocol::wire::{IngestBatch, IngestResult, Rejection};
+use proptest::prelude::*;
+use serde_json::json;
+
+use super::*;
+use crate::sync::SyncClient;
+
+fn open(dir: &Path) -> Outbox {
+    Outbox::open(&dir.join("outbox.db"), "KSK-1", SystemClock::shared()).unwrap()
+}
+
+#[test]
+fn business_write_and_event_commit_together_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ob = open(dir.path());
+    ob.conn
+        .execute_batch("CREATE TABLE applications (case_no TEXT PRIMARY KEY)")
+        .unwrap();
+    let ((), events) = ob
+        .transaction(|tx| {
+            tx.conn()
+                .execute("INSERT INTO applications VALUES ('KS-0001')", [])?;
+            tx.enqueue("application.submitted", json!({"case": "KS-0001"}))?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(events[0].seq, 1);
+    // A failure after the event was queued rolls both back and does not consume a sequence.
+    let err = ob.transaction(|tx| {
+        tx.enqueue("application.submitted", json!({"case": "KS-0001"}))?;
+        tx.conn()
+            .execute("INSERT INTO applications VALUES ('KS-0001')", [])?;
+        Ok(())
+    });
+    assert!(err.is_err());
+    assert_eq!(ob.next_seq().unwrap(), 2);
+    assert_eq!(ob.counts().unwrap().pending, 1);
+    let n: i64 = ob
+        .conn
+        .query_row("SELECT COUNT(*) FROM applications", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn sequences_survive_restart_and_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = chrono::Utc.with_ymd_and_hms(2026, 11, 22, 1, 0, 0).unwrap();
+    let clock = ManualClock::starting_at(t0);
+    let path = dir.path().join("outbox.db");
+    let mut ob = Outbox::open(&path, "KSK-1", Arc::new(clock.clone())).unwrap();
+    for i in 0..5 {
+        ob.enqueue("e", json!({ "i": i })).unwrap();
+    }
+    let batch = ob.next_batch(10).unwrap();
+    ob.mark_sent(&[1, 2, 3]).unwrap();
+    assert_eq!(
+        batch.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
+    drop(ob);
+    // Sent but unanswered before the stop: pending again after it.
+    let mut ob = Outbox::open(&path, "KSK-1", Arc::new(clock.clone())).unwrap();
+    assert_eq!(
+        ob.counts().unwrap(),
+        OutboxCounts {
+            pending: 5,
+            ..Default::default()
+        }
+    );
+    ob.apply(&IngestResult {
+        accepted: vec![1, 2, 3, 4, 5],
+        next_expected: 6,
+        ..Default::default()
+    })
+    .unwrap();
+    clock.advance(Duration::from_secs(8 * 86_400));
+    assert_eq!(ob.compact(chrono::Duration::days(7)).unwrap(), 5);
+    assert_eq!(
+        ob.enqueue("e", json!({})).unwrap().seq,
+        6,
+        "a compacted sequence is never reused"
+    );
+}
+
+#[test]
+fn refusals_are_dead_lettered_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ob = open(dir.path());
+    ob.enqueue("a", json!(1)).unwrap();
+    ob.enqueue("b", json!(2)).unwrap();
+    ob.apply(&IngestResult {
+        accepted: vec![1],
+        rejected: vec![Rejection {
+            seq: 2,
+            reason: "conflict: sequence 2 was already applied".into(),
+        }],
+        next_expected: 3,
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        ob.counts().unwrap(),
+        OutboxCounts {
+            acknowledged: 1,
+            dead: 1,
+            ..Default::default()
+        }
+    );
+    let dead = ob.dead_letters().unwrap();
+    assert_eq!((dead[0].seq, dead[0].kind.as_str()), (2, "b"));
+    assert!(dead[0].reason.contains("conflict"));
+    assert!(
+        ob.next_batch(10).unwrap().is_empty(),
+        "a dead letter is not retried forever"
+    );
+}
+
+#[test]
+fn a_full_disk_refuses_new_transactions_and_keeps_the_old_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ob = open(dir.path());
+    let pages: i64 = ob
+        .conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    ob.set_max_pages(pages as u64 + 4).unwrap();
+    let big = "x".repeat(2000);
+    let mut stored = 0;
+    let err = loop {
+        match ob.enqueue("big", json!({ "blob": big })) {
+            Ok(_) => stored += 1,
+            Err(e) => break e,
+        }
+        assert!(stored < 1000, "the size cap did not apply");
+    };
+    assert!(matches!(err, OutboxError::DiskFull), "{err}");
+    assert!(err.to_string().contains("storage is full"));
+    assert_eq!(ob.counts().unwrap().pending, stored);
+    assert_eq!(ob.next_batch(10_000).unwrap().len() as u64, stored);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drains_over_http_exactly_once_even_when_acks_are_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("centre.db")).unwrap();
+    let centre = CentreHandle::start("127.0.0.1:0", store.clone())
+        .await
+        .unwrap();
+    let outbox = Arc::new(Mutex::new(open(dir.path())));
+    for i in 0..250 {
+        outbox
+            .lock()
+            .unwrap()
+            .enqueue("ticket.issued", json!({ "n": i, "service": "社保" }))
+            .unwrap();
+    }
+    let client = SyncClient::new(&centre.base_url(), "KSK-1", 100).unwrap();
+    let r = client.drain(&outbox).await.unwrap();
+    assert_eq!((r.batches, r.accepted, r.duplicates), (3, 250, 0));
+    assert_eq!(
+        store.event_seqs("KSK-1").unwrap(),
+        (1..=250).collect::<Vec<_>>()
+    );
+    assert_eq!(outbox.lock().unwrap().counts().unwrap().acknowledged, 250);
+
+    // The answer to the last batch was lost: those events go out again and are only
+    // acknowledged, not applied twice.
+    outbox
+        .lock()
+        .unwrap()
+        .conn
+        .execute("UPDATE outbox SET state = 'pending' WHERE seq > 200", [])
+        .unwrap();
+    let r = client.drain(&outbox).await.unwrap();
+    assert_eq!((r.accepted, r.duplicates), (0, 50));
+    assert_eq!(store.event_seqs("KSK-1").unwrap().len(), 250);
+
+    // The centre goes away: the batch stays pending and nothing is lost.
+    outbox
+        .lock()
+        .unwrap()
+        .enqueue("ticket.issued", json!({ "n": 250 }))
+        .unwrap();
+    centre.stop().await.unwrap();
+    assert!(matches!(
+        client.drain(&outbox).await,
+        Err(crate::sync::SyncError::Network(_))
+    ));
+    assert_eq!(outbox.lock().unwrap().counts().unwrap().pending, 1);
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Enqueue(u8),
+    /// Upload up to n events; the centre applies them; the reply may be lost.
+    Upload {
+        n: u8,
+        lose_reply: bool,
+    },
+    /// The process dies and starts again.
+    Crash,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (1u8..5).prop_map(Op::Enqueue),
+        3 => (1u8..8, any::<bool>()).prop_map(|(n, lose_reply)| Op::Upload { n, lose_reply }),
+        1 => Just(Op::Crash),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    /// Against a model: whatever mix of enqueues, uploads, lost replies and crashes, every
+    /// committed event reaches the centre exactly once, in sequence, with nothing invented.
+    #[test]
+    fn outbox_and_centre_agree_with_the_model(ops in proptest::collection::vec(op(), 1..40)) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("centre.db")).unwrap();
+        let mut ob = open(dir.path());
+        let mut committed: Vec<u64> = Vec::new();
+        let upload = |ob: &mut Outbox, n: usize, lose: bool| {
+            let batch = ob.next_batch(n).unwrap();
+            let seqs: Vec<u64> = batch.iter().map(|e| e.seq).collect();
+            ob.mark_sent(&seqs).unwrap();
+            let r = store.ingest("KSK-1", &IngestBatch { events: batch }, "t").unwrap();
+            if !lose {
+                ob.apply(&r).unwrap();
+                ob.requeue_sent().unwrap();
+            }
+            r
+        };
+        for op in ops {
+            match op {
+                Op::Enqueue(k) => {
+                    for _ in 0..k {
+                        committed.push(ob.enqueue("e", json!({ "k": committed.len() })).unwrap().seq);
+                    }
+                }
+                Op::Upload { n, lose_reply } => {
+                    let r = upload(&mut ob, n as usize, lose_reply);
+                    prop_assert!(r.rejected.is_empty(), "{:?}", r.rejected);
+                }
+                Op::Crash => {
+                    drop(ob);
+                    ob = open(dir.path());
+                }
+            }
+            // The centre never holds an event the device did not commit.
+            for s in store.event_seqs("KSK-1").unwrap() {
+                prop_assert!(committed.contains(&s));
+            }
+        }
+        while ob.counts().unwrap().pending + ob.counts().unwrap().sent > 0 {
+            upload(&mut ob, 100, false);
+        }
+        prop_assert_eq!(store.event_seqs("KSK-1").unwrap(), committed.clone());
+        let expected: Vec<u64> = (1..=committed.len() as u64).collect();
+        prop_assert_eq!(committed, expected);
+        prop_assert_eq!(ob.counts().unwrap().dead, 0);
+    }
+}

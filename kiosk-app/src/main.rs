@@ -9,6 +9,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use kiosk_app::centre_link::{self, CentreLink};
 use kiosk_app::config::{Config, Profile};
+use kiosk_app::outbox::Outbox;
+use kiosk_app::sync::SyncClient;
 use kiosk_app::{devctl, logging, screen, simulate, Runtime};
 use kiosk_hal::clock::SystemClock;
 use kiosk_protocol::{Event, EventKind};
@@ -189,7 +191,21 @@ async fn wait_for_shutdown_signal() {
 fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitCode> {
     let tokio = tokio_runtime()?;
     let clock = SystemClock::shared();
-    let runtime = Arc::new(Runtime::start(&config, profile, clock)?);
+    let runtime = Arc::new(Runtime::start(&config, profile, clock.clone())?);
+    let outbox = Arc::new(std::sync::Mutex::new(
+        Outbox::open(
+            &config.data_dir().join("outbox.db"),
+            &config.terminal.id,
+            clock,
+        )
+        .context("opening the outbox")?,
+    ));
+    let (stop_recorder, stop_recorder_rx) = tokio::sync::watch::channel(false);
+    let recorder = tokio.spawn(kiosk_app::outbox::record_events(
+        &runtime.events,
+        outbox.clone(),
+        stop_recorder_rx,
+    ));
     runtime.events.emit(
         Event::new(EventKind::TerminalStarted, runtime.events.now())
             .field("terminal", config.terminal.id.clone())
@@ -209,6 +225,12 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
             runtime.events.clone(),
         )
     };
+    let (stop_sync, stop_sync_rx) = tokio::sync::watch::channel(false);
+    let sync_task = tokio.spawn(SyncClient::new(&url, &config.terminal.id, 200)?.run(
+        outbox.clone(),
+        Duration::from_secs(2),
+        stop_sync_rx,
+    ));
     runtime.poll_all();
     let ready = serde_json::json!({
         "ready": true,
@@ -245,6 +267,20 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
         runtime.events.now(),
     ));
     link_task.abort();
+    // Everything emitted so far, the stop event included, goes into the outbox first.
+    let _ = stop_recorder.send(true);
+    let _ = tokio.block_on(recorder);
+    // One last upload while the centre is still up; what does not go now goes next start.
+    let _ = stop_sync.send(true);
+    let _ = tokio.block_on(sync_task);
+    let _ = tokio.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(3),
+            SyncClient::new(&url, &config.terminal.id, 200)?.drain(&outbox),
+        )
+        .await
+        .map_err(|_| kiosk_app::sync::SyncError::Network("final upload timed out".into()))?
+    });
     if let Some(c) = centre {
         tokio
             .block_on(c.stop())
@@ -256,7 +292,11 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
             tracing::warn!("runtime still referenced at shutdown; devices stop with the process")
         }
     }
-    println!("{}", serde_json::json!({ "stopped": true }));
+    let counts = outbox.lock().map(|o| o.counts().ok()).ok().flatten();
+    println!(
+        "{}",
+        serde_json::json!({ "stopped": true, "outbox": counts })
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -332,5 +332,62 @@ impl Outbox {
     }
 }
 
+/// Queues the events the centre must receive: device action pairs (the intent and result of
+/// every physical output), health changes, cabinet door and terminal start/stop. When `stop`
+/// turns true it queues what is already on the bus and ends.
+pub fn record_events(
+    bus: &crate::runtime::EventBus,
+    outbox: std::sync::Arc<std::sync::Mutex<Outbox>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    use kiosk_protocol::EventKind;
+    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+    let mut rx = bus.subscribe();
+    let record = move |e: kiosk_protocol::Event| {
+        let wanted = matches!(
+            e.kind,
+            EventKind::DeviceActionInit
+                | EventKind::DeviceActionComplete
+                | EventKind::DeviceHealthChanged
+                | EventKind::TerminalStarted
+                | EventKind::TerminalStopping
+                | EventKind::CabinetDoorOpened
+                | EventKind::CabinetDoorClosed
+        );
+        if !wanted {
+            return;
+        }
+        match serde_json::to_value(&e) {
+            Ok(payload) => {
+                let mut ob = outbox.lock().unwrap_or_else(|p| p.into_inner());
+                if let Err(err) = ob.enqueue(e.kind.key(), payload) {
+                    tracing::error!(error = %err, kind = %e.kind, "event could not be queued");
+                }
+            }
+            Err(err) => tracing::error!(error = %err, "event not serialisable"),
+        }
+    };
+    async move {
+        loop {
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Ok(e) => record(e),
+                    Err(RecvError::Lagged(n)) => tracing::error!(missed = n, "event recorder fell behind"),
+                    Err(RecvError::Closed) => return,
+                },
+                _ = stop.changed() => {
+                    loop {
+                        match rx.try_recv() {
+                            Ok(e) => record(e),
+                            Err(TryRecvError::Lagged(_)) => continue,
+                            Err(_) => return,
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

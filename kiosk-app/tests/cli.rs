@@ -72,7 +72,15 @@ fn spawn_run(
 }
 
 /// SIGTERMs a `kiosk run`, checks it stopped cleanly, and returns its stderr.
-fn stop_run(mut child: Child, mut out: BufReader<std::process::ChildStdout>) -> String {
+fn stop_run(child: Child, out: BufReader<std::process::ChildStdout>) -> String {
+    stop_run_report(child, out).0
+}
+
+/// As `stop_run`, with the final status line.
+fn stop_run_report(
+    mut child: Child,
+    mut out: BufReader<std::process::ChildStdout>,
+) -> (String, serde_json::Value) {
     sigterm(&child);
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
@@ -81,7 +89,15 @@ fn stop_run(mut child: Child, mut out: BufReader<std::process::ChildStdout>) -> 
     assert!(rest.contains("\"stopped\":true"), "{rest}");
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-    err
+    let last = rest
+        .lines()
+        .rev()
+        .find(|l| l.contains("\"stopped\""))
+        .unwrap_or("{}");
+    (
+        err,
+        serde_json::from_str(last).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 #[test]
@@ -112,7 +128,14 @@ fn run_starts_headless_serves_the_centre_and_stops_on_sigterm() {
     });
     assert_eq!(health["status"], "ok");
 
-    let err = stop_run(child, out);
+    let (err, stopped) = stop_run_report(child, out);
+    // The start event and the stop event were queued and reached the centre before it stopped:
+    // nothing is left pending in the outbox.
+    assert_eq!(stopped["outbox"]["pending"], 0, "{stopped}");
+    assert!(
+        stopped["outbox"]["acknowledged"].as_u64().unwrap() >= 2,
+        "{stopped}"
+    );
     assert!(
         err.contains("running headless"),
         "the headless message is missing: {err}"

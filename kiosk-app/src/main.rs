@@ -87,6 +87,22 @@ enum Command {
         #[arg(long, default_value = "/tmp/hallkit-sim")]
         dir: PathBuf,
     },
+    /// Crash-test the outbox: queue synthetic events one transaction at a time, printing each
+    /// committed sequence number, and upload them to a centre every few events. Meant to be
+    /// killed at random points (tests/crash.rs does, hundreds of times).
+    OutboxStress {
+        /// The outbox database.
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long, default_value = "KSK-STRESS")]
+        device: String,
+        /// The centre to upload to.
+        #[arg(long)]
+        centre: String,
+        /// How many events to queue before draining and exiting.
+        #[arg(long, default_value_t = 100)]
+        events: u64,
+    },
     /// Validate a configuration file and exit.
     CheckConfig {
         #[command(flatten)]
@@ -131,6 +147,12 @@ fn main() -> ExitCode {
         Command::Simulate { id, common, dir } => {
             with_config(&common, |c, _| run_simulate(c, &id, &dir))
         }
+        Command::OutboxStress {
+            db,
+            device,
+            centre,
+            events,
+        } => outbox_stress(&db, &device, &centre, events),
         Command::CheckConfig { common } => with_config(&common, |c, p| {
             println!(
                 "{}: valid ({} devices, profile {:?})",
@@ -447,6 +469,37 @@ fn run_screenshot(
     }
     runtime.shutdown();
     println!("{}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn outbox_stress(
+    db: &std::path::Path,
+    device: &str,
+    centre: &str,
+    events: u64,
+) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let tokio = tokio_runtime()?;
+    let outbox = std::sync::Mutex::new(Outbox::open(db, device, SystemClock::shared())?);
+    let client = SyncClient::new(centre, device, 50)?;
+    let mut out = std::io::stdout().lock();
+    for i in 0..events {
+        let env = outbox
+            .lock()
+            .map_err(|_| anyhow::anyhow!("outbox lock poisoned"))?
+            .enqueue(
+                "stress.event",
+                serde_json::json!({ "i": i, "text": "办件 application" }),
+            )?;
+        // Printed only after the commit: whatever the parent saw here must reach the centre.
+        writeln!(out, "{}", env.seq)?;
+        out.flush()?;
+        if i % 7 == 6 {
+            tokio.block_on(client.drain(&outbox))?;
+        }
+    }
+    let report = tokio.block_on(client.drain(&outbox))?;
+    writeln!(out, "{}", serde_json::json!({ "drained": report }))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -222,6 +222,18 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
         )
         .context("opening the outbox")?,
     ));
+    // Outputs the last run sent but never saw confirmed are closed as interrupted first.
+    let interrupted = outbox
+        .lock()
+        .map_err(|_| anyhow::anyhow!("outbox lock poisoned"))?
+        .reconcile_interrupted()
+        .context("reconciling unconfirmed device actions")?;
+    if interrupted > 0 {
+        tracing::warn!(
+            interrupted,
+            "device actions from the last run were never confirmed"
+        );
+    }
     let (stop_recorder, stop_recorder_rx) = tokio::sync::watch::channel(false);
     let recorder = tokio.spawn(kiosk_app::outbox::record_events(
         &runtime.events,

@@ -323,6 +323,57 @@ impl Outbox {
         Ok(n as u64)
     }
 
+    /// Device actions whose intent was recorded but whose result never was: the process
+    /// stopped between the command and the device's confirmation. Returns (correlation,
+    /// device, action).
+    pub fn unfinished_actions(&self) -> Result<Vec<(u64, String, String)>, OutboxError> {
+        let mut st = self.conn.prepare(
+            "SELECT json_extract(i.payload, '$.correlation'), json_extract(i.payload, '$.device'),
+                    json_extract(i.payload, '$.fields.action')
+             FROM outbox i
+             WHERE i.kind = 'device.action.init'
+               AND NOT EXISTS (
+                   SELECT 1 FROM outbox c
+                   WHERE c.kind = 'device.action.complete'
+                     AND json_extract(c.payload, '$.correlation') = json_extract(i.payload, '$.correlation'))
+             ORDER BY i.seq",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Closes every unfinished device action with an "interrupted, outcome unknown" result, so
+    /// an output that was never confirmed is never counted as done. Returns how many.
+    pub fn reconcile_interrupted(&mut self) -> Result<usize, OutboxError> {
+        let open = self.unfinished_actions()?;
+        let now = self.clock.now();
+        let n = open.len();
+        self.transaction(|tx| {
+            for (corr, device, action) in &open {
+                let e = kiosk_protocol::Event::action_complete(
+                    device,
+                    action,
+                    *corr,
+                    kiosk_protocol::Disposition::Failed {
+                        code: "interrupted".into(),
+                        detail: "the terminal stopped before the device confirmed; the outcome is unknown".into(),
+                    },
+                    now,
+                );
+                tx.enqueue(e.kind.key(), serde_json::to_value(&e)?)?;
+                tracing::warn!(device = %device, action = %action, correlation = corr, "unconfirmed device action closed as interrupted");
+            }
+            Ok(())
+        })?;
+        Ok(n)
+    }
+
     /// Caps the database size, in pages (for tests of the disk-full path and for deployments
     /// that reserve space for the rest of the system).
     pub fn set_max_pages(&self, pages: u64) -> Result<(), OutboxError> {

@@ -49,10 +49,15 @@ pub struct EventBus {
 impl EventBus {
     pub fn new(clock: SharedClock) -> Self {
         let (tx, _) = tokio::sync::broadcast::channel(1024);
+        // Correlation ids must not repeat across restarts, or a reconciled intent could be
+        // matched with another run's result: start each run at its start time in microseconds.
+        let base = u64::try_from(clock.now().timestamp_micros())
+            .unwrap_or(1)
+            .max(1);
         EventBus {
             tx,
             clock,
-            correlation: Arc::new(AtomicU64::new(1)),
+            correlation: Arc::new(AtomicU64::new(base)),
         }
     }
 

@@ -344,3 +344,51 @@ async fn long_offline_then_reconnect_and_drain() {
     );
     centre.stop().await.unwrap();
 }
+
+#[test]
+fn unconfirmed_outputs_are_closed_as_interrupted_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = chrono::Utc.with_ymd_and_hms(2026, 11, 22, 2, 0, 0).unwrap();
+    {
+        let mut ob = open(dir.path());
+        let init = |c| {
+            serde_json::to_value(kiosk_protocol::Event::action_init(
+                "receipt",
+                "print-ticket",
+                c,
+                at,
+            ))
+            .unwrap()
+        };
+        ob.enqueue("device.action.init", init(7)).unwrap();
+        let done = kiosk_protocol::Event::action_complete(
+            "receipt",
+            "print-ticket",
+            7,
+            kiosk_protocol::Disposition::Success,
+            at,
+        );
+        ob.enqueue(
+            "device.action.complete",
+            serde_json::to_value(done).unwrap(),
+        )
+        .unwrap();
+        // The process dies after sending the next ticket to the printer.
+        ob.enqueue("device.action.init", init(8)).unwrap();
+    }
+    let mut ob = open(dir.path());
+    assert_eq!(
+        ob.unfinished_actions().unwrap(),
+        vec![(8, "receipt".to_string(), "print-ticket".to_string())]
+    );
+    assert_eq!(ob.reconcile_interrupted().unwrap(), 1);
+    assert!(ob.unfinished_actions().unwrap().is_empty());
+    let last = ob.next_batch(10).unwrap().pop().unwrap();
+    assert_eq!(last.kind, "device.action.complete");
+    assert_eq!(last.payload["disposition"]["code"], "interrupted");
+    assert_eq!(
+        ob.reconcile_interrupted().unwrap(),
+        0,
+        "reconciling twice adds nothing"
+    );
+}

@@ -147,6 +147,22 @@ fn open_scanner(spec: &DeviceSpec, _clock: SharedClock) -> Result<Box<dyn Device
     Ok(Box::new(scanner::SerialScanner::from_spec(spec)?))
 }
 
+/// The device table entry pointed at a simulator's pty in place of the configured port.
+fn on_pty(spec: &DeviceSpec, endpoint: String) -> DeviceSpec {
+    let mut s = spec.clone();
+    s.transport = TransportKind::Serial;
+    s.path = Some(endpoint);
+    s.address = None;
+    s
+}
+
+fn sim_failed(spec: &DeviceSpec) -> impl FnOnce(std::io::Error) -> DriverError + '_ {
+    move |source| DriverError::Simulator {
+        device: spec.id.clone(),
+        source,
+    }
+}
+
 fn simulate_scanner(
     spec: &DeviceSpec,
     env: &SimEnv,
@@ -154,18 +170,9 @@ fn simulate_scanner(
 ) -> Result<Simulated, DriverError> {
     let config = scanner::sim::ScannerSimConfig::from_spec(spec)
         .map_err(|m| DriverError::config(spec, m))?;
-    let sim = scanner::sim::ScannerSim::start(&spec.id, env, config).map_err(|source| {
-        DriverError::Simulator {
-            device: spec.id.clone(),
-            source,
-        }
-    })?;
+    let sim = scanner::sim::ScannerSim::start(&spec.id, env, config).map_err(sim_failed(spec))?;
     // The driver is the real one, pointed at the simulator's pty instead of the configured port.
-    let mut sim_spec = spec.clone();
-    sim_spec.transport = TransportKind::Serial;
-    sim_spec.path = Some(sim.endpoint());
-    sim_spec.address = None;
-    let device = scanner::SerialScanner::from_spec(&sim_spec)?;
+    let device = scanner::SerialScanner::from_spec(&on_pty(spec, sim.endpoint()))?;
     Ok(Simulated {
         device: Box::new(device),
         control: Arc::new(sim),
@@ -177,15 +184,8 @@ fn simulate_idcard(
     env: &SimEnv,
     clock: SharedClock,
 ) -> Result<Simulated, DriverError> {
-    let sim =
-        idcard::sim::IdCardSim::start(&spec.id, env).map_err(|source| DriverError::Simulator {
-            device: spec.id.clone(),
-            source,
-        })?;
-    let mut sim_spec = spec.clone();
-    sim_spec.transport = TransportKind::Serial;
-    sim_spec.path = Some(sim.endpoint());
-    sim_spec.address = None;
+    let sim = idcard::sim::IdCardSim::start(&spec.id, env).map_err(sim_failed(spec))?;
+    let mut sim_spec = on_pty(spec, sim.endpoint());
     // The simulator hands out photos by digest, in place of the vendor's licensed decoder.
     for k in ["decoder_library", "decoder_symbol", "decoder_ok"] {
         sim_spec.options.remove(k);
@@ -217,18 +217,9 @@ fn simulate_fingerprint(
             .map_err(|_| DriverError::config(spec, "option `password` must be 8 hex digits"))?,
         None => 0,
     };
-    let sim =
-        fingerprint::sim::FingerprintSim::start(&spec.id, env, password).map_err(|source| {
-            DriverError::Simulator {
-                device: spec.id.clone(),
-                source,
-            }
-        })?;
-    let mut sim_spec = spec.clone();
-    sim_spec.transport = TransportKind::Serial;
-    sim_spec.path = Some(sim.endpoint());
-    sim_spec.address = None;
-    let device = fingerprint::FingerprintModule::from_spec(&sim_spec)?;
+    let sim = fingerprint::sim::FingerprintSim::start(&spec.id, env, password)
+        .map_err(sim_failed(spec))?;
+    let device = fingerprint::FingerprintModule::from_spec(&on_pty(spec, sim.endpoint()))?;
     Ok(Simulated {
         device: Box::new(device),
         control: Arc::new(sim),

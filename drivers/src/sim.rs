@@ -250,6 +250,42 @@ pub trait SimControl: Send + Sync {
     fn inject(&self, what: &str, args: &Value) -> Result<Value, String>;
 }
 
+/// What every pty simulator does to its link on request.
+pub(crate) enum LinkReq {
+    Unplug,
+    Replug,
+    Faults(SimFaults),
+}
+
+impl LinkReq {
+    /// Carries the request out on the simulator's thread; `on_unplug` drops whatever the
+    /// device had half received, as a power cut empties a UART buffer.
+    pub(crate) fn apply(
+        self,
+        port: &mut SimPort,
+        faults: &mut SimFaults,
+        on_unplug: impl FnOnce(),
+    ) -> Result<Value, String> {
+        match self {
+            LinkReq::Unplug => {
+                SimLink::unplug(port);
+                on_unplug();
+            }
+            LinkReq::Replug => SimLink::replug(port).map_err(|e| e.to_string())?,
+            LinkReq::Faults(f) => *faults = f,
+        }
+        Ok(Value::Null)
+    }
+}
+
+/// The link half of `SimControl` for simulators whose requests wrap a [`LinkReq`].
+pub(crate) fn ask_link<Req: From<LinkReq> + Send + 'static>(
+    mailbox: &SimMailbox<Req>,
+    req: LinkReq,
+) -> Result<(), String> {
+    mailbox.ask(Req::from(req)).map(drop)
+}
+
 /// A request to a simulator thread with the channel its one answer goes back on.
 pub(crate) type Mail<Req> = (Req, std::sync::mpsc::Sender<Result<Value, String>>);
 

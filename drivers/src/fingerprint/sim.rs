@@ -16,7 +16,8 @@ use sha2::{Digest, Sha256};
 use super::packet::{ins, Packet, PacketSpec, Pid, DEFAULT_ADDRESS};
 use super::TEMPLATE_LEN;
 use crate::sim::{
-    path_string, send_with_faults, Mail, SimControl, SimEnv, SimFaults, SimLink, SimMailbox,
+    ask_link, path_string, send_with_faults, LinkReq, Mail, SimControl, SimEnv, SimFaults, SimLink,
+    SimMailbox,
 };
 
 /// A template for a simulated finger: a marker, the finger's id, and filler.
@@ -50,13 +51,17 @@ pub enum Quality {
     Messy,
 }
 
+impl From<LinkReq> for Req {
+    fn from(l: LinkReq) -> Self {
+        Req::Link(l)
+    }
+}
+
 enum Req {
     Present(String, Quality),
     Lift,
     Enroll(u16, String),
-    Faults(SimFaults),
-    Unplug,
-    Replug,
+    Link(LinkReq),
     Library,
     Stats,
 }
@@ -120,13 +125,13 @@ impl SimControl for FingerprintSim {
         self.endpoint.clone()
     }
     fn unplug(&self) -> Result<(), String> {
-        self.mailbox.ask(Req::Unplug).map(drop)
+        ask_link(&self.mailbox, LinkReq::Unplug)
     }
     fn replug(&self) -> Result<(), String> {
-        self.mailbox.ask(Req::Replug).map(drop)
+        ask_link(&self.mailbox, LinkReq::Replug)
     }
     fn set_faults(&self, faults: SimFaults) -> Result<(), String> {
-        self.mailbox.ask(Req::Faults(faults)).map(drop)
+        ask_link(&self.mailbox, LinkReq::Faults(faults))
     }
     fn inject(&self, what: &str, args: &Value) -> Result<Value, String> {
         match what {
@@ -387,18 +392,7 @@ fn run(mut port: SimPort, rx: std::sync::mpsc::Receiver<Mail<Req>>, password: u3
                         m.library.insert(page, f);
                         Ok(Value::Null)
                     }
-                    Req::Faults(f) => {
-                        faults = f;
-                        Ok(Value::Null)
-                    }
-                    Req::Unplug => {
-                        SimLink::unplug(&mut port);
-                        frames.reset();
-                        Ok(Value::Null)
-                    }
-                    Req::Replug => SimLink::replug(&mut port)
-                        .map(|_| Value::Null)
-                        .map_err(|e| e.to_string()),
+                    Req::Link(l) => l.apply(&mut port, &mut faults, || frames.reset()),
                     Req::Library => Ok(json!(m.library)),
                     Req::Stats => Ok(json!({ "bytes_in": bytes_in, "bytes_out": bytes_out })),
                 };

@@ -18,7 +18,8 @@ use super::identity::{encode_text, Identity};
 use super::photo::{CardPhoto, FixtureDecoder, BMP_HEIGHT, BMP_WIDTH, WLT_LEN};
 use super::{build_read_payload, RawRead};
 use crate::sim::{
-    path_string, send_with_faults, Mail, SimControl, SimEnv, SimFaults, SimLink, SimMailbox,
+    ask_link, path_string, send_with_faults, LinkReq, Mail, SimControl, SimEnv, SimFaults, SimLink,
+    SimMailbox,
 };
 
 /// A card as a fixture file describes it.
@@ -191,14 +192,18 @@ impl CardFixture {
     }
 }
 
+impl From<LinkReq> for Req {
+    fn from(l: LinkReq) -> Self {
+        Req::Link(l)
+    }
+}
+
 enum Req {
     Place(Box<CardFixture>),
     Lift,
     SamStatus(u8),
     FailReads { times: u32, sw3: u8 },
-    Faults(SimFaults),
-    Unplug,
-    Replug,
+    Link(LinkReq),
     Stats,
 }
 
@@ -267,13 +272,13 @@ impl SimControl for IdCardSim {
         self.endpoint.clone()
     }
     fn unplug(&self) -> Result<(), String> {
-        self.mailbox.ask(Req::Unplug).map(drop)
+        ask_link(&self.mailbox, LinkReq::Unplug)
     }
     fn replug(&self) -> Result<(), String> {
-        self.mailbox.ask(Req::Replug).map(drop)
+        ask_link(&self.mailbox, LinkReq::Replug)
     }
     fn set_faults(&self, faults: SimFaults) -> Result<(), String> {
-        self.mailbox.ask(Req::Faults(faults)).map(drop)
+        ask_link(&self.mailbox, LinkReq::Faults(faults))
     }
     fn inject(&self, what: &str, args: &Value) -> Result<Value, String> {
         match what {
@@ -377,18 +382,7 @@ fn run(mut port: SimPort, rx: std::sync::mpsc::Receiver<Mail<Req>>) {
                         sam.fail_reads = (times, sw3);
                         Ok(Value::Null)
                     }
-                    Req::Faults(f) => {
-                        faults = f;
-                        Ok(Value::Null)
-                    }
-                    Req::Unplug => {
-                        SimLink::unplug(&mut port);
-                        frames.reset();
-                        Ok(Value::Null)
-                    }
-                    Req::Replug => SimLink::replug(&mut port)
-                        .map(|_| Value::Null)
-                        .map_err(|e| e.to_string()),
+                    Req::Link(l) => l.apply(&mut port, &mut faults, || frames.reset()),
                     Req::Stats => Ok(json!({
                         "commands": commands,
                         "card": sam.slot.is_some(),

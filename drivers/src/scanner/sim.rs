@@ -12,15 +12,20 @@ use kiosk_hal::transport::SimPort;
 use serde_json::{json, Value};
 
 use crate::sim::{
-    path_string, send_with_faults, Mail, SimControl, SimEnv, SimFaults, SimLink, SimMailbox,
+    ask_link, path_string, send_with_faults, LinkReq, Mail, SimControl, SimEnv, SimFaults, SimLink,
+    SimMailbox,
 };
 use crate::DeviceSpec;
 
+impl From<LinkReq> for Req {
+    fn from(l: LinkReq) -> Self {
+        Req::Link(l)
+    }
+}
+
 enum Req {
     Scan { bytes: Vec<u8> },
-    Unplug,
-    Replug,
-    Faults(SimFaults),
+    Link(LinkReq),
     Stats,
 }
 
@@ -91,13 +96,13 @@ impl SimControl for ScannerSim {
         self.endpoint.clone()
     }
     fn unplug(&self) -> Result<(), String> {
-        self.mailbox.ask(Req::Unplug).map(|_| ())
+        ask_link(&self.mailbox, LinkReq::Unplug)
     }
     fn replug(&self) -> Result<(), String> {
-        self.mailbox.ask(Req::Replug).map(|_| ())
+        ask_link(&self.mailbox, LinkReq::Replug)
     }
     fn set_faults(&self, faults: SimFaults) -> Result<(), String> {
-        self.mailbox.ask(Req::Faults(faults)).map(|_| ())
+        ask_link(&self.mailbox, LinkReq::Faults(faults))
     }
     fn inject(&self, what: &str, args: &Value) -> Result<Value, String> {
         match what {
@@ -139,17 +144,7 @@ fn run(mut port: SimPort, config: ScannerSimConfig, rx: std::sync::mpsc::Receive
                                 .map_err(|e| e.to_string())
                         }
                     }
-                    Req::Unplug => {
-                        SimLink::unplug(&mut port);
-                        Ok(Value::Null)
-                    }
-                    Req::Replug => SimLink::replug(&mut port)
-                        .map(|_| Value::Null)
-                        .map_err(|e| e.to_string()),
-                    Req::Faults(f) => {
-                        faults = f;
-                        Ok(Value::Null)
-                    }
+                    Req::Link(l) => l.apply(&mut port, &mut faults, || heard.clear()),
                     Req::Stats => Ok(json!({ "triggers": triggers, "held": held.len() })),
                 };
                 let _ = reply.send(answer);

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use kiosk_protocol::wire::{CentreHealth, IngestBatch};
+use kiosk_protocol::wire::{CentreHealth, Heartbeat, IngestBatch};
 use tokio::sync::oneshot;
 
 use crate::store::SqliteStore;
@@ -24,7 +24,62 @@ pub fn router(store: SqliteStore) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/api/v1/devices/{device_id}/events", post(ingest))
+        .route("/api/v1/devices/{device_id}/heartbeat", post(heartbeat))
+        .route("/api/v1/devices/{device_id}/status", get(status))
         .with_state(AppState { store })
+}
+
+async fn heartbeat(
+    State(state): State<AppState>,
+    Path(device_id): Path<String>,
+    body: Result<Json<Heartbeat>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(hb) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({ "error": e.body_text() })),
+            )
+                .into_response()
+        }
+    };
+    if hb.device_id != device_id {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error": "device id in the body differs from the path" })),
+        )
+            .into_response();
+    }
+    let store = state.store.clone();
+    let now = chrono::Utc::now().to_rfc3339();
+    match tokio::task::spawn_blocking(move || store.record_heartbeat(&hb, &now)).await {
+        Ok(Ok(n)) => Json(serde_json::json!({ "heartbeats": n })).into_response(),
+        Ok(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "error": e.to_string() })),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn status(State(state): State<AppState>, Path(device_id): Path<String>) -> Response {
+    let store = state.store.clone();
+    match tokio::task::spawn_blocking(move || store.latest_heartbeat(&device_id)).await {
+        Ok(Ok(Some(hb))) => Json(hb).into_response(),
+        Ok(Ok(None)) => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({ "error": "no heartbeat from this device" })),
+        )
+            .into_response(),
+        Ok(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "error": e.to_string() })),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }
 
 async fn ingest(

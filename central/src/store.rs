@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use kiosk_protocol::wire::{canonical_json, payload_sha256, IngestBatch, IngestResult, Rejection};
+use kiosk_protocol::wire::{
+    canonical_json, payload_sha256, Heartbeat, IngestBatch, IngestResult, Rejection,
+};
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// Each entry moves the schema from version `index` to `index + 1`; never edit a shipped one.
@@ -26,6 +28,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE device_progress (
         device_id       TEXT PRIMARY KEY,
         contiguous_upto INTEGER NOT NULL
+    );",
+    "CREATE TABLE heartbeats (
+        device_id   TEXT PRIMARY KEY,
+        at          TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        body        TEXT NOT NULL,
+        count       INTEGER NOT NULL
     );",
 ];
 
@@ -244,6 +253,35 @@ impl SqliteStore {
         Ok(result)
     }
 
+    /// Keeps a device's latest heartbeat (the monitoring view) and counts them.
+    pub fn record_heartbeat(&self, hb: &Heartbeat, now: &str) -> Result<u64, StoreError> {
+        let body = serde_json::to_string(hb).unwrap_or_default();
+        self.with(|c| {
+            c.query_row(
+                "INSERT INTO heartbeats (device_id, at, received_at, body, count) VALUES (?1, ?2, ?3, ?4, 1)
+                 ON CONFLICT(device_id) DO UPDATE SET at = excluded.at, received_at = excluded.received_at,
+                     body = excluded.body, count = count + 1
+                 RETURNING count",
+                params![hb.device_id, hb.at.to_rfc3339(), now, body],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .map(|n| n as u64)
+    }
+
+    /// A device's latest heartbeat, if it ever sent one.
+    pub fn latest_heartbeat(&self, device_id: &str) -> Result<Option<Heartbeat>, StoreError> {
+        let body: Option<String> = self.with(|c| {
+            c.query_row(
+                "SELECT body FROM heartbeats WHERE device_id = ?1",
+                params![device_id],
+                |r| r.get(0),
+            )
+            .optional()
+        })?;
+        Ok(body.and_then(|b| serde_json::from_str(&b).ok()))
+    }
+
     /// How many events the centre holds for a device, and their sequence numbers (for tests
     /// and the technicians' console).
     pub fn event_seqs(&self, device_id: &str) -> Result<Vec<u64>, StoreError> {
@@ -345,7 +383,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/centre.db");
         let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 2);
+        assert_eq!(s.schema_version().unwrap(), 3);
         assert!(s.enrol_device("KSK-0001", "2026-11-22T09:00:00Z").unwrap());
         assert!(!s.enrol_device("KSK-0001", "2026-11-22T10:00:00Z").unwrap());
         drop(s);

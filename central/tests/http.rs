@@ -24,7 +24,7 @@ async fn health_over_http_and_graceful_stop() {
             h.schema_version,
             h.enrolled_devices
         ),
-        ("v1", "sqlite", 2, 1)
+        ("v1", "sqlite", 3, 1)
     );
     assert_eq!(
         client
@@ -82,4 +82,70 @@ fn serve_binary_starts_answers_and_stops_on_sigterm() {
         status.success(),
         "kiosk-central exited with {status} on SIGTERM"
     );
+}
+
+#[test]
+fn loadgen_against_a_served_centre() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk-central"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"])
+        .arg(dir.path().join("c.db"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(serve.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk-central"))
+        .args([
+            "loadgen",
+            "--url",
+            &format!("http://127.0.0.1:{port}"),
+            "--devices",
+            "4",
+            "--events",
+            "250",
+            "--batch",
+            "50",
+            "--heartbeats",
+            "10",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(report["ingest"]["items"], 1000, "{text}");
+    assert_eq!(report["ingest"]["errors"], 0);
+    assert_eq!(report["heartbeats"]["items"], 40);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let hb: serde_json::Value = rt.block_on(async {
+        reqwest::get(format!(
+            "http://127.0.0.1:{port}/api/v1/devices/LOAD-00002/status"
+        ))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+    });
+    assert_eq!(hb["queue_pending"], 9);
+    assert_eq!(hb["peripherals"][0]["state"], "normal");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(serve.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(serve.wait().unwrap().success());
 }

@@ -40,6 +40,9 @@ fn default_listen() -> String {
 fn default_health_interval() -> u64 {
     10
 }
+fn default_heartbeat_interval() -> u64 {
+    30
+}
 fn default_poll_ms() -> u64 {
     1000
 }
@@ -84,6 +87,9 @@ pub struct CentreConfig {
     pub listen: String,
     #[serde(default = "default_health_interval")]
     pub health_interval_s: u64,
+    /// How often the terminal reports its health, usage and queue depth.
+    #[serde(default = "default_heartbeat_interval")]
+    pub heartbeat_interval_s: u64,
 }
 
 impl Default for CentreConfig {
@@ -92,6 +98,7 @@ impl Default for CentreConfig {
             url: None,
             listen: default_listen(),
             health_interval_s: default_health_interval(),
+            heartbeat_interval_s: default_heartbeat_interval(),
         }
     }
 }
@@ -269,6 +276,12 @@ impl Config {
                     format!("centre.url {url:?} must start with http:// or https://"),
                 ));
             }
+        }
+        if raw.centre.heartbeat_interval_s == 0 {
+            return Err(at(
+                key_offset(text, "[centre]", "heartbeat_interval_s"),
+                "centre.heartbeat_interval_s must be at least 1".into(),
+            ));
         }
         if raw.centre.health_interval_s == 0 {
             return Err(at(

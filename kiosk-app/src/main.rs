@@ -266,6 +266,26 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
         stop_sync_rx,
     ));
     runtime.poll_all();
+    let heartbeat_task = {
+        let (runtime, outbox) = (runtime.clone(), outbox.clone());
+        let client = SyncClient::new(&url, &config.terminal.id, 1)?;
+        let terminal = config.terminal.id.clone();
+        let every = Duration::from_secs(config.centre.heartbeat_interval_s);
+        tokio.spawn(async move {
+            loop {
+                let counts = outbox
+                    .lock()
+                    .ok()
+                    .and_then(|o| o.counts().ok())
+                    .unwrap_or_default();
+                let hb = runtime.heartbeat(&terminal, counts.pending + counts.sent, counts.dead);
+                if let Err(e) = client.heartbeat(&hb).await {
+                    tracing::debug!(error = %e, "heartbeat not delivered");
+                }
+                tokio::time::sleep(every).await;
+            }
+        })
+    };
     let ready = serde_json::json!({
         "ready": true,
         "terminal": config.terminal.id,
@@ -301,6 +321,7 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
         runtime.events.now(),
     ));
     link_task.abort();
+    heartbeat_task.abort();
     // Everything emitted so far, the stop event included, goes into the outbox first.
     let _ = stop_recorder.send(true);
     let _ = tokio.block_on(recorder);

@@ -101,6 +101,8 @@ pub enum RuntimeError {
 
 pub struct Runtime {
     pub profile: Profile,
+    /// Usage per device action (`idcard.read-card`), for the heartbeat.
+    counters: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
     pub devices: Vec<ManagedDevice>,
     pub events: EventBus,
     clock: SharedClock,
@@ -187,6 +189,7 @@ impl Runtime {
         }
         let mut rt = Runtime {
             profile,
+            counters: Default::default(),
             devices,
             events,
             clock,
@@ -267,6 +270,14 @@ impl Runtime {
         let result = dev
             .handle
             .call(action, args, CommandContext::with_timeout(timeout));
+        if result.is_ok() {
+            *self
+                .counters
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(format!("{id}.{action}"))
+                .or_default() += 1;
+        }
         let disposition = match &result {
             Ok(_) => Disposition::Success,
             Err(e) if e.code == CompletionCode::Canceled => Disposition::Canceled,
@@ -305,6 +316,38 @@ impl Runtime {
                 }
             })
             .collect()
+    }
+
+    /// The heartbeat the centre's monitoring expects: every peripheral in the 4-state form,
+    /// usage counters, and the outbox's depth.
+    pub fn heartbeat(
+        &self,
+        terminal: &str,
+        pending: u64,
+        dead: u64,
+    ) -> kiosk_protocol::wire::Heartbeat {
+        kiosk_protocol::wire::Heartbeat {
+            device_id: terminal.to_string(),
+            at: self.clock.now(),
+            peripherals: self
+                .snapshot()
+                .into_iter()
+                .map(|d| kiosk_protocol::wire::PeripheralReport {
+                    id: d.id,
+                    kind: d.kind,
+                    state: d.centre_state.as_str().into(),
+                    health: d.health.as_str().into(),
+                    detail: d.detail,
+                })
+                .collect(),
+            queue_pending: pending,
+            queue_dead: dead,
+            counters: self
+                .counters
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        }
     }
 
     /// Polls every device once now (instead of waiting for the idle poll).

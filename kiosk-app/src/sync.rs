@@ -133,6 +133,26 @@ impl SyncClient {
         }
     }
 
+    /// Sends one heartbeat.
+    pub async fn heartbeat(&self, hb: &kiosk_protocol::wire::Heartbeat) -> Result<(), SyncError> {
+        let url = self.url.replace("/events", "/heartbeat");
+        let resp = self
+            .http
+            .post(&url)
+            .json(hb)
+            .send()
+            .await
+            .map_err(|e| SyncError::Network(e.to_string()))?;
+        if !resp.status().is_success() {
+            let status = resp.status().as_u16();
+            return Err(SyncError::Status {
+                status,
+                body: resp.text().await.unwrap_or_default(),
+            });
+        }
+        Ok(())
+    }
+
     async fn send(&self, batch: &IngestBatch) -> Result<IngestResult, SyncError> {
         let resp = self
             .http

@@ -127,6 +127,32 @@ fn run_starts_headless_serves_the_centre_and_stops_on_sigterm() {
             .unwrap()
     });
     assert_eq!(health["status"], "ok");
+    // The first heartbeat goes out at start: the centre's monitoring view sees every device.
+    let status = rt.block_on(async {
+        for _ in 0..100 {
+            let r = reqwest::get(format!("{url}/api/v1/devices/KSK-320583-0001/status"))
+                .await
+                .unwrap();
+            if r.status() == 200 {
+                return r.json::<serde_json::Value>().await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no heartbeat reached the centre");
+    });
+    assert_eq!(
+        status["peripherals"].as_array().unwrap().len(),
+        4,
+        "{status}"
+    );
+    assert!(
+        status["peripherals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["state"] == "normal"),
+        "{status}"
+    );
 
     let (err, stopped) = stop_run_report(child, out);
     // The start event and the stop event were queued and reached the centre before it stopped:

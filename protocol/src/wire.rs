@@ -141,3 +141,32 @@ pub fn payload_sha256(payload: &serde_json::Value) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(canonical_json(payload).as_bytes()))
 }
+
+/// One peripheral in a heartbeat, in the centre's vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeripheralReport {
+    pub id: String,
+    pub kind: String,
+    /// `normal`, `warning`, `abnormal` or `offline` (正常 / 预警 / 异常 / 离线).
+    pub state: String,
+    /// The device model's health value (`online`, `no-device`, …) and its detail.
+    pub health: String,
+    #[serde(default)]
+    pub detail: String,
+}
+
+/// `POST /api/v1/devices/{device_id}/heartbeat`: health, usage and queue depth.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    pub device_id: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub peripherals: Vec<PeripheralReport>,
+    /// Events waiting to be uploaded, and dead letters waiting for a technician.
+    pub queue_pending: u64,
+    pub queue_dead: u64,
+    /// Usage counters per function (`idcard.read-card`: 12).
+    #[serde(default)]
+    pub counters: std::collections::BTreeMap<String, u64>,
+}

@@ -15,6 +15,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Simulate terminals against a running centre and print throughput and errors.
+    Loadgen {
+        /// The centre's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8640")]
+        url: String,
+        #[arg(long, default_value_t = 20)]
+        devices: u32,
+        /// Events per device.
+        #[arg(long, default_value_t = 1000)]
+        events: u64,
+        #[arg(long, default_value_t = 100)]
+        batch: u64,
+        /// Heartbeats per device.
+        #[arg(long, default_value_t = 50)]
+        heartbeats: u64,
+    },
     /// Serve the device API until SIGTERM or Ctrl-C.
     Serve {
         /// Address to listen on.
@@ -35,6 +51,34 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Command::Loadgen {
+            url,
+            devices,
+            events,
+            batch,
+            heartbeats,
+        } => {
+            let plan = kiosk_central::loadgen::LoadPlan {
+                devices,
+                events,
+                batch: batch.clamp(1, kiosk_central::server::MAX_BATCH as u64),
+                heartbeats,
+            };
+            let r = kiosk_central::loadgen::run(&url, plan).await?;
+            println!(
+                "ingest: {} events from {devices} devices in {:.2} s = {:.0} events/s, {} requests, {} errors",
+                r.ingest.items, r.ingest.seconds, r.ingest.per_second, r.ingest.requests, r.ingest.errors
+            );
+            println!(
+                "heartbeats: {} in {:.2} s = {:.0} heartbeats/s, {} errors",
+                r.heartbeats.items,
+                r.heartbeats.seconds,
+                r.heartbeats.per_second,
+                r.heartbeats.errors
+            );
+            println!("{}", serde_json::to_string(&r)?);
+            Ok(())
+        }
         Command::Serve { listen, db } => {
             let store =
                 SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;

@@ -1,6 +1,7 @@
 //! What the device and the centre say to each other, and the catalogue of events a terminal emits.
 
 pub mod events;
+pub mod openapi;
 pub mod wire;
 
 pub use events::{Category, Disposition, Event, EventKind};

@@ -1,9 +1,10 @@
 //! Wire types of the device ↔ centre API (JSON over HTTPS).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// `GET /health` of the central service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CentreHealth {
     /// `ok` when the service and its store answer.
     pub status: String,
@@ -61,7 +62,7 @@ mod tests {
 
 /// One outbox event as it travels to the centre. The centre applies it exactly once, keyed by
 /// `(device_id, seq)`; `payload_sha256` tells a resend (same hash) from a conflict (different).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventEnvelope {
     pub device_id: String,
@@ -78,7 +79,7 @@ pub struct EventEnvelope {
 }
 
 /// `POST /api/v1/devices/{device_id}/events`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IngestBatch {
     pub events: Vec<EventEnvelope>,
@@ -86,14 +87,14 @@ pub struct IngestBatch {
 
 /// Why the centre refused an event. A refused event is dead-lettered on the device with this
 /// reason, visible to technicians, never silently dropped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Rejection {
     pub seq: u64,
     pub reason: String,
 }
 
 /// The centre's answer to a batch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
 pub struct IngestResult {
     /// Applied now.
     pub accepted: Vec<u64>,
@@ -143,7 +144,7 @@ pub fn payload_sha256(payload: &serde_json::Value) -> String {
 }
 
 /// One peripheral in a heartbeat, in the centre's vocabulary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PeripheralReport {
     pub id: String,
@@ -157,7 +158,7 @@ pub struct PeripheralReport {
 }
 
 /// `POST /api/v1/devices/{device_id}/heartbeat`: health, usage and queue depth.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Heartbeat {
     pub device_id: String,

@@ -1,0 +1,136 @@
+//! The OpenAPI document of the device ↔ centre API, built from the wire types themselves so it
+//! cannot drift from them; `docs/openapi.json` is generated from it and a test keeps it in sync.
+
+use schemars::{schema_for, JsonSchema};
+use serde_json::{json, Map, Value};
+
+use crate::wire::{CentreHealth, Heartbeat, IngestBatch, IngestResult};
+
+fn schema<T: JsonSchema>(defs: &mut Map<String, Value>) -> Value {
+    let mut s = serde_json::to_value(schema_for!(T)).unwrap_or(Value::Null);
+    // Nested definitions move to components/schemas; references follow them there.
+    if let Some(Value::Object(d)) = s.as_object_mut().and_then(|o| o.remove("$defs")) {
+        for (k, v) in d {
+            defs.insert(k, v);
+        }
+    }
+    if let Some(o) = s.as_object_mut() {
+        o.remove("$schema");
+    }
+    s
+}
+
+fn fix_refs(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get_mut("$ref") {
+                *r = r.replace("#/$defs/", "#/components/schemas/");
+            }
+            m.values_mut().for_each(fix_refs);
+        }
+        Value::Array(a) => a.iter_mut().for_each(fix_refs),
+        _ => {}
+    }
+}
+
+pub fn document() -> Value {
+    let mut defs = Map::new();
+    let mut schemas = Map::new();
+    schemas.insert("CentreHealth".into(), schema::<CentreHealth>(&mut defs));
+    schemas.insert("IngestBatch".into(), schema::<IngestBatch>(&mut defs));
+    schemas.insert("IngestResult".into(), schema::<IngestResult>(&mut defs));
+    schemas.insert("Heartbeat".into(), schema::<Heartbeat>(&mut defs));
+    for (k, v) in defs {
+        schemas.entry(k).or_insert(v);
+    }
+    let device = json!({ "name": "device_id", "in": "path", "required": true, "schema": { "type": "string" },
+                         "description": "The terminal's id, as enrolled (KSK-320583-0001)." });
+    let error = json!({ "description": "A JSON object with an `error` message." });
+    let mut doc = json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "HallKit device ↔ centre API",
+            "version": crate::API_VERSION,
+            "license": { "name": "GPL-3.0-only" },
+            "description": "Terminals upload their outbox in sequence order; the centre applies each event exactly once, keyed by (device, seq). A resend with the same payload hash is acknowledged as a duplicate; the same key with a different hash is refused as a conflict."
+        },
+        "paths": {
+            "/health": { "get": {
+                "summary": "Service and store health",
+                "responses": {
+                    "200": { "description": "Healthy", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/CentreHealth" } } } },
+                    "503": error
+                }
+            }},
+            "/api/v1/devices/{device_id}/events": { "post": {
+                "summary": "Ingest a batch of outbox events (at most 1000)",
+                "parameters": [device],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/IngestBatch" } } } },
+                "responses": {
+                    "200": { "description": "Per-event outcome", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/IngestResult" } } } },
+                    "400": error, "413": error, "503": error
+                }
+            }},
+            "/api/v1/devices/{device_id}/heartbeat": { "post": {
+                "summary": "Report health, usage counters and queue depth",
+                "parameters": [device],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Heartbeat" } } } },
+                "responses": { "200": { "description": "Recorded" }, "400": error, "503": error }
+            }},
+            "/api/v1/devices/{device_id}/status": { "get": {
+                "summary": "The device's latest heartbeat (monitoring view)",
+                "parameters": [device],
+                "responses": {
+                    "200": { "description": "Latest heartbeat", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Heartbeat" } } } },
+                    "404": error
+                }
+            }}
+        },
+        "components": { "schemas": Value::Object(schemas) }
+    });
+    fix_refs(&mut doc);
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_doc_is_in_sync_and_references_resolve() {
+        let doc = document();
+        let text = serde_json::to_string_pretty(&doc).unwrap() + "\n";
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json");
+        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+            std::fs::write(&path, &text).unwrap();
+        }
+        assert!(
+            std::fs::read_to_string(&path).unwrap_or_default() == text,
+            "docs/openapi.json is out of date; run UPDATE_OPENAPI=1 cargo test -p kiosk-protocol"
+        );
+        // Every $ref points at a schema the document defines.
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        let mut refs = Vec::new();
+        fn walk(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => {
+                    if let Some(Value::String(r)) = m.get("$ref") {
+                        out.push(r.clone());
+                    }
+                    m.values().for_each(|x| walk(x, out));
+                }
+                Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+                _ => {}
+            }
+        }
+        walk(&doc, &mut refs);
+        assert!(!refs.is_empty());
+        for r in refs {
+            let name = r.trim_start_matches("#/components/schemas/");
+            assert!(schemas.contains_key(name), "dangling reference {r}");
+        }
+        assert!(schemas["EventEnvelope"]["properties"]
+            .get("payload_sha256")
+            .is_some());
+    }
+}

@@ -6,4 +6,4 @@ pub mod server;
 pub mod store;
 
 pub use server::{router, CentreHandle};
-pub use store::{SqliteStore, StoreError};
+pub use store::{AttachmentError, SqliteStore, StoreError};

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,6 +26,10 @@ pub fn router(store: SqliteStore) -> Router {
         .route("/api/v1/devices/{device_id}/events", post(ingest))
         .route("/api/v1/devices/{device_id}/heartbeat", post(heartbeat))
         .route("/api/v1/devices/{device_id}/status", get(status))
+        .route(
+            "/api/v1/attachments/{sha256}",
+            get(attachment_status).put(attachment_chunk),
+        )
         .with_state(AppState { store })
 }
 
@@ -78,6 +82,64 @@ async fn status(State(state): State<AppState>, Path(device_id): Path<String>) ->
             Json(serde_json::json!({ "error": e.to_string() })),
         )
             .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ChunkQuery {
+    offset: u64,
+    size: u64,
+}
+
+async fn attachment_status(State(state): State<AppState>, Path(sha256): Path<String>) -> Response {
+    let store = state.store.clone();
+    match tokio::task::spawn_blocking(move || store.attachment_status(&sha256)).await {
+        Ok(Ok(Some(s))) => Json(s).into_response(),
+        Ok(Ok(None)) => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({ "error": "unknown attachment" })),
+        )
+            .into_response(),
+        Ok(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "error": e.to_string() })),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn attachment_chunk(
+    State(state): State<AppState>,
+    Path(sha256): Path<String>,
+    Query(q): Query<ChunkQuery>,
+    body: axum::body::Bytes,
+) -> Response {
+    use crate::store::AttachmentError as E;
+    let store = state.store.clone();
+    match tokio::task::spawn_blocking(move || {
+        store.put_attachment_chunk(&sha256, q.size, q.offset, &body)
+    })
+    .await
+    {
+        Ok(Ok(s)) => Json(s).into_response(),
+        Ok(Err(e)) => {
+            let (code, extra) = match &e {
+                E::BadHash(_) | E::TooLong => (StatusCode::BAD_REQUEST, serde_json::Value::Null),
+                E::SizeConflict { .. } => (StatusCode::CONFLICT, serde_json::Value::Null),
+                E::Offset { received, .. } => (StatusCode::CONFLICT, serde_json::json!(received)),
+                E::HashMismatch => (StatusCode::UNPROCESSABLE_ENTITY, serde_json::Value::Null),
+                E::Io(_) | E::Store(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, serde_json::Value::Null)
+                }
+            };
+            (
+                code,
+                Json(serde_json::json!({ "error": e.to_string(), "received": extra })),
+            )
+                .into_response()
+        }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }

@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use kiosk_protocol::wire::{
-    canonical_json, payload_sha256, Heartbeat, IngestBatch, IngestResult, Rejection,
+    canonical_json, payload_sha256, AttachmentStatus, Heartbeat, IngestBatch, IngestResult,
+    Rejection,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -36,6 +37,13 @@ const MIGRATIONS: &[&str] = &[
         body        TEXT NOT NULL,
         count       INTEGER NOT NULL
     );",
+    "CREATE TABLE attachments (
+        sha256     TEXT PRIMARY KEY,
+        size       INTEGER NOT NULL,
+        received   INTEGER NOT NULL,
+        complete   INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+    );",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +62,25 @@ pub enum StoreError {
     },
     #[error("database query failed: {0}")]
     Query(#[from] rusqlite::Error),
+}
+
+/// Why an attachment chunk was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachmentError {
+    #[error("{0:?} is not a sha256 (64 lowercase hex digits)")]
+    BadHash(String),
+    #[error("the attachment was announced with size {known}, not {given}")]
+    SizeConflict { known: u64, given: u64 },
+    #[error("chunk at offset {given}, but {received} bytes are held: resume from there")]
+    Offset { received: u64, given: u64 },
+    #[error("chunk would run past the announced size")]
+    TooLong,
+    #[error("the received bytes do not hash to the attachment's sha256; the upload starts over")]
+    HashMismatch,
+    #[error("attachment storage: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 #[derive(Clone)]
@@ -282,6 +309,130 @@ impl SqliteStore {
         Ok(body.and_then(|b| serde_json::from_str(&b).ok()))
     }
 
+    fn blob_dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("attachments")
+    }
+
+    pub fn attachment_status(&self, sha256: &str) -> Result<Option<AttachmentStatus>, StoreError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT size, received, complete FROM attachments WHERE sha256 = ?1",
+                params![sha256],
+                |r| {
+                    Ok(AttachmentStatus {
+                        sha256: sha256.to_string(),
+                        size: r.get::<_, i64>(0)? as u64,
+                        received: r.get::<_, i64>(1)? as u64,
+                        complete: r.get::<_, i64>(2)? != 0,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    /// Appends one chunk of an attachment at `offset`; the last chunk completes it once the
+    /// bytes hash to the announced sha256. Re-sending a completed attachment is a no-op.
+    pub fn put_attachment_chunk(
+        &self,
+        sha256: &str,
+        size: u64,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<AttachmentStatus, AttachmentError> {
+        if sha256.len() != 64
+            || !sha256
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        {
+            return Err(AttachmentError::BadHash(sha256.to_string()));
+        }
+        let status = match self.attachment_status(sha256)? {
+            Some(s) => s,
+            None => {
+                self.with(|c| {
+                    c.execute(
+                        "INSERT OR IGNORE INTO attachments (sha256, size, received, complete, created_at) VALUES (?1, ?2, 0, 0, datetime('now'))",
+                        params![sha256, size as i64],
+                    )
+                })?;
+                AttachmentStatus {
+                    sha256: sha256.into(),
+                    size,
+                    received: 0,
+                    complete: false,
+                }
+            }
+        };
+        if status.size != size {
+            return Err(AttachmentError::SizeConflict {
+                known: status.size,
+                given: size,
+            });
+        }
+        if status.complete {
+            return Ok(status);
+        }
+        if offset != status.received {
+            return Err(AttachmentError::Offset {
+                received: status.received,
+                given: offset,
+            });
+        }
+        if offset + bytes.len() as u64 > size {
+            return Err(AttachmentError::TooLong);
+        }
+        let dir = self.blob_dir();
+        std::fs::create_dir_all(&dir)?;
+        let part = dir.join(format!("{sha256}.part"));
+        {
+            use std::io::{Seek, Write};
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&part)?;
+            // Whatever a crashed earlier write left past `received` is overwritten.
+            f.set_len(offset)?;
+            f.seek(std::io::SeekFrom::Start(offset))?;
+            f.write_all(bytes)?;
+            f.sync_all()?;
+        }
+        let received = offset + bytes.len() as u64;
+        let complete = if received == size {
+            let actual = kiosk_protocol::wire::sha256_file(&part)?;
+            if actual != sha256 {
+                std::fs::remove_file(&part)?;
+                self.with(|c| {
+                    c.execute(
+                        "UPDATE attachments SET received = 0 WHERE sha256 = ?1",
+                        params![sha256],
+                    )
+                })?;
+                return Err(AttachmentError::HashMismatch);
+            }
+            std::fs::rename(&part, dir.join(sha256))?;
+            true
+        } else {
+            false
+        };
+        self.with(|c| {
+            c.execute(
+                "UPDATE attachments SET received = ?2, complete = ?3 WHERE sha256 = ?1",
+                params![sha256, received as i64, complete as i64],
+            )
+        })?;
+        Ok(AttachmentStatus {
+            sha256: sha256.into(),
+            size,
+            received,
+            complete,
+        })
+    }
+
     /// How many events the centre holds for a device, and their sequence numbers (for tests
     /// and the technicians' console).
     pub fn event_seqs(&self, device_id: &str) -> Result<Vec<u64>, StoreError> {
@@ -383,7 +534,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/centre.db");
         let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 3);
+        assert_eq!(s.schema_version().unwrap(), 4);
         assert!(s.enrol_device("KSK-0001", "2026-11-22T09:00:00Z").unwrap());
         assert!(!s.enrol_device("KSK-0001", "2026-11-22T10:00:00Z").unwrap());
         drop(s);

@@ -1,5 +1,6 @@
 //! The HallKit runtime as a library, so end-to-end tests drive the same code as the `kiosk` binary.
 
+pub mod attachments;
 pub mod centre_link;
 pub mod config;
 pub mod devctl;

@@ -260,11 +260,16 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
         )
     };
     let (stop_sync, stop_sync_rx) = tokio::sync::watch::channel(false);
-    let sync_task = tokio.spawn(SyncClient::new(&url, &config.terminal.id, 200)?.run(
-        outbox.clone(),
-        Duration::from_secs(2),
-        stop_sync_rx,
-    ));
+    let attachments_dir = config.data_dir().join("attachments");
+    let uploader = |batch| -> anyhow::Result<SyncClient> {
+        Ok(
+            SyncClient::new(&url, &config.terminal.id, batch)?.with_attachments(
+                kiosk_app::attachments::AttachmentStore::open(&attachments_dir)?,
+            ),
+        )
+    };
+    let sync_task =
+        tokio.spawn(uploader(200)?.run(outbox.clone(), Duration::from_secs(2), stop_sync_rx));
     runtime.poll_all();
     let heartbeat_task = {
         let (runtime, outbox) = (runtime.clone(), outbox.clone());
@@ -328,14 +333,18 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
     // One last upload while the centre is still up; what does not go now goes next start.
     let _ = stop_sync.send(true);
     let _ = tokio.block_on(sync_task);
-    let _ = tokio.block_on(async {
-        tokio::time::timeout(
-            Duration::from_secs(3),
-            SyncClient::new(&url, &config.terminal.id, 200)?.drain(&outbox),
-        )
-        .await
-        .map_err(|_| kiosk_app::sync::SyncError::Network("final upload timed out".into()))?
+    let final_upload = uploader(200)?;
+    // The timer must be made inside the runtime, hence the async block.
+    let drained = tokio.block_on(async {
+        tokio::time::timeout(Duration::from_secs(3), final_upload.drain(&outbox)).await
     });
+    match drained {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "final upload failed; the outbox keeps the events")
+        }
+        Err(_) => tracing::warn!("final upload timed out; the outbox keeps the events"),
+    }
     if let Some(c) = centre {
         tokio
             .block_on(c.stop())

@@ -5,7 +5,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kiosk_protocol::wire::{IngestBatch, IngestResult};
+use kiosk_protocol::wire::{AttachmentRef, AttachmentStatus, IngestBatch, IngestResult};
+
+use crate::attachments::AttachmentStore;
 use serde::Serialize;
 
 use crate::outbox::{Outbox, OutboxError};
@@ -18,6 +20,8 @@ pub enum SyncError {
     Status { status: u16, body: String },
     #[error(transparent)]
     Outbox(#[from] OutboxError),
+    #[error("attachment: {0}")]
+    Attachment(String),
 }
 
 /// Exponential back-off with jitter, so a hall full of terminals does not retry in step.
@@ -66,13 +70,19 @@ pub struct DrainReport {
     pub accepted: u64,
     pub duplicates: u64,
     pub rejected: u64,
+    pub attachments: u64,
 }
 
 pub struct SyncClient {
     http: reqwest::Client,
+    base: String,
     url: String,
     batch: usize,
+    attachments: Option<AttachmentStore>,
 }
+
+/// Upload chunk size: small enough that a flaky hall link loses little per failure.
+pub const CHUNK: usize = 256 * 1024;
 
 impl SyncClient {
     pub fn new(base_url: &str, device_id: &str, batch: usize) -> Result<SyncClient, SyncError> {
@@ -80,15 +90,88 @@ impl SyncClient {
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| SyncError::Network(e.to_string()))?;
+        let base = base_url.trim_end_matches('/').to_string();
         Ok(SyncClient {
             http,
-            url: format!(
-                "{}/api/v1/devices/{}/events",
-                base_url.trim_end_matches('/'),
-                device_id
-            ),
+            url: format!("{base}/api/v1/devices/{device_id}/events"),
+            base,
             batch: batch.clamp(1, kiosk_central::server::MAX_BATCH),
+            attachments: None,
         })
+    }
+
+    /// Uploads the attachments events refer to, from `store`, before the events themselves.
+    pub fn with_attachments(mut self, store: AttachmentStore) -> Self {
+        self.attachments = Some(store);
+        self
+    }
+
+    /// Brings one attachment to the centre, resuming from what it already holds. Returns the
+    /// bytes sent now.
+    pub async fn upload_attachment(
+        &self,
+        store: &AttachmentStore,
+        r: &AttachmentRef,
+    ) -> Result<u64, SyncError> {
+        let url = format!("{}/api/v1/attachments/{}", self.base, r.sha256);
+        let net = |e: reqwest::Error| SyncError::Network(e.to_string());
+        let resp = self.http.get(&url).send().await.map_err(net)?;
+        let mut received = if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            0
+        } else {
+            let s: AttachmentStatus = resp
+                .error_for_status()
+                .map_err(net)?
+                .json()
+                .await
+                .map_err(net)?;
+            if s.complete {
+                return Ok(0);
+            }
+            s.received
+        };
+        let mut sent = 0;
+        loop {
+            let chunk = store
+                .read_chunk(&r.sha256, received, CHUNK)
+                .map_err(|e| SyncError::Attachment(format!("{}: {e}", r.sha256)))?;
+            if chunk.is_empty() {
+                return Err(SyncError::Attachment(format!(
+                    "{}: local file is shorter than announced",
+                    r.sha256
+                )));
+            }
+            let resp = self
+                .http
+                .put(format!("{url}?offset={received}&size={}", r.size))
+                .body(chunk.clone())
+                .send()
+                .await
+                .map_err(net)?;
+            let status = resp.status();
+            let body: serde_json::Value = resp.json().await.map_err(net)?;
+            if status == reqwest::StatusCode::CONFLICT {
+                // An earlier run got further than we knew: continue from there.
+                received = body["received"].as_u64().ok_or_else(|| SyncError::Status {
+                    status: 409,
+                    body: body.to_string(),
+                })?;
+                continue;
+            }
+            if !status.is_success() {
+                return Err(SyncError::Status {
+                    status: status.as_u16(),
+                    body: body.to_string(),
+                });
+            }
+            sent += chunk.len() as u64;
+            let s: AttachmentStatus =
+                serde_json::from_value(body).map_err(|e| SyncError::Network(e.to_string()))?;
+            if s.complete {
+                return Ok(sent);
+            }
+            received = s.received;
+        }
     }
 
     /// Uploads everything pending, batch by batch, and stops at the first failure (the failed
@@ -105,6 +188,21 @@ impl SyncClient {
             };
             if batch.is_empty() {
                 return Ok(report);
+            }
+            if let Some(store) = &self.attachments {
+                for r in batch
+                    .iter()
+                    .flat_map(|e| crate::attachments::referenced(&e.payload))
+                {
+                    if let Err(e) = self.upload_attachment(store, &r).await {
+                        outbox
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .requeue_sent()?;
+                        return Err(e);
+                    }
+                    report.attachments += 1;
+                }
             }
             let sent = batch.len() as u64;
             let result = self.send(&IngestBatch { events: batch }).await;

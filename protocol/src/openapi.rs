@@ -4,7 +4,9 @@
 use schemars::{schema_for, JsonSchema};
 use serde_json::{json, Map, Value};
 
-use crate::wire::{CentreHealth, Heartbeat, IngestBatch, IngestResult};
+use crate::wire::{
+    AttachmentRef, AttachmentStatus, CentreHealth, Heartbeat, IngestBatch, IngestResult,
+};
 
 fn schema<T: JsonSchema>(defs: &mut Map<String, Value>) -> Value {
     let mut s = serde_json::to_value(schema_for!(T)).unwrap_or(Value::Null);
@@ -40,6 +42,11 @@ pub fn document() -> Value {
     schemas.insert("IngestBatch".into(), schema::<IngestBatch>(&mut defs));
     schemas.insert("IngestResult".into(), schema::<IngestResult>(&mut defs));
     schemas.insert("Heartbeat".into(), schema::<Heartbeat>(&mut defs));
+    schemas.insert("AttachmentRef".into(), schema::<AttachmentRef>(&mut defs));
+    schemas.insert(
+        "AttachmentStatus".into(),
+        schema::<AttachmentStatus>(&mut defs),
+    );
     for (k, v) in defs {
         schemas.entry(k).or_insert(v);
     }
@@ -77,6 +84,32 @@ pub fn document() -> Value {
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Heartbeat" } } } },
                 "responses": { "200": { "description": "Recorded" }, "400": error, "503": error }
             }},
+            "/api/v1/attachments/{sha256}": {
+                "get": {
+                    "summary": "How much of an attachment the centre holds",
+                    "parameters": [{ "name": "sha256", "in": "path", "required": true, "schema": { "type": "string" } }],
+                    "responses": {
+                        "200": { "description": "Status", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/AttachmentStatus" } } } },
+                        "404": error
+                    }
+                },
+                "put": {
+                    "summary": "Append a chunk at `offset` (resumable); the last chunk is verified against the hash",
+                    "parameters": [
+                        { "name": "sha256", "in": "path", "required": true, "schema": { "type": "string" } },
+                        { "name": "offset", "in": "query", "required": true, "schema": { "type": "integer", "minimum": 0 } },
+                        { "name": "size", "in": "query", "required": true, "schema": { "type": "integer", "minimum": 0 } }
+                    ],
+                    "requestBody": { "required": true, "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
+                    "responses": {
+                        "200": { "description": "Chunk stored", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/AttachmentStatus" } } } },
+                        "400": error,
+                        "409": { "description": "Wrong offset (resume from `received`) or a different size" },
+                        "422": { "description": "The bytes do not match the hash; the upload starts over" },
+                        "503": error
+                    }
+                }
+            },
             "/api/v1/devices/{device_id}/status": { "get": {
                 "summary": "The device's latest heartbeat (monitoring view)",
                 "parameters": [device],

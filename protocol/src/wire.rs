@@ -137,6 +137,22 @@ pub fn canonical_json(v: &serde_json::Value) -> String {
     }
 }
 
+/// Hex SHA-256 of a file, read in blocks.
+pub fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hex::encode(h.finalize()));
+        }
+        h.update(&buf[..n]);
+    }
+}
+
 /// The hash of a payload both the device and the centre compute.
 pub fn payload_sha256(payload: &serde_json::Value) -> String {
     use sha2::{Digest, Sha256};
@@ -170,4 +186,25 @@ pub struct Heartbeat {
     /// Usage counters per function (`idcard.read-card`: 12).
     #[serde(default)]
     pub counters: std::collections::BTreeMap<String, u64>,
+}
+
+/// An attachment (a scan, a signature) referenced from an event's payload by content hash:
+/// `"attachments": [{"sha256": …, "size": …, "media_type": …}]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentRef {
+    pub sha256: String,
+    pub size: u64,
+    pub media_type: String,
+}
+
+/// `GET /api/v1/attachments/{sha256}`: how much of an attachment the centre holds. Uploads
+/// resume from `received` with `PUT …?offset=received&size=…`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AttachmentStatus {
+    pub sha256: String,
+    pub size: u64,
+    pub received: u64,
+    /// Fully received and verified against its hash.
+    pub complete: bool,
 }

@@ -392,3 +392,82 @@ fn unconfirmed_outputs_are_closed_as_interrupted_after_a_restart() {
         "reconciling twice adds nothing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_upload_resumably_before_their_events() {
+    use crate::attachments::AttachmentStore;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("centre/c.db")).unwrap();
+    let centre = CentreHandle::start("127.0.0.1:0", store.clone())
+        .await
+        .unwrap();
+    let files = AttachmentStore::open(&dir.path().join("att")).unwrap();
+    // A 1.1 MB "scan": five chunks.
+    let scan: Vec<u8> = (0..1_100_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let r = files.put(&scan, "image/jpeg").unwrap();
+    assert_eq!(
+        files.put(&scan, "image/jpeg").unwrap(),
+        r,
+        "the same bytes are stored once"
+    );
+
+    // The hall link dropped after the first chunk of an earlier attempt.
+    let first = files.read_chunk(&r.sha256, 0, crate::sync::CHUNK).unwrap();
+    let partial = store
+        .put_attachment_chunk(&r.sha256, r.size, 0, &first)
+        .unwrap();
+    assert_eq!(
+        (partial.received, partial.complete),
+        (crate::sync::CHUNK as u64, false)
+    );
+
+    let outbox = Arc::new(Mutex::new(open(dir.path())));
+    outbox
+        .lock()
+        .unwrap()
+        .enqueue(
+            "application.materials",
+            json!({ "case": "KS-0002", "attachments": [r.clone()] }),
+        )
+        .unwrap();
+    let client = SyncClient::new(&centre.base_url(), "KSK-1", 10)
+        .unwrap()
+        .with_attachments(AttachmentStore::open(&dir.path().join("att")).unwrap());
+    let report = client.drain(&outbox).await.unwrap();
+    assert_eq!((report.attachments, report.accepted), (1, 1));
+    let done = store.attachment_status(&r.sha256).unwrap().unwrap();
+    assert!(done.complete && done.received == r.size);
+    let held = std::fs::read(dir.path().join("centre/attachments").join(&r.sha256)).unwrap();
+    assert_eq!(held, scan);
+    // Sent again (a lost acknowledgement): nothing is uploaded twice.
+    assert_eq!(
+        client
+            .upload_attachment(&AttachmentStore::open(&dir.path().join("att")).unwrap(), &r)
+            .await
+            .unwrap(),
+        0
+    );
+
+    // Bytes that do not hash to the announced value are refused and the upload starts over.
+    let fake = "0".repeat(64);
+    let err = store.put_attachment_chunk(&fake, 3, 0, b"abc").unwrap_err();
+    assert!(
+        matches!(err, kiosk_central::AttachmentError::HashMismatch),
+        "{err}"
+    );
+    assert_eq!(store.attachment_status(&fake).unwrap().unwrap().received, 0);
+    assert!(matches!(
+        store.put_attachment_chunk("XYZ", 3, 0, b"abc"),
+        Err(kiosk_central::AttachmentError::BadHash(_))
+    ));
+    assert!(matches!(
+        store.put_attachment_chunk(&fake, 3, 2, b"a"),
+        Err(kiosk_central::AttachmentError::Offset {
+            received: 0,
+            given: 2
+        })
+    ));
+    centre.stop().await.unwrap();
+}

@@ -143,6 +143,35 @@ impl Default for LogConfig {
     }
 }
 
+fn default_retention_days() -> u32 {
+    30
+}
+fn default_audit_days() -> u32 {
+    180
+}
+
+/// How long the device keeps what the centre already has.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// Personal data in acknowledged events (and their attachments) is purged this long after
+    /// acknowledgement.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
+    /// Acknowledged events (purged of personal data) stay this long for the audit trail.
+    #[serde(default = "default_audit_days")]
+    pub audit_days: u32,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            retention_days: default_retention_days(),
+            audit_days: default_audit_days(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -153,6 +182,8 @@ struct RawConfig {
     ui: UiConfig,
     #[serde(default)]
     log: LogConfig,
+    #[serde(default)]
+    outbox: OutboxConfig,
     #[serde(default)]
     devices: Vec<Spanned<DeviceSpec>>,
 }
@@ -165,6 +196,7 @@ pub struct Config {
     pub centre: CentreConfig,
     pub ui: UiConfig,
     pub log: LogConfig,
+    pub outbox: OutboxConfig,
     pub devices: Vec<DeviceSpec>,
 }
 
@@ -302,6 +334,12 @@ impl Config {
             )
         })?;
 
+        if raw.outbox.audit_days < raw.outbox.retention_days {
+            return Err(at(
+                key_offset(text, "[outbox]", "audit_days"),
+                "outbox.audit_days must be at least outbox.retention_days".into(),
+            ));
+        }
         let mut ids = std::collections::HashSet::new();
         let mut devices = Vec::new();
         for d in raw.devices {
@@ -324,6 +362,7 @@ impl Config {
             centre: raw.centre,
             ui: raw.ui,
             log: raw.log,
+            outbox: raw.outbox,
             devices,
         })
     }

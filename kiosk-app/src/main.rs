@@ -291,6 +291,25 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
             }
         })
     };
+    let maintenance_task = {
+        let outbox = outbox.clone();
+        let files = kiosk_app::attachments::AttachmentStore::open(&attachments_dir)?;
+        let retention = chrono::Duration::days(i64::from(config.outbox.retention_days));
+        let audit = chrono::Duration::days(i64::from(config.outbox.audit_days));
+        tokio.spawn(async move {
+            loop {
+                if let Ok(mut ob) = outbox.lock() {
+                    if let Err(e) = ob.purge_personal_data(retention, Some(&files)) {
+                        tracing::error!(error = %e, "personal-data purge failed");
+                    }
+                    if let Err(e) = ob.compact(audit) {
+                        tracing::error!(error = %e, "outbox compaction failed");
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+        })
+    };
     let ready = serde_json::json!({
         "ready": true,
         "terminal": config.terminal.id,
@@ -327,6 +346,7 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
     ));
     link_task.abort();
     heartbeat_task.abort();
+    maintenance_task.abort();
     // Everything emitted so far, the stop event included, goes into the outbox first.
     let _ = stop_recorder.send(true);
     let _ = tokio.block_on(recorder);

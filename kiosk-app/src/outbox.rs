@@ -309,6 +309,78 @@ impl Outbox {
         )?)
     }
 
+    /// Purges personal data the centre already holds: acknowledged events older than
+    /// `retention` keep their sequence, kind and hash for the audit trail but lose their payload,
+    /// and attachments only they referred to are deleted from `attachments`. Returns (events
+    /// purged, files deleted).
+    pub fn purge_personal_data(
+        &mut self,
+        retention: chrono::Duration,
+        attachments: Option<&crate::attachments::AttachmentStore>,
+    ) -> Result<(usize, usize), OutboxError> {
+        const PURGED: &str = "{\"purged\":true}";
+        let cutoff = (self.clock.now() - retention).to_rfc3339();
+        let tx = self.conn.transaction()?;
+        let doomed: Vec<(i64, String)> = {
+            let mut st = tx.prepare(
+                "SELECT seq, payload FROM outbox WHERE state = 'acknowledged' AND acked_at < ?1 AND payload != ?2",
+            )?;
+            let rows = st.query_map(params![cutoff, PURGED], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut files: Vec<String> = Vec::new();
+        for (seq, payload) in &doomed {
+            if let Ok(v) = serde_json::from_str::<Value>(payload) {
+                files.extend(
+                    crate::attachments::referenced(&v)
+                        .into_iter()
+                        .map(|r| r.sha256),
+                );
+            }
+            tx.execute(
+                "UPDATE outbox SET payload = ?2 WHERE seq = ?1",
+                params![seq, PURGED],
+            )?;
+        }
+        // An attachment still referenced by an event that keeps its payload stays.
+        let still_used: std::collections::HashSet<String> = {
+            let mut st = tx.prepare(
+                "SELECT payload FROM outbox WHERE payload != ?1 AND payload LIKE '%attachments%'",
+            )?;
+            let rows = st.query_map(params![PURGED], |r| r.get::<_, String>(0))?;
+            let mut used = std::collections::HashSet::new();
+            for p in rows {
+                if let Ok(v) = serde_json::from_str::<Value>(&p?) {
+                    used.extend(
+                        crate::attachments::referenced(&v)
+                            .into_iter()
+                            .map(|r| r.sha256),
+                    );
+                }
+            }
+            used
+        };
+        tx.commit()?;
+        let mut deleted = 0;
+        if let Some(store) = attachments {
+            files.sort();
+            files.dedup();
+            for sha in files.iter().filter(|s| !still_used.contains(*s)) {
+                if std::fs::remove_file(store.path(sha)).is_ok() {
+                    deleted += 1;
+                }
+            }
+        }
+        if !doomed.is_empty() {
+            tracing::info!(
+                events = doomed.len(),
+                files = deleted,
+                "personal data purged after acknowledgement and retention"
+            );
+        }
+        Ok((doomed.len(), deleted))
+    }
+
     /// The next sequence number that will be assigned.
     pub fn next_seq(&self) -> Result<u64, OutboxError> {
         let n: i64 = self

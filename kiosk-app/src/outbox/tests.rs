@@ -471,3 +471,75 @@ async fn attachments_upload_resumably_before_their_events() {
     ));
     centre.stop().await.unwrap();
 }
+
+#[test]
+fn personal_data_is_purged_after_acknowledgement_and_retention() {
+    use crate::attachments::AttachmentStore;
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = chrono::Utc.with_ymd_and_hms(2026, 11, 22, 1, 0, 0).unwrap();
+    let clock = ManualClock::starting_at(t0);
+    let mut ob = Outbox::open(&dir.path().join("ob.db"), "KSK-1", Arc::new(clock.clone())).unwrap();
+    let files = AttachmentStore::open(&dir.path().join("att")).unwrap();
+    let card = files.put(b"front of an ID card", "image/jpeg").unwrap();
+    let shared = files.put(b"a form used twice", "image/jpeg").unwrap();
+    ob.enqueue(
+        "application.submitted",
+        json!({ "name": "张三丰", "attachments": [card, shared.clone()] }),
+    )
+    .unwrap();
+    ob.enqueue(
+        "application.submitted",
+        json!({ "name": "李四", "attachments": [shared.clone()] }),
+    )
+    .unwrap();
+    ob.enqueue("application.submitted", json!({ "name": "王五" }))
+        .unwrap();
+    ob.apply(&IngestResult {
+        accepted: vec![1, 2],
+        next_expected: 3,
+        ..Default::default()
+    })
+    .unwrap();
+    // Within retention nothing goes.
+    assert_eq!(
+        ob.purge_personal_data(chrono::Duration::days(30), Some(&files))
+            .unwrap(),
+        (0, 0)
+    );
+    clock.advance(Duration::from_secs(31 * 86_400));
+    // Event 3 was never acknowledged: it keeps everything. Event 2 still needs `shared`... no:
+    // both acknowledged events are purged, so both attachments go.
+    let before = ob.next_batch(10).unwrap();
+    assert_eq!(before.len(), 1);
+    assert_eq!(
+        ob.purge_personal_data(chrono::Duration::days(30), Some(&files))
+            .unwrap(),
+        (2, 2)
+    );
+    assert!(!files.path(&card.sha256).exists() && !files.path(&shared.sha256).exists());
+    let kept: String = ob
+        .conn
+        .query_row("SELECT payload FROM outbox WHERE seq = 3", [], |r| r.get(0))
+        .unwrap();
+    assert!(kept.contains("王五"));
+    let gone: String = ob
+        .conn
+        .query_row("SELECT payload FROM outbox WHERE seq = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(gone, r#"{"purged":true}"#);
+    // The audit trail keeps sequence, kind and hash.
+    let (kind, hash): (String, String) = ob
+        .conn
+        .query_row(
+            "SELECT kind, payload_sha256 FROM outbox WHERE seq = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((kind.as_str(), hash.len()), ("application.submitted", 64));
+    assert_eq!(
+        ob.purge_personal_data(chrono::Duration::days(30), Some(&files))
+            .unwrap(),
+        (0, 0)
+    );
+}

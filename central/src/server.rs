@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use kiosk_protocol::wire::{CentreHealth, Heartbeat, IngestBatch};
+use kiosk_protocol::wire::{CentreHealth, Heartbeat, IngestBatch, TicketRequest};
 use tokio::sync::oneshot;
 
 use crate::store::SqliteStore;
@@ -26,6 +26,10 @@ pub fn router(store: SqliteStore) -> Router {
         .route("/api/v1/devices/{device_id}/events", post(ingest))
         .route("/api/v1/devices/{device_id}/heartbeat", post(heartbeat))
         .route("/api/v1/devices/{device_id}/status", get(status))
+        .route(
+            "/api/v1/halls/{hall}/services/{service}/tickets",
+            post(ticket),
+        )
         .route(
             "/api/v1/attachments/{sha256}",
             get(attachment_status).put(attachment_chunk),
@@ -140,6 +144,44 @@ async fn attachment_chunk(
             )
                 .into_response()
         }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn ticket(
+    State(state): State<AppState>,
+    Path((hall, service)): Path<(String, String)>,
+    body: Result<Json<TicketRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({ "error": e.body_text() })),
+            )
+                .into_response()
+        }
+    };
+    if req.prefix.chars().count() > 2 || req.request_id.is_empty() {
+        return (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": "prefix is at most 2 characters and request_id is required" }))).into_response();
+    }
+    // Numbering follows the hall's local day (China Standard Time).
+    let cst = chrono::FixedOffset::east_opt(8 * 3600)
+        .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!()));
+    let day = chrono::Utc::now()
+        .with_timezone(&cst)
+        .format("%Y-%m-%d")
+        .to_string();
+    let store = state.store.clone();
+    match tokio::task::spawn_blocking(move || store.issue_ticket(&hall, &service, &day, &req)).await
+    {
+        Ok(Ok(t)) => Json(t).into_response(),
+        Ok(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "error": e.to_string() })),
+        )
+            .into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }

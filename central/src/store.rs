@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use kiosk_protocol::wire::{
     canonical_json, payload_sha256, AttachmentStatus, Heartbeat, IngestBatch, IngestResult,
-    Rejection,
+    Rejection, Ticket, TicketRequest,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -43,6 +43,16 @@ const MIGRATIONS: &[&str] = &[
         received   INTEGER NOT NULL,
         complete   INTEGER NOT NULL,
         created_at TEXT NOT NULL
+    );",
+    "CREATE TABLE tickets (
+        hall       TEXT NOT NULL,
+        service    TEXT NOT NULL,
+        day        TEXT NOT NULL,
+        seq        INTEGER NOT NULL,
+        number     TEXT NOT NULL,
+        device_id  TEXT NOT NULL,
+        request_id TEXT NOT NULL UNIQUE,
+        PRIMARY KEY (hall, service, day, seq)
     );",
 ];
 
@@ -433,6 +443,55 @@ impl SqliteStore {
         })
     }
 
+    /// Issues the next ticket number of a hall's service for `day`; the same request id always
+    /// gets the same ticket.
+    pub fn issue_ticket(
+        &self,
+        hall: &str,
+        service: &str,
+        day: &str,
+        req: &TicketRequest,
+    ) -> Result<Ticket, StoreError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction()?;
+        let existing = tx
+            .query_row(
+                "SELECT hall, service, day, seq, number FROM tickets WHERE request_id = ?1",
+                params![req.request_id],
+                |r| {
+                    Ok(Ticket {
+                        hall: r.get(0)?,
+                        service: r.get(1)?,
+                        day: r.get(2)?,
+                        seq: r.get::<_, i64>(3)? as u32,
+                        number: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?;
+        if let Some(t) = existing {
+            return Ok(t);
+        }
+        let seq: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM tickets WHERE hall = ?1 AND service = ?2 AND day = ?3",
+            params![hall, service, day],
+            |r| r.get(0),
+        )?;
+        let number = format!("{}{:03}", req.prefix, seq);
+        tx.execute(
+            "INSERT INTO tickets (hall, service, day, seq, number, device_id, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![hall, service, day, seq, number, req.device_id, req.request_id],
+        )?;
+        tx.commit()?;
+        Ok(Ticket {
+            number,
+            seq: seq as u32,
+            day: day.to_string(),
+            hall: hall.to_string(),
+            service: service.to_string(),
+        })
+    }
+
     /// How many events the centre holds for a device, and their sequence numbers (for tests
     /// and the technicians' console).
     pub fn event_seqs(&self, device_id: &str) -> Result<Vec<u64>, StoreError> {
@@ -530,11 +589,59 @@ mod tests {
     }
 
     #[test]
+    fn tickets_count_per_hall_service_and_day_and_retries_get_the_same_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("c.db")).unwrap();
+        let req = |id: &str, prefix: &str| TicketRequest {
+            device_id: "KSK-1".into(),
+            request_id: id.into(),
+            prefix: prefix.into(),
+        };
+        let a1 = s
+            .issue_ticket("kunshan", "social-security", "2026-11-22", &req("r1", "A"))
+            .unwrap();
+        let a2 = s
+            .issue_ticket("kunshan", "social-security", "2026-11-22", &req("r2", "A"))
+            .unwrap();
+        assert_eq!((a1.number.as_str(), a2.number.as_str()), ("A001", "A002"));
+        assert_eq!(
+            s.issue_ticket("kunshan", "social-security", "2026-11-22", &req("r1", "A"))
+                .unwrap(),
+            a1,
+            "a retry gets the same ticket"
+        );
+        assert_eq!(
+            s.issue_ticket("kunshan", "real-estate", "2026-11-22", &req("r3", "B"))
+                .unwrap()
+                .number,
+            "B001"
+        );
+        assert_eq!(
+            s.issue_ticket(
+                "chongming",
+                "social-security",
+                "2026-11-22",
+                &req("r4", "A")
+            )
+            .unwrap()
+            .number,
+            "A001"
+        );
+        assert_eq!(
+            s.issue_ticket("kunshan", "social-security", "2026-11-23", &req("r5", "A"))
+                .unwrap()
+                .number,
+            "A001",
+            "numbers restart daily"
+        );
+    }
+
+    #[test]
     fn migrates_persists_and_refuses_newer_schemas() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/centre.db");
         let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 4);
+        assert_eq!(s.schema_version().unwrap(), 5);
         assert!(s.enrol_device("KSK-0001", "2026-11-22T09:00:00Z").unwrap());
         assert!(!s.enrol_device("KSK-0001", "2026-11-22T10:00:00Z").unwrap());
         drop(s);

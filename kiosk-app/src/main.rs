@@ -194,17 +194,18 @@ fn tokio_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-async fn wait_for_shutdown_signal() {
-    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+/// SIGTERM or Ctrl-C. The SIGTERM stream is made before the terminal says it is ready, so a
+/// stop sent right after that is never missed.
+async fn wait_for_shutdown_signal(term: Option<tokio::signal::unix::Signal>) {
     match term {
-        Ok(mut term) => {
+        Some(mut term) => {
             tokio::select! {
                 _ = term.recv() => tracing::info!("SIGTERM received"),
                 _ = tokio::signal::ctrl_c() => tracing::info!("interrupt received"),
             }
         }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM; Ctrl-C only");
+        None => {
+            tracing::error!("cannot listen for SIGTERM; Ctrl-C only");
             let _ = tokio::signal::ctrl_c().await;
         }
     }
@@ -212,6 +213,10 @@ async fn wait_for_shutdown_signal() {
 
 fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitCode> {
     let tokio = tokio_runtime()?;
+    let term = {
+        let _guard = tokio.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok()
+    };
     let clock = SystemClock::shared();
     let runtime = Arc::new(Runtime::start(&config, profile, clock.clone())?);
     let outbox = Arc::new(std::sync::Mutex::new(
@@ -321,8 +326,8 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
 
     if !headless && screen::display_available() {
         // The window owns the main thread; a signal quits its event loop.
-        tokio.spawn(async {
-            wait_for_shutdown_signal().await;
+        tokio.spawn(async move {
+            wait_for_shutdown_signal(term).await;
             let _ = slint::invoke_from_event_loop(|| {
                 let _ = slint::quit_event_loop();
             });
@@ -337,7 +342,7 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
                 config.source.display()
             );
         }
-        tokio.block_on(wait_for_shutdown_signal());
+        tokio.block_on(wait_for_shutdown_signal(term));
     }
 
     runtime.events.emit(Event::new(

@@ -110,6 +110,18 @@ pub fn document() -> Value {
                     }
                 }
             },
+            "/api/v1/halls/{hall}/services/{service}/tickets": { "post": {
+                "summary": "Issue the next queue ticket of a hall's service (numbers restart daily, CST)",
+                "parameters": [
+                    { "name": "hall", "in": "path", "required": true, "schema": { "type": "string" } },
+                    { "name": "service", "in": "path", "required": true, "schema": { "type": "string" } }
+                ],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/TicketRequest" } } } },
+                "responses": {
+                    "200": { "description": "The ticket (the same one again for a repeated request_id)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Ticket" } } } },
+                    "400": error, "503": error
+                }
+            }},
             "/api/v1/devices/{device_id}/status": { "get": {
                 "summary": "The device's latest heartbeat (monitoring view)",
                 "parameters": [device],

@@ -208,3 +208,26 @@ pub struct AttachmentStatus {
     /// Fully received and verified against its hash.
     pub complete: bool,
 }
+
+/// `POST /api/v1/halls/{hall}/services/{service}/tickets`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketRequest {
+    pub device_id: String,
+    /// Unique per request: a retry after a lost reply carries the same id and gets the same
+    /// ticket, so one citizen never holds two numbers.
+    pub request_id: String,
+    /// The service's letter on the display (`A` for 社保, `B` for 不动产 …).
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Ticket {
+    /// What the ticket and the hall display show: prefix and a 3-digit number (`A012`).
+    pub number: String,
+    pub seq: u32,
+    /// The hall's local day the numbering belongs to (numbers restart every day).
+    pub day: String,
+    pub hall: String,
+    pub service: String,
+}

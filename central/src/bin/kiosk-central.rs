@@ -82,6 +82,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { listen, db } => {
             let store =
                 SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
+            // Listen for SIGTERM before announcing readiness, so a stop sent right after the
+            // announcement is never missed.
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             let centre = CentreHandle::start(&listen, store)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
@@ -90,8 +94,6 @@ async fn main() -> anyhow::Result<()> {
                 centre.base_url(),
                 db.display()
             );
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             tokio::select! {
                 _ = term.recv() => {}
                 _ = tokio::signal::ctrl_c() => {}

@@ -43,6 +43,8 @@ pub fn document() -> Value {
     schemas.insert("IngestResult".into(), schema::<IngestResult>(&mut defs));
     schemas.insert("Heartbeat".into(), schema::<Heartbeat>(&mut defs));
     schemas.insert("AttachmentRef".into(), schema::<AttachmentRef>(&mut defs));
+    schemas.insert("TicketRequest".into(), schema::<TicketRequest>(&mut defs));
+    schemas.insert("Ticket".into(), schema::<Ticket>(&mut defs));
     schemas.insert(
         "AttachmentStatus".into(),
         schema::<AttachmentStatus>(&mut defs),

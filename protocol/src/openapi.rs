@@ -5,7 +5,8 @@ use schemars::{schema_for, JsonSchema};
 use serde_json::{json, Map, Value};
 
 use crate::wire::{
-    AttachmentRef, AttachmentStatus, CentreHealth, Heartbeat, IngestBatch, IngestResult,
+    AttachmentRef, AttachmentStatus, CentreHealth, Heartbeat, IngestBatch, IngestResult, Ticket,
+    TicketRequest,
 };
 
 fn schema<T: JsonSchema>(defs: &mut Map<String, Value>) -> Value {

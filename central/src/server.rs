@@ -37,56 +37,91 @@ pub fn router(store: SqliteStore) -> Router {
         .with_state(AppState { store })
 }
 
-async fn heartbeat(
-    State(state): State<AppState>,
-    Path(device_id): Path<String>,
-    body: Result<Json<Heartbeat>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Json(hb) = match body {
-        Ok(b) => b,
-        Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(serde_json::json!({ "error": e.body_text() })),
-            )
-                .into_response()
+type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+/// An error answer: the status and a JSON `{"error": …}` (plus `received` for resumable uploads).
+struct ApiError {
+    code: StatusCode,
+    message: String,
+    received: Option<u64>,
+}
+
+impl ApiError {
+    fn new(code: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            received: None,
         }
-    };
-    if hb.device_id != device_id {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(serde_json::json!({ "error": "device id in the body differs from the path" })),
-        )
-            .into_response();
-    }
-    let store = state.store.clone();
-    let now = chrono::Utc::now().to_rfc3339();
-    match tokio::task::spawn_blocking(move || store.record_heartbeat(&hb, &now)).await {
-        Ok(Ok(n)) => Json(serde_json::json!({ "heartbeats": n })).into_response(),
-        Ok(Err(e)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({ "error": e.to_string() })),
-        )
-            .into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
 
-async fn status(State(state): State<AppState>, Path(device_id): Path<String>) -> Response {
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = serde_json::json!({ "error": self.message });
+        if let Some(r) = self.received {
+            body["received"] = serde_json::json!(r);
+        }
+        (self.code, Json(body)).into_response()
+    }
+}
+
+/// Runs store work off the async executor; a store failure is 503, a panic 500.
+async fn store_call<T, E>(f: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "store failed");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                e.to_string(),
+            ))
+        }
+        Err(e) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            e.to_string(),
+        )),
+    }
+}
+
+/// The request body, or the 400 answer that names what is wrong with it.
+fn body<T>(b: JsonBody<T>) -> Result<T, ApiError> {
+    b.map(|Json(v)| v)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))
+}
+
+async fn heartbeat(
+    State(state): State<AppState>,
+    Path(device_id): Path<String>,
+    b: JsonBody<Heartbeat>,
+) -> Result<Response, ApiError> {
+    let hb = body(b)?;
+    if hb.device_id != device_id {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "device id in the body differs from the path",
+        ));
+    }
+    let (store, now) = (state.store.clone(), chrono::Utc::now().to_rfc3339());
+    let n = store_call(move || store.record_heartbeat(&hb, &now)).await?;
+    Ok(Json(serde_json::json!({ "heartbeats": n })).into_response())
+}
+
+async fn status(
+    State(state): State<AppState>,
+    Path(device_id): Path<String>,
+) -> Result<Response, ApiError> {
     let store = state.store.clone();
-    match tokio::task::spawn_blocking(move || store.latest_heartbeat(&device_id)).await {
-        Ok(Ok(Some(hb))) => Json(hb).into_response(),
-        Ok(Ok(None)) => (
+    match store_call(move || store.latest_heartbeat(&device_id)).await? {
+        Some(hb) => Ok(Json(hb).into_response()),
+        None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            Json(serde_json::json!({ "error": "no heartbeat from this device" })),
-        )
-            .into_response(),
-        Ok(Err(e)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({ "error": e.to_string() })),
-        )
-            .into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+            "no heartbeat from this device",
+        )),
     }
 }
 
@@ -96,21 +131,14 @@ struct ChunkQuery {
     size: u64,
 }
 
-async fn attachment_status(State(state): State<AppState>, Path(sha256): Path<String>) -> Response {
+async fn attachment_status(
+    State(state): State<AppState>,
+    Path(sha256): Path<String>,
+) -> Result<Response, ApiError> {
     let store = state.store.clone();
-    match tokio::task::spawn_blocking(move || store.attachment_status(&sha256)).await {
-        Ok(Ok(Some(s))) => Json(s).into_response(),
-        Ok(Ok(None)) => (
-            StatusCode::NOT_FOUND,
-            Json(serde_json::json!({ "error": "unknown attachment" })),
-        )
-            .into_response(),
-        Ok(Err(e)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({ "error": e.to_string() })),
-        )
-            .into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    match store_call(move || store.attachment_status(&sha256)).await? {
+        Some(s) => Ok(Json(s).into_response()),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, "unknown attachment")),
     }
 }
 
@@ -118,140 +146,86 @@ async fn attachment_chunk(
     State(state): State<AppState>,
     Path(sha256): Path<String>,
     Query(q): Query<ChunkQuery>,
-    body: axum::body::Bytes,
-) -> Response {
+    bytes: axum::body::Bytes,
+) -> Result<Response, ApiError> {
     use crate::store::AttachmentError as E;
     let store = state.store.clone();
-    match tokio::task::spawn_blocking(move || {
-        store.put_attachment_chunk(&sha256, q.size, q.offset, &body)
+    let res = tokio::task::spawn_blocking(move || {
+        store.put_attachment_chunk(&sha256, q.size, q.offset, &bytes)
     })
     .await
-    {
-        Ok(Ok(s)) => Json(s).into_response(),
-        Ok(Err(e)) => {
-            let (code, extra) = match &e {
-                E::BadHash(_) | E::TooLong => (StatusCode::BAD_REQUEST, serde_json::Value::Null),
-                E::SizeConflict { .. } => (StatusCode::CONFLICT, serde_json::Value::Null),
-                E::Offset { received, .. } => (StatusCode::CONFLICT, serde_json::json!(received)),
-                E::HashMismatch => (StatusCode::UNPROCESSABLE_ENTITY, serde_json::Value::Null),
-                E::Io(_) | E::Store(_) => {
-                    (StatusCode::SERVICE_UNAVAILABLE, serde_json::Value::Null)
-                }
-            };
-            (
-                code,
-                Json(serde_json::json!({ "error": e.to_string(), "received": extra })),
-            )
-                .into_response()
-        }
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let e = match res {
+        Ok(s) => return Ok(Json(s).into_response()),
+        Err(e) => e,
+    };
+    let code = match &e {
+        E::BadHash(_) | E::TooLong => StatusCode::BAD_REQUEST,
+        E::SizeConflict { .. } | E::Offset { .. } => StatusCode::CONFLICT,
+        E::HashMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+        E::Io(_) | E::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let mut err = ApiError::new(code, e.to_string());
+    // A wrong offset tells the device where to resume.
+    if let E::Offset { received, .. } = e {
+        err.received = Some(received);
     }
+    Err(err)
 }
 
 async fn ticket(
     State(state): State<AppState>,
     Path((hall, service)): Path<(String, String)>,
-    body: Result<Json<TicketRequest>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Json(req) = match body {
-        Ok(b) => b,
-        Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(serde_json::json!({ "error": e.body_text() })),
-            )
-                .into_response()
-        }
-    };
+    b: JsonBody<TicketRequest>,
+) -> Result<Response, ApiError> {
+    let req = body(b)?;
     if req.prefix.chars().count() > 2 || req.request_id.is_empty() {
-        return (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": "prefix is at most 2 characters and request_id is required" }))).into_response();
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "prefix is at most 2 characters and request_id is required",
+        ));
     }
-    // Numbering follows the hall's local day (China Standard Time).
-    let cst = chrono::FixedOffset::east_opt(8 * 3600)
-        .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!()));
-    let day = chrono::Utc::now()
-        .with_timezone(&cst)
+    // Numbering follows the hall's local day (China Standard Time, UTC+8, no daylight saving).
+    let day = (chrono::Utc::now() + chrono::Duration::hours(8))
         .format("%Y-%m-%d")
         .to_string();
     let store = state.store.clone();
-    match tokio::task::spawn_blocking(move || store.issue_ticket(&hall, &service, &day, &req)).await
-    {
-        Ok(Ok(t)) => Json(t).into_response(),
-        Ok(Err(e)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({ "error": e.to_string() })),
-        )
-            .into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
+    let t = store_call(move || store.issue_ticket(&hall, &service, &day, &req)).await?;
+    Ok(Json(t).into_response())
 }
 
 async fn ingest(
     State(state): State<AppState>,
     Path(device_id): Path<String>,
-    body: Result<Json<IngestBatch>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Json(batch) = match body {
-        Ok(b) => b,
-        Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(serde_json::json!({ "error": e.body_text() })),
-            )
-                .into_response()
-        }
-    };
+    b: JsonBody<IngestBatch>,
+) -> Result<Response, ApiError> {
+    let batch = body(b)?;
     if batch.events.len() > MAX_BATCH {
-        let msg = format!("at most {MAX_BATCH} events per batch");
-        return (
+        return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            Json(serde_json::json!({ "error": msg })),
-        )
-            .into_response();
+            format!("at most {MAX_BATCH} events per batch"),
+        ));
     }
-    let store = state.store.clone();
-    let now = chrono::Utc::now().to_rfc3339();
-    let res = tokio::task::spawn_blocking(move || store.ingest(&device_id, &batch, &now)).await;
-    match res {
-        Ok(Ok(r)) => Json(r).into_response(),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "ingest failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({ "error": e.to_string() })),
-            )
-                .into_response()
-        }
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
+    let (store, now) = (state.store.clone(), chrono::Utc::now().to_rfc3339());
+    let r = store_call(move || store.ingest(&device_id, &batch, &now)).await?;
+    Ok(Json(r).into_response())
 }
 
-async fn health(State(state): State<AppState>) -> Response {
+async fn health(State(state): State<AppState>) -> Result<Response, ApiError> {
     let store = state.store.clone();
-    let checked = tokio::task::spawn_blocking(move || {
+    let (schema_version, enrolled_devices) = store_call(move || {
         Ok::<_, crate::StoreError>((store.schema_version()?, store.enrolled_devices()?))
     })
-    .await;
-    match checked {
-        Ok(Ok((schema_version, enrolled_devices))) => Json(CentreHealth {
-            status: "ok".into(),
-            api_version: kiosk_protocol::API_VERSION.into(),
-            service_version: env!("CARGO_PKG_VERSION").into(),
-            store: "sqlite".into(),
-            schema_version,
-            enrolled_devices,
-        })
-        .into_response(),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "health check: store failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({ "status": "store-error", "error": e.to_string() })),
-            )
-                .into_response()
-        }
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
+    .await?;
+    Ok(Json(CentreHealth {
+        status: "ok".into(),
+        api_version: kiosk_protocol::API_VERSION.into(),
+        service_version: env!("CARGO_PKG_VERSION").into(),
+        store: "sqlite".into(),
+        schema_version,
+        enrolled_devices,
+    })
+    .into_response())
 }
 
 /// A running centre. Dropping the handle without `stop` leaves it running until the runtime ends.

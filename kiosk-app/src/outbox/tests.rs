@@ -418,6 +418,21 @@ async fn attachments_upload_resumably_before_their_events() {
     let partial = store
         .put_attachment_chunk(&r.sha256, r.size, 0, &first)
         .unwrap();
+    // A chunk at the wrong offset is refused with where to resume.
+    let resp = reqwest::Client::new()
+        .put(format!(
+            "{}/api/v1/attachments/{}?offset=0&size={}",
+            centre.base_url(),
+            r.sha256,
+            r.size
+        ))
+        .body(first.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 409);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["received"], crate::sync::CHUNK as u64);
     assert_eq!(
         (partial.received, partial.complete),
         (crate::sync::CHUNK as u64, false)

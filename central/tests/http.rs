@@ -42,25 +42,54 @@ async fn health_over_http_and_graceful_stop() {
     );
 }
 
+/// `kiosk-central serve` on a free loopback port with its own database.
+struct Served {
+    child: std::process::Child,
+    port: u16,
+    /// The line it printed when ready.
+    line: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Served {
+    fn start() -> Served {
+        use std::io::{BufRead, BufReader};
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk-central"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"])
+            .arg(dir.path().join("c.db"))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        Served {
+            child,
+            port,
+            line,
+            _dir: dir,
+        }
+    }
+
+    /// SIGTERMs it and waits for it to end.
+    fn stop(mut self) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
 #[test]
 fn serve_binary_starts_answers_and_stops_on_sigterm() {
-    use std::io::{BufRead, BufReader};
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk-central"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"])
-        .arg(dir.path().join("c.db"))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let served = Served::start();
+    let (port, line) = (served.port, served.line.clone());
     assert!(line.contains("serving http://127.0.0.1:"), "{line}");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -75,9 +104,7 @@ fn serve_binary_starts_answers_and_stops_on_sigterm() {
             .unwrap()
     });
     assert!(body.contains("\"status\":\"ok\""), "{body}");
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    let status = child.wait().unwrap();
+    let status = served.stop();
     assert!(
         status.success(),
         "kiosk-central exited with {status} on SIGTERM"
@@ -86,23 +113,8 @@ fn serve_binary_starts_answers_and_stops_on_sigterm() {
 
 #[test]
 fn loadgen_against_a_served_centre() {
-    use std::io::{BufRead, BufReader};
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk-central"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"])
-        .arg(dir.path().join("c.db"))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(serve.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let served = Served::start();
+    let port = served.port;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk-central"))
         .args([
             "loadgen",
@@ -145,7 +157,5 @@ fn loadgen_against_a_served_centre() {
     });
     assert_eq!(hb["queue_pending"], 9);
     assert_eq!(hb["peripherals"][0]["state"], "normal");
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(serve.id()).unwrap());
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    assert!(serve.wait().unwrap().success());
+    assert!(served.stop().success());
 }

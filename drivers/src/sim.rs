@@ -278,6 +278,29 @@ impl LinkReq {
     }
 }
 
+/// The five `SimControl` methods every pty simulator shares, for a type with `id`, `endpoint`
+/// and a `mailbox` of requests that wrap [`LinkReq`]. Used inside `impl SimControl for …`.
+macro_rules! pty_sim_link_controls {
+    () => {
+        fn device_id(&self) -> &str {
+            &self.id
+        }
+        fn endpoint(&self) -> String {
+            self.endpoint.clone()
+        }
+        fn unplug(&self) -> Result<(), String> {
+            $crate::sim::ask_link(&self.mailbox, $crate::sim::LinkReq::Unplug)
+        }
+        fn replug(&self) -> Result<(), String> {
+            $crate::sim::ask_link(&self.mailbox, $crate::sim::LinkReq::Replug)
+        }
+        fn set_faults(&self, faults: $crate::sim::SimFaults) -> Result<(), String> {
+            $crate::sim::ask_link(&self.mailbox, $crate::sim::LinkReq::Faults(faults))
+        }
+    };
+}
+pub(crate) use pty_sim_link_controls;
+
 /// The link half of `SimControl` for simulators whose requests wrap a [`LinkReq`].
 pub(crate) fn ask_link<Req: From<LinkReq> + Send + 'static>(
     mailbox: &SimMailbox<Req>,

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::packet::{ins, Packet, PacketSpec, Pid, DEFAULT_ADDRESS};
 use super::TEMPLATE_LEN;
 use crate::sim::{
-    ask_link, path_string, send_with_faults, LinkReq, Mail, SimControl, SimEnv, SimFaults, SimLink,
+    path_string, send_with_faults, LinkReq, Mail, SimControl, SimEnv, SimFaults, SimLink,
     SimMailbox,
 };
 
@@ -118,21 +118,7 @@ impl FingerprintSim {
 }
 
 impl SimControl for FingerprintSim {
-    fn device_id(&self) -> &str {
-        &self.id
-    }
-    fn endpoint(&self) -> String {
-        self.endpoint.clone()
-    }
-    fn unplug(&self) -> Result<(), String> {
-        ask_link(&self.mailbox, LinkReq::Unplug)
-    }
-    fn replug(&self) -> Result<(), String> {
-        ask_link(&self.mailbox, LinkReq::Replug)
-    }
-    fn set_faults(&self, faults: SimFaults) -> Result<(), String> {
-        ask_link(&self.mailbox, LinkReq::Faults(faults))
-    }
+    crate::sim::pty_sim_link_controls!();
     fn inject(&self, what: &str, args: &Value) -> Result<Value, String> {
         match what {
             "present" => {

@@ -18,7 +18,7 @@ use super::identity::{encode_text, Identity};
 use super::photo::{CardPhoto, FixtureDecoder, BMP_HEIGHT, BMP_WIDTH, WLT_LEN};
 use super::{build_read_payload, RawRead};
 use crate::sim::{
-    ask_link, path_string, send_with_faults, LinkReq, Mail, SimControl, SimEnv, SimFaults, SimLink,
+    path_string, send_with_faults, LinkReq, Mail, SimControl, SimEnv, SimFaults, SimLink,
     SimMailbox,
 };
 
@@ -265,21 +265,7 @@ impl IdCardSim {
 }
 
 impl SimControl for IdCardSim {
-    fn device_id(&self) -> &str {
-        &self.id
-    }
-    fn endpoint(&self) -> String {
-        self.endpoint.clone()
-    }
-    fn unplug(&self) -> Result<(), String> {
-        ask_link(&self.mailbox, LinkReq::Unplug)
-    }
-    fn replug(&self) -> Result<(), String> {
-        ask_link(&self.mailbox, LinkReq::Replug)
-    }
-    fn set_faults(&self, faults: SimFaults) -> Result<(), String> {
-        ask_link(&self.mailbox, LinkReq::Faults(faults))
-    }
+    crate::sim::pty_sim_link_controls!();
     fn inject(&self, what: &str, args: &Value) -> Result<Value, String> {
         match what {
             "place" => {

@@ -12,7 +12,7 @@ use kiosk_hal::transport::SimPort;
 use serde_json::{json, Value};
 
 use crate::sim::{
-    ask_link, path_string, send_with_faults, LinkReq, Mail, SimControl, SimEnv, SimFaults, SimLink,
+    path_string, send_with_faults, LinkReq, Mail, SimControl, SimEnv, SimFaults, SimLink,
     SimMailbox,
 };
 use crate::DeviceSpec;
@@ -89,21 +89,7 @@ impl ScannerSim {
 }
 
 impl SimControl for ScannerSim {
-    fn device_id(&self) -> &str {
-        &self.id
-    }
-    fn endpoint(&self) -> String {
-        self.endpoint.clone()
-    }
-    fn unplug(&self) -> Result<(), String> {
-        ask_link(&self.mailbox, LinkReq::Unplug)
-    }
-    fn replug(&self) -> Result<(), String> {
-        ask_link(&self.mailbox, LinkReq::Replug)
-    }
-    fn set_faults(&self, faults: SimFaults) -> Result<(), String> {
-        ask_link(&self.mailbox, LinkReq::Faults(faults))
-    }
+    crate::sim::pty_sim_link_controls!();
     fn inject(&self, what: &str, args: &Value) -> Result<Value, String> {
         match what {
             "scan" => {

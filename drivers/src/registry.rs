@@ -9,7 +9,7 @@ use kiosk_hal::DeviceKind;
 
 use crate::sim::{SimControl, SimEnv};
 use crate::spec::TransportKind;
-use crate::{board, fingerprint, idcard, pcsc, scanner, DeviceSpec, DriverError};
+use crate::{board, escpos, fingerprint, idcard, pcsc, scanner, DeviceSpec, DriverError};
 
 /// A driver running against its simulator.
 pub struct Simulated {
@@ -86,6 +86,20 @@ pub static DRIVERS: &[DriverEntry] = &[
         open: |spec, _clock| Ok(Box::new(pcsc::PcscReader::from_spec(spec)?)),
         simulate: simulate_pcsc,
         check: |spec| pcsc::PcscReader::from_spec(spec).map(drop),
+    },
+    DriverEntry {
+        name: escpos::DRIVER,
+        kind: DeviceKind::ReceiptPrinter,
+        summary: "ESC/POS receipt printer (58/80 mm): serial, USB, TCP 9100 or /dev/usb/lp*, jobs confirmed by status",
+        transports: &[
+            TransportKind::Serial,
+            TransportKind::Tcp,
+            TransportKind::Usb,
+            TransportKind::Lp,
+        ],
+        open: |spec, _clock| Ok(Box::new(escpos::ReceiptPrinter::from_spec(spec)?)),
+        simulate: simulate_escpos,
+        check: |spec| escpos::ReceiptPrinter::from_spec(spec).map(drop),
     },
     DriverEntry {
         name: board::DRIVER,
@@ -173,6 +187,47 @@ fn simulate_scanner(
     let sim = scanner::sim::ScannerSim::start(&spec.id, env, config).map_err(sim_failed(spec))?;
     // The driver is the real one, pointed at the simulator's pty instead of the configured port.
     let device = scanner::SerialScanner::from_spec(&on_pty(spec, sim.endpoint()))?;
+    Ok(Simulated {
+        device: Box::new(device),
+        control: Arc::new(sim),
+    })
+}
+
+fn simulate_escpos(
+    spec: &DeviceSpec,
+    env: &SimEnv,
+    _clock: SharedClock,
+) -> Result<Simulated, DriverError> {
+    let printer = escpos::ReceiptPrinter::from_spec(spec)?;
+    let config = escpos::sim::EscposSimConfig {
+        paper: printer.paper(),
+        out_dir: env.dir.join(format!("receipts-{}", spec.id)),
+        one_way: spec.opt_str("status").ok().flatten() == Some("none"),
+    };
+    let (sim, sim_spec) = match spec.transport {
+        TransportKind::Tcp => {
+            let sim =
+                escpos::sim::EscposSim::start_tcp(&spec.id, config).map_err(sim_failed(spec))?;
+            let mut s = spec.clone();
+            s.address = Some(sim.endpoint());
+            (sim, s)
+        }
+        TransportKind::Lp => {
+            // A pty slave is a character device, as /dev/usb/lp0 is: the lp transport opens it.
+            let sim = escpos::sim::EscposSim::start_pty(&spec.id, env, config)
+                .map_err(sim_failed(spec))?;
+            let mut s = spec.clone();
+            s.path = Some(sim.endpoint());
+            (sim, s)
+        }
+        _ => {
+            let sim = escpos::sim::EscposSim::start_pty(&spec.id, env, config)
+                .map_err(sim_failed(spec))?;
+            let endpoint = sim.endpoint();
+            (sim, on_pty(spec, endpoint))
+        }
+    };
+    let device = escpos::ReceiptPrinter::from_spec(&sim_spec)?;
     Ok(Simulated {
         device: Box::new(device),
         control: Arc::new(sim),

@@ -262,16 +262,16 @@ impl LinkReq {
     /// device had half received, as a power cut empties a UART buffer.
     pub(crate) fn apply(
         self,
-        port: &mut SimPort,
+        port: &mut dyn SimLink,
         faults: &mut SimFaults,
         on_unplug: impl FnOnce(),
     ) -> Result<Value, String> {
         match self {
             LinkReq::Unplug => {
-                SimLink::unplug(port);
+                port.unplug();
                 on_unplug();
             }
-            LinkReq::Replug => SimLink::replug(port).map_err(|e| e.to_string())?,
+            LinkReq::Replug => port.replug().map_err(|e| e.to_string())?,
             LinkReq::Faults(f) => *faults = f,
         }
         Ok(Value::Null)

@@ -19,6 +19,10 @@ pub enum TransportKind {
     Hid,
     /// A reader managed by pcscd, found by name.
     Pcsc,
+    /// A printer class character device (`/dev/usb/lp0`).
+    Lp,
+    /// An IPP printer, by `uri`.
+    Ipp,
 }
 
 impl TransportKind {
@@ -26,7 +30,7 @@ impl TransportKind {
     pub fn is_stream(self) -> bool {
         matches!(
             self,
-            TransportKind::Serial | TransportKind::Tcp | TransportKind::Usb
+            TransportKind::Serial | TransportKind::Tcp | TransportKind::Usb | TransportKind::Lp
         )
     }
 }
@@ -118,10 +122,15 @@ impl DeviceSpec {
                 ep_in: self.ep_in.ok_or("transport \"usb\" needs `ep_in`")?,
                 ep_out: self.ep_out.ok_or("transport \"usb\" needs `ep_out`")?,
             })),
-            TransportKind::Gpio | TransportKind::Hid | TransportKind::Pcsc => Err(format!(
-                "transport {:?} is not a byte stream",
-                self.transport
-            )),
+            TransportKind::Lp => Ok(Endpoint::Lp {
+                path: need(&self.path, "path")?,
+            }),
+            TransportKind::Gpio | TransportKind::Hid | TransportKind::Pcsc | TransportKind::Ipp => {
+                Err(format!(
+                    "transport {:?} is not a byte stream",
+                    self.transport
+                ))
+            }
         }
     }
 

@@ -4,6 +4,7 @@
 //! a driver never blocks forever on a silent device; `reopen` is how hot-plug recovery works (a
 //! failed poll drops the link, the next poll reopens it).
 
+mod lp;
 mod pty;
 mod serial;
 mod tcp;
@@ -11,6 +12,7 @@ mod usb;
 
 use std::time::Duration;
 
+pub use lp::LpTransport;
 pub use pty::{PtyPair, SimPort};
 pub use serial::{SerialConfig, SerialTransport};
 pub use tcp::TcpTransport;
@@ -121,8 +123,14 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
 #[serde(tag = "transport", rename_all = "kebab-case")]
 pub enum Endpoint {
     Serial(SerialConfig),
-    Tcp { address: String },
+    Tcp {
+        address: String,
+    },
     Usb(UsbBulkConfig),
+    /// A printer class character device (`/dev/usb/lp0`).
+    Lp {
+        path: String,
+    },
 }
 
 impl Endpoint {
@@ -133,6 +141,7 @@ impl Endpoint {
             Endpoint::Serial(cfg) => Box::new(SerialTransport::open(cfg.clone())?),
             Endpoint::Tcp { address } => Box::new(TcpTransport::connect(address)?),
             Endpoint::Usb(cfg) => Box::new(UsbBulkTransport::open(cfg.clone())?),
+            Endpoint::Lp { path } => Box::new(LpTransport::open(path)?),
         })
     }
 
@@ -141,6 +150,7 @@ impl Endpoint {
             Endpoint::Serial(cfg) => format!("{} @{}", cfg.path, cfg.baud),
             Endpoint::Tcp { address } => format!("tcp://{address}"),
             Endpoint::Usb(cfg) => cfg.selector.to_string(),
+            Endpoint::Lp { path } => path.clone(),
         }
     }
 }

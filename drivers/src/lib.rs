@@ -6,6 +6,7 @@ pub mod board;
 pub mod escpos;
 pub mod fingerprint;
 pub mod idcard;
+pub mod ipp;
 pub mod pcsc;
 pub mod registry;
 pub mod scanner;

@@ -9,7 +9,7 @@ use kiosk_hal::DeviceKind;
 
 use crate::sim::{SimControl, SimEnv};
 use crate::spec::TransportKind;
-use crate::{board, escpos, fingerprint, idcard, pcsc, scanner, DeviceSpec, DriverError};
+use crate::{board, escpos, fingerprint, idcard, ipp, pcsc, scanner, DeviceSpec, DriverError};
 
 /// A driver running against its simulator.
 pub struct Simulated {
@@ -100,6 +100,15 @@ pub static DRIVERS: &[DriverEntry] = &[
         open: |spec, _clock| Ok(Box::new(escpos::ReceiptPrinter::from_spec(spec)?)),
         simulate: simulate_escpos,
         check: |spec| escpos::ReceiptPrinter::from_spec(spec).map(drop),
+    },
+    DriverEntry {
+        name: ipp::DRIVER,
+        kind: DeviceKind::A4Printer,
+        summary: "A4 printer over IPP (CUPS or the printer's own IPP service): PDF jobs followed to completion",
+        transports: &[TransportKind::Ipp],
+        open: |spec, _clock| Ok(Box::new(ipp::IppPrinter::from_spec(spec)?)),
+        simulate: simulate_ipp,
+        check: |spec| ipp::IppPrinter::from_spec(spec).map(drop),
     },
     DriverEntry {
         name: board::DRIVER,
@@ -228,6 +237,29 @@ fn simulate_escpos(
         }
     };
     let device = escpos::ReceiptPrinter::from_spec(&sim_spec)?;
+    Ok(Simulated {
+        device: Box::new(device),
+        control: Arc::new(sim),
+    })
+}
+
+fn simulate_ipp(
+    spec: &DeviceSpec,
+    env: &SimEnv,
+    _clock: SharedClock,
+) -> Result<Simulated, DriverError> {
+    ipp::cups::available().map_err(|why| DriverError::Unavailable {
+        device: spec.id.clone(),
+        driver: ipp::DRIVER.into(),
+        why: format!("the sim profile prints through a private CUPS: {why}"),
+    })?;
+    let sim = ipp::sim::CupsSim::start(&spec.id, &env.dir.join(format!("cups-{}", spec.id)))
+        .map_err(sim_failed(spec))?;
+    let mut sim_spec = spec.clone();
+    sim_spec
+        .options
+        .insert("uri".into(), serde_json::json!(sim.endpoint()));
+    let device = ipp::IppPrinter::from_spec(&sim_spec)?;
     Ok(Simulated {
         device: Box::new(device),
         control: Arc::new(sim),

@@ -25,6 +25,12 @@ pub enum DevctlCommand {
         action: String,
         args: Value,
     },
+    /// Offline rendering of an ESC/POS byte file: `escpos render IN.bin OUT.png`.
+    Render {
+        file: String,
+        out: String,
+        args: Value,
+    },
     /// Offline decoding of a captured device reply: `idcard decode FILE`.
     Decode {
         family: String,
@@ -36,7 +42,7 @@ pub enum DevctlCommand {
 /// Device families whose captured replies `devctl FAMILY decode FILE` understands.
 pub const DECODERS: &[&str] = &["idcard"];
 
-pub const USAGE: &str = "usage: kiosk devctl [OPTIONS] list | status [ID] | self-test ID | actions ID | sim ID WHAT [KEY=VALUE…] | ID ACTION [KEY=VALUE…] | idcard decode FILE [reveal=true]";
+pub const USAGE: &str = "usage: kiosk devctl [OPTIONS] list | status [ID] | self-test ID | actions ID | sim ID WHAT [KEY=VALUE…] | ID ACTION [KEY=VALUE…] | idcard decode FILE [reveal=true] | escpos render IN.bin OUT.png [paper=58mm|80mm]";
 
 /// `key=value` words to a JSON object; values that parse as JSON (numbers, booleans) keep
 /// their type, everything else is a string.
@@ -78,6 +84,11 @@ pub fn parse(words: &[String]) -> Result<DevctlCommand, String> {
             what: what.to_string(),
             args: parse_args(&words[3..3 + rest.len()])?,
         }),
+        ["escpos", "render", file, out, rest @ ..] => Ok(DevctlCommand::Render {
+            file: file.to_string(),
+            out: out.to_string(),
+            args: parse_args(&words[4..4 + rest.len()])?,
+        }),
         [family, "decode", file, rest @ ..] if DECODERS.contains(family) => {
             Ok(DevctlCommand::Decode {
                 family: family.to_string(),
@@ -107,6 +118,56 @@ pub fn decode(family: &str, file: &str, args: &Value) -> Result<Value, Value> {
             Err(json!({ "error": "unsupported", "detail": format!("no decoder for {other}") }))
         }
     }
+}
+
+/// Renders an ESC/POS byte file as the virtual printer would print it: one PNG a cut
+/// (`OUT.png`, or `OUT-1.png`, `OUT-2.png` … when the stream holds several receipts).
+pub fn render(file: &str, out: &str, args: &Value) -> Result<Value, Value> {
+    use kiosk_drivers::escpos::{render, Paper};
+    let paper = match args.get("paper") {
+        None => Paper::Mm80,
+        Some(p) => Paper::parse(&p.to_string().replace('"', ""))
+            .map_err(|e| json!({ "error": "invalid-data", "detail": e }))?,
+    };
+    let bytes = std::fs::read(file)
+        .map_err(|e| json!({ "error": "io", "detail": format!("{file}: {e}") }))?;
+    let err = |e: render::RenderError| {
+        let kind = match e {
+            render::RenderError::Truncated { .. } => "truncated",
+            render::RenderError::NoFont(_) => "no-font",
+            render::RenderError::Write { .. } => "io",
+        };
+        json!({ "error": kind, "detail": e.to_string() })
+    };
+    let pages = render::render_stream(&bytes, paper.dots()).map_err(err)?;
+    if pages.is_empty() {
+        return Err(json!({ "error": "empty", "detail": format!("{file} prints nothing") }));
+    }
+    let out_path = std::path::Path::new(out);
+    let mut listed = Vec::new();
+    for (i, page) in pages.iter().enumerate() {
+        let path = if pages.len() == 1 {
+            out_path.to_path_buf()
+        } else {
+            let stem = out_path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("receipt");
+            out_path.with_file_name(format!("{stem}-{}.png", i + 1))
+        };
+        page.save_png(&path).map_err(err)?;
+        listed.push(json!({
+            "png": path.display().to_string(),
+            "cut": page.cut,
+            "width": page.image.width(),
+            "height": page.image.height(),
+            "text": page.text,
+            "qr": page.qr_codes,
+            "barcodes": page.barcodes,
+            "unknown_commands": page.unknown,
+        }));
+    }
+    Ok(json!({ "paper": paper, "bytes": bytes.len(), "pages": listed }))
 }
 
 /// Runs one command. `Ok` carries the JSON to print; `Err` carries the JSON of a failed
@@ -179,6 +240,7 @@ pub fn execute(rt: &Runtime, cmd: &DevctlCommand, timeout: Duration) -> Result<V
                 .map_err(|e| json!({ "completion": "invalid-data", "detail": e }))
         }
         DevctlCommand::Decode { family, file, args } => decode(family, file, args),
+        DevctlCommand::Render { file, out, args } => render(file, out, args),
         DevctlCommand::Action { id, action, args } => rt
             .call(id, action, args.clone(), timeout)
             .map(|v| json!({ "completion": "success", "result": v }))

@@ -404,8 +404,17 @@ fn run_devctl(
         }
     };
     // Offline decoding needs no device and no runtime.
-    if let [devctl::DevctlCommand::Decode { family, file, args }] = cmds.as_slice() {
-        let (code, v) = match devctl::decode(family, file, args) {
+    let offline = match cmds.as_slice() {
+        [devctl::DevctlCommand::Decode { family, file, args }] => {
+            Some(devctl::decode(family, file, args))
+        }
+        [devctl::DevctlCommand::Render { file, out, args }] => {
+            Some(devctl::render(file, out, args))
+        }
+        _ => None,
+    };
+    if let Some(result) = offline {
+        let (code, v) = match result {
             Ok(v) => (ExitCode::SUCCESS, v),
             Err(v) => (ExitCode::from(1), v),
         };
@@ -433,8 +442,8 @@ fn run_devctl(
                 wanted.clear();
                 break;
             }
-            devctl::DevctlCommand::Decode { .. } => {
-                eprintln!("kiosk devctl: decode cannot be combined with other commands");
+            devctl::DevctlCommand::Decode { .. } | devctl::DevctlCommand::Render { .. } => {
+                eprintln!("kiosk devctl: decode and render cannot be combined with other commands");
                 return Ok(ExitCode::from(2));
             }
             devctl::DevctlCommand::SelfTest(id)

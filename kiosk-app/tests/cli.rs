@@ -563,3 +563,99 @@ fn devctl_reads_a_simulated_id_card_and_decodes_captures() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["error"], "frame", "{v}");
 }
+
+#[test]
+fn devctl_prints_a_ticket_on_the_virtual_printer_and_renders_byte_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(dir.path(), "");
+    let out = kiosk()
+        .args(["devctl", "--config"])
+        .arg(&cfg)
+        .args([
+            "receipt",
+            "print-test",
+            "then",
+            "sim",
+            "receipt",
+            "receipts",
+            "then",
+            "sim",
+            "receipt",
+            "paper-out",
+            "then",
+            "receipt",
+            "print-test",
+        ])
+        .output()
+        .unwrap();
+    // The second job fails: exit status 1, and the sequence stops there.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["result"]["outcome"], "printed", "{v}");
+    assert_eq!(v[1]["result"].as_array().unwrap().len(), 1);
+    assert!(v[1]["result"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("打印机自检"));
+    assert_eq!(v[3]["completion"], "user-error");
+    assert!(
+        v[3]["detail"].as_str().unwrap().contains("out of paper"),
+        "{v}"
+    );
+
+    let bin = dir.path().join("ticket.bin");
+    let ticket = kiosk_drivers::escpos::templates::QueueTicket {
+        hall: "昆山市政务服务中心".into(),
+        number: "B107".into(),
+        service: "不动产登记".into(),
+        waiting: 12,
+        issued_at: "2026-11-23 14:05".into(),
+        qr_url: "https://zwfw.example/queue/B107".into(),
+        window_hint: None,
+    };
+    let mut bytes = ticket
+        .receipt(kiosk_drivers::escpos::Paper::Mm58)
+        .encode()
+        .unwrap();
+    bytes.extend(bytes.clone());
+    std::fs::write(&bin, &bytes).unwrap();
+    let png = dir.path().join("ticket.png");
+    let out = kiosk()
+        .args(["devctl", "--config"])
+        .arg(&cfg)
+        .args(["escpos", "render"])
+        .arg(&bin)
+        .arg(&png)
+        .arg("paper=58mm")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pages = v["pages"].as_array().unwrap();
+    assert_eq!(pages.len(), 2);
+    assert_eq!(pages[0]["width"], 384);
+    assert!(pages[1]["text"].as_str().unwrap().contains("B107"));
+    assert!(dir.path().join("ticket-2.png").exists());
+
+    std::fs::write(&bin, &bytes[..bytes.len() - 2]).unwrap();
+    let out = kiosk()
+        .args(["devctl", "--config"])
+        .arg(&cfg)
+        .args(["escpos", "render"])
+        .arg(&bin)
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"], "truncated", "{v}");
+}

@@ -10,6 +10,7 @@ pub mod ipp;
 pub mod pcsc;
 pub mod registry;
 pub mod scanner;
+pub mod seal;
 pub mod sim;
 pub mod spec;
 

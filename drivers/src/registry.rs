@@ -9,7 +9,9 @@ use kiosk_hal::DeviceKind;
 
 use crate::sim::{SimControl, SimEnv};
 use crate::spec::TransportKind;
-use crate::{board, escpos, fingerprint, idcard, ipp, pcsc, scanner, DeviceSpec, DriverError};
+use crate::{
+    board, escpos, fingerprint, idcard, ipp, pcsc, scanner, seal, DeviceSpec, DriverError,
+};
 
 /// A driver running against its simulator.
 pub struct Simulated {
@@ -109,6 +111,15 @@ pub static DRIVERS: &[DriverEntry] = &[
         open: |spec, _clock| Ok(Box::new(ipp::IppPrinter::from_spec(spec)?)),
         simulate: simulate_ipp,
         check: |spec| ipp::IppPrinter::from_spec(spec).map(drop),
+    },
+    DriverEntry {
+        name: seal::DRIVER,
+        kind: DeviceKind::SealModule,
+        summary: "seal (stamp) module, HallKit serial protocol HKS1: authorised impressions with door locks",
+        transports: &[TransportKind::Serial, TransportKind::Tcp],
+        open: |spec, _clock| Ok(Box::new(seal::SerialSealMachine::from_spec(spec)?)),
+        simulate: simulate_seal,
+        check: |spec| seal::SerialSealMachine::from_spec(spec).map(drop),
     },
     DriverEntry {
         name: board::DRIVER,
@@ -260,6 +271,37 @@ fn simulate_ipp(
         .options
         .insert("uri".into(), serde_json::json!(sim.endpoint()));
     let device = ipp::IppPrinter::from_spec(&sim_spec)?;
+    Ok(Simulated {
+        device: Box::new(device),
+        control: Arc::new(sim),
+    })
+}
+
+fn simulate_seal(
+    spec: &DeviceSpec,
+    env: &SimEnv,
+    _clock: SharedClock,
+) -> Result<Simulated, DriverError> {
+    // The simulated module is set up with the same authorisation code the driver is given.
+    let code = spec
+        .opt_str("auth_code")
+        .ok()
+        .flatten()
+        .and_then(|h| hex::decode(h).ok())
+        .ok_or_else(|| {
+            DriverError::config(
+                spec,
+                "a seal module needs options.auth_code (16 hex digits)",
+            )
+        })?;
+    let seals = spec
+        .opt_u64("seals")
+        .ok()
+        .flatten()
+        .unwrap_or(4)
+        .clamp(1, 16) as u8;
+    let sim = seal::sim::SealSim::start(&spec.id, env, code, seals).map_err(sim_failed(spec))?;
+    let device = seal::SerialSealMachine::from_spec(&on_pty(spec, sim.endpoint()))?;
     Ok(Simulated {
         device: Box::new(device),
         control: Arc::new(sim),

@@ -7,10 +7,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use kiosk_protocol::wire::{CentreHealth, Heartbeat, IngestBatch, TicketRequest};
+use kiosk_protocol::wire::{
+    CentreHealth, Heartbeat, IngestBatch, SealAuthorisationRequest, SealConsume, TicketRequest,
+};
 use tokio::sync::oneshot;
 
-use crate::store::SqliteStore;
+use crate::store::{ConsumeRefusal, SqliteStore};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -29,6 +31,15 @@ pub fn router(store: SqliteStore) -> Router {
         .route(
             "/api/v1/halls/{hall}/services/{service}/tickets",
             post(ticket),
+        )
+        .route(
+            "/api/v1/halls/{hall}/services/{service}/tickets/{day}/{number}",
+            get(ticket_state),
+        )
+        .route("/api/v1/seal-authorisations", post(authorise_seal))
+        .route(
+            "/api/v1/seal-authorisations/{id}/consume",
+            post(consume_seal),
         )
         .route(
             "/api/v1/attachments/{sha256}",
@@ -192,6 +203,69 @@ async fn ticket(
     let store = state.store.clone();
     let t = store_call(move || store.issue_ticket(&hall, &service, &day, &req)).await?;
     Ok(Json(t).into_response())
+}
+
+async fn ticket_state(
+    State(state): State<AppState>,
+    Path((hall, service, day, number)): Path<(String, String, String, String)>,
+) -> Result<Response, ApiError> {
+    let store = state.store.clone();
+    match store_call(move || store.ticket(&hall, &service, &day, &number)).await? {
+        Some(t) => Ok(Json(t).into_response()),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, "no such ticket")),
+    }
+}
+
+/// How long a seal authorisation stays usable: long enough for the terminal to stamp, too
+/// short to be carried to another document.
+pub const SEAL_AUTHORISATION_VALID_S: i64 = 300;
+
+async fn authorise_seal(
+    State(state): State<AppState>,
+    b: JsonBody<SealAuthorisationRequest>,
+) -> Result<Response, ApiError> {
+    let req = body(b)?;
+    if req.request_id.is_empty()
+        || req.seal == 0
+        || req.document_sha256.len() != 64
+        || !req.document_sha256.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "request_id, a seal from 1 and the document's sha256 (64 hex digits) are required",
+        ));
+    }
+    let store = state.store.clone();
+    let a = store_call(move || {
+        store.authorise_seal(
+            &req,
+            chrono::Utc::now(),
+            chrono::Duration::seconds(SEAL_AUTHORISATION_VALID_S),
+        )
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(a)).into_response())
+}
+
+async fn consume_seal(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    b: JsonBody<SealConsume>,
+) -> Result<Response, ApiError> {
+    let req = body(b)?;
+    let store = state.store.clone();
+    match store_call(move || store.consume_seal(&id, &req.device_id, chrono::Utc::now())).await? {
+        Ok(a) => Ok(Json(a).into_response()),
+        Err(refusal) => {
+            let code = match refusal {
+                ConsumeRefusal::Unknown(_) => StatusCode::NOT_FOUND,
+                ConsumeRefusal::OtherDevice(_) => StatusCode::FORBIDDEN,
+                ConsumeRefusal::AlreadyUsed { .. } => StatusCode::CONFLICT,
+                ConsumeRefusal::Expired { .. } => StatusCode::GONE,
+            };
+            Err(ApiError::new(code, refusal.to_string()))
+        }
+    }
 }
 
 async fn ingest(

@@ -5,11 +5,77 @@ use std::sync::{Arc, Mutex};
 
 use kiosk_protocol::wire::{
     canonical_json, payload_sha256, AttachmentStatus, Heartbeat, IngestBatch, IngestResult,
-    Rejection, Ticket, TicketRequest,
+    Rejection, SealAuthorisation, SealAuthorisationRequest, Ticket, TicketRequest, TicketState,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// Each entry moves the schema from version `index` to `index + 1`; never edit a shipped one.
+const SEAL_COLUMNS: &str =
+    "id, device_id, seal, document_sha256, purpose, issued_at, expires_at, consumed_at";
+
+/// A terminal's print result settles its queue ticket: only a printed (or, on a one-way
+/// printer, unconfirmed) ticket is called; one whose print failed is void.
+fn apply_ticket_result(
+    tx: &rusqlite::Transaction<'_>,
+    payload: &serde_json::Value,
+) -> rusqlite::Result<()> {
+    let t = &payload["ticket"];
+    let (Some(hall), Some(service), Some(day), Some(number)) = (
+        t["hall"].as_str(),
+        t["service"].as_str(),
+        t["day"].as_str(),
+        t["number"].as_str(),
+    ) else {
+        return Ok(());
+    };
+    let state = match payload["outcome"].as_str() {
+        Some("printed") => TicketState::Printed,
+        Some("unconfirmed") => TicketState::Unconfirmed,
+        _ => TicketState::Void,
+    };
+    tx.execute(
+        "UPDATE tickets SET state = ?5 WHERE hall = ?1 AND service = ?2 AND day = ?3 AND number = ?4",
+        params![hall, service, day, number, state.as_str()],
+    )?;
+    Ok(())
+}
+
+fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Ticket> {
+    Ok(Ticket {
+        hall: r.get(0)?,
+        service: r.get(1)?,
+        day: r.get(2)?,
+        seq: r.get::<_, i64>(3)? as u32,
+        number: r.get(4)?,
+        state: TicketState::parse(&r.get::<_, String>(5)?),
+    })
+}
+
+fn time_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<chrono::DateTime<chrono::Utc>> {
+    let s: String = r.get(i)?;
+    chrono::DateTime::parse_from_rfc3339(&s)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+        })
+}
+
+fn seal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SealAuthorisation> {
+    Ok(SealAuthorisation {
+        id: r.get(0)?,
+        device_id: r.get(1)?,
+        seal: r.get(2)?,
+        document_sha256: r.get(3)?,
+        purpose: r.get(4)?,
+        issued_at: time_col(r, 5)?,
+        expires_at: time_col(r, 6)?,
+        consumed_at: match r.get::<_, Option<String>>(7)? {
+            Some(_) => Some(time_col(r, 7)?),
+            None => None,
+        },
+    })
+}
+
 const MIGRATIONS: &[&str] = &[
     "CREATE TABLE devices (
         device_id   TEXT PRIMARY KEY,
@@ -54,7 +120,32 @@ const MIGRATIONS: &[&str] = &[
         request_id TEXT NOT NULL UNIQUE,
         PRIMARY KEY (hall, service, day, seq)
     );",
+    "ALTER TABLE tickets ADD COLUMN state TEXT NOT NULL DEFAULT 'issued';
+    CREATE TABLE seal_authorisations (
+        id              TEXT PRIMARY KEY,
+        device_id       TEXT NOT NULL,
+        seal            INTEGER NOT NULL,
+        document_sha256 TEXT NOT NULL,
+        purpose         TEXT NOT NULL,
+        request_id      TEXT NOT NULL UNIQUE,
+        issued_at       TEXT NOT NULL,
+        expires_at      TEXT NOT NULL,
+        consumed_at     TEXT
+    );",
 ];
+
+/// Why a seal authorisation cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConsumeRefusal {
+    #[error("no seal authorisation {0}")]
+    Unknown(String),
+    #[error("seal authorisation {0} was issued to another terminal")]
+    OtherDevice(String),
+    #[error("seal authorisation {id} was already used at {at}")]
+    AlreadyUsed { id: String, at: String },
+    #[error("seal authorisation {id} expired at {at}")]
+    Expired { id: String, at: String },
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -245,6 +336,9 @@ impl SqliteStore {
                         ],
                     )?;
                     result.accepted.push(e.seq);
+                    if e.kind == "output.result" {
+                        apply_ticket_result(&tx, &e.payload)?;
+                    }
                 }
             }
         }
@@ -456,17 +550,9 @@ impl SqliteStore {
         let tx = conn.transaction()?;
         let existing = tx
             .query_row(
-                "SELECT hall, service, day, seq, number FROM tickets WHERE request_id = ?1",
+                "SELECT hall, service, day, seq, number, state FROM tickets WHERE request_id = ?1",
                 params![req.request_id],
-                |r| {
-                    Ok(Ticket {
-                        hall: r.get(0)?,
-                        service: r.get(1)?,
-                        day: r.get(2)?,
-                        seq: r.get::<_, i64>(3)? as u32,
-                        number: r.get(4)?,
-                    })
-                },
+                ticket_row,
             )
             .optional()?;
         if let Some(t) = existing {
@@ -489,7 +575,117 @@ impl SqliteStore {
             day: day.to_string(),
             hall: hall.to_string(),
             service: service.to_string(),
+            state: TicketState::Issued,
         })
+    }
+
+    pub fn ticket(
+        &self,
+        hall: &str,
+        service: &str,
+        day: &str,
+        number: &str,
+    ) -> Result<Option<Ticket>, StoreError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT hall, service, day, seq, number, state FROM tickets
+                 WHERE hall = ?1 AND service = ?2 AND day = ?3 AND number = ?4",
+                params![hall, service, day, number],
+                ticket_row,
+            )
+            .optional()
+        })
+    }
+
+    /// Issues (or, for a repeated request id, returns) a one-time seal authorisation valid
+    /// for `valid`.
+    pub fn authorise_seal(
+        &self,
+        req: &SealAuthorisationRequest,
+        now: chrono::DateTime<chrono::Utc>,
+        valid: chrono::Duration,
+    ) -> Result<SealAuthorisation, StoreError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction()?;
+        if let Some(a) = tx
+            .query_row(
+                &format!("SELECT {SEAL_COLUMNS} FROM seal_authorisations WHERE request_id = ?1"),
+                params![req.request_id],
+                seal_row,
+            )
+            .optional()?
+        {
+            return Ok(a);
+        }
+        let a = SealAuthorisation {
+            id: format!("SA-{}", uuid::Uuid::new_v4().simple()),
+            device_id: req.device_id.clone(),
+            seal: req.seal,
+            document_sha256: req.document_sha256.clone(),
+            purpose: req.purpose.clone(),
+            issued_at: now,
+            expires_at: now + valid,
+            consumed_at: None,
+        };
+        tx.execute(
+            "INSERT INTO seal_authorisations (id, device_id, seal, document_sha256, purpose, request_id, issued_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                a.id,
+                a.device_id,
+                a.seal,
+                a.document_sha256,
+                a.purpose,
+                req.request_id,
+                a.issued_at.to_rfc3339(),
+                a.expires_at.to_rfc3339()
+            ],
+        )?;
+        tx.commit()?;
+        Ok(a)
+    }
+
+    /// Uses an authorisation, once.
+    pub fn consume_seal(
+        &self,
+        id: &str,
+        device_id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Result<SealAuthorisation, ConsumeRefusal>, StoreError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction()?;
+        let Some(mut a) = tx
+            .query_row(
+                &format!("SELECT {SEAL_COLUMNS} FROM seal_authorisations WHERE id = ?1"),
+                params![id],
+                seal_row,
+            )
+            .optional()?
+        else {
+            return Ok(Err(ConsumeRefusal::Unknown(id.to_string())));
+        };
+        if a.device_id != device_id {
+            return Ok(Err(ConsumeRefusal::OtherDevice(id.to_string())));
+        }
+        if let Some(at) = a.consumed_at {
+            return Ok(Err(ConsumeRefusal::AlreadyUsed {
+                id: id.to_string(),
+                at: at.to_rfc3339(),
+            }));
+        }
+        if now > a.expires_at {
+            return Ok(Err(ConsumeRefusal::Expired {
+                id: id.to_string(),
+                at: a.expires_at.to_rfc3339(),
+            }));
+        }
+        tx.execute(
+            "UPDATE seal_authorisations SET consumed_at = ?2 WHERE id = ?1 AND consumed_at IS NULL",
+            params![id, now.to_rfc3339()],
+        )?;
+        tx.commit()?;
+        a.consumed_at = Some(now);
+        Ok(Ok(a))
     }
 
     /// How many events the centre holds for a device, and their sequence numbers (for tests
@@ -641,7 +837,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/centre.db");
         let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 5);
+        assert_eq!(s.schema_version().unwrap(), 6);
         assert!(s.enrol_device("KSK-0001", "2026-11-22T09:00:00Z").unwrap());
         assert!(!s.enrol_device("KSK-0001", "2026-11-22T10:00:00Z").unwrap());
         drop(s);

@@ -24,7 +24,7 @@ async fn health_over_http_and_graceful_stop() {
             h.schema_version,
             h.enrolled_devices
         ),
-        ("v1", "sqlite", 5, 1)
+        ("v1", "sqlite", 6, 1)
     );
     assert_eq!(
         client
@@ -158,4 +158,142 @@ fn loadgen_against_a_served_centre() {
     assert_eq!(hb["queue_pending"], 9);
     assert_eq!(hb["peripherals"][0]["state"], "normal");
     assert!(served.stop().success());
+}
+
+fn envelope(
+    device: &str,
+    seq: u64,
+    kind: &str,
+    payload: serde_json::Value,
+) -> kiosk_protocol::wire::EventEnvelope {
+    kiosk_protocol::wire::EventEnvelope {
+        device_id: device.into(),
+        seq,
+        uuid: format!("00000000-0000-4000-8000-{seq:012}"),
+        kind: kind.into(),
+        created_at: chrono::Utc::now(),
+        payload_sha256: kiosk_protocol::wire::payload_sha256(&payload),
+        payload,
+    }
+}
+
+#[tokio::test]
+async fn a_ticket_whose_print_failed_is_void_and_seal_authorisations_are_used_once() {
+    use kiosk_protocol::wire::{IngestBatch, SealAuthorisation, Ticket, TicketState};
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("c.db")).unwrap();
+    let centre = CentreHandle::start("127.0.0.1:0", store).await.unwrap();
+    let url = centre.base_url();
+    let client = reqwest::Client::new();
+    let dev = "KSK-320505-0001";
+
+    let mut tickets = Vec::new();
+    for r in ["r1", "r2"] {
+        let t: Ticket = client
+            .post(format!(
+                "{url}/api/v1/halls/kunshan/services/social/tickets"
+            ))
+            .json(&serde_json::json!({"device_id": dev, "request_id": r, "prefix": "A"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(t.state, TicketState::Issued);
+        tickets.push(t);
+    }
+    let result = |t: &Ticket, outcome: &str| {
+        serde_json::json!({
+            "output_id": format!("out-{}", t.number),
+            "outcome": outcome,
+            "ticket": { "hall": t.hall, "service": t.service, "day": t.day, "number": t.number },
+        })
+    };
+    let batch = IngestBatch {
+        events: vec![
+            envelope(dev, 1, "output.result", result(&tickets[0], "failed")),
+            envelope(dev, 2, "output.result", result(&tickets[1], "printed")),
+        ],
+    };
+    let resp = client
+        .post(format!("{url}/api/v1/devices/{dev}/events"))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    for (t, want) in tickets
+        .iter()
+        .zip([TicketState::Void, TicketState::Printed])
+    {
+        let got: Ticket = client
+            .get(format!(
+                "{url}/api/v1/halls/kunshan/services/social/tickets/{}/{}",
+                t.day, t.number
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(got.state, want, "{}", t.number);
+    }
+
+    let sha = "ab".repeat(32);
+    let ask = serde_json::json!({"device_id": dev, "request_id": "s1", "seal": 2, "document_sha256": sha, "purpose": "application-receipt"});
+    let resp = client
+        .post(format!("{url}/api/v1/seal-authorisations"))
+        .json(&ask)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let a: SealAuthorisation = resp.json().await.unwrap();
+    assert_eq!((a.seal, a.consumed_at), (2, None));
+    let again: SealAuthorisation = client
+        .post(format!("{url}/api/v1/seal-authorisations"))
+        .json(&ask)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.id, a.id,
+        "a retried request gets the same authorisation"
+    );
+    let consume = |id: String, device: &str| {
+        let client = client.clone();
+        let body = serde_json::json!({"device_id": device});
+        let url = format!("{url}/api/v1/seal-authorisations/{id}/consume");
+        async move { client.post(url).json(&body).send().await.unwrap() }
+    };
+    assert_eq!(consume(a.id.clone(), "KSK-OTHER").await.status(), 403);
+    let used = consume(a.id.clone(), dev).await;
+    assert_eq!(used.status(), 200);
+    assert!(used
+        .json::<SealAuthorisation>()
+        .await
+        .unwrap()
+        .consumed_at
+        .is_some());
+    let twice = consume(a.id.clone(), dev).await;
+    assert_eq!(twice.status(), 409);
+    assert!(twice.text().await.unwrap().contains("already used"));
+    assert_eq!(consume("SA-nope".into(), dev).await.status(), 404);
+    let bad = serde_json::json!({"device_id": dev, "request_id": "s2", "seal": 1, "document_sha256": "xyz", "purpose": "p"});
+    assert_eq!(
+        client
+            .post(format!("{url}/api/v1/seal-authorisations"))
+            .json(&bad)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    centre.stop().await.unwrap();
 }

@@ -22,6 +22,7 @@ pub enum Category {
     Sync,
     Admin,
     Security,
+    Output,
 }
 
 impl Category {
@@ -33,6 +34,7 @@ impl Category {
             Category::Sync => "sync",
             Category::Admin => "admin",
             Category::Security => "security",
+            Category::Output => "output",
         }
     }
 }
@@ -106,6 +108,8 @@ event_catalogue! {
     1402 SessionTimedOut     Session  "session.timeout"         "会话超时，数据已清除"   "Session timed out; its data was wiped";
     1500 CabinetDoorOpened   Security "security.door.opened"    "机柜门已打开"           "Cabinet door opened";
     1501 CabinetDoorClosed   Security "security.door.closed"    "机柜门已关闭"           "Cabinet door closed";
+    1600 OutputIntent        Output   "output.intent"           "输出意图已记录"         "Output intent recorded before the device acts";
+    1601 OutputResult        Output   "output.result"           "输出结果已记录"         "Output result recorded after the device answered";
 }
 
 impl fmt::Display for EventKind {

@@ -5,8 +5,8 @@ use schemars::{schema_for, JsonSchema};
 use serde_json::{json, Map, Value};
 
 use crate::wire::{
-    AttachmentRef, AttachmentStatus, CentreHealth, Heartbeat, IngestBatch, IngestResult, Ticket,
-    TicketRequest,
+    AttachmentRef, AttachmentStatus, CentreHealth, Heartbeat, IngestBatch, IngestResult,
+    SealAuthorisation, SealAuthorisationRequest, SealConsume, Ticket, TicketRequest,
 };
 
 fn schema<T: JsonSchema>(defs: &mut Map<String, Value>) -> Value {
@@ -46,6 +46,15 @@ pub fn document() -> Value {
     schemas.insert("AttachmentRef".into(), schema::<AttachmentRef>(&mut defs));
     schemas.insert("TicketRequest".into(), schema::<TicketRequest>(&mut defs));
     schemas.insert("Ticket".into(), schema::<Ticket>(&mut defs));
+    schemas.insert(
+        "SealAuthorisationRequest".into(),
+        schema::<SealAuthorisationRequest>(&mut defs),
+    );
+    schemas.insert(
+        "SealAuthorisation".into(),
+        schema::<SealAuthorisation>(&mut defs),
+    );
+    schemas.insert("SealConsume".into(), schema::<SealConsume>(&mut defs));
     schemas.insert(
         "AttachmentStatus".into(),
         schema::<AttachmentStatus>(&mut defs),
@@ -123,6 +132,38 @@ pub fn document() -> Value {
                 "responses": {
                     "200": { "description": "The ticket (the same one again for a repeated request_id)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Ticket" } } } },
                     "400": error, "503": error
+                }
+            }},
+            "/api/v1/halls/{hall}/services/{service}/tickets/{day}/{number}": { "get": {
+                "summary": "One ticket and its state: issued, printed, unconfirmed, or void when its print failed",
+                "parameters": [
+                    { "name": "hall", "in": "path", "required": true, "schema": { "type": "string" } },
+                    { "name": "service", "in": "path", "required": true, "schema": { "type": "string" } },
+                    { "name": "day", "in": "path", "required": true, "schema": { "type": "string" } },
+                    { "name": "number", "in": "path", "required": true, "schema": { "type": "string" } }
+                ],
+                "responses": {
+                    "200": { "description": "The ticket", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Ticket" } } } },
+                    "404": error, "503": error
+                }
+            }},
+            "/api/v1/seal-authorisations": { "post": {
+                "summary": "A one-time authorisation for one seal impression (valid five minutes; a repeated request_id gets the same one)",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SealAuthorisationRequest" } } } },
+                "responses": {
+                    "201": { "description": "The authorisation", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SealAuthorisation" } } } },
+                    "400": error, "503": error
+                }
+            }},
+            "/api/v1/seal-authorisations/{id}/consume": { "post": {
+                "summary": "Use an authorisation, once, just before stamping",
+                "parameters": [
+                    { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }
+                ],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SealConsume" } } } },
+                "responses": {
+                    "200": { "description": "Used now", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SealAuthorisation" } } } },
+                    "403": error, "404": error, "409": error, "410": error, "503": error
                 }
             }},
             "/api/v1/devices/{device_id}/status": { "get": {

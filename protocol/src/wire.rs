@@ -230,4 +230,72 @@ pub struct Ticket {
     pub day: String,
     pub hall: String,
     pub service: String,
+    /// `issued` when numbered; `printed`, `unconfirmed` or `void` once the terminal reported
+    /// the ticket's print result. A void number is never called.
+    #[serde(default)]
+    pub state: TicketState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TicketState {
+    #[default]
+    Issued,
+    Printed,
+    Unconfirmed,
+    Void,
+}
+
+impl TicketState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketState::Issued => "issued",
+            TicketState::Printed => "printed",
+            TicketState::Unconfirmed => "unconfirmed",
+            TicketState::Void => "void",
+        }
+    }
+    pub fn parse(s: &str) -> TicketState {
+        match s {
+            "printed" => TicketState::Printed,
+            "unconfirmed" => TicketState::Unconfirmed,
+            "void" => TicketState::Void,
+            _ => TicketState::Issued,
+        }
+    }
+}
+
+/// `POST /api/v1/seal-authorisations`: a terminal asks to make one seal impression.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SealAuthorisationRequest {
+    pub device_id: String,
+    /// A retry after a lost reply carries the same id and gets the same authorisation.
+    pub request_id: String,
+    pub seal: u8,
+    /// The document the impression goes on.
+    pub document_sha256: String,
+    /// Why (`application-receipt`, `proof-of-registration` …).
+    pub purpose: String,
+}
+
+/// A one-time authorisation for one impression.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SealAuthorisation {
+    pub id: String,
+    pub device_id: String,
+    pub seal: u8,
+    pub document_sha256: String,
+    pub purpose: String,
+    pub issued_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// Set once, when the terminal used it; a second use is refused with 409.
+    pub consumed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// `POST /api/v1/seal-authorisations/{id}/consume`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SealConsume {
+    pub device_id: String,
 }

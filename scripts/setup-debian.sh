@@ -10,6 +10,7 @@ packages=(
   libfontconfig1-dev libxkbcommon-dev fonts-noto-cjk
   xvfb x11-utils
   pcscd libpcsclite-dev vsmartcard-vpcd
+  cups-daemon cups-client cups-filters printer-driver-cups-pdf ghostscript poppler-utils
 )
 
 missing=()

@@ -30,7 +30,8 @@ fn apply_ticket_result(
     };
     let state = match payload["outcome"].as_str() {
         Some("printed") => TicketState::Printed,
-        Some("unconfirmed") => TicketState::Unconfirmed,
+        // Interrupted mid-print: the citizen may hold the ticket, so it stays callable.
+        Some("unconfirmed") | Some("interrupted") => TicketState::Unconfirmed,
         _ => TicketState::Void,
     };
     tx.execute(

@@ -172,6 +172,25 @@ impl Default for OutboxConfig {
     }
 }
 
+/// What a seal impression may do when the centre cannot authorise it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SealOffline {
+    /// No impression without the centre's one-time authorisation.
+    #[default]
+    Refuse,
+    /// Stamp under a local authorisation id, recorded for the centre to audit later.
+    Local,
+}
+
+/// Physical outputs: receipts, A4 prints, seal impressions.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OutputsConfig {
+    #[serde(default)]
+    pub seal_offline: SealOffline,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -185,6 +204,8 @@ struct RawConfig {
     #[serde(default)]
     outbox: OutboxConfig,
     #[serde(default)]
+    outputs: OutputsConfig,
+    #[serde(default)]
     devices: Vec<Spanned<DeviceSpec>>,
 }
 
@@ -197,6 +218,7 @@ pub struct Config {
     pub ui: UiConfig,
     pub log: LogConfig,
     pub outbox: OutboxConfig,
+    pub outputs: OutputsConfig,
     pub devices: Vec<DeviceSpec>,
 }
 
@@ -363,6 +385,7 @@ impl Config {
             ui: raw.ui,
             log: raw.log,
             outbox: raw.outbox,
+            outputs: raw.outputs,
             devices,
         })
     }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod devctl;
 pub mod logging;
 pub mod outbox;
+pub mod outputs;
 pub mod runtime;
 pub mod screen;
 pub mod simulate;

@@ -420,13 +420,74 @@ impl Outbox {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Closes every unfinished device action with an "interrupted, outcome unknown" result, so
-    /// an output that was never confirmed is never counted as done. Returns how many.
+    /// Queued events whose kind starts with `kind_prefix`, oldest first, at most `limit`
+    /// (the technicians' view of recent outputs): sequence, kind, payload.
+    pub fn events_like(
+        &self,
+        kind_prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<(u64, String, Value)>, OutboxError> {
+        let mut st = self.conn.prepare(
+            "SELECT seq, kind, payload FROM outbox WHERE substr(kind, 1, length(?1)) = ?1
+             ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![kind_prefix, limit as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, kind, text) = row?;
+            out.push((seq, kind, serde_json::from_str(&text)?));
+        }
+        Ok(out)
+    }
+
+    /// Output intents (`output.intent`) without their `output.result`: the payloads.
+    pub fn unfinished_outputs(&self) -> Result<Vec<Value>, OutboxError> {
+        let mut st = self.conn.prepare(
+            "SELECT i.payload FROM outbox i
+             WHERE i.kind = 'output.intent'
+               AND NOT EXISTS (
+                   SELECT 1 FROM outbox r
+                   WHERE r.kind = 'output.result'
+                     AND json_extract(r.payload, '$.output_id') = json_extract(i.payload, '$.output_id'))
+             ORDER BY i.seq",
+        )?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for text in rows {
+            out.push(serde_json::from_str(&text?)?);
+        }
+        Ok(out)
+    }
+
+    /// Closes every unfinished device action and output intent with an "interrupted, outcome
+    /// unknown" result, so an output that was never confirmed is never counted as done.
+    /// Returns how many.
     pub fn reconcile_interrupted(&mut self) -> Result<usize, OutboxError> {
         let open = self.unfinished_actions()?;
+        let outputs = self.unfinished_outputs()?;
         let now = self.clock.now();
-        let n = open.len();
+        let n = open.len() + outputs.len();
         self.transaction(|tx| {
+            for intent in &outputs {
+                let mut result = serde_json::json!({
+                    "output_id": intent["output_id"],
+                    "device": intent["device"],
+                    "purpose": intent["purpose"],
+                    "outcome": "interrupted",
+                    "detail": "the terminal stopped before the device answered; the outcome is unknown",
+                });
+                if let Some(t) = intent.get("ticket") {
+                    result["ticket"] = t.clone();
+                }
+                tx.enqueue("output.result", result)?;
+                tracing::warn!(output = %intent["output_id"], "unfinished output closed as interrupted");
+            }
             for (corr, device, action) in &open {
                 let e = kiosk_protocol::Event::action_complete(
                     device,

@@ -15,6 +15,7 @@ screenshots:
 	cargo run -q -p kiosk-app --bin kiosk -- screenshot device-status docs/screens/device-status-portrait.png --portrait --config config/kiosk.sim.toml
 bench:
 	cargo bench -p kiosk-drivers --bench identity
+	cargo bench -p kiosk-drivers --bench printing
 	# dev profile: these figures are fsync- and network-bound, and a release build of the
 	# kiosk-app dependency tree (Slint) would add many minutes.
 	cargo bench --profile dev -p kiosk-app --bench outbox

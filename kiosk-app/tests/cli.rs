@@ -110,7 +110,7 @@ fn run_starts_headless_serves_the_centre_and_stops_on_sigterm() {
     assert_eq!(ready["ready"], true);
     assert_eq!(ready["profile"], "sim");
     let devices = ready["devices"].as_array().unwrap();
-    assert_eq!(devices.len(), 4);
+    assert_eq!(devices.len(), 7);
     assert!(devices.iter().all(|d| d["health"] == "online"), "{ready}");
 
     let url = ready["centre"].as_str().unwrap().to_string();
@@ -142,7 +142,7 @@ fn run_starts_headless_serves_the_centre_and_stops_on_sigterm() {
     });
     assert_eq!(
         status["peripherals"].as_array().unwrap().len(),
-        4,
+        7,
         "{status}"
     );
     assert!(
@@ -307,7 +307,18 @@ fn devctl_in_the_sim_profile_lists_and_drives_the_board() {
         .iter()
         .map(|d| d["id"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(ids, ["idcard", "fingerprint", "scanner", "board"]);
+    assert_eq!(
+        ids,
+        [
+            "idcard",
+            "fingerprint",
+            "scanner",
+            "receipt",
+            "a4",
+            "seal",
+            "board"
+        ]
+    );
     assert!(list
         .as_array()
         .unwrap()

@@ -128,6 +128,9 @@ pub fn set_devices(app: &AppWindow, lines: &[DeviceLine]) {
         .filter(|r| r.state == DeviceState::Normal)
         .count();
     app.set_normal_count(i32::try_from(normal).unwrap_or(i32::MAX));
+    let half = rows.len().div_ceil(2);
+    app.set_devices_left(ModelRc::new(VecModel::from(rows[..half].to_vec())));
+    app.set_devices_right(ModelRc::new(VecModel::from(rows[half..].to_vec())));
     app.set_devices(ModelRc::new(VecModel::from(rows)));
 }
 

@@ -390,7 +390,18 @@ impl Device for ReceiptPrinter {
                 .with_detail("one-way printer: status cannot be read");
         }
         match self.query_status() {
-            Ok(s) => s.health(),
+            Ok(s) => {
+                let h = s.health();
+                if h.detail.is_empty() {
+                    let roll = match self.paper {
+                        Paper::Mm58 => "58 mm",
+                        Paper::Mm80 => "80 mm",
+                    };
+                    h.with_detail(format!("ready · {roll} roll"))
+                } else {
+                    h
+                }
+            }
             Err(e) => {
                 // A printer that stops answering is reopened on the next poll.
                 self.link = None;

@@ -201,12 +201,20 @@ impl PrinterState {
         for s in sub {
             r = r.with_sub(s);
         }
-        let reasons = self.reasons.join(",");
-        r.with_detail(if self.message.is_empty() {
-            format!("{} ({reasons})", self.state)
-        } else {
-            format!("{} ({reasons}): {}", self.state, self.message)
-        })
+        let reasons: Vec<&str> = self
+            .reasons
+            .iter()
+            .map(String::as_str)
+            .filter(|r| *r != "none")
+            .collect();
+        let mut detail = self.state.clone();
+        if !reasons.is_empty() {
+            detail = format!("{detail} ({})", reasons.join(","));
+        }
+        if !self.message.is_empty() {
+            detail = format!("{detail}: {}", self.message);
+        }
+        r.with_detail(detail)
     }
 
     /// Why a job must not be submitted now.

@@ -515,8 +515,13 @@ impl Device for SerialSealMachine {
                 })
         };
         let mut low = Vec::new();
+        let mut levels = Vec::new();
         for seal in 1..=self.seals {
-            match self.ink_level(seal) {
+            let level = self.ink_level(seal);
+            if let Ok(l) = level {
+                levels.push(format!("{l}%"));
+            }
+            match level {
                 Ok(0) => {
                     r = r.with_sub(SubStatus::InkOut);
                     low.push(format!("seal {seal} out of ink"));
@@ -528,8 +533,12 @@ impl Device for SerialSealMachine {
                 _ => {}
             }
         }
-        if !low.is_empty() && r.detail.is_empty() {
-            r = r.with_detail(low.join(", "));
+        if r.detail.is_empty() {
+            r = if low.is_empty() {
+                r.with_detail(format!("ink {}", levels.join(" ")))
+            } else {
+                r.with_detail(low.join(", "))
+            };
         }
         r
     }

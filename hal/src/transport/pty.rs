@@ -33,6 +33,15 @@ impl PtyPair {
             cfmakeraw(&mut t);
             tcsetattr(fd.as_fd(), SetArg::TCSANOW, &t).map_err(io::Error::from)?;
         }
+        // openpty does not set close-on-exec. A child process started later (a CUPS scheduler,
+        // a test's helper) would otherwise inherit the master, and "unplugging" the simulator
+        // would not hang up the driver's side while that child lives.
+        for fd in [&pty.master, &pty.slave] {
+            use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+            use std::os::fd::AsRawFd;
+            fcntl(fd.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))
+                .map_err(io::Error::from)?;
+        }
         let slave_path = nix::unistd::ttyname(pty.slave.as_fd()).map_err(io::Error::from)?;
         Ok(PtyPair {
             master: File::from(pty.master),
@@ -146,6 +155,31 @@ impl Drop for SimPort {
 mod tests {
     use super::super::{SerialConfig, SerialTransport, Transport, TransportError};
     use super::*;
+
+    #[test]
+    fn an_unplug_hangs_up_the_driver_even_with_a_child_process_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut port = SimPort::create(dir.path().join("tty-x")).unwrap();
+        let mut t = SerialTransport::open(SerialConfig::new(
+            port.path().to_string_lossy().to_string(),
+            115_200,
+        ))
+        .unwrap();
+        // A child started after the pty exists must not keep its master open.
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        port.unplug();
+        let mut buf = [0u8; 4];
+        let r = t.read(&mut buf, Duration::from_millis(500));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            matches!(r, Err(TransportError::Disconnected(_))),
+            "the driver side did not hang up: {r:?}"
+        );
+    }
 
     #[test]
     fn serial_transport_talks_to_a_pty_and_survives_replug() {

@@ -277,8 +277,14 @@ impl ReceiptPrinter {
         }
         self.inbox.clear();
         let mut s = self.last;
+        // The four requests go out together: a printer answers real-time requests in the order
+        // received, one byte each, so one round trip serves all four.
+        let mut requests = Vec::with_capacity(12);
         for n in 1..=4u8 {
-            self.write(&[DLE_EOT[0], DLE_EOT[1], n])?;
+            requests.extend_from_slice(&[DLE_EOT[0], DLE_EOT[1], n]);
+        }
+        self.write(&requests)?;
+        for n in 1..=4u8 {
             let Some(b) = self.take_reply(|b| b & 0x93 == 0x12, REPLY_TIMEOUT)? else {
                 return Err(PrinterError::NoStatus(format!("DLE EOT {n}")));
             };

@@ -319,6 +319,9 @@ impl Renderer {
         // ROM fonts fill their cell; the outline is scaled to the cell, not to its advance.
         let em = if g.wide {
             cell_h as f32
+        } else if g.ch == '*' {
+            // Outline asterisks are small superscripts; ROM fonts draw a full-size star.
+            cell_h as f32 * 1.5
         } else {
             cell_h as f32 * 0.85
         };
@@ -338,11 +341,18 @@ impl Renderer {
             return;
         };
         let b = outline.px_bounds();
+        // Outline fonts set the asterisk at cap height; printer ROM fonts centre it, which keeps
+        // masked ID numbers (3201**********1234) readable.
+        let dy = if g.ch == '*' {
+            (y as f32 + cell_h as f32 / 2.0 - (b.min.y + b.max.y) / 2.0) as i64
+        } else {
+            0
+        };
         let mut dots = Vec::new();
         outline.draw(|gx, gy, c| {
             if c > 0.45 {
                 let px = b.min.x as i64 + i64::from(gx);
-                let py = b.min.y as i64 + i64::from(gy);
+                let py = b.min.y as i64 + i64::from(gy) + dy;
                 if px >= 0 && py >= 0 {
                     dots.push((px as usize, py as usize));
                 }

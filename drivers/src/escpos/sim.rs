@@ -108,18 +108,39 @@ struct Printer {
     renderer: Renderer,
     /// Dots of paper left on the roll, when the roll is finite.
     paper_left: Option<usize>,
+    /// Dots still to print before someone opens the cover mid-job.
+    cover_opens_in: Option<usize>,
     last_height: usize,
     jam_next_cut: bool,
     auto_status: bool,
     bytes_in: u64,
     discarded: u64,
     receipts: Vec<Value>,
+    /// Cut but not yet written out: PNGs are written after the replies have gone, as a real
+    /// printer's mechanics run beside its interface.
+    cut_pages: Vec<super::render::Page>,
 }
 
 const SIM_COMMANDS: &str = "open-cover, close-cover, paper-out, paper-near-end, load-paper, \
-     paper-left {dots}, jam-cutter, clear-error, receipts, stats";
+     paper-left {dots}, cover-opens-after {dots}, jam-cutter, clear-error, receipts, stats";
 
 impl Printer {
+    fn save_cut_pages(&mut self) {
+        for page in std::mem::take(&mut self.cut_pages) {
+            let n = self.receipts.len() + 1;
+            let path = self.config.out_dir.join(format!("{}-{n:04}.png", self.id));
+            let saved = page.save_png(&path);
+            self.receipts.push(json!({
+                "png": path_string(&path),
+                "saved": saved.is_ok(),
+                "text": page.text,
+                "qr": page.qr_codes,
+                "barcodes": page.barcodes,
+                "height": page.image.height(),
+            }));
+        }
+    }
+
     fn blocked(&self) -> bool {
         self.status.blocking_problem().is_some()
     }
@@ -154,6 +175,13 @@ impl Printer {
                     .and_then(Value::as_u64)
                     .ok_or("paper-left needs {\"dots\": N}")?;
                 self.paper_left = Some(dots as usize);
+            }
+            "cover-opens-after" => {
+                let dots = args
+                    .get("dots")
+                    .and_then(Value::as_u64)
+                    .ok_or("cover-opens-after needs {\"dots\": N}")?;
+                self.cover_opens_in = Some(dots as usize);
             }
             "jam-cutter" => self.jam_next_cut = true,
             "clear-error" => {
@@ -218,19 +246,7 @@ impl Printer {
             Op::Cut { .. } => {
                 self.renderer.apply(&op);
                 self.last_height = 0;
-                for page in self.renderer.take_pages() {
-                    let n = self.receipts.len() + 1;
-                    let path = self.config.out_dir.join(format!("{}-{n:04}.png", self.id));
-                    let saved = page.save_png(&path);
-                    self.receipts.push(json!({
-                        "png": path_string(&path),
-                        "saved": saved.is_ok(),
-                        "text": page.text,
-                        "qr": page.qr_codes,
-                        "barcodes": page.barcodes,
-                        "height": page.image.height(),
-                    }));
-                }
+                self.cut_pages.extend(self.renderer.take_pages());
                 Vec::new()
             }
             op => {
@@ -238,6 +254,14 @@ impl Printer {
                 let h = self.renderer.height();
                 let used = h.saturating_sub(self.last_height);
                 self.last_height = h;
+                if let Some(left) = self.cover_opens_in.as_mut() {
+                    *left = left.saturating_sub(used);
+                    if *left == 0 {
+                        self.cover_opens_in = None;
+                        self.status.cover_open = true;
+                        self.status.offline = true;
+                    }
+                }
                 if let Some(left) = self.paper_left.as_mut() {
                     *left = left.saturating_sub(used);
                     if *left == 0 {
@@ -267,12 +291,14 @@ fn run(
         status: PrinterStatus::default(),
         renderer,
         paper_left: None,
+        cover_opens_in: None,
         last_height: 0,
         jam_next_cut: false,
         auto_status: false,
         bytes_in: 0,
         discarded: 0,
         receipts: Vec::new(),
+        cut_pages: Vec::new(),
     };
     let mut faults = SimFaults::default();
     let mut pending: Vec<u8> = Vec::new();
@@ -325,5 +351,6 @@ fn run(
         if !out.is_empty() {
             let _ = send_with_faults(link.as_mut(), &faults, &out);
         }
+        p.save_cut_pages();
     }
 }

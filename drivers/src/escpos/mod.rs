@@ -507,10 +507,9 @@ impl Device for ReceiptPrinter {
                     json!({ "status": s, "problem": s.blocking_problem(), "health": s.health().health.as_str() }),
                 )
             }
-            other => Err(CommandError::new(
-                CompletionCode::Unsupported,
-                format!("the receipt printer has no action {other:?}"),
-            )),
+            other => Err(CommandError::unsupported(format!(
+                "the receipt printer has no action {other:?}"
+            ))),
         }
     }
 }

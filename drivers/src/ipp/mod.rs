@@ -634,10 +634,9 @@ impl Device for IppPrinter {
                 let s = self.printer_state()?;
                 Ok(json!({ "printer": s, "health": s.health() .health.as_str() }))
             }
-            other => Err(CommandError::new(
-                CompletionCode::Unsupported,
-                format!("the A4 printer has no action {other:?}"),
-            )),
+            other => Err(CommandError::unsupported(format!(
+                "the A4 printer has no action {other:?}"
+            ))),
         }
     }
 }

@@ -656,10 +656,9 @@ impl Device for SerialSealMachine {
             }
             "reset" => self.reset().map(|_| json!({ "reset": true })),
             other => {
-                return Err(CommandError::new(
-                    CompletionCode::Unsupported,
-                    format!("the seal module has no action {other:?}"),
-                ))
+                return Err(CommandError::unsupported(format!(
+                    "the seal module has no action {other:?}"
+                )))
             }
         };
         let events = self.take_events();

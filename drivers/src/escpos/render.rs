@@ -20,6 +20,9 @@ pub const FONT_PATHS: &[&str] = &[
 /// Index of the Simplified Chinese face in the Noto Sans CJK collection.
 const SC_FACE: u32 = 2;
 const DEFAULT_LINE: usize = 30;
+/// The longest piece of paper the renderer draws (about 2.5 m at 203 dpi); a stream that feeds
+/// further is drawn up to here, so a hostile file cannot exhaust memory.
+pub const MAX_PAGE_DOTS: usize = 20_000;
 const CELL_H: usize = 24;
 
 #[derive(Debug, thiserror::Error)]
@@ -223,18 +226,19 @@ impl Renderer {
     }
 
     fn advance(&mut self, dots: usize) {
-        self.y += dots;
+        self.y = (self.y + dots).min(MAX_PAGE_DOTS);
         self.grow(self.y);
     }
 
     fn grow(&mut self, height: usize) {
+        let height = height.min(MAX_PAGE_DOTS);
         if self.rows.len() < height * self.width {
             self.rows.resize(height * self.width, 255);
         }
     }
 
     fn dot(&mut self, x: usize, y: usize) {
-        if x < self.width {
+        if x < self.width && y < MAX_PAGE_DOTS {
             self.grow(y + 1);
             self.rows[y * self.width + x] = 0;
         }
@@ -467,7 +471,7 @@ impl Renderer {
     }
 
     fn cut(&mut self, cut: bool) {
-        let height = self.y.max(1) + 8;
+        let height = (self.y.max(1) + 8).min(MAX_PAGE_DOTS);
         self.grow(height);
         let mut rows = std::mem::take(&mut self.rows);
         rows.truncate(height * self.width);
@@ -500,4 +504,30 @@ pub fn render_stream(bytes: &[u8], width_dots: usize) -> Result<Vec<Page>, Rende
         r.apply(op);
     }
     Ok(r.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn endless_feeds_stop_at_the_page_limit() {
+        let mut bytes = vec![0x1B, 0x40, 0x1B, 0x33, 0xFF];
+        for _ in 0..2000 {
+            bytes.extend_from_slice(&[0x1B, 0x64, 0xFF]);
+        }
+        bytes.extend_from_slice(b"end\n");
+        let pages = render_stream(&bytes, 576).unwrap();
+        assert_eq!(pages.len(), 1);
+        assert!(pages[0].image.height() as usize <= MAX_PAGE_DOTS);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn any_stream_renders_or_is_refused_without_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = render_stream(&bytes, 384);
+        }
+    }
 }

@@ -332,3 +332,21 @@ fn receipts_render_for_review() {
         );
     }
 }
+
+#[test]
+fn a_usb_printer_that_is_not_plugged_in_is_reported_absent() {
+    let mut spec = DeviceSpec::new(
+        "receipt",
+        DeviceKind::ReceiptPrinter,
+        DRIVER,
+        TransportKind::Usb,
+    );
+    spec.usb = Some("0416:5011".parse().unwrap());
+    spec.ep_in = Some(0x81);
+    spec.ep_out = Some(0x01);
+    let mut p = ReceiptPrinter::from_spec(&spec).unwrap();
+    let h = p.poll();
+    assert_eq!(h.health, Health::NoDevice, "{h:?}");
+    let e = p.run("print-test", &json!({}), &ctx()).unwrap_err();
+    assert_eq!(e.code, CompletionCode::NotReady, "{e:?}");
+}

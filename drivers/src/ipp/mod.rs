@@ -654,6 +654,23 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_state_and_reasons_map_without_panic(
+            state in "[a-z]{0,12}",
+            reasons in proptest::collection::vec("[a-z-]{0,24}", 0..6),
+            accepting: bool,
+        ) {
+            let s = PrinterState { state, reasons, accepting, message: String::new() };
+            let h = s.health();
+            // Whatever the printer says, a job is never sent to a queue that refuses it.
+            if !accepting {
+                proptest::prop_assert!(s.refusal().is_some());
+            }
+            let _ = h.centre_state();
+        }
+    }
+
     #[test]
     fn printer_state_reasons_map_to_health() {
         assert_eq!(st("idle", &["none"]).health().health, Health::Online);

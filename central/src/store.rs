@@ -19,26 +19,176 @@ fn apply_ticket_result(
     tx: &rusqlite::Transaction<'_>,
     payload: &serde_json::Value,
 ) -> rusqlite::Result<()> {
-    let t = &payload["ticket"];
-    let (Some(hall), Some(service), Some(day), Some(number)) = (
-        t["hall"].as_str(),
-        t["service"].as_str(),
-        t["day"].as_str(),
-        t["number"].as_str(),
-    ) else {
+    let Some(t) = ticket_settlement(payload) else {
         return Ok(());
     };
+    tx.execute(
+        "UPDATE tickets SET state = ?5 WHERE hall = ?1 AND service = ?2 AND day = ?3 AND number = ?4",
+        params![t.hall, t.service, t.day, t.number, t.state.as_str()],
+    )?;
+    Ok(())
+}
+
+/// What an `output.result` event says about the queue ticket it printed, if it printed one.
+pub(crate) struct TicketSettlement<'a> {
+    pub hall: &'a str,
+    pub service: &'a str,
+    pub day: &'a str,
+    pub number: &'a str,
+    pub state: TicketState,
+}
+
+pub(crate) fn ticket_settlement(payload: &serde_json::Value) -> Option<TicketSettlement<'_>> {
+    let t = &payload["ticket"];
     let state = match payload["outcome"].as_str() {
         Some("printed") => TicketState::Printed,
         // Interrupted mid-print: the citizen may hold the ticket, so it stays callable.
         Some("unconfirmed") | Some("interrupted") => TicketState::Unconfirmed,
         _ => TicketState::Void,
     };
-    tx.execute(
-        "UPDATE tickets SET state = ?5 WHERE hall = ?1 AND service = ?2 AND day = ?3 AND number = ?4",
-        params![hall, service, day, number, state.as_str()],
-    )?;
+    Some(TicketSettlement {
+        hall: t["hall"].as_str()?,
+        service: t["service"].as_str()?,
+        day: t["day"].as_str()?,
+        number: t["number"].as_str()?,
+        state,
+    })
+}
+
+/// Why an event is refused before it is looked up, if it is.
+pub(crate) fn check_event(
+    device_id: &str,
+    e: &kiosk_protocol::wire::EventEnvelope,
+) -> Option<Rejection> {
+    if e.device_id != device_id {
+        return Some(Rejection {
+            seq: e.seq,
+            reason: format!(
+                "event is from device {} but was sent as {device_id}",
+                e.device_id
+            ),
+        });
+    }
+    if e.seq == 0 {
+        return Some(Rejection {
+            seq: 0,
+            reason: "sequence numbers start at 1".into(),
+        });
+    }
+    if payload_sha256(&e.payload) != e.payload_sha256 {
+        return Some(Rejection {
+            seq: e.seq,
+            reason: "payload does not match its sha256".into(),
+        });
+    }
+    None
+}
+
+pub(crate) fn conflict(seq: u64) -> Rejection {
+    Rejection {
+        seq,
+        reason: format!("conflict: sequence {seq} was already applied with different content"),
+    }
+}
+
+/// Walks the sequences held above the contiguous prefix `upto`: the prefix grows while there is
+/// no hole; every hole after that is reported. Returns the new prefix and the holes.
+pub(crate) fn walk_gaps(mut upto: i64, later: &[i64]) -> (i64, Vec<(u64, u64)>) {
+    let mut gaps = Vec::new();
+    let mut prev = upto;
+    for &s in later {
+        if s == prev + 1 {
+            if gaps.is_empty() {
+                upto = s;
+            }
+        } else {
+            gaps.push(((prev + 1) as u64, (s - 1) as u64));
+        }
+        prev = s;
+    }
+    (upto, gaps)
+}
+
+/// Checks a chunk against what is held. `Ok(Some(status))`: the attachment is already complete
+/// and nothing is to be written.
+pub(crate) fn check_chunk(
+    status: &AttachmentStatus,
+    size: u64,
+    offset: u64,
+    len: usize,
+) -> Result<Option<AttachmentStatus>, AttachmentError> {
+    if status.size != size {
+        return Err(AttachmentError::SizeConflict {
+            known: status.size,
+            given: size,
+        });
+    }
+    if status.complete {
+        return Ok(Some(status.clone()));
+    }
+    if offset != status.received {
+        return Err(AttachmentError::Offset {
+            received: status.received,
+            given: offset,
+        });
+    }
+    if offset + len as u64 > size {
+        return Err(AttachmentError::TooLong);
+    }
+    Ok(None)
+}
+
+pub(crate) fn check_hash(sha256: &str) -> Result<(), AttachmentError> {
+    if sha256.len() != 64
+        || !sha256
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    {
+        return Err(AttachmentError::BadHash(sha256.to_string()));
+    }
     Ok(())
+}
+
+/// Whether an authorisation may be used by `device_id` at `now`.
+pub(crate) fn consume_check(
+    a: &SealAuthorisation,
+    device_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ConsumeRefusal> {
+    if a.device_id != device_id {
+        return Err(ConsumeRefusal::OtherDevice(a.id.clone()));
+    }
+    if let Some(at) = a.consumed_at {
+        return Err(ConsumeRefusal::AlreadyUsed {
+            id: a.id.clone(),
+            at: at.to_rfc3339(),
+        });
+    }
+    if now > a.expires_at {
+        return Err(ConsumeRefusal::Expired {
+            id: a.id.clone(),
+            at: a.expires_at.to_rfc3339(),
+        });
+    }
+    Ok(())
+}
+
+/// A new one-time authorisation for `req`.
+pub(crate) fn new_authorisation(
+    req: &SealAuthorisationRequest,
+    now: chrono::DateTime<chrono::Utc>,
+    valid: chrono::Duration,
+) -> SealAuthorisation {
+    SealAuthorisation {
+        id: format!("SA-{}", uuid::Uuid::new_v4().simple()),
+        device_id: req.device_id.clone(),
+        seal: req.seal,
+        document_sha256: req.document_sha256.clone(),
+        purpose: req.purpose.clone(),
+        issued_at: now,
+        expires_at: now + valid,
+        consumed_at: None,
+    }
 }
 
 fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Ticket> {
@@ -280,28 +430,8 @@ impl SqliteStore {
         let tx = conn.transaction()?;
         let mut result = IngestResult::default();
         for e in &batch.events {
-            if e.device_id != device_id {
-                result.rejected.push(Rejection {
-                    seq: e.seq,
-                    reason: format!(
-                        "event is from device {} but was sent as {device_id}",
-                        e.device_id
-                    ),
-                });
-                continue;
-            }
-            if e.seq == 0 {
-                result.rejected.push(Rejection {
-                    seq: 0,
-                    reason: "sequence numbers start at 1".into(),
-                });
-                continue;
-            }
-            if payload_sha256(&e.payload) != e.payload_sha256 {
-                result.rejected.push(Rejection {
-                    seq: e.seq,
-                    reason: "payload does not match its sha256".into(),
-                });
+            if let Some(r) = check_event(device_id, e) {
+                result.rejected.push(r);
                 continue;
             }
             let seq = i64::try_from(e.seq).unwrap_or(i64::MAX);
@@ -314,13 +444,7 @@ impl SqliteStore {
                 .optional()?;
             match existing {
                 Some(h) if h == e.payload_sha256 => result.duplicates.push(e.seq),
-                Some(_) => result.rejected.push(Rejection {
-                    seq: e.seq,
-                    reason: format!(
-                        "conflict: sequence {} was already applied with different content",
-                        e.seq
-                    ),
-                }),
+                Some(_) => result.rejected.push(conflict(e.seq)),
                 None => {
                     tx.execute(
                         "INSERT INTO events (device_id, seq, uuid, kind, created_at, payload, payload_sha256, received_at)
@@ -343,7 +467,7 @@ impl SqliteStore {
                 }
             }
         }
-        let mut upto: i64 = tx
+        let upto: i64 = tx
             .query_row(
                 "SELECT contiguous_upto FROM device_progress WHERE device_id = ?1",
                 params![device_id],
@@ -357,20 +481,7 @@ impl SqliteStore {
             let rows = st.query_map(params![device_id, upto], |r| r.get(0))?;
             rows.collect::<Result<_, _>>()?
         };
-        // Walk the sequences above the contiguous prefix: the prefix grows while there is no
-        // hole; every hole after that is reported.
-        let mut gaps = Vec::new();
-        let mut prev = upto;
-        for s in later {
-            if s == prev + 1 {
-                if gaps.is_empty() {
-                    upto = s;
-                }
-            } else {
-                gaps.push(((prev + 1) as u64, (s - 1) as u64));
-            }
-            prev = s;
-        }
+        let (upto, gaps) = walk_gaps(upto, &later);
         result.gaps = gaps;
         tx.execute(
             "INSERT INTO device_progress (device_id, contiguous_upto) VALUES (?1, ?2)
@@ -448,13 +559,7 @@ impl SqliteStore {
         offset: u64,
         bytes: &[u8],
     ) -> Result<AttachmentStatus, AttachmentError> {
-        if sha256.len() != 64
-            || !sha256
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-        {
-            return Err(AttachmentError::BadHash(sha256.to_string()));
-        }
+        check_hash(sha256)?;
         let status = match self.attachment_status(sha256)? {
             Some(s) => s,
             None => {
@@ -472,23 +577,8 @@ impl SqliteStore {
                 }
             }
         };
-        if status.size != size {
-            return Err(AttachmentError::SizeConflict {
-                known: status.size,
-                given: size,
-            });
-        }
-        if status.complete {
-            return Ok(status);
-        }
-        if offset != status.received {
-            return Err(AttachmentError::Offset {
-                received: status.received,
-                given: offset,
-            });
-        }
-        if offset + bytes.len() as u64 > size {
-            return Err(AttachmentError::TooLong);
+        if let Some(done) = check_chunk(&status, size, offset, bytes.len())? {
+            return Ok(done);
         }
         let dir = self.blob_dir();
         std::fs::create_dir_all(&dir)?;
@@ -618,16 +708,7 @@ impl SqliteStore {
         {
             return Ok(a);
         }
-        let a = SealAuthorisation {
-            id: format!("SA-{}", uuid::Uuid::new_v4().simple()),
-            device_id: req.device_id.clone(),
-            seal: req.seal,
-            document_sha256: req.document_sha256.clone(),
-            purpose: req.purpose.clone(),
-            issued_at: now,
-            expires_at: now + valid,
-            consumed_at: None,
-        };
+        let a = new_authorisation(req, now, valid);
         tx.execute(
             "INSERT INTO seal_authorisations (id, device_id, seal, document_sha256, purpose, request_id, issued_at, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -665,20 +746,8 @@ impl SqliteStore {
         else {
             return Ok(Err(ConsumeRefusal::Unknown(id.to_string())));
         };
-        if a.device_id != device_id {
-            return Ok(Err(ConsumeRefusal::OtherDevice(id.to_string())));
-        }
-        if let Some(at) = a.consumed_at {
-            return Ok(Err(ConsumeRefusal::AlreadyUsed {
-                id: id.to_string(),
-                at: at.to_rfc3339(),
-            }));
-        }
-        if now > a.expires_at {
-            return Ok(Err(ConsumeRefusal::Expired {
-                id: id.to_string(),
-                at: a.expires_at.to_rfc3339(),
-            }));
+        if let Err(refusal) = consume_check(&a, device_id, now) {
+            return Ok(Err(refusal));
         }
         tx.execute(
             "UPDATE seal_authorisations SET consumed_at = ?2 WHERE id = ?1 AND consumed_at IS NULL",

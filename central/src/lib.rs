@@ -1,9 +1,14 @@
 //! The thin central service the terminals sync with. It runs on its own (`kiosk-central serve`)
 //! or embedded in a terminal's runtime on loopback when no remote centre is configured.
 
+pub mod backend;
 pub mod loadgen;
+pub mod pg;
+pub mod pgserver;
 pub mod server;
 pub mod store;
 
+pub use backend::Store;
+pub use pg::PgStore;
 pub use server::{router, CentreHandle};
 pub use store::{AttachmentError, SqliteStore, StoreError};

@@ -12,17 +12,19 @@ use kiosk_protocol::wire::{
 };
 use tokio::sync::oneshot;
 
-use crate::store::{ConsumeRefusal, SqliteStore};
+use crate::store::ConsumeRefusal;
+use crate::Store;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub store: SqliteStore,
+    pub store: Store,
 }
 
 /// The most events one batch may carry; larger uploads are split by the device.
 pub const MAX_BATCH: usize = 1000;
 
-pub fn router(store: SqliteStore) -> Router {
+pub fn router(store: impl Into<Store>) -> Router {
+    let store = store.into();
     Router::new()
         .route("/health", get(health))
         .route("/api/v1/devices/{device_id}/events", post(ingest))
@@ -287,6 +289,7 @@ async fn ingest(
 
 async fn health(State(state): State<AppState>) -> Result<Response, ApiError> {
     let store = state.store.clone();
+    let kind = store.kind();
     let (schema_version, enrolled_devices) = store_call(move || {
         Ok::<_, crate::StoreError>((store.schema_version()?, store.enrolled_devices()?))
     })
@@ -295,7 +298,7 @@ async fn health(State(state): State<AppState>) -> Result<Response, ApiError> {
         status: "ok".into(),
         api_version: kiosk_protocol::API_VERSION.into(),
         service_version: env!("CARGO_PKG_VERSION").into(),
-        store: "sqlite".into(),
+        store: kind.into(),
         schema_version,
         enrolled_devices,
     })
@@ -311,7 +314,7 @@ pub struct CentreHandle {
 
 impl CentreHandle {
     /// Binds `listen` (use port 0 for any free port) and serves until `stop`.
-    pub async fn start(listen: &str, store: SqliteStore) -> std::io::Result<CentreHandle> {
+    pub async fn start(listen: &str, store: impl Into<Store>) -> std::io::Result<CentreHandle> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();

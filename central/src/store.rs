@@ -314,6 +314,24 @@ pub enum StoreError {
     },
     #[error("database query failed: {0}")]
     Query(#[from] rusqlite::Error),
+    #[error("PostgreSQL {url}: {message}")]
+    PgOpen { url: String, message: String },
+    #[error("PostgreSQL query failed: {0}")]
+    Postgres(String),
+}
+
+/// The server's own words (SQLSTATE and message) rather than the client's bare "db error".
+pub fn pg_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(d) => format!("{} ({})", d.message(), d.code().code()),
+        None => e.to_string(),
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        StoreError::Postgres(pg_message(&e))
+    }
 }
 
 /// Why an attachment chunk was refused.
@@ -792,115 +810,7 @@ fn migrate(conn: &mut Connection, path: &str) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
-    fn envelope(seq: u64, payload: serde_json::Value) -> kiosk_protocol::wire::EventEnvelope {
-        kiosk_protocol::wire::EventEnvelope {
-            device_id: "KSK-1".into(),
-            seq,
-            uuid: format!("u-{seq}"),
-            kind: "test.event".into(),
-            created_at: chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
-                .unwrap()
-                .with_timezone(&chrono::Utc),
-            payload_sha256: payload_sha256(&payload),
-            payload,
-        }
-    }
-
-    #[test]
-    fn ingest_is_idempotent_detects_conflicts_and_gaps() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("c.db")).unwrap();
-        let batch = |seqs: &[u64]| IngestBatch {
-            events: seqs
-                .iter()
-                .map(|&n| envelope(n, serde_json::json!({"n": n})))
-                .collect(),
-        };
-        let r = s.ingest("KSK-1", &batch(&[1, 2, 3]), "t").unwrap();
-        assert_eq!(
-            (r.accepted, r.next_expected, r.gaps.len()),
-            (vec![1, 2, 3], 4, 0)
-        );
-        let r = s.ingest("KSK-1", &batch(&[2, 3, 6, 7, 9]), "t").unwrap();
-        assert_eq!(r.duplicates, vec![2, 3]);
-        assert_eq!(r.accepted, vec![6, 7, 9]);
-        assert_eq!(r.next_expected, 4);
-        assert_eq!(r.gaps, vec![(4, 5), (8, 8)]);
-        let r = s.ingest("KSK-1", &batch(&[4, 5, 8]), "t").unwrap();
-        assert_eq!((r.next_expected, r.gaps.len()), (10, 0));
-        let mut conflict = envelope(5, serde_json::json!({"n": "changed"}));
-        conflict.payload_sha256 = payload_sha256(&conflict.payload);
-        let mut forged = envelope(10, serde_json::json!({"n": 10}));
-        forged.payload = serde_json::json!({"n": 11});
-        let mut other = envelope(11, serde_json::json!({}));
-        other.device_id = "KSK-2".into();
-        let r = s
-            .ingest(
-                "KSK-1",
-                &IngestBatch {
-                    events: vec![conflict, forged, other],
-                },
-                "t",
-            )
-            .unwrap();
-        assert_eq!(r.rejected.len(), 3);
-        assert!(
-            r.rejected[0].reason.contains("conflict"),
-            "{:?}",
-            r.rejected
-        );
-        assert!(r.rejected[1].reason.contains("sha256"));
-        assert!(r.rejected[2].reason.contains("KSK-2"));
-        assert_eq!(s.event_seqs("KSK-1").unwrap(), (1..=9).collect::<Vec<_>>());
-    }
-
-    #[test]
-    fn tickets_count_per_hall_service_and_day_and_retries_get_the_same_number() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("c.db")).unwrap();
-        let req = |id: &str, prefix: &str| TicketRequest {
-            device_id: "KSK-1".into(),
-            request_id: id.into(),
-            prefix: prefix.into(),
-        };
-        let a1 = s
-            .issue_ticket("kunshan", "social-security", "2026-11-22", &req("r1", "A"))
-            .unwrap();
-        let a2 = s
-            .issue_ticket("kunshan", "social-security", "2026-11-22", &req("r2", "A"))
-            .unwrap();
-        assert_eq!((a1.number.as_str(), a2.number.as_str()), ("A001", "A002"));
-        assert_eq!(
-            s.issue_ticket("kunshan", "social-security", "2026-11-22", &req("r1", "A"))
-                .unwrap(),
-            a1,
-            "a retry gets the same ticket"
-        );
-        assert_eq!(
-            s.issue_ticket("kunshan", "real-estate", "2026-11-22", &req("r3", "B"))
-                .unwrap()
-                .number,
-            "B001"
-        );
-        assert_eq!(
-            s.issue_ticket(
-                "chongming",
-                "social-security",
-                "2026-11-22",
-                &req("r4", "A")
-            )
-            .unwrap()
-            .number,
-            "A001"
-        );
-        assert_eq!(
-            s.issue_ticket("kunshan", "social-security", "2026-11-23", &req("r5", "A"))
-                .unwrap()
-                .number,
-            "A001",
-            "numbers restart daily"
-        );
-    }
+    // The storage rules common to both backends are in tests/store_contract.rs.
 
     #[test]
     fn migrates_persists_and_refuses_newer_schemas() {

@@ -1,10 +1,8 @@
 //! `kiosk-central serve`: the central service on its own.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use kiosk_central::{CentreHandle, SqliteStore};
+use kiosk_central::{CentreHandle, Store};
 
 #[derive(Parser)]
 #[command(name = "kiosk-central", version, about = "HallKit central service")]
@@ -36,9 +34,13 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8640")]
         listen: String,
-        /// SQLite database file.
-        #[arg(long, default_value = "var/central/central.db")]
-        db: PathBuf,
+        /// A SQLite database file, or a `postgres://user:pass@host:port/db` URL.
+        #[arg(
+            long,
+            default_value = "var/central/central.db",
+            env = "HALLKIT_CENTRAL_DB"
+        )]
+        db: String,
     },
 }
 
@@ -80,8 +82,12 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve { listen, db } => {
-            let store =
-                SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
+            // The PostgreSQL client blocks on a runtime of its own: open off the executor.
+            let shown = kiosk_central::pg::redact(&db);
+            let store = tokio::task::spawn_blocking(move || Store::open(&db))
+                .await?
+                .with_context(|| format!("opening {shown}"))?;
+            let location = store.location();
             // Listen for SIGTERM before announcing readiness, so a stop sent right after the
             // announcement is never missed.
             let mut term =
@@ -90,9 +96,8 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
             println!(
-                "kiosk-central: serving {} (database {})",
-                centre.base_url(),
-                db.display()
+                "kiosk-central: serving {} (database {location})",
+                centre.base_url()
             );
             tokio::select! {
                 _ = term.recv() => {}

@@ -1,0 +1,138 @@
+//! The store a centre runs on: SQLite (one file; the default, and what a terminal embeds) or
+//! PostgreSQL (selected by a `postgres://` URL, for several centre nodes over one database).
+
+use kiosk_protocol::wire::{
+    AttachmentStatus, Heartbeat, IngestBatch, IngestResult, SealAuthorisation,
+    SealAuthorisationRequest, Ticket, TicketRequest,
+};
+
+use crate::pg::PgStore;
+use crate::store::{AttachmentError, ConsumeRefusal, SqliteStore, StoreError};
+
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+impl From<SqliteStore> for Store {
+    fn from(s: SqliteStore) -> Self {
+        Store::Sqlite(s)
+    }
+}
+
+impl From<PgStore> for Store {
+    fn from(s: PgStore) -> Self {
+        Store::Postgres(s)
+    }
+}
+
+macro_rules! each {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match $self {
+            Store::Sqlite(s) => s.$method($($arg),*),
+            Store::Postgres(p) => p.$method($($arg),*),
+        }
+    };
+}
+
+impl Store {
+    /// A `postgres://` or `postgresql://` URL opens PostgreSQL; anything else is a SQLite file.
+    pub fn open(target: &str) -> Result<Store, StoreError> {
+        if target.starts_with("postgres://") || target.starts_with("postgresql://") {
+            Ok(Store::Postgres(PgStore::open(target)?))
+        } else {
+            Ok(Store::Sqlite(SqliteStore::open(std::path::Path::new(
+                target,
+            ))?))
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Where it is, for the start-up line (passwords left out).
+    pub fn location(&self) -> String {
+        match self {
+            Store::Sqlite(s) => s.path().display().to_string(),
+            Store::Postgres(p) => p.url().to_string(),
+        }
+    }
+
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        each!(self.schema_version())
+    }
+    pub fn enrolled_devices(&self) -> Result<u64, StoreError> {
+        each!(self.enrolled_devices())
+    }
+    pub fn enrol_device(&self, device_id: &str, at: &str) -> Result<bool, StoreError> {
+        each!(self.enrol_device(device_id, at))
+    }
+    pub fn ingest(
+        &self,
+        device_id: &str,
+        batch: &IngestBatch,
+        now: &str,
+    ) -> Result<IngestResult, StoreError> {
+        each!(self.ingest(device_id, batch, now))
+    }
+    pub fn record_heartbeat(&self, hb: &Heartbeat, now: &str) -> Result<u64, StoreError> {
+        each!(self.record_heartbeat(hb, now))
+    }
+    pub fn latest_heartbeat(&self, device_id: &str) -> Result<Option<Heartbeat>, StoreError> {
+        each!(self.latest_heartbeat(device_id))
+    }
+    pub fn attachment_status(&self, sha256: &str) -> Result<Option<AttachmentStatus>, StoreError> {
+        each!(self.attachment_status(sha256))
+    }
+    pub fn put_attachment_chunk(
+        &self,
+        sha256: &str,
+        size: u64,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<AttachmentStatus, AttachmentError> {
+        each!(self.put_attachment_chunk(sha256, size, offset, bytes))
+    }
+    pub fn issue_ticket(
+        &self,
+        hall: &str,
+        service: &str,
+        day: &str,
+        req: &TicketRequest,
+    ) -> Result<Ticket, StoreError> {
+        each!(self.issue_ticket(hall, service, day, req))
+    }
+    pub fn ticket(
+        &self,
+        hall: &str,
+        service: &str,
+        day: &str,
+        number: &str,
+    ) -> Result<Option<Ticket>, StoreError> {
+        each!(self.ticket(hall, service, day, number))
+    }
+    pub fn authorise_seal(
+        &self,
+        req: &SealAuthorisationRequest,
+        now: chrono::DateTime<chrono::Utc>,
+        valid: chrono::Duration,
+    ) -> Result<SealAuthorisation, StoreError> {
+        each!(self.authorise_seal(req, now, valid))
+    }
+    pub fn consume_seal(
+        &self,
+        id: &str,
+        device_id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Result<SealAuthorisation, ConsumeRefusal>, StoreError> {
+        each!(self.consume_seal(id, device_id, now))
+    }
+    pub fn event_seqs(&self, device_id: &str) -> Result<Vec<u64>, StoreError> {
+        each!(self.event_seqs(device_id))
+    }
+}

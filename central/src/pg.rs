@@ -1,0 +1,540 @@
+//! The PostgreSQL store, for centres that run on several nodes against one database. Same
+//! rules as the SQLite store (they live in `store.rs` as functions both use); what differs is
+//! how work is serialised: a device's ingest locks its progress row, ticket numbering takes a
+//! transaction-scoped advisory lock per hall, service and day, and a seal authorisation is
+//! locked while it is used. Attachments live in the database, so any node can finish an upload
+//! another node started.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use kiosk_protocol::wire::{
+    canonical_json, AttachmentStatus, Heartbeat, IngestBatch, IngestResult, SealAuthorisation,
+    SealAuthorisationRequest, Ticket, TicketRequest, TicketState,
+};
+use postgres::{Client, NoTls, Row};
+use sha2::{Digest, Sha256};
+
+use crate::store::{
+    check_chunk, check_event, check_hash, conflict, consume_check, new_authorisation,
+    ticket_settlement, walk_gaps, AttachmentError, ConsumeRefusal, StoreError,
+};
+
+/// Each entry moves the schema from version `index` to `index + 1`; never edit a shipped one.
+const MIGRATIONS: &[&str] = &["CREATE TABLE devices (
+        device_id   TEXT PRIMARY KEY,
+        enrolled_at TEXT NOT NULL
+    );
+    CREATE TABLE events (
+        device_id      TEXT NOT NULL,
+        seq            BIGINT NOT NULL,
+        uuid           TEXT NOT NULL,
+        kind           TEXT NOT NULL,
+        created_at     TEXT NOT NULL,
+        payload        TEXT NOT NULL,
+        payload_sha256 TEXT NOT NULL,
+        received_at    TEXT NOT NULL,
+        PRIMARY KEY (device_id, seq)
+    );
+    CREATE TABLE device_progress (
+        device_id       TEXT PRIMARY KEY,
+        contiguous_upto BIGINT NOT NULL
+    );
+    CREATE TABLE heartbeats (
+        device_id   TEXT PRIMARY KEY,
+        at          TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        body        TEXT NOT NULL,
+        count       BIGINT NOT NULL
+    );
+    CREATE TABLE attachments (
+        sha256     TEXT PRIMARY KEY,
+        size       BIGINT NOT NULL,
+        received   BIGINT NOT NULL,
+        complete   BOOLEAN NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        data       BYTEA NOT NULL DEFAULT ''::bytea
+    );
+    CREATE TABLE tickets (
+        hall       TEXT NOT NULL,
+        service    TEXT NOT NULL,
+        day        TEXT NOT NULL,
+        seq        INTEGER NOT NULL,
+        number     TEXT NOT NULL,
+        device_id  TEXT NOT NULL,
+        request_id TEXT NOT NULL UNIQUE,
+        state      TEXT NOT NULL DEFAULT 'issued',
+        PRIMARY KEY (hall, service, day, seq)
+    );
+    CREATE TABLE seal_authorisations (
+        id              TEXT PRIMARY KEY,
+        device_id       TEXT NOT NULL,
+        seal            INTEGER NOT NULL,
+        document_sha256 TEXT NOT NULL,
+        purpose         TEXT NOT NULL,
+        request_id      TEXT NOT NULL UNIQUE,
+        issued_at       TIMESTAMPTZ NOT NULL,
+        expires_at      TIMESTAMPTZ NOT NULL,
+        consumed_at     TIMESTAMPTZ
+    );"];
+
+/// Connections kept open; requests take the next one in turn.
+const POOL: usize = 4;
+
+#[derive(Clone)]
+pub struct PgStore {
+    url: String,
+    clients: Arc<Pool>,
+    next: Arc<AtomicUsize>,
+}
+
+/// The open connections. The client blocks on a runtime of its own, also when it closes, so
+/// the last reference may not drop it on an async worker thread (a centre stopping inside
+/// tokio): closing happens on a thread of its own.
+struct Pool(Vec<Mutex<Client>>);
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let clients = std::mem::take(&mut self.0);
+        let _ = std::thread::spawn(move || drop(clients)).join();
+    }
+}
+
+/// The URL without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let cred = &url[s + 3..at];
+            match cred.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user:pass@host:port/db`) and brings the schema up to date.
+    pub fn open(url: &str) -> Result<PgStore, StoreError> {
+        let shown = redact(url);
+        let connect = || {
+            Client::connect(url, NoTls).map_err(|e| StoreError::PgOpen {
+                url: shown.clone(),
+                message: crate::store::pg_message(&e),
+            })
+        };
+        let mut first = connect()?;
+        migrate(&mut first, &shown)?;
+        let mut clients = vec![Mutex::new(first)];
+        for _ in 1..POOL {
+            clients.push(Mutex::new(connect()?));
+        }
+        Ok(PgStore {
+            url: shown,
+            clients: Arc::new(Pool(clients)),
+            next: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn client(&self) -> std::sync::MutexGuard<'_, Client> {
+        let pool = &self.clients.0;
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % pool.len();
+        pool[i].lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        let row = self
+            .client()
+            .query_one("SELECT version FROM hallkit_schema", &[])?;
+        Ok(row.get::<_, i32>(0) as u32)
+    }
+
+    pub fn enrolled_devices(&self) -> Result<u64, StoreError> {
+        let row = self
+            .client()
+            .query_one("SELECT COUNT(*) FROM devices", &[])?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    pub fn enrol_device(&self, device_id: &str, at: &str) -> Result<bool, StoreError> {
+        let n = self.client().execute(
+            "INSERT INTO devices (device_id, enrolled_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&device_id, &at],
+        )?;
+        Ok(n == 1)
+    }
+
+    pub fn ingest(
+        &self,
+        device_id: &str,
+        batch: &IngestBatch,
+        now: &str,
+    ) -> Result<IngestResult, StoreError> {
+        let mut client = self.client();
+        let mut tx = client.transaction()?;
+        // One writer per device at a time, whichever node it reached.
+        tx.execute(
+            "INSERT INTO device_progress (device_id, contiguous_upto) VALUES ($1, 0) ON CONFLICT DO NOTHING",
+            &[&device_id],
+        )?;
+        let upto: i64 = tx
+            .query_one(
+                "SELECT contiguous_upto FROM device_progress WHERE device_id = $1 FOR UPDATE",
+                &[&device_id],
+            )?
+            .get(0);
+        let mut result = IngestResult::default();
+        for e in &batch.events {
+            if let Some(r) = check_event(device_id, e) {
+                result.rejected.push(r);
+                continue;
+            }
+            let seq = i64::try_from(e.seq).unwrap_or(i64::MAX);
+            let inserted = tx.execute(
+                "INSERT INTO events (device_id, seq, uuid, kind, created_at, payload, payload_sha256, received_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (device_id, seq) DO NOTHING",
+                &[
+                    &device_id,
+                    &seq,
+                    &e.uuid,
+                    &e.kind,
+                    &e.created_at.to_rfc3339(),
+                    &canonical_json(&e.payload),
+                    &e.payload_sha256,
+                    &now,
+                ],
+            )?;
+            if inserted == 1 {
+                result.accepted.push(e.seq);
+                if e.kind == "output.result" {
+                    if let Some(t) = ticket_settlement(&e.payload) {
+                        tx.execute(
+                            "UPDATE tickets SET state = $5 WHERE hall = $1 AND service = $2 AND day = $3 AND number = $4",
+                            &[&t.hall, &t.service, &t.day, &t.number, &t.state.as_str()],
+                        )?;
+                    }
+                }
+                continue;
+            }
+            let held: String = tx
+                .query_one(
+                    "SELECT payload_sha256 FROM events WHERE device_id = $1 AND seq = $2",
+                    &[&device_id, &seq],
+                )?
+                .get(0);
+            if held == e.payload_sha256 {
+                result.duplicates.push(e.seq);
+            } else {
+                result.rejected.push(conflict(e.seq));
+            }
+        }
+        let later: Vec<i64> = tx
+            .query(
+                "SELECT seq FROM events WHERE device_id = $1 AND seq > $2 ORDER BY seq",
+                &[&device_id, &upto],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let (upto, gaps) = walk_gaps(upto, &later);
+        result.gaps = gaps;
+        tx.execute(
+            "UPDATE device_progress SET contiguous_upto = $2 WHERE device_id = $1",
+            &[&device_id, &upto],
+        )?;
+        tx.commit()?;
+        result.next_expected = upto as u64 + 1;
+        if !result.gaps.is_empty() {
+            tracing::warn!(device = device_id, gaps = ?result.gaps, "sequence gaps");
+        }
+        Ok(result)
+    }
+
+    pub fn record_heartbeat(&self, hb: &Heartbeat, now: &str) -> Result<u64, StoreError> {
+        let body = serde_json::to_string(hb).unwrap_or_default();
+        let row = self.client().query_one(
+            "INSERT INTO heartbeats (device_id, at, received_at, body, count) VALUES ($1, $2, $3, $4, 1)
+             ON CONFLICT (device_id) DO UPDATE SET at = excluded.at, received_at = excluded.received_at,
+                 body = excluded.body, count = heartbeats.count + 1
+             RETURNING count",
+            &[&hb.device_id, &hb.at.to_rfc3339(), &now, &body],
+        )?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    pub fn latest_heartbeat(&self, device_id: &str) -> Result<Option<Heartbeat>, StoreError> {
+        let row = self.client().query_opt(
+            "SELECT body FROM heartbeats WHERE device_id = $1",
+            &[&device_id],
+        )?;
+        Ok(row.and_then(|r| serde_json::from_str(&r.get::<_, String>(0)).ok()))
+    }
+
+    pub fn attachment_status(&self, sha256: &str) -> Result<Option<AttachmentStatus>, StoreError> {
+        let row = self.client().query_opt(
+            "SELECT size, received, complete FROM attachments WHERE sha256 = $1",
+            &[&sha256],
+        )?;
+        Ok(row.map(|r| status_row(sha256, &r)))
+    }
+
+    pub fn put_attachment_chunk(
+        &self,
+        sha256: &str,
+        size: u64,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<AttachmentStatus, AttachmentError> {
+        check_hash(sha256)?;
+        let mut client = self.client();
+        let mut tx = client.transaction().map_err(StoreError::from)?;
+        tx.execute(
+            "INSERT INTO attachments (sha256, size, received, complete) VALUES ($1, $2, 0, false)
+             ON CONFLICT DO NOTHING",
+            &[&sha256, &(size as i64)],
+        )
+        .map_err(StoreError::from)?;
+        let row = tx
+            .query_one(
+                "SELECT size, received, complete FROM attachments WHERE sha256 = $1 FOR UPDATE",
+                &[&sha256],
+            )
+            .map_err(StoreError::from)?;
+        let status = status_row(sha256, &row);
+        if let Some(done) = check_chunk(&status, size, offset, bytes.len())? {
+            return Ok(done);
+        }
+        let received = offset + bytes.len() as u64;
+        // Whatever a failed earlier write left past `received` is cut off first.
+        tx.execute(
+            "UPDATE attachments SET data = substring(data FROM 1 FOR $2::int) || $3, received = $4
+             WHERE sha256 = $1",
+            &[&sha256, &(offset as i32), &bytes, &(received as i64)],
+        )
+        .map_err(StoreError::from)?;
+        let mut complete = false;
+        if received == size {
+            let data: Vec<u8> = tx
+                .query_one("SELECT data FROM attachments WHERE sha256 = $1", &[&sha256])
+                .map_err(StoreError::from)?
+                .get(0);
+            if hex::encode(Sha256::digest(&data)) != sha256 {
+                tx.execute(
+                    "UPDATE attachments SET data = ''::bytea, received = 0 WHERE sha256 = $1",
+                    &[&sha256],
+                )
+                .map_err(StoreError::from)?;
+                tx.commit().map_err(StoreError::from)?;
+                return Err(AttachmentError::HashMismatch);
+            }
+            tx.execute(
+                "UPDATE attachments SET complete = true WHERE sha256 = $1",
+                &[&sha256],
+            )
+            .map_err(StoreError::from)?;
+            complete = true;
+        }
+        tx.commit().map_err(StoreError::from)?;
+        Ok(AttachmentStatus {
+            sha256: sha256.into(),
+            size,
+            received,
+            complete,
+        })
+    }
+
+    pub fn issue_ticket(
+        &self,
+        hall: &str,
+        service: &str,
+        day: &str,
+        req: &TicketRequest,
+    ) -> Result<Ticket, StoreError> {
+        let mut client = self.client();
+        let mut tx = client.transaction()?;
+        let key = format!("{hall}/{service}/{day}");
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&key])?;
+        if let Some(r) = tx.query_opt(
+            "SELECT hall, service, day, seq, number, state FROM tickets WHERE request_id = $1",
+            &[&req.request_id],
+        )? {
+            return Ok(ticket_row(&r));
+        }
+        let seq: i32 = tx
+            .query_one(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM tickets WHERE hall = $1 AND service = $2 AND day = $3",
+                &[&hall, &service, &day],
+            )?
+            .get(0);
+        let number = format!("{}{:03}", req.prefix, seq);
+        tx.execute(
+            "INSERT INTO tickets (hall, service, day, seq, number, device_id, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[&hall, &service, &day, &seq, &number, &req.device_id, &req.request_id],
+        )?;
+        tx.commit()?;
+        Ok(Ticket {
+            number,
+            seq: seq as u32,
+            day: day.to_string(),
+            hall: hall.to_string(),
+            service: service.to_string(),
+            state: TicketState::Issued,
+        })
+    }
+
+    pub fn ticket(
+        &self,
+        hall: &str,
+        service: &str,
+        day: &str,
+        number: &str,
+    ) -> Result<Option<Ticket>, StoreError> {
+        let row = self.client().query_opt(
+            "SELECT hall, service, day, seq, number, state FROM tickets
+             WHERE hall = $1 AND service = $2 AND day = $3 AND number = $4",
+            &[&hall, &service, &day, &number],
+        )?;
+        Ok(row.map(|r| ticket_row(&r)))
+    }
+
+    pub fn authorise_seal(
+        &self,
+        req: &SealAuthorisationRequest,
+        now: chrono::DateTime<chrono::Utc>,
+        valid: chrono::Duration,
+    ) -> Result<SealAuthorisation, StoreError> {
+        let a = new_authorisation(req, now, valid);
+        let mut client = self.client();
+        let n = client.execute(
+            "INSERT INTO seal_authorisations (id, device_id, seal, document_sha256, purpose, request_id, issued_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (request_id) DO NOTHING",
+            &[
+                &a.id,
+                &a.device_id,
+                &i32::from(a.seal),
+                &a.document_sha256,
+                &a.purpose,
+                &req.request_id,
+                &a.issued_at,
+                &a.expires_at,
+            ],
+        )?;
+        if n == 1 {
+            return Ok(a);
+        }
+        let r = client.query_one(
+            &format!("SELECT {SEAL_COLUMNS} FROM seal_authorisations WHERE request_id = $1"),
+            &[&req.request_id],
+        )?;
+        Ok(seal_row(&r))
+    }
+
+    pub fn consume_seal(
+        &self,
+        id: &str,
+        device_id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Result<SealAuthorisation, ConsumeRefusal>, StoreError> {
+        let mut client = self.client();
+        let mut tx = client.transaction()?;
+        let Some(r) = tx.query_opt(
+            &format!("SELECT {SEAL_COLUMNS} FROM seal_authorisations WHERE id = $1 FOR UPDATE"),
+            &[&id],
+        )?
+        else {
+            return Ok(Err(ConsumeRefusal::Unknown(id.to_string())));
+        };
+        let mut a = seal_row(&r);
+        if let Err(refusal) = consume_check(&a, device_id, now) {
+            return Ok(Err(refusal));
+        }
+        tx.execute(
+            "UPDATE seal_authorisations SET consumed_at = $2 WHERE id = $1",
+            &[&id, &now],
+        )?;
+        tx.commit()?;
+        a.consumed_at = Some(now);
+        Ok(Ok(a))
+    }
+
+    pub fn event_seqs(&self, device_id: &str) -> Result<Vec<u64>, StoreError> {
+        Ok(self
+            .client()
+            .query(
+                "SELECT seq FROM events WHERE device_id = $1 ORDER BY seq",
+                &[&device_id],
+            )?
+            .iter()
+            .map(|r| r.get::<_, i64>(0) as u64)
+            .collect())
+    }
+}
+
+const SEAL_COLUMNS: &str =
+    "id, device_id, seal, document_sha256, purpose, issued_at, expires_at, consumed_at";
+
+fn seal_row(r: &Row) -> SealAuthorisation {
+    SealAuthorisation {
+        id: r.get(0),
+        device_id: r.get(1),
+        seal: u8::try_from(r.get::<_, i32>(2)).unwrap_or(0),
+        document_sha256: r.get(3),
+        purpose: r.get(4),
+        issued_at: r.get(5),
+        expires_at: r.get(6),
+        consumed_at: r.get(7),
+    }
+}
+
+fn ticket_row(r: &Row) -> Ticket {
+    Ticket {
+        hall: r.get(0),
+        service: r.get(1),
+        day: r.get(2),
+        seq: r.get::<_, i32>(3) as u32,
+        number: r.get(4),
+        state: TicketState::parse(&r.get::<_, String>(5)),
+    }
+}
+
+fn status_row(sha256: &str, r: &Row) -> AttachmentStatus {
+    AttachmentStatus {
+        sha256: sha256.to_string(),
+        size: r.get::<_, i64>(0) as u64,
+        received: r.get::<_, i64>(1) as u64,
+        complete: r.get(2),
+    }
+}
+
+fn migrate(client: &mut Client, url: &str) -> Result<(), StoreError> {
+    let mut tx = client.transaction()?;
+    // Several nodes may start together; one migrates, the others wait and find it done.
+    tx.execute("SELECT pg_advisory_xact_lock(7001234)", &[])?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS hallkit_schema (version INTEGER NOT NULL)")?;
+    let found: i32 = match tx.query_opt("SELECT version FROM hallkit_schema", &[])? {
+        Some(r) => r.get(0),
+        None => {
+            tx.execute("INSERT INTO hallkit_schema (version) VALUES (0)", &[])?;
+            0
+        }
+    };
+    let known = MIGRATIONS.len() as i32;
+    if found > known {
+        return Err(StoreError::TooNew {
+            path: url.to_string(),
+            found: found as u32,
+            known: known as u32,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.batch_execute(sql)?;
+        tx.execute("UPDATE hallkit_schema SET version = $1", &[&(i as i32 + 1)])?;
+    }
+    tx.commit()?;
+    Ok(())
+}

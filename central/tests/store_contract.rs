@@ -1,0 +1,432 @@
+//! One contract, two stores: every rule of the centre's storage checked against SQLite and
+//! against a real PostgreSQL server started for this test binary.
+
+use std::sync::OnceLock;
+
+use kiosk_central::pgserver::PgServer;
+use kiosk_central::store::ConsumeRefusal;
+use kiosk_central::{AttachmentError, SqliteStore, Store};
+use kiosk_protocol::wire::{
+    payload_sha256, EventEnvelope, IngestBatch, SealAuthorisationRequest, TicketRequest,
+    TicketState,
+};
+use serde_json::json;
+
+struct Pg {
+    server: PgServer,
+    _dir: tempfile::TempDir,
+}
+
+fn pg() -> &'static Pg {
+    static PG: OnceLock<Pg> = OnceLock::new();
+    PG.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let server = PgServer::start(&dir.path().join("pg")).unwrap_or_else(|e| {
+            panic!("PostgreSQL must start (scripts/setup-debian.sh installs it): {e}")
+        });
+        Pg { server, _dir: dir }
+    })
+}
+
+/// Both stores, fresh. The temp dir keeps the SQLite file alive for the test.
+fn stores() -> (tempfile::TempDir, Vec<Store>) {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Store::from(SqliteStore::open(&dir.path().join("c.db")).unwrap());
+    let url = pg().server.database().unwrap();
+    let postgres = Store::open(&url).unwrap_or_else(|e| panic!("{e}\n{}", pg().server.log()));
+    (dir, vec![sqlite, postgres])
+}
+
+fn envelope(device: &str, seq: u64, kind: &str, payload: serde_json::Value) -> EventEnvelope {
+    EventEnvelope {
+        device_id: device.into(),
+        seq,
+        uuid: format!("u-{seq}"),
+        kind: kind.into(),
+        created_at: chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc),
+        payload_sha256: payload_sha256(&payload),
+        payload,
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+fn batch(seqs: &[u64]) -> IngestBatch {
+    IngestBatch {
+        events: seqs
+            .iter()
+            .map(|&n| envelope("KSK-1", n, "test.event", json!({"n": n})))
+            .collect(),
+    }
+}
+
+#[test]
+fn ingest_is_idempotent_detects_conflicts_and_gaps() {
+    let (_d, stores) = stores();
+    for s in &stores {
+        let k = s.kind();
+        let r = s.ingest("KSK-1", &batch(&[1, 2, 3]), "t").unwrap();
+        assert_eq!(
+            (r.accepted, r.next_expected, r.gaps.len()),
+            (vec![1, 2, 3], 4, 0),
+            "{k}"
+        );
+        let r = s.ingest("KSK-1", &batch(&[2, 3, 6, 7, 9]), "t").unwrap();
+        assert_eq!(r.duplicates, vec![2, 3], "{k}");
+        assert_eq!(r.accepted, vec![6, 7, 9], "{k}");
+        assert_eq!(r.next_expected, 4, "{k}");
+        assert_eq!(r.gaps, vec![(4, 5), (8, 8)], "{k}");
+        let r = s.ingest("KSK-1", &batch(&[4, 5, 8]), "t").unwrap();
+        assert_eq!((r.next_expected, r.gaps.len()), (10, 0), "{k}");
+        let changed = envelope("KSK-1", 5, "test.event", json!({"n": "changed"}));
+        let mut forged = envelope("KSK-1", 10, "test.event", json!({"n": 10}));
+        forged.payload = json!({"n": 11});
+        let other = envelope("KSK-2", 11, "test.event", json!({}));
+        let r = s
+            .ingest(
+                "KSK-1",
+                &IngestBatch {
+                    events: vec![changed, forged, other],
+                },
+                "t",
+            )
+            .unwrap();
+        assert_eq!(r.rejected.len(), 3, "{k}");
+        assert!(
+            r.rejected[0].reason.contains("conflict"),
+            "{k}: {:?}",
+            r.rejected
+        );
+        assert!(r.rejected[1].reason.contains("sha256"), "{k}");
+        assert!(r.rejected[2].reason.contains("KSK-2"), "{k}");
+        assert_eq!(
+            s.event_seqs("KSK-1").unwrap(),
+            (1..=9).collect::<Vec<_>>(),
+            "{k}"
+        );
+    }
+}
+
+#[test]
+fn tickets_count_per_hall_service_and_day_and_settle_from_print_results() {
+    let (_d, stores) = stores();
+    for s in &stores {
+        let k = s.kind();
+        let req = |id: &str, prefix: &str| TicketRequest {
+            device_id: "KSK-1".into(),
+            request_id: id.into(),
+            prefix: prefix.into(),
+        };
+        let day = "2026-11-22";
+        let a1 = s
+            .issue_ticket("kunshan", "social", day, &req("r1", "A"))
+            .unwrap();
+        let a2 = s
+            .issue_ticket("kunshan", "social", day, &req("r2", "A"))
+            .unwrap();
+        assert_eq!(
+            (a1.number.as_str(), a2.number.as_str()),
+            ("A001", "A002"),
+            "{k}"
+        );
+        assert_eq!(
+            s.issue_ticket("kunshan", "social", day, &req("r1", "A"))
+                .unwrap(),
+            a1,
+            "{k}: a retry gets the same ticket"
+        );
+        assert_eq!(
+            s.issue_ticket("kunshan", "estate", day, &req("r3", "B"))
+                .unwrap()
+                .number,
+            "B001",
+            "{k}"
+        );
+        assert_eq!(
+            s.issue_ticket("kunshan", "social", "2026-11-23", &req("r5", "A"))
+                .unwrap()
+                .number,
+            "A001",
+            "{k}: numbers restart daily"
+        );
+
+        let result = |seq: u64, t: &kiosk_protocol::wire::Ticket, outcome: &str| {
+            envelope(
+                "KSK-1",
+                seq,
+                "output.result",
+                json!({"outcome": outcome, "ticket": {"hall": t.hall, "service": t.service, "day": t.day, "number": t.number}}),
+            )
+        };
+        s.ingest(
+            "KSK-1",
+            &IngestBatch {
+                events: vec![result(1, &a1, "printed"), result(2, &a2, "failed")],
+            },
+            "t",
+        )
+        .unwrap();
+        let state = |n: &str| {
+            s.ticket("kunshan", "social", day, n)
+                .unwrap()
+                .unwrap()
+                .state
+        };
+        assert_eq!(state("A001"), TicketState::Printed, "{k}");
+        assert_eq!(state("A002"), TicketState::Void, "{k}");
+        assert!(
+            s.ticket("kunshan", "social", day, "A999")
+                .unwrap()
+                .is_none(),
+            "{k}"
+        );
+    }
+}
+
+#[test]
+fn concurrent_ticket_requests_get_distinct_numbers() {
+    let (_d, stores) = stores();
+    for s in &stores {
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    (0..10)
+                        .map(|i| {
+                            let req = TicketRequest {
+                                device_id: format!("KSK-{t}"),
+                                request_id: format!("{t}-{i}"),
+                                prefix: "A".into(),
+                            };
+                            s.issue_ticket("kunshan", "social", "2026-11-22", &req)
+                                .unwrap()
+                                .seq
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<u32> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        all.sort();
+        assert_eq!(all, (1..=80).collect::<Vec<_>>(), "{}", s.kind());
+    }
+}
+
+#[test]
+fn attachments_resume_and_verify_their_hash() {
+    let (_d, stores) = stores();
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let sha = sha256_hex(&data);
+    for s in &stores {
+        let k = s.kind();
+        let size = data.len() as u64;
+        let st = s
+            .put_attachment_chunk(&sha, size, 0, &data[..64_000])
+            .unwrap();
+        assert_eq!((st.received, st.complete), (64_000, false), "{k}");
+        match s.put_attachment_chunk(&sha, size, 0, &data[..10]) {
+            Err(AttachmentError::Offset {
+                received: 64_000, ..
+            }) => {}
+            other => panic!("{k}: expected an offset error, got {other:?}"),
+        }
+        assert!(
+            matches!(
+                s.put_attachment_chunk(&sha, size + 1, 64_000, &data[64_000..]),
+                Err(AttachmentError::SizeConflict { .. })
+            ),
+            "{k}"
+        );
+        let st = s
+            .put_attachment_chunk(&sha, size, 64_000, &data[64_000..])
+            .unwrap();
+        assert!(st.complete, "{k}");
+        assert_eq!(s.attachment_status(&sha).unwrap().unwrap(), st, "{k}");
+        // A completed attachment sent again is a no-op.
+        assert!(
+            s.put_attachment_chunk(&sha, size, 0, &data)
+                .unwrap()
+                .complete,
+            "{k}"
+        );
+
+        let wrong = sha256_hex(b"something else");
+        assert!(
+            matches!(
+                s.put_attachment_chunk(&wrong, 4, 0, b"abcd"),
+                Err(AttachmentError::HashMismatch)
+            ),
+            "{k}"
+        );
+        assert_eq!(
+            s.attachment_status(&wrong).unwrap().unwrap().received,
+            0,
+            "{k}: starts over"
+        );
+        assert!(
+            matches!(
+                s.put_attachment_chunk("nothex", 4, 0, b"abcd"),
+                Err(AttachmentError::BadHash(_))
+            ),
+            "{k}"
+        );
+    }
+}
+
+#[test]
+fn seal_authorisations_are_used_once_by_their_terminal_in_time() {
+    let (_d, stores) = stores();
+    for s in &stores {
+        let k = s.kind();
+        let now = chrono::Utc::now();
+        let req = |id: &str| SealAuthorisationRequest {
+            device_id: "KSK-1".into(),
+            request_id: id.into(),
+            seal: 2,
+            document_sha256: "ab".repeat(32),
+            purpose: "application-receipt".into(),
+        };
+        let a = s
+            .authorise_seal(&req("s1"), now, chrono::Duration::minutes(5))
+            .unwrap();
+        assert_eq!(
+            s.authorise_seal(&req("s1"), now, chrono::Duration::minutes(5))
+                .unwrap()
+                .id,
+            a.id,
+            "{k}"
+        );
+        assert!(
+            matches!(
+                s.consume_seal(&a.id, "KSK-2", now).unwrap(),
+                Err(ConsumeRefusal::OtherDevice(_))
+            ),
+            "{k}"
+        );
+        let used = s.consume_seal(&a.id, "KSK-1", now).unwrap().unwrap();
+        assert!(used.consumed_at.is_some(), "{k}");
+        assert!(
+            matches!(
+                s.consume_seal(&a.id, "KSK-1", now).unwrap(),
+                Err(ConsumeRefusal::AlreadyUsed { .. })
+            ),
+            "{k}"
+        );
+        let late = s
+            .authorise_seal(&req("s2"), now, chrono::Duration::minutes(5))
+            .unwrap();
+        assert!(
+            matches!(
+                s.consume_seal(&late.id, "KSK-1", now + chrono::Duration::minutes(6))
+                    .unwrap(),
+                Err(ConsumeRefusal::Expired { .. })
+            ),
+            "{k}"
+        );
+        assert!(
+            matches!(
+                s.consume_seal("SA-none", "KSK-1", now).unwrap(),
+                Err(ConsumeRefusal::Unknown(_))
+            ),
+            "{k}"
+        );
+    }
+}
+
+#[test]
+fn heartbeats_enrolment_and_schema() {
+    let (_d, stores) = stores();
+    for s in &stores {
+        let k = s.kind();
+        assert!(
+            s.enrol_device("KSK-1", "2026-11-22T09:00:00Z").unwrap(),
+            "{k}"
+        );
+        assert!(
+            !s.enrol_device("KSK-1", "2026-11-22T10:00:00Z").unwrap(),
+            "{k}"
+        );
+        assert_eq!(s.enrolled_devices().unwrap(), 1, "{k}");
+        let hb: kiosk_protocol::wire::Heartbeat = serde_json::from_value(json!({
+            "device_id": "KSK-1", "at": "2026-11-22T09:00:00Z", "peripherals": [],
+            "queue_pending": 3, "queue_dead": 0, "counters": {}
+        }))
+        .unwrap();
+        assert_eq!(s.record_heartbeat(&hb, "t").unwrap(), 1, "{k}");
+        assert_eq!(s.record_heartbeat(&hb, "t").unwrap(), 2, "{k}");
+        assert_eq!(
+            s.latest_heartbeat("KSK-1").unwrap().unwrap().queue_pending,
+            3,
+            "{k}"
+        );
+        assert!(s.latest_heartbeat("KSK-9").unwrap().is_none(), "{k}");
+        assert!(s.schema_version().unwrap() >= 1, "{k}");
+    }
+}
+
+#[test]
+fn two_centre_nodes_on_one_database_apply_each_event_once() {
+    // Two stores on the same PostgreSQL database stand for two centre nodes behind a balancer.
+    let url = pg().server.database().unwrap();
+    let (a, b) = (Store::open(&url).unwrap(), Store::open(&url).unwrap());
+    let threads: Vec<_> = [a, b]
+        .into_iter()
+        .map(|node| {
+            std::thread::spawn(move || {
+                // Each node gets every batch: a device that retried against the other node.
+                for start in (1..=200u64).step_by(20) {
+                    let seqs: Vec<u64> = (start..start + 20).collect();
+                    node.ingest("KSK-1", &batch(&seqs), "t").unwrap();
+                }
+                node
+            })
+        })
+        .collect();
+    let nodes: Vec<Store> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(
+        nodes[0].event_seqs("KSK-1").unwrap(),
+        (1..=200).collect::<Vec<_>>()
+    );
+    let r = nodes[1].ingest("KSK-1", &batch(&[200]), "t").unwrap();
+    assert_eq!((r.duplicates, r.next_expected), (vec![200], 201));
+}
+
+#[test]
+fn a_centre_on_postgres_serves_http_and_takes_a_load() {
+    let url = pg().server.database().unwrap();
+    // The PostgreSQL client blocks on its own runtime: open it off the async executor, as the
+    // server runs every store call through spawn_blocking.
+    let store = Store::open(&url).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let centre = kiosk_central::CentreHandle::start("127.0.0.1:0", store)
+            .await
+            .unwrap();
+        let base = centre.base_url();
+        let h: kiosk_protocol::wire::CentreHealth = reqwest::get(format!("{base}/health"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!((h.store.as_str(), h.schema_version), ("postgres", 1));
+        let plan = kiosk_central::loadgen::LoadPlan {
+            devices: 4,
+            events: 500,
+            batch: 100,
+            heartbeats: 20,
+        };
+        let r = kiosk_central::loadgen::run(&base, plan).await.unwrap();
+        assert_eq!((r.ingest.items, r.ingest.errors), (2000, 0), "{r:?}");
+        assert_eq!((r.heartbeats.items, r.heartbeats.errors), (80, 0), "{r:?}");
+        centre.stop().await.unwrap();
+    });
+}

@@ -11,6 +11,7 @@ packages=(
   xvfb x11-utils
   pcscd libpcsclite-dev vsmartcard-vpcd
   cups-daemon cups-client cups-filters printer-driver-cups-pdf ghostscript poppler-utils
+  postgresql
 )
 
 missing=()

@@ -18,7 +18,9 @@ const PLAN: LoadPlan = LoadPlan {
 fn measure(name: &str, store: Store) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let report = rt.block_on(async {
-        let centre = CentreHandle::start("127.0.0.1:0", store).await.expect("centre");
+        let centre = CentreHandle::start("127.0.0.1:0", store)
+            .await
+            .expect("centre");
         let r = run(&centre.base_url(), PLAN).await.expect("load");
         centre.stop().await.expect("stop");
         r

@@ -2,12 +2,12 @@
 //! PostgreSQL (selected by a `postgres://` URL, for several centre nodes over one database).
 
 use kiosk_protocol::wire::{
-    AttachmentStatus, Heartbeat, IngestBatch, IngestResult, SealAuthorisation,
-    SealAuthorisationRequest, Ticket, TicketRequest,
+    AttachmentStatus, CommandAck, CommandRequest, Heartbeat, IngestBatch, IngestResult,
+    QueuedCommand, SealAuthorisation, SealAuthorisationRequest, Ticket, TicketRequest,
 };
 
 use crate::pg::PgStore;
-use crate::store::{AttachmentError, ConsumeRefusal, SqliteStore, StoreError};
+use crate::store::{AckRefusal, AttachmentError, ConsumeRefusal, SqliteStore, StoreError};
 
 #[derive(Clone)]
 pub enum Store {
@@ -134,5 +134,37 @@ impl Store {
     }
     pub fn event_seqs(&self, device_id: &str) -> Result<Vec<u64>, StoreError> {
         each!(self.event_seqs(device_id))
+    }
+    pub fn queue_command(
+        &self,
+        device_id: &str,
+        req: &CommandRequest,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<QueuedCommand, StoreError> {
+        each!(self.queue_command(device_id, req, now))
+    }
+    pub fn pending_commands(
+        &self,
+        device_id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<QueuedCommand>, StoreError> {
+        each!(self.pending_commands(device_id, now))
+    }
+    pub fn ack_command(
+        &self,
+        device_id: &str,
+        id: u64,
+        ack: &CommandAck,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Result<QueuedCommand, AckRefusal>, StoreError> {
+        each!(self.ack_command(device_id, id, ack, now))
+    }
+    pub fn command(
+        &self,
+        device_id: &str,
+        id: u64,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<QueuedCommand>, StoreError> {
+        each!(self.command(device_id, id, now))
     }
 }

@@ -9,19 +9,22 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use kiosk_protocol::wire::{
-    canonical_json, AttachmentStatus, Heartbeat, IngestBatch, IngestResult, SealAuthorisation,
-    SealAuthorisationRequest, Ticket, TicketRequest, TicketState,
+    canonical_json, AttachmentStatus, CommandAck, CommandRequest, CommandState, Heartbeat,
+    IngestBatch, IngestResult, QueuedCommand, SealAuthorisation, SealAuthorisationRequest, Ticket,
+    TicketRequest, TicketState,
 };
 use postgres::{Client, NoTls, Row};
 use sha2::{Digest, Sha256};
 
 use crate::store::{
-    check_chunk, check_event, check_hash, conflict, consume_check, new_authorisation,
-    ticket_settlement, walk_gaps, AttachmentError, ConsumeRefusal, StoreError,
+    ack_check, check_chunk, check_event, check_hash, command_state, conflict, consume_check,
+    expiry, new_authorisation, ticket_settlement, walk_gaps, AckRefusal, AttachmentError,
+    ConsumeRefusal, StoreError,
 };
 
 /// Each entry moves the schema from version `index` to `index + 1`; never edit a shipped one.
-const MIGRATIONS: &[&str] = &["CREATE TABLE devices (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE devices (
         device_id   TEXT PRIMARY KEY,
         enrolled_at TEXT NOT NULL
     );
@@ -76,7 +79,20 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE devices (
         issued_at       TIMESTAMPTZ NOT NULL,
         expires_at      TIMESTAMPTZ NOT NULL,
         consumed_at     TIMESTAMPTZ
-    );"];
+    );",
+    "CREATE TABLE commands (
+        id          BIGSERIAL PRIMARY KEY,
+        device_id   TEXT NOT NULL,
+        request_id  TEXT NOT NULL UNIQUE,
+        command     TEXT NOT NULL,
+        queued_at   TIMESTAMPTZ NOT NULL,
+        expires_at  TIMESTAMPTZ NOT NULL,
+        delivered_at TIMESTAMPTZ,
+        acked_at    TIMESTAMPTZ,
+        ack         TEXT
+    );
+    CREATE INDEX commands_by_device ON commands (device_id, id);",
+];
 
 /// Connections kept open; requests take the next one in turn.
 const POOL: usize = 4;
@@ -462,6 +478,110 @@ impl PgStore {
         Ok(Ok(a))
     }
 
+    pub fn queue_command(
+        &self,
+        device_id: &str,
+        req: &CommandRequest,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<QueuedCommand, StoreError> {
+        let command = serde_json::to_string(&req.command).unwrap_or_default();
+        let mut client = self.client();
+        client.execute(
+            "INSERT INTO commands (device_id, request_id, command, queued_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_id) DO NOTHING",
+            &[
+                &device_id,
+                &req.request_id,
+                &command,
+                &now,
+                &expiry(req, now),
+            ],
+        )?;
+        let r = client.query_one(
+            &format!("SELECT {COMMAND_COLUMNS} FROM commands WHERE request_id = $1"),
+            &[&req.request_id],
+        )?;
+        command_row(&r, now)
+    }
+
+    pub fn pending_commands(
+        &self,
+        device_id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<QueuedCommand>, StoreError> {
+        let mut client = self.client();
+        client.execute(
+            "UPDATE commands SET delivered_at = $2
+             WHERE device_id = $1 AND acked_at IS NULL AND expires_at >= $2 AND delivered_at IS NULL",
+            &[&device_id, &now],
+        )?;
+        client
+            .query(
+                &format!(
+                    "SELECT {COMMAND_COLUMNS} FROM commands
+                     WHERE device_id = $1 AND acked_at IS NULL AND expires_at >= $2 ORDER BY id"
+                ),
+                &[&device_id, &now],
+            )?
+            .iter()
+            .map(|r| command_row(r, now))
+            .collect()
+    }
+
+    pub fn ack_command(
+        &self,
+        device_id: &str,
+        id: u64,
+        ack: &CommandAck,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Result<QueuedCommand, AckRefusal>, StoreError> {
+        let mut client = self.client();
+        let mut tx = client.transaction()?;
+        let Some(r) = tx.query_opt(
+            &format!("SELECT {COMMAND_COLUMNS} FROM commands WHERE id = $1 AND device_id = $2 FOR UPDATE"),
+            &[&(id as i64), &device_id],
+        )?
+        else {
+            return Ok(Err(AckRefusal::Unknown(id)));
+        };
+        let mut c = command_row(&r, now)?;
+        match ack_check(&c, ack, now) {
+            Err(refusal) => return Ok(Err(refusal)),
+            Ok(false) => {}
+            Ok(true) => {
+                let stored = tx.query_one(
+                    "UPDATE commands SET acked_at = $2, ack = $3 WHERE id = $1 RETURNING acked_at",
+                    &[
+                        &(id as i64),
+                        &now,
+                        &serde_json::to_string(ack).unwrap_or_default(),
+                    ],
+                )?;
+                // As stored: microsecond precision.
+                c.acked_at = stored.get(0);
+                c.ack = Some(ack.clone());
+            }
+        }
+        tx.commit()?;
+        c.state = command_state(&c, now);
+        Ok(Ok(c))
+    }
+
+    pub fn command(
+        &self,
+        device_id: &str,
+        id: u64,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<QueuedCommand>, StoreError> {
+        self.client()
+            .query_opt(
+                &format!("SELECT {COMMAND_COLUMNS} FROM commands WHERE id = $1 AND device_id = $2"),
+                &[&(id as i64), &device_id],
+            )?
+            .map(|r| command_row(&r, now))
+            .transpose()
+    }
+
     pub fn event_seqs(&self, device_id: &str) -> Result<Vec<u64>, StoreError> {
         Ok(self
             .client()
@@ -477,6 +597,30 @@ impl PgStore {
 
 const SEAL_COLUMNS: &str =
     "id, device_id, seal, document_sha256, purpose, issued_at, expires_at, consumed_at";
+
+const COMMAND_COLUMNS: &str =
+    "id, device_id, command, queued_at, expires_at, delivered_at, acked_at, ack";
+
+fn command_row(r: &Row, now: chrono::DateTime<chrono::Utc>) -> Result<QueuedCommand, StoreError> {
+    let bad = |e: serde_json::Error| StoreError::Postgres(format!("stored command: {e}"));
+    let mut c = QueuedCommand {
+        id: r.get::<_, i64>(0) as u64,
+        device_id: r.get(1),
+        command: serde_json::from_str(&r.get::<_, String>(2)).map_err(bad)?,
+        state: CommandState::Queued,
+        queued_at: r.get(3),
+        expires_at: r.get(4),
+        delivered_at: r.get(5),
+        acked_at: r.get(6),
+        ack: r
+            .get::<_, Option<String>>(7)
+            .map(|t| serde_json::from_str(&t))
+            .transpose()
+            .map_err(bad)?,
+    };
+    c.state = command_state(&c, now);
+    Ok(c)
+}
 
 fn seal_row(r: &Row) -> SealAuthorisation {
     SealAuthorisation {

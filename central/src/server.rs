@@ -8,11 +8,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use kiosk_protocol::wire::{
-    CentreHealth, Heartbeat, IngestBatch, SealAuthorisationRequest, SealConsume, TicketRequest,
+    CentreHealth, CommandAck, CommandRequest, Heartbeat, IngestBatch, SealAuthorisationRequest,
+    SealConsume, TicketRequest,
 };
 use tokio::sync::oneshot;
 
-use crate::store::ConsumeRefusal;
+use crate::store::{AckRefusal, ConsumeRefusal};
 use crate::Store;
 
 #[derive(Clone)]
@@ -30,6 +31,16 @@ pub fn router(store: impl Into<Store>) -> Router {
         .route("/api/v1/devices/{device_id}/events", post(ingest))
         .route("/api/v1/devices/{device_id}/heartbeat", post(heartbeat))
         .route("/api/v1/devices/{device_id}/status", get(status))
+        .route("/api/v1/devices/{device_id}/commands", post(queue_command))
+        .route(
+            "/api/v1/devices/{device_id}/commands/pending",
+            get(pending_commands),
+        )
+        .route("/api/v1/devices/{device_id}/commands/{id}", get(command))
+        .route(
+            "/api/v1/devices/{device_id}/commands/{id}/ack",
+            post(ack_command),
+        )
         .route(
             "/api/v1/halls/{hall}/services/{service}/tickets",
             post(ticket),
@@ -205,6 +216,63 @@ async fn ticket(
     let store = state.store.clone();
     let t = store_call(move || store.issue_ticket(&hall, &service, &day, &req)).await?;
     Ok(Json(t).into_response())
+}
+
+async fn queue_command(
+    State(state): State<AppState>,
+    Path(device_id): Path<String>,
+    b: JsonBody<CommandRequest>,
+) -> Result<Response, ApiError> {
+    let req = body(b)?;
+    if req.request_id.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "request_id is required",
+        ));
+    }
+    let store = state.store.clone();
+    let c = store_call(move || store.queue_command(&device_id, &req, chrono::Utc::now())).await?;
+    Ok((StatusCode::CREATED, Json(c)).into_response())
+}
+
+async fn pending_commands(
+    State(state): State<AppState>,
+    Path(device_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = state.store.clone();
+    let list = store_call(move || store.pending_commands(&device_id, chrono::Utc::now())).await?;
+    Ok(Json(list).into_response())
+}
+
+async fn command(
+    State(state): State<AppState>,
+    Path((device_id, id)): Path<(String, u64)>,
+) -> Result<Response, ApiError> {
+    let store = state.store.clone();
+    match store_call(move || store.command(&device_id, id, chrono::Utc::now())).await? {
+        Some(c) => Ok(Json(c).into_response()),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, "no such command")),
+    }
+}
+
+async fn ack_command(
+    State(state): State<AppState>,
+    Path((device_id, id)): Path<(String, u64)>,
+    b: JsonBody<CommandAck>,
+) -> Result<Response, ApiError> {
+    let ack = body(b)?;
+    let store = state.store.clone();
+    match store_call(move || store.ack_command(&device_id, id, &ack, chrono::Utc::now())).await? {
+        Ok(c) => Ok(Json(c).into_response()),
+        Err(refusal) => {
+            let code = match refusal {
+                AckRefusal::Unknown(_) => StatusCode::NOT_FOUND,
+                AckRefusal::Expired(_) => StatusCode::GONE,
+                AckRefusal::Conflict(_) => StatusCode::CONFLICT,
+            };
+            Err(ApiError::new(code, refusal.to_string()))
+        }
+    }
 }
 
 async fn ticket_state(

@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use kiosk_protocol::wire::{
-    canonical_json, payload_sha256, AttachmentStatus, Heartbeat, IngestBatch, IngestResult,
-    Rejection, SealAuthorisation, SealAuthorisationRequest, Ticket, TicketRequest, TicketState,
+    canonical_json, payload_sha256, AttachmentStatus, CommandAck, CommandRequest, CommandState,
+    Heartbeat, IngestBatch, IngestResult, QueuedCommand, Rejection, SealAuthorisation,
+    SealAuthorisationRequest, Ticket, TicketRequest, TicketState,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -191,6 +192,92 @@ pub(crate) fn new_authorisation(
     }
 }
 
+/// Why a command acknowledgement is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AckRefusal {
+    #[error("no command {0} for this terminal")]
+    Unknown(u64),
+    #[error("command {0} expired before it was acknowledged")]
+    Expired(u64),
+    #[error("command {0} was already acknowledged with another result")]
+    Conflict(u64),
+}
+
+/// How long a command waits for its terminal unless the request says otherwise.
+pub const COMMAND_DEFAULT_EXPIRY_S: u64 = 86_400;
+
+/// A command's state as of `now`.
+pub(crate) fn command_state(c: &QueuedCommand, now: chrono::DateTime<chrono::Utc>) -> CommandState {
+    match (&c.ack, c.delivered_at) {
+        (Some(a), _) if a.ok => CommandState::Done,
+        (Some(_), _) => CommandState::Failed,
+        (None, _) if now > c.expires_at => CommandState::Expired,
+        (None, Some(_)) => CommandState::Delivered,
+        (None, None) => CommandState::Queued,
+    }
+}
+
+/// Whether `ack` may be recorded for `c`: `Ok(true)` to record it, `Ok(false)` when the same
+/// acknowledgement is already held (a resend after a lost reply).
+pub(crate) fn ack_check(
+    c: &QueuedCommand,
+    ack: &CommandAck,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, AckRefusal> {
+    match &c.ack {
+        Some(held) if held == ack => Ok(false),
+        Some(_) => Err(AckRefusal::Conflict(c.id)),
+        None if now > c.expires_at => Err(AckRefusal::Expired(c.id)),
+        None => Ok(true),
+    }
+}
+
+pub(crate) fn expiry(
+    req: &CommandRequest,
+    now: chrono::DateTime<chrono::Utc>,
+) -> chrono::DateTime<chrono::Utc> {
+    let s = req
+        .expires_in_s
+        .unwrap_or(COMMAND_DEFAULT_EXPIRY_S)
+        .min(30 * 86_400);
+    now + chrono::Duration::seconds(s as i64)
+}
+
+fn ms(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(v: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(v).unwrap_or_default()
+}
+
+const COMMAND_COLUMNS: &str =
+    "id, device_id, command, queued_ms, expires_ms, delivered_ms, acked_ms, ack";
+
+fn json<T: serde::de::DeserializeOwned>(i: usize, text: String) -> rusqlite::Result<T> {
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn command_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueuedCommand> {
+    let ack = match r.get::<_, Option<String>>(7)? {
+        Some(t) => Some(json(7, t)?),
+        None => None,
+    };
+    Ok(QueuedCommand {
+        id: r.get::<_, i64>(0)? as u64,
+        device_id: r.get(1)?,
+        command: json(2, r.get(2)?)?,
+        state: CommandState::Queued,
+        queued_at: from_ms(r.get(3)?),
+        expires_at: from_ms(r.get(4)?),
+        delivered_at: r.get::<_, Option<i64>>(5)?.map(from_ms),
+        acked_at: r.get::<_, Option<i64>>(6)?.map(from_ms),
+        ack,
+    })
+}
+
 fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Ticket> {
     Ok(Ticket {
         hall: r.get(0)?,
@@ -283,6 +370,18 @@ const MIGRATIONS: &[&str] = &[
         expires_at      TEXT NOT NULL,
         consumed_at     TEXT
     );",
+    "CREATE TABLE commands (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        device_id    TEXT NOT NULL,
+        request_id   TEXT NOT NULL UNIQUE,
+        command      TEXT NOT NULL,
+        queued_ms    INTEGER NOT NULL,
+        expires_ms   INTEGER NOT NULL,
+        delivered_ms INTEGER,
+        acked_ms     INTEGER,
+        ack          TEXT
+    );
+    CREATE INDEX commands_by_device ON commands (device_id, id);",
 ];
 
 /// Why a seal authorisation cannot be used.
@@ -776,6 +875,118 @@ impl SqliteStore {
         Ok(Ok(a))
     }
 
+    /// Queues a command for a terminal; a repeated request id returns the command it queued.
+    pub fn queue_command(
+        &self,
+        device_id: &str,
+        req: &CommandRequest,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<QueuedCommand, StoreError> {
+        let command = serde_json::to_string(&req.command).unwrap_or_default();
+        let mut c = self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO commands (device_id, request_id, command, queued_ms, expires_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![device_id, req.request_id, command, ms(now), ms(expiry(req, now))],
+            )?;
+            c.query_row(
+                &format!("SELECT {COMMAND_COLUMNS} FROM commands WHERE request_id = ?1"),
+                params![req.request_id],
+                command_row,
+            )
+        })?;
+        c.state = command_state(&c, now);
+        Ok(c)
+    }
+
+    /// Commands the terminal has not acknowledged and that have not expired, oldest first;
+    /// they are marked delivered.
+    pub fn pending_commands(
+        &self,
+        device_id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<QueuedCommand>, StoreError> {
+        let mut list = self.with(|c| {
+            c.execute(
+                "UPDATE commands SET delivered_ms = ?2
+                 WHERE device_id = ?1 AND acked_ms IS NULL AND expires_ms >= ?2 AND delivered_ms IS NULL",
+                params![device_id, ms(now)],
+            )?;
+            let mut st = c.prepare(&format!(
+                "SELECT {COMMAND_COLUMNS} FROM commands
+                 WHERE device_id = ?1 AND acked_ms IS NULL AND expires_ms >= ?2 ORDER BY id"
+            ))?;
+            let rows = st.query_map(params![device_id, ms(now)], command_row)?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })?;
+        for c in &mut list {
+            c.state = command_state(c, now);
+        }
+        Ok(list)
+    }
+
+    /// Records a terminal's acknowledgement, once.
+    pub fn ack_command(
+        &self,
+        device_id: &str,
+        id: u64,
+        ack: &CommandAck,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Result<QueuedCommand, AckRefusal>, StoreError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction()?;
+        let Some(mut c) = tx
+            .query_row(
+                &format!("SELECT {COMMAND_COLUMNS} FROM commands WHERE id = ?1 AND device_id = ?2"),
+                params![id as i64, device_id],
+                command_row,
+            )
+            .optional()?
+        else {
+            return Ok(Err(AckRefusal::Unknown(id)));
+        };
+        match ack_check(&c, ack, now) {
+            Err(refusal) => return Ok(Err(refusal)),
+            Ok(false) => {}
+            Ok(true) => {
+                tx.execute(
+                    "UPDATE commands SET acked_ms = ?2, ack = ?3 WHERE id = ?1",
+                    params![
+                        id as i64,
+                        ms(now),
+                        serde_json::to_string(ack).unwrap_or_default()
+                    ],
+                )?;
+                // As stored: millisecond precision.
+                c.acked_at = Some(from_ms(ms(now)));
+                c.ack = Some(ack.clone());
+            }
+        }
+        tx.commit()?;
+        c.state = command_state(&c, now);
+        Ok(Ok(c))
+    }
+
+    pub fn command(
+        &self,
+        device_id: &str,
+        id: u64,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<QueuedCommand>, StoreError> {
+        let c = self.with(|c| {
+            c.query_row(
+                &format!("SELECT {COMMAND_COLUMNS} FROM commands WHERE id = ?1 AND device_id = ?2"),
+                params![id as i64, device_id],
+                command_row,
+            )
+            .optional()
+        })?;
+        Ok(c.map(|mut c| {
+            c.state = command_state(&c, now);
+            c
+        }))
+    }
+
     /// How many events the centre holds for a device, and their sequence numbers (for tests
     /// and the technicians' console).
     pub fn event_seqs(&self, device_id: &str) -> Result<Vec<u64>, StoreError> {
@@ -817,7 +1028,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/centre.db");
         let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 6);
+        assert_eq!(s.schema_version().unwrap(), 7);
         assert!(s.enrol_device("KSK-0001", "2026-11-22T09:00:00Z").unwrap());
         assert!(!s.enrol_device("KSK-0001", "2026-11-22T10:00:00Z").unwrap());
         drop(s);

@@ -417,7 +417,7 @@ fn a_centre_on_postgres_serves_http_and_takes_a_load() {
             .json()
             .await
             .unwrap();
-        assert_eq!((h.store.as_str(), h.schema_version), ("postgres", 1));
+        assert_eq!((h.store.as_str(), h.schema_version), ("postgres", 2));
         let plan = kiosk_central::loadgen::LoadPlan {
             devices: 4,
             events: 500,
@@ -429,4 +429,93 @@ fn a_centre_on_postgres_serves_http_and_takes_a_load() {
         assert_eq!((r.heartbeats.items, r.heartbeats.errors), (80, 0), "{r:?}");
         centre.stop().await.unwrap();
     });
+}
+
+#[test]
+fn commands_are_delivered_until_acknowledged_once_and_expire() {
+    use kiosk_central::store::AckRefusal;
+    use kiosk_protocol::wire::{CommandAck, CommandRequest, CommandState, RemoteCommand};
+    let (_d, stores) = stores();
+    for s in &stores {
+        let k = s.kind();
+        let now = chrono::Utc::now();
+        let req = |id: &str, expires_in_s: Option<u64>| CommandRequest {
+            request_id: id.into(),
+            command: RemoteCommand::DeviceAction {
+                device: "receipt".into(),
+                action: "print-test".into(),
+                args: json!({}),
+            },
+            expires_in_s,
+        };
+        let c = s.queue_command("KSK-1", &req("c1", None), now).unwrap();
+        assert_eq!(c.state, CommandState::Queued, "{k}");
+        assert_eq!(
+            s.queue_command("KSK-1", &req("c1", None), now).unwrap().id,
+            c.id,
+            "{k}: a retried request queues nothing new"
+        );
+        let short = s.queue_command("KSK-1", &req("c2", Some(10)), now).unwrap();
+        s.queue_command("KSK-2", &req("c3", None), now).unwrap();
+
+        let pending = s.pending_commands("KSK-1", now).unwrap();
+        assert_eq!(
+            pending.iter().map(|c| c.id).collect::<Vec<_>>(),
+            vec![c.id, short.id],
+            "{k}"
+        );
+        assert!(
+            pending.iter().all(|c| c.state == CommandState::Delivered),
+            "{k}"
+        );
+        // Not acknowledged yet: delivered again (the terminal may have lost the reply).
+        assert_eq!(s.pending_commands("KSK-1", now).unwrap().len(), 2, "{k}");
+
+        let ack = CommandAck {
+            ok: true,
+            result: json!({"outcome": "printed"}),
+            detail: String::new(),
+        };
+        let done = s.ack_command("KSK-1", c.id, &ack, now).unwrap().unwrap();
+        assert_eq!(done.state, CommandState::Done, "{k}");
+        assert_eq!(
+            s.ack_command("KSK-1", c.id, &ack, now)
+                .unwrap()
+                .unwrap()
+                .acked_at,
+            done.acked_at,
+            "{k}: a resent ack changes nothing"
+        );
+        let other = CommandAck {
+            ok: false,
+            result: json!(null),
+            detail: "x".into(),
+        };
+        assert_eq!(
+            s.ack_command("KSK-1", c.id, &other, now).unwrap(),
+            Err(AckRefusal::Conflict(c.id)),
+            "{k}"
+        );
+        assert_eq!(
+            s.ack_command("KSK-2", c.id, &ack, now).unwrap(),
+            Err(AckRefusal::Unknown(c.id)),
+            "{k}: another terminal's command"
+        );
+
+        let later = now + chrono::Duration::seconds(60);
+        assert!(
+            s.pending_commands("KSK-1", later).unwrap().is_empty(),
+            "{k}: acked and expired are not pending"
+        );
+        assert_eq!(
+            s.command("KSK-1", short.id, later).unwrap().unwrap().state,
+            CommandState::Expired,
+            "{k}"
+        );
+        assert_eq!(
+            s.ack_command("KSK-1", short.id, &ack, later).unwrap(),
+            Err(AckRefusal::Expired(short.id)),
+            "{k}"
+        );
+    }
 }

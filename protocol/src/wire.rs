@@ -299,3 +299,72 @@ pub struct SealAuthorisation {
 pub struct SealConsume {
     pub device_id: String,
 }
+
+/// What an operator can ask a terminal to do remotely.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum RemoteCommand {
+    /// Run one of a device's actions (`receipt` `print-test`, `idcard` `self-test` …).
+    DeviceAction {
+        device: String,
+        action: String,
+        #[serde(default)]
+        args: serde_json::Value,
+    },
+    /// Upload the outbox now rather than at the next interval.
+    UploadNow,
+    /// Send a heartbeat now.
+    Heartbeat,
+}
+
+/// `POST /api/v1/devices/{device_id}/commands`: queue a command for a terminal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommandRequest {
+    /// A retried request with the same id queues nothing new.
+    pub request_id: String,
+    pub command: RemoteCommand,
+    /// How long the command may wait for the terminal (default one day).
+    #[serde(default)]
+    pub expires_in_s: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommandState {
+    /// Waiting for the terminal.
+    Queued,
+    /// Handed to the terminal, not yet acknowledged.
+    Delivered,
+    /// Acknowledged as done.
+    Done,
+    /// Acknowledged as failed (the terminal says why).
+    Failed,
+    /// Not picked up in time; never runs.
+    Expired,
+}
+
+/// A terminal's answer to a command. Sent again after a lost reply, it must be the same.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommandAck {
+    pub ok: bool,
+    #[serde(default)]
+    pub result: serde_json::Value,
+    #[serde(default)]
+    pub detail: String,
+}
+
+/// A command as the centre keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct QueuedCommand {
+    pub id: u64,
+    pub device_id: String,
+    pub command: RemoteCommand,
+    pub state: CommandState,
+    pub queued_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub delivered_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub acked_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub ack: Option<CommandAck>,
+}

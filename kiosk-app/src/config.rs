@@ -90,6 +90,13 @@ pub struct CentreConfig {
     /// How often the terminal reports its health, usage and queue depth.
     #[serde(default = "default_heartbeat_interval")]
     pub heartbeat_interval_s: u64,
+    /// How often the terminal asks the centre for remote commands.
+    #[serde(default = "default_command_interval")]
+    pub command_interval_s: u64,
+}
+
+fn default_command_interval() -> u64 {
+    10
 }
 
 impl Default for CentreConfig {
@@ -99,6 +106,7 @@ impl Default for CentreConfig {
             listen: default_listen(),
             health_interval_s: default_health_interval(),
             heartbeat_interval_s: default_heartbeat_interval(),
+            command_interval_s: default_command_interval(),
         }
     }
 }
@@ -330,6 +338,12 @@ impl Config {
                     format!("centre.url {url:?} must start with http:// or https://"),
                 ));
             }
+        }
+        if raw.centre.command_interval_s == 0 {
+            return Err(at(
+                key_offset(text, "[centre]", "command_interval_s"),
+                "centre.command_interval_s must be at least 1".into(),
+            ));
         }
         if raw.centre.heartbeat_interval_s == 0 {
             return Err(at(

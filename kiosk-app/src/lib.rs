@@ -7,6 +7,7 @@ pub mod devctl;
 pub mod logging;
 pub mod outbox;
 pub mod outputs;
+pub mod remote;
 pub mod runtime;
 pub mod screen;
 pub mod simulate;

@@ -273,6 +273,18 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
             ),
         )
     };
+    let commands_task = tokio.spawn(
+        kiosk_app::remote::RemoteCommands::new(
+            &url,
+            &config.terminal.id,
+            runtime.clone(),
+            outbox.clone(),
+        )?
+        .run(
+            Duration::from_secs(config.centre.command_interval_s),
+            stop_sync_rx.clone(),
+        ),
+    );
     let sync_task =
         tokio.spawn(uploader(200)?.run(outbox.clone(), Duration::from_secs(2), stop_sync_rx));
     runtime.poll_all();
@@ -352,6 +364,7 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
     link_task.abort();
     heartbeat_task.abort();
     maintenance_task.abort();
+    commands_task.abort();
     // Everything emitted so far, the stop event included, goes into the outbox first.
     let _ = stop_recorder.send(true);
     let _ = tokio.block_on(recorder);

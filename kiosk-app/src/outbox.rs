@@ -33,7 +33,21 @@ CREATE TABLE IF NOT EXISTS outbox (
     acked_at       TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_by_state ON outbox (state, seq);
+CREATE TABLE IF NOT EXISTS remote_commands (
+    id          INTEGER PRIMARY KEY,
+    started_at  TEXT NOT NULL,
+    ack         TEXT
+);
 ";
+
+/// What this terminal knows of a remote command it was given.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandRecord {
+    /// Begun and never finished: the terminal stopped while running it.
+    Started,
+    /// Finished with this acknowledgement (to be sent, or sent again).
+    Finished(kiosk_protocol::wire::CommandAck),
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
@@ -444,6 +458,58 @@ impl Outbox {
             out.push((seq, kind, serde_json::from_str(&text)?));
         }
         Ok(out)
+    }
+
+    /// What is recorded of remote command `id`.
+    pub fn command_record(&self, id: u64) -> Result<Option<CommandRecord>, OutboxError> {
+        let row: Option<Option<String>> = self
+            .conn
+            .query_row(
+                "SELECT ack FROM remote_commands WHERE id = ?1",
+                params![id as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(match row {
+            None => None,
+            Some(None) => Some(CommandRecord::Started),
+            Some(Some(text)) => Some(CommandRecord::Finished(serde_json::from_str(&text)?)),
+        })
+    }
+
+    /// Records, durably, that remote command `id` is about to run: it never runs twice.
+    pub fn command_started(&mut self, id: u64) -> Result<(), OutboxError> {
+        let now = self.clock.now().to_rfc3339();
+        self.conn.execute(
+            "INSERT INTO remote_commands (id, started_at) VALUES (?1, ?2)",
+            params![id as i64, now],
+        )?;
+        Ok(())
+    }
+
+    /// Records how remote command `id` ended, with an event for the centre, in one transaction.
+    pub fn command_finished(
+        &mut self,
+        id: u64,
+        command: &kiosk_protocol::wire::RemoteCommand,
+        ack: &kiosk_protocol::wire::CommandAck,
+    ) -> Result<(), OutboxError> {
+        let text = serde_json::to_string(ack)?;
+        let payload = serde_json::json!({
+            "command_id": id,
+            "command": command,
+            "ok": ack.ok,
+            "detail": ack.detail,
+        });
+        self.transaction(|tx| {
+            tx.conn().execute(
+                "UPDATE remote_commands SET ack = ?2 WHERE id = ?1",
+                params![id as i64, text],
+            )?;
+            tx.enqueue("admin.remote.command", payload)?;
+            Ok(())
+        })
+        .map(drop)
     }
 
     /// Output intents (`output.intent`) without their `output.result`: the payloads.

@@ -6,7 +6,8 @@ use serde_json::{json, Map, Value};
 
 use crate::wire::{
     AttachmentRef, AttachmentStatus, CentreHealth, Heartbeat, IngestBatch, IngestResult,
-    SealAuthorisation, SealAuthorisationRequest, SealConsume, Ticket, TicketRequest,
+    CommandAck, CommandRequest, QueuedCommand, SealAuthorisation, SealAuthorisationRequest,
+    SealConsume, Ticket, TicketRequest,
 };
 
 fn schema<T: JsonSchema>(defs: &mut Map<String, Value>) -> Value {
@@ -55,6 +56,9 @@ pub fn document() -> Value {
         schema::<SealAuthorisation>(&mut defs),
     );
     schemas.insert("SealConsume".into(), schema::<SealConsume>(&mut defs));
+    schemas.insert("CommandRequest".into(), schema::<CommandRequest>(&mut defs));
+    schemas.insert("CommandAck".into(), schema::<CommandAck>(&mut defs));
+    schemas.insert("QueuedCommand".into(), schema::<QueuedCommand>(&mut defs));
     schemas.insert(
         "AttachmentStatus".into(),
         schema::<AttachmentStatus>(&mut defs),
@@ -164,6 +168,40 @@ pub fn document() -> Value {
                 "responses": {
                     "200": { "description": "Used now", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SealAuthorisation" } } } },
                     "403": error, "404": error, "409": error, "410": error, "503": error
+                }
+            }},
+            "/api/v1/devices/{device_id}/commands": { "post": {
+                "summary": "Queue a remote command for a terminal (idempotent by request_id)",
+                "parameters": [device],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/CommandRequest" } } } },
+                "responses": {
+                    "201": { "description": "Queued (or the command this request_id queued before)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/QueuedCommand" } } } },
+                    "400": error, "503": error
+                }
+            }},
+            "/api/v1/devices/{device_id}/commands/pending": { "get": {
+                "summary": "Commands the terminal has not acknowledged and that have not expired, oldest first; marked delivered",
+                "parameters": [device],
+                "responses": {
+                    "200": { "description": "The commands", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/QueuedCommand" } } } } },
+                    "503": error
+                }
+            }},
+            "/api/v1/devices/{device_id}/commands/{id}": { "get": {
+                "summary": "One command and its state (queued, delivered, done, failed, expired)",
+                "parameters": [device, { "name": "id", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 1 } }],
+                "responses": {
+                    "200": { "description": "The command", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/QueuedCommand" } } } },
+                    "404": error
+                }
+            }},
+            "/api/v1/devices/{device_id}/commands/{id}/ack": { "post": {
+                "summary": "Acknowledge a command once; the same acknowledgement again is accepted, another one is a conflict",
+                "parameters": [device, { "name": "id", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 1 } }],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/CommandAck" } } } },
+                "responses": {
+                    "200": { "description": "Recorded", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/QueuedCommand" } } } },
+                    "404": error, "409": error, "410": error, "503": error
                 }
             }},
             "/api/v1/devices/{device_id}/status": { "get": {

@@ -2,6 +2,7 @@
 
 pub mod events;
 pub mod openapi;
+pub mod signing;
 pub mod wire;
 
 pub use events::{Category, Disposition, Event, EventKind};

@@ -5,8 +5,8 @@ use schemars::{schema_for, JsonSchema};
 use serde_json::{json, Map, Value};
 
 use crate::wire::{
-    AttachmentRef, AttachmentStatus, CentreHealth, Heartbeat, IngestBatch, IngestResult,
-    CommandAck, CommandRequest, QueuedCommand, SealAuthorisation, SealAuthorisationRequest,
+    AttachmentRef, AttachmentStatus, CentreHealth, CommandAck, CommandRequest, Heartbeat,
+    IngestBatch, IngestResult, QueuedCommand, SealAuthorisation, SealAuthorisationRequest,
     SealConsume, Ticket, TicketRequest,
 };
 

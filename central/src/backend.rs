@@ -7,7 +7,10 @@ use kiosk_protocol::wire::{
 };
 
 use crate::pg::PgStore;
-use crate::store::{AckRefusal, AttachmentError, ConsumeRefusal, SqliteStore, StoreError};
+use crate::store::{
+    AckRefusal, AttachmentError, ConsumeRefusal, PublishRefusal, SqliteStore, StoreError,
+};
+use kiosk_protocol::signing::{DocumentKind, SignedDocument};
 
 #[derive(Clone)]
 pub enum Store {
@@ -166,5 +169,19 @@ impl Store {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<QueuedCommand>, StoreError> {
         each!(self.command(device_id, id, now))
+    }
+    pub fn publish_document(
+        &self,
+        doc: &SignedDocument,
+    ) -> Result<Result<(), PublishRefusal>, StoreError> {
+        each!(self.publish_document(doc))
+    }
+    pub fn latest_document(
+        &self,
+        kind: DocumentKind,
+        device_id: &str,
+        after: u64,
+    ) -> Result<Option<SignedDocument>, StoreError> {
+        each!(self.latest_document(kind, device_id, after))
     }
 }

@@ -19,8 +19,9 @@ use sha2::{Digest, Sha256};
 use crate::store::{
     ack_check, check_chunk, check_event, check_hash, command_state, conflict, consume_check,
     expiry, new_authorisation, ticket_settlement, walk_gaps, AckRefusal, AttachmentError,
-    ConsumeRefusal, StoreError,
+    ConsumeRefusal, PublishRefusal, StoreError,
 };
+use kiosk_protocol::signing::{DocumentKind, SignedDocument};
 
 /// Each entry moves the schema from version `index` to `index + 1`; never edit a shipped one.
 const MIGRATIONS: &[&str] = &[
@@ -92,6 +93,13 @@ const MIGRATIONS: &[&str] = &[
         ack         TEXT
     );
     CREATE INDEX commands_by_device ON commands (device_id, id);",
+    "CREATE TABLE documents (
+        kind     TEXT NOT NULL,
+        version  BIGINT NOT NULL,
+        scope    TEXT NOT NULL,
+        document TEXT NOT NULL,
+        PRIMARY KEY (kind, version)
+    );",
 ];
 
 /// Connections kept open; requests take the next one in turn.
@@ -580,6 +588,55 @@ impl PgStore {
             )?
             .map(|r| command_row(&r, now))
             .transpose()
+    }
+
+    pub fn publish_document(
+        &self,
+        doc: &SignedDocument,
+    ) -> Result<Result<(), PublishRefusal>, StoreError> {
+        let mut client = self.client();
+        let mut tx = client.transaction()?;
+        let key = format!("documents/{}", doc.kind.as_str());
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&key])?;
+        let current: i64 = tx
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0) FROM documents WHERE kind = $1",
+                &[&doc.kind.as_str()],
+            )?
+            .get(0);
+        if doc.version <= current as u64 {
+            return Ok(Err(PublishRefusal::NotNewer {
+                kind: doc.kind.as_str().into(),
+                given: doc.version,
+                current: current as u64,
+            }));
+        }
+        tx.execute(
+            "INSERT INTO documents (kind, version, scope, document) VALUES ($1, $2, $3, $4)",
+            &[
+                &doc.kind.as_str(),
+                &(doc.version as i64),
+                &doc.scope,
+                &serde_json::to_string(doc).unwrap_or_default(),
+            ],
+        )?;
+        tx.commit()?;
+        Ok(Ok(()))
+    }
+
+    pub fn latest_document(
+        &self,
+        kind: DocumentKind,
+        device_id: &str,
+        after: u64,
+    ) -> Result<Option<SignedDocument>, StoreError> {
+        let row = self.client().query_opt(
+            "SELECT document FROM documents
+             WHERE kind = $1 AND (scope = 'all' OR scope = $2) AND version > $3
+             ORDER BY version DESC LIMIT 1",
+            &[&kind.as_str(), &device_id, &(after as i64)],
+        )?;
+        Ok(row.and_then(|r| serde_json::from_str(&r.get::<_, String>(0)).ok()))
     }
 
     pub fn event_seqs(&self, device_id: &str) -> Result<Vec<u64>, StoreError> {

@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 
 use crate::store::{AckRefusal, ConsumeRefusal};
 use crate::Store;
+use kiosk_protocol::signing::{DocumentKind, SignedDocument};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -32,6 +33,11 @@ pub fn router(store: impl Into<Store>) -> Router {
         .route("/api/v1/devices/{device_id}/heartbeat", post(heartbeat))
         .route("/api/v1/devices/{device_id}/status", get(status))
         .route("/api/v1/devices/{device_id}/commands", post(queue_command))
+        .route("/api/v1/documents", axum::routing::put(publish_document))
+        .route(
+            "/api/v1/devices/{device_id}/documents/{kind}",
+            get(latest_document),
+        )
         .route(
             "/api/v1/devices/{device_id}/commands/pending",
             get(pending_commands),
@@ -216,6 +222,46 @@ async fn ticket(
     let store = state.store.clone();
     let t = store_call(move || store.issue_ticket(&hall, &service, &day, &req)).await?;
     Ok(Json(t).into_response())
+}
+
+async fn publish_document(
+    State(state): State<AppState>,
+    b: JsonBody<SignedDocument>,
+) -> Result<Response, ApiError> {
+    let doc = body(b)?;
+    if doc.version == 0 || doc.scope.is_empty() || doc.signature.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "a document needs a version from 1, a scope and a signature",
+        ));
+    }
+    let store = state.store.clone();
+    let saved = doc.clone();
+    match store_call(move || store.publish_document(&saved)).await? {
+        Ok(()) => Ok((StatusCode::CREATED, Json(doc)).into_response()),
+        Err(refusal) => Err(ApiError::new(StatusCode::CONFLICT, refusal.to_string())),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct After {
+    #[serde(default)]
+    after: u64,
+}
+
+async fn latest_document(
+    State(state): State<AppState>,
+    Path((device_id, kind)): Path<(String, String)>,
+    Query(q): Query<After>,
+) -> Result<Response, ApiError> {
+    let kind: DocumentKind = kind
+        .parse()
+        .map_err(|e: String| ApiError::new(StatusCode::NOT_FOUND, e))?;
+    let store = state.store.clone();
+    match store_call(move || store.latest_document(kind, &device_id, q.after)).await? {
+        Some(doc) => Ok(Json(doc).into_response()),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
 }
 
 async fn queue_command(

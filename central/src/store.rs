@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use kiosk_protocol::signing::{DocumentKind, SignedDocument};
 use kiosk_protocol::wire::{
     canonical_json, payload_sha256, AttachmentStatus, CommandAck, CommandRequest, CommandState,
     Heartbeat, IngestBatch, IngestResult, QueuedCommand, Rejection, SealAuthorisation,
@@ -203,6 +204,17 @@ pub enum AckRefusal {
     Conflict(u64),
 }
 
+/// Why a document is not accepted for distribution.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishRefusal {
+    #[error("version {given} is not newer than the {kind} already published (version {current})")]
+    NotNewer {
+        kind: String,
+        given: u64,
+        current: u64,
+    },
+}
+
 /// How long a command waits for its terminal unless the request says otherwise.
 pub const COMMAND_DEFAULT_EXPIRY_S: u64 = 86_400;
 
@@ -382,6 +394,13 @@ const MIGRATIONS: &[&str] = &[
         ack          TEXT
     );
     CREATE INDEX commands_by_device ON commands (device_id, id);",
+    "CREATE TABLE documents (
+        kind     TEXT NOT NULL,
+        version  INTEGER NOT NULL,
+        scope    TEXT NOT NULL,
+        document TEXT NOT NULL,
+        PRIMARY KEY (kind, version)
+    );",
 ];
 
 /// Why a seal authorisation cannot be used.
@@ -987,6 +1006,60 @@ impl SqliteStore {
         }))
     }
 
+    /// Stores a signed document for distribution; its version must exceed every earlier one of
+    /// its kind.
+    pub fn publish_document(
+        &self,
+        doc: &SignedDocument,
+    ) -> Result<Result<(), PublishRefusal>, StoreError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction()?;
+        let current: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM documents WHERE kind = ?1",
+            params![doc.kind.as_str()],
+            |r| r.get(0),
+        )?;
+        if doc.version <= current as u64 {
+            return Ok(Err(PublishRefusal::NotNewer {
+                kind: doc.kind.as_str().into(),
+                given: doc.version,
+                current: current as u64,
+            }));
+        }
+        tx.execute(
+            "INSERT INTO documents (kind, version, scope, document) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                doc.kind.as_str(),
+                doc.version as i64,
+                doc.scope,
+                serde_json::to_string(doc).unwrap_or_default()
+            ],
+        )?;
+        tx.commit()?;
+        Ok(Ok(()))
+    }
+
+    /// The newest document of `kind` for `device_id` (addressed to it or to all), if newer than
+    /// `after`.
+    pub fn latest_document(
+        &self,
+        kind: DocumentKind,
+        device_id: &str,
+        after: u64,
+    ) -> Result<Option<SignedDocument>, StoreError> {
+        let text: Option<String> = self.with(|c| {
+            c.query_row(
+                "SELECT document FROM documents
+                 WHERE kind = ?1 AND (scope = 'all' OR scope = ?2) AND version > ?3
+                 ORDER BY version DESC LIMIT 1",
+                params![kind.as_str(), device_id, after as i64],
+                |r| r.get(0),
+            )
+            .optional()
+        })?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
     /// How many events the centre holds for a device, and their sequence numbers (for tests
     /// and the technicians' console).
     pub fn event_seqs(&self, device_id: &str) -> Result<Vec<u64>, StoreError> {
@@ -1028,7 +1101,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/centre.db");
         let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 7);
+        assert_eq!(s.schema_version().unwrap(), 8);
         assert!(s.enrol_device("KSK-0001", "2026-11-22T09:00:00Z").unwrap());
         assert!(!s.enrol_device("KSK-0001", "2026-11-22T10:00:00Z").unwrap());
         drop(s);

@@ -417,7 +417,7 @@ fn a_centre_on_postgres_serves_http_and_takes_a_load() {
             .json()
             .await
             .unwrap();
-        assert_eq!((h.store.as_str(), h.schema_version), ("postgres", 2));
+        assert_eq!((h.store.as_str(), h.schema_version), ("postgres", 3));
         let plan = kiosk_central::loadgen::LoadPlan {
             devices: 4,
             events: 500,
@@ -517,5 +517,60 @@ fn commands_are_delivered_until_acknowledged_once_and_expire() {
             Err(AckRefusal::Expired(short.id)),
             "{k}"
         );
+    }
+}
+
+#[test]
+fn documents_rise_in_version_and_reach_their_scope() {
+    use kiosk_protocol::signing::{Algorithm, DocumentKind, SignedDocument, SigningKey};
+    let key = SigningKey::generate(Algorithm::Ed25519);
+    let doc = |version: u64, scope: &str| {
+        SignedDocument::sign(
+            DocumentKind::Config,
+            scope,
+            version,
+            json!({"v": version}),
+            &key,
+        )
+    };
+    let (_d, stores) = stores();
+    for s in &stores {
+        let k = s.kind();
+        assert!(
+            s.latest_document(DocumentKind::Config, "KSK-1", 0)
+                .unwrap()
+                .is_none(),
+            "{k}"
+        );
+        s.publish_document(&doc(1, "all")).unwrap().unwrap();
+        s.publish_document(&doc(2, "KSK-2")).unwrap().unwrap();
+        assert!(
+            s.publish_document(&doc(2, "all")).unwrap().is_err(),
+            "{k}: not newer"
+        );
+        let got = |dev: &str, after: u64| {
+            s.latest_document(DocumentKind::Config, dev, after)
+                .unwrap()
+                .map(|d| d.version)
+        };
+        assert_eq!(
+            got("KSK-1", 0),
+            Some(1),
+            "{k}: KSK-2's document is not for KSK-1"
+        );
+        assert_eq!(got("KSK-2", 0), Some(2), "{k}");
+        assert_eq!(got("KSK-2", 2), None, "{k}: nothing newer");
+        assert!(
+            s.latest_document(DocumentKind::Catalogue, "KSK-1", 0)
+                .unwrap()
+                .is_none(),
+            "{k}"
+        );
+        // What comes back verifies as what was signed.
+        let back = s
+            .latest_document(DocumentKind::Config, "KSK-1", 0)
+            .unwrap()
+            .unwrap();
+        back.verify(&[key.public_key()]).unwrap();
     }
 }

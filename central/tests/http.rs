@@ -297,3 +297,93 @@ async fn a_ticket_whose_print_failed_is_void_and_seal_authorisations_are_used_on
     );
     centre.stop().await.unwrap();
 }
+
+#[test]
+fn keygen_and_publish_put_a_verifiable_document_in_the_centre() {
+    let served = Served::start();
+    let url = format!("http://127.0.0.1:{}", served.port);
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_kiosk-central");
+    for alg in ["ed25519", "sm2"] {
+        let key = dir.path().join(format!("{alg}.key"));
+        let out = std::process::Command::new(bin)
+            .args(["keygen", "--algorithm", alg, "--out"])
+            .arg(&key)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let public: kiosk_protocol::signing::PublicKey =
+            printed["public_key"].as_str().unwrap().parse().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        // A second keygen never overwrites a key.
+        let again = std::process::Command::new(bin)
+            .args(["keygen", "--out"])
+            .arg(&key)
+            .output()
+            .unwrap();
+        assert!(!again.status.success());
+
+        let body = dir.path().join("catalogue.json");
+        std::fs::write(
+            &body,
+            r#"{"services":[{"id":"social","name":"社保业务","prefix":"A"}]}"#,
+        )
+        .unwrap();
+        let version = if alg == "sm2" { "2" } else { "1" };
+        let out = std::process::Command::new(bin)
+            .args([
+                "publish",
+                "--url",
+                &url,
+                "--kind",
+                "catalogue",
+                "--version",
+                version,
+                "--key",
+            ])
+            .arg(&key)
+            .arg(&body)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: kiosk_protocol::signing::SignedDocument =
+            reqwest::blocking::get(format!("{url}/api/v1/devices/KSK-1/documents/catalogue"))
+                .unwrap()
+                .json()
+                .unwrap();
+        assert_eq!(doc.version.to_string(), version);
+        doc.verify(&[public]).unwrap();
+    }
+    // Publishing an old version again is refused by the centre.
+    let out = std::process::Command::new(bin)
+        .args([
+            "publish",
+            "--url",
+            &url,
+            "--kind",
+            "catalogue",
+            "--version",
+            "1",
+            "--key",
+        ])
+        .arg(dir.path().join("ed25519.key"))
+        .arg(dir.path().join("catalogue.json"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("409"));
+    served.stop();
+}

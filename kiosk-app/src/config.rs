@@ -90,9 +90,13 @@ pub struct CentreConfig {
     /// How often the terminal reports its health, usage and queue depth.
     #[serde(default = "default_heartbeat_interval")]
     pub heartbeat_interval_s: u64,
-    /// How often the terminal asks the centre for remote commands.
+    /// How often the terminal asks the centre for remote commands and documents.
     #[serde(default = "default_command_interval")]
     pub command_interval_s: u64,
+    /// Publisher keys whose signed configuration and catalogue this terminal accepts
+    /// (`ed25519:HEX` or `sm2:HEX`). None: documents are not fetched.
+    #[serde(default)]
+    pub publisher_keys: Vec<String>,
 }
 
 fn default_command_interval() -> u64 {
@@ -107,6 +111,7 @@ impl Default for CentreConfig {
             health_interval_s: default_health_interval(),
             heartbeat_interval_s: default_heartbeat_interval(),
             command_interval_s: default_command_interval(),
+            publisher_keys: Vec::new(),
         }
     }
 }
@@ -336,6 +341,14 @@ impl Config {
                 return Err(at(
                     key_offset(text, "[centre]", "url"),
                     format!("centre.url {url:?} must start with http:// or https://"),
+                ));
+            }
+        }
+        for k in &raw.centre.publisher_keys {
+            if let Err(e) = k.parse::<kiosk_protocol::signing::PublicKey>() {
+                return Err(at(
+                    key_offset(text, "[centre]", "publisher_keys"),
+                    format!("centre.publisher_keys: {e}"),
                 ));
             }
         }

@@ -4,6 +4,7 @@ pub mod attachments;
 pub mod centre_link;
 pub mod config;
 pub mod devctl;
+pub mod documents;
 pub mod logging;
 pub mod outbox;
 pub mod outputs;

@@ -285,6 +285,33 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
             stop_sync_rx.clone(),
         ),
     );
+    let trusted: Vec<kiosk_protocol::signing::PublicKey> = config
+        .centre
+        .publisher_keys
+        .iter()
+        .filter_map(|k| k.parse().ok())
+        .collect();
+    let documents_task = if trusted.is_empty() {
+        tracing::info!(
+            "no publisher key pinned: signed configuration and catalogue are not fetched"
+        );
+        None
+    } else {
+        Some(
+            tokio.spawn(
+                kiosk_app::documents::DocumentSync::new(
+                    &url,
+                    &config.terminal.id,
+                    trusted,
+                    outbox.clone(),
+                )?
+                .run(
+                    Duration::from_secs(config.centre.command_interval_s),
+                    stop_sync_rx.clone(),
+                ),
+            ),
+        )
+    };
     let sync_task =
         tokio.spawn(uploader(200)?.run(outbox.clone(), Duration::from_secs(2), stop_sync_rx));
     runtime.poll_all();
@@ -365,6 +392,9 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
     heartbeat_task.abort();
     maintenance_task.abort();
     commands_task.abort();
+    if let Some(t) = documents_task {
+        t.abort();
+    }
     // Everything emitted so far, the stop event included, goes into the outbox first.
     let _ = stop_recorder.send(true);
     let _ = tokio.block_on(recorder);

@@ -33,6 +33,12 @@ CREATE TABLE IF NOT EXISTS outbox (
     acked_at       TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_by_state ON outbox (state, seq);
+CREATE TABLE IF NOT EXISTS documents (
+    kind       TEXT PRIMARY KEY,
+    version    INTEGER NOT NULL,
+    document   TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS remote_commands (
     id          INTEGER PRIMARY KEY,
     started_at  TEXT NOT NULL,
@@ -458,6 +464,50 @@ impl Outbox {
             out.push((seq, kind, serde_json::from_str(&text)?));
         }
         Ok(out)
+    }
+
+    /// The signed document of `kind` in force on this terminal.
+    pub fn document(
+        &self,
+        kind: kiosk_protocol::signing::DocumentKind,
+    ) -> Result<Option<kiosk_protocol::signing::SignedDocument>, OutboxError> {
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT document FROM documents WHERE kind = ?1",
+                params![kind.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
+    }
+
+    /// Puts a verified document in force, with the event that says so, in one transaction.
+    pub fn apply_document(
+        &mut self,
+        doc: &kiosk_protocol::signing::SignedDocument,
+    ) -> Result<(), OutboxError> {
+        let text = serde_json::to_string(doc)?;
+        let now = self.clock.now().to_rfc3339();
+        let event = kiosk_protocol::Event::new(
+            kiosk_protocol::EventKind::DocumentApplied,
+            self.clock.now(),
+        )
+        .field("document", doc.kind.as_str())
+        .field("version", doc.version)
+        .field("key_id", doc.key_id.clone());
+        let payload = serde_json::to_value(&event)?;
+        self.transaction(|tx| {
+            tx.conn().execute(
+                "INSERT INTO documents (kind, version, document, applied_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(kind) DO UPDATE SET version = excluded.version,
+                     document = excluded.document, applied_at = excluded.applied_at",
+                params![doc.kind.as_str(), doc.version as i64, text, now],
+            )?;
+            tx.enqueue(kiosk_protocol::EventKind::DocumentApplied.key(), payload)?;
+            Ok(())
+        })
+        .map(drop)
     }
 
     /// What is recorded of remote command `id`.

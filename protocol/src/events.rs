@@ -93,6 +93,7 @@ event_catalogue! {
     1000 TerminalStarted     System   "system.started"          "终端已启动"             "Terminal started";
     1001 TerminalStopping    System   "system.stopping"         "终端正在停止"           "Terminal stopping";
     1002 ConfigLoaded        System   "system.config.loaded"    "配置已加载"             "Configuration loaded";
+    1003 DocumentApplied     System   "system.document.applied" "下发文件已生效"         "Signed document from the centre applied";
     1100 DeviceHealthChanged Device   "device.health.changed"   "设备状态变化"           "Device health changed";
     1101 DeviceActionInit    Device   "device.action.init"      "设备操作开始"           "Device action started";
     1102 DeviceActionComplete Device  "device.action.complete"  "设备操作结束"           "Device action completed";
@@ -109,6 +110,7 @@ event_catalogue! {
     1402 SessionTimedOut     Session  "session.timeout"         "会话超时，数据已清除"   "Session timed out; its data was wiped";
     1500 CabinetDoorOpened   Security "security.door.opened"    "机柜门已打开"           "Cabinet door opened";
     1501 CabinetDoorClosed   Security "security.door.closed"    "机柜门已关闭"           "Cabinet door closed";
+    1502 DocumentRejected    Security "security.document.rejected" "下发文件被拒绝"     "Document from the centre rejected (signature, scope or version)";
     1600 OutputIntent        Output   "output.intent"           "输出意图已记录"         "Output intent recorded before the device acts";
     1601 OutputResult        Output   "output.result"           "输出结果已记录"         "Output result recorded after the device answered";
 }

@@ -56,6 +56,10 @@ pub fn document() -> Value {
         schema::<SealAuthorisation>(&mut defs),
     );
     schemas.insert("SealConsume".into(), schema::<SealConsume>(&mut defs));
+    schemas.insert(
+        "SignedDocument".into(),
+        schema::<crate::signing::SignedDocument>(&mut defs),
+    );
     schemas.insert("CommandRequest".into(), schema::<CommandRequest>(&mut defs));
     schemas.insert("CommandAck".into(), schema::<CommandAck>(&mut defs));
     schemas.insert("QueuedCommand".into(), schema::<QueuedCommand>(&mut defs));
@@ -168,6 +172,27 @@ pub fn document() -> Value {
                 "responses": {
                     "200": { "description": "Used now", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SealAuthorisation" } } } },
                     "403": error, "404": error, "409": error, "410": error, "503": error
+                }
+            }},
+            "/api/v1/documents": { "put": {
+                "summary": "Hand a publisher-signed configuration or catalogue to the centre for distribution; its version must exceed every earlier one of its kind",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SignedDocument" } } } },
+                "responses": {
+                    "201": { "description": "Stored for distribution", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SignedDocument" } } } },
+                    "400": error, "409": error, "503": error
+                }
+            }},
+            "/api/v1/devices/{device_id}/documents/{kind}": { "get": {
+                "summary": "The newest document of a kind (config, catalogue) addressed to the terminal or to all, if newer than `after`; the terminal verifies its signature",
+                "parameters": [
+                    device,
+                    { "name": "kind", "in": "path", "required": true, "schema": { "type": "string", "enum": ["config", "catalogue"] } },
+                    { "name": "after", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0 } }
+                ],
+                "responses": {
+                    "200": { "description": "A newer document", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SignedDocument" } } } },
+                    "204": { "description": "Nothing newer" },
+                    "404": error
                 }
             }},
             "/api/v1/devices/{device_id}/commands": { "post": {

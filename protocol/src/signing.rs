@@ -125,7 +125,7 @@ impl FromStr for PublicKey {
 
 /// A publisher's private key.
 pub enum SigningKey {
-    Ed25519(ed25519_dalek::SigningKey),
+    Ed25519(Box<ed25519_dalek::SigningKey>),
     Sm2(Box<sm2::dsa::SigningKey>),
 }
 
@@ -134,7 +134,7 @@ impl SigningKey {
         let mut rng = rand_core::OsRng;
         match algorithm {
             Algorithm::Ed25519 => {
-                SigningKey::Ed25519(ed25519_dalek::SigningKey::generate(&mut rng))
+                SigningKey::Ed25519(Box::new(ed25519_dalek::SigningKey::generate(&mut rng)))
             }
             Algorithm::Sm2 => loop {
                 let secret = sm2::SecretKey::random(&mut rng);
@@ -195,8 +195,8 @@ impl SigningKey {
                     .as_slice()
                     .try_into()
                     .map_err(|_| SignatureError::BadKey("ed25519"))?;
-                Ok(SigningKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(
-                    &b,
+                Ok(SigningKey::Ed25519(Box::new(
+                    ed25519_dalek::SigningKey::from_bytes(&b),
                 )))
             }
             Algorithm::Sm2 => sm2::dsa::SigningKey::from_slice(SM2_DIST_ID, &bytes)

@@ -29,6 +29,32 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         heartbeats: u64,
     },
+    /// Make a publisher key pair: the secret goes to OUT (mode 0600), the public key (to pin
+    /// in terminals' `[centre] publisher_keys`) is printed.
+    Keygen {
+        #[arg(long, default_value = "ed25519", value_parser = ["ed25519", "sm2"])]
+        algorithm: String,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Sign a JSON document with a publisher key and hand it to a centre for distribution.
+    Publish {
+        #[arg(long, default_value = "http://127.0.0.1:8640")]
+        url: String,
+        /// The secret key file made by `keygen`.
+        #[arg(long)]
+        key: std::path::PathBuf,
+        /// config or catalogue.
+        #[arg(long)]
+        kind: String,
+        /// `all`, or one terminal's id.
+        #[arg(long, default_value = "all")]
+        scope: String,
+        #[arg(long)]
+        version: u64,
+        /// The JSON body.
+        file: std::path::PathBuf,
+    },
     /// Serve the device API until SIGTERM or Ctrl-C.
     Serve {
         /// Address to listen on.
@@ -79,6 +105,66 @@ async fn main() -> anyhow::Result<()> {
                 r.heartbeats.errors
             );
             println!("{}", serde_json::to_string(&r)?);
+            Ok(())
+        }
+        Command::Keygen { algorithm, out } => {
+            use kiosk_protocol::signing::{Algorithm, SigningKey};
+            let alg = if algorithm == "sm2" {
+                Algorithm::Sm2
+            } else {
+                Algorithm::Ed25519
+            };
+            let key = SigningKey::generate(alg);
+            {
+                use std::io::Write;
+                use std::os::unix::fs::OpenOptionsExt;
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&out)
+                    .with_context(|| format!("creating {} (it must not exist)", out.display()))?;
+                writeln!(f, "{}", key.to_secret_string())?;
+            }
+            let public = key.public_key();
+            println!(
+                "{}",
+                serde_json::json!({ "public_key": public.to_string(), "key_id": public.key_id() })
+            );
+            Ok(())
+        }
+        Command::Publish {
+            url,
+            key,
+            kind,
+            scope,
+            version,
+            file,
+        } => {
+            use kiosk_protocol::signing::{SignedDocument, SigningKey};
+            let secret = std::fs::read_to_string(&key)
+                .with_context(|| format!("reading {}", key.display()))?;
+            let key = SigningKey::from_secret_string(secret.trim())?;
+            let kind = kind.parse().map_err(anyhow::Error::msg)?;
+            let body: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?,
+            )
+            .with_context(|| format!("{} is not JSON", file.display()))?;
+            let doc = SignedDocument::sign(kind, &scope, version, body, &key);
+            let resp = reqwest::Client::new()
+                .put(format!("{}/api/v1/documents", url.trim_end_matches('/')))
+                .json(&doc)
+                .send()
+                .await?;
+            let status = resp.status();
+            let text = resp.text().await.unwrap_or_default();
+            if !status.is_success() {
+                anyhow::bail!("the centre answered {status}: {text}");
+            }
+            println!(
+                "{}",
+                serde_json::json!({ "published": doc.kind, "version": doc.version, "scope": doc.scope, "key_id": doc.key_id })
+            );
             Ok(())
         }
         Command::Serve { listen, db } => {

@@ -69,31 +69,51 @@ fn main() {
         )
         .expect("outbox"),
     ));
+    // One event in a hundred carries a scanned page (a distinct 64 KiB image), as a day of
+    // applications with material scans would.
+    let files = kiosk_app::attachments::AttachmentStore::open(&dir.path().join("attachments"))
+        .expect("attachments");
+    let mut attached_bytes = 0usize;
     {
         let mut b = backlog.lock().expect("lock");
         for chunk in 0..100 {
+            let mut refs = Vec::new();
+            for k in 0..5u32 {
+                let page: Vec<u8> = (0..65_536u32)
+                    .map(|i| (i.wrapping_mul(2_654_435_761) ^ (chunk * 5 + k)) as u8)
+                    .collect();
+                attached_bytes += page.len();
+                refs.push(files.put(&page, "image/jpeg").expect("attachment"));
+            }
             b.transaction(|tx| {
                 for i in 0..500 {
-                    tx.enqueue(
-                        "ticket.issued",
-                        json!({ "n": chunk * 500 + i, "service": "不动产登记", "window": 12 }),
-                    )?;
+                    let mut payload =
+                        json!({ "n": chunk * 500 + i, "service": "不动产登记", "window": 12 });
+                    if i % 100 == 0 {
+                        payload["attachments"] = json!([refs[(i / 100) as usize]]);
+                    }
+                    tx.enqueue("application.submitted", payload)?;
                 }
                 Ok(())
             })
             .expect("backlog");
         }
     }
-    let client = SyncClient::new(&centre.base_url(), "KSK-BACKLOG", 500).expect("client");
+    let client = SyncClient::new(&centre.base_url(), "KSK-BACKLOG", 500)
+        .expect("client")
+        .with_attachments(files);
     let t = Instant::now();
     let report = rt.block_on(client.drain(&backlog)).expect("drain");
     let secs = t.elapsed().as_secs_f64();
     println!(
-        "drain of a 50,000-event backlog over loopback HTTP, 500 per batch: {:.1} s, {:.0} events/s ({} batches, {} accepted; centre ingest included)",
+        "drain of a 50,000-event backlog with {} attachments ({:.1} MiB) over loopback HTTP, 500 per batch: {:.1} s, {:.0} events/s ({} batches, {} accepted, {} attachments uploaded; centre ingest included)",
+        report.attachments,
+        attached_bytes as f64 / 1_048_576.0,
         secs,
         report.accepted as f64 / secs,
         report.batches,
-        report.accepted
+        report.accepted,
+        report.attachments
     );
     rt.block_on(centre.stop()).expect("stop");
 }

@@ -8,7 +8,8 @@ use kiosk_protocol::wire::{
 
 use crate::pg::PgStore;
 use crate::store::{
-    AckRefusal, AttachmentError, ConsumeRefusal, PublishRefusal, SqliteStore, StoreError,
+    AckRefusal, AttachmentError, ConsumeRefusal, EnrolRefusal, PublishRefusal, SqliteStore,
+    StoreError,
 };
 use kiosk_protocol::signing::{DocumentKind, SignedDocument};
 
@@ -183,5 +184,25 @@ impl Store {
         after: u64,
     ) -> Result<Option<SignedDocument>, StoreError> {
         each!(self.latest_document(kind, device_id, after))
+    }
+    pub fn create_enrolment_code(
+        &self,
+        device_id: &str,
+        code_sha256: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        each!(self.create_enrolment_code(device_id, code_sha256, expires_at))
+    }
+    pub fn enrol_with_code(
+        &self,
+        device_id: &str,
+        code_sha256: &str,
+        public_key: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Result<(), EnrolRefusal>, StoreError> {
+        each!(self.enrol_with_code(device_id, code_sha256, public_key, now))
+    }
+    pub fn device_key(&self, device_id: &str) -> Result<Option<String>, StoreError> {
+        each!(self.device_key(device_id))
     }
 }

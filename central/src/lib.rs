@@ -10,5 +10,5 @@ pub mod store;
 
 pub use backend::Store;
 pub use pg::PgStore;
-pub use server::{router, CentreHandle};
+pub use server::{router, router_with, CentreHandle, CentreOptions};
 pub use store::{AttachmentError, SqliteStore, StoreError};

@@ -16,10 +16,11 @@ use kiosk_protocol::wire::{
 use postgres::{Client, NoTls, Row};
 use sha2::{Digest, Sha256};
 
+use crate::store::enrol_check;
 use crate::store::{
     ack_check, check_chunk, check_event, check_hash, command_state, conflict, consume_check,
     expiry, new_authorisation, ticket_settlement, walk_gaps, AckRefusal, AttachmentError,
-    ConsumeRefusal, PublishRefusal, StoreError,
+    ConsumeRefusal, EnrolRefusal, PublishRefusal, StoreError,
 };
 use kiosk_protocol::signing::{DocumentKind, SignedDocument};
 
@@ -99,6 +100,13 @@ const MIGRATIONS: &[&str] = &[
         scope    TEXT NOT NULL,
         document TEXT NOT NULL,
         PRIMARY KEY (kind, version)
+    );",
+    "ALTER TABLE devices ADD COLUMN public_key TEXT;
+    CREATE TABLE enrolment_codes (
+        code_sha256 TEXT PRIMARY KEY,
+        device_id   TEXT NOT NULL,
+        expires_at  TIMESTAMPTZ NOT NULL,
+        used_at     TIMESTAMPTZ
     );",
 ];
 
@@ -588,6 +596,68 @@ impl PgStore {
             )?
             .map(|r| command_row(&r, now))
             .transpose()
+    }
+
+    pub fn create_enrolment_code(
+        &self,
+        device_id: &str,
+        code_sha256: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        self.client().execute(
+            "INSERT INTO enrolment_codes (code_sha256, device_id, expires_at) VALUES ($1, $2, $3)",
+            &[&code_sha256, &device_id, &expires_at],
+        )?;
+        Ok(())
+    }
+
+    pub fn enrol_with_code(
+        &self,
+        device_id: &str,
+        code_sha256: &str,
+        public_key: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Result<(), EnrolRefusal>, StoreError> {
+        let mut client = self.client();
+        let mut tx = client.transaction()?;
+        let Some(r) = tx.query_opt(
+            "SELECT device_id, expires_at, used_at FROM enrolment_codes WHERE code_sha256 = $1 FOR UPDATE",
+            &[&code_sha256],
+        )?
+        else {
+            return Ok(Err(EnrolRefusal::WrongCode));
+        };
+        let used: Option<chrono::DateTime<chrono::Utc>> = r.get(2);
+        if let Err(e) = enrol_check(
+            &r.get::<_, String>(0),
+            used.is_some(),
+            r.get(1),
+            device_id,
+            now,
+        ) {
+            return Ok(Err(e));
+        }
+        tx.execute(
+            "UPDATE enrolment_codes SET used_at = $2 WHERE code_sha256 = $1",
+            &[&code_sha256, &now],
+        )?;
+        tx.execute(
+            "INSERT INTO devices (device_id, enrolled_at, public_key) VALUES ($1, $2, $3)
+             ON CONFLICT (device_id) DO UPDATE SET public_key = excluded.public_key",
+            &[&device_id, &now.to_rfc3339(), &public_key],
+        )?;
+        tx.commit()?;
+        Ok(Ok(()))
+    }
+
+    pub fn device_key(&self, device_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .client()
+            .query_opt(
+                "SELECT public_key FROM devices WHERE device_id = $1",
+                &[&device_id],
+            )?
+            .and_then(|r| r.get::<_, Option<String>>(0)))
     }
 
     pub fn publish_document(

@@ -20,13 +20,30 @@ use kiosk_protocol::signing::{DocumentKind, SignedDocument};
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    pub options: CentreOptions,
+}
+
+/// How strict a centre is with terminals.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CentreOptions {
+    /// Only enrolled terminals, with every device request signed by their enrolled key.
+    /// Off: terminals without a key are served unsigned (the embedded centre of one terminal);
+    /// an enrolled terminal's requests must be signed either way.
+    pub require_enrolment: bool,
 }
 
 /// The most events one batch may carry; larger uploads are split by the device.
 pub const MAX_BATCH: usize = 1000;
 
 pub fn router(store: impl Into<Store>) -> Router {
-    let store = store.into();
+    router_with(store, CentreOptions::default())
+}
+
+pub fn router_with(store: impl Into<Store>, options: CentreOptions) -> Router {
+    let state = AppState {
+        store: store.into(),
+        options,
+    };
     Router::new()
         .route("/health", get(health))
         .route("/api/v1/devices/{device_id}/events", post(ingest))
@@ -64,7 +81,12 @@ pub fn router(store: impl Into<Store>) -> Router {
             "/api/v1/attachments/{sha256}",
             get(attachment_status).put(attachment_chunk),
         )
-        .with_state(AppState { store })
+        .route("/api/v1/enrol", post(enrol))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            verify_device,
+        ))
+        .with_state(state)
 }
 
 type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
@@ -119,6 +141,134 @@ where
 }
 
 /// The request body, or the 400 answer that names what is wrong with it.
+/// The terminal a request speaks for, when it is one of the terminals' own requests (not an
+/// operator's: queueing a command or reading a status is not the terminal's doing).
+fn device_route<'a>(method: &axum::http::Method, path: &'a str) -> Option<&'a str> {
+    let rest = path.strip_prefix("/api/v1/devices/")?;
+    let (device, tail) = rest.split_once('/')?;
+    let device_owned = match (method.as_str(), tail) {
+        ("POST", "events") | ("POST", "heartbeat") | ("GET", "commands/pending") => true,
+        ("POST", t) => t.starts_with("commands/") && t.ends_with("/ack"),
+        ("GET", t) => t.starts_with("documents/"),
+        _ => false,
+    };
+    device_owned.then_some(device)
+}
+
+/// The largest signed request body the centre buffers to check its signature.
+const MAX_SIGNED_BODY: usize = 32 << 20;
+
+async fn verify_device(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<Response, ApiError> {
+    use kiosk_protocol::signing::{
+        request_message, PublicKey, HEADER_DEVICE, HEADER_SIGNATURE, HEADER_TIME, REQUEST_SKEW_S,
+    };
+    let Some(device) = device_route(req.method(), req.uri().path()).map(str::to_string) else {
+        return Ok(next.run(req).await);
+    };
+    let unauthorised = |m: String| ApiError::new(StatusCode::UNAUTHORIZED, m);
+    // Owned before any await: a borrowed request would make this future not Send.
+    let (signature, signed_device, signed_time) = {
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        (
+            header(HEADER_SIGNATURE),
+            header(HEADER_DEVICE),
+            header(HEADER_TIME),
+        )
+    };
+    let store = state.store.clone();
+    let id = device.clone();
+    let key = store_call(move || store.device_key(&id)).await?;
+    let key = match (key, signature.is_some()) {
+        (None, false) if !state.options.require_enrolment => return Ok(next.run(req).await),
+        (None, _) => return Err(unauthorised(format!("terminal {device} is not enrolled"))),
+        (Some(_), false) => {
+            return Err(unauthorised(format!(
+                "terminal {device} is enrolled: its requests must be signed"
+            )))
+        }
+        (Some(k), true) => k
+            .parse::<PublicKey>()
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
+    };
+    if signed_device.as_deref() != Some(device.as_str()) {
+        return Err(unauthorised("signed for another terminal".into()));
+    }
+    let time: i64 = signed_time
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| unauthorised("missing or bad request time".into()))?;
+    if (chrono::Utc::now().timestamp() - time).abs() > REQUEST_SKEW_S {
+        return Err(unauthorised(format!(
+            "request time is more than {REQUEST_SKEW_S} s from the centre's clock"
+        )));
+    }
+    let sig = signature
+        .as_deref()
+        .and_then(|s| hex::decode(s).ok())
+        .ok_or_else(|| unauthorised("signature is not hex".into()))?;
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_SIGNED_BODY)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))?;
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    key.verify(
+        &request_message(parts.method.as_str(), path, time, &bytes),
+        &sig,
+    )
+    .map_err(|e| unauthorised(format!("terminal {device}: {e}")))?;
+    let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+    Ok(next.run(req).await)
+}
+
+async fn enrol(
+    State(state): State<AppState>,
+    b: JsonBody<kiosk_protocol::wire::EnrolRequest>,
+) -> Result<Response, ApiError> {
+    use crate::store::EnrolRefusal;
+    let req = body(b)?;
+    let key: kiosk_protocol::signing::PublicKey =
+        req.public_key
+            .parse()
+            .map_err(|e: kiosk_protocol::signing::SignatureError| {
+                ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
+            })?;
+    let code_sha = crate::store::code_sha256(&req.code);
+    let store = state.store.clone();
+    let now = chrono::Utc::now();
+    let (device, text) = (req.device_id.clone(), key.to_string());
+    match store_call(move || store.enrol_with_code(&device, &code_sha, &text, now)).await? {
+        Ok(()) => Ok((
+            StatusCode::CREATED,
+            Json(kiosk_protocol::wire::Enrolment {
+                device_id: req.device_id,
+                key_id: key.key_id(),
+                enrolled_at: now,
+            }),
+        )
+            .into_response()),
+        Err(refusal) => {
+            let code = match refusal {
+                EnrolRefusal::WrongCode => StatusCode::FORBIDDEN,
+                EnrolRefusal::Used => StatusCode::CONFLICT,
+                EnrolRefusal::Expired => StatusCode::GONE,
+            };
+            Err(ApiError::new(code, refusal.to_string()))
+        }
+    }
+}
+
 fn body<T>(b: JsonBody<T>) -> Result<T, ApiError> {
     b.map(|Json(v)| v)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))
@@ -429,10 +579,18 @@ pub struct CentreHandle {
 impl CentreHandle {
     /// Binds `listen` (use port 0 for any free port) and serves until `stop`.
     pub async fn start(listen: &str, store: impl Into<Store>) -> std::io::Result<CentreHandle> {
+        Self::start_with(listen, store, CentreOptions::default()).await
+    }
+
+    pub async fn start_with(
+        listen: &str,
+        store: impl Into<Store>,
+        options: CentreOptions,
+    ) -> std::io::Result<CentreHandle> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
-        let app = router(store);
+        let app = router_with(store, options);
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {

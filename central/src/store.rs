@@ -215,6 +215,45 @@ pub enum PublishRefusal {
     },
 }
 
+/// How a one-time enrolment code is kept: only its hash is stored.
+pub fn code_sha256(code: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(
+        code.trim().to_ascii_uppercase().as_bytes(),
+    ))
+}
+
+/// Why an enrolment is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnrolRefusal {
+    #[error("the enrolment code is wrong for this terminal")]
+    WrongCode,
+    #[error("the enrolment code was already used")]
+    Used,
+    #[error("the enrolment code expired")]
+    Expired,
+}
+
+/// Whether a stored code (for `code_device`, used or not, expiring at `expires`) enrols
+/// `device_id` at `now`.
+pub(crate) fn enrol_check(
+    code_device: &str,
+    used: bool,
+    expires: chrono::DateTime<chrono::Utc>,
+    device_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), EnrolRefusal> {
+    if code_device != device_id {
+        Err(EnrolRefusal::WrongCode)
+    } else if used {
+        Err(EnrolRefusal::Used)
+    } else if now > expires {
+        Err(EnrolRefusal::Expired)
+    } else {
+        Ok(())
+    }
+}
+
 /// How long a command waits for its terminal unless the request says otherwise.
 pub const COMMAND_DEFAULT_EXPIRY_S: u64 = 86_400;
 
@@ -400,6 +439,13 @@ const MIGRATIONS: &[&str] = &[
         scope    TEXT NOT NULL,
         document TEXT NOT NULL,
         PRIMARY KEY (kind, version)
+    );",
+    "ALTER TABLE devices ADD COLUMN public_key TEXT;
+    CREATE TABLE enrolment_codes (
+        code_sha256 TEXT PRIMARY KEY,
+        device_id   TEXT NOT NULL,
+        expires_ms  INTEGER NOT NULL,
+        used_ms     INTEGER
     );",
 ];
 
@@ -1006,6 +1052,83 @@ impl SqliteStore {
         }))
     }
 
+    /// Records a one-time enrolment code (by its hash) for a terminal.
+    pub fn create_enrolment_code(
+        &self,
+        device_id: &str,
+        code_sha256: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO enrolment_codes (code_sha256, device_id, expires_ms) VALUES (?1, ?2, ?3)",
+                params![code_sha256, device_id, ms(expires_at)],
+            )
+        })
+        .map(drop)
+    }
+
+    /// Uses a one-time code to register a terminal's public key.
+    pub fn enrol_with_code(
+        &self,
+        device_id: &str,
+        code_sha256: &str,
+        public_key: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Result<(), EnrolRefusal>, StoreError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction()?;
+        let Some((code_device, expires, used)) = tx
+            .query_row(
+                "SELECT device_id, expires_ms, used_ms FROM enrolment_codes WHERE code_sha256 = ?1",
+                params![code_sha256],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                    ))
+                },
+            )
+            .optional()?
+        else {
+            return Ok(Err(EnrolRefusal::WrongCode));
+        };
+        if let Err(e) = enrol_check(
+            &code_device,
+            used.is_some(),
+            from_ms(expires),
+            device_id,
+            now,
+        ) {
+            return Ok(Err(e));
+        }
+        tx.execute(
+            "UPDATE enrolment_codes SET used_ms = ?2 WHERE code_sha256 = ?1",
+            params![code_sha256, ms(now)],
+        )?;
+        tx.execute(
+            "INSERT INTO devices (device_id, enrolled_at, public_key) VALUES (?1, ?2, ?3)
+             ON CONFLICT(device_id) DO UPDATE SET public_key = excluded.public_key",
+            params![device_id, now.to_rfc3339(), public_key],
+        )?;
+        tx.commit()?;
+        Ok(Ok(()))
+    }
+
+    /// The public key a terminal enrolled with, if it did.
+    pub fn device_key(&self, device_id: &str) -> Result<Option<String>, StoreError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT public_key FROM devices WHERE device_id = ?1",
+                params![device_id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()
+        })
+        .map(Option::flatten)
+    }
+
     /// Stores a signed document for distribution; its version must exceed every earlier one of
     /// its kind.
     pub fn publish_document(
@@ -1101,7 +1224,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/centre.db");
         let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 8);
+        assert_eq!(s.schema_version().unwrap(), 9);
         assert!(s.enrol_device("KSK-0001", "2026-11-22T09:00:00Z").unwrap());
         assert!(!s.enrol_device("KSK-0001", "2026-11-22T10:00:00Z").unwrap());
         drop(s);

@@ -24,7 +24,7 @@ async fn health_over_http_and_graceful_stop() {
             h.schema_version,
             h.enrolled_devices
         ),
-        ("v1", "sqlite", 8, 1)
+        ("v1", "sqlite", 9, 1)
     );
     assert_eq!(
         client
@@ -386,4 +386,36 @@ fn keygen_and_publish_put_a_verifiable_document_in_the_centre() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("409"));
     served.stop();
+}
+
+#[test]
+fn enrol_code_prints_a_code_that_enrols_its_terminal_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk-central"))
+        .args(["enrol-code", "--device", "KSK-9", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let code = v["code"].as_str().unwrap();
+    assert_eq!(code.len(), 16);
+    let store = SqliteStore::open(&db).unwrap();
+    let sha = kiosk_central::store::code_sha256(code);
+    let now = chrono::Utc::now();
+    assert_eq!(
+        store
+            .enrol_with_code("KSK-9", &sha, "ed25519:00", now)
+            .unwrap(),
+        Ok(())
+    );
+    assert!(store
+        .enrol_with_code("KSK-9", &sha, "ed25519:00", now)
+        .unwrap()
+        .is_err());
 }

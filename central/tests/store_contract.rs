@@ -417,7 +417,7 @@ fn a_centre_on_postgres_serves_http_and_takes_a_load() {
             .json()
             .await
             .unwrap();
-        assert_eq!((h.store.as_str(), h.schema_version), ("postgres", 3));
+        assert_eq!((h.store.as_str(), h.schema_version), ("postgres", 4));
         let plan = kiosk_central::loadgen::LoadPlan {
             devices: 4,
             events: 500,
@@ -572,5 +572,51 @@ fn documents_rise_in_version_and_reach_their_scope() {
             .unwrap()
             .unwrap();
         back.verify(&[key.public_key()]).unwrap();
+    }
+}
+
+#[test]
+fn enrolment_codes_work_once_for_their_terminal_before_they_expire() {
+    use kiosk_central::store::{code_sha256, EnrolRefusal};
+    let (_d, stores) = stores();
+    for s in &stores {
+        let k = s.kind();
+        let now = chrono::Utc::now();
+        let later = now + chrono::Duration::hours(1);
+        s.create_enrolment_code("KSK-1", &code_sha256("CODE1"), later)
+            .unwrap();
+        s.create_enrolment_code("KSK-2", &code_sha256("CODE2"), now)
+            .unwrap();
+        assert_eq!(s.device_key("KSK-1").unwrap(), None, "{k}");
+        let enrol = |dev: &str, code: &str, at| {
+            s.enrol_with_code(dev, &code_sha256(code), "ed25519:aa", at)
+                .unwrap()
+        };
+        assert_eq!(
+            enrol("KSK-1", "NOPE", now),
+            Err(EnrolRefusal::WrongCode),
+            "{k}"
+        );
+        assert_eq!(
+            enrol("KSK-2", "CODE1", now),
+            Err(EnrolRefusal::WrongCode),
+            "{k}: another terminal's code"
+        );
+        assert_eq!(
+            enrol("KSK-2", "CODE2", later),
+            Err(EnrolRefusal::Expired),
+            "{k}"
+        );
+        assert_eq!(
+            enrol("KSK-1", "code1", now),
+            Ok(()),
+            "{k}: codes are not case-sensitive"
+        );
+        assert_eq!(enrol("KSK-1", "CODE1", now), Err(EnrolRefusal::Used), "{k}");
+        assert_eq!(
+            s.device_key("KSK-1").unwrap().as_deref(),
+            Some("ed25519:aa"),
+            "{k}"
+        );
     }
 }

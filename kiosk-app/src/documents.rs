@@ -42,6 +42,7 @@ pub struct DocumentSync {
     outbox: Arc<Mutex<Outbox>>,
     /// Versions already refused, so a bad document is reported once, not every round.
     refused: Mutex<HashMap<DocumentKind, u64>>,
+    identity: Option<Arc<crate::identity::DeviceIdentity>>,
 }
 
 impl DocumentSync {
@@ -61,7 +62,14 @@ impl DocumentSync {
             trusted,
             outbox,
             refused: Mutex::new(HashMap::new()),
+            identity: None,
         })
+    }
+
+    /// Signs every request with the terminal's enrolled key.
+    pub fn with_identity(mut self, id: Arc<crate::identity::DeviceIdentity>) -> Self {
+        self.identity = Some(id);
+        self
     }
 
     fn in_force(&self, kind: DocumentKind) -> Result<Option<SignedDocument>, OutboxError> {
@@ -81,12 +89,16 @@ impl DocumentSync {
             kind.as_str(),
             have.unwrap_or(0)
         );
-        let resp = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| DocumentError::Centre(e.to_string()))?;
+        let resp = crate::identity::maybe_sign(
+            self.identity.as_deref(),
+            self.http.get(&url),
+            "GET",
+            &url,
+            b"",
+        )
+        .send()
+        .await
+        .map_err(|e| DocumentError::Centre(e.to_string()))?;
         match resp.status().as_u16() {
             204 => return Ok(Fetched::Current(have)),
             200 => {}

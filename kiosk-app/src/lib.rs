@@ -5,6 +5,7 @@ pub mod centre_link;
 pub mod config;
 pub mod devctl;
 pub mod documents;
+pub mod identity;
 pub mod logging;
 pub mod outbox;
 pub mod outputs;

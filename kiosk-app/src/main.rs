@@ -103,6 +103,17 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         events: u64,
     },
+    /// Enrol this terminal with the centre of its configuration: make its key pair (kept in
+    /// the data directory) and register the public key against a one-time code.
+    Enrol {
+        #[command(flatten)]
+        common: Common,
+        /// The one-time code from `kiosk-central enrol-code`.
+        #[arg(long)]
+        code: String,
+        #[arg(long, default_value = "ed25519", value_parser = ["ed25519", "sm2"])]
+        algorithm: String,
+    },
     /// Validate a configuration file and exit.
     CheckConfig {
         #[command(flatten)]
@@ -153,6 +164,11 @@ fn main() -> ExitCode {
             centre,
             events,
         } => outbox_stress(&db, &device, &centre, events),
+        Command::Enrol {
+            common,
+            code,
+            algorithm,
+        } => with_config(&common, |c, _| enrol(&c, &code, &algorithm)),
         Command::CheckConfig { common } => with_config(&common, |c, p| {
             println!(
                 "{}: valid ({} devices, profile {:?})",
@@ -170,6 +186,32 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn enrol(config: &Config, code: &str, algorithm: &str) -> anyhow::Result<ExitCode> {
+    use kiosk_app::identity::DeviceIdentity;
+    let Some(url) = config.centre.url.as_deref() else {
+        eprintln!("kiosk enrol: [centre] url is not set; an embedded centre needs no enrolment");
+        return Ok(ExitCode::from(2));
+    };
+    let path = config.data_dir().join("device.key");
+    let id = match DeviceIdentity::load(&path, &config.terminal.id)? {
+        Some(id) => id,
+        None => {
+            let alg = if algorithm == "sm2" {
+                kiosk_protocol::signing::Algorithm::Sm2
+            } else {
+                kiosk_protocol::signing::Algorithm::Ed25519
+            };
+            DeviceIdentity::create(&path, &config.terminal.id, alg)?
+        }
+    };
+    let e = tokio_runtime()?.block_on(id.enrol(url, code))?;
+    println!(
+        "{}",
+        serde_json::json!({ "enrolled": e.device_id, "key_id": e.key_id, "key_file": path })
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn with_config(
@@ -264,22 +306,42 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
             runtime.events.clone(),
         )
     };
+    let identity = kiosk_app::identity::DeviceIdentity::load(
+        &config.data_dir().join("device.key"),
+        &config.terminal.id,
+    )?
+    .map(Arc::new);
+    if identity.is_none() && config.centre.url.is_some() {
+        tracing::warn!(
+            "this terminal is not enrolled (kiosk enrol --code …): its requests go unsigned"
+        );
+    }
     let (stop_sync, stop_sync_rx) = tokio::sync::watch::channel(false);
     let attachments_dir = config.data_dir().join("attachments");
+    let signed = |c: SyncClient| match &identity {
+        Some(id) => c.with_identity(id.clone()),
+        None => c,
+    };
     let uploader = |batch| -> anyhow::Result<SyncClient> {
-        Ok(
+        Ok(signed(
             SyncClient::new(&url, &config.terminal.id, batch)?.with_attachments(
                 kiosk_app::attachments::AttachmentStore::open(&attachments_dir)?,
             ),
-        )
+        ))
     };
     let commands_task = tokio.spawn(
-        kiosk_app::remote::RemoteCommands::new(
-            &url,
-            &config.terminal.id,
-            runtime.clone(),
-            outbox.clone(),
-        )?
+        {
+            let r = kiosk_app::remote::RemoteCommands::new(
+                &url,
+                &config.terminal.id,
+                runtime.clone(),
+                outbox.clone(),
+            )?;
+            match &identity {
+                Some(id) => r.with_identity(id.clone()),
+                None => r,
+            }
+        }
         .run(
             Duration::from_secs(config.centre.command_interval_s),
             stop_sync_rx.clone(),
@@ -299,12 +361,18 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
     } else {
         Some(
             tokio.spawn(
-                kiosk_app::documents::DocumentSync::new(
-                    &url,
-                    &config.terminal.id,
-                    trusted,
-                    outbox.clone(),
-                )?
+                {
+                    let d = kiosk_app::documents::DocumentSync::new(
+                        &url,
+                        &config.terminal.id,
+                        trusted,
+                        outbox.clone(),
+                    )?;
+                    match &identity {
+                        Some(id) => d.with_identity(id.clone()),
+                        None => d,
+                    }
+                }
                 .run(
                     Duration::from_secs(config.centre.command_interval_s),
                     stop_sync_rx.clone(),
@@ -317,7 +385,7 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
     runtime.poll_all();
     let heartbeat_task = {
         let (runtime, outbox) = (runtime.clone(), outbox.clone());
-        let client = SyncClient::new(&url, &config.terminal.id, 1)?;
+        let client = signed(SyncClient::new(&url, &config.terminal.id, 1)?);
         let terminal = config.terminal.id.clone();
         let every = Duration::from_secs(config.centre.heartbeat_interval_s);
         tokio.spawn(async move {

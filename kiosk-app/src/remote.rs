@@ -41,6 +41,7 @@ pub struct RemoteCommands {
     outbox: Arc<Mutex<Outbox>>,
     sync: SyncClient,
     action_timeout: Duration,
+    identity: Option<Arc<crate::identity::DeviceIdentity>>,
 }
 
 impl RemoteCommands {
@@ -61,7 +62,16 @@ impl RemoteCommands {
             runtime,
             outbox,
             action_timeout: Duration::from_secs(60),
+            identity: None,
         })
+    }
+
+    /// Signs every request (and the uploads and heartbeats it triggers) with the terminal's
+    /// enrolled key.
+    pub fn with_identity(mut self, id: Arc<crate::identity::DeviceIdentity>) -> Self {
+        self.sync = self.sync.with_identity(id.clone());
+        self.identity = Some(id);
+        self
     }
 
     fn url(&self, tail: &str) -> String {
@@ -81,12 +91,17 @@ impl RemoteCommands {
 
     /// Fetches the commands waiting for this terminal.
     pub async fn pending(&self) -> Result<Vec<QueuedCommand>, RemoteError> {
-        let resp = self
-            .http
-            .get(self.url("/pending"))
-            .send()
-            .await
-            .map_err(|e| RemoteError::Centre(e.to_string()))?;
+        let url = self.url("/pending");
+        let resp = crate::identity::maybe_sign(
+            self.identity.as_deref(),
+            self.http.get(&url),
+            "GET",
+            &url,
+            b"",
+        )
+        .send()
+        .await
+        .map_err(|e| RemoteError::Centre(e.to_string()))?;
         if !resp.status().is_success() {
             return Err(RemoteError::Centre(format!("answered {}", resp.status())));
         }
@@ -96,10 +111,14 @@ impl RemoteCommands {
     }
 
     async fn acknowledge(&self, id: u64, ack: &CommandAck) -> Result<(), RemoteError> {
-        let resp = self
+        let url = self.url(&format!("/{id}/ack"));
+        let body = serde_json::to_vec(ack).unwrap_or_default();
+        let b = self
             .http
-            .post(self.url(&format!("/{id}/ack")))
-            .json(ack)
+            .post(&url)
+            .header("content-type", "application/json");
+        let resp = crate::identity::maybe_sign(self.identity.as_deref(), b, "POST", &url, &body)
+            .body(body)
             .send()
             .await
             .map_err(|e| RemoteError::Centre(e.to_string()))?;

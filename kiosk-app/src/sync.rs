@@ -79,6 +79,7 @@ pub struct SyncClient {
     url: String,
     batch: usize,
     attachments: Option<AttachmentStore>,
+    identity: Option<std::sync::Arc<crate::identity::DeviceIdentity>>,
 }
 
 /// Upload chunk size: small enough that a flaky hall link loses little per failure.
@@ -97,7 +98,23 @@ impl SyncClient {
             base,
             batch: batch.clamp(1, kiosk_central::server::MAX_BATCH),
             attachments: None,
+            identity: None,
         })
+    }
+
+    /// Signs every request with the terminal's enrolled key.
+    pub fn with_identity(mut self, id: std::sync::Arc<crate::identity::DeviceIdentity>) -> Self {
+        self.identity = Some(id);
+        self
+    }
+
+    fn post_json(&self, url: &str, value: &impl serde::Serialize) -> reqwest::RequestBuilder {
+        let body = serde_json::to_vec(value).unwrap_or_default();
+        let b = self
+            .http
+            .post(url)
+            .header("content-type", "application/json");
+        crate::identity::maybe_sign(self.identity.as_deref(), b, "POST", url, &body).body(body)
     }
 
     /// Uploads the attachments events refer to, from `store`, before the events themselves.
@@ -235,9 +252,7 @@ impl SyncClient {
     pub async fn heartbeat(&self, hb: &kiosk_protocol::wire::Heartbeat) -> Result<(), SyncError> {
         let url = self.url.replace("/events", "/heartbeat");
         let resp = self
-            .http
-            .post(&url)
-            .json(hb)
+            .post_json(&url, hb)
             .send()
             .await
             .map_err(|e| SyncError::Network(e.to_string()))?;
@@ -253,9 +268,7 @@ impl SyncClient {
 
     async fn send(&self, batch: &IngestBatch) -> Result<IngestResult, SyncError> {
         let resp = self
-            .http
-            .post(&self.url)
-            .json(batch)
+            .post_json(&self.url, batch)
             .send()
             .await
             .map_err(|e| SyncError::Network(e.to_string()))?;

@@ -60,6 +60,11 @@ pub fn document() -> Value {
         "SignedDocument".into(),
         schema::<crate::signing::SignedDocument>(&mut defs),
     );
+    schemas.insert(
+        "EnrolRequest".into(),
+        schema::<crate::wire::EnrolRequest>(&mut defs),
+    );
+    schemas.insert("Enrolment".into(), schema::<crate::wire::Enrolment>(&mut defs));
     schemas.insert("CommandRequest".into(), schema::<CommandRequest>(&mut defs));
     schemas.insert("CommandAck".into(), schema::<CommandAck>(&mut defs));
     schemas.insert("QueuedCommand".into(), schema::<QueuedCommand>(&mut defs));
@@ -172,6 +177,14 @@ pub fn document() -> Value {
                 "responses": {
                     "200": { "description": "Used now", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SealAuthorisation" } } } },
                     "403": error, "404": error, "409": error, "410": error, "503": error
+                }
+            }},
+            "/api/v1/enrol": { "post": {
+                "summary": "Register a terminal's public key against its one-time enrolment code. From then on every request the terminal makes for itself (events, heartbeat, pending commands, acknowledgements, documents) must carry x-hallkit-device, x-hallkit-time (unix seconds, within 300 s) and x-hallkit-signature (hex, over METHOD, path with query, time and the body's SHA-256, one per line)",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/EnrolRequest" } } } },
+                "responses": {
+                    "201": { "description": "Enrolled", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Enrolment" } } } },
+                    "400": error, "403": error, "409": error, "410": error, "503": error
                 }
             }},
             "/api/v1/documents": { "put": {

@@ -368,3 +368,21 @@ pub struct QueuedCommand {
     pub acked_at: Option<chrono::DateTime<chrono::Utc>>,
     pub ack: Option<CommandAck>,
 }
+
+/// `POST /api/v1/enrol`: a terminal proves its one-time code and registers its public key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolRequest {
+    pub device_id: String,
+    /// The one-time code an operator made for this terminal (`kiosk-central enrol-code`).
+    pub code: String,
+    /// `ed25519:HEX` or `sm2:HEX`.
+    pub public_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Enrolment {
+    pub device_id: String,
+    pub key_id: String,
+    pub enrolled_at: chrono::DateTime<chrono::Utc>,
+}

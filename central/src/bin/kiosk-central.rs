@@ -55,6 +55,20 @@ enum Command {
         /// The JSON body.
         file: std::path::PathBuf,
     },
+    /// Make a one-time enrolment code for a terminal (only its hash is stored); the code is
+    /// printed for the technician who sets the terminal up.
+    EnrolCode {
+        #[arg(
+            long,
+            default_value = "var/central/central.db",
+            env = "HALLKIT_CENTRAL_DB"
+        )]
+        db: String,
+        #[arg(long)]
+        device: String,
+        #[arg(long, default_value_t = 24)]
+        valid_hours: i64,
+    },
     /// Serve the device API until SIGTERM or Ctrl-C.
     Serve {
         /// Address to listen on.
@@ -67,6 +81,9 @@ enum Command {
             env = "HALLKIT_CENTRAL_DB"
         )]
         db: String,
+        /// Serve only enrolled terminals, every device request signed by its enrolled key.
+        #[arg(long)]
+        require_enrolment: bool,
     },
 }
 
@@ -167,7 +184,38 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Serve { listen, db } => {
+        Command::EnrolCode {
+            db,
+            device,
+            valid_hours,
+        } => {
+            // 16 characters from an alphabet without look-alikes (no 0/O, 1/I/L).
+            const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+            let mut raw = [0u8; 16];
+            getrandom(&mut raw)?;
+            let code: String = raw
+                .iter()
+                .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+                .collect();
+            let shown = kiosk_central::pg::redact(&db);
+            let expires = chrono::Utc::now() + chrono::Duration::hours(valid_hours.max(1));
+            let sha = kiosk_central::store::code_sha256(&code);
+            tokio::task::spawn_blocking(move || {
+                Store::open(&db)?.create_enrolment_code(&device, &sha, expires)
+            })
+            .await?
+            .with_context(|| format!("storing the code in {shown}"))?;
+            println!(
+                "{}",
+                serde_json::json!({ "code": code, "expires_at": expires })
+            );
+            Ok(())
+        }
+        Command::Serve {
+            listen,
+            db,
+            require_enrolment,
+        } => {
             // The PostgreSQL client blocks on a runtime of its own: open off the executor.
             let shown = kiosk_central::pg::redact(&db);
             let store = tokio::task::spawn_blocking(move || Store::open(&db))
@@ -178,7 +226,8 @@ async fn main() -> anyhow::Result<()> {
             // announcement is never missed.
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-            let centre = CentreHandle::start(&listen, store)
+            let options = kiosk_central::CentreOptions { require_enrolment };
+            let centre = CentreHandle::start_with(&listen, store, options)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
             println!(
@@ -194,4 +243,9 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")?.read_exact(buf)
 }

@@ -64,7 +64,10 @@ pub fn document() -> Value {
         "EnrolRequest".into(),
         schema::<crate::wire::EnrolRequest>(&mut defs),
     );
-    schemas.insert("Enrolment".into(), schema::<crate::wire::Enrolment>(&mut defs));
+    schemas.insert(
+        "Enrolment".into(),
+        schema::<crate::wire::Enrolment>(&mut defs),
+    );
     schemas.insert("CommandRequest".into(), schema::<CommandRequest>(&mut defs));
     schemas.insert("CommandAck".into(), schema::<CommandAck>(&mut defs));
     schemas.insert("QueuedCommand".into(), schema::<QueuedCommand>(&mut defs));

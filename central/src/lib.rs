@@ -7,6 +7,7 @@ pub mod pg;
 pub mod pgserver;
 pub mod server;
 pub mod store;
+pub mod tls;
 
 pub use backend::Store;
 pub use pg::PgStore;

@@ -572,6 +572,7 @@ async fn health(State(state): State<AppState>) -> Result<Response, ApiError> {
 /// A running centre. Dropping the handle without `stop` leaves it running until the runtime ends.
 pub struct CentreHandle {
     pub addr: SocketAddr,
+    tls: bool,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -601,13 +602,52 @@ impl CentreHandle {
         tracing::info!(%addr, "central service listening");
         Ok(CentreHandle {
             addr,
+            tls: false,
+            shutdown: Some(tx),
+            task,
+        })
+    }
+
+    /// Like `start_with`, over TLS with the given server configuration.
+    pub async fn start_tls(
+        listen: &str,
+        store: impl Into<Store>,
+        options: CentreOptions,
+        tls: std::sync::Arc<rustls::ServerConfig>,
+    ) -> std::io::Result<CentreHandle> {
+        let listener = std::net::TcpListener::bind(listen)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = router_with(store, options);
+        let handle = axum_server::Handle::new();
+        let server = axum_server::from_tcp_rustls(
+            listener,
+            axum_server::tls_rustls::RustlsConfig::from_config(tls),
+        )
+        .handle(handle.clone());
+        let task = tokio::spawn(async move {
+            tokio::spawn(async move {
+                let _ = rx.await;
+                handle.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+            });
+            server.serve(app.into_make_service()).await
+        });
+        tracing::info!(%addr, "central service listening (TLS)");
+        Ok(CentreHandle {
+            addr,
+            tls: true,
             shutdown: Some(tx),
             task,
         })
     }
 
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        if self.tls {
+            format!("https://localhost:{}", self.addr.port())
+        } else {
+            format!("http://{}", self.addr)
+        }
     }
 
     /// Stops accepting, finishes requests in flight, and returns.

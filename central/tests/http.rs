@@ -419,3 +419,60 @@ fn enrol_code_prints_a_code_that_enrols_its_terminal_once() {
         .unwrap()
         .is_err());
 }
+
+#[test]
+fn tls_init_and_serve_over_https_with_the_hall_ca() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_kiosk-central");
+    let pki = dir.path().join("pki");
+    let out = std::process::Command::new(bin)
+        .args(["tls-init", "--hall", "kunshan", "--dir"])
+        .arg(&pki)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(bin)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"])
+        .arg(dir.path().join("c.db"))
+        .arg("--tls-cert")
+        .arg(pki.join("server.pem"))
+        .arg("--tls-key")
+        .arg(pki.join("server.key"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("https://"), "{line}");
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(pki.join("ca.pem")).unwrap()).unwrap();
+    let client = reqwest::blocking::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let body = client
+        .get(format!("https://localhost:{port}/health"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(body.contains("\"status\":\"ok\""), "{body}");
+    // Plain HTTP to the TLS port gets nowhere.
+    let plain = reqwest::blocking::get(format!("http://127.0.0.1:{port}/health"));
+    assert!(!plain.map(|r| r.status().is_success()).unwrap_or(false));
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(child.wait().unwrap().success());
+}

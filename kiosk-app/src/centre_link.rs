@@ -44,10 +44,7 @@ pub fn spawn_health_watch(
         text: "connecting…".into(),
     });
     let task = tokio::spawn(async move {
-        let client = match reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-        {
+        let client = match crate::tls::client().timeout(Duration::from_secs(5)).build() {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "cannot build the HTTP client");

@@ -97,6 +97,9 @@ pub struct CentreConfig {
     /// (`ed25519:HEX` or `sm2:HEX`). None: documents are not fetched.
     #[serde(default)]
     pub publisher_keys: Vec<String>,
+    /// The centre's CA certificate (PEM). Set: an https centre is trusted through this CA only.
+    #[serde(default)]
+    pub ca_cert: Option<PathBuf>,
 }
 
 fn default_command_interval() -> u64 {
@@ -112,6 +115,7 @@ impl Default for CentreConfig {
             heartbeat_interval_s: default_heartbeat_interval(),
             command_interval_s: default_command_interval(),
             publisher_keys: Vec::new(),
+            ca_cert: None,
         }
     }
 }
@@ -427,6 +431,17 @@ impl Config {
     }
 
     /// The data directory, relative paths taken from the config file's folder.
+    /// The centre CA file, relative paths taken from the config file's folder.
+    pub fn centre_ca(&self) -> Option<PathBuf> {
+        self.centre.ca_cert.as_ref().map(|p| {
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                self.source.parent().unwrap_or(Path::new(".")).join(p)
+            }
+        })
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         if self.terminal.data_dir.is_absolute() {
             self.terminal.data_dir.clone()

@@ -53,7 +53,7 @@ impl DocumentSync {
         outbox: Arc<Mutex<Outbox>>,
     ) -> Result<DocumentSync, DocumentError> {
         Ok(DocumentSync {
-            http: reqwest::Client::builder()
+            http: crate::tls::client()
                 .timeout(Duration::from_secs(30))
                 .build()
                 .map_err(|e| DocumentError::Centre(e.to_string()))?,

@@ -124,7 +124,9 @@ impl DeviceIdentity {
             code: code.to_string(),
             public_key: self.public_key().to_string(),
         };
-        let resp = reqwest::Client::new()
+        let resp = crate::tls::client()
+            .build()
+            .map_err(|e| IdentityError::Enrol(e.to_string()))?
             .post(format!("{}/api/v1/enrol", centre.trim_end_matches('/')))
             .json(&req)
             .send()

@@ -14,6 +14,7 @@ pub mod runtime;
 pub mod screen;
 pub mod simulate;
 pub mod sync;
+pub mod tls;
 
 pub use config::{Config, ConfigError, Profile};
 pub use runtime::{DeviceStatus, EventBus, Runtime};

@@ -188,7 +188,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// Pins the centre's CA, when the configuration names one, before any client is made.
+fn pin_centre_ca(config: &Config) -> anyhow::Result<()> {
+    if let Some(ca) = config.centre_ca() {
+        kiosk_app::tls::pin_ca_file(&ca)?;
+    }
+    Ok(())
+}
+
 fn enrol(config: &Config, code: &str, algorithm: &str) -> anyhow::Result<ExitCode> {
+    pin_centre_ca(config)?;
     use kiosk_app::identity::DeviceIdentity;
     let Some(url) = config.centre.url.as_deref() else {
         eprintln!("kiosk enrol: [centre] url is not set; an embedded centre needs no enrolment");
@@ -254,6 +263,7 @@ async fn wait_for_shutdown_signal(term: Option<tokio::signal::unix::Signal>) {
 }
 
 fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitCode> {
+    pin_centre_ca(&config)?;
     let tokio = tokio_runtime()?;
     let term = {
         let _guard = tokio.enter();

@@ -92,7 +92,7 @@ pub enum CentreCallError {
 
 impl CentreApi {
     pub fn new(base_url: &str) -> Result<CentreApi, CentreCallError> {
-        let http = reqwest::blocking::Client::builder()
+        let http = crate::tls::blocking_client()
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| CentreCallError::Unreachable(e.to_string()))?;

@@ -52,7 +52,7 @@ impl RemoteCommands {
         outbox: Arc<Mutex<Outbox>>,
     ) -> Result<RemoteCommands, SyncError> {
         Ok(RemoteCommands {
-            http: reqwest::Client::builder()
+            http: crate::tls::client()
                 .timeout(Duration::from_secs(30))
                 .build()
                 .map_err(|e| SyncError::Network(e.to_string()))?,

@@ -87,7 +87,7 @@ pub const CHUNK: usize = 256 * 1024;
 
 impl SyncClient {
     pub fn new(base_url: &str, device_id: &str, batch: usize) -> Result<SyncClient, SyncError> {
-        let http = reqwest::Client::builder()
+        let http = crate::tls::client()
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| SyncError::Network(e.to_string()))?;

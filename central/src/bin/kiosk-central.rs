@@ -69,6 +69,17 @@ enum Command {
         #[arg(long, default_value_t = 24)]
         valid_hours: i64,
     },
+    /// Make the hall's CA and a server certificate for the centre: `ca.pem` is what terminals
+    /// pin (`[centre] ca_cert`), `server.pem`/`server.key` what `serve --tls-…` uses.
+    TlsInit {
+        #[arg(long)]
+        dir: std::path::PathBuf,
+        #[arg(long, default_value = "hall")]
+        hall: String,
+        /// Names and addresses the centre is reached by.
+        #[arg(long = "host", default_values_t = ["localhost".to_string(), "127.0.0.1".to_string()])]
+        hosts: Vec<String>,
+    },
     /// Serve the device API until SIGTERM or Ctrl-C.
     Serve {
         /// Address to listen on.
@@ -84,6 +95,12 @@ enum Command {
         /// Serve only enrolled terminals, every device request signed by its enrolled key.
         #[arg(long)]
         require_enrolment: bool,
+        /// Serve HTTPS with this certificate chain (PEM) …
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<std::path::PathBuf>,
+        /// … and this key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<std::path::PathBuf>,
     },
 }
 
@@ -211,10 +228,24 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::TlsInit { dir, hall, hosts } => {
+            kiosk_central::tls::make_bundle(&hall, &hosts)?
+                .write(&dir)
+                .with_context(|| {
+                    format!("writing into {} (files must not exist)", dir.display())
+                })?;
+            println!(
+                "{}",
+                serde_json::json!({ "ca_cert": dir.join("ca.pem"), "server_cert": dir.join("server.pem"), "server_key": dir.join("server.key"), "hosts": hosts })
+            );
+            Ok(())
+        }
         Command::Serve {
             listen,
             db,
             require_enrolment,
+            tls_cert,
+            tls_key,
         } => {
             // The PostgreSQL client blocks on a runtime of its own: open off the executor.
             let shown = kiosk_central::pg::redact(&db);
@@ -227,9 +258,18 @@ async fn main() -> anyhow::Result<()> {
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             let options = kiosk_central::CentreOptions { require_enrolment };
-            let centre = CentreHandle::start_with(&listen, store, options)
-                .await
-                .with_context(|| format!("listening on {listen}"))?;
+            let centre = match (tls_cert, tls_key) {
+                (Some(c), Some(k)) => {
+                    let config =
+                        kiosk_central::tls::server_config(&std::fs::read(&c)?, &std::fs::read(&k)?)
+                            .with_context(|| {
+                                format!("TLS from {} and {}", c.display(), k.display())
+                            })?;
+                    CentreHandle::start_tls(&listen, store, options, config).await
+                }
+                _ => CentreHandle::start_with(&listen, store, options).await,
+            };
+            let centre = centre.with_context(|| format!("listening on {listen}"))?;
             println!(
                 "kiosk-central: serving {} (database {location})",
                 centre.base_url()

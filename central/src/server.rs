@@ -155,6 +155,15 @@ fn device_route<'a>(method: &axum::http::Method, path: &'a str) -> Option<&'a st
     device_owned.then_some(device)
 }
 
+/// Requests only terminals make that do not name the terminal in their path: tickets, seal
+/// authorisations and attachment uploads.
+fn terminal_route(method: &axum::http::Method, path: &str) -> bool {
+    (method == axum::http::Method::POST
+        && (path.starts_with("/api/v1/seal-authorisations")
+            || (path.starts_with("/api/v1/halls/") && path.ends_with("/tickets"))))
+        || path.starts_with("/api/v1/attachments/")
+}
+
 /// The largest signed request body the centre buffers to check its signature.
 const MAX_SIGNED_BODY: usize = 32 << 20;
 
@@ -166,8 +175,25 @@ async fn verify_device(
     use kiosk_protocol::signing::{
         request_message, PublicKey, HEADER_DEVICE, HEADER_SIGNATURE, HEADER_TIME, REQUEST_SKEW_S,
     };
-    let Some(device) = device_route(req.method(), req.uri().path()).map(str::to_string) else {
-        return Ok(next.run(req).await);
+    let header_device = req
+        .headers()
+        .get(HEADER_DEVICE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let device = match device_route(req.method(), req.uri().path()) {
+        Some(d) => d.to_string(),
+        // Terminal requests without a device in the path speak for the device they name.
+        None if terminal_route(req.method(), req.uri().path()) => match header_device {
+            Some(d) => d,
+            None if state.options.require_enrolment => {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "only enrolled terminals, with signed requests, are served",
+                ))
+            }
+            None => return Ok(next.run(req).await),
+        },
+        None => return Ok(next.run(req).await),
     };
     let unauthorised = |m: String| ApiError::new(StatusCode::UNAUTHORIZED, m);
     // Owned before any await: a borrowed request would make this future not Send.

@@ -80,6 +80,7 @@ pub enum OutputError {
 pub struct CentreApi {
     http: reqwest::blocking::Client,
     base: String,
+    identity: Option<std::sync::Arc<crate::identity::DeviceIdentity>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +100,14 @@ impl CentreApi {
         Ok(CentreApi {
             http,
             base: base_url.trim_end_matches('/').to_string(),
+            identity: None,
         })
+    }
+
+    /// Signs every request with the terminal's enrolled key.
+    pub fn with_identity(mut self, id: std::sync::Arc<crate::identity::DeviceIdentity>) -> Self {
+        self.identity = Some(id);
+        self
     }
 
     fn post<T: serde::de::DeserializeOwned>(
@@ -107,10 +115,19 @@ impl CentreApi {
         path: &str,
         body: &impl Serialize,
     ) -> Result<T, CentreCallError> {
-        let resp = self
+        let url = format!("{}{path}", self.base);
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        let mut b = self
             .http
-            .post(format!("{}{path}", self.base))
-            .json(body)
+            .post(&url)
+            .header("content-type", "application/json");
+        if let Some(id) = &self.identity {
+            for (k, v) in id.headers("POST", &url, &bytes) {
+                b = b.header(k, v);
+            }
+        }
+        let resp = b
+            .body(bytes)
             .send()
             .map_err(|e| CentreCallError::Unreachable(e.to_string()))?;
         let status = resp.status();

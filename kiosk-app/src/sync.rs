@@ -132,7 +132,11 @@ impl SyncClient {
     ) -> Result<u64, SyncError> {
         let url = format!("{}/api/v1/attachments/{}", self.base, r.sha256);
         let net = |e: reqwest::Error| SyncError::Network(e.to_string());
-        let resp = self.http.get(&url).send().await.map_err(net)?;
+        let get = self.http.get(&url);
+        let resp = crate::identity::maybe_sign(self.identity.as_deref(), get, "GET", &url, b"")
+            .send()
+            .await
+            .map_err(net)?;
         let mut received = if resp.status() == reqwest::StatusCode::NOT_FOUND {
             0
         } else {
@@ -158,13 +162,14 @@ impl SyncClient {
                     r.sha256
                 )));
             }
-            let resp = self
-                .http
-                .put(format!("{url}?offset={received}&size={}", r.size))
-                .body(chunk.clone())
-                .send()
-                .await
-                .map_err(net)?;
+            let put_url = format!("{url}?offset={received}&size={}", r.size);
+            let put = self.http.put(&put_url);
+            let resp =
+                crate::identity::maybe_sign(self.identity.as_deref(), put, "PUT", &put_url, &chunk)
+                    .body(chunk.clone())
+                    .send()
+                    .await
+                    .map_err(net)?;
             let status = resp.status();
             let body: serde_json::Value = resp.json().await.map_err(net)?;
             if status == reqwest::StatusCode::CONFLICT {

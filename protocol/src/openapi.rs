@@ -183,7 +183,7 @@ pub fn document() -> Value {
                 }
             }},
             "/api/v1/enrol": { "post": {
-                "summary": "Register a terminal's public key against its one-time enrolment code. From then on every request the terminal makes for itself (events, heartbeat, pending commands, acknowledgements, documents) must carry x-hallkit-device, x-hallkit-time (unix seconds, within 300 s) and x-hallkit-signature (hex, over METHOD, path with query, time and the body's SHA-256, one per line)",
+                "summary": "Register a terminal's public key against its one-time enrolment code. From then on every request the terminal makes for itself (events, heartbeat, pending commands, acknowledgements, documents) (also ticket, seal-authorisation and attachment requests) must carry x-hallkit-device, x-hallkit-time (unix seconds, within 300 s) and x-hallkit-signature (hex, over METHOD, path with query, time and the body's SHA-256, one per line)",
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/EnrolRequest" } } } },
                 "responses": {
                     "201": { "description": "Enrolled", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Enrolment" } } } },

@@ -111,6 +111,44 @@ fn only_enrolled_terminals_with_signed_requests_are_served() {
         .unwrap();
     assert_eq!(reloaded.public_key().algorithm, Algorithm::Sm2);
 
+    // Attachments, tickets and seal authorisations are signed too.
+    let files = kiosk_app::attachments::AttachmentStore::open(&dir.path().join("files")).unwrap();
+    let scan = files.put(b"a scanned page", "image/jpeg").unwrap();
+    let ob = outbox("a3.db", "KSK-A");
+    ob.lock()
+        .unwrap()
+        .enqueue(
+            "application.submitted",
+            serde_json::json!({"attachments": [scan]}),
+        )
+        .unwrap();
+    let with_files = SyncClient::new(&base, "KSK-A", 10)
+        .unwrap()
+        .with_identity(a.clone())
+        .with_attachments(files);
+    let r = tokio.block_on(with_files.drain(&ob)).unwrap();
+    assert_eq!(r.attachments, 1);
+    let req = kiosk_protocol::wire::TicketRequest {
+        device_id: "KSK-A".into(),
+        request_id: "t1".into(),
+        prefix: "A".into(),
+    };
+    let unsigned = kiosk_app::outputs::CentreApi::new(&base).unwrap();
+    let e = unsigned
+        .issue_ticket("kunshan", "social", &req)
+        .unwrap_err();
+    assert!(e.to_string().contains("401"), "{e}");
+    let signed_api = kiosk_app::outputs::CentreApi::new(&base)
+        .unwrap()
+        .with_identity(a.clone());
+    assert_eq!(
+        signed_api
+            .issue_ticket("kunshan", "social", &req)
+            .unwrap()
+            .number,
+        "A001"
+    );
+
     // A replayed request (its time too old) is refused.
     let url = format!("{base}/api/v1/devices/KSK-A/commands/pending");
     let mut headers = a.headers("GET", &url, b"");

@@ -16,12 +16,12 @@ use kiosk_protocol::wire::{
 use postgres::{Client, NoTls, Row};
 use sha2::{Digest, Sha256};
 
-use crate::store::enrol_check;
 use crate::store::{
     ack_check, check_chunk, check_event, check_hash, command_state, conflict, consume_check,
     expiry, new_authorisation, ticket_settlement, walk_gaps, AckRefusal, AttachmentError,
     ConsumeRefusal, EnrolRefusal, PublishRefusal, StoreError,
 };
+use crate::store::{enrol_check, issued_ticket, ticket_number};
 use kiosk_protocol::signing::{DocumentKind, SignedDocument};
 
 /// Each entry moves the schema from version `index` to `index + 1`; never edit a shipped one.
@@ -403,20 +403,13 @@ impl PgStore {
                 &[&hall, &service, &day],
             )?
             .get(0);
-        let number = format!("{}{:03}", req.prefix, seq);
+        let number = ticket_number(&req.prefix, seq as u32);
         tx.execute(
             "INSERT INTO tickets (hall, service, day, seq, number, device_id, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             &[&hall, &service, &day, &seq, &number, &req.device_id, &req.request_id],
         )?;
         tx.commit()?;
-        Ok(Ticket {
-            number,
-            seq: seq as u32,
-            day: day.to_string(),
-            hall: hall.to_string(),
-            service: service.to_string(),
-            state: TicketState::Issued,
-        })
+        Ok(issued_ticket(hall, service, day, seq as u32, number))
     }
 
     pub fn ticket(

@@ -215,6 +215,28 @@ pub enum PublishRefusal {
     },
 }
 
+/// What a ticket shows: its service's prefix and a 3-digit number (`A012`).
+pub(crate) fn ticket_number(prefix: &str, seq: u32) -> String {
+    format!("{prefix}{seq:03}")
+}
+
+pub(crate) fn issued_ticket(
+    hall: &str,
+    service: &str,
+    day: &str,
+    seq: u32,
+    number: String,
+) -> Ticket {
+    Ticket {
+        number,
+        seq,
+        day: day.to_string(),
+        hall: hall.to_string(),
+        service: service.to_string(),
+        state: TicketState::Issued,
+    }
+}
+
 /// How a one-time enrolment code is kept: only its hash is stored.
 pub fn code_sha256(code: &str) -> String {
     use sha2::Digest;
@@ -836,20 +858,13 @@ impl SqliteStore {
             params![hall, service, day],
             |r| r.get(0),
         )?;
-        let number = format!("{}{:03}", req.prefix, seq);
+        let number = ticket_number(&req.prefix, seq as u32);
         tx.execute(
             "INSERT INTO tickets (hall, service, day, seq, number, device_id, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![hall, service, day, seq, number, req.device_id, req.request_id],
         )?;
         tx.commit()?;
-        Ok(Ticket {
-            number,
-            seq: seq as u32,
-            day: day.to_string(),
-            hall: hall.to_string(),
-            service: service.to_string(),
-            state: TicketState::Issued,
-        })
+        Ok(issued_ticket(hall, service, day, seq as u32, number))
     }
 
     pub fn ticket(

@@ -125,6 +125,42 @@ impl ModelStore {
         Ok(self.dir.join(&e.file))
     }
 
+    /// The model's bytes, checked against the manifest again as they are read: the file is
+    /// loaded from exactly the bytes that were verified.
+    pub fn read(&self, name: &str) -> Result<Vec<u8>, ModelError> {
+        let entry = self.entry(name)?;
+        let path = self.dir.join(&entry.file);
+        let shown = path.display().to_string();
+        let bytes = std::fs::read(&path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                ModelError::Missing {
+                    name: name.to_string(),
+                    path: shown.clone(),
+                }
+            } else {
+                ModelError::Read {
+                    name: name.to_string(),
+                    path: shown.clone(),
+                    source,
+                }
+            }
+        })?;
+        let actual = hex::encode(Sha256::digest(&bytes));
+        if !actual.eq_ignore_ascii_case(&entry.sha256) {
+            return Err(ModelError::Altered {
+                name: name.to_string(),
+                path: shown,
+                expected: entry.sha256.clone(),
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn entry(&self, name: &str) -> Result<&ModelEntry, ModelError> {
         self.manifest
             .get(name)

@@ -3,6 +3,7 @@
 //! tests and the sim profile drive the real driver code.
 
 pub mod board;
+pub mod camera;
 pub mod escpos;
 pub mod fingerprint;
 pub mod idcard;

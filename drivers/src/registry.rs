@@ -10,7 +10,7 @@ use kiosk_hal::DeviceKind;
 use crate::sim::{SimControl, SimEnv};
 use crate::spec::TransportKind;
 use crate::{
-    board, escpos, fingerprint, idcard, ipp, pcsc, scanner, seal, DeviceSpec, DriverError,
+    board, camera, escpos, fingerprint, idcard, ipp, pcsc, scanner, seal, DeviceSpec, DriverError,
 };
 
 /// A driver running against its simulator.
@@ -120,6 +120,24 @@ pub static DRIVERS: &[DriverEntry] = &[
         open: |spec, _clock| Ok(Box::new(seal::SerialSealMachine::from_spec(spec)?)),
         simulate: simulate_seal,
         check: |spec| seal::SerialSealMachine::from_spec(spec).map(drop),
+    },
+    DriverEntry {
+        name: camera::DOCUMENT_DRIVER,
+        kind: DeviceKind::DocumentCamera,
+        summary: "document camera (高拍仪) over UVC/V4L2 through OpenCV: 720p/1080p preview, stills up to 10 MP",
+        transports: &[TransportKind::Video],
+        open: |spec, _clock| Ok(Box::new(camera::Camera::from_spec(spec)?)),
+        simulate: simulate_camera,
+        check: |spec| camera::Camera::from_spec(spec).map(drop),
+    },
+    DriverEntry {
+        name: camera::FACE_DRIVER,
+        kind: DeviceKind::FaceCamera,
+        summary: "face camera over UVC/V4L2 through OpenCV; binocular RGB + IR pairs with `ir_path`",
+        transports: &[TransportKind::Video],
+        open: |spec, _clock| Ok(Box::new(camera::Camera::from_spec(spec)?)),
+        simulate: simulate_camera,
+        check: |spec| camera::Camera::from_spec(spec).map(drop),
     },
     DriverEntry {
         name: board::DRIVER,
@@ -382,6 +400,18 @@ fn simulate_pcsc(
     Ok(Simulated {
         device: Box::new(device),
         control: Arc::new(card),
+    })
+}
+
+fn simulate_camera(
+    spec: &DeviceSpec,
+    env: &SimEnv,
+    _clock: SharedClock,
+) -> Result<Simulated, DriverError> {
+    let (device, sim) = camera::sim::simulate(spec, env)?;
+    Ok(Simulated {
+        device: Box::new(device),
+        control: Arc::new(sim),
     })
 }
 

@@ -23,6 +23,8 @@ pub enum TransportKind {
     Lp,
     /// An IPP printer, by `uri`.
     Ipp,
+    /// A V4L2 video node (`/dev/video0`), read through OpenCV videoio.
+    Video,
 }
 
 impl TransportKind {
@@ -125,7 +127,11 @@ impl DeviceSpec {
             TransportKind::Lp => Ok(Endpoint::Lp {
                 path: need(&self.path, "path")?,
             }),
-            TransportKind::Gpio | TransportKind::Hid | TransportKind::Pcsc | TransportKind::Ipp => {
+            TransportKind::Gpio
+            | TransportKind::Hid
+            | TransportKind::Pcsc
+            | TransportKind::Ipp
+            | TransportKind::Video => {
                 Err(format!(
                     "transport {:?} is not a byte stream",
                     self.transport

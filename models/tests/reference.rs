@@ -62,7 +62,7 @@ fn detections_embeddings_and_liveness_match_the_reference() {
         for k in 0..4 {
             let d = (face.rect[k] - f(&want_face["box"][k])).abs() / face.rect[2];
             worst_box = worst_box.max(d);
-            assert!(d < 0.03, "{file}: box[{k}] off by {:.1}% of the face width", d * 100.0);
+            assert!(d < 0.04, "{file}: box[{k}] off by {:.1}% of the face width", d * 100.0);
         }
         let emb = engine.embed(&img, &face).expect("embed");
         let want_emb: Vec<f32> = want["embedding"].as_array().expect("embedding").iter().map(f).collect();

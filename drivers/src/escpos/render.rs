@@ -4,21 +4,12 @@
 //! byte file with it.
 
 use std::path::Path;
-use std::sync::OnceLock;
 
 use ab_glyph::{Font, FontVec, PxScale, ScaleFont};
 use image::{GrayImage, Luma};
 
 use super::parse::{parse_all, Op};
 
-/// Where the CJK outline font is looked for; `HALLKIT_CJK_FONT` goes first.
-pub const FONT_PATHS: &[&str] = &[
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-];
-/// Index of the Simplified Chinese face in the Noto Sans CJK collection.
-const SC_FACE: u32 = 2;
 const DEFAULT_LINE: usize = 30;
 /// The longest piece of paper the renderer draws (about 2.5 m at 203 dpi); a stream that feeds
 /// further is drawn up to here, so a hostile file cannot exhaust memory.
@@ -27,7 +18,7 @@ const CELL_H: usize = 24;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("no CJK font found (install fonts-noto-cjk, or set HALLKIT_CJK_FONT); looked in {0}")]
+    #[error("{0}")]
     NoFont(String),
     #[error("the stream ends inside a command at byte {offset}: {tail:02x?}")]
     Truncated { offset: usize, tail: Vec<u8> },
@@ -36,22 +27,7 @@ pub enum RenderError {
 }
 
 fn font() -> Result<&'static FontVec, RenderError> {
-    static FONT: OnceLock<Result<FontVec, String>> = OnceLock::new();
-    FONT.get_or_init(|| {
-        let mut paths: Vec<String> = std::env::var("HALLKIT_CJK_FONT").into_iter().collect();
-        paths.extend(FONT_PATHS.iter().map(|s| s.to_string()));
-        for p in &paths {
-            let Ok(data) = std::fs::read(p) else { continue };
-            let f = FontVec::try_from_vec_and_index(data.clone(), SC_FACE)
-                .or_else(|_| FontVec::try_from_vec_and_index(data, 0));
-            if let Ok(f) = f {
-                return Ok(f);
-            }
-        }
-        Err(paths.join(", "))
-    })
-    .as_ref()
-    .map_err(|p| RenderError::NoFont(p.clone()))
+    kiosk_image::text::cjk_font().map_err(RenderError::NoFont)
 }
 
 /// One cut piece of paper.

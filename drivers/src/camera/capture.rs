@@ -97,7 +97,7 @@ impl CaptureSource for V4l2Capture {
     fn open(&mut self) -> Result<(), String> {
         let cap = match &self.node {
             VideoNode::Path(p) => {
-                VideoCapture::from_file(&p.to_string_lossy(), videoio::CAP_V4L2).map_err(cv)?
+                VideoCapture::from_file(p.as_os_str(), videoio::CAP_V4L2).map_err(cv)?
             }
             VideoNode::Index(i) => VideoCapture::new(*i, videoio::CAP_V4L2).map_err(cv)?,
         };

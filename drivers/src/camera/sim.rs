@@ -209,7 +209,7 @@ impl FileCapture {
             }
             SceneSource::File(p) if is_image(p) => Ok(Loaded::Still(read_image(p)?)),
             SceneSource::File(p) => {
-                let cap = VideoCapture::from_file(&p.to_string_lossy(), videoio::CAP_ANY)
+                let cap = VideoCapture::from_file(p.as_os_str(), videoio::CAP_ANY)
                     .map_err(|e| e.to_string())?;
                 if !cap.is_opened().map_err(|e| e.to_string())? {
                     return Err(format!("{} is not a video OpenCV can read", p.display()));
@@ -276,7 +276,7 @@ fn is_image(p: &Path) -> bool {
 }
 
 fn read_image(p: &Path) -> Result<Mat, String> {
-    let m = imgcodecs::imread(&p.to_string_lossy(), imgcodecs::IMREAD_COLOR).map_err(|e| e.to_string())?;
+    let m = imgcodecs::imread(p.as_os_str(), imgcodecs::IMREAD_COLOR).map_err(|e| e.to_string())?;
     if m.empty() {
         return Err(format!("{} is not a readable image", p.display()));
     }
@@ -378,7 +378,7 @@ pub fn simulate(
                     .map_err(|e| kiosk_image::ImageError::from(e))
             }
             .map_err(|e| bad(format!("building the simulated scene: {e}")))?;
-            imgcodecs::imwrite_def(&path.to_string_lossy(), &scene)
+            imgcodecs::imwrite_def(path.as_os_str(), &scene)
                 .map_err(|e| bad(format!("writing {}: {e}", path.display())))?;
             SceneSource::File(path)
         }

@@ -15,6 +15,6 @@ pub mod text;
 
 pub use enhance::Enhancement;
 pub use error::ImageError;
-pub use frame::{Frame, FrameError, FrameSource};
+pub use frame::{Frame, FrameError, FrameSource, StillFrames};
 pub use raster::{dither_floyd_steinberg, threshold, GrayImage, Raster, RasterError};
 pub use scan::{scan, Scan, ScanOptions, ScanReport};

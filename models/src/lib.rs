@@ -16,11 +16,13 @@ pub mod image_ops;
 pub mod liveness;
 pub mod manifest;
 pub mod quality;
+pub mod verify;
 
 pub use backend::BackendKind;
 pub use detect::Detection;
 pub use embed::Embedding;
 pub use engine::FaceEngine;
+pub use verify::{verify_person, Decision, Prompt, Verification, VerifyPolicy};
 pub use manifest::{Manifest, ModelEntry, ModelError, ModelStore};
 
 #[derive(Debug, thiserror::Error)]

@@ -77,8 +77,9 @@ pub fn jpeg_within(img: &Mat, max_bytes: usize) -> Result<Jpeg, ImageError> {
 pub const A4_POINTS: (f32, f32) = (595.28, 841.89);
 
 /// One PDF with each image on its own A4 page (landscape images on landscape pages), scaled to
-/// fit inside a 10 mm margin, embedded as JPEG.
-pub fn pdf(pages: &[Jpeg]) -> Result<Vec<u8>, ImageError> {
+/// fit inside `margin_mm`, embedded as JPEG. An A4-shaped image with no margin fills the page
+/// exactly, which keeps an ID card copy at true size.
+pub fn pdf(pages: &[Jpeg], margin_mm: f32) -> Result<Vec<u8>, ImageError> {
     if pages.is_empty() {
         return Err(ImageError::BadInput("a PDF needs at least one page".into()));
     }
@@ -104,7 +105,7 @@ pub fn pdf(pages: &[Jpeg]) -> Result<Vec<u8>, ImageError> {
             j.bytes.clone(),
         ));
         let (pw, ph) = if j.width > j.height { (A4_POINTS.1, A4_POINTS.0) } else { A4_POINTS };
-        let margin = 28.35;
+        let margin = margin_mm.max(0.0) / 25.4 * 72.0;
         let fit = ((pw - 2.0 * margin) / j.width as f32).min((ph - 2.0 * margin) / j.height as f32);
         let (iw, ih) = (j.width as f32 * fit, j.height as f32 * fit);
         let (x, y) = ((pw - iw) / 2.0, (ph - ih) / 2.0);

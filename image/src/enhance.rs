@@ -81,7 +81,9 @@ fn flatten(plane: &Mat) -> Result<Mat, ImageError> {
     let scale = (512.0 / w.max(h) as f64).min(1.0);
     let mut small = Mat::default();
     imgproc::resize(plane, &mut small, Size::new(0, 0), scale, scale, imgproc::INTER_AREA)?;
-    let k = ((small.cols().max(small.rows()) / 25) | 1).max(3);
+    // Wider than any dark block a form carries (title bands, photos' frames), or the block
+    // would be taken for shadow and washed out.
+    let k = ((small.cols().max(small.rows()) / 8) | 1).max(3);
     let kernel = imgproc::get_structuring_element_def(imgproc::MORPH_ELLIPSE, Size::new(k, k))?;
     let mut closed = Mat::default();
     imgproc::morphology_ex_def(&small, &mut closed, imgproc::MORPH_CLOSE, &kernel)?;

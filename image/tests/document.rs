@@ -165,11 +165,11 @@ fn scans_make_a_multi_page_pdf() {
         .expect("scan");
         pages.push(jpeg_within(&s.image, 400_000).expect("jpeg"));
     }
-    let bytes = pdf(&pages).expect("pdf");
+    let bytes = pdf(&pages, 10.0).expect("pdf");
     let doc = lopdf::Document::load_mem(&bytes).expect("a PDF lopdf reads back");
     assert_eq!(doc.get_pages().len(), 3);
     assert!(bytes.len() > pages.iter().map(|p| p.bytes.len()).sum::<usize>());
-    assert!(matches!(pdf(&[]), Err(ImageError::BadInput(_))));
+    assert!(matches!(pdf(&[], 10.0), Err(ImageError::BadInput(_))));
 }
 
 #[test]

@@ -223,6 +223,8 @@ struct RawConfig {
     #[serde(default)]
     outputs: OutputsConfig,
     #[serde(default)]
+    face: crate::face::FaceConfig,
+    #[serde(default)]
     devices: Vec<Spanned<DeviceSpec>>,
 }
 
@@ -236,6 +238,7 @@ pub struct Config {
     pub log: LogConfig,
     pub outbox: OutboxConfig,
     pub outputs: OutputsConfig,
+    pub face: crate::face::FaceConfig,
     pub devices: Vec<DeviceSpec>,
 }
 
@@ -409,6 +412,34 @@ impl Config {
             devices.push(spec);
         }
 
+        // Files a config names are found beside it, wherever the terminal is started from.
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut face = raw.face;
+        if face.models.is_relative() {
+            face.models = base.join(&face.models);
+        }
+        for d in devices.iter_mut() {
+            for key in ["sim_source", "sim_ir", "capture_dir"] {
+                if let Some(serde_json::Value::String(s)) = d.options.get(key) {
+                    if !matches!(s.as_str(), "derive" | "blank") && Path::new(s).is_relative() {
+                        let joined = base.join(s).display().to_string();
+                        d.options.insert(key.into(), serde_json::Value::String(joined));
+                    }
+                }
+            }
+        }
+        for camera in face.cameras.keys() {
+            if !devices
+                .iter()
+                .any(|d| &d.id == camera && d.kind == kiosk_hal::DeviceKind::FaceCamera)
+            {
+                return Err(at(
+                    None,
+                    format!("[face.cameras.{camera}] names no face camera in the device table"),
+                ));
+            }
+        }
+
         Ok(Config {
             source: path.to_path_buf(),
             terminal: raw.terminal,
@@ -417,6 +448,7 @@ impl Config {
             log: raw.log,
             outbox: raw.outbox,
             outputs: raw.outputs,
+            face,
             devices,
         })
     }

@@ -114,11 +114,197 @@ enum Command {
         #[arg(long, default_value = "ed25519", value_parser = ["ed25519", "sm2"])]
         algorithm: String,
     },
+    /// The document pipeline on photo files.
+    Image {
+        #[command(subcommand)]
+        command: ImageCommand,
+    },
+    /// The face check on pictures or a configured face camera (prints JSON).
+    Face {
+        #[command(subcommand)]
+        command: FaceCommand,
+    },
+    /// Cameras on this machine.
+    Camera {
+        #[command(subcommand)]
+        command: CameraCommand,
+    },
     /// Validate a configuration file and exit.
     CheckConfig {
         #[command(flatten)]
         common: Common,
     },
+}
+
+#[derive(Subcommand)]
+enum ImageCommand {
+    /// Find the page, correct perspective and skew, turn it upright, enhance. Several inputs
+    /// make one PDF.
+    Scan {
+        /// Photo(s), then the output (.jpg, .png or .pdf).
+        #[arg(required = true, num_args = 2..)]
+        files: Vec<PathBuf>,
+        /// colour | grey | bw | none
+        #[arg(long, default_value = "colour")]
+        mode: kiosk_image::Enhancement,
+        /// Largest JPEG per page, in KB (the highest quality that fits is chosen).
+        #[arg(long)]
+        max_kb: Option<usize>,
+        /// Keep the page as it lies instead of turning it upright.
+        #[arg(long)]
+        no_orient: bool,
+    },
+    /// Front and back of an ID card on one A4 page at true size, with a watermark.
+    Idcopy {
+        front: PathBuf,
+        back: PathBuf,
+        /// .jpg, .png or .pdf
+        out: PathBuf,
+        #[arg(long)]
+        watermark: String,
+        #[arg(long, default_value_t = 300.0)]
+        dpi: f32,
+    },
+}
+
+#[derive(Subcommand)]
+enum FaceCommand {
+    /// Compare the person in probe picture(s), or in front of a configured camera, with an ID
+    /// card photo.
+    Verify {
+        /// The card photo (the decoded 102×126 portrait, or any portrait).
+        #[arg(long)]
+        card: PathBuf,
+        /// Picture(s) of the person; without it, the configured face camera is used.
+        #[arg(long)]
+        probe: Vec<PathBuf>,
+        /// An IR picture to pair with every probe (binocular cameras).
+        #[arg(long)]
+        ir: Option<PathBuf>,
+        /// The face camera's device id (with --config), when no probe is given.
+        #[arg(long)]
+        camera: Option<String>,
+        /// The model directory (default: the config's `[face] models`).
+        #[arg(long)]
+        models: Option<PathBuf>,
+        #[arg(long, value_parser = ["tract", "opencv-dnn"])]
+        backend: Option<String>,
+        /// Cosine threshold (default: the manifest's).
+        #[arg(long)]
+        threshold: Option<f32>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Check the model directory against the manifest and load every model.
+    CheckModels {
+        #[arg(long)]
+        models: PathBuf,
+        #[arg(long, default_value = "tract", value_parser = ["tract", "opencv-dnn"])]
+        backend: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CameraCommand {
+    /// V4L2 capture nodes with their names and USB ids.
+    List,
+}
+
+fn backend(name: &str) -> kiosk_models::BackendKind {
+    if name == "opencv-dnn" {
+        kiosk_models::BackendKind::OpencvDnn
+    } else {
+        kiosk_models::BackendKind::Tract
+    }
+}
+
+fn print_json(result: Result<serde_json::Value, String>) -> anyhow::Result<ExitCode> {
+    match result {
+        Ok(v) => {
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("kiosk: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn run_image(command: ImageCommand) -> anyhow::Result<ExitCode> {
+    use kiosk_app::imaging;
+    print_json(match command {
+        ImageCommand::Scan { mut files, mode, max_kb, no_orient } => {
+            let out = files.pop().unwrap_or_default();
+            imaging::scan_files(&files, &out, mode, max_kb.map(|k| k * 1024), !no_orient)
+        }
+        ImageCommand::Idcopy { front, back, out, watermark, dpi } => {
+            imaging::id_copy(&front, &back, &out, &watermark, dpi)
+        }
+    }
+    .map_err(|e| e.to_string()))
+}
+
+fn run_face(command: FaceCommand) -> anyhow::Result<ExitCode> {
+    use kiosk_app::imaging;
+    match command {
+        FaceCommand::CheckModels { models, backend: b } => {
+            print_json(imaging::check_models(&models, backend(&b)))
+        }
+        FaceCommand::Verify { card, probe, ir, camera, models, backend: b, threshold, common } => {
+            if !probe.is_empty() {
+                let models = models.unwrap_or_else(|| kiosk_app::face::FaceConfig::default().models);
+                let b = backend(b.as_deref().unwrap_or("tract"));
+                return print_json(
+                    imaging::verify_files(&card, &probe, ir.as_deref(), &models, b, threshold)
+                        .map_err(|e| e.to_string()),
+                );
+            }
+            with_config(&common, |mut config, profile| {
+                if let Some(m) = &models {
+                    config.face.models = m.clone();
+                }
+                if let Some(b) = &b {
+                    config.face.backend = backend(b);
+                }
+                let camera = match camera.clone().or_else(|| {
+                    config
+                        .devices
+                        .iter()
+                        .find(|d| d.kind == kiosk_hal::DeviceKind::FaceCamera)
+                        .map(|d| d.id.clone())
+                }) {
+                    Some(c) => c,
+                    None => {
+                        eprintln!("kiosk face verify: no --probe and no face camera in {}", config.source.display());
+                        return Ok(ExitCode::from(2));
+                    }
+                };
+                config.devices.retain(|d| d.id == camera);
+                let card_photo = kiosk_image::scan::read_image(&card)?;
+                let rt = Runtime::start(&config, profile, SystemClock::shared())?;
+                rt.poll_all();
+                let mut service = kiosk_app::face::FaceService::load(&config.face);
+                let mut prompts = Vec::new();
+                let v = service.verify(&rt, &camera, &card_photo, &mut |p| {
+                    eprintln!("{} / {}", p.zh(), p.en());
+                    prompts.push(p);
+                }, &std::sync::atomic::AtomicBool::new(false));
+                rt.shutdown();
+                print_json(Ok(serde_json::json!({
+                    "camera": camera,
+                    "decision": v.decision,
+                    "score": v.score,
+                    "threshold": v.threshold,
+                    "liveness": v.liveness,
+                    "frames": v.frames,
+                    "elapsed_ms": v.elapsed_ms,
+                    "reason": v.reason,
+                    "prompts": prompts,
+                })))
+            })
+        }
+    }
 }
 
 fn load(common: &Common) -> Result<(Config, Profile), ExitCode> {
@@ -169,6 +355,11 @@ fn main() -> ExitCode {
             code,
             algorithm,
         } => with_config(&common, |c, _| enrol(&c, &code, &algorithm)),
+        Command::Image { command } => run_image(command),
+        Command::Face { command } => run_face(command),
+        Command::Camera { command: CameraCommand::List } => print_json(Ok(serde_json::json!(
+            kiosk_drivers::camera::enumerate(std::path::Path::new("/sys/class/video4linux"))
+        ))),
         Command::CheckConfig { common } => with_config(&common, |c, p| {
             println!(
                 "{}: valid ({} devices, profile {:?})",

@@ -108,6 +108,7 @@ event_catalogue! {
     1400 PresenceDetected    Session  "session.presence.on"     "检测到有人"             "Person detected in front of the terminal";
     1401 PresenceLost        Session  "session.presence.off"    "人员已离开"             "Person left";
     1402 SessionTimedOut     Session  "session.timeout"         "会话超时，数据已清除"   "Session timed out; its data was wiped";
+    1403 FaceVerified        Session  "session.face.result"     "人证核验结束"           "Face check against the ID card photo finished";
     1500 CabinetDoorOpened   Security "security.door.opened"    "机柜门已打开"           "Cabinet door opened";
     1501 CabinetDoorClosed   Security "security.door.closed"    "机柜门已关闭"           "Cabinet door closed";
     1502 DocumentRejected    Security "security.document.rejected" "下发文件被拒绝"     "Document from the centre rejected (signature, scope or version)";

@@ -1,0 +1,190 @@
+//! The terminal's face check: models loaded once from the configured directory, the face
+//! camera reached through its device actor, per-camera thresholds from the config, and one
+//! `session.face.result` event per check with the decision and score (never a picture or an
+//! embedding).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use base64::Engine as _;
+use kiosk_hal::actor::{CommandContext, DeviceHandle};
+use kiosk_hal::device::CompletionCode;
+use kiosk_image::{Frame, FrameError, FrameSource};
+use kiosk_models::{verify_person, BackendKind, FaceEngine, Prompt, Verification, VerifyPolicy};
+use kiosk_protocol::{Event, EventKind};
+use opencv::core::Mat;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::runtime::Runtime;
+
+/// `[face]` in the terminal config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaceConfig {
+    /// The model directory (checked against the built-in manifest).
+    pub models: PathBuf,
+    pub backend: BackendKind,
+    /// Thresholds and limits per face camera id; cameras not listed use the defaults.
+    pub cameras: BTreeMap<String, VerifyPolicy>,
+}
+
+impl Default for FaceConfig {
+    fn default() -> Self {
+        FaceConfig {
+            models: PathBuf::from("/usr/share/hallkit/models"),
+            backend: BackendKind::Tract,
+            cameras: BTreeMap::new(),
+        }
+    }
+}
+
+/// Frames from a face camera running in its device actor, fetched with its `frame` action.
+/// The JPEG travels in memory only.
+pub struct RemoteFrames<'a> {
+    camera: &'a DeviceHandle,
+    id: String,
+    sequence: u64,
+}
+
+impl<'a> RemoteFrames<'a> {
+    pub fn new(camera: &'a DeviceHandle) -> RemoteFrames<'a> {
+        RemoteFrames {
+            id: camera.id(),
+            camera,
+            sequence: 0,
+        }
+    }
+
+    fn decode(&self, v: &Value, key: &str) -> Result<Option<Mat>, FrameError> {
+        let Some(b64) = v.get(key).and_then(Value::as_str) else {
+            return Ok(None);
+        };
+        let fail = |message: String| FrameError::Failed {
+            camera: self.id.clone(),
+            message,
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| fail(format!("{key}: {e}")))?;
+        kiosk_image::scan::decode(&bytes)
+            .map(Some)
+            .map_err(|e| fail(format!("{key}: {e}")))
+    }
+}
+
+impl FrameSource for RemoteFrames<'_> {
+    fn grab(&mut self) -> Result<Frame, FrameError> {
+        let v = self
+            .camera
+            .call("frame", json!({ "quality": 92 }), CommandContext::with_timeout(Duration::from_secs(3)))
+            .map_err(|e| match e.code {
+                CompletionCode::NotReady | CompletionCode::HardwareError => FrameError::Offline(self.id.clone()),
+                _ => FrameError::Failed {
+                    camera: self.id.clone(),
+                    message: e.detail,
+                },
+            })?;
+        let image = self.decode(&v, "jpeg")?.ok_or_else(|| FrameError::Failed {
+            camera: self.id.clone(),
+            message: "frame without a picture".into(),
+        })?;
+        self.sequence += 1;
+        Ok(Frame {
+            image,
+            ir: self.decode(&v, "ir_jpeg")?,
+            sequence: self.sequence,
+        })
+    }
+}
+
+pub struct FaceService {
+    engine: Result<FaceEngine, String>,
+    config: FaceConfig,
+}
+
+impl FaceService {
+    /// Loads the models; a missing or altered model leaves the service answering
+    /// `unavailable`, so the flow falls back to fingerprint.
+    pub fn load(config: &FaceConfig) -> FaceService {
+        let engine = FaceEngine::load(&config.models, config.backend).map_err(|e| {
+            tracing::warn!(error = %e, "face models unavailable; face verification will answer unavailable");
+            e.to_string()
+        });
+        FaceService {
+            engine,
+            config: config.clone(),
+        }
+    }
+
+    pub fn available(&self) -> Result<(), &str> {
+        self.engine.as_ref().map(drop).map_err(String::as_str)
+    }
+
+    pub fn policy(&self, camera: &str) -> VerifyPolicy {
+        self.config.cameras.get(camera).cloned().unwrap_or_default()
+    }
+
+    /// Checks the person at `camera` against `card_photo` and records the outcome.
+    pub fn verify(
+        &mut self,
+        runtime: &Runtime,
+        camera: &str,
+        card_photo: &Mat,
+        progress: &mut dyn FnMut(Prompt),
+        cancel: &AtomicBool,
+    ) -> Verification {
+        let policy = self.policy(camera);
+        let result = match runtime.device(camera) {
+            Ok(dev) => {
+                let mut frames = RemoteFrames::new(&dev.handle);
+                self.verify_frames(card_photo, &mut frames, &policy, progress, cancel)
+            }
+            Err(e) => {
+                let mut none = kiosk_image::StillFrames::new(Vec::new());
+                let mut v = self.verify_frames(card_photo, &mut none, &policy, progress, cancel);
+                v.decision = kiosk_models::Decision::Unavailable;
+                v.reason = Some(e.to_string());
+                v
+            }
+        };
+        runtime.events.emit(verification_event(camera, &result, runtime.events.now()));
+        result
+    }
+
+    pub fn verify_frames(
+        &mut self,
+        card_photo: &Mat,
+        frames: &mut dyn FrameSource,
+        policy: &VerifyPolicy,
+        progress: &mut dyn FnMut(Prompt),
+        cancel: &AtomicBool,
+    ) -> Verification {
+        let mut result = verify_person(self.engine.as_mut().ok(), card_photo, frames, policy, progress, cancel);
+        if let Err(why) = &self.engine {
+            result.reason = Some(format!("face models are not loaded: {why}"));
+        }
+        result
+    }
+}
+
+/// The outbox record of one check: decision, score and counts only.
+pub fn verification_event(camera: &str, v: &Verification, at: chrono::DateTime<chrono::Utc>) -> Event {
+    let mut e = Event::new(EventKind::FaceVerified, at)
+        .device(camera)
+        .field("decision", v.decision.as_str())
+        .field("frames", v.frames)
+        .field("elapsed_ms", v.elapsed_ms);
+    if let Some(s) = v.score {
+        e = e.field("score", (f64::from(s) * 1000.0).round() / 1000.0);
+    }
+    if let Some(t) = v.threshold {
+        e = e.field("threshold", f64::from(t));
+    }
+    if let Some(r) = &v.reason {
+        e = e.field("reason", r.as_str());
+    }
+    e
+}

@@ -181,7 +181,7 @@ pub fn verification_event(camera: &str, v: &Verification, at: chrono::DateTime<c
         e = e.field("score", (f64::from(s) * 1000.0).round() / 1000.0);
     }
     if let Some(t) = v.threshold {
-        e = e.field("threshold", f64::from(t));
+        e = e.field("threshold", (f64::from(t) * 1000.0).round() / 1000.0);
     }
     if let Some(r) = &v.reason {
         e = e.field("reason", r.as_str());

@@ -179,7 +179,11 @@ impl OpenCvNetwork {
             model: name.to_string(),
             message: e.to_string(),
         };
-        let buffer = opencv::core::Vector::<u8>::from_slice(onnx);
+        let (compatible, _) = crate::onnx_compat::clip_bounds_to_attributes(onnx).map_err(|message| FaceError::Inference {
+            model: name.to_string(),
+            message,
+        })?;
+        let buffer = opencv::core::Vector::<u8>::from_slice(&compatible);
         let mut net = opencv::dnn::read_net_from_onnx_buffer(&buffer).map_err(fail)?;
         net.set_preferable_backend(opencv::dnn::DNN_BACKEND_OPENCV)
             .map_err(fail)?;

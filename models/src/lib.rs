@@ -15,6 +15,7 @@ pub mod eval;
 pub mod image_ops;
 pub mod liveness;
 pub mod manifest;
+pub mod onnx_compat;
 pub mod quality;
 pub mod verify;
 

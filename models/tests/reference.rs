@@ -115,3 +115,19 @@ fn genuine_and_impostor_pairs_separate_at_the_manifest_threshold() {
     assert!(r.far() <= 0.005, "FAR {:.4}", r.far());
     assert!(r.frr() <= 0.02, "FRR {:.4}", r.frr());
 }
+
+#[test]
+fn opencv_dnn_runs_the_same_models_to_the_same_results() {
+    let mut tract = engine();
+    let mut dnn = FaceEngine::load(&shared().join("models"), BackendKind::OpencvDnn).expect("OpenCV DNN loads the models");
+    for file in ["deepface_img1.jpg", "silentface_image_T1.jpg"] {
+        let img = image_ops::read(&shared().join("faces").join(file)).expect("decode");
+        let a = largest(tract.detect(&img).expect("detect")).expect("face");
+        let b = largest(dnn.detect(&img).expect("detect")).expect("face");
+        assert!((0..4).all(|k| (a.rect[k] - b.rect[k]).abs() < 0.5), "{file}: {a:?} vs {b:?}");
+        let cos = tract.embed(&img, &a).expect("embed").cosine(&dnn.embed(&img, &b).expect("embed"));
+        assert!(cos > 0.999, "{file}: cosine {cos}");
+        let (la, lb) = (tract.liveness(&img, &a).expect("live"), dnn.liveness(&img, &b).expect("live"));
+        assert!((la.p_real - lb.p_real).abs() < 0.01, "{file}: {la:?} vs {lb:?}");
+    }
+}

@@ -1,0 +1,164 @@
+//! Face pipeline figures: model load, per-frame latency of detect + liveness + embed + compare
+//! on a 720p frame with tract (the product path) and with the same models and the same pre- and
+//! post-processing on OpenCV's DNN module, side by side; OpenCV's own FaceDetectorYN on the
+//! same YuNet file; and accuracy (FAR / FRR) on the labelled photos of shared/faces.
+//!
+//! `cargo bench -p kiosk-models --bench face`
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use kiosk_models::engine::largest;
+use kiosk_models::eval::score_pairs;
+use kiosk_models::{image_ops, BackendKind, FaceEngine};
+use opencv::core::{Mat, Rect, Scalar, Size};
+use opencv::prelude::*;
+
+const RUNS: usize = 30;
+
+fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// A 1280×720 camera frame with the person at a usual distance.
+fn frame() -> Mat {
+    let photo = image_ops::read(&shared().join("faces/deepface_img2.jpg")).expect("photo");
+    let mut canvas = Mat::new_rows_cols_with_default(720, 1280, opencv::core::CV_8UC3, Scalar::new(96.0, 104.0, 110.0, 0.0)).expect("canvas");
+    let scale = 700.0 / photo.rows() as f64;
+    let mut small = Mat::default();
+    opencv::imgproc::resize(&photo, &mut small, Size::new(0, 0), scale, scale, opencv::imgproc::INTER_AREA).expect("resize");
+    let x = (1280 - small.cols()) / 2;
+    let mut roi = Mat::roi_mut(&mut canvas, Rect::new(x, 10, small.cols(), small.rows())).expect("roi");
+    small.copy_to(&mut roi).expect("copy");
+    canvas
+}
+
+struct Stages {
+    detect: Duration,
+    liveness: Duration,
+    embed: Duration,
+    total: Duration,
+}
+
+fn per_frame(engine: &mut FaceEngine, frame: &Mat, card: &kiosk_models::Embedding) -> Stages {
+    let (mut d, mut l, mut e, mut t) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..=RUNS {
+        let t0 = Instant::now();
+        let face = largest(engine.detect(frame).expect("detect")).expect("face");
+        let t1 = Instant::now();
+        let live = engine.liveness(frame, &face).expect("liveness");
+        let t2 = Instant::now();
+        let emb = engine.embed(frame, &face).expect("embed");
+        let score = emb.cosine(card);
+        let t3 = Instant::now();
+        std::hint::black_box((live, score));
+        if i > 0 {
+            d.push(t1 - t0);
+            l.push(t2 - t1);
+            e.push(t3 - t2);
+            t.push(t3 - t0);
+        }
+    }
+    Stages { detect: median(d), liveness: median(l), embed: median(e), total: median(t) }
+}
+
+fn main() {
+    let models = shared().join("models");
+    println!("face pipeline on a 1280×720 frame, {RUNS} runs each after one warm-up, medians");
+    let frame = frame();
+    let card_img = image_ops::read(&shared().join("faces/deepface_img1.jpg")).expect("card");
+    let mut results = Vec::new();
+    for (backend, threads) in [(BackendKind::Tract, 1), (BackendKind::OpencvDnn, 1), (BackendKind::OpencvDnn, 2)] {
+        // tract runs on one thread; OpenCV is measured on one (like for like) and on both cores.
+        opencv::core::set_num_threads(threads).expect("threads");
+        let t0 = Instant::now();
+        let mut engine = match FaceEngine::load(&models, backend) {
+            Ok(e) => e,
+            Err(e) => {
+                println!("{:>11}: cannot load the models: {e}", backend.as_str());
+                continue;
+            }
+        };
+        let load = t0.elapsed();
+        let card = engine.card_embedding(&card_img).expect("card embedding");
+        let s = per_frame(&mut engine, &frame, &card);
+        println!(
+            "{:>11} ({threads} thread{}): load {:>6.1} ms | detect {:>6.1} ms  liveness (2 models) {:>5.1} ms  align+embed+compare {:>5.1} ms | per frame {:>6.1} ms ({:.1} frames/s)",
+            backend.as_str(), if threads > 1 { "s" } else { "" }, ms(load), ms(s.detect), ms(s.liveness), ms(s.embed), ms(s.total), 1000.0 / ms(s.total)
+        );
+        results.push((backend, s, engine));
+    }
+    if let [(_, t, tract), (_, o, dnn), ..] = results.as_mut_slice() {
+        println!(
+            "tract / OpenCV DNN (both 1 thread) time ratio: detect {:.2}, liveness {:.2}, embed {:.2}, per frame {:.2} (above 1: tract slower)",
+            ms(t.detect) / ms(o.detect), ms(t.liveness) / ms(o.liveness), ms(t.embed) / ms(o.embed), ms(t.total) / ms(o.total)
+        );
+        let ft = largest(tract.detect(&frame).expect("detect")).expect("face");
+        let et = tract.embed(&frame, &ft).expect("embed");
+        let fo = largest(dnn.detect(&frame).expect("detect")).expect("face");
+        let eo = dnn.embed(&frame, &fo).expect("embed");
+        println!("agreement: box corner difference {:.2} px, embedding cosine tract vs OpenCV {:.5}",
+            (0..4).map(|k| (ft.rect[k] - fo.rect[k]).abs()).fold(0f32, f32::max), et.cosine(&eo));
+    }
+    opencv_face_detector_yn(&models.join("face_detection_yunet_2023mar.onnx"), &frame);
+
+    let mut engine = FaceEngine::load(&models, BackendKind::Tract).expect("models");
+    let t0 = Instant::now();
+    let scores = score_pairs(&mut engine, &shared().join("faces")).expect("pairs");
+    let threshold = engine.thresholds.match_cosine;
+    println!(
+        "accuracy (tract) on {} photos of {} people: {} genuine pairs, {} impostor pairs, no face in {} photos ({:.1} s)",
+        scores.photos, scores.identities, scores.genuine.len(), scores.impostor.len(), scores.no_face.len(), t0.elapsed().as_secs_f64()
+    );
+    println!("  lowest genuine cosine {:.3}, highest impostor cosine {:.3}", scores.lowest_genuine(), scores.highest_impostor());
+    let mut points = vec![0.30f32, 0.35, 0.38, 0.40, threshold, 0.45, 0.50, 0.55];
+    points.sort_by(f32::total_cmp);
+    points.dedup();
+    for t in points {
+        let r = scores.rates(t);
+        println!(
+            "  threshold {t:.2}{}: FAR {}/{} = {:.4}  FRR {}/{} = {:.4}",
+            if (t - threshold).abs() < 1e-6 { " (configured)" } else { "" },
+            r.false_accepts, r.impostor_pairs, r.far(), r.false_rejects, r.genuine_pairs, r.frr()
+        );
+    }
+}
+
+/// OpenCV's own YuNet wrapper on the same file. OpenCV 4.6's FaceDetectorYN decodes the
+/// 2022 model's three-output layout; the 2023mar file has twelve outputs, which 4.8 and later
+/// understand. The attempt is made and its outcome printed either way.
+fn opencv_face_detector_yn(model: &Path, frame: &Mat) {
+    use opencv::objdetect::FaceDetectorYN;
+    let version = opencv::core::get_version_string().unwrap_or_default();
+    let attempt = (|| -> opencv::Result<(Duration, i32)> {
+        // YuNet needs sides that are multiples of 32: 1280×720 is padded to 1280×736.
+        let mut padded = Mat::default();
+        opencv::core::copy_make_border(frame, &mut padded, 0, (32 - frame.rows() % 32) % 32, 0, (32 - frame.cols() % 32) % 32, opencv::core::BORDER_CONSTANT, Scalar::all(0.0))?;
+        let frame = &padded;
+        let mut det = FaceDetectorYN::create_def(&model.to_string_lossy(), "", Size::new(frame.cols(), frame.rows()))?;
+        let mut faces = Mat::default();
+        let mut times = Vec::new();
+        for _ in 0..=RUNS {
+            let t = Instant::now();
+            det.detect(frame, &mut faces)?;
+            times.push(t.elapsed());
+        }
+        Ok((median(times), faces.rows()))
+    })();
+    match attempt {
+        Ok((t, n)) => println!("OpenCV {version} FaceDetectorYN on the same YuNet file: {:.1} ms per 720p frame, {n} face(s)", ms(t)),
+        Err(e) => println!(
+            "OpenCV {version} FaceDetectorYN on the same YuNet file: not usable ({}); the DNN row above runs this model through cv::dnn with HallKit's decoder instead",
+            e.to_string().lines().next().unwrap_or("")
+        ),
+    }
+}

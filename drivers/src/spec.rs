@@ -131,12 +131,10 @@ impl DeviceSpec {
             | TransportKind::Hid
             | TransportKind::Pcsc
             | TransportKind::Ipp
-            | TransportKind::Video => {
-                Err(format!(
-                    "transport {:?} is not a byte stream",
-                    self.transport
-                ))
-            }
+            | TransportKind::Video => Err(format!(
+                "transport {:?} is not a byte stream",
+                self.transport
+            )),
         }
     }
 

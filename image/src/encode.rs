@@ -21,7 +21,8 @@ pub struct Jpeg {
 
 pub fn jpeg(img: &Mat, quality: i32) -> Result<Jpeg, ImageError> {
     let mut buf = Vector::<u8>::new();
-    let params = Vector::<i32>::from_slice(&[imgcodecs::IMWRITE_JPEG_QUALITY, quality.clamp(1, 100)]);
+    let params =
+        Vector::<i32>::from_slice(&[imgcodecs::IMWRITE_JPEG_QUALITY, quality.clamp(1, 100)]);
     if !imgcodecs::imencode(".jpg", img, &mut buf, &params)? {
         return Err(ImageError::OpenCv("JPEG encoder refused the image".into()));
     }
@@ -38,7 +39,9 @@ pub fn jpeg(img: &Mat, quality: i32) -> Result<Jpeg, ImageError> {
 /// between 35 and 95), and only when even quality 35 is too big, a smaller image.
 pub fn jpeg_within(img: &Mat, max_bytes: usize) -> Result<Jpeg, ImageError> {
     if max_bytes < 2048 {
-        return Err(ImageError::BadInput(format!("{max_bytes} bytes is too small for a legible page")));
+        return Err(ImageError::BadInput(format!(
+            "{max_bytes} bytes is too small for a legible page"
+        )));
     }
     let mut current = img.try_clone()?;
     let mut smallest = usize::MAX;
@@ -64,13 +67,23 @@ pub fn jpeg_within(img: &Mat, max_bytes: usize) -> Result<Jpeg, ImageError> {
             return Ok(b);
         }
         let mut smaller = Mat::default();
-        imgproc::resize(&current, &mut smaller, Size::new(0, 0), 0.8, 0.8, imgproc::INTER_AREA)?;
+        imgproc::resize(
+            &current,
+            &mut smaller,
+            Size::new(0, 0),
+            0.8,
+            0.8,
+            imgproc::INTER_AREA,
+        )?;
         if smaller.cols() < 64 || smaller.rows() < 64 {
             break;
         }
         current = smaller;
     }
-    Err(ImageError::TooLarge { max_bytes, smallest })
+    Err(ImageError::TooLarge {
+        max_bytes,
+        smallest,
+    })
 }
 
 /// A4 in PDF points.
@@ -90,7 +103,12 @@ pub fn pdf(pages: &[Jpeg], margin_mm: f32) -> Result<Vec<u8>, ImageError> {
         let colour = match j.channels {
             1 => "DeviceGray",
             3 => "DeviceRGB",
-            c => return Err(ImageError::BadInput(format!("page {}: {c} channels", i + 1))),
+            c => {
+                return Err(ImageError::BadInput(format!(
+                    "page {}: {c} channels",
+                    i + 1
+                )))
+            }
         };
         let image_id = doc.add_object(Stream::new(
             dictionary! {
@@ -104,7 +122,11 @@ pub fn pdf(pages: &[Jpeg], margin_mm: f32) -> Result<Vec<u8>, ImageError> {
             },
             j.bytes.clone(),
         ));
-        let (pw, ph) = if j.width > j.height { (A4_POINTS.1, A4_POINTS.0) } else { A4_POINTS };
+        let (pw, ph) = if j.width > j.height {
+            (A4_POINTS.1, A4_POINTS.0)
+        } else {
+            A4_POINTS
+        };
         let margin = margin_mm.max(0.0) / 25.4 * 72.0;
         let fit = ((pw - 2.0 * margin) / j.width as f32).min((ph - 2.0 * margin) / j.height as f32);
         let (iw, ih) = (j.width as f32 * fit, j.height as f32 * fit);
@@ -112,7 +134,10 @@ pub fn pdf(pages: &[Jpeg], margin_mm: f32) -> Result<Vec<u8>, ImageError> {
         let content = Content {
             operations: vec![
                 Operation::new("q", vec![]),
-                Operation::new("cm", vec![iw.into(), 0.into(), 0.into(), ih.into(), x.into(), y.into()]),
+                Operation::new(
+                    "cm",
+                    vec![iw.into(), 0.into(), 0.into(), ih.into(), x.into(), y.into()],
+                ),
                 Operation::new("Do", vec!["Im0".into()]),
                 Operation::new("Q", vec![]),
             ],
@@ -135,6 +160,7 @@ pub fn pdf(pages: &[Jpeg], margin_mm: f32) -> Result<Vec<u8>, ImageError> {
     let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
     doc.trailer.set("Root", catalog_id);
     let mut out = Vec::new();
-    doc.save_to(&mut out).map_err(|e| ImageError::Pdf(e.to_string()))?;
+    doc.save_to(&mut out)
+        .map_err(|e| ImageError::Pdf(e.to_string()))?;
     Ok(out)
 }

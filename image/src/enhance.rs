@@ -29,7 +29,9 @@ impl std::str::FromStr for Enhancement {
             "grey" | "gray" => Ok(Enhancement::Grey),
             "bw" | "black-white" => Ok(Enhancement::BlackWhite),
             "none" => Ok(Enhancement::None),
-            other => Err(format!("enhancement {other:?}: use colour, grey, bw or none")),
+            other => Err(format!(
+                "enhancement {other:?}: use colour, grey, bw or none"
+            )),
         }
     }
 }
@@ -58,7 +60,13 @@ pub fn enhance(img: &Mat, mode: Enhancement) -> Result<Mat, ImageError> {
         Enhancement::BlackWhite => {
             let flat = flatten(&grey(img)?)?;
             let mut bw = Mat::default();
-            imgproc::threshold(&flat, &mut bw, 0.0, 255.0, imgproc::THRESH_BINARY | imgproc::THRESH_OTSU)?;
+            imgproc::threshold(
+                &flat,
+                &mut bw,
+                0.0,
+                255.0,
+                imgproc::THRESH_BINARY | imgproc::THRESH_OTSU,
+            )?;
             Ok(bw)
         }
     }
@@ -80,7 +88,14 @@ fn flatten(plane: &Mat) -> Result<Mat, ImageError> {
     // Work on a small copy: the background varies slowly, and the closing is then cheap.
     let scale = (512.0 / w.max(h) as f64).min(1.0);
     let mut small = Mat::default();
-    imgproc::resize(plane, &mut small, Size::new(0, 0), scale, scale, imgproc::INTER_AREA)?;
+    imgproc::resize(
+        plane,
+        &mut small,
+        Size::new(0, 0),
+        scale,
+        scale,
+        imgproc::INTER_AREA,
+    )?;
     // Wider than any dark block a form carries (title bands, photos' frames), or the block
     // would be taken for shadow and washed out.
     let k = ((small.cols().max(small.rows()) / 8) | 1).max(3);
@@ -88,9 +103,23 @@ fn flatten(plane: &Mat) -> Result<Mat, ImageError> {
     let mut closed = Mat::default();
     imgproc::morphology_ex_def(&small, &mut closed, imgproc::MORPH_CLOSE, &kernel)?;
     let mut smooth = Mat::default();
-    imgproc::gaussian_blur(&closed, &mut smooth, Size::new(k, k), 0.0, 0.0, opencv::core::BORDER_REPLICATE)?;
+    imgproc::gaussian_blur(
+        &closed,
+        &mut smooth,
+        Size::new(k, k),
+        0.0,
+        0.0,
+        opencv::core::BORDER_REPLICATE,
+    )?;
     let mut bg = Mat::default();
-    imgproc::resize(&smooth, &mut bg, Size::new(w, h), 0.0, 0.0, imgproc::INTER_LINEAR)?;
+    imgproc::resize(
+        &smooth,
+        &mut bg,
+        Size::new(w, h),
+        0.0,
+        0.0,
+        imgproc::INTER_LINEAR,
+    )?;
     let mut out = Mat::default();
     opencv::core::divide2(plane, &bg, &mut out, 255.0, -1)?;
     Ok(out)
@@ -118,6 +147,11 @@ fn stretch(g: &Mat) -> Result<Mat, ImageError> {
         return Ok(g.try_clone()?);
     }
     let mut out = Mat::default();
-    g.convert_to(&mut out, opencv::core::CV_8U, 255.0 / (hi - lo), -lo * 255.0 / (hi - lo))?;
+    g.convert_to(
+        &mut out,
+        opencv::core::CV_8U,
+        255.0 / (hi - lo),
+        -lo * 255.0 / (hi - lo),
+    )?;
     Ok(out)
 }

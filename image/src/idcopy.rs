@@ -24,7 +24,9 @@ pub fn id_card_copy(front: &Mat, back: &Mat, watermark: &str, dpi: f32) -> Resul
         return Err(ImageError::BadInput(format!("{dpi} dpi: use 100-600")));
     }
     if watermark.trim().is_empty() {
-        return Err(ImageError::BadInput("an ID card copy needs a use-restriction watermark".into()));
+        return Err(ImageError::BadInput(
+            "an ID card copy needs a use-restriction watermark".into(),
+        ));
     }
     let (pw, ph) = (mm(A4_MM.0, dpi), mm(A4_MM.1, dpi));
     let (cw, ch) = (mm(CARD_MM.0, dpi), mm(CARD_MM.1, dpi));
@@ -33,16 +35,33 @@ pub fn id_card_copy(front: &Mat, back: &Mat, watermark: &str, dpi: f32) -> Resul
     let top = (ph - 2 * ch - gap) / 2;
     for (i, side) in [front, back].into_iter().enumerate() {
         if side.empty() {
-            return Err(ImageError::BadInput(format!("card side {} is empty", i + 1)));
+            return Err(ImageError::BadInput(format!(
+                "card side {} is empty",
+                i + 1
+            )));
         }
         let side = to_bgr(side)?;
         let mut scaled = Mat::default();
-        imgproc::resize(&side, &mut scaled, Size::new(cw, ch), 0.0, 0.0, imgproc::INTER_AREA)?;
+        imgproc::resize(
+            &side,
+            &mut scaled,
+            Size::new(cw, ch),
+            0.0,
+            0.0,
+            imgproc::INTER_AREA,
+        )?;
         watermark_over(&mut scaled, watermark, dpi)?;
         let y = top + i as i32 * (ch + gap);
         let mut roi = Mat::roi_mut(&mut page, Rect::new((pw - cw) / 2, y, cw, ch))?;
         scaled.copy_to(&mut roi)?;
-        imgproc::rectangle(&mut page, Rect::new((pw - cw) / 2 - 1, y - 1, cw + 2, ch + 2), Scalar::all(160.0), 1, imgproc::LINE_8, 0)?;
+        imgproc::rectangle(
+            &mut page,
+            Rect::new((pw - cw) / 2 - 1, y - 1, cw + 2, ch + 2),
+            Scalar::all(160.0),
+            1,
+            imgproc::LINE_8,
+            0,
+        )?;
     }
     Ok(page)
 }
@@ -63,7 +82,8 @@ fn watermark_over(card: &mut Mat, text: &str, dpi: f32) -> Result<(), ImageError
     let tw = text_width(text, px)?.max(1.0);
     // Text drawn on a larger canvas, rotated, then blended where it has ink.
     let side = ((w * w + h * h) as f32).sqrt() as i32 + 2;
-    let mut layer = Mat::new_rows_cols_with_default(side, side, opencv::core::CV_8UC3, Scalar::all(0.0))?;
+    let mut layer =
+        Mat::new_rows_cols_with_default(side, side, opencv::core::CV_8UC3, Scalar::all(0.0))?;
     let mut y = px;
     let mut row = 0;
     while y < side as f32 + px {
@@ -80,10 +100,18 @@ fn watermark_over(card: &mut Mat, text: &str, dpi: f32) -> Result<(), ImageError
     *m.at_2d_mut::<f64>(0, 2)? -= f64::from((side - w) / 2);
     *m.at_2d_mut::<f64>(1, 2)? -= f64::from((side - h) / 2);
     let mut rotated = Mat::default();
-    imgproc::warp_affine(&layer, &mut rotated, &m, Size::new(w, h), imgproc::INTER_LINEAR, opencv::core::BORDER_CONSTANT, Scalar::all(0.0))?;
+    imgproc::warp_affine(
+        &layer,
+        &mut rotated,
+        &m,
+        Size::new(w, h),
+        imgproc::INTER_LINEAR,
+        opencv::core::BORDER_CONSTANT,
+        Scalar::all(0.0),
+    )?;
     let colour = [150.0f32, 110.0, 70.0];
-    let step_c = card.mat_step().get(0).copied().unwrap_or(0);
-    let step_r = rotated.mat_step().get(0).copied().unwrap_or(0);
+    let step_c = card.mat_step().first().copied().unwrap_or(0);
+    let step_r = rotated.mat_step().first().copied().unwrap_or(0);
     let cov = rotated.data_bytes()?.to_vec();
     let data = card.data_bytes_mut()?;
     for y in 0..h as usize {

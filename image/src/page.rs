@@ -18,19 +18,40 @@ pub type Quad = [Point2f; 4];
 pub fn find_page(img: &Mat) -> Result<Option<Quad>, ImageError> {
     let (w, h) = (img.cols(), img.rows());
     if w < 32 || h < 32 {
-        return Err(ImageError::BadInput(format!("{w}×{h} is too small for a document")));
+        return Err(ImageError::BadInput(format!(
+            "{w}×{h} is too small for a document"
+        )));
     }
     let scale = (WORK_SIDE / w.max(h) as f32).min(1.0);
     let mut small = Mat::default();
-    imgproc::resize(img, &mut small, Size::new(0, 0), f64::from(scale), f64::from(scale), imgproc::INTER_AREA)?;
+    imgproc::resize(
+        img,
+        &mut small,
+        Size::new(0, 0),
+        f64::from(scale),
+        f64::from(scale),
+        imgproc::INTER_AREA,
+    )?;
     let grey = to_grey(&small)?;
     let mut blur = Mat::default();
-    imgproc::gaussian_blur(&grey, &mut blur, Size::new(5, 5), 0.0, 0.0, BORDER_REPLICATE)?;
+    imgproc::gaussian_blur(
+        &grey,
+        &mut blur,
+        Size::new(5, 5),
+        0.0,
+        0.0,
+        BORDER_REPLICATE,
+    )?;
     let area = f64::from(small.cols() * small.rows());
     let mut best: Option<(f64, Vector<Point>, Quad)> = None;
     for mask in [bright_region(&blur)?, edge_region(&blur)?] {
         let mut contours = Vector::<Vector<Point>>::new();
-        imgproc::find_contours_def(&mask, &mut contours, imgproc::RETR_EXTERNAL, imgproc::CHAIN_APPROX_NONE)?;
+        imgproc::find_contours_def(
+            &mask,
+            &mut contours,
+            imgproc::RETR_EXTERNAL,
+            imgproc::CHAIN_APPROX_NONE,
+        )?;
         for c in contours.iter() {
             let a = imgproc::contour_area_def(&c)?;
             if a < 0.12 * area || best.as_ref().is_some_and(|(b, _, _)| *b >= a) {
@@ -44,7 +65,12 @@ pub fn find_page(img: &Mat) -> Result<Option<Quad>, ImageError> {
             if approx.len() != 4 || a > 0.98 * area {
                 continue;
             }
-            let quad = order(approx.iter().map(|p| Point2f::new(p.x as f32, p.y as f32)).collect());
+            let quad = order(
+                approx
+                    .iter()
+                    .map(|p| Point2f::new(p.x as f32, p.y as f32))
+                    .collect(),
+            );
             best = Some((a, c, quad));
         }
         // The brightness split traces the paper's own edge; the edge map (dilated, so its outer
@@ -57,7 +83,9 @@ pub fn find_page(img: &Mat) -> Result<Option<Quad>, ImageError> {
         return Ok(None);
     };
     let refined = refine(&contour, &quad).unwrap_or(quad);
-    Ok(Some(refined.map(|p| Point2f::new((p.x + 0.5) / scale - 0.5, (p.y + 0.5) / scale - 0.5))))
+    Ok(Some(refined.map(|p| {
+        Point2f::new((p.x + 0.5) / scale - 0.5, (p.y + 0.5) / scale - 0.5)
+    })))
 }
 
 fn to_grey(img: &Mat) -> Result<Mat, ImageError> {
@@ -72,7 +100,13 @@ fn to_grey(img: &Mat) -> Result<Mat, ImageError> {
 /// Paper is brighter than the desk: Otsu's split, with text closed over.
 fn bright_region(blur: &Mat) -> Result<Mat, ImageError> {
     let mut bin = Mat::default();
-    imgproc::threshold(blur, &mut bin, 0.0, 255.0, imgproc::THRESH_BINARY | imgproc::THRESH_OTSU)?;
+    imgproc::threshold(
+        blur,
+        &mut bin,
+        0.0,
+        255.0,
+        imgproc::THRESH_BINARY | imgproc::THRESH_OTSU,
+    )?;
     // Only the outer contour is used, so holes (text) do not matter; a median removes specks
     // without rounding the page's corners as an opening would.
     let mut clean = Mat::default();
@@ -96,7 +130,11 @@ fn edge_region(blur: &Mat) -> Result<Mat, ImageError> {
 fn order(mut pts: Vec<Point2f>) -> Quad {
     let cx = pts.iter().map(|p| p.x).sum::<f32>() / pts.len() as f32;
     let cy = pts.iter().map(|p| p.y).sum::<f32>() / pts.len() as f32;
-    pts.sort_by(|a, b| (a.y - cy).atan2(a.x - cx).total_cmp(&(b.y - cy).atan2(b.x - cx)));
+    pts.sort_by(|a, b| {
+        (a.y - cy)
+            .atan2(a.x - cx)
+            .total_cmp(&(b.y - cy).atan2(b.x - cx))
+    });
     // atan2 order is clockwise on screen (y down) starting from the left; start at the
     // corner with the smallest x + y.
     let start = (0..4)
@@ -107,7 +145,10 @@ fn order(mut pts: Vec<Point2f>) -> Quad {
 
 /// Fits a line to the contour points along each side and intersects neighbouring lines.
 fn refine(contour: &Vector<Point>, quad: &Quad) -> Option<Quad> {
-    let pts: Vec<Point2f> = contour.iter().map(|p| Point2f::new(p.x as f32, p.y as f32)).collect();
+    let pts: Vec<Point2f> = contour
+        .iter()
+        .map(|p| Point2f::new(p.x as f32, p.y as f32))
+        .collect();
     let mut lines = Vec::with_capacity(4);
     for i in 0..4 {
         let (a, b) = (quad[i], quad[(i + 1) % 4]);
@@ -131,7 +172,10 @@ fn refine(contour: &Vector<Point>, quad: &Quad) -> Option<Quad> {
             return None;
         }
         let n = side.len() as f32;
-        let (mx, my) = (side.iter().map(|p| p.x).sum::<f32>() / n, side.iter().map(|p| p.y).sum::<f32>() / n);
+        let (mx, my) = (
+            side.iter().map(|p| p.x).sum::<f32>() / n,
+            side.iter().map(|p| p.y).sum::<f32>() / n,
+        );
         let (mut sxx, mut syy, mut sxy) = (0f32, 0f32, 0f32);
         for p in &side {
             sxx += (p.x - mx).powi(2);
@@ -167,8 +211,14 @@ fn dist(a: Point2f, b: Point2f) -> f32 {
 
 /// The page cut out and viewed square-on.
 pub fn rectify(img: &Mat, quad: &Quad) -> Result<Mat, ImageError> {
-    let w = dist(quad[0], quad[1]).max(dist(quad[3], quad[2])).round().max(1.0);
-    let h = dist(quad[0], quad[3]).max(dist(quad[1], quad[2])).round().max(1.0);
+    let w = dist(quad[0], quad[1])
+        .max(dist(quad[3], quad[2]))
+        .round()
+        .max(1.0);
+    let h = dist(quad[0], quad[3])
+        .max(dist(quad[1], quad[2]))
+        .round()
+        .max(1.0);
     let src = Vector::<Point2f>::from_slice(quad);
     let dst = Vector::<Point2f>::from_slice(&[
         Point2f::new(0.0, 0.0),
@@ -178,7 +228,15 @@ pub fn rectify(img: &Mat, quad: &Quad) -> Result<Mat, ImageError> {
     ]);
     let m = imgproc::get_perspective_transform(&src, &dst, opencv::core::DECOMP_LU)?;
     let mut out = Mat::default();
-    imgproc::warp_perspective(img, &mut out, &m, Size::new(w as i32, h as i32), imgproc::INTER_CUBIC, BORDER_REPLICATE, Scalar::all(0.0))?;
+    imgproc::warp_perspective(
+        img,
+        &mut out,
+        &m,
+        Size::new(w as i32, h as i32),
+        imgproc::INTER_CUBIC,
+        BORDER_REPLICATE,
+        Scalar::all(0.0),
+    )?;
     Ok(out)
 }
 
@@ -189,9 +247,24 @@ pub fn estimate_skew(img: &Mat) -> Result<f32, ImageError> {
     let grey = to_grey(img)?;
     let scale = (800.0 / grey.cols().max(grey.rows()) as f32).min(1.0);
     let mut small = Mat::default();
-    imgproc::resize(&grey, &mut small, Size::new(0, 0), f64::from(scale), f64::from(scale), imgproc::INTER_AREA)?;
+    imgproc::resize(
+        &grey,
+        &mut small,
+        Size::new(0, 0),
+        f64::from(scale),
+        f64::from(scale),
+        imgproc::INTER_AREA,
+    )?;
     let mut ink = Mat::default();
-    imgproc::adaptive_threshold(&small, &mut ink, 255.0, imgproc::ADAPTIVE_THRESH_MEAN_C, imgproc::THRESH_BINARY_INV, 25, 15.0)?;
+    imgproc::adaptive_threshold(
+        &small,
+        &mut ink,
+        255.0,
+        imgproc::ADAPTIVE_THRESH_MEAN_C,
+        imgproc::THRESH_BINARY_INV,
+        25,
+        15.0,
+    )?;
     let mut pts = Vector::<Point>::new();
     opencv::core::find_non_zero(&ink, &mut pts)?;
     if pts.len() < 50 {
@@ -208,7 +281,9 @@ pub fn estimate_skew(img: &Mat) -> Result<f32, ImageError> {
                 *b += 1;
             }
         }
-        hist.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>()
+        hist.iter()
+            .map(|&v| f64::from(v) * f64::from(v))
+            .sum::<f64>()
     };
     let mut best = (0.0f32, score(0.0));
     let mut step = 1.0f32;
@@ -245,7 +320,15 @@ pub fn rotate(img: &Mat, deg: f32) -> Result<Mat, ImageError> {
     *m.at_2d_mut::<f64>(0, 2)? += f64::from((nw - w) / 2.0);
     *m.at_2d_mut::<f64>(1, 2)? += f64::from((nh - h) / 2.0);
     let mut out = Mat::default();
-    imgproc::warp_affine(img, &mut out, &m, Size::new(nw as i32, nh as i32), imgproc::INTER_CUBIC, BORDER_REPLICATE, Scalar::all(0.0))?;
+    imgproc::warp_affine(
+        img,
+        &mut out,
+        &m,
+        Size::new(nw as i32, nh as i32),
+        imgproc::INTER_CUBIC,
+        BORDER_REPLICATE,
+        Scalar::all(0.0),
+    )?;
     Ok(out)
 }
 
@@ -258,12 +341,33 @@ pub fn orient(img: &Mat) -> Result<(Mat, u8), ImageError> {
     let grey = to_grey(img)?;
     let scale = (600.0 / grey.cols().max(grey.rows()) as f32).min(1.0);
     let mut small = Mat::default();
-    imgproc::resize(&grey, &mut small, Size::new(0, 0), f64::from(scale), f64::from(scale), imgproc::INTER_AREA)?;
+    imgproc::resize(
+        &grey,
+        &mut small,
+        Size::new(0, 0),
+        f64::from(scale),
+        f64::from(scale),
+        imgproc::INTER_AREA,
+    )?;
     let mut ink = Mat::default();
-    imgproc::adaptive_threshold(&small, &mut ink, 255.0, imgproc::ADAPTIVE_THRESH_MEAN_C, imgproc::THRESH_BINARY_INV, 21, 15.0)?;
+    imgproc::adaptive_threshold(
+        &small,
+        &mut ink,
+        255.0,
+        imgproc::ADAPTIVE_THRESH_MEAN_C,
+        imgproc::THRESH_BINARY_INV,
+        21,
+        15.0,
+    )?;
     let profile_peak = |m: &Mat, axis: i32| -> Result<f64, ImageError> {
         let mut sums = Mat::default();
-        opencv::core::reduce(m, &mut sums, axis, opencv::core::REDUCE_SUM, opencv::core::CV_64F)?;
+        opencv::core::reduce(
+            m,
+            &mut sums,
+            axis,
+            opencv::core::REDUCE_SUM,
+            opencv::core::CV_64F,
+        )?;
         let mut mean = Scalar::default();
         let mut std = Scalar::default();
         opencv::core::mean_std_dev(&sums, &mut mean, &mut std, &opencv::core::no_array())?;
@@ -298,14 +402,24 @@ pub fn orient(img: &Mat) -> Result<(Mat, u8), ImageError> {
 /// Where the ink's centre of mass lies, 0 (top) to 1 (bottom).
 fn ink_centroid_y(ink: &Mat) -> Result<f64, ImageError> {
     let mut rows = Mat::default();
-    opencv::core::reduce(ink, &mut rows, 1, opencv::core::REDUCE_SUM, opencv::core::CV_64F)?;
+    opencv::core::reduce(
+        ink,
+        &mut rows,
+        1,
+        opencv::core::REDUCE_SUM,
+        opencv::core::CV_64F,
+    )?;
     let (mut mass, mut moment) = (0.0, 0.0);
     for y in 0..rows.rows() {
         let v = *rows.at_2d::<f64>(y, 0)?;
         mass += v;
         moment += v * f64::from(y);
     }
-    Ok(if mass > 0.0 { moment / mass / f64::from(rows.rows().max(1)) } else { 0.5 })
+    Ok(if mass > 0.0 {
+        moment / mass / f64::from(rows.rows().max(1))
+    } else {
+        0.5
+    })
 }
 
 /// How much the first (left) or last (right) ink column of text rows wanders, in pixels.
@@ -319,7 +433,11 @@ fn margin_raggedness(ink: &Mat, left: bool) -> Result<f64, ImageError> {
         let mut cols = Mat::default();
         opencv::core::reduce(&roi, &mut cols, 0, opencv::core::REDUCE_MAX, -1)?;
         let bytes = cols.data_bytes()?;
-        let pos = if left { bytes.iter().position(|&v| v > 0) } else { bytes.iter().rposition(|&v| v > 0) };
+        let pos = if left {
+            bytes.iter().position(|&v| v > 0)
+        } else {
+            bytes.iter().rposition(|&v| v > 0)
+        };
         if let Some(p) = pos {
             let ink_cols = bytes.iter().filter(|&&v| v > 0).count();
             if ink_cols > (w as usize) / 4 {
@@ -335,4 +453,3 @@ fn margin_raggedness(ink: &Mat, left: bool) -> Result<f64, ImageError> {
     let mean = edges.iter().sum::<f64>() / n;
     Ok((edges.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / n).sqrt())
 }
-

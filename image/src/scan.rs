@@ -59,7 +59,11 @@ pub fn scan(photo: &Mat, options: &ScanOptions) -> Result<Scan, ImageError> {
             (crop_to_content(&straight)?, skew)
         }
     };
-    let (upright, turns) = if options.orient { orient(&flat)? } else { (flat, 0) };
+    let (upright, turns) = if options.orient {
+        orient(&flat)?
+    } else {
+        (flat, 0)
+    };
     let image = enhance(&upright, options.enhancement)?;
     Ok(Scan {
         report: ScanReport {
@@ -93,7 +97,15 @@ fn crop_to_content(img: &Mat) -> Result<Mat, ImageError> {
         grey = img.try_clone()?;
     }
     let mut ink = Mat::default();
-    imgproc::adaptive_threshold(&grey, &mut ink, 255.0, imgproc::ADAPTIVE_THRESH_MEAN_C, imgproc::THRESH_BINARY_INV, 31, 20.0)?;
+    imgproc::adaptive_threshold(
+        &grey,
+        &mut ink,
+        255.0,
+        imgproc::ADAPTIVE_THRESH_MEAN_C,
+        imgproc::THRESH_BINARY_INV,
+        31,
+        20.0,
+    )?;
     let k = imgproc::get_structuring_element_def(imgproc::MORPH_RECT, Size::new(3, 3))?;
     let mut clean = Mat::default();
     imgproc::morphology_ex_def(&ink, &mut clean, imgproc::MORPH_OPEN, &k)?;
@@ -127,9 +139,14 @@ pub fn decode(bytes: &[u8]) -> Result<Mat, ImageError> {
     if bytes.is_empty() {
         return Err(ImageError::BadInput("empty file".into()));
     }
-    let m = opencv::imgcodecs::imdecode(&Vector::<u8>::from_slice(bytes), opencv::imgcodecs::IMREAD_COLOR)?;
+    let m = opencv::imgcodecs::imdecode(
+        &Vector::<u8>::from_slice(bytes),
+        opencv::imgcodecs::IMREAD_COLOR,
+    )?;
     if m.empty() {
-        return Err(ImageError::BadInput("not an image OpenCV can decode".into()));
+        return Err(ImageError::BadInput(
+            "not an image OpenCV can decode".into(),
+        ));
     }
     Ok(m)
 }

@@ -89,7 +89,15 @@ impl SyntheticPage {
             imgproc::LINE_8,
             0,
         )?;
-        draw_text(&mut m, &self.title, 110.0 * u, 132.0 * u, 56.0 * u, [250, 250, 250], 1.0)?;
+        draw_text(
+            &mut m,
+            &self.title,
+            110.0 * u,
+            132.0 * u,
+            56.0 * u,
+            [250, 250, 250],
+            1.0,
+        )?;
         let mut y = 260.0 * u;
         for line in &self.lines {
             draw_text(&mut m, line, 100.0 * u, y, 36.0 * u, [25, 25, 25], 1.0)?;
@@ -122,17 +130,40 @@ impl SyntheticPage {
         let (fw, fh) = shot.frame;
         let mut rng = Lcg(shot.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         // Desk: dark grey with blotches and fine grain, like a document camera's mat.
-        let mut desk = Mat::new_rows_cols_with_default(fh, fw, CV_8UC3, Scalar::new(58.0, 62.0, 66.0, 0.0))?;
+        let mut desk =
+            Mat::new_rows_cols_with_default(fh, fw, CV_8UC3, Scalar::new(58.0, 62.0, 66.0, 0.0))?;
         for _ in 0..40 {
-            let c = Point::new((rng.next() * fw as f32) as i32, (rng.next() * fh as f32) as i32);
+            let c = Point::new(
+                (rng.next() * fw as f32) as i32,
+                (rng.next() * fh as f32) as i32,
+            );
             let r = (20.0 + rng.next() * fw as f32 * 0.08) as i32;
             let v = 40.0 + rng.next() as f64 * 50.0 * f64::from(shot.texture);
-            imgproc::circle(&mut desk, c, r, Scalar::new(v, v + 3.0, v + 6.0, 0.0), -1, imgproc::LINE_AA, 0)?;
+            imgproc::circle(
+                &mut desk,
+                c,
+                r,
+                Scalar::new(v, v + 3.0, v + 6.0, 0.0),
+                -1,
+                imgproc::LINE_AA,
+                0,
+            )?;
         }
         let mut grain = Mat::new_rows_cols_with_default(fh, fw, CV_8UC3, Scalar::all(0.0))?;
-        opencv::core::randn(&mut grain, &Scalar::all(0.0), &Scalar::all(10.0 * f64::from(shot.texture)))?;
+        opencv::core::randn(
+            &mut grain,
+            &Scalar::all(0.0),
+            &Scalar::all(10.0 * f64::from(shot.texture)),
+        )?;
         let mut blurred = Mat::default();
-        imgproc::gaussian_blur(&desk, &mut blurred, Size::new(0, 0), 6.0, 6.0, BORDER_REFLECT)?;
+        imgproc::gaussian_blur(
+            &desk,
+            &mut blurred,
+            Size::new(0, 0),
+            6.0,
+            6.0,
+            BORDER_REFLECT,
+        )?;
         let mut desk2 = Mat::default();
         opencv::core::add(&blurred, &grain, &mut desk2, &opencv::core::no_array(), -1)?;
 
@@ -147,8 +178,16 @@ impl SyntheticPage {
             (-pw / 2.0, ph / 2.0),
         ];
         let a = shot.rotate_deg.to_radians();
-        let (cx, cy) = (fw as f32 / 2.0 + (rng.next() - 0.5) * 30.0, fh as f32 / 2.0 + (rng.next() - 0.5) * 30.0);
-        let corners = local.map(|(x, y)| Point2f::new(cx + x * a.cos() - y * a.sin(), cy + x * a.sin() + y * a.cos()));
+        let (cx, cy) = (
+            fw as f32 / 2.0 + (rng.next() - 0.5) * 30.0,
+            fh as f32 / 2.0 + (rng.next() - 0.5) * 30.0,
+        );
+        let corners = local.map(|(x, y)| {
+            Point2f::new(
+                cx + x * a.cos() - y * a.sin(),
+                cy + x * a.sin() + y * a.cos(),
+            )
+        });
         let src = Vector::<Point2f>::from_slice(&[
             Point2f::new(0.0, 0.0),
             Point2f::new(self.width as f32, 0.0),
@@ -158,16 +197,38 @@ impl SyntheticPage {
         let dst = Vector::<Point2f>::from_slice(&corners);
         let h = imgproc::get_perspective_transform(&src, &dst, opencv::core::DECOMP_LU)?;
         let mut warped = Mat::default();
-        imgproc::warp_perspective(&page, &mut warped, &h, Size::new(fw, fh), imgproc::INTER_LINEAR, opencv::core::BORDER_CONSTANT, Scalar::all(0.0))?;
-        let mut mask = Mat::new_rows_cols_with_default(self.height, self.width, opencv::core::CV_8UC1, Scalar::all(255.0))?;
+        imgproc::warp_perspective(
+            &page,
+            &mut warped,
+            &h,
+            Size::new(fw, fh),
+            imgproc::INTER_LINEAR,
+            opencv::core::BORDER_CONSTANT,
+            Scalar::all(0.0),
+        )?;
+        let mut mask = Mat::new_rows_cols_with_default(
+            self.height,
+            self.width,
+            opencv::core::CV_8UC1,
+            Scalar::all(255.0),
+        )?;
         let mut mask_w = Mat::default();
-        imgproc::warp_perspective(&mask, &mut mask_w, &h, Size::new(fw, fh), imgproc::INTER_LINEAR, opencv::core::BORDER_CONSTANT, Scalar::all(0.0))?;
+        imgproc::warp_perspective(
+            &mask,
+            &mut mask_w,
+            &h,
+            Size::new(fw, fh),
+            imgproc::INTER_LINEAR,
+            opencv::core::BORDER_CONSTANT,
+            Scalar::all(0.0),
+        )?;
         mask = mask_w;
         let mut photo = desk2.try_clone()?;
         warped.copy_to_masked(&mut photo, &mask)?;
 
         // Light falls off across the frame; a shadow (a hand, the camera arm) darkens one side.
-        let mut light = Mat::new_rows_cols_with_default(fh, fw, opencv::core::CV_32FC3, Scalar::all(1.0))?;
+        let mut light =
+            Mat::new_rows_cols_with_default(fh, fw, opencv::core::CV_32FC3, Scalar::all(1.0))?;
         for y in 0..fh {
             for x in 0..fw {
                 let t = x as f32 / fw as f32;
@@ -185,7 +246,10 @@ impl SyntheticPage {
         // Lens softness.
         let mut soft = Mat::default();
         imgproc::gaussian_blur(&out, &mut soft, Size::new(3, 3), 0.0, 0.0, BORDER_REFLECT)?;
-        Ok(Photo { image: soft, corners })
+        Ok(Photo {
+            image: soft,
+            corners,
+        })
     }
 }
 
@@ -194,7 +258,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> f32 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.0 >> 40) as f32) / (1u64 << 24) as f32
     }
 }

@@ -35,32 +35,48 @@ pub fn cjk_font() -> Result<&'static FontVec, String> {
         Err(paths.join(", "))
     })
     .as_ref()
-    .map_err(|p| format!("no CJK font found (install fonts-noto-cjk, or set HALLKIT_CJK_FONT); looked in {p}"))
-    .map(|f| f)
+    .map_err(|p| {
+        format!(
+            "no CJK font found (install fonts-noto-cjk, or set HALLKIT_CJK_FONT); looked in {p}"
+        )
+    })
 }
 
 /// The width in pixels `text` takes at `px`.
 pub fn text_width(text: &str, px: f32) -> Result<f32, ImageError> {
     let font = cjk_font().map_err(ImageError::Font)?;
     let scaled = font.as_scaled(PxScale::from(px));
-    Ok(text.chars().map(|c| scaled.h_advance(font.glyph_id(c))).sum())
+    Ok(text
+        .chars()
+        .map(|c| scaled.h_advance(font.glyph_id(c)))
+        .sum())
 }
 
 /// Draws `text` with its baseline's left end at (x, y) on an 8-bit BGR or grey image, blending
 /// `colour` in by the glyph coverage times `alpha`.
-pub fn draw_text(img: &mut Mat, text: &str, x: f32, y: f32, px: f32, colour: [u8; 3], alpha: f32) -> Result<(), ImageError> {
+pub fn draw_text(
+    img: &mut Mat,
+    text: &str,
+    x: f32,
+    y: f32,
+    px: f32,
+    colour: [u8; 3],
+    alpha: f32,
+) -> Result<(), ImageError> {
     let font = cjk_font().map_err(ImageError::Font)?;
     let scaled = font.as_scaled(PxScale::from(px));
     let channels = img.channels() as usize;
     let (w, h) = (img.cols(), img.rows());
-    let step = img.mat_step().get(0).copied().unwrap_or(0);
+    let step = img.mat_step().first().copied().unwrap_or(0);
     let data = img.data_bytes_mut()?;
     let mut pen = x;
     for c in text.chars() {
         let id = font.glyph_id(c);
         let glyph = id.with_scale_and_position(PxScale::from(px), ab_glyph::point(pen, y));
         pen += scaled.h_advance(id);
-        let Some(outline) = font.outline_glyph(glyph) else { continue };
+        let Some(outline) = font.outline_glyph(glyph) else {
+            continue;
+        };
         let b = outline.px_bounds();
         outline.draw(|gx, gy, cov| {
             let (px_x, px_y) = (b.min.x as i32 + gx as i32, b.min.y as i32 + gy as i32);
@@ -71,7 +87,8 @@ pub fn draw_text(img: &mut Mat, text: &str, x: f32, y: f32, px: f32, colour: [u8
             let at = px_y as usize * step + px_x as usize * channels;
             for ch in 0..channels {
                 let target = if channels == 1 {
-                    (u16::from(colour[0]) + u16::from(colour[1]) + u16::from(colour[2])) as f32 / 3.0
+                    (u16::from(colour[0]) + u16::from(colour[1]) + u16::from(colour[2])) as f32
+                        / 3.0
                 } else {
                     f32::from(colour[ch])
                 };

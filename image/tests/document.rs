@@ -14,12 +14,61 @@ use opencv::prelude::*;
 fn shots() -> Vec<(&'static str, Shot)> {
     let base = Shot::default();
     vec![
-        ("straight", Shot { rotate_deg: 0.0, keystone: 0.0, shadow: 0.0, ..base.clone() }),
-        ("rotated -25°", Shot { rotate_deg: -25.0, fill: 0.7, seed: 2, ..base.clone() }),
-        ("rotated 18°, keystone", Shot { rotate_deg: 18.0, keystone: 0.12, fill: 0.72, seed: 3, ..base.clone() }),
-        ("heavy shadow", Shot { rotate_deg: -6.0, shadow: 0.6, seed: 4, ..base.clone() }),
-        ("busy desk", Shot { rotate_deg: 4.0, texture: 2.0, seed: 5, ..base.clone() }),
-        ("small page", Shot { rotate_deg: 10.0, fill: 0.5, seed: 6, ..base.clone() }),
+        (
+            "straight",
+            Shot {
+                rotate_deg: 0.0,
+                keystone: 0.0,
+                shadow: 0.0,
+                ..base.clone()
+            },
+        ),
+        (
+            "rotated -25°",
+            Shot {
+                rotate_deg: -25.0,
+                fill: 0.7,
+                seed: 2,
+                ..base.clone()
+            },
+        ),
+        (
+            "rotated 18°, keystone",
+            Shot {
+                rotate_deg: 18.0,
+                keystone: 0.12,
+                fill: 0.72,
+                seed: 3,
+                ..base.clone()
+            },
+        ),
+        (
+            "heavy shadow",
+            Shot {
+                rotate_deg: -6.0,
+                shadow: 0.6,
+                seed: 4,
+                ..base.clone()
+            },
+        ),
+        (
+            "busy desk",
+            Shot {
+                rotate_deg: 4.0,
+                texture: 2.0,
+                seed: 5,
+                ..base.clone()
+            },
+        ),
+        (
+            "small page",
+            Shot {
+                rotate_deg: 10.0,
+                fill: 0.5,
+                seed: 6,
+                ..base.clone()
+            },
+        ),
     ]
 }
 
@@ -64,14 +113,19 @@ fn page_corners_are_found_within_a_quarter_percent_of_the_diagonal() {
     let page = SyntheticPage::default();
     for (name, shot) in shots() {
         let photo = page.photograph(&shot).expect("photo");
-        let quad = find_page(&photo.image).expect("detect").unwrap_or_else(|| panic!("{name}: no page"));
+        let quad = find_page(&photo.image)
+            .expect("detect")
+            .unwrap_or_else(|| panic!("{name}: no page"));
         let diag = ((shot.frame.0.pow(2) + shot.frame.1.pow(2)) as f32).sqrt();
         let worst = quad
             .iter()
             .zip(photo.corners)
             .map(|(a, b)| ((a.x - b.x).powi(2) + (a.y - b.y).powi(2)).sqrt())
             .fold(0f32, f32::max);
-        eprintln!("{name}: worst corner error {worst:.2} px ({:.3}% of the diagonal)", worst / diag * 100.0);
+        eprintln!(
+            "{name}: worst corner error {worst:.2} px ({:.3}% of the diagonal)",
+            worst / diag * 100.0
+        );
         assert!(worst / diag < 0.0025, "{name}: corner off by {worst:.1} px");
     }
 }
@@ -82,10 +136,25 @@ fn scanned_pages_are_upright_and_match_the_flat_page() {
     let flat = page.render().expect("render");
     for (name, shot) in shots() {
         let photo = page.photograph(&shot).expect("photo");
-        for mode in [Enhancement::Colour, Enhancement::Grey, Enhancement::BlackWhite] {
-            let s = scan(&photo.image, &ScanOptions { enhancement: mode, orient: true }).expect("scan");
+        for mode in [
+            Enhancement::Colour,
+            Enhancement::Grey,
+            Enhancement::BlackWhite,
+        ] {
+            let s = scan(
+                &photo.image,
+                &ScanOptions {
+                    enhancement: mode,
+                    orient: true,
+                },
+            )
+            .expect("scan");
             let (same, flipped) = readability(&s.image, &flat);
-            eprintln!("{name} {mode:?}: similarity {same:.3} (upside down {flipped:.3}), {}×{}", s.image.cols(), s.image.rows());
+            eprintln!(
+                "{name} {mode:?}: similarity {same:.3} (upside down {flipped:.3}), {}×{}",
+                s.image.cols(),
+                s.image.rows()
+            );
             assert!(same > 0.75, "{name} {mode:?}: similarity {same:.3}");
             assert!(same > flipped + 0.3, "{name} {mode:?}: not upright");
             assert_eq!(s.report.quarter_turns, 0, "{name}: turned needlessly");
@@ -98,11 +167,20 @@ fn pages_placed_sideways_or_upside_down_are_turned_upright() {
     let page = SyntheticPage::default();
     let flat = page.render().expect("render");
     for (deg, turns) in [(177.0f32, 2u8), (92.0, 3), (-88.0, 1)] {
-        let shot = Shot { rotate_deg: deg, fill: 0.62, frame: (1920, 1920), seed: 9, ..Shot::default() };
+        let shot = Shot {
+            rotate_deg: deg,
+            fill: 0.62,
+            frame: (1920, 1920),
+            seed: 9,
+            ..Shot::default()
+        };
         let photo = page.photograph(&shot).expect("photo");
         let s = scan(&photo.image, &ScanOptions::default()).expect("scan");
         let (same, flipped) = readability(&s.image, &flat);
-        eprintln!("placed at {deg}°: similarity {same:.3} (flipped {flipped:.3}), quarter turns {}", s.report.quarter_turns);
+        eprintln!(
+            "placed at {deg}°: similarity {same:.3} (flipped {flipped:.3}), quarter turns {}",
+            s.report.quarter_turns
+        );
         assert_eq!(s.report.quarter_turns, turns, "placed at {deg}°");
         assert!(same > 0.75 && same > flipped + 0.3, "placed at {deg}°");
     }
@@ -111,13 +189,36 @@ fn pages_placed_sideways_or_upside_down_are_turned_upright() {
 #[test]
 fn shadows_are_evened_out() {
     let page = SyntheticPage::default();
-    let photo = page.photograph(&Shot { rotate_deg: 0.0, keystone: 0.0, shadow: 0.6, ..Shot::default() }).expect("photo");
-    let s = scan(&photo.image, &ScanOptions { enhancement: Enhancement::Grey, orient: false }).expect("scan");
+    let photo = page
+        .photograph(&Shot {
+            rotate_deg: 0.0,
+            keystone: 0.0,
+            shadow: 0.6,
+            ..Shot::default()
+        })
+        .expect("photo");
+    let s = scan(
+        &photo.image,
+        &ScanOptions {
+            enhancement: Enhancement::Grey,
+            orient: false,
+        },
+    )
+    .expect("scan");
     // Paper on the shadowed left and the lit right come out alike.
     let w = s.image.cols();
     let band = |x0: i32| {
-        let roi = Mat::roi(&s.image, opencv::core::Rect::new(x0, s.image.rows() * 3 / 4, w / 10, s.image.rows() / 10)).expect("roi");
-        let mut sorted: Vec<u8> = roi.try_clone().expect("clone").data_bytes().expect("bytes").to_vec();
+        let roi = Mat::roi(
+            &s.image,
+            opencv::core::Rect::new(x0, s.image.rows() * 3 / 4, w / 10, s.image.rows() / 10),
+        )
+        .expect("roi");
+        let mut sorted: Vec<u8> = roi
+            .try_clone()
+            .expect("clone")
+            .data_bytes()
+            .expect("bytes")
+            .to_vec();
         sorted.sort_unstable();
         f64::from(sorted[sorted.len() * 3 / 4])
     };
@@ -140,17 +241,32 @@ fn text_skew_is_measured_and_removed_when_no_page_edge_is_in_view() {
 
 #[test]
 fn jpeg_fits_the_size_limit_at_the_best_quality_that_fits() {
-    let photo = SyntheticPage::default().photograph(&Shot::default()).expect("photo").image;
+    let photo = SyntheticPage::default()
+        .photograph(&Shot::default())
+        .expect("photo")
+        .image;
     let full = jpeg(&photo, 95).expect("jpeg").bytes.len();
     for limit in [300_000usize, 120_000, 40_000] {
         let j = jpeg_within(&photo, limit).expect("fits");
-        eprintln!("limit {limit}: {} bytes, quality {}, {}×{} (q95 is {full} bytes)", j.bytes.len(), j.quality, j.width, j.height);
+        eprintln!(
+            "limit {limit}: {} bytes, quality {}, {}×{} (q95 is {full} bytes)",
+            j.bytes.len(),
+            j.quality,
+            j.width,
+            j.height
+        );
         assert!(j.bytes.len() <= limit);
         if j.quality < 95 && j.width == photo.cols() {
-            assert!(jpeg(&photo, j.quality + 1).expect("jpeg").bytes.len() > limit, "a higher quality would have fit");
+            assert!(
+                jpeg(&photo, j.quality + 1).expect("jpeg").bytes.len() > limit,
+                "a higher quality would have fit"
+            );
         }
     }
-    assert!(matches!(jpeg_within(&photo, 100), Err(ImageError::BadInput(_))));
+    assert!(matches!(
+        jpeg_within(&photo, 100),
+        Err(ImageError::BadInput(_))
+    ));
 }
 
 #[test]
@@ -158,10 +274,17 @@ fn scans_make_a_multi_page_pdf() {
     let page = SyntheticPage::default();
     let mut pages = Vec::new();
     for (i, (_, shot)) in shots().into_iter().take(3).enumerate() {
-        let s = scan(&page.photograph(&shot).expect("photo").image, &ScanOptions {
-            enhancement: if i == 1 { Enhancement::Grey } else { Enhancement::Colour },
-            orient: true,
-        })
+        let s = scan(
+            &page.photograph(&shot).expect("photo").image,
+            &ScanOptions {
+                enhancement: if i == 1 {
+                    Enhancement::Grey
+                } else {
+                    Enhancement::Colour
+                },
+                orient: true,
+            },
+        )
         .expect("scan");
         pages.push(jpeg_within(&s.image, 400_000).expect("jpeg"));
     }
@@ -174,29 +297,70 @@ fn scans_make_a_multi_page_pdf() {
 
 #[test]
 fn id_card_copy_is_true_size_on_a4_with_a_watermark() {
-    let front = Mat::new_rows_cols_with_default(540, 856, opencv::core::CV_8UC3, opencv::core::Scalar::new(230.0, 220.0, 200.0, 0.0)).expect("front");
-    let back = Mat::new_rows_cols_with_default(540, 856, opencv::core::CV_8UC3, opencv::core::Scalar::new(200.0, 230.0, 230.0, 0.0)).expect("back");
+    let front = Mat::new_rows_cols_with_default(
+        540,
+        856,
+        opencv::core::CV_8UC3,
+        opencv::core::Scalar::new(230.0, 220.0, 200.0, 0.0),
+    )
+    .expect("front");
+    let back = Mat::new_rows_cols_with_default(
+        540,
+        856,
+        opencv::core::CV_8UC3,
+        opencv::core::Scalar::new(200.0, 230.0, 230.0, 0.0),
+    )
+    .expect("back");
     let page = id_card_copy(&front, &back, "仅供办理户籍证明使用 他用无效", 300.0).expect("copy");
-    assert_eq!((page.cols(), page.rows()), (mm(210.0, 300.0), mm(297.0, 300.0)));
+    assert_eq!(
+        (page.cols(), page.rows()),
+        (mm(210.0, 300.0), mm(297.0, 300.0))
+    );
     assert_eq!((mm(85.6, 300.0), mm(54.0, 300.0)), (1011, 638));
     // The card area differs from the plain card colour where the watermark runs.
     let (cw, ch) = (1011, 638);
     let x = (page.cols() - cw) / 2;
     let y = (page.rows() - 2 * ch - mm(20.0, 300.0)) / 2;
-    let card = Mat::roi(&page, opencv::core::Rect::new(x, y, cw, ch)).expect("roi").try_clone().expect("clone");
-    let marked = card.data_bytes().expect("bytes").chunks(3).filter(|p| p[0] < 225).count();
+    let card = Mat::roi(&page, opencv::core::Rect::new(x, y, cw, ch))
+        .expect("roi")
+        .try_clone()
+        .expect("clone");
+    let marked = card
+        .data_bytes()
+        .expect("bytes")
+        .chunks(3)
+        .filter(|p| p[0] < 225)
+        .count();
     let share = marked as f64 / f64::from(cw * ch);
     eprintln!("watermark covers {:.1}% of the card", share * 100.0);
     assert!(share > 0.03 && share < 0.6);
     // Outside the cards the page stays white.
-    assert_eq!(*page.at_2d::<opencv::core::Vec3b>(10, 10).expect("px"), opencv::core::Vec3b::from([255, 255, 255]));
+    assert_eq!(
+        *page.at_2d::<opencv::core::Vec3b>(10, 10).expect("px"),
+        opencv::core::Vec3b::from([255, 255, 255])
+    );
     assert!(id_card_copy(&front, &back, "  ", 300.0).is_err());
 }
 
 #[test]
 fn garbage_input_is_a_typed_error() {
-    assert!(matches!(kiosk_image::scan::decode(b"not a jpeg"), Err(ImageError::BadInput(_))));
-    assert!(matches!(kiosk_image::scan::decode(b""), Err(ImageError::BadInput(_))));
-    let tiny = Mat::new_rows_cols_with_default(8, 8, opencv::core::CV_8UC3, opencv::core::Scalar::all(0.0)).expect("tiny");
-    assert!(matches!(scan(&tiny, &ScanOptions::default()), Err(ImageError::BadInput(_))));
+    assert!(matches!(
+        kiosk_image::scan::decode(b"not a jpeg"),
+        Err(ImageError::BadInput(_))
+    ));
+    assert!(matches!(
+        kiosk_image::scan::decode(b""),
+        Err(ImageError::BadInput(_))
+    ));
+    let tiny = Mat::new_rows_cols_with_default(
+        8,
+        8,
+        opencv::core::CV_8UC3,
+        opencv::core::Scalar::all(0.0),
+    )
+    .expect("tiny");
+    assert!(matches!(
+        scan(&tiny, &ScanOptions::default()),
+        Err(ImageError::BadInput(_))
+    ));
 }

@@ -423,7 +423,8 @@ impl Config {
                 if let Some(serde_json::Value::String(s)) = d.options.get(key) {
                     if !matches!(s.as_str(), "derive" | "blank") && Path::new(s).is_relative() {
                         let joined = base.join(s).display().to_string();
-                        d.options.insert(key.into(), serde_json::Value::String(joined));
+                        d.options
+                            .insert(key.into(), serde_json::Value::String(joined));
                     }
                 }
             }

@@ -79,9 +79,15 @@ impl FrameSource for RemoteFrames<'_> {
     fn grab(&mut self) -> Result<Frame, FrameError> {
         let v = self
             .camera
-            .call("frame", json!({ "quality": 92 }), CommandContext::with_timeout(Duration::from_secs(3)))
+            .call(
+                "frame",
+                json!({ "quality": 92 }),
+                CommandContext::with_timeout(Duration::from_secs(3)),
+            )
             .map_err(|e| match e.code {
-                CompletionCode::NotReady | CompletionCode::HardwareError => FrameError::Offline(self.id.clone()),
+                CompletionCode::NotReady | CompletionCode::HardwareError => {
+                    FrameError::Offline(self.id.clone())
+                }
                 _ => FrameError::Failed {
                     camera: self.id.clone(),
                     message: e.detail,
@@ -142,15 +148,19 @@ impl FaceService {
                 let mut frames = RemoteFrames::new(&dev.handle);
                 self.verify_frames(card_photo, &mut frames, &policy, progress, cancel)
             }
-            Err(e) => {
-                let mut none = kiosk_image::StillFrames::new(Vec::new());
-                let mut v = self.verify_frames(card_photo, &mut none, &policy, progress, cancel);
-                v.decision = kiosk_models::Decision::Unavailable;
-                v.reason = Some(e.to_string());
-                v
-            }
+            Err(e) => Verification {
+                decision: kiosk_models::Decision::Unavailable,
+                score: None,
+                threshold: None,
+                liveness: None,
+                frames: 0,
+                elapsed_ms: 0,
+                reason: Some(e.to_string()),
+            },
         };
-        runtime.events.emit(verification_event(camera, &result, runtime.events.now()));
+        runtime
+            .events
+            .emit(verification_event(camera, &result, runtime.events.now()));
         result
     }
 
@@ -162,7 +172,14 @@ impl FaceService {
         progress: &mut dyn FnMut(Prompt),
         cancel: &AtomicBool,
     ) -> Verification {
-        let mut result = verify_person(self.engine.as_mut().ok(), card_photo, frames, policy, progress, cancel);
+        let mut result = verify_person(
+            self.engine.as_mut().ok(),
+            card_photo,
+            frames,
+            policy,
+            progress,
+            cancel,
+        );
         if let Err(why) = &self.engine {
             result.reason = Some(format!("face models are not loaded: {why}"));
         }
@@ -171,7 +188,11 @@ impl FaceService {
 }
 
 /// The outbox record of one check: decision, score and counts only.
-pub fn verification_event(camera: &str, v: &Verification, at: chrono::DateTime<chrono::Utc>) -> Event {
+pub fn verification_event(
+    camera: &str,
+    v: &Verification,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Event {
     let mut e = Event::new(EventKind::FaceVerified, at)
         .device(camera)
         .field("decision", v.decision.as_str())

@@ -23,11 +23,19 @@ enum OutKind {
 }
 
 fn out_kind(out: &Path) -> Result<OutKind, ImageError> {
-    match out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+    match out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("jpg" | "jpeg") => Ok(OutKind::Jpeg),
         Some("png") => Ok(OutKind::Png),
         Some("pdf") => Ok(OutKind::Pdf),
-        _ => Err(ImageError::BadInput(format!("{}: the output must end in .jpg, .png or .pdf", out.display()))),
+        _ => Err(ImageError::BadInput(format!(
+            "{}: the output must end in .jpg, .png or .pdf",
+            out.display()
+        ))),
     }
 }
 
@@ -46,15 +54,26 @@ fn encode_page(img: &Mat, max_bytes: Option<usize>) -> Result<Jpeg, ImageError> 
 }
 
 /// Scans each input; several inputs need a PDF output (one page each).
-pub fn scan_files(inputs: &[PathBuf], out: &Path, mode: Enhancement, max_bytes: Option<usize>, orient: bool) -> Result<Value, ImageError> {
+pub fn scan_files(
+    inputs: &[PathBuf],
+    out: &Path,
+    mode: Enhancement,
+    max_bytes: Option<usize>,
+    orient: bool,
+) -> Result<Value, ImageError> {
     let kind = out_kind(out)?;
     if inputs.is_empty() {
         return Err(ImageError::BadInput("no input photo".into()));
     }
     if inputs.len() > 1 && kind != OutKind::Pdf {
-        return Err(ImageError::BadInput("several photos make one PDF: name the output .pdf".into()));
+        return Err(ImageError::BadInput(
+            "several photos make one PDF: name the output .pdf".into(),
+        ));
     }
-    let options = ScanOptions { enhancement: mode, orient };
+    let options = ScanOptions {
+        enhancement: mode,
+        orient,
+    };
     let mut reports = Vec::new();
     let mut pages = Vec::new();
     let mut last = None;
@@ -82,10 +101,18 @@ pub fn scan_files(inputs: &[PathBuf], out: &Path, mode: Enhancement, max_bytes: 
         (_, None) => return Err(ImageError::BadInput("no input photo".into())),
     };
     write(out, &bytes)?;
-    Ok(json!({ "output": out.display().to_string(), "bytes": bytes.len(), "pages": reports, "encoding": extra }))
+    Ok(
+        json!({ "output": out.display().to_string(), "bytes": bytes.len(), "pages": reports, "encoding": extra }),
+    )
 }
 
-pub fn id_copy(front: &Path, back: &Path, out: &Path, watermark: &str, dpi: f32) -> Result<Value, ImageError> {
+pub fn id_copy(
+    front: &Path,
+    back: &Path,
+    out: &Path,
+    watermark: &str,
+    dpi: f32,
+) -> Result<Value, ImageError> {
     let kind = out_kind(out)?;
     let page = id_card_copy(&read_image(front)?, &read_image(back)?, watermark, dpi)?;
     let bytes = match kind {
@@ -98,7 +125,9 @@ pub fn id_copy(front: &Path, back: &Path, out: &Path, watermark: &str, dpi: f32)
         }
     };
     write(out, &bytes)?;
-    Ok(json!({ "output": out.display().to_string(), "bytes": bytes.len(), "width": page.cols(), "height": page.rows(), "dpi": dpi }))
+    Ok(
+        json!({ "output": out.display().to_string(), "bytes": bytes.len(), "width": page.cols(), "height": page.rows(), "dpi": dpi }),
+    )
 }
 
 /// `kiosk face verify --card --probe`: one check on pictures, as JSON.
@@ -114,7 +143,10 @@ pub fn verify_files(
     let ir_img = ir.map(read_image).transpose()?;
     let mut frames = Vec::new();
     for p in probes {
-        frames.push((read_image(p)?, ir_img.as_ref().map(|m| m.clone())));
+        frames.push((
+            read_image(p)?,
+            ir_img.as_ref().map(|m| m.try_clone()).transpose()?,
+        ));
     }
     let mut stills = StillFrames::with_ir(frames);
     let policy = VerifyPolicy {
@@ -130,7 +162,13 @@ pub fn verify_files(
         cameras: Default::default(),
     });
     let mut prompts: Vec<Prompt> = Vec::new();
-    let v = service.verify_frames(&card_photo, &mut stills, &policy, &mut |p| prompts.push(p), &AtomicBool::new(false));
+    let v = service.verify_frames(
+        &card_photo,
+        &mut stills,
+        &policy,
+        &mut |p| prompts.push(p),
+        &AtomicBool::new(false),
+    );
     Ok(json!({
         "decision": v.decision,
         "score": v.score,

@@ -233,16 +233,27 @@ fn print_json(result: Result<serde_json::Value, String>) -> anyhow::Result<ExitC
 
 fn run_image(command: ImageCommand) -> anyhow::Result<ExitCode> {
     use kiosk_app::imaging;
-    print_json(match command {
-        ImageCommand::Scan { mut files, mode, max_kb, no_orient } => {
-            let out = files.pop().unwrap_or_default();
-            imaging::scan_files(&files, &out, mode, max_kb.map(|k| k * 1024), !no_orient)
+    print_json(
+        match command {
+            ImageCommand::Scan {
+                mut files,
+                mode,
+                max_kb,
+                no_orient,
+            } => {
+                let out = files.pop().unwrap_or_default();
+                imaging::scan_files(&files, &out, mode, max_kb.map(|k| k * 1024), !no_orient)
+            }
+            ImageCommand::Idcopy {
+                front,
+                back,
+                out,
+                watermark,
+                dpi,
+            } => imaging::id_copy(&front, &back, &out, &watermark, dpi),
         }
-        ImageCommand::Idcopy { front, back, out, watermark, dpi } => {
-            imaging::id_copy(&front, &back, &out, &watermark, dpi)
-        }
-    }
-    .map_err(|e| e.to_string()))
+        .map_err(|e| e.to_string()),
+    )
 }
 
 fn run_face(command: FaceCommand) -> anyhow::Result<ExitCode> {
@@ -251,9 +262,19 @@ fn run_face(command: FaceCommand) -> anyhow::Result<ExitCode> {
         FaceCommand::CheckModels { models, backend: b } => {
             print_json(imaging::check_models(&models, backend(&b)))
         }
-        FaceCommand::Verify { card, probe, ir, camera, models, backend: b, threshold, common } => {
+        FaceCommand::Verify {
+            card,
+            probe,
+            ir,
+            camera,
+            models,
+            backend: b,
+            threshold,
+            common,
+        } => {
             if !probe.is_empty() {
-                let models = models.unwrap_or_else(|| kiosk_app::face::FaceConfig::default().models);
+                let models =
+                    models.unwrap_or_else(|| kiosk_app::face::FaceConfig::default().models);
                 let b = backend(b.as_deref().unwrap_or("tract"));
                 return print_json(
                     imaging::verify_files(&card, &probe, ir.as_deref(), &models, b, threshold)
@@ -276,7 +297,10 @@ fn run_face(command: FaceCommand) -> anyhow::Result<ExitCode> {
                 }) {
                     Some(c) => c,
                     None => {
-                        eprintln!("kiosk face verify: no --probe and no face camera in {}", config.source.display());
+                        eprintln!(
+                            "kiosk face verify: no --probe and no face camera in {}",
+                            config.source.display()
+                        );
                         return Ok(ExitCode::from(2));
                     }
                 };
@@ -286,10 +310,16 @@ fn run_face(command: FaceCommand) -> anyhow::Result<ExitCode> {
                 rt.poll_all();
                 let mut service = kiosk_app::face::FaceService::load(&config.face);
                 let mut prompts = Vec::new();
-                let v = service.verify(&rt, &camera, &card_photo, &mut |p| {
-                    eprintln!("{} / {}", p.zh(), p.en());
-                    prompts.push(p);
-                }, &std::sync::atomic::AtomicBool::new(false));
+                let v = service.verify(
+                    &rt,
+                    &camera,
+                    &card_photo,
+                    &mut |p| {
+                        eprintln!("{} / {}", p.zh(), p.en());
+                        prompts.push(p);
+                    },
+                    &std::sync::atomic::AtomicBool::new(false),
+                );
                 rt.shutdown();
                 print_json(Ok(serde_json::json!({
                     "camera": camera,
@@ -357,9 +387,11 @@ fn main() -> ExitCode {
         } => with_config(&common, |c, _| enrol(&c, &code, &algorithm)),
         Command::Image { command } => run_image(command),
         Command::Face { command } => run_face(command),
-        Command::Camera { command: CameraCommand::List } => print_json(Ok(serde_json::json!(
-            kiosk_drivers::camera::enumerate(std::path::Path::new("/sys/class/video4linux"))
-        ))),
+        Command::Camera {
+            command: CameraCommand::List,
+        } => print_json(Ok(serde_json::json!(kiosk_drivers::camera::enumerate(
+            std::path::Path::new("/sys/class/video4linux")
+        )))),
         Command::CheckConfig { common } => with_config(&common, |c, p| {
             println!(
                 "{}: valid ({} devices, profile {:?})",

@@ -407,7 +407,7 @@ mod tests {
         let mut events = rt.events.subscribe();
         rt.poll_all();
         let snap = rt.snapshot();
-        assert_eq!(snap.len(), 7);
+        assert_eq!(snap.len(), 9);
         assert!(snap.iter().all(|d| d.health == Health::Online), "{snap:?}");
 
         let err = rt

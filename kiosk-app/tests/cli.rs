@@ -25,6 +25,15 @@ fn config_in(dir: &Path, scanner_options: &str) -> PathBuf {
             &format!("data_dir = {:?}", dir.join("data")),
         )
         .replace(
+            "\"../../shared/",
+            &format!(
+                "\"{}/",
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../shared")
+                    .display()
+            ),
+        )
+        .replace(
             "options = { suffix = \"\\r\\n\" }",
             &format!("options = {{ suffix = \"\\r\\n\"{scanner_options} }}"),
         );
@@ -110,7 +119,7 @@ fn run_starts_headless_serves_the_centre_and_stops_on_sigterm() {
     assert_eq!(ready["ready"], true);
     assert_eq!(ready["profile"], "sim");
     let devices = ready["devices"].as_array().unwrap();
-    assert_eq!(devices.len(), 7);
+    assert_eq!(devices.len(), 9);
     assert!(devices.iter().all(|d| d["health"] == "online"), "{ready}");
 
     let url = ready["centre"].as_str().unwrap().to_string();
@@ -142,7 +151,7 @@ fn run_starts_headless_serves_the_centre_and_stops_on_sigterm() {
     });
     assert_eq!(
         status["peripherals"].as_array().unwrap().len(),
-        7,
+        9,
         "{status}"
     );
     assert!(
@@ -316,7 +325,9 @@ fn devctl_in_the_sim_profile_lists_and_drives_the_board() {
             "receipt",
             "a4",
             "seal",
-            "board"
+            "board",
+            "docam",
+            "face"
         ]
     );
     assert!(list
@@ -669,4 +680,116 @@ fn devctl_prints_a_ticket_on_the_virtual_printer_and_renders_byte_files() {
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["error"], "truncated", "{v}");
+}
+
+fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared")
+        .join(rel)
+}
+
+#[test]
+fn image_scan_turns_a_camera_still_into_a_clean_page_and_a_pdf() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(dir.path(), "");
+    let still = dir.path().join("still.jpg");
+    let out = kiosk()
+        .args(["devctl", "--config"])
+        .arg(&cfg)
+        .args(["docam", "capture"])
+        .arg(format!("path={}", still.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let scanned = dir.path().join("page.jpg");
+    let out = kiosk()
+        .args(["image", "scan"])
+        .arg(&still)
+        .arg(&scanned)
+        .args(["--mode", "grey", "--max-kb", "150"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["bytes"].as_u64().unwrap() <= 150 * 1024);
+    assert!(v["pages"][0]["report"]["corners"].is_array(), "{v}");
+    assert!(std::fs::metadata(&scanned).unwrap().len() <= 150 * 1024);
+    let pdf = dir.path().join("two.pdf");
+    let out = kiosk()
+        .args(["image", "scan"])
+        .arg(&still)
+        .arg(&still)
+        .arg(&pdf)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"));
+    // Several photos into one JPEG, or a file that is no image: clear errors, exit 1.
+    let out = kiosk()
+        .args(["image", "scan"])
+        .arg(&still)
+        .arg(&still)
+        .arg(&scanned)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(".pdf"));
+    let out = kiosk()
+        .args(["image", "scan"])
+        .arg(&cfg)
+        .arg(&scanned)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an image"));
+}
+
+#[test]
+fn face_verify_prints_the_decision_and_score_as_json() {
+    let run = |card: &str, probe: &str| {
+        let out = kiosk()
+            .args(["face", "verify", "--card"])
+            .arg(shared(card))
+            .arg("--probe")
+            .arg(shared(probe))
+            .arg("--models")
+            .arg(shared("models"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let v = run("faces/deepface_img1.jpg", "faces/deepface_img4.jpg");
+    assert_eq!(v["decision"], "verified", "{v}");
+    assert!(v["score"].as_f64().unwrap() > v["threshold"].as_f64().unwrap());
+    let v = run("faces/deepface_img1.jpg", "faces/deepface_img8.jpg");
+    assert_eq!(v["decision"], "not-verified", "{v}");
+    let v = run("faces/deepface_img1.jpg", "faces/silentface_image_F2.jpg");
+    assert_eq!(v["decision"], "spoof", "{v}");
+    // No models where it looks: unavailable, said plainly.
+    let dir = tempfile::tempdir().unwrap();
+    let out = kiosk()
+        .args(["face", "verify", "--card"])
+        .arg(shared("faces/deepface_img1.jpg"))
+        .arg("--probe")
+        .arg(shared("faces/deepface_img4.jpg"))
+        .arg("--models")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["decision"], "unavailable");
+    assert!(v["reason"].as_str().unwrap().contains("missing"), "{v}");
 }

@@ -32,12 +32,27 @@ fn ms(d: Duration) -> f64 {
 /// A 1280×720 camera frame with the person at a usual distance.
 fn frame() -> Mat {
     let photo = image_ops::read(&shared().join("faces/deepface_img2.jpg")).expect("photo");
-    let mut canvas = Mat::new_rows_cols_with_default(720, 1280, opencv::core::CV_8UC3, Scalar::new(96.0, 104.0, 110.0, 0.0)).expect("canvas");
+    let mut canvas = Mat::new_rows_cols_with_default(
+        720,
+        1280,
+        opencv::core::CV_8UC3,
+        Scalar::new(96.0, 104.0, 110.0, 0.0),
+    )
+    .expect("canvas");
     let scale = 700.0 / photo.rows() as f64;
     let mut small = Mat::default();
-    opencv::imgproc::resize(&photo, &mut small, Size::new(0, 0), scale, scale, opencv::imgproc::INTER_AREA).expect("resize");
+    opencv::imgproc::resize(
+        &photo,
+        &mut small,
+        Size::new(0, 0),
+        scale,
+        scale,
+        opencv::imgproc::INTER_AREA,
+    )
+    .expect("resize");
     let x = (1280 - small.cols()) / 2;
-    let mut roi = Mat::roi_mut(&mut canvas, Rect::new(x, 10, small.cols(), small.rows())).expect("roi");
+    let mut roi =
+        Mat::roi_mut(&mut canvas, Rect::new(x, 10, small.cols(), small.rows())).expect("roi");
     small.copy_to(&mut roi).expect("copy");
     canvas
 }
@@ -68,7 +83,12 @@ fn per_frame(engine: &mut FaceEngine, frame: &Mat, card: &kiosk_models::Embeddin
             t.push(t3 - t0);
         }
     }
-    Stages { detect: median(d), liveness: median(l), embed: median(e), total: median(t) }
+    Stages {
+        detect: median(d),
+        liveness: median(l),
+        embed: median(e),
+        total: median(t),
+    }
 }
 
 fn main() {
@@ -77,7 +97,11 @@ fn main() {
     let frame = frame();
     let card_img = image_ops::read(&shared().join("faces/deepface_img1.jpg")).expect("card");
     let mut results = Vec::new();
-    for (backend, threads) in [(BackendKind::Tract, 1), (BackendKind::OpencvDnn, 1), (BackendKind::OpencvDnn, 2)] {
+    for (backend, threads) in [
+        (BackendKind::Tract, 1),
+        (BackendKind::OpencvDnn, 1),
+        (BackendKind::OpencvDnn, 2),
+    ] {
         // tract runs on one thread; OpenCV is measured on one (like for like) and on both cores.
         opencv::core::set_num_threads(threads).expect("threads");
         let t0 = Instant::now();
@@ -106,8 +130,13 @@ fn main() {
         let et = tract.embed(&frame, &ft).expect("embed");
         let fo = largest(dnn.detect(&frame).expect("detect")).expect("face");
         let eo = dnn.embed(&frame, &fo).expect("embed");
-        println!("agreement: box corner difference {:.2} px, embedding cosine tract vs OpenCV {:.5}",
-            (0..4).map(|k| (ft.rect[k] - fo.rect[k]).abs()).fold(0f32, f32::max), et.cosine(&eo));
+        println!(
+            "agreement: box corner difference {:.2} px, embedding cosine tract vs OpenCV {:.5}",
+            (0..4)
+                .map(|k| (ft.rect[k] - fo.rect[k]).abs())
+                .fold(0f32, f32::max),
+            et.cosine(&eo)
+        );
     }
     opencv_face_detector_yn(&models.join("face_detection_yunet_2023mar.onnx"), &frame);
 
@@ -119,7 +148,11 @@ fn main() {
         "accuracy (tract) on {} photos of {} people: {} genuine pairs, {} impostor pairs, no face in {} photos ({:.1} s)",
         scores.photos, scores.identities, scores.genuine.len(), scores.impostor.len(), scores.no_face.len(), t0.elapsed().as_secs_f64()
     );
-    println!("  lowest genuine cosine {:.3}, highest impostor cosine {:.3}", scores.lowest_genuine(), scores.highest_impostor());
+    println!(
+        "  lowest genuine cosine {:.3}, highest impostor cosine {:.3}",
+        scores.lowest_genuine(),
+        scores.highest_impostor()
+    );
     let mut points = vec![0.30f32, 0.35, 0.38, 0.40, threshold, 0.45, 0.50, 0.55];
     points.sort_by(f32::total_cmp);
     points.dedup();
@@ -127,8 +160,17 @@ fn main() {
         let r = scores.rates(t);
         println!(
             "  threshold {t:.2}{}: FAR {}/{} = {:.4}  FRR {}/{} = {:.4}",
-            if (t - threshold).abs() < 1e-6 { " (configured)" } else { "" },
-            r.false_accepts, r.impostor_pairs, r.far(), r.false_rejects, r.genuine_pairs, r.frr()
+            if (t - threshold).abs() < 1e-6 {
+                " (configured)"
+            } else {
+                ""
+            },
+            r.false_accepts,
+            r.impostor_pairs,
+            r.far(),
+            r.false_rejects,
+            r.genuine_pairs,
+            r.frr()
         );
     }
 }
@@ -142,9 +184,22 @@ fn opencv_face_detector_yn(model: &Path, frame: &Mat) {
     let attempt = (|| -> opencv::Result<(Duration, i32)> {
         // YuNet needs sides that are multiples of 32: 1280×720 is padded to 1280×736.
         let mut padded = Mat::default();
-        opencv::core::copy_make_border(frame, &mut padded, 0, (32 - frame.rows() % 32) % 32, 0, (32 - frame.cols() % 32) % 32, opencv::core::BORDER_CONSTANT, Scalar::all(0.0))?;
+        opencv::core::copy_make_border(
+            frame,
+            &mut padded,
+            0,
+            (32 - frame.rows() % 32) % 32,
+            0,
+            (32 - frame.cols() % 32) % 32,
+            opencv::core::BORDER_CONSTANT,
+            Scalar::all(0.0),
+        )?;
         let frame = &padded;
-        let mut det = FaceDetectorYN::create_def(&model.to_string_lossy(), "", Size::new(frame.cols(), frame.rows()))?;
+        let mut det = FaceDetectorYN::create_def(
+            &model.to_string_lossy(),
+            "",
+            Size::new(frame.cols(), frame.rows()),
+        )?;
         let mut faces = Mat::default();
         let mut times = Vec::new();
         for _ in 0..=RUNS {

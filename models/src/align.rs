@@ -22,9 +22,9 @@ pub const TEMPLATE: [[f32; 2]; 5] = [
 pub fn similarity(src: &[[f32; 2]; 5], dst: &[[f32; 2]; 5]) -> Option<[[f64; 3]; 2]> {
     let n = src.len() as f64;
     let mean = |pts: &[[f32; 2]; 5]| {
-        let (sx, sy) = pts
-            .iter()
-            .fold((0.0, 0.0), |(x, y), p| (x + f64::from(p[0]), y + f64::from(p[1])));
+        let (sx, sy) = pts.iter().fold((0.0, 0.0), |(x, y), p| {
+            (x + f64::from(p[0]), y + f64::from(p[1]))
+        });
         (sx / n, sy / n)
     };
     let (mpx, mpy) = mean(src);
@@ -37,7 +37,7 @@ pub fn similarity(src: &[[f32; 2]; 5], dst: &[[f32; 2]; 5]) -> Option<[[f64; 3];
         b += px * qy - py * qx;
         var += px * px + py * py;
     }
-    if !(var > 1e-9) || !a.is_finite() || !b.is_finite() {
+    if var.is_nan() || var <= 1e-9 || !a.is_finite() || !b.is_finite() {
         return None;
     }
     let (c, s) = (a / var, b / var);

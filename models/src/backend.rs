@@ -78,7 +78,12 @@ impl BackendKind {
         }
     }
 
-    pub fn load(self, name: &str, onnx: &[u8], input: [usize; 4]) -> Result<Box<dyn Network>, FaceError> {
+    pub fn load(
+        self,
+        name: &str,
+        onnx: &[u8],
+        input: [usize; 4],
+    ) -> Result<Box<dyn Network>, FaceError> {
         Ok(match self {
             BackendKind::Tract => Box::new(TractNetwork::load(name, onnx, input)?),
             BackendKind::OpencvDnn => Box::new(OpenCvNetwork::load(name, onnx)?),
@@ -147,7 +152,8 @@ impl Network for TractNetwork {
                 input.shape, self.input
             )));
         }
-        let tensor = Tensor::from_shape(&input.shape, &input.data).map_err(|e| fail(format!("{e:#}")))?;
+        let tensor =
+            Tensor::from_shape(&input.shape, &input.data).map_err(|e| fail(format!("{e:#}")))?;
         let result = self
             .plan
             .run(tvec!(tensor.into()))
@@ -179,10 +185,13 @@ impl OpenCvNetwork {
             model: name.to_string(),
             message: e.to_string(),
         };
-        let (compatible, _) = crate::onnx_compat::clip_bounds_to_attributes(onnx).map_err(|message| FaceError::Inference {
-            model: name.to_string(),
-            message,
-        })?;
+        let (compatible, _) =
+            crate::onnx_compat::clip_bounds_to_attributes(onnx).map_err(|message| {
+                FaceError::Inference {
+                    model: name.to_string(),
+                    message,
+                }
+            })?;
         let buffer = opencv::core::Vector::<u8>::from_slice(&compatible);
         let mut net = opencv::dnn::read_net_from_onnx_buffer(&buffer).map_err(fail)?;
         net.set_preferable_backend(opencv::dnn::DNN_BACKEND_OPENCV)
@@ -218,7 +227,11 @@ impl Network for OpenCvNetwork {
             .map_err(fail)?;
         let mut out = Outputs::default();
         for (mat, name) in outs.iter().zip(self.output_names.iter()) {
-            let mat = if mat.is_continuous() { mat } else { mat.try_clone().map_err(fail)? };
+            let mat = if mat.is_continuous() {
+                mat
+            } else {
+                mat.try_clone().map_err(fail)?
+            };
             let values = mat.data_typed::<f32>().map_err(fail)?.to_vec();
             out.insert(name, values);
         }

@@ -40,7 +40,10 @@ impl Detection {
     }
 
     pub fn centre(&self) -> [f32; 2] {
-        [self.rect[0] + self.rect[2] / 2.0, self.rect[1] + self.rect[3] / 2.0]
+        [
+            self.rect[0] + self.rect[2] / 2.0,
+            self.rect[1] + self.rect[3] / 2.0,
+        ]
     }
 }
 
@@ -69,7 +72,16 @@ impl FaceDetector {
             let obj = out.get("yunet", &format!("obj_{s}"))?;
             let bbox = out.get("yunet", &format!("bbox_{s}"))?;
             let kps = out.get("yunet", &format!("kps_{s}"))?;
-            decode_stride(s, cls, obj, bbox, kps, self.score_threshold, scale, &mut found)?;
+            decode_stride(
+                s,
+                cls,
+                obj,
+                bbox,
+                kps,
+                self.score_threshold,
+                scale,
+                &mut found,
+            )?;
         }
         Ok(nms(found, self.nms_iou))
     }
@@ -86,8 +98,15 @@ fn letterbox(bgr: &Mat) -> Result<(Blob, f32), FaceError> {
     let nw = ((w as f32 * scale).round() as i32).clamp(1, INPUT as i32);
     let nh = ((h as f32 * scale).round() as i32).clamp(1, INPUT as i32);
     let mut resized = Mat::default();
-    imgproc::resize(bgr, &mut resized, Size::new(nw, nh), 0.0, 0.0, imgproc::INTER_LINEAR)
-        .map_err(cv)?;
+    imgproc::resize(
+        bgr,
+        &mut resized,
+        Size::new(nw, nh),
+        0.0,
+        0.0,
+        imgproc::INTER_LINEAR,
+    )
+    .map_err(cv)?;
     let mut padded = Mat::default();
     opencv::core::copy_make_border(
         &resized,
@@ -100,7 +119,10 @@ fn letterbox(bgr: &Mat) -> Result<(Blob, f32), FaceError> {
         Scalar::all(0.0),
     )
     .map_err(cv)?;
-    Ok((crate::image_ops::to_blob(&padded, crate::image_ops::Channels::Bgr, |v, _| v)?, scale))
+    Ok((
+        crate::image_ops::to_blob(&padded, crate::image_ops::Channels::Bgr, |v, _| v)?,
+        scale,
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -187,7 +209,9 @@ mod tests {
     #[test]
     fn short_outputs_are_an_error_not_a_panic() {
         let mut v = Vec::new();
-        let err = decode_stride(8, &[0.0; 3], &[0.0; 3], &[0.0; 12], &[0.0; 30], 0.5, 1.0, &mut v);
+        let err = decode_stride(
+            8, &[0.0; 3], &[0.0; 3], &[0.0; 12], &[0.0; 30], 0.5, 1.0, &mut v,
+        );
         assert!(matches!(err, Err(FaceError::Inference { .. })));
     }
 }

@@ -72,7 +72,9 @@ impl FaceEmbedder {
 
     /// The embedding of a face already aligned to 112×112 BGR.
     pub fn embed(&mut self, aligned: &Mat) -> Result<Embedding, FaceError> {
-        let blob: Blob = to_blob(aligned, Channels::Rgb, |v, c| (v / 255.0 - MEAN[c]) / STD[c])?;
+        let blob: Blob = to_blob(aligned, Channels::Rgb, |v, c| {
+            (v / 255.0 - MEAN[c]) / STD[c]
+        })?;
         let out = self.net.run(&blob)?;
         Embedding::from_raw(out.single("embedder")?.to_vec())
     }

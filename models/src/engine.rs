@@ -42,10 +42,13 @@ impl FaceEngine {
     pub fn from_store(store: &ModelStore, backend: BackendKind) -> Result<FaceEngine, FaceError> {
         let input = |name: &str| -> Result<[usize; 4], FaceError> {
             let e = store.entry(name)?;
-            e.input.as_slice().try_into().map_err(|_| FaceError::Inference {
-                model: name.to_string(),
-                message: format!("manifest input {:?} is not NCHW", e.input),
-            })
+            e.input
+                .as_slice()
+                .try_into()
+                .map_err(|_| FaceError::Inference {
+                    model: name.to_string(),
+                    message: format!("manifest input {:?} is not NCHW", e.input),
+                })
         };
         let threshold = |name: &str, key: &str, default: f64| -> Result<f32, FaceError> {
             Ok(*store.entry(name)?.thresholds.get(key).unwrap_or(&default) as f32)
@@ -55,11 +58,8 @@ impl FaceEngine {
             threshold(DETECTOR, "score", 0.6)?,
             threshold(DETECTOR, "nms_iou", 0.3)?,
         );
-        let embedder = FaceEmbedder::new(backend.load(
-            EMBEDDER,
-            &store.read(EMBEDDER)?,
-            input(EMBEDDER)?,
-        )?);
+        let embedder =
+            FaceEmbedder::new(backend.load(EMBEDDER, &store.read(EMBEDDER)?, input(EMBEDDER)?)?);
         let mut models = Vec::new();
         for name in LIVENESS {
             models.push(LivenessModel {
@@ -122,5 +122,7 @@ impl FaceEngine {
 
 /// The largest face: the person in front of the camera, not someone passing behind.
 pub fn largest(faces: Vec<Detection>) -> Option<Detection> {
-    faces.into_iter().max_by(|a, b| a.area().total_cmp(&b.area()))
+    faces
+        .into_iter()
+        .max_by(|a, b| a.area().total_cmp(&b.area()))
 }

@@ -54,7 +54,10 @@ impl PairScores {
     }
 
     pub fn highest_impostor(&self) -> f32 {
-        self.impostor.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+        self.impostor
+            .iter()
+            .copied()
+            .fold(f32::NEG_INFINITY, f32::max)
     }
 }
 
@@ -70,7 +73,11 @@ pub fn read_labels(dir: &Path) -> Result<Vec<(String, String)>, FaceError> {
             continue;
         }
         let (file, identity) = line.split_once(',').ok_or_else(|| {
-            FaceError::BadImage(format!("{} line {}: expected file,identity", path.display(), n + 1))
+            FaceError::BadImage(format!(
+                "{} line {}: expected file,identity",
+                path.display(),
+                n + 1
+            ))
         })?;
         out.push((file.trim().to_string(), identity.trim().to_string()));
     }

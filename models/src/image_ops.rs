@@ -17,7 +17,11 @@ pub enum Channels {
 }
 
 /// An 8-bit 3-channel image as a 1×3×H×W blob; `f(value, plane)` maps each pixel value.
-pub fn to_blob(img: &Mat, order: Channels, f: impl Fn(f32, usize) -> f32) -> Result<Blob, FaceError> {
+pub fn to_blob(
+    img: &Mat,
+    order: Channels,
+    f: impl Fn(f32, usize) -> f32,
+) -> Result<Blob, FaceError> {
     if img.typ() != opencv::core::CV_8UC3 {
         return Err(FaceError::BadImage(format!(
             "expected an 8-bit BGR image, got type {}",
@@ -63,8 +67,8 @@ pub fn decode(bytes: &[u8]) -> Result<Mat, FaceError> {
 }
 
 pub fn read(path: &std::path::Path) -> Result<Mat, FaceError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| FaceError::BadImage(format!("{}: {e}", path.display())))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| FaceError::BadImage(format!("{}: {e}", path.display())))?;
     decode(&bytes).map_err(|e| FaceError::BadImage(format!("{}: {e}", path.display())))
 }
 
@@ -85,15 +89,29 @@ pub fn from_rgb(width: usize, height: usize, rgb: &[u8]) -> Result<Mat, FaceErro
 }
 
 /// The inclusive pixel range `[x1..=x2, y1..=y2]` resized to `size`×`size`.
-pub fn crop_resize(img: &Mat, x1: i32, y1: i32, x2: i32, y2: i32, size: i32) -> Result<Mat, FaceError> {
+pub fn crop_resize(
+    img: &Mat,
+    x1: i32,
+    y1: i32,
+    x2: i32,
+    y2: i32,
+    size: i32,
+) -> Result<Mat, FaceError> {
     let x1 = x1.clamp(0, img.cols() - 1);
     let y1 = y1.clamp(0, img.rows() - 1);
     let x2 = x2.clamp(x1, img.cols() - 1);
     let y2 = y2.clamp(y1, img.rows() - 1);
     let roi = Mat::roi(img, Rect::new(x1, y1, x2 - x1 + 1, y2 - y1 + 1)).map_err(cv)?;
     let mut out = Mat::default();
-    imgproc::resize(&roi, &mut out, Size::new(size, size), 0.0, 0.0, imgproc::INTER_LINEAR)
-        .map_err(cv)?;
+    imgproc::resize(
+        &roi,
+        &mut out,
+        Size::new(size, size),
+        0.0,
+        0.0,
+        imgproc::INTER_LINEAR,
+    )
+    .map_err(cv)?;
     Ok(out)
 }
 

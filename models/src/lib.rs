@@ -23,8 +23,8 @@ pub use backend::BackendKind;
 pub use detect::Detection;
 pub use embed::Embedding;
 pub use engine::FaceEngine;
-pub use verify::{verify_person, Decision, Prompt, Verification, VerifyPolicy};
 pub use manifest::{Manifest, ModelEntry, ModelError, ModelStore};
+pub use verify::{verify_person, Decision, Prompt, Verification, VerifyPolicy};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FaceError {

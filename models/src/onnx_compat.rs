@@ -6,13 +6,17 @@
 //! Only the OpenCV yardstick uses this; tract reads the file as shipped.
 
 use prost::Message;
-use tract_onnx::pb::{attribute_proto::AttributeType, AttributeProto, ModelProto, NodeProto, TensorProto};
+use tract_onnx::pb::{
+    attribute_proto::AttributeType, AttributeProto, ModelProto, NodeProto, TensorProto,
+};
 
 fn scalar(t: &TensorProto) -> Option<f32> {
     if let Some(v) = t.float_data.first() {
         return Some(*v);
     }
-    t.raw_data.get(..4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    t.raw_data
+        .get(..4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 fn float_attr(name: &str, f: f32) -> AttributeProto {
@@ -39,7 +43,10 @@ pub fn clip_bounds_to_attributes(onnx: &[u8]) -> Result<(Vec<u8>, usize), String
         .collect();
     for n in &graph.node {
         if n.op_type == "Constant" {
-            if let (Some(out), Some(t)) = (n.output.first(), n.attribute.iter().find_map(|a| a.t.as_ref())) {
+            if let (Some(out), Some(t)) = (
+                n.output.first(),
+                n.attribute.iter().find_map(|a| a.t.as_ref()),
+            ) {
                 if let Some(v) = scalar(t) {
                     constants.insert(out.clone(), v);
                 }
@@ -47,8 +54,17 @@ pub fn clip_bounds_to_attributes(onnx: &[u8]) -> Result<(Vec<u8>, usize), String
         }
     }
     let mut changed = 0;
-    for n in graph.node.iter_mut().filter(|n: &&mut NodeProto| n.op_type == "Clip" && n.input.len() > 1) {
-        let bound = |i: usize| n.input.get(i).filter(|s| !s.is_empty()).map(|s| constants.get(s).copied());
+    for n in graph
+        .node
+        .iter_mut()
+        .filter(|n: &&mut NodeProto| n.op_type == "Clip" && n.input.len() > 1)
+    {
+        let bound = |i: usize| {
+            n.input
+                .get(i)
+                .filter(|s| !s.is_empty())
+                .map(|s| constants.get(s).copied())
+        };
         let (min, max) = (bound(1), bound(2));
         if matches!(min, Some(None)) || matches!(max, Some(None)) {
             return Err(format!("Clip node {:?} has non-constant bounds", n.name));

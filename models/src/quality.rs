@@ -64,7 +64,9 @@ impl Quality {
         let [re, le, nose, rm, lm] = face.landmarks;
         let eye_mid = [(re[0] + le[0]) / 2.0, (re[1] + le[1]) / 2.0];
         let mouth_mid = [(rm[0] + lm[0]) / 2.0, (rm[1] + lm[1]) / 2.0];
-        let eye_dist = ((le[0] - re[0]).powi(2) + (le[1] - re[1]).powi(2)).sqrt().max(1.0);
+        let eye_dist = ((le[0] - re[0]).powi(2) + (le[1] - re[1]).powi(2))
+            .sqrt()
+            .max(1.0);
         let roll = (le[1] - re[1]).atan2(le[0] - re[0]).to_degrees();
         // Distances along the face's vertical axis (perpendicular to the eye line).
         let (ux, uy) = ((le[0] - re[0]) / eye_dist, (le[1] - re[1]) / eye_dist);
@@ -75,11 +77,20 @@ impl Quality {
         let crop = crop_resize(bgr, x as i32, y as i32, (x + w) as i32, (y + h) as i32, 112)?;
         let g = grey(&crop)?;
         let mut lap = Mat::default();
-        imgproc::laplacian(&g, &mut lap, opencv::core::CV_64F, 1, 1.0, 0.0, opencv::core::BORDER_DEFAULT)
-            .map_err(cv)?;
+        imgproc::laplacian(
+            &g,
+            &mut lap,
+            opencv::core::CV_64F,
+            1,
+            1.0,
+            0.0,
+            opencv::core::BORDER_DEFAULT,
+        )
+        .map_err(cv)?;
         let mut mean = opencv::core::Scalar::default();
         let mut std = opencv::core::Scalar::default();
-        opencv::core::mean_std_dev(&lap, &mut mean, &mut std, &opencv::core::no_array()).map_err(cv)?;
+        opencv::core::mean_std_dev(&lap, &mut mean, &mut std, &opencv::core::no_array())
+            .map_err(cv)?;
         let sharpness = (std[0] * std[0]) as f32;
         let brightness = opencv::core::mean(&g, &opencv::core::no_array()).map_err(cv)?[0] as f32;
         Ok(Quality {

@@ -169,6 +169,9 @@ impl Verification {
     }
 }
 
+/// Consecutive failed grabs after which the camera counts as unavailable.
+const MAX_FRAME_FAILURES: u32 = 10;
+
 /// Runs the check. `engine` is `None` when the models could not be loaded; `progress` receives
 /// each prompt when it changes; `cancel` ends the attempt early (the citizen walked away).
 pub fn verify_person(
@@ -187,8 +190,12 @@ pub fn verify_person(
         Ok(e) => e,
         Err(e) => return Verification::unavailable(format!("card photo: {e}"), started),
     };
-    let threshold = policy.match_threshold.unwrap_or(engine.thresholds.match_cosine);
-    let live_threshold = policy.liveness_threshold.unwrap_or(engine.thresholds.liveness_real);
+    let threshold = policy
+        .match_threshold
+        .unwrap_or(engine.thresholds.match_cosine);
+    let live_threshold = policy
+        .liveness_threshold
+        .unwrap_or(engine.thresholds.liveness_real);
     let timeout = Duration::from_secs_f32(policy.timeout_secs.max(0.1));
     let mut last_prompt = None;
     let mut prompt = |p: Prompt| {
@@ -197,12 +204,18 @@ pub fn verify_person(
             progress(p);
         }
     };
-    let (mut frames, mut spoofs, mut several, mut live_run, mut compared) = (0u32, 0u32, 0u32, 0u32, 0u32);
+    let (mut frames, mut spoofs, mut several, mut live_run, mut compared) =
+        (0u32, 0u32, 0u32, 0u32, 0u32);
+    let mut failures = 0u32;
     let mut best: Option<f32> = None;
     let mut best_live = None;
     let mut reason = None;
     prompt(Prompt::LookAtCamera);
-    let decide = |decision: Decision, best: Option<f32>, live: Option<f32>, frames: u32, reason: Option<String>| Verification {
+    let decide = |decision: Decision,
+                  best: Option<f32>,
+                  live: Option<f32>,
+                  frames: u32,
+                  reason: Option<String>| Verification {
         decision,
         score: best,
         threshold: Some(threshold),
@@ -222,17 +235,34 @@ pub fn verify_person(
         let frame = match camera.grab() {
             Ok(f) => f,
             Err(FrameError::Offline(id)) => {
-                return Verification { frames, ..Verification::unavailable(format!("camera {id} is offline"), started) };
+                return Verification {
+                    frames,
+                    ..Verification::unavailable(format!("camera {id} is offline"), started)
+                };
             }
             Err(e) => {
-                reason = Some(e.to_string());
+                // A camera that keeps failing without going offline is as good as gone.
+                failures += 1;
+                if failures >= MAX_FRAME_FAILURES {
+                    return Verification {
+                        frames,
+                        ..Verification::unavailable(e.to_string(), started)
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(20));
                 continue;
             }
         };
+        failures = 0;
         frames += 1;
         let faces = match engine.detect(&frame.image) {
             Ok(f) => f,
-            Err(e) => return Verification { frames, ..Verification::unavailable(e.to_string(), started) },
+            Err(e) => {
+                return Verification {
+                    frames,
+                    ..Verification::unavailable(e.to_string(), started)
+                }
+            }
         };
         let Some(face) = largest(faces.clone()) else {
             live_run = 0;
@@ -259,17 +289,32 @@ pub fn verify_person(
                 continue;
             }
             Ok(None) => {}
-            Err(e) => return Verification { frames, ..Verification::unavailable(e.to_string(), started) },
+            Err(e) => {
+                return Verification {
+                    frames,
+                    ..Verification::unavailable(e.to_string(), started)
+                }
+            }
         }
         prompt(Prompt::Checking);
         let live = match engine.liveness(&frame.image, &face) {
             Ok(l) => l,
-            Err(e) => return Verification { frames, ..Verification::unavailable(e.to_string(), started) },
+            Err(e) => {
+                return Verification {
+                    frames,
+                    ..Verification::unavailable(e.to_string(), started)
+                }
+            }
         };
         let ir = match &frame.ir {
             Some(ir) => match ir_verdict(engine, ir, &frame.image, &face, policy) {
                 Ok(v) => Some(v),
-                Err(e) => return Verification { frames, ..Verification::unavailable(e, started) },
+                Err(e) => {
+                    return Verification {
+                        frames,
+                        ..Verification::unavailable(e, started)
+                    }
+                }
             },
             None => None,
         };
@@ -290,7 +335,12 @@ pub fn verify_person(
         live_run += 1;
         let score = match engine.embed(&frame.image, &face) {
             Ok(e) => e.cosine(&card),
-            Err(e) => return Verification { frames, ..Verification::unavailable(e.to_string(), started) },
+            Err(e) => {
+                return Verification {
+                    frames,
+                    ..Verification::unavailable(e.to_string(), started)
+                }
+            }
         };
         compared += 1;
         if best.is_none_or(|b| score > b) {
@@ -336,7 +386,19 @@ fn ir_verdict(
     let sx = ir.cols() as f32 / rgb.cols().max(1) as f32;
     let sy = ir.rows() as f32 / rgb.rows().max(1) as f32;
     let mut in_ir = *face;
-    in_ir.rect = [face.rect[0] * sx, face.rect[1] * sy, face.rect[2] * sx, face.rect[3] * sy];
+    in_ir.rect = [
+        face.rect[0] * sx,
+        face.rect[1] * sy,
+        face.rect[2] * sx,
+        face.rect[3] * sy,
+    ];
     let ir_faces = engine.detect(&ir_bgr).map_err(|e| e.to_string())?;
-    ir_check(&ir_faces, &grey, &in_ir, policy.ir_max_offset, policy.ir_min_contrast).map_err(|e| e.to_string())
+    ir_check(
+        &ir_faces,
+        &grey,
+        &in_ir,
+        policy.ir_max_offset,
+        policy.ir_min_contrast,
+    )
+    .map_err(|e| e.to_string())
 }

@@ -16,7 +16,8 @@ fn engine() -> FaceEngine {
 }
 
 fn reference() -> Value {
-    let text = std::fs::read_to_string(shared().join("faces/reference_ort.json")).expect("reference");
+    let text =
+        std::fs::read_to_string(shared().join("faces/reference_ort.json")).expect("reference");
     serde_json::from_str(&text).expect("reference json")
 }
 
@@ -62,20 +63,37 @@ fn detections_embeddings_and_liveness_match_the_reference() {
         for k in 0..4 {
             let d = (face.rect[k] - f(&want_face["box"][k])).abs() / face.rect[2];
             worst_box = worst_box.max(d);
-            assert!(d < 0.04, "{file}: box[{k}] off by {:.1}% of the face width", d * 100.0);
+            assert!(
+                d < 0.04,
+                "{file}: box[{k}] off by {:.1}% of the face width",
+                d * 100.0
+            );
         }
         let emb = engine.embed(&img, &face).expect("embed");
-        let want_emb: Vec<f32> = want["embedding"].as_array().expect("embedding").iter().map(f).collect();
+        let want_emb: Vec<f32> = want["embedding"]
+            .as_array()
+            .expect("embedding")
+            .iter()
+            .map(f)
+            .collect();
         let cos: f32 = emb.values().iter().zip(&want_emb).map(|(a, b)| a * b).sum();
         worst_cos = worst_cos.min(cos);
-        assert!(cos >= 0.97, "{file}: embedding cosine to reference {cos:.4}");
+        assert!(
+            cos >= 0.97,
+            "{file}: embedding cosine to reference {cos:.4}"
+        );
         if let Some(live) = want.get("liveness").filter(|v| !v.is_null()) {
             let got = engine.liveness(&img, &face).expect("liveness");
             let want_real = live["real"].as_bool().expect("real");
             let want_p = f(&live["p_real"]);
             // Only decisions the reference made with a clear margin must agree.
             if (want_p - 0.5).abs() > 0.1 {
-                assert_eq!(got.label == 1, want_real, "{file}: p_real {} vs {want_p}", got.p_real);
+                assert_eq!(
+                    got.label == 1,
+                    want_real,
+                    "{file}: p_real {} vs {want_p}",
+                    got.p_real
+                );
             }
         }
         checked += 1;
@@ -103,13 +121,18 @@ fn silent_face_samples_are_classified_as_labelled() {
 fn genuine_and_impostor_pairs_separate_at_the_manifest_threshold() {
     let mut engine = engine();
     let threshold = engine.thresholds.match_cosine;
-    let scores = kiosk_models::eval::score_pairs(&mut engine, &shared().join("faces")).expect("pairs");
+    let scores =
+        kiosk_models::eval::score_pairs(&mut engine, &shared().join("faces")).expect("pairs");
     assert!(scores.no_face.is_empty(), "no face in {:?}", scores.no_face);
     let r = scores.rates(threshold);
     eprintln!(
         "threshold {threshold}: FAR {}/{} FRR {}/{}; lowest genuine {:.3}, highest impostor {:.3}",
-        r.false_accepts, r.impostor_pairs, r.false_rejects, r.genuine_pairs,
-        scores.lowest_genuine(), scores.highest_impostor()
+        r.false_accepts,
+        r.impostor_pairs,
+        r.false_rejects,
+        r.genuine_pairs,
+        scores.lowest_genuine(),
+        scores.highest_impostor()
     );
     assert!(r.genuine_pairs > 50 && r.impostor_pairs > 500);
     assert!(r.far() <= 0.005, "FAR {:.4}", r.far());
@@ -119,15 +142,28 @@ fn genuine_and_impostor_pairs_separate_at_the_manifest_threshold() {
 #[test]
 fn opencv_dnn_runs_the_same_models_to_the_same_results() {
     let mut tract = engine();
-    let mut dnn = FaceEngine::load(&shared().join("models"), BackendKind::OpencvDnn).expect("OpenCV DNN loads the models");
+    let mut dnn = FaceEngine::load(&shared().join("models"), BackendKind::OpencvDnn)
+        .expect("OpenCV DNN loads the models");
     for file in ["deepface_img1.jpg", "silentface_image_T1.jpg"] {
         let img = image_ops::read(&shared().join("faces").join(file)).expect("decode");
         let a = largest(tract.detect(&img).expect("detect")).expect("face");
         let b = largest(dnn.detect(&img).expect("detect")).expect("face");
-        assert!((0..4).all(|k| (a.rect[k] - b.rect[k]).abs() < 0.5), "{file}: {a:?} vs {b:?}");
-        let cos = tract.embed(&img, &a).expect("embed").cosine(&dnn.embed(&img, &b).expect("embed"));
+        assert!(
+            (0..4).all(|k| (a.rect[k] - b.rect[k]).abs() < 0.5),
+            "{file}: {a:?} vs {b:?}"
+        );
+        let cos = tract
+            .embed(&img, &a)
+            .expect("embed")
+            .cosine(&dnn.embed(&img, &b).expect("embed"));
         assert!(cos > 0.999, "{file}: cosine {cos}");
-        let (la, lb) = (tract.liveness(&img, &a).expect("live"), dnn.liveness(&img, &b).expect("live"));
-        assert!((la.p_real - lb.p_real).abs() < 0.01, "{file}: {la:?} vs {lb:?}");
+        let (la, lb) = (
+            tract.liveness(&img, &a).expect("live"),
+            dnn.liveness(&img, &b).expect("live"),
+        );
+        assert!(
+            (la.p_real - lb.p_real).abs() < 0.01,
+            "{file}: {la:?} vs {lb:?}"
+        );
     }
 }

@@ -3,12 +3,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-use std::sync::OnceLock;
 use std::sync::Mutex;
+use std::sync::OnceLock;
 
 use kiosk_image::{FrameSource, StillFrames};
 use kiosk_models::engine::largest;
-use kiosk_models::{image_ops, verify_person, BackendKind, Decision, FaceEngine, Prompt, Verification, VerifyPolicy};
+use kiosk_models::{
+    image_ops, verify_person, BackendKind, Decision, FaceEngine, Prompt, Verification, VerifyPolicy,
+};
 use opencv::core::{Mat, Rect, Scalar, Size};
 use opencv::imgproc;
 use opencv::prelude::*;
@@ -42,10 +44,23 @@ fn card_from(name: &str) -> Mat {
     let cw = ch * 102.0 / 126.0;
     let x0 = (cx - cw / 2.0).max(0.0) as i32;
     let y0 = (cy - ch / 2.0).max(0.0) as i32;
-    let r = Rect::new(x0, y0, (cw as i32).min(img.cols() - x0), (ch as i32).min(img.rows() - y0));
+    let r = Rect::new(
+        x0,
+        y0,
+        (cw as i32).min(img.cols() - x0),
+        (ch as i32).min(img.rows() - y0),
+    );
     let roi = Mat::roi(&img, r).expect("roi");
     let mut card = Mat::default();
-    imgproc::resize(&roi, &mut card, Size::new(102, 126), 0.0, 0.0, imgproc::INTER_AREA).expect("resize");
+    imgproc::resize(
+        &roi,
+        &mut card,
+        Size::new(102, 126),
+        0.0,
+        0.0,
+        imgproc::INTER_AREA,
+    )
+    .expect("resize");
     card
 }
 
@@ -57,10 +72,21 @@ fn policy() -> VerifyPolicy {
     }
 }
 
-fn run(card: &Mat, camera: &mut dyn FrameSource, policy: &VerifyPolicy) -> (Verification, Vec<Prompt>) {
+fn run(
+    card: &Mat,
+    camera: &mut dyn FrameSource,
+    policy: &VerifyPolicy,
+) -> (Verification, Vec<Prompt>) {
     let mut prompts = Vec::new();
     let mut engine = engine();
-    let v = verify_person(Some(&mut engine), card, camera, policy, &mut |p| prompts.push(p), &AtomicBool::new(false));
+    let v = verify_person(
+        Some(&mut engine),
+        card,
+        camera,
+        policy,
+        &mut |p| prompts.push(p),
+        &AtomicBool::new(false),
+    );
     eprintln!("{v:?} prompts {prompts:?}");
     (v, prompts)
 }
@@ -68,12 +94,20 @@ fn run(card: &Mat, camera: &mut dyn FrameSource, policy: &VerifyPolicy) -> (Veri
 #[test]
 fn the_card_holder_is_verified_and_someone_else_is_not() {
     let card = card_from("deepface_img1.jpg");
-    let (v, prompts) = run(&card, &mut StillFrames::new(vec![photo("deepface_img2.jpg")]), &policy());
+    let (v, prompts) = run(
+        &card,
+        &mut StillFrames::new(vec![photo("deepface_img2.jpg")]),
+        &policy(),
+    );
     assert_eq!(v.decision, Decision::Verified);
     assert!(v.score.expect("score") >= v.threshold.expect("threshold"));
     assert_eq!(prompts.first(), Some(&Prompt::LookAtCamera));
     assert!(prompts.contains(&Prompt::Checking));
-    let (v, _) = run(&card, &mut StillFrames::new(vec![photo("deepface_img3.jpg")]), &policy());
+    let (v, _) = run(
+        &card,
+        &mut StillFrames::new(vec![photo("deepface_img3.jpg")]),
+        &policy(),
+    );
     assert_eq!(v.decision, Decision::NotVerified);
     assert!(v.score.expect("score") < v.threshold.expect("threshold"));
 }
@@ -81,16 +115,30 @@ fn the_card_holder_is_verified_and_someone_else_is_not() {
 #[test]
 fn a_printed_or_replayed_face_is_a_spoof() {
     let card = card_from("silentface_image_T1.jpg");
-    let (v, _) = run(&card, &mut StillFrames::new(vec![photo("silentface_image_F2.jpg")]), &policy());
+    let (v, _) = run(
+        &card,
+        &mut StillFrames::new(vec![photo("silentface_image_F2.jpg")]),
+        &policy(),
+    );
     assert_eq!(v.decision, Decision::Spoof);
-    let (v, _) = run(&card, &mut StillFrames::new(vec![photo("silentface_image_T1.jpg")]), &policy());
+    let (v, _) = run(
+        &card,
+        &mut StillFrames::new(vec![photo("silentface_image_T1.jpg")]),
+        &policy(),
+    );
     assert_eq!(v.decision, Decision::Verified, "the live sample passes");
 }
 
 #[test]
 fn nobody_in_front_of_the_camera_is_no_face() {
     let card = card_from("deepface_img1.jpg");
-    let empty = Mat::new_rows_cols_with_default(720, 1280, opencv::core::CV_8UC3, Scalar::new(96.0, 104.0, 110.0, 0.0)).expect("mat");
+    let empty = Mat::new_rows_cols_with_default(
+        720,
+        1280,
+        opencv::core::CV_8UC3,
+        Scalar::new(96.0, 104.0, 110.0, 0.0),
+    )
+    .expect("mat");
     let (v, prompts) = run(&card, &mut StillFrames::new(vec![empty]), &policy());
     assert_eq!(v.decision, Decision::NoFace);
     assert_eq!(v.frames, 8);
@@ -100,7 +148,11 @@ fn nobody_in_front_of_the_camera_is_no_face() {
 #[test]
 fn two_people_in_view_are_refused() {
     let card = card_from("deepface_img1.jpg");
-    let (v, prompts) = run(&card, &mut StillFrames::new(vec![photo("deepface_couple.jpg")]), &policy());
+    let (v, prompts) = run(
+        &card,
+        &mut StillFrames::new(vec![photo("deepface_couple.jpg")]),
+        &policy(),
+    );
     assert_eq!(v.decision, Decision::SeveralFaces);
     assert!(prompts.contains(&Prompt::OnlyOnePerson));
 }
@@ -110,40 +162,83 @@ fn a_far_away_or_blurred_face_is_guided_not_judged() {
     let card = card_from("deepface_img1.jpg");
     let near = photo("deepface_img2.jpg");
     let mut far = Mat::default();
-    imgproc::resize(&near, &mut far, Size::new(0, 0), 0.12, 0.12, imgproc::INTER_AREA).expect("shrink");
-    let mut canvas = Mat::new_rows_cols_with_default(720, 1280, opencv::core::CV_8UC3, Scalar::all(90.0)).expect("mat");
-    let mut roi = Mat::roi_mut(&mut canvas, Rect::new(600, 300, far.cols(), far.rows())).expect("roi");
+    imgproc::resize(
+        &near,
+        &mut far,
+        Size::new(0, 0),
+        0.12,
+        0.12,
+        imgproc::INTER_AREA,
+    )
+    .expect("shrink");
+    let mut canvas =
+        Mat::new_rows_cols_with_default(720, 1280, opencv::core::CV_8UC3, Scalar::all(90.0))
+            .expect("mat");
+    let mut roi =
+        Mat::roi_mut(&mut canvas, Rect::new(600, 300, far.cols(), far.rows())).expect("roi");
     far.copy_to(&mut roi).expect("copy");
     let mut blurred = Mat::default();
     imgproc::gaussian_blur_def(&near, &mut blurred, Size::new(0, 0), 9.0).expect("blur");
-    let (v, prompts) = run(&card, &mut StillFrames::new(vec![canvas, blurred]), &policy());
+    let (v, prompts) = run(
+        &card,
+        &mut StillFrames::new(vec![canvas, blurred]),
+        &policy(),
+    );
     assert!(prompts.contains(&Prompt::ComeCloser), "{prompts:?}");
     assert!(prompts.contains(&Prompt::HoldStill), "{prompts:?}");
-    assert_eq!(v.decision, Decision::NoFace, "no frame was good enough to judge");
+    assert_eq!(
+        v.decision,
+        Decision::NoFace,
+        "no frame was good enough to judge"
+    );
 }
 
 #[test]
 fn without_models_or_camera_or_card_face_the_check_is_unavailable() {
     let card = card_from("deepface_img1.jpg");
     let mut frames = StillFrames::new(vec![photo("deepface_img2.jpg")]);
-    let v = verify_person(None, &card, &mut frames, &policy(), &mut |_| {}, &AtomicBool::new(false));
+    let v = verify_person(
+        None,
+        &card,
+        &mut frames,
+        &policy(),
+        &mut |_| {},
+        &AtomicBool::new(false),
+    );
     assert_eq!(v.decision, Decision::Unavailable);
     assert!(v.reason.expect("reason").contains("models"));
-    let blank_card = Mat::new_rows_cols_with_default(126, 102, opencv::core::CV_8UC3, Scalar::all(255.0)).expect("mat");
+    let blank_card =
+        Mat::new_rows_cols_with_default(126, 102, opencv::core::CV_8UC3, Scalar::all(255.0))
+            .expect("mat");
     let (v, _) = run(&blank_card, &mut frames, &policy());
     assert_eq!(v.decision, Decision::Unavailable);
     assert!(v.reason.expect("reason").contains("card photo"));
     let dir = tempfile::tempdir().expect("tmp");
     let env = kiosk_drivers::SimEnv::new(dir.path()).expect("env");
-    let mut spec = kiosk_drivers::DeviceSpec::new("face", kiosk_hal::DeviceKind::FaceCamera, "uvc-face", kiosk_drivers::TransportKind::Video);
-    spec.options.insert("sim_source".into(), serde_json::json!(faces().join("deepface_img2.jpg").display().to_string()));
+    let mut spec = kiosk_drivers::DeviceSpec::new(
+        "face",
+        kiosk_hal::DeviceKind::FaceCamera,
+        "uvc-face",
+        kiosk_drivers::TransportKind::Video,
+    );
+    spec.options.insert(
+        "sim_source".into(),
+        serde_json::json!(faces().join("deepface_img2.jpg").display().to_string()),
+    );
     let (mut camera, sim) = kiosk_drivers::camera::sim::simulate(&spec, &env).expect("camera");
     kiosk_drivers::SimControl::unplug(&sim).expect("unplug");
     let (v, _) = run(&card, &mut camera, &policy());
     assert_eq!(v.decision, Decision::Unavailable);
     assert!(v.reason.expect("reason").contains("offline"));
     let cancel = AtomicBool::new(true);
-    let v = verify_person(Some(&mut engine()), &card, &mut frames, &policy(), &mut |_| {}, &cancel);
+    let v = verify_person(
+        Some(&mut engine()),
+        &card,
+        &mut frames,
+        &policy(),
+        &mut |_| {},
+        &cancel,
+    );
     assert_eq!(v.decision, Decision::NoFace);
     assert_eq!(v.reason.as_deref(), Some("canceled"));
 }
@@ -153,15 +248,26 @@ fn a_binocular_camera_refuses_a_face_that_is_not_there_in_infrared() {
     let card = card_from("deepface_img1.jpg");
     let dir = tempfile::tempdir().expect("tmp");
     let env = kiosk_drivers::SimEnv::new(dir.path()).expect("env");
-    let mut spec = kiosk_drivers::DeviceSpec::new("face", kiosk_hal::DeviceKind::FaceCamera, "uvc-face", kiosk_drivers::TransportKind::Video);
-    spec.options.insert("ir_path".into(), serde_json::json!("/dev/video2"));
-    spec.options.insert("preview".into(), serde_json::json!("1024x768"));
-    spec.options.insert("sim_source".into(), serde_json::json!(faces().join("deepface_img2.jpg").display().to_string()));
+    let mut spec = kiosk_drivers::DeviceSpec::new(
+        "face",
+        kiosk_hal::DeviceKind::FaceCamera,
+        "uvc-face",
+        kiosk_drivers::TransportKind::Video,
+    );
+    spec.options
+        .insert("ir_path".into(), serde_json::json!("/dev/video2"));
+    spec.options
+        .insert("preview".into(), serde_json::json!("1024x768"));
+    spec.options.insert(
+        "sim_source".into(),
+        serde_json::json!(faces().join("deepface_img2.jpg").display().to_string()),
+    );
     let (mut camera, sim) = kiosk_drivers::camera::sim::simulate(&spec, &env).expect("camera");
     let (v, _) = run(&card, &mut camera, &policy());
     assert_eq!(v.decision, Decision::Verified, "a live face lit in IR");
     // A phone replaying the same face: the colour stream sees it, the IR stream sees nothing.
-    kiosk_drivers::SimControl::inject(&sim, "show", &serde_json::json!({ "ir": "blank" })).expect("show");
+    kiosk_drivers::SimControl::inject(&sim, "show", &serde_json::json!({ "ir": "blank" }))
+        .expect("show");
     let (v, _) = run(&card, &mut camera, &policy());
     assert_eq!(v.decision, Decision::Spoof);
     assert!(v.reason.expect("reason").contains("IR"));

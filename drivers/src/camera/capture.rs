@@ -209,7 +209,11 @@ pub fn enumerate(sysfs: &Path) -> Vec<VideoDevice> {
         })
         .collect();
     found.sort_by_key(|d| {
-        let n: u32 = d.path.trim_start_matches("/dev/video").parse().unwrap_or(u32::MAX);
+        let n: u32 = d
+            .path
+            .trim_start_matches("/dev/video")
+            .parse()
+            .unwrap_or(u32::MAX);
         n
     });
     found

@@ -121,7 +121,11 @@ impl CameraSettings {
             still,
             fourcc,
             controls,
-            settle_frames: spec.opt_u64("settle_frames").map_err(bad)?.unwrap_or(2).min(30) as u32,
+            settle_frames: spec
+                .opt_u64("settle_frames")
+                .map_err(bad)?
+                .unwrap_or(2)
+                .min(30) as u32,
             capture_dir: spec
                 .opt_str("capture_dir")
                 .map_err(bad)?
@@ -148,15 +152,17 @@ pub struct Camera {
 impl Camera {
     pub fn from_spec(spec: &DeviceSpec) -> Result<Camera, DriverError> {
         let settings = CameraSettings::from_spec(spec)?;
-        let path = spec
-            .path
-            .as_deref()
-            .ok_or_else(|| DriverError::config(spec, "a camera needs `path` (/dev/videoN or an index)"))?;
+        let path = spec.path.as_deref().ok_or_else(|| {
+            DriverError::config(spec, "a camera needs `path` (/dev/videoN or an index)")
+        })?;
         let rgb = Box::new(V4l2Capture::new(VideoNode::parse(path), settings.fourcc));
         let ir = spec
             .opt_str("ir_path")
             .map_err(|m| DriverError::config(spec, m))?
-            .map(|p| Box::new(V4l2Capture::new(VideoNode::parse(p), settings.fourcc)) as Box<dyn CaptureSource>);
+            .map(|p| {
+                Box::new(V4l2Capture::new(VideoNode::parse(p), settings.fourcc))
+                    as Box<dyn CaptureSource>
+            });
         Ok(Camera::with_sources(spec, settings, rgb, ir))
     }
 
@@ -378,13 +384,21 @@ impl Device for Camera {
             v.push(ActionSpec {
                 name: "capture",
                 summary: "a full-resolution still, saved as JPEG",
-                args: &["path=output file (default: capture_dir)", "quality=1-100 (92)"],
+                args: &[
+                    "path=output file (default: capture_dir)",
+                    "quality=1-100 (92)",
+                ],
             });
         }
         v
     }
 
-    fn run(&mut self, action: &str, args: &Value, ctx: &CommandContext) -> Result<Value, CommandError> {
+    fn run(
+        &mut self,
+        action: &str,
+        args: &Value,
+        ctx: &CommandContext,
+    ) -> Result<Value, CommandError> {
         if ctx.cancel.is_canceled() {
             return Err(CommandError::canceled());
         }
@@ -429,11 +443,17 @@ impl Device for Camera {
                     Some(p) => PathBuf::from(p),
                     None => {
                         std::fs::create_dir_all(&self.settings.capture_dir).map_err(|e| {
-                            CommandError::hardware(format!("{}: {e}", self.settings.capture_dir.display()))
+                            CommandError::hardware(format!(
+                                "{}: {e}",
+                                self.settings.capture_dir.display()
+                            ))
                         })?;
-                        self.settings
-                            .capture_dir
-                            .join(format!("{}-{}-{}.jpg", self.id, std::process::id(), self.sequence))
+                        self.settings.capture_dir.join(format!(
+                            "{}-{}-{}.jpg",
+                            self.id,
+                            std::process::id(),
+                            self.sequence
+                        ))
                     }
                 };
                 std::fs::write(&path, &bytes)
@@ -447,7 +467,9 @@ impl Device for Camera {
                     "sha256": hex::encode(sha2::Sha256::digest(&bytes)),
                 }))
             }
-            other => Err(CommandError::unsupported(format!("camera has no action {other:?}"))),
+            other => Err(CommandError::unsupported(format!(
+                "camera has no action {other:?}"
+            ))),
         }
     }
 }

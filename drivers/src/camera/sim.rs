@@ -140,7 +140,9 @@ impl SimControl for CameraSim {
                 self.show(rgb, ir);
                 Ok(json!({ "shown": self.endpoint() }))
             }
-            other => Err(format!("camera simulator has no stimulus {other:?}; it knows show")),
+            other => Err(format!(
+                "camera simulator has no stimulus {other:?}; it knows show"
+            )),
         }
     }
 }
@@ -201,7 +203,10 @@ impl FileCapture {
                     .filter(|f| is_image(f))
                     .collect();
                 files.sort();
-                let frames = files.iter().map(|f| read_image(f)).collect::<Result<Vec<_>, _>>()?;
+                let frames = files
+                    .iter()
+                    .map(|f| read_image(f))
+                    .collect::<Result<Vec<_>, _>>()?;
                 if frames.is_empty() {
                     return Err(format!("{} holds no images", p.display()));
                 }
@@ -232,14 +237,17 @@ impl FileCapture {
         match loaded {
             Loaded::Still(m) => m.try_clone().map_err(|e| e.to_string()),
             Loaded::Sequence(frames, i) => {
-                let m = frames[*i % frames.len()].try_clone().map_err(|e| e.to_string())?;
+                let m = frames[*i % frames.len()]
+                    .try_clone()
+                    .map_err(|e| e.to_string())?;
                 *i = (*i + 1) % frames.len();
                 Ok(m)
             }
             Loaded::Video(cap) => {
                 let mut m = Mat::default();
                 if !cap.read(&mut m).map_err(|e| e.to_string())? || m.empty() {
-                    cap.set(videoio::CAP_PROP_POS_FRAMES, 0.0).map_err(|e| e.to_string())?;
+                    cap.set(videoio::CAP_PROP_POS_FRAMES, 0.0)
+                        .map_err(|e| e.to_string())?;
                     if !cap.read(&mut m).map_err(|e| e.to_string())? || m.empty() {
                         return Err("the video has no frames".into());
                     }
@@ -257,12 +265,14 @@ impl FileCapture {
                     .map_err(|e| e.to_string())?;
                 let rgb = last.ok_or("the colour stream has not delivered a frame yet")?;
                 let mut g = Mat::default();
-                imgproc::cvt_color_def(&rgb, &mut g, imgproc::COLOR_BGR2GRAY).map_err(|e| e.to_string())?;
+                imgproc::cvt_color_def(&rgb, &mut g, imgproc::COLOR_BGR2GRAY)
+                    .map_err(|e| e.to_string())?;
                 Ok(g)
             }
             Loaded::Blank => {
                 let (w, h) = size.unwrap_or((640, 480));
-                Mat::new_rows_cols_with_default(h, w, CV_8UC1, Scalar::all(8.0)).map_err(|e| e.to_string())
+                Mat::new_rows_cols_with_default(h, w, CV_8UC1, Scalar::all(8.0))
+                    .map_err(|e| e.to_string())
             }
         }
     }
@@ -270,7 +280,10 @@ impl FileCapture {
 
 fn is_image(p: &Path) -> bool {
     matches!(
-        p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
+        p.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
         Some("jpg" | "jpeg" | "png" | "bmp")
     )
 }
@@ -374,8 +387,13 @@ pub fn simulate(
                     .photograph(&kiosk_image::synth::Shot::default())
                     .map(|s| s.image)
             } else {
-                Mat::new_rows_cols_with_default(720, 1280, opencv::core::CV_8UC3, Scalar::new(96.0, 104.0, 110.0, 0.0))
-                    .map_err(|e| kiosk_image::ImageError::from(e))
+                Mat::new_rows_cols_with_default(
+                    720,
+                    1280,
+                    opencv::core::CV_8UC3,
+                    Scalar::new(96.0, 104.0, 110.0, 0.0),
+                )
+                .map_err(kiosk_image::ImageError::from)
             }
             .map_err(|e| bad(format!("building the simulated scene: {e}")))?;
             imgcodecs::imwrite_def(path.as_os_str(), &scene)
@@ -383,7 +401,10 @@ pub fn simulate(
             SceneSource::File(path)
         }
     };
-    let ir = match (spec.opt_str("sim_ir").map_err(bad)?, spec.opt_str("ir_path").map_err(bad)?) {
+    let ir = match (
+        spec.opt_str("sim_ir").map_err(bad)?,
+        spec.opt_str("ir_path").map_err(bad)?,
+    ) {
         (Some(s), _) => Some(SceneSource::parse(s)),
         (None, Some(_)) => Some(SceneSource::DeriveFromRgb),
         (None, None) => None,
@@ -393,7 +414,8 @@ pub fn simulate(
         spec,
         settings,
         Box::new(sim.rgb_stream()),
-        sim.ir_stream().map(|s| Box::new(s) as Box<dyn CaptureSource>),
+        sim.ir_stream()
+            .map(|s| Box::new(s) as Box<dyn CaptureSource>),
     );
     Ok((camera, sim))
 }

@@ -15,7 +15,11 @@ use crate::sim::SimControl;
 use crate::{SimEnv, TransportKind};
 
 fn spec(kind: DeviceKind) -> DeviceSpec {
-    let driver = if kind == DeviceKind::DocumentCamera { DOCUMENT_DRIVER } else { FACE_DRIVER };
+    let driver = if kind == DeviceKind::DocumentCamera {
+        DOCUMENT_DRIVER
+    } else {
+        FACE_DRIVER
+    };
     let mut s = DeviceSpec::new("cam", kind, driver, TransportKind::Video);
     s.path = Some("/dev/video0".into());
     s
@@ -40,7 +44,10 @@ fn settings_are_checked_when_the_table_is_loaded() {
     s.options.insert("focus".into(), json!("auto"));
     let d = CameraSettings::from_spec(&s).expect("options");
     assert_eq!(d.still, Some((3648, 2736)));
-    assert_eq!(d.controls, vec![Control::Exposure(120.0), Control::AutoFocus]);
+    assert_eq!(
+        d.controls,
+        vec![Control::Exposure(120.0), Control::AutoFocus]
+    );
     for (k, v, why) in [
         ("preview", "1920", "WIDTHxHEIGHT"),
         ("still", "99999x2", "outside"),
@@ -71,10 +78,18 @@ fn document_camera_previews_and_takes_full_resolution_stills() {
     assert_eq!((f.image.cols(), f.image.rows()), (1280, 720));
     let out = dir.path().join("still.jpg");
     let v = cam
-        .run("capture", &json!({ "path": out.display().to_string() }), &ctx())
+        .run(
+            "capture",
+            &json!({ "path": out.display().to_string() }),
+            &ctx(),
+        )
         .expect("capture");
-    assert_eq!((v["width"].as_i64(), v["height"].as_i64()), (Some(3264), Some(2448)));
-    let still = opencv::imgcodecs::imread(out.as_os_str(), opencv::imgcodecs::IMREAD_COLOR).expect("read");
+    assert_eq!(
+        (v["width"].as_i64(), v["height"].as_i64()),
+        (Some(3264), Some(2448))
+    );
+    let still =
+        opencv::imgcodecs::imread(out.as_os_str(), opencv::imgcodecs::IMREAD_COLOR).expect("read");
     assert_eq!((still.cols(), still.rows()), (3264, 2448));
     // The page the simulated camera looks at is found in its still.
     let page = kiosk_image::page::find_page(&still).expect("detect");
@@ -82,7 +97,9 @@ fn document_camera_previews_and_takes_full_resolution_stills() {
     // Back in preview afterwards.
     let f = FrameSource::grab(&mut cam).expect("frame");
     assert_eq!(f.image.cols(), 1280);
-    let inline = cam.run("frame", &json!({ "quality": 60 }), &ctx()).expect("frame");
+    let inline = cam
+        .run("frame", &json!({ "quality": 60 }), &ctx())
+        .expect("frame");
     let jpeg = base64::engine::general_purpose::STANDARD
         .decode(inline["jpeg"].as_str().expect("jpeg"))
         .expect("base64");
@@ -97,7 +114,10 @@ fn an_unplugged_camera_goes_offline_and_comes_back() {
     let (mut cam, sim) = simulate(&spec(DeviceKind::DocumentCamera), &env).expect("sim");
     assert_eq!(cam.poll().health, Health::Online);
     sim.unplug().expect("unplug");
-    assert_eq!(FrameSource::grab(&mut cam).err(), Some(FrameError::Offline("cam".into())));
+    assert_eq!(
+        FrameSource::grab(&mut cam).err(),
+        Some(FrameError::Offline("cam".into()))
+    );
     let r = cam.poll();
     assert_eq!(r.health, Health::Offline);
     assert!(r.detail.contains("not there"), "{}", r.detail);
@@ -119,7 +139,8 @@ fn a_binocular_camera_delivers_rgb_and_ir_from_one_grab() {
     let mut s = spec(DeviceKind::FaceCamera);
     s.options.insert("ir_path".into(), json!("/dev/video2"));
     s.options.insert("preview".into(), json!("640x480"));
-    s.options.insert("sim_source".into(), json!(face.display().to_string()));
+    s.options
+        .insert("sim_source".into(), json!(face.display().to_string()));
     let (mut cam, sim) = simulate(&s, &env).expect("sim");
     assert!(cam.has_ir());
     assert_eq!(cam.poll().health, Health::Online);
@@ -130,7 +151,10 @@ fn a_binocular_camera_delivers_rgb_and_ir_from_one_grab() {
     sim.inject("show", &json!({ "ir": "blank" })).expect("show");
     let f = FrameSource::grab(&mut cam).expect("pair");
     assert!(*f.ir.expect("ir").at_2d::<u8>(10, 10).expect("px") < 20);
-    assert!(cam.actions().iter().all(|a| a.name != "capture"), "face frames are never written to disk");
+    assert!(
+        cam.actions().iter().all(|a| a.name != "capture"),
+        "face frames are never written to disk"
+    );
     sim.unplug().expect("unplug");
     assert_eq!(cam.poll().health, Health::Offline);
 }
@@ -142,7 +166,9 @@ fn video_files_and_image_folders_play_as_camera_streams() {
     let video = dir.path().join("clip.avi");
     {
         let fourcc = videoio::VideoWriter::fourcc('M', 'J', 'P', 'G').expect("fourcc");
-        let mut w = videoio::VideoWriter::new(video.as_os_str(), fourcc, 10.0, Size::new(320, 240), true).expect("writer");
+        let mut w =
+            videoio::VideoWriter::new(video.as_os_str(), fourcc, 10.0, Size::new(320, 240), true)
+                .expect("writer");
         assert!(w.is_opened().expect("opened"));
         for v in [40.0, 120.0, 200.0] {
             w.write(&solid(320, 240, v)).expect("write");
@@ -150,24 +176,38 @@ fn video_files_and_image_folders_play_as_camera_streams() {
     }
     let mut s = spec(DeviceKind::FaceCamera);
     s.options.insert("preview".into(), json!("320x240"));
-    s.options.insert("sim_source".into(), json!(video.display().to_string()));
+    s.options
+        .insert("sim_source".into(), json!(video.display().to_string()));
     let (mut cam, sim) = simulate(&s, &env).expect("sim");
     let level = |cam: &mut Camera| {
         let f = FrameSource::grab(cam).expect("frame");
         opencv::core::mean(&f.image, &opencv::core::no_array()).expect("mean")[0]
     };
     let seen: Vec<f64> = (0..4).map(|_| level(&mut cam)).collect();
-    assert!((seen[0] - 40.0).abs() < 8.0 && (seen[2] - 200.0).abs() < 8.0, "{seen:?}");
+    assert!(
+        (seen[0] - 40.0).abs() < 8.0 && (seen[2] - 200.0).abs() < 8.0,
+        "{seen:?}"
+    );
     assert!((seen[3] - 40.0).abs() < 8.0, "the clip loops: {seen:?}");
     let folder = dir.path().join("frames");
     std::fs::create_dir(&folder).expect("dir");
     for (i, v) in [10.0, 250.0].iter().enumerate() {
-        opencv::imgcodecs::imwrite_def(folder.join(format!("{i}.png")).as_os_str(), &solid(32, 24, *v)).expect("write");
+        opencv::imgcodecs::imwrite_def(
+            folder.join(format!("{i}.png")).as_os_str(),
+            &solid(32, 24, *v),
+        )
+        .expect("write");
     }
-    sim.inject("show", &json!({ "rgb": folder.display().to_string() })).expect("show");
+    sim.inject("show", &json!({ "rgb": folder.display().to_string() }))
+        .expect("show");
     let seen: Vec<f64> = (0..3).map(|_| level(&mut cam)).collect();
-    assert!(seen[0] < 20.0 && seen[1] > 240.0 && seen[2] < 20.0, "{seen:?}");
-    assert!(sim.inject("show", &json!({ "rgb": "/nonexistent.png" })).is_err());
+    assert!(
+        seen[0] < 20.0 && seen[1] > 240.0 && seen[2] < 20.0,
+        "{seen:?}"
+    );
+    assert!(sim
+        .inject("show", &json!({ "rgb": "/nonexistent.png" }))
+        .is_err());
 }
 
 #[test]
@@ -177,15 +217,26 @@ fn a_camera_that_is_not_there_is_offline_with_its_node_named() {
     let mut cam = Camera::from_spec(&s).expect("camera");
     let r = cam.poll();
     assert_eq!(r.health, Health::Offline);
-    assert!(r.detail.contains("/dev/video-hallkit-absent"), "{}", r.detail);
-    assert!(matches!(FrameSource::grab(&mut cam), Err(FrameError::Offline(_))));
+    assert!(
+        r.detail.contains("/dev/video-hallkit-absent"),
+        "{}",
+        r.detail
+    );
+    assert!(matches!(
+        FrameSource::grab(&mut cam),
+        Err(FrameError::Offline(_))
+    ));
 }
 
 #[test]
 fn capture_nodes_are_enumerated_from_sysfs() {
     let root = tempfile::tempdir().expect("tmp");
     let usb = root.path().join("usb1");
-    for (node, index, name) in [("video0", "0", "HD Document Camera"), ("video1", "1", "HD Document Camera"), ("video2", "0", "IR Camera")] {
+    for (node, index, name) in [
+        ("video0", "0", "HD Document Camera"),
+        ("video1", "1", "HD Document Camera"),
+        ("video2", "0", "IR Camera"),
+    ] {
         let d = usb.join(format!("if{node}"));
         std::fs::create_dir_all(&d).expect("dir");
         let link = root.path().join("class").join(node);

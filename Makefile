@@ -17,6 +17,8 @@ bench:
 	cargo bench -p kiosk-drivers --bench identity
 	cargo bench -p kiosk-drivers --bench printing
 	cargo bench -p kiosk-central --bench ingest
+	cargo bench -p kiosk-image --bench document
+	cargo bench -p kiosk-models --bench face
 	# dev profile: these figures are fsync- and network-bound, and a release build of the
 	# kiosk-app dependency tree (Slint) would add many minutes.
 	cargo bench --profile dev -p kiosk-app --bench outbox

@@ -364,3 +364,22 @@ fn garbage_input_is_a_typed_error() {
         Err(ImageError::BadInput(_))
     ));
 }
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Camera and upload bytes go through the decoder: nothing it is given may panic it.
+        #[test]
+        fn any_bytes_decode_to_an_image_or_a_typed_error(mut bytes in proptest::collection::vec(any::<u8>(), 0..4096), jpeg in any::<bool>()) {
+            if jpeg {
+                bytes.splice(0..0, [0xFF, 0xD8, 0xFF, 0xE0]);
+            }
+            if let Ok(m) = kiosk_image::scan::decode(&bytes) {
+                use opencv::prelude::*;
+                prop_assert!(!m.empty());
+            }
+        }
+    }
+}

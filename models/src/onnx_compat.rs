@@ -92,3 +92,35 @@ pub fn clip_bounds_to_attributes(onnx: &[u8]) -> Result<(Vec<u8>, usize), String
     }
     Ok((model.encode_to_vec(), changed))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_an_error_and_models_without_clip_pass_unchanged() {
+        assert!(clip_bounds_to_attributes(b"\xff\xff\xff garbage").is_err());
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/models/minifasnetv2_scale2.7_80x80.onnx");
+        let bytes = std::fs::read(path).expect("model");
+        let (out, changed) = clip_bounds_to_attributes(&bytes).expect("rewrite");
+        assert_eq!(changed, 0);
+        assert_eq!(out, bytes);
+    }
+
+    #[test]
+    fn mobilefacenet_clips_get_their_bounds_as_attributes() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/models/mobilefacenet.onnx");
+        let (out, changed) =
+            clip_bounds_to_attributes(&std::fs::read(path).expect("model")).expect("rewrite");
+        assert!(changed > 0);
+        let model = ModelProto::decode(out.as_slice()).expect("valid");
+        let graph = model.graph.expect("graph");
+        for n in graph.node.iter().filter(|n| n.op_type == "Clip") {
+            assert_eq!(n.input.len(), 1);
+            let max = n.attribute.iter().find(|a| a.name == "max").expect("max");
+            assert_eq!(max.f, 6.0);
+        }
+    }
+}

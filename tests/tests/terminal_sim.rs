@@ -68,10 +68,10 @@ fn sim_terminal_end_to_end() {
     assert_eq!(labelled(&app, "board: Online"), 1, "{snap:?}");
     assert_eq!(labelled(&app, "idcard: Online"), 1, "{snap:?}");
     assert_eq!(labelled(&app, "fingerprint: Online"), 1, "{snap:?}");
-    for id in ["receipt", "a4", "seal"] {
+    for id in ["receipt", "a4", "seal", "docam", "face"] {
         assert_eq!(labelled(&app, &format!("{id}: Online")), 1, "{snap:?}");
     }
-    assert_eq!(labelled(&app, "7 of 7 devices normal"), 1, "{snap:?}");
+    assert_eq!(labelled(&app, "9 of 9 devices normal"), 1, "{snap:?}");
     // The banner and its text both carry the label.
     assert!(labelled(&app, &format!("Central service: {}", link.borrow().text)) >= 1);
 
@@ -108,7 +108,7 @@ fn sim_terminal_end_to_end() {
     wait_health(&rt, "scanner", Health::NoDevice);
     set_devices(&app, &device_lines(&rt.snapshot()));
     assert_eq!(labelled(&app, "scanner: Not connected"), 1);
-    assert_eq!(labelled(&app, "6 of 7 devices normal"), 1);
+    assert_eq!(labelled(&app, "8 of 9 devices normal"), 1);
     scanner.sim.as_ref().unwrap().replug().unwrap();
     wait_health(&rt, "scanner", Health::Online);
     set_devices(&app, &device_lines(&rt.snapshot()));
@@ -137,7 +137,7 @@ fn sim_terminal_end_to_end() {
     }
     set_devices(&app, &device_lines(&rt.snapshot()));
     assert_eq!(labelled(&app, "board: Online"), 1);
-    assert_eq!(labelled(&app, "6 of 7 devices normal"), 1);
+    assert_eq!(labelled(&app, "8 of 9 devices normal"), 1);
 
     task.abort();
     tokio.block_on(centre.stop()).unwrap();

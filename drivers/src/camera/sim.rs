@@ -299,7 +299,12 @@ fn read_image(p: &Path) -> Result<Mat, String> {
 impl CaptureSource for FileCapture {
     fn describe(&self) -> String {
         let (src, _) = self.source();
-        format!("sim-{}:{src:?}", if self.ir { "ir" } else { "rgb" })
+        let what = match src {
+            SceneSource::File(p) => p.display().to_string(),
+            SceneSource::DeriveFromRgb => "derived from colour".into(),
+            SceneSource::Blank => "blank".into(),
+        };
+        format!("sim {}: {what}", if self.ir { "IR" } else { "colour" })
     }
 
     fn present(&self) -> bool {

@@ -51,6 +51,8 @@ impl CupsServer {
         for d in ["spool", "tmp", "cache", "state", "log"] {
             std::fs::create_dir_all(root.join(d))?;
         }
+        // cupsd resolves ServerRoot and the other paths itself: they must be absolute.
+        let root = &root.canonicalize()?;
         use std::os::unix::fs::PermissionsExt;
         // Filters run as the lp user: they need to reach the tree and write temporary files.
         std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755))?;

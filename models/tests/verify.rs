@@ -230,6 +230,17 @@ fn without_models_or_camera_or_card_face_the_check_is_unavailable() {
     let (v, _) = run(&card, &mut camera, &policy());
     assert_eq!(v.decision, Decision::Unavailable);
     assert!(v.reason.expect("reason").contains("offline"));
+    // A camera that keeps failing without going offline: unavailable, not a spin to the timeout.
+    let (v, _) = run(
+        &card,
+        &mut StillFrames::new(Vec::new()),
+        &VerifyPolicy {
+            max_frames: 0,
+            ..policy()
+        },
+    );
+    assert_eq!(v.decision, Decision::Unavailable);
+    assert!(v.reason.as_deref().unwrap_or("").contains("no pictures"), "{v:?}");
     let cancel = AtomicBool::new(true);
     let v = verify_person(
         Some(&mut engine()),

@@ -29,6 +29,10 @@ fn rig(keep: &[&str]) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = sample_config("kiosk.sim.toml", dir.path());
     cfg.devices.retain(|d| keep.contains(&d.id.as_str()));
+    for d in cfg.devices.iter_mut().filter(|d| d.id == "docam") {
+        let captures = dir.path().join("captures").display().to_string();
+        d.options.insert("capture_dir".into(), json!(captures));
+    }
     let tokio = tokio::runtime::Runtime::new().unwrap();
     let store = kiosk_central::SqliteStore::open(&dir.path().join("centre.db")).unwrap();
     let centre = tokio
@@ -286,4 +290,39 @@ fn an_a4_print_is_followed_to_completion_through_cups() {
         "{}",
         rec.detail
     );
+}
+
+#[test]
+fn a_stamped_page_is_photographed_by_the_document_camera_for_the_record() {
+    let r = rig(&["seal", "docam"]);
+    let seal = SealOrder {
+        device: "seal",
+        seal: 1,
+        x: 800,
+        y: 2000,
+        document: b"%PDF-1.5 proof of residence",
+        purpose: "proof",
+    };
+    let rec = r
+        .desk(Some(&r.base), SealOffline::Refuse)
+        .stamp(&seal)
+        .unwrap();
+    assert_eq!(rec.outcome, OutputOutcome::Printed, "{}", rec.detail);
+    let j = r.journal();
+    let photo = &j[1].1["photo"];
+    assert_eq!(photo["taken"], true, "{photo}");
+    assert_eq!(photo["camera"], "docam");
+    let path = photo["capture"]["path"].as_str().unwrap();
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..2], &[0xFF, 0xD8]);
+    assert_eq!(photo["capture"]["width"], 3264);
+    assert_eq!(
+        photo["capture"]["sha256"].as_str().unwrap(),
+        sha_hex(&bytes)
+    );
+}
+
+fn sha_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }

@@ -264,3 +264,16 @@ fn scene_sources_parse() {
     assert!(sim.ir_stream().is_none());
     assert!(sim.set_faults(crate::SimFaults::default()).is_err());
 }
+
+#[test]
+fn this_opencv_build_reads_v4l2_cameras() {
+    let backends = opencv::videoio::get_camera_backends().expect("backends");
+    let names: Vec<String> = backends
+        .iter()
+        .map(|b| opencv::videoio::get_backend_name(b).unwrap_or_default())
+        .collect();
+    assert!(
+        names.iter().any(|n| n == "V4L2"),
+        "camera backends: {names:?}"
+    );
+}

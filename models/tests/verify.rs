@@ -179,13 +179,16 @@ fn a_far_away_or_blurred_face_is_guided_not_judged() {
     far.copy_to(&mut roi).expect("copy");
     let mut blurred = Mat::default();
     imgproc::gaussian_blur_def(&near, &mut blurred, Size::new(0, 0), 9.0).expect("blur");
+    let mut dark = Mat::default();
+    near.convert_to(&mut dark, -1, 0.15, 0.0).expect("darken");
     let (v, prompts) = run(
         &card,
-        &mut StillFrames::new(vec![canvas, blurred]),
+        &mut StillFrames::new(vec![canvas, blurred, dark]),
         &policy(),
     );
     assert!(prompts.contains(&Prompt::ComeCloser), "{prompts:?}");
     assert!(prompts.contains(&Prompt::HoldStill), "{prompts:?}");
+    assert!(prompts.contains(&Prompt::MoreLight), "{prompts:?}");
     assert_eq!(
         v.decision,
         Decision::NoFace,
@@ -240,7 +243,10 @@ fn without_models_or_camera_or_card_face_the_check_is_unavailable() {
         },
     );
     assert_eq!(v.decision, Decision::Unavailable);
-    assert!(v.reason.as_deref().unwrap_or("").contains("no pictures"), "{v:?}");
+    assert!(
+        v.reason.as_deref().unwrap_or("").contains("no pictures"),
+        "{v:?}"
+    );
     let cancel = AtomicBool::new(true);
     let v = verify_person(
         Some(&mut engine()),

@@ -240,12 +240,11 @@ pub fn rectify(img: &Mat, quad: &Quad) -> Result<Mat, ImageError> {
     Ok(out)
 }
 
-/// The rotation in degrees (−15..15, positive clockwise as [`rotate`] takes it) that makes text
-/// lines level: the angle whose horizontal projection of ink is most peaked, as level lines
-/// fall into few rows.
-pub fn estimate_skew(img: &Mat) -> Result<f32, ImageError> {
+/// Dark marks (ink) as white on black, on a copy at most `long_side` pixels long, thresholded
+/// against the local mean over `block` pixels so that uneven light does not count as ink.
+fn ink_map(img: &Mat, long_side: f32, block: i32) -> Result<Mat, ImageError> {
     let grey = to_grey(img)?;
-    let scale = (800.0 / grey.cols().max(grey.rows()) as f32).min(1.0);
+    let scale = (long_side / grey.cols().max(grey.rows()) as f32).min(1.0);
     let mut small = Mat::default();
     imgproc::resize(
         &grey,
@@ -262,16 +261,24 @@ pub fn estimate_skew(img: &Mat) -> Result<f32, ImageError> {
         255.0,
         imgproc::ADAPTIVE_THRESH_MEAN_C,
         imgproc::THRESH_BINARY_INV,
-        25,
+        block,
         15.0,
     )?;
+    Ok(ink)
+}
+
+/// The rotation in degrees (−15..15, positive clockwise as [`rotate`] takes it) that makes text
+/// lines level: the angle whose horizontal projection of ink is most peaked, as level lines
+/// fall into few rows.
+pub fn estimate_skew(img: &Mat) -> Result<f32, ImageError> {
+    let ink = ink_map(img, 800.0, 25)?;
     let mut pts = Vector::<Point>::new();
     opencv::core::find_non_zero(&ink, &mut pts)?;
     if pts.len() < 50 {
         return Ok(0.0);
     }
     let pts: Vec<(f32, f32)> = pts.iter().map(|p| (p.x as f32, p.y as f32)).collect();
-    let rows = (small.rows() + small.cols()) as usize * 2;
+    let rows = (ink.rows() + ink.cols()) as usize * 2;
     let score = |deg: f32| {
         let (s, c) = deg.to_radians().sin_cos();
         let mut hist = vec![0u32; rows];
@@ -338,27 +345,7 @@ pub fn rotate(img: &Mat, deg: f32) -> Result<Mat, ImageError> {
 /// ends them), and left-aligned text keeps the left margin straight and the right ragged.
 /// Returns the quarter turns applied (clockwise).
 pub fn orient(img: &Mat) -> Result<(Mat, u8), ImageError> {
-    let grey = to_grey(img)?;
-    let scale = (600.0 / grey.cols().max(grey.rows()) as f32).min(1.0);
-    let mut small = Mat::default();
-    imgproc::resize(
-        &grey,
-        &mut small,
-        Size::new(0, 0),
-        f64::from(scale),
-        f64::from(scale),
-        imgproc::INTER_AREA,
-    )?;
-    let mut ink = Mat::default();
-    imgproc::adaptive_threshold(
-        &small,
-        &mut ink,
-        255.0,
-        imgproc::ADAPTIVE_THRESH_MEAN_C,
-        imgproc::THRESH_BINARY_INV,
-        21,
-        15.0,
-    )?;
+    let ink = ink_map(img, 600.0, 21)?;
     let profile_peak = |m: &Mat, axis: i32| -> Result<f64, ImageError> {
         let mut sums = Mat::default();
         opencv::core::reduce(

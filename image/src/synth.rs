@@ -196,33 +196,26 @@ impl SyntheticPage {
         ]);
         let dst = Vector::<Point2f>::from_slice(&corners);
         let h = imgproc::get_perspective_transform(&src, &dst, opencv::core::DECOMP_LU)?;
-        let mut warped = Mat::default();
-        imgproc::warp_perspective(
-            &page,
-            &mut warped,
-            &h,
-            Size::new(fw, fh),
-            imgproc::INTER_LINEAR,
-            opencv::core::BORDER_CONSTANT,
-            Scalar::all(0.0),
-        )?;
-        let mut mask = Mat::new_rows_cols_with_default(
+        let warp = |m: &Mat| -> Result<Mat, ImageError> {
+            let mut out = Mat::default();
+            imgproc::warp_perspective(
+                m,
+                &mut out,
+                &h,
+                Size::new(fw, fh),
+                imgproc::INTER_LINEAR,
+                opencv::core::BORDER_CONSTANT,
+                Scalar::all(0.0),
+            )?;
+            Ok(out)
+        };
+        let warped = warp(&page)?;
+        let mask = warp(&Mat::new_rows_cols_with_default(
             self.height,
             self.width,
             opencv::core::CV_8UC1,
             Scalar::all(255.0),
-        )?;
-        let mut mask_w = Mat::default();
-        imgproc::warp_perspective(
-            &mask,
-            &mut mask_w,
-            &h,
-            Size::new(fw, fh),
-            imgproc::INTER_LINEAR,
-            opencv::core::BORDER_CONSTANT,
-            Scalar::all(0.0),
-        )?;
-        mask = mask_w;
+        )?)?;
         let mut photo = desk2.try_clone()?;
         warped.copy_to_masked(&mut photo, &mask)?;
 

@@ -169,17 +169,19 @@ pub fn verify_files(
         &mut |p| prompts.push(p),
         &AtomicBool::new(false),
     );
-    Ok(json!({
-        "decision": v.decision,
-        "score": v.score,
-        "threshold": v.threshold,
-        "liveness": v.liveness,
-        "frames": v.frames,
-        "elapsed_ms": v.elapsed_ms,
-        "reason": v.reason,
-        "prompts": prompts.iter().map(|p| json!({ "prompt": p, "zh": p.zh(), "en": p.en() })).collect::<Vec<_>>(),
-        "backend": backend.as_str(),
-    }))
+    let mut out = verification_json(&v, &prompts);
+    out["backend"] = json!(backend.as_str());
+    Ok(out)
+}
+
+/// A check's outcome and the prompts shown during it, as the CLI prints them.
+pub fn verification_json(v: &kiosk_models::Verification, prompts: &[Prompt]) -> Value {
+    let mut out = serde_json::to_value(v).unwrap_or_else(|e| json!({ "error": e.to_string() }));
+    out["prompts"] = prompts
+        .iter()
+        .map(|p| json!({ "prompt": p, "zh": p.zh(), "en": p.en() }))
+        .collect();
+    out
 }
 
 /// The face models of a directory, checked and loaded, for `kiosk face check-models`.

@@ -321,17 +321,9 @@ fn run_face(command: FaceCommand) -> anyhow::Result<ExitCode> {
                     &std::sync::atomic::AtomicBool::new(false),
                 );
                 rt.shutdown();
-                print_json(Ok(serde_json::json!({
-                    "camera": camera,
-                    "decision": v.decision,
-                    "score": v.score,
-                    "threshold": v.threshold,
-                    "liveness": v.liveness,
-                    "frames": v.frames,
-                    "elapsed_ms": v.elapsed_ms,
-                    "reason": v.reason,
-                    "prompts": prompts,
-                })))
+                let mut out = kiosk_app::imaging::verification_json(&v, &prompts);
+                out["camera"] = serde_json::json!(camera);
+                print_json(Ok(out))
             })
         }
     }

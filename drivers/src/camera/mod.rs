@@ -437,10 +437,18 @@ impl Device for Camera {
             }
             "capture" if self.kind == DeviceKind::DocumentCamera => {
                 let q = quality(92)?;
-                let m = self.still().map_err(CommandError::not_ready)?;
-                let bytes = jpeg(&m, q)?;
                 let path = match args.get("path").and_then(Value::as_str) {
-                    Some(p) => PathBuf::from(p),
+                    Some(p) => {
+                        let p = PathBuf::from(p);
+                        let ext = p
+                            .extension()
+                            .and_then(|e| e.to_str())
+                            .map(str::to_ascii_lowercase);
+                        if !matches!(ext.as_deref(), Some("jpg" | "jpeg")) {
+                            return Err(CommandError::invalid("capture path must end in .jpg"));
+                        }
+                        p
+                    }
                     None => {
                         std::fs::create_dir_all(&self.settings.capture_dir).map_err(|e| {
                             CommandError::hardware(format!(
@@ -448,15 +456,43 @@ impl Device for Camera {
                                 self.settings.capture_dir.display()
                             ))
                         })?;
+                        let millis = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| d.as_millis())
+                            .unwrap_or(0);
                         self.settings.capture_dir.join(format!(
-                            "{}-{}-{}.jpg",
+                            "{}-{millis}-{}.jpg",
                             self.id,
-                            std::process::id(),
-                            self.sequence
+                            self.sequence + 1
                         ))
                     }
                 };
-                std::fs::write(&path, &bytes)
+                // Actions can arrive as remote commands: a capture never replaces a file.
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)
+                    .map_err(|e| match e.kind() {
+                        std::io::ErrorKind::AlreadyExists => CommandError::invalid(format!(
+                            "{} exists; captures never overwrite",
+                            path.display()
+                        )),
+                        _ => CommandError::hardware(format!("{}: {e}", path.display())),
+                    })?;
+                let still = self
+                    .still()
+                    .and_then(|m| jpeg(&m, q).map(|b| (m, b)).map_err(|e| e.detail));
+                let (m, bytes) = match still {
+                    Ok(v) => v,
+                    Err(e) => {
+                        drop(file);
+                        let _ = std::fs::remove_file(&path);
+                        return Err(CommandError::not_ready(e));
+                    }
+                };
+                use std::io::Write;
+                file.write_all(&bytes)
+                    .and_then(|_| file.sync_all())
                     .map_err(|e| CommandError::hardware(format!("{}: {e}", path.display())))?;
                 use sha2::Digest;
                 Ok(json!({

@@ -70,7 +70,10 @@ fn settings_are_checked_when_the_table_is_loaded() {
 fn document_camera_previews_and_takes_full_resolution_stills() {
     let dir = tempfile::tempdir().expect("tmp");
     let env = SimEnv::new(dir.path()).expect("env");
-    let (mut cam, _sim) = simulate(&spec(DeviceKind::DocumentCamera), &env).expect("sim");
+    let mut s = spec(DeviceKind::DocumentCamera);
+    let captures = dir.path().join("captures").display().to_string();
+    s.options.insert("capture_dir".into(), json!(captures));
+    let (mut cam, _sim) = simulate(&s, &env).expect("sim");
     let r = cam.poll();
     assert_eq!(r.health, Health::Online, "{r:?}");
     assert!(r.detail.contains("1280×720"));
@@ -88,6 +91,20 @@ fn document_camera_previews_and_takes_full_resolution_stills() {
         (v["width"].as_i64(), v["height"].as_i64()),
         (Some(3264), Some(2448))
     );
+    // Never over an existing file, and only as JPEG.
+    let again = cam.run(
+        "capture",
+        &json!({ "path": out.display().to_string() }),
+        &ctx(),
+    );
+    assert!(again.unwrap_err().detail.contains("never overwrite"));
+    let txt = dir.path().join("x.txt").display().to_string();
+    assert!(cam.run("capture", &json!({ "path": txt }), &ctx()).is_err());
+    let auto = cam
+        .run("capture", &json!({}), &ctx())
+        .expect("capture into capture_dir");
+    let auto_path = std::path::PathBuf::from(auto["path"].as_str().expect("path"));
+    assert!(auto_path.starts_with(dir.path().join("captures")) && auto_path.exists());
     let still =
         opencv::imgcodecs::imread(out.as_os_str(), opencv::imgcodecs::IMREAD_COLOR).expect("read");
     assert_eq!((still.cols(), still.rows()), (3264, 2448));

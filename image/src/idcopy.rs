@@ -66,6 +66,21 @@ pub fn id_card_copy(front: &Mat, back: &Mat, watermark: &str, dpi: f32) -> Resul
     Ok(page)
 }
 
+/// The card cut out of a document-camera photo of it: found like a page, viewed square-on and
+/// turned landscape. A picture that is already just the card (no edge found) is used as it is.
+pub fn card_from_photo(photo: &Mat) -> Result<Mat, ImageError> {
+    let card = match crate::page::find_page(photo)? {
+        Some(quad) => crate::page::rectify(photo, &quad)?,
+        None => photo.try_clone()?,
+    };
+    if card.rows() > card.cols() {
+        let mut turned = Mat::default();
+        opencv::core::rotate(&card, &mut turned, opencv::core::ROTATE_90_COUNTERCLOCKWISE)?;
+        return Ok(turned);
+    }
+    Ok(card)
+}
+
 fn to_bgr(m: &Mat) -> Result<Mat, ImageError> {
     if m.channels() == 3 {
         return Ok(m.try_clone()?);

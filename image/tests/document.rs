@@ -383,3 +383,29 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn a_card_is_cut_out_of_a_camera_photo_at_its_own_proportions() {
+    let card = SyntheticPage {
+        width: 856,
+        height: 540,
+        title: "居民身份证".into(),
+        lines: vec!["姓名 张三".into(), "公民身份号码 3201**********1234".into()],
+    };
+    let shot = Shot {
+        rotate_deg: 80.0,
+        fill: 0.55,
+        keystone: 0.03,
+        seed: 11,
+        ..Shot::default()
+    };
+    let photo = card.photograph(&shot).expect("photo");
+    let cut = kiosk_image::idcopy::card_from_photo(&photo.image).expect("card");
+    let aspect = cut.cols() as f32 / cut.rows() as f32;
+    eprintln!(
+        "card cut out at {}×{}, aspect {aspect:.3} (ID-1: 1.585)",
+        cut.cols(),
+        cut.rows()
+    );
+    assert!((aspect - 856.0 / 540.0).abs() < 0.05, "aspect {aspect}");
+}

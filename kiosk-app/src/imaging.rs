@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use kiosk_image::encode::{jpeg, jpeg_within, pdf, Jpeg};
-use kiosk_image::idcopy::id_card_copy;
+use kiosk_image::idcopy::{card_from_photo, id_card_copy};
 use kiosk_image::scan::read_image;
 use kiosk_image::{scan, Enhancement, ImageError, ScanOptions, StillFrames};
 use kiosk_models::{BackendKind, FaceEngine, Prompt, VerifyPolicy};
@@ -114,7 +114,9 @@ pub fn id_copy(
     dpi: f32,
 ) -> Result<Value, ImageError> {
     let kind = out_kind(out)?;
-    let page = id_card_copy(&read_image(front)?, &read_image(back)?, watermark, dpi)?;
+    let front = card_from_photo(&read_image(front)?)?;
+    let back = card_from_photo(&read_image(back)?)?;
+    let page = id_card_copy(&front, &back, watermark, dpi)?;
     let bytes = match kind {
         OutKind::Pdf => pdf(&[jpeg(&page, 92)?], 0.0)?,
         OutKind::Jpeg => jpeg(&page, 92)?.bytes,

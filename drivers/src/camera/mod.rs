@@ -35,6 +35,7 @@ const OPTIONS: &[&str] = &[
     "ir_path",
     "settle_frames",
     "capture_dir",
+    "capture_retention_hours",
     "sim_source",
     "sim_ir",
 ];
@@ -80,6 +81,9 @@ pub struct CameraSettings {
     pub controls: Vec<Control>,
     pub settle_frames: u32,
     pub capture_dir: PathBuf,
+    /// Stills this camera left in `capture_dir` are deleted after this long: they are pictures
+    /// of citizens' documents, kept only until the application has taken them.
+    pub capture_retention: std::time::Duration,
 }
 
 impl CameraSettings {
@@ -131,6 +135,13 @@ impl CameraSettings {
                 .map_err(bad)?
                 .map(PathBuf::from)
                 .unwrap_or_else(|| std::env::temp_dir().join("hallkit-captures")),
+            capture_retention: std::time::Duration::from_secs(
+                3600 * spec
+                    .opt_u64("capture_retention_hours")
+                    .map_err(bad)?
+                    .unwrap_or(24)
+                    .min(24 * 365),
+            ),
         })
     }
 }
@@ -294,6 +305,32 @@ impl Camera {
         }
         result
     }
+}
+
+/// Deletes this camera's stills in `dir` older than `keep` (best effort: a file that cannot be
+/// removed now is tried again at the next capture).
+pub fn purge_captures(dir: &std::path::Path, camera: &str, keep: std::time::Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let prefix = format!("{camera}-");
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if !name.starts_with(&prefix) || !name.ends_with(".jpg") {
+            continue;
+        }
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > keep);
+        if old && std::fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 fn jpeg(m: &Mat, quality: i32) -> Result<Vec<u8>, CommandError> {
@@ -494,6 +531,11 @@ impl Device for Camera {
                 file.write_all(&bytes)
                     .and_then(|_| file.sync_all())
                     .map_err(|e| CommandError::hardware(format!("{}: {e}", path.display())))?;
+                purge_captures(
+                    &self.settings.capture_dir,
+                    &self.id,
+                    self.settings.capture_retention,
+                );
                 use sha2::Digest;
                 Ok(json!({
                     "path": path.display().to_string(),

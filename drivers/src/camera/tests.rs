@@ -294,3 +294,38 @@ fn this_opencv_build_reads_v4l2_cameras() {
         "camera backends: {names:?}"
     );
 }
+
+#[test]
+fn old_stills_of_this_camera_are_purged_and_nothing_else() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for name in [
+        "docam-1-1.jpg",
+        "docam-2-2.jpg",
+        "other-1-1.jpg",
+        "docam-notes.txt",
+    ] {
+        std::fs::write(dir.path().join(name), b"x").expect("write");
+    }
+    assert_eq!(
+        purge_captures(dir.path(), "docam", Duration::from_secs(3600)),
+        0
+    );
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(
+        purge_captures(dir.path(), "docam", Duration::from_millis(1)),
+        2
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert_eq!(
+        purge_captures(
+            std::path::Path::new("/nonexistent"),
+            "docam",
+            Duration::ZERO
+        ),
+        0
+    );
+}

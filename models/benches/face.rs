@@ -1,7 +1,7 @@
 //! Face pipeline figures: model load, per-frame latency of detect + liveness + embed + compare
 //! on a 720p frame with tract (the product path) and with the same models and the same pre- and
-//! post-processing on OpenCV's DNN module, side by side; OpenCV's own FaceDetectorYN on the
-//! same YuNet file; and accuracy (FAR / FRR) on the labelled photos of shared/faces.
+//! post-processing on OpenCV's DNN module, side by side; OpenCV's own FaceRecognizerSF and
+//! FaceDetectorYN on the same model files; and accuracy (FAR / FRR) on the labelled photos of shared/faces.
 //!
 //! `cargo bench -p kiosk-models --bench face`
 
@@ -138,6 +138,9 @@ fn main() {
             et.cosine(&eo)
         );
     }
+    if let Some((_, o, dnn)) = results.get_mut(1) {
+        opencv_face_recognizer_sf(&models, dnn, &frame, &card_img, o.embed);
+    }
     opencv_face_detector_yn(&models.join("face_detection_yunet_2023mar.onnx"), &frame);
     println!("tenders (server-class reference): detection < 100 ms, comparison < 240 ms, accuracy >= 99.7 %");
     if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
@@ -232,4 +235,55 @@ fn opencv_face_detector_yn(model: &Path, frame: &Mat) {
             e.to_string().lines().next().unwrap_or("")
         ),
     }
+}
+
+/// OpenCV's own recognizer wrapper (`FaceRecognizerSF`: alignCrop, feature, match) on the same
+/// MobileFaceNet file, one thread, against HallKit's align + embed + compare on cv::dnn.
+fn opencv_face_recognizer_sf(
+    models: &Path,
+    engine: &mut FaceEngine,
+    frame: &Mat,
+    card_img: &Mat,
+    hallkit: Duration,
+) {
+    use kiosk_models::opencv_recognizer::OpenCvFaceRecognizer;
+    opencv::core::set_num_threads(1).expect("threads");
+    let store =
+        kiosk_models::ModelStore::open(models, kiosk_models::Manifest::builtin()).expect("models");
+    let t0 = Instant::now();
+    let mut sf = match OpenCvFaceRecognizer::load(&store) {
+        Ok(sf) => sf,
+        Err(e) => {
+            println!("OpenCV FaceRecognizerSF: cannot load MobileFaceNet: {e}");
+            return;
+        }
+    };
+    let load = t0.elapsed();
+    let card_face = largest(engine.detect(card_img).expect("detect")).expect("card face");
+    let card = sf
+        .feature(&sf.align(card_img, &card_face).expect("align"))
+        .expect("feature");
+    let face = largest(engine.detect(frame).expect("detect")).expect("face");
+    let mut times = Vec::new();
+    let mut score = 0.0;
+    for i in 0..=RUNS {
+        let t = Instant::now();
+        let aligned = sf.align(frame, &face).expect("align");
+        let feature = sf.feature(&aligned).expect("feature");
+        score = sf.cosine(&feature, &card).expect("match");
+        if i > 0 {
+            times.push(t.elapsed());
+        }
+    }
+    let t = median(times);
+    let ours = engine.embed(frame, &face).expect("embed");
+    let theirs = sf.embed(frame, &face).expect("embed");
+    println!(
+        "OpenCV FaceRecognizerSF on the same MobileFaceNet (1 thread): load {:.1} ms | alignCrop+feature+match {:.1} ms (HallKit on cv::dnn {:.1} ms, ratio {:.2}) | match score vs card {score:.3}, cosine to HallKit's embedding {:.5}",
+        ms(load),
+        ms(t),
+        ms(hallkit),
+        ms(hallkit) / ms(t),
+        ours.cosine(&theirs)
+    );
 }

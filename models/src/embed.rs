@@ -6,8 +6,8 @@ use crate::backend::{Blob, Network};
 use crate::image_ops::{to_blob, Channels};
 use crate::FaceError;
 
-const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
-const STD: [f32; 3] = [0.229, 0.224, 0.225];
+pub(crate) const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+pub(crate) const STD: [f32; 3] = [0.229, 0.224, 0.225];
 
 /// An L2-normalised face embedding. It is biometric data: it lives in memory for one session,
 /// is never printed (its Debug shows only the length) and is overwritten when dropped.

@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use opencv::core::Mat;
+
 use crate::embed::Embedding;
 use crate::engine::{largest, FaceEngine};
 use crate::{image_ops, FaceError};
@@ -85,6 +87,17 @@ pub fn read_labels(dir: &Path) -> Result<Vec<(String, String)>, FaceError> {
 }
 
 pub fn score_pairs(engine: &mut FaceEngine, dir: &Path) -> Result<PairScores, FaceError> {
+    score_pairs_with(dir, |img| match largest(engine.detect(img)?) {
+        Some(face) => engine.embed(img, &face).map(Some),
+        None => Ok(None),
+    })
+}
+
+/// Pairs scored with any embedding of a photo's person (`None`: no face found).
+pub fn score_pairs_with(
+    dir: &Path,
+    mut embed: impl FnMut(&Mat) -> Result<Option<Embedding>, FaceError>,
+) -> Result<PairScores, FaceError> {
     let labels = read_labels(dir)?;
     let mut scores = PairScores {
         photos: labels.len(),
@@ -93,8 +106,8 @@ pub fn score_pairs(engine: &mut FaceEngine, dir: &Path) -> Result<PairScores, Fa
     let mut embedded: Vec<(String, Embedding)> = Vec::new();
     for (file, identity) in &labels {
         let img = image_ops::read(&dir.join(file))?;
-        match largest(engine.detect(&img)?) {
-            Some(face) => embedded.push((identity.clone(), engine.embed(&img, &face)?)),
+        match embed(&img)? {
+            Some(e) => embedded.push((identity.clone(), e)),
             None => scores.no_face.push(file.clone()),
         }
     }

@@ -4,10 +4,14 @@
 //! them as attributes and refuses the node. MobileFaceNet (opset 18) uses Clip as ReLU6 with
 //! constant bounds, so each such node is rewritten to carry the same constants as attributes.
 //! Only the OpenCV yardstick uses this; tract reads the file as shipped.
+//!
+//! OpenCV's `FaceRecognizerSF` also fixes the input scaling of the recognizer it runs, so the
+//! model's own normalisation is put in front of its graph for that wrapper.
 
 use prost::Message;
 use tract_onnx::pb::{
-    attribute_proto::AttributeType, AttributeProto, ModelProto, NodeProto, TensorProto,
+    attribute_proto::AttributeType, tensor_proto, AttributeProto, GraphProto, ModelProto,
+    NodeProto, TensorProto,
 };
 
 fn scalar(t: &TensorProto) -> Option<f32> {
@@ -81,8 +85,13 @@ pub fn clip_bounds_to_attributes(onnx: &[u8]) -> Result<(Vec<u8>, usize), String
     if changed == 0 {
         return Ok((onnx.to_vec(), 0));
     }
-    // prost writes proto3: an integer attribute equal to 0 loses its value on the wire, and
-    // OpenCV then refuses the attribute. Those whose ONNX default is 0 can simply go.
+    drop_zero_default_ints(graph);
+    Ok((model.encode_to_vec(), changed))
+}
+
+/// prost writes proto3: an integer attribute equal to 0 loses its value on the wire, and
+/// OpenCV then refuses the attribute. Those whose ONNX default is 0 can simply go.
+fn drop_zero_default_ints(graph: &mut GraphProto) {
     for n in graph.node.iter_mut() {
         n.attribute.retain(|a| {
             !(a.r#type == AttributeType::Int as i32
@@ -90,7 +99,77 @@ pub fn clip_bounds_to_attributes(onnx: &[u8]) -> Result<(Vec<u8>, usize), String
                 && matches!(a.name.as_str(), "allowzero" | "ceil_mode" | "storage_order"))
         });
     }
-    Ok((model.encode_to_vec(), changed))
+}
+
+const SCALE: &str = "hallkit_input_scale";
+const BIAS: &str = "hallkit_input_bias";
+const SCALED: &str = "hallkit_input_scaled";
+const NORMALISED: &str = "hallkit_input_normalised";
+
+fn per_channel(name: &str, values: [f32; 3]) -> TensorProto {
+    TensorProto {
+        name: name.to_string(),
+        dims: vec![1, 3, 1, 1],
+        data_type: tensor_proto::DataType::Float as i32,
+        float_data: values.to_vec(),
+        ..TensorProto::default()
+    }
+}
+
+fn node(op: &str, inputs: [&str; 2], output: &str) -> NodeProto {
+    NodeProto {
+        name: output.to_string(),
+        op_type: op.to_string(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.to_string()],
+        ..NodeProto::default()
+    }
+}
+
+/// Puts `x * scale[c] + bias[c]` in front of the model's image input. OpenCV's
+/// `FaceRecognizerSF` feeds a recognizer raw 0..255 RGB; MobileFaceNet was trained on
+/// ImageNet-normalised input, so the normalisation moves into the graph and the weights stay
+/// untouched.
+pub fn prepend_input_normalisation(
+    onnx: &[u8],
+    scale: [f32; 3],
+    bias: [f32; 3],
+) -> Result<Vec<u8>, String> {
+    let mut model = ModelProto::decode(onnx).map_err(|e| format!("not an ONNX model: {e}"))?;
+    let Some(graph) = model.graph.as_mut() else {
+        return Err("ONNX model without a graph".into());
+    };
+    let initialised: std::collections::HashSet<&str> =
+        graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    let input = graph
+        .input
+        .iter()
+        .map(|i| i.name.clone())
+        .find(|n| !initialised.contains(n.as_str()))
+        .ok_or("the model has no image input")?;
+    if graph
+        .node
+        .iter()
+        .any(|n| n.output.iter().any(|o| o == NORMALISED))
+    {
+        return Err("the model's input is already normalised by HallKit".into());
+    }
+    for n in graph.node.iter_mut() {
+        for i in n.input.iter_mut().filter(|i| **i == input) {
+            *i = NORMALISED.to_string();
+        }
+    }
+    graph.initializer.push(per_channel(SCALE, scale));
+    graph.initializer.push(per_channel(BIAS, bias));
+    graph.node.splice(
+        0..0,
+        [
+            node("Mul", [&input, SCALE], SCALED),
+            node("Add", [SCALED, BIAS], NORMALISED),
+        ],
+    );
+    drop_zero_default_ints(graph);
+    Ok(model.encode_to_vec())
 }
 
 #[cfg(test)]
@@ -122,5 +201,66 @@ mod tests {
             let max = n.attribute.iter().find(|a| a.name == "max").expect("max");
             assert_eq!(max.f, 6.0);
         }
+    }
+
+    #[test]
+    fn prepended_normalisation_makes_raw_pixels_give_the_same_embedding() {
+        use crate::backend::{Blob, Network, TractNetwork};
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/models/mobilefacenet.onnx");
+        let original = std::fs::read(path).expect("model");
+        let (scale, bias) = ([0.5, 2.0, -1.0], [3.0, -4.0, 0.25]);
+        let changed = prepend_input_normalisation(&original, scale, bias).expect("prepend");
+        let graph = ModelProto::decode(changed.as_slice())
+            .expect("valid")
+            .graph
+            .expect("graph");
+        assert_eq!(graph.node[0].op_type, "Mul");
+        assert_eq!(graph.node[1].op_type, "Add");
+        let input = &graph.input[0].name;
+        let readers: Vec<_> = graph
+            .node
+            .iter()
+            .filter(|n| n.input.contains(input))
+            .collect();
+        assert_eq!(readers.len(), 1, "only the new Mul reads the raw input");
+        assert!(prepend_input_normalisation(&changed, scale, bias).is_err());
+
+        let shape = [1, 3, 112, 112];
+        let mut raw = Blob::zeros(shape);
+        for (i, v) in raw.data.iter_mut().enumerate() {
+            *v = ((i * 37) % 256) as f32;
+        }
+        let mut normalised = raw.clone();
+        let plane = 112 * 112;
+        for (i, v) in normalised.data.iter_mut().enumerate() {
+            let c = i / plane;
+            *v = *v * scale[c] + bias[c];
+        }
+        let mut a = TractNetwork::load("original", &original, shape).expect("original");
+        let mut b = TractNetwork::load("prepended", &changed, shape).expect("prepended");
+        let want = a
+            .run(&normalised)
+            .expect("run")
+            .single("original")
+            .unwrap()
+            .to_vec();
+        let got = b
+            .run(&raw)
+            .expect("run")
+            .single("prepended")
+            .unwrap()
+            .to_vec();
+        assert_eq!(want.len(), 128);
+        let worst = want
+            .iter()
+            .zip(&got)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        let size = want.iter().map(|x| x.abs()).fold(0f32, f32::max);
+        assert!(
+            worst <= 1e-4 * size.max(1.0),
+            "differs by {worst} (values up to {size})"
+        );
     }
 }

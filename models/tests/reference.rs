@@ -167,3 +167,55 @@ fn opencv_dnn_runs_the_same_models_to_the_same_results() {
         );
     }
 }
+
+#[test]
+fn opencv_face_recognizer_sf_gives_the_same_embeddings_and_decisions() {
+    use kiosk_models::opencv_recognizer::OpenCvFaceRecognizer;
+    let store =
+        kiosk_models::ModelStore::open(&shared().join("models"), kiosk_models::Manifest::builtin())
+            .expect("models");
+    let mut sf = OpenCvFaceRecognizer::load(&store).expect("FaceRecognizerSF loads MobileFaceNet");
+    let mut engine = engine();
+    let threshold = engine.thresholds.match_cosine;
+    let mut worst = 1f32;
+    let scores = kiosk_models::eval::score_pairs_with(&shared().join("faces"), |img| {
+        let Some(face) = largest(engine.detect(img)?) else {
+            return Ok(None);
+        };
+        let ours = engine.embed(img, &face)?;
+        let theirs = sf.embed(img, &face)?;
+        worst = worst.min(ours.cosine(&theirs));
+        Ok(Some(theirs))
+    })
+    .expect("pairs");
+    let r = scores.rates(threshold);
+    eprintln!(
+        "FaceRecognizerSF: worst cosine to HallKit's embedding {worst:.5}; at {threshold}: FAR {}/{} FRR {}/{}",
+        r.false_accepts, r.impostor_pairs, r.false_rejects, r.genuine_pairs
+    );
+    assert!(
+        worst > 0.99,
+        "FaceRecognizerSF embedding differs: cosine {worst}"
+    );
+    assert!(r.genuine_pairs > 50 && r.impostor_pairs > 500);
+    assert!(r.far() <= 0.005 && r.frr() <= 0.02, "{r:?}");
+
+    // Its own match() on raw features is the cosine of the normalised embeddings.
+    let a = image_ops::read(&shared().join("faces/deepface_img1.jpg")).expect("a");
+    let b = image_ops::read(&shared().join("faces/deepface_img2.jpg")).expect("b");
+    let fa = largest(engine.detect(&a).expect("detect")).expect("face");
+    let fb = largest(engine.detect(&b).expect("detect")).expect("face");
+    let (ra, rb) = (
+        sf.feature(&sf.align(&a, &fa).expect("align"))
+            .expect("feature"),
+        sf.feature(&sf.align(&b, &fb).expect("align"))
+            .expect("feature"),
+    );
+    let matched = sf.cosine(&ra, &rb).expect("match");
+    let expected = sf
+        .embed(&a, &fa)
+        .expect("embed")
+        .cosine(&sf.embed(&b, &fb).expect("embed"));
+    assert!((matched - expected).abs() < 1e-4, "{matched} vs {expected}");
+    assert!(matched > threshold, "same person scores {matched}");
+}

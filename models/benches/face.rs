@@ -138,10 +138,10 @@ fn main() {
             et.cosine(&eo)
         );
     }
-    if let Some((_, o, dnn)) = results.get_mut(1) {
-        opencv_face_recognizer_sf(&models, dnn, &frame, &card_img, o.embed);
+    if let [(_, t, _), (_, o, dnn), ..] = results.as_mut_slice() {
+        opencv_face_detector_yn(&models, &frame, o.detect, t.detect);
+        opencv_face_recognizer_sf(&models, dnn, &frame, &card_img, o.embed, t.embed);
     }
-    opencv_face_detector_yn(&models.join("face_detection_yunet_2023mar.onnx"), &frame);
     println!("tenders (server-class reference): detection < 100 ms, comparison < 240 ms, accuracy >= 99.7 %");
     if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
         if let Some(hwm) = status.lines().find(|l| l.starts_with("VmHWM")) {
@@ -194,47 +194,43 @@ fn main() {
     }
 }
 
-/// OpenCV's own YuNet wrapper on the same file. OpenCV 4.6's FaceDetectorYN decodes the
-/// 2022 model's three-output layout; the 2023mar file has twelve outputs, which 4.8 and later
-/// understand. The attempt is made and its outcome printed either way.
-fn opencv_face_detector_yn(model: &Path, frame: &Mat) {
-    use opencv::objdetect::FaceDetectorYN;
+/// OpenCV's own YuNet wrapper (`FaceDetectorYN`: its blob, decoding and NMS) on the same
+/// weights, one thread, against HallKit's detector on cv::dnn and on tract.
+fn opencv_face_detector_yn(models: &Path, frame: &Mat, hallkit_dnn: Duration, tract: Duration) {
+    use kiosk_models::opencv_detector::OpenCvFaceDetector;
+    opencv::core::set_num_threads(1).expect("threads");
     let version = opencv::core::get_version_string().unwrap_or_default();
-    let attempt = (|| -> opencv::Result<(Duration, i32)> {
-        // YuNet needs sides that are multiples of 32: 1280×720 is padded to 1280×736.
-        let mut padded = Mat::default();
-        opencv::core::copy_make_border(
-            frame,
-            &mut padded,
-            0,
-            (32 - frame.rows() % 32) % 32,
-            0,
-            (32 - frame.cols() % 32) % 32,
-            opencv::core::BORDER_CONSTANT,
-            Scalar::all(0.0),
-        )?;
-        let frame = &padded;
-        let mut det = FaceDetectorYN::create_def(
-            &model.to_string_lossy(),
-            "",
-            Size::new(frame.cols(), frame.rows()),
-        )?;
-        let mut faces = Mat::default();
-        let mut times = Vec::new();
-        for _ in 0..=RUNS {
-            let t = Instant::now();
-            det.detect(frame, &mut faces)?;
+    let store =
+        kiosk_models::ModelStore::open(models, kiosk_models::Manifest::builtin()).expect("models");
+    let t0 = Instant::now();
+    let mut yn = match OpenCvFaceDetector::load(&store, 0.6, 0.3) {
+        Ok(d) => d,
+        Err(e) => {
+            println!("OpenCV {version} FaceDetectorYN: cannot load YuNet: {e}");
+            return;
+        }
+    };
+    let load = t0.elapsed();
+    let mut times = Vec::new();
+    let mut found = Vec::new();
+    for i in 0..=RUNS {
+        let t = Instant::now();
+        found = yn.detect(frame).expect("FaceDetectorYN");
+        if i > 0 {
             times.push(t.elapsed());
         }
-        Ok((median(times), faces.rows()))
-    })();
-    match attempt {
-        Ok((t, n)) => println!("OpenCV {version} FaceDetectorYN on the same YuNet file: {:.1} ms per 720p frame, {n} face(s)", ms(t)),
-        Err(e) => println!(
-            "OpenCV {version} FaceDetectorYN on the same YuNet file: not usable ({}); the DNN row above runs this model through cv::dnn with HallKit's decoder instead",
-            e.to_string().lines().next().unwrap_or("")
-        ),
     }
+    let t = median(times);
+    println!(
+        "OpenCV {version} FaceDetectorYN on the same YuNet weights{} (1 thread): load {:.1} ms | detect {:.1} ms per 720p frame, {} face(s) (HallKit on cv::dnn {:.1} ms, ratio {:.2}; tract / FaceDetectorYN {:.2})",
+        if (opencv::core::get_version_major(), opencv::core::get_version_minor()) < (4, 8) { " (2022 output layout added to the graph)" } else { "" },
+        ms(load),
+        ms(t),
+        found.len(),
+        ms(hallkit_dnn),
+        ms(hallkit_dnn) / ms(t),
+        ms(tract) / ms(t)
+    );
 }
 
 /// OpenCV's own recognizer wrapper (`FaceRecognizerSF`: alignCrop, feature, match) on the same
@@ -245,6 +241,7 @@ fn opencv_face_recognizer_sf(
     frame: &Mat,
     card_img: &Mat,
     hallkit: Duration,
+    tract: Duration,
 ) {
     use kiosk_models::opencv_recognizer::OpenCvFaceRecognizer;
     opencv::core::set_num_threads(1).expect("threads");
@@ -279,11 +276,12 @@ fn opencv_face_recognizer_sf(
     let ours = engine.embed(frame, &face).expect("embed");
     let theirs = sf.embed(frame, &face).expect("embed");
     println!(
-        "OpenCV FaceRecognizerSF on the same MobileFaceNet (1 thread): load {:.1} ms | alignCrop+feature+match {:.1} ms (HallKit on cv::dnn {:.1} ms, ratio {:.2}) | match score vs card {score:.3}, cosine to HallKit's embedding {:.5}",
+        "OpenCV FaceRecognizerSF on the same MobileFaceNet (1 thread): load {:.1} ms | alignCrop+feature+match {:.1} ms (HallKit on cv::dnn {:.1} ms, ratio {:.2}; tract / FaceRecognizerSF {:.2}) | match score vs card {score:.3}, cosine to HallKit's embedding {:.5}",
         ms(load),
         ms(t),
         ms(hallkit),
         ms(hallkit) / ms(t),
+        ms(tract) / ms(t),
         ours.cosine(&theirs)
     );
 }

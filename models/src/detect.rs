@@ -90,6 +90,16 @@ impl FaceDetector {
 /// The frame resized so its long side is 640 and padded right and bottom with black, as BGR
 /// 0..255 NCHW; and the factor to divide coordinates by.
 fn letterbox(bgr: &Mat) -> Result<(Blob, f32), FaceError> {
+    let (padded, scale) = letterboxed(bgr)?;
+    Ok((
+        crate::image_ops::to_blob(&padded, crate::image_ops::Channels::Bgr, |v, _| v)?,
+        scale,
+    ))
+}
+
+/// The frame resized so its long side is 640 and padded right and bottom with black; and the
+/// factor to divide coordinates by.
+pub fn letterboxed(bgr: &Mat) -> Result<(Mat, f32), FaceError> {
     let (w, h) = (bgr.cols(), bgr.rows());
     if w <= 0 || h <= 0 {
         return Err(FaceError::BadImage("empty frame".into()));
@@ -119,10 +129,7 @@ fn letterbox(bgr: &Mat) -> Result<(Blob, f32), FaceError> {
         Scalar::all(0.0),
     )
     .map_err(cv)?;
-    Ok((
-        crate::image_ops::to_blob(&padded, crate::image_ops::Channels::Bgr, |v, _| v)?,
-        scale,
-    ))
+    Ok((padded, scale))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -16,6 +16,7 @@ pub mod image_ops;
 pub mod liveness;
 pub mod manifest;
 pub mod onnx_compat;
+pub mod opencv_detector;
 pub mod opencv_recognizer;
 pub mod quality;
 pub mod verify;

@@ -10,8 +10,8 @@
 
 use prost::Message;
 use tract_onnx::pb::{
-    attribute_proto::AttributeType, tensor_proto, AttributeProto, GraphProto, ModelProto,
-    NodeProto, TensorProto,
+    attribute_proto::AttributeType, tensor_proto, type_proto, AttributeProto, GraphProto,
+    ModelProto, NodeProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
 };
 
 fn scalar(t: &TensorProto) -> Option<f32> {
@@ -172,6 +172,238 @@ pub fn prepend_input_normalisation(
     Ok(model.encode_to_vec())
 }
 
+/// Builds nodes and constants appended to a graph, under names no model uses.
+struct GraphEdit<'a> {
+    graph: &'a mut GraphProto,
+    counter: usize,
+}
+
+impl GraphEdit<'_> {
+    fn fresh(&mut self, stem: &str) -> String {
+        self.counter += 1;
+        format!("hallkit_{stem}_{}", self.counter)
+    }
+
+    fn floats(&mut self, dims: Vec<i64>, values: Vec<f32>) -> String {
+        let name = self.fresh("const");
+        self.graph.initializer.push(TensorProto {
+            name: name.clone(),
+            dims,
+            data_type: tensor_proto::DataType::Float as i32,
+            float_data: values,
+            ..TensorProto::default()
+        });
+        name
+    }
+
+    fn ints(&mut self, values: Vec<i64>) -> String {
+        let name = self.fresh("const");
+        self.graph.initializer.push(TensorProto {
+            name: name.clone(),
+            dims: vec![values.len() as i64],
+            data_type: tensor_proto::DataType::Int64 as i32,
+            int64_data: values,
+            ..TensorProto::default()
+        });
+        name
+    }
+
+    fn op(
+        &mut self,
+        op: &str,
+        inputs: Vec<String>,
+        axis: Option<i64>,
+        output: Option<&str>,
+    ) -> String {
+        let output = output.map_or_else(|| self.fresh(&op.to_lowercase()), str::to_string);
+        self.graph.node.push(NodeProto {
+            name: output.clone(),
+            op_type: op.to_string(),
+            input: inputs,
+            output: vec![output.clone()],
+            attribute: axis
+                .map(|i| AttributeProto {
+                    name: "axis".into(),
+                    r#type: AttributeType::Int as i32,
+                    i,
+                    ..AttributeProto::default()
+                })
+                .into_iter()
+                .collect(),
+            ..NodeProto::default()
+        });
+        output
+    }
+
+    /// `x * a + b` with scalar a and b.
+    fn affine(&mut self, x: &str, a: f32, b: f32) -> String {
+        let a = self.floats(vec![1], vec![a]);
+        let b = self.floats(vec![1], vec![b]);
+        let scaled = self.op("Mul", vec![x.to_string(), a], None, None);
+        self.op("Add", vec![scaled, b], None, None)
+    }
+
+    /// Columns `from..to` of the last axis of a `[1, N, C]` tensor.
+    fn columns(&mut self, x: &str, from: i64, to: i64) -> String {
+        let starts = self.ints(vec![from]);
+        let ends = self.ints(vec![to]);
+        let axes = self.ints(vec![2]);
+        self.op("Slice", vec![x.to_string(), starts, ends, axes], None, None)
+    }
+
+    /// `[1, N, width]` rows spread to `[1, N * per_cell, width]`: each row followed by
+    /// `per_cell - 1` rows of zeros.
+    fn spread(&mut self, x: &str, n: usize, width: usize, per_cell: usize) -> String {
+        if per_cell == 1 {
+            return x.to_string();
+        }
+        let (n, width, per_cell) = (n as i64, width as i64, per_cell as i64);
+        let cell_shape = self.ints(vec![1, n, 1, width]);
+        let cells = self.op("Reshape", vec![x.to_string(), cell_shape], None, None);
+        let zeros = self.floats(
+            vec![1, n, per_cell - 1, width],
+            vec![0.0; (n * (per_cell - 1) * width) as usize],
+        );
+        let filled = self.op("Concat", vec![cells, zeros], Some(2), None);
+        let flat_shape = self.ints(vec![1, n * per_cell, width]);
+        self.op("Reshape", vec![filled, flat_shape], None, None)
+    }
+}
+
+fn float_output(name: &str, dims: &[i64]) -> ValueInfoProto {
+    use tract_onnx::pb::tensor_shape_proto::{dimension, Dimension};
+    ValueInfoProto {
+        name: name.to_string(),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: tensor_proto::DataType::Float as i32,
+                shape: Some(TensorShapeProto {
+                    dim: dims
+                        .iter()
+                        .map(|&d| Dimension {
+                            value: Some(dimension::Value::DimValue(d)),
+                            ..Dimension::default()
+                        })
+                        .collect(),
+                }),
+            })),
+            ..TypeProto::default()
+        }),
+        ..ValueInfoProto::default()
+    }
+}
+
+/// YuNet 2023mar (anchor-free, twelve outputs `cls_s`, `obj_s`, `bbox_s`, `kps_s`) with three
+/// outputs `loc [1,P,14]`, `conf [1,P,2]` and `iou [1,P,1]` added in the prior-box layout the
+/// YuNet 2022 generation had, which is the only one OpenCV 4.5.4 to 4.7's `FaceDetectorYN`
+/// decodes. Its priors are, per cell of strides 8, 16, 32 and 64, boxes of 10/16/24, 32/48,
+/// 64/96 and 128/192/256 px centred on the cell, decoded as
+/// `centre = prior + loc * 0.1 * prior_size`, `w = prior_w * exp(loc_w * 0.1)`,
+/// `h = prior_h * exp(loc_h * 0.2)` and `score = sqrt(conf[1] * clamp(iou))`.
+/// Each 2023 anchor becomes its cell's first prior with the inverse of that decoding, which
+/// is linear in the 2023 outputs; the other priors, and the whole stride-64 level the 2023
+/// model lacks, get score 0. The convolution weights and what they compute are unchanged.
+/// `side` is the square input the file takes (640).
+pub fn yunet_in_2022_layout(onnx: &[u8], side: usize) -> Result<Vec<u8>, String> {
+    const LEVELS: [(usize, f32, usize); 3] = [(8, 10.0, 3), (16, 32.0, 2), (32, 64.0, 2)];
+    const LAST: (usize, usize) = (64, 3);
+    if side == 0 || !side.is_multiple_of(LAST.0) {
+        return Err(format!("input side {side} is not a multiple of 64"));
+    }
+    let mut model = ModelProto::decode(onnx).map_err(|e| format!("not an ONNX model: {e}"))?;
+    let Some(graph) = model.graph.as_mut() else {
+        return Err("ONNX model without a graph".into());
+    };
+    for (s, _, _) in LEVELS {
+        for head in ["cls", "obj", "bbox", "kps"] {
+            let name = format!("{head}_{s}");
+            if !graph.output.iter().any(|o| o.name == name) {
+                return Err(format!("no output {name:?}: not a YuNet 2023 model"));
+            }
+        }
+    }
+    let mut edit = GraphEdit { graph, counter: 0 };
+    let (mut loc, mut conf, mut iou) = (Vec::new(), Vec::new(), Vec::new());
+    for (s, min_size, per_cell) in LEVELS {
+        let n = (side / s) * (side / s);
+        let ratio = s as f32 / min_size;
+        let (a, b) = (10.0 * ratio, -5.0 * ratio);
+        let bbox = format!("bbox_{s}");
+        let centre = edit.columns(&bbox, 0, 2);
+        let centre = edit.affine(&centre, a, b);
+        let w = edit.columns(&bbox, 2, 3);
+        let w = edit.affine(&w, 10.0, 10.0 * ratio.ln());
+        let h = edit.columns(&bbox, 3, 4);
+        let h = edit.affine(&h, 5.0, 5.0 * ratio.ln());
+        let kps = edit.affine(&format!("kps_{s}"), a, b);
+        let l = edit.op("Concat", vec![centre, w, h, kps], Some(2), None);
+        loc.push(edit.spread(&l, n, 14, per_cell));
+        let cls = format!("cls_{s}");
+        let c = edit.op("Concat", vec![cls.clone(), cls], Some(2), None);
+        conf.push(edit.spread(&c, n, 2, per_cell));
+        iou.push(edit.spread(&format!("obj_{s}"), n, 1, per_cell));
+    }
+    let last = (side / LAST.0) * (side / LAST.0) * LAST.1;
+    for (parts, width, name) in [
+        (&mut loc, 14, "loc"),
+        (&mut conf, 2, "conf"),
+        (&mut iou, 1, "iou"),
+    ] {
+        parts.push(edit.floats(
+            vec![1, last as i64, width],
+            vec![0.0; last * width as usize],
+        ));
+        edit.op("Concat", std::mem::take(parts), Some(1), Some(name));
+    }
+    let graph = edit.graph;
+    let priors: usize = LEVELS
+        .iter()
+        .map(|&(s, _, per_cell)| (side / s) * (side / s) * per_cell)
+        .sum::<usize>()
+        + last;
+    graph.output = [("loc", 14), ("conf", 2), ("iou", 1)]
+        .iter()
+        .map(|&(name, width)| float_output(name, &[1, priors as i64, width]))
+        .collect();
+    drop_zero_default_ints(graph);
+    Ok(model.encode_to_vec())
+}
+
+/// A rewritten model written where OpenCV can read it by path (its wrappers take no bytes);
+/// removed when dropped. It holds weights only, never face data.
+pub struct TempModel(std::path::PathBuf);
+
+impl TempModel {
+    pub fn write(onnx: &[u8]) -> Result<TempModel, String> {
+        use std::io::Write;
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let model = TempModel(std::env::temp_dir().join(format!(
+            "hallkit-model-{}-{}.onnx",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        )));
+        let failed = |e: std::io::Error| format!("{}: {e}", model.0.display());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&model.0)
+            .and_then(|mut f| f.write_all(onnx))
+            .map_err(failed)?;
+        Ok(model)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempModel {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,6 +493,48 @@ mod tests {
         assert!(
             worst <= 1e-4 * size.max(1.0),
             "differs by {worst} (values up to {size})"
+        );
+    }
+
+    #[test]
+    fn only_a_yunet_2023_model_is_put_in_the_2022_layout() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/models");
+        let yunet = std::fs::read(dir.join("face_detection_yunet_2023mar.onnx")).expect("yunet");
+        assert!(yunet_in_2022_layout(b"\x01\x02 nonsense", 640).is_err());
+        assert!(yunet_in_2022_layout(&yunet, 600)
+            .unwrap_err()
+            .contains("multiple of 64"));
+        let other = std::fs::read(dir.join("mobilefacenet.onnx")).expect("model");
+        assert!(yunet_in_2022_layout(&other, 640)
+            .unwrap_err()
+            .contains("not a YuNet"));
+        let changed = yunet_in_2022_layout(&yunet, 640).expect("rewrite");
+        let graph = ModelProto::decode(changed.as_slice())
+            .expect("valid")
+            .graph
+            .expect("graph");
+        let outputs: Vec<_> = graph.output.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(outputs, ["loc", "conf", "iou"]);
+        // 80×80×3 + 40×40×2 + 20×20×2 + 10×10×3 priors, as OpenCV 4.6 generates for 640×640.
+        let Some(type_proto::Value::TensorType(t)) = graph.output[0]
+            .r#type
+            .as_ref()
+            .and_then(|t| t.value.as_ref())
+        else {
+            panic!("loc has no tensor type");
+        };
+        let dims: Vec<_> = t
+            .shape
+            .as_ref()
+            .expect("shape")
+            .dim
+            .iter()
+            .map(|d| d.value.clone())
+            .collect();
+        use tract_onnx::pb::tensor_shape_proto::dimension::Value::DimValue;
+        assert_eq!(
+            dims,
+            [Some(DimValue(1)), Some(DimValue(23500)), Some(DimValue(14))]
         );
     }
 }

@@ -6,7 +6,7 @@
 //! `FaceRecognizerSF` feeds the network raw 0..255 RGB at 112×112 and reads the model from a
 //! path, so the model's ImageNet normalisation is prepended to its graph
 //! (`onnx_compat::prepend_input_normalisation`) and the result is written to a temporary file
-//! that is removed as soon as OpenCV has read it. The file holds weights only, never face data.
+//! that is removed as soon as OpenCV has read it.
 
 use opencv::core::{Mat, Ptr};
 use opencv::objdetect::FaceRecognizerSF;
@@ -48,9 +48,9 @@ impl OpenCvFaceRecognizer {
         let bias: [f32; 3] = std::array::from_fn(|c| -MEAN[c] / STD[c]);
         let onnx = crate::onnx_compat::prepend_input_normalisation(&onnx, scale, bias)
             .map_err(inference)?;
-        let file = tempfile_for_opencv(&onnx)?;
+        let file = crate::onnx_compat::TempModel::write(&onnx).map_err(inference)?;
         let created = FaceRecognizerSF::create(
-            &file.0.to_string_lossy(),
+            &file.path().to_string_lossy(),
             "",
             opencv::dnn::DNN_BACKEND_OPENCV,
             opencv::dnn::DNN_TARGET_CPU,
@@ -99,33 +99,4 @@ impl OpenCvFaceRecognizer {
         };
         Embedding::from_raw(feature.data_typed::<f32>().map_err(cv)?.to_vec())
     }
-}
-
-/// A model file OpenCV can read by path; removed when dropped.
-struct TempModel(std::path::PathBuf);
-
-impl Drop for TempModel {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn tempfile_for_opencv(onnx: &[u8]) -> Result<TempModel, FaceError> {
-    use std::io::Write;
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let path = std::env::temp_dir().join(format!(
-        "hallkit-sf-{}-{}.onnx",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let guard = TempModel(path);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&guard.0)
-        .map_err(|e| inference(format!("{}: {e}", guard.0.display())))?;
-    f.write_all(onnx)
-        .map_err(|e| inference(format!("{}: {e}", guard.0.display())))?;
-    Ok(guard)
 }

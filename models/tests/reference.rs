@@ -219,3 +219,38 @@ fn opencv_face_recognizer_sf_gives_the_same_embeddings_and_decisions() {
     assert!((matched - expected).abs() < 1e-4, "{matched} vs {expected}");
     assert!(matched > threshold, "same person scores {matched}");
 }
+
+#[test]
+fn opencv_face_detector_yn_finds_the_same_faces() {
+    use kiosk_models::opencv_detector::OpenCvFaceDetector;
+    let store =
+        kiosk_models::ModelStore::open(&shared().join("models"), kiosk_models::Manifest::builtin())
+            .expect("models");
+    let mut engine = engine();
+    let mut yn = OpenCvFaceDetector::load(&store, 0.6, 0.3).expect("FaceDetectorYN loads YuNet");
+    let (mut worst, mut faces) = (0f32, 0);
+    for (file, _) in kiosk_models::eval::read_labels(&shared().join("faces")).expect("labels") {
+        let img = image_ops::read(&shared().join("faces").join(&file)).expect("decode");
+        let ours = engine.detect(&img).expect("detect");
+        let theirs = yn.detect(&img).expect("FaceDetectorYN");
+        let a = largest(ours).expect("face");
+        let b = largest(theirs).expect("FaceDetectorYN finds the face");
+        for k in 0..4 {
+            worst = worst.max((a.rect[k] - b.rect[k]).abs() / a.rect[2]);
+        }
+        for (p, q) in a.landmarks.iter().zip(&b.landmarks) {
+            worst = worst.max(((p[0] - q[0]).abs() + (p[1] - q[1]).abs()) / a.rect[2]);
+        }
+        assert!((a.score - b.score).abs() < 0.01, "{file}: {a:?} vs {b:?}");
+        faces += 1;
+    }
+    eprintln!(
+        "FaceDetectorYN on {faces} photos: worst box/landmark difference {:.3}% of the face width",
+        worst * 100.0
+    );
+    assert!(
+        worst < 0.01,
+        "FaceDetectorYN differs by {:.2}% of the face width",
+        worst * 100.0
+    );
+}

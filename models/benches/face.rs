@@ -203,7 +203,7 @@ fn opencv_face_detector_yn(models: &Path, frame: &Mat, hallkit_dnn: Duration, tr
     let store =
         kiosk_models::ModelStore::open(models, kiosk_models::Manifest::builtin()).expect("models");
     let t0 = Instant::now();
-    let mut yn = match OpenCvFaceDetector::load(&store, 0.6, 0.3) {
+    let mut yn = match OpenCvFaceDetector::load(&store) {
         Ok(d) => d,
         Err(e) => {
             println!("OpenCV {version} FaceDetectorYN: cannot load YuNet: {e}");

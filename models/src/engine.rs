@@ -16,6 +16,9 @@ use crate::{cv, FaceError, Manifest, ModelStore};
 pub const DETECTOR: &str = "face-detector";
 pub const EMBEDDER: &str = "face-embedder";
 pub const LIVENESS: [&str; 2] = ["liveness-v2", "liveness-v1se"];
+/// The detector's score and NMS overlap when the manifest gives none.
+pub(crate) const DETECTOR_SCORE: f64 = 0.6;
+pub(crate) const DETECTOR_NMS_IOU: f64 = 0.3;
 
 /// Thresholds the manifest ships with; the per-camera policy may override them.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,13 +53,12 @@ impl FaceEngine {
                     message: format!("manifest input {:?} is not NCHW", e.input),
                 })
         };
-        let threshold = |name: &str, key: &str, default: f64| -> Result<f32, FaceError> {
-            Ok(*store.entry(name)?.thresholds.get(key).unwrap_or(&default) as f32)
-        };
+        let threshold =
+            |name: &str, key: &str, default: f64| manifest_value(store, name, key, default);
         let detector = FaceDetector::new(
             backend.load(DETECTOR, &store.read(DETECTOR)?, input(DETECTOR)?)?,
-            threshold(DETECTOR, "score", 0.6)?,
-            threshold(DETECTOR, "nms_iou", 0.3)?,
+            threshold(DETECTOR, "score", DETECTOR_SCORE)?,
+            threshold(DETECTOR, "nms_iou", DETECTOR_NMS_IOU)?,
         );
         let embedder =
             FaceEmbedder::new(backend.load(EMBEDDER, &store.read(EMBEDDER)?, input(EMBEDDER)?)?);
@@ -118,6 +120,16 @@ impl FaceEngine {
         };
         self.embed(&face.0, &face.1)
     }
+}
+
+/// A threshold or parameter from the manifest entry of `name`, or `default` when it has none.
+pub(crate) fn manifest_value(
+    store: &ModelStore,
+    name: &str,
+    key: &str,
+    default: f64,
+) -> Result<f32, FaceError> {
+    Ok(*store.entry(name)?.thresholds.get(key).unwrap_or(&default) as f32)
 }
 
 /// The largest face: the person in front of the camera, not someone passing behind.

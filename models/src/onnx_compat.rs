@@ -101,30 +101,7 @@ fn drop_zero_default_ints(graph: &mut GraphProto) {
     }
 }
 
-const SCALE: &str = "hallkit_input_scale";
-const BIAS: &str = "hallkit_input_bias";
-const SCALED: &str = "hallkit_input_scaled";
 const NORMALISED: &str = "hallkit_input_normalised";
-
-fn per_channel(name: &str, values: [f32; 3]) -> TensorProto {
-    TensorProto {
-        name: name.to_string(),
-        dims: vec![1, 3, 1, 1],
-        data_type: tensor_proto::DataType::Float as i32,
-        float_data: values.to_vec(),
-        ..TensorProto::default()
-    }
-}
-
-fn node(op: &str, inputs: [&str; 2], output: &str) -> NodeProto {
-    NodeProto {
-        name: output.to_string(),
-        op_type: op.to_string(),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![output.to_string()],
-        ..NodeProto::default()
-    }
-}
 
 /// Puts `x * scale[c] + bias[c]` in front of the model's image input. OpenCV's
 /// `FaceRecognizerSF` feeds a recognizer raw 0..255 RGB; MobileFaceNet was trained on
@@ -159,15 +136,16 @@ pub fn prepend_input_normalisation(
             *i = NORMALISED.to_string();
         }
     }
-    graph.initializer.push(per_channel(SCALE, scale));
-    graph.initializer.push(per_channel(BIAS, bias));
-    graph.node.splice(
-        0..0,
-        [
-            node("Mul", [&input, SCALE], SCALED),
-            node("Add", [SCALED, BIAS], NORMALISED),
-        ],
-    );
+    let existing = graph.node.len();
+    let mut edit = GraphEdit { graph, counter: 0 };
+    let scale = edit.floats(vec![1, 3, 1, 1], scale.to_vec());
+    let bias = edit.floats(vec![1, 3, 1, 1], bias.to_vec());
+    let scaled = edit.op("Mul", vec![input, scale], None, None);
+    edit.op("Add", vec![scaled, bias], None, Some(NORMALISED));
+    // The graph's nodes are in topological order, so the new ones go first.
+    let graph = edit.graph;
+    let added = graph.node.len() - existing;
+    graph.node.rotate_right(added);
     drop_zero_default_ints(graph);
     Ok(model.encode_to_vec())
 }

@@ -12,7 +12,7 @@ use opencv::objdetect::FaceDetectorYN;
 use opencv::prelude::*;
 
 use crate::detect::{letterboxed, Detection, INPUT};
-use crate::engine::DETECTOR;
+use crate::engine::{manifest_value, DETECTOR, DETECTOR_NMS_IOU, DETECTOR_SCORE};
 use crate::{cv, FaceError, ModelStore};
 
 pub struct OpenCvFaceDetector {
@@ -30,11 +30,11 @@ fn inference(message: impl Into<String>) -> FaceError {
 }
 
 impl OpenCvFaceDetector {
-    pub fn load(
-        store: &ModelStore,
-        score_threshold: f32,
-        nms_iou: f32,
-    ) -> Result<OpenCvFaceDetector, FaceError> {
+    /// Loads the manifest's detector with the manifest's score and NMS thresholds, as
+    /// `FaceEngine` does.
+    pub fn load(store: &ModelStore) -> Result<OpenCvFaceDetector, FaceError> {
+        let score_threshold = manifest_value(store, DETECTOR, "score", DETECTOR_SCORE)?;
+        let nms_iou = manifest_value(store, DETECTOR, "nms_iou", DETECTOR_NMS_IOU)?;
         let onnx = store.read(DETECTOR)?;
         let version = (
             opencv::core::get_version_major(),

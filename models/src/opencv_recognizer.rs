@@ -76,7 +76,7 @@ impl OpenCvFaceRecognizer {
         self.inner
             .feature(aligned, &mut feature)
             .map_err(|e| inference(e.to_string()))?;
-        // OpenCV reuses the network's output buffer between calls.
+        // OpenCV reuses the network's output buffer between calls; the copy is also continuous.
         feature.try_clone().map_err(cv)
     }
 
@@ -92,11 +92,6 @@ impl OpenCvFaceRecognizer {
     pub fn embed(&mut self, bgr: &Mat, face: &Detection) -> Result<Embedding, FaceError> {
         let aligned = self.align(bgr, face)?;
         let feature = self.feature(&aligned)?;
-        let feature = if feature.is_continuous() {
-            feature
-        } else {
-            feature.try_clone().map_err(cv)?
-        };
         Embedding::from_raw(feature.data_typed::<f32>().map_err(cv)?.to_vec())
     }
 }

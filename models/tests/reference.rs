@@ -227,7 +227,7 @@ fn opencv_face_detector_yn_finds_the_same_faces() {
         kiosk_models::ModelStore::open(&shared().join("models"), kiosk_models::Manifest::builtin())
             .expect("models");
     let mut engine = engine();
-    let mut yn = OpenCvFaceDetector::load(&store, 0.6, 0.3).expect("FaceDetectorYN loads YuNet");
+    let mut yn = OpenCvFaceDetector::load(&store).expect("FaceDetectorYN loads YuNet");
     let (mut worst, mut faces) = (0f32, 0);
     for (file, _) in kiosk_models::eval::read_labels(&shared().join("faces")).expect("labels") {
         let img = image_ops::read(&shared().join("faces").join(&file)).expect("decode");

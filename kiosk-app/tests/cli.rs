@@ -7,8 +7,11 @@ use std::time::{Duration, Instant};
 
 fn kiosk() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kiosk"));
+    // Hermetic: no developer's display, desktop session bus or portal reaches the kiosk.
     c.env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove("XDG_RUNTIME_DIR")
         .env("RUST_LOG", "warn");
     c
 }
@@ -60,62 +63,103 @@ fn first_line(child: &mut Child) -> (String, BufReader<std::process::ChildStdout
     (line, out)
 }
 
-/// Starts `kiosk run` (with `display` as DISPLAY, or none) and returns it with its ready line.
-fn spawn_run(
-    cfg: &Path,
-    display: Option<&str>,
-) -> (Child, String, BufReader<std::process::ChildStdout>) {
-    let mut cmd = kiosk();
-    if let Some(d) = display {
-        cmd.env("DISPLAY", d);
+/// A `kiosk run` under test. Its stderr is drained all along, so a chatty kiosk can never
+/// block on a full pipe, and whatever it said is at hand when something goes wrong.
+struct KioskRun {
+    child: Child,
+    ready: String,
+    out: BufReader<std::process::ChildStdout>,
+    err: Option<std::thread::JoinHandle<String>>,
+}
+
+impl KioskRun {
+    /// Starts `kiosk run` (with `display` as DISPLAY, or none) and waits for its ready line.
+    fn start(cfg: &Path, display: Option<&str>) -> KioskRun {
+        let mut cmd = kiosk();
+        if let Some(d) = display {
+            cmd.env("DISPLAY", d);
+        }
+        let mut child = cmd
+            .args(["run", "--config"])
+            .arg(cfg)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let err = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut stderr, &mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        });
+        let (ready, out) = first_line(&mut child);
+        KioskRun {
+            child,
+            ready,
+            out,
+            err: Some(err),
+        }
     }
-    let mut child = cmd
-        .args(["run", "--config"])
-        .arg(cfg)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (line, out) = first_line(&mut child);
-    (child, line, out)
-}
 
-/// SIGTERMs a `kiosk run`, checks it stopped cleanly, and returns its stderr.
-fn stop_run(child: Child, out: BufReader<std::process::ChildStdout>) -> String {
-    stop_run_report(child, out).0
-}
+    /// Everything the kiosk wrote on stderr; call once it has exited.
+    fn stderr(&mut self) -> String {
+        self.err
+            .take()
+            .map(|t| t.join().unwrap_or_default())
+            .unwrap_or_default()
+    }
 
-/// As `stop_run`, with the final status line.
-fn stop_run_report(
-    mut child: Child,
-    mut out: BufReader<std::process::ChildStdout>,
-) -> (String, serde_json::Value) {
-    sigterm(&child);
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "kiosk run exited {status}");
-    assert!(rest.contains("\"stopped\":true"), "{rest}");
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-    let last = rest
-        .lines()
-        .rev()
-        .find(|l| l.contains("\"stopped\""))
-        .unwrap_or("{}");
-    (
-        err,
-        serde_json::from_str(last).unwrap_or(serde_json::Value::Null),
-    )
+    /// Kills the kiosk and returns its stderr, for a failure message.
+    fn kill(mut self) -> String {
+        let status = self.child.try_wait().ok().flatten();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut self.out, &mut rest);
+        let how = match status {
+            Some(s) => format!("it had exited by itself ({s})"),
+            None => "it was still running".to_string(),
+        };
+        format!(
+            "{how}\nstdout after ready:\n{rest}\nstderr:\n{}",
+            self.stderr()
+        )
+    }
+
+    /// SIGTERMs the kiosk, checks it stopped cleanly, and returns its stderr.
+    fn stop(self) -> String {
+        self.stop_report().0
+    }
+
+    /// As `stop`, with the final status line.
+    fn stop_report(mut self) -> (String, serde_json::Value) {
+        sigterm(&self.child);
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut self.out, &mut rest).unwrap();
+        let status = self.child.wait().unwrap();
+        let err = self.stderr();
+        assert!(status.success(), "kiosk run exited {status}: {err}");
+        assert!(rest.contains("\"stopped\":true"), "{rest}");
+        let last = rest
+            .lines()
+            .rev()
+            .find(|l| l.contains("\"stopped\""))
+            .unwrap_or("{}");
+        (
+            err,
+            serde_json::from_str(last).unwrap_or(serde_json::Value::Null),
+        )
+    }
 }
 
 #[test]
 fn run_starts_headless_serves_the_centre_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_in(dir.path(), "");
-    let (child, line, out) = spawn_run(&cfg, None);
+    let run = KioskRun::start(&cfg, None);
+    let line = &run.ready;
     let ready: serde_json::Value =
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
     assert_eq!(ready["ready"], true);
     assert_eq!(ready["profile"], "sim");
     let devices = ready["devices"].as_array().unwrap();
@@ -163,7 +207,7 @@ fn run_starts_headless_serves_the_centre_and_stops_on_sigterm() {
         "{status}"
     );
 
-    let (err, stopped) = stop_run_report(child, out);
+    let (err, stopped) = run.stop_report();
     // The start event and the stop event were queued and reached the centre before it stopped:
     // nothing is left pending in the outbox.
     assert_eq!(stopped["outbox"]["pending"], 0, "{stopped}");
@@ -396,7 +440,7 @@ fn screenshot_renders_the_device_status_screen() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-/// A private X server for the window test; killed on drop.
+/// A private X server for the window test, stopped on drop.
 struct Xvfb {
     child: Child,
     display: String,
@@ -404,40 +448,47 @@ struct Xvfb {
 
 impl Xvfb {
     fn start() -> Xvfb {
-        let n = (90..200)
-            .find(|n| {
-                !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-                    && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
-            })
-            .expect("no free X display number");
-        let child = Command::new("Xvfb")
+        // Xvfb picks a free display itself and writes its number once it accepts clients,
+        // so there is no race with other X servers and no waiting on a socket file.
+        let mut child = Command::new("Xvfb")
             .args([
-                format!(":{n}").as_str(),
+                "-displayfd",
+                "1",
                 "-screen",
                 "0",
                 "1920x1080x24",
                 "-nolisten",
                 "tcp",
             ])
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("Xvfb is installed by scripts/setup-debian.sh");
-        let socket = format!("/tmp/.X11-unix/X{n}");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !Path::new(&socket).exists() {
-            assert!(Instant::now() < deadline, "Xvfb did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let mut number = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut number)
+            .unwrap();
+        let number = number.trim();
+        assert!(
+            !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()),
+            "Xvfb did not start: {number:?}"
+        );
         Xvfb {
             child,
-            display: format!(":{n}"),
+            display: format!(":{number}"),
         }
     }
 }
 
 impl Drop for Xvfb {
     fn drop(&mut self) {
+        // SIGTERM lets Xvfb remove its lock file and socket; SIGKILL would leave them behind.
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -448,10 +499,11 @@ fn run_opens_a_window_when_a_display_exists() {
     let x = Xvfb::start();
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_in(dir.path(), "");
-    let (child, line, out) = spawn_run(&cfg, Some(&x.display));
-    assert!(line.contains("\"ready\":true"), "{line}");
-    // The window maps shortly after the runtime is ready; look for it by its title.
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut run = KioskRun::start(&cfg, Some(&x.display));
+    assert!(run.ready.contains("\"ready\":true"), "{}", run.ready);
+    // The window maps shortly after the runtime is ready; look for it by its title. The
+    // deadline only bounds a hang: a loaded CI machine may take its time.
+    let deadline = Instant::now() + Duration::from_secs(90);
     let tree = loop {
         let o = Command::new("xwininfo")
             .args(["-root", "-tree"])
@@ -459,17 +511,17 @@ fn run_opens_a_window_when_a_display_exists() {
             .output()
             .unwrap();
         let tree = String::from_utf8_lossy(&o.stdout).to_string();
-        if tree.contains("政务服务自助终端") || Instant::now() > deadline {
+        let exited = !matches!(run.child.try_wait(), Ok(None));
+        if tree.contains("政务服务自助终端") || exited || Instant::now() > deadline {
             break tree;
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    assert!(
-        tree.contains("政务服务自助终端"),
-        "no kiosk window on {}: {tree}",
-        x.display
-    );
-    let err = stop_run(child, out);
+    if !tree.contains("政务服务自助终端") {
+        let why = run.kill();
+        panic!("no kiosk window on {}: {tree}\n{why}", x.display);
+    }
+    let err = run.stop();
     assert!(
         !err.contains("running headless"),
         "it ran headless despite a display: {err}"

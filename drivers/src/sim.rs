@@ -356,7 +356,7 @@ mod tests {
         host.write_all(b"hi").unwrap();
         let mut buf = [0u8; 8];
         let mut n = 0;
-        for _ in 0..100 {
+        for _ in 0..1000 {
             n = sim.recv(&mut buf, Duration::from_millis(20)).unwrap();
             if n > 0 {
                 break;

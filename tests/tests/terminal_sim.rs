@@ -18,7 +18,7 @@ fn labelled(app: &AppWindow, label: &str) -> usize {
 }
 
 fn wait_health(rt: &Runtime, id: &str, want: Health) {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let h = rt.device(id).unwrap().handle.poll_now().unwrap().health;
         if h == want {
@@ -51,7 +51,7 @@ fn sim_terminal_end_to_end() {
         )
     };
     let reachable = tokio.block_on(async {
-        tokio::time::timeout(Duration::from_secs(5), link.wait_for(|l| l.reachable))
+        tokio::time::timeout(Duration::from_secs(30), link.wait_for(|l| l.reachable))
             .await
             .is_ok()
     });
@@ -86,7 +86,7 @@ fn sim_terminal_end_to_end() {
             &serde_json::json!({"text": "https://zwfw.example.gov.cn/q?c=1"}),
         )
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let mut got = None;
     while got.is_none() && Instant::now() < deadline {
         match events.try_recv() {
@@ -122,7 +122,7 @@ fn sim_terminal_end_to_end() {
         .unwrap()
         .inject("door", &serde_json::json!({"open": true}))
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while rt
         .device("board")
         .unwrap()

@@ -158,7 +158,7 @@ fn unplug_goes_offline_and_replug_recovers() {
     assert_eq!(handle.poll_now().unwrap().health, Health::Online);
     sim.unplug().unwrap();
     let mut seen = None;
-    for _ in 0..100 {
+    for _ in 0..1000 {
         let h = handle.poll_now().unwrap().health;
         if h != Health::Online {
             seen = Some(h);
@@ -173,7 +173,7 @@ fn unplug_goes_offline_and_replug_recovers() {
     );
     sim.replug().unwrap();
     let mut back = false;
-    for _ in 0..100 {
+    for _ in 0..1000 {
         if handle.poll_now().unwrap().health == Health::Online {
             back = true;
             break;

@@ -52,6 +52,12 @@ fn default_language() -> String {
 fn default_orientation() -> Orientation {
     Orientation::Landscape
 }
+fn default_window_wait_s() -> u64 {
+    15
+}
+fn default_window_attempts() -> u32 {
+    4
+}
 fn default_level() -> String {
     "info".into()
 }
@@ -134,6 +140,12 @@ pub struct UiConfig {
     pub language: String,
     #[serde(default = "default_orientation")]
     pub orientation: Orientation,
+    /// How long the display gets to show the kiosk window, per attempt.
+    #[serde(default = "default_window_wait_s")]
+    pub window_wait_s: u64,
+    /// How many times the window is asked for before the kiosk exits with an error.
+    #[serde(default = "default_window_attempts")]
+    pub window_attempts: u32,
 }
 
 impl Default for UiConfig {
@@ -141,6 +153,8 @@ impl Default for UiConfig {
         UiConfig {
             language: default_language(),
             orientation: default_orientation(),
+            window_wait_s: default_window_wait_s(),
+            window_attempts: default_window_attempts(),
         }
     }
 }
@@ -383,6 +397,18 @@ impl Config {
                 format!("ui.language: {e}"),
             )
         })?;
+        if !(1..=600).contains(&raw.ui.window_wait_s) {
+            return Err(at(
+                key_offset(text, "[ui]", "window_wait_s"),
+                "ui.window_wait_s must be between 1 and 600".into(),
+            ));
+        }
+        if !(1..=20).contains(&raw.ui.window_attempts) {
+            return Err(at(
+                key_offset(text, "[ui]", "window_attempts"),
+                "ui.window_attempts must be between 1 and 20".into(),
+            ));
+        }
         tracing_subscriber::EnvFilter::try_new(&raw.log.level).map_err(|e| {
             at(
                 key_offset(text, "[log]", "level"),
@@ -517,6 +543,7 @@ path = "/dev/ttyACM0"
         assert_eq!(c.devices.len(), 1);
         assert_eq!(c.centre.url, None);
         assert_eq!(c.ui.orientation, Orientation::Landscape);
+        assert_eq!((c.ui.window_wait_s, c.ui.window_attempts), (15, 4));
         assert_eq!(c.offset().local_minus_utc(), 8 * 3600);
     }
 
@@ -541,6 +568,12 @@ path = "/dev/ttyACM0"
         assert!(e.message.contains("unknown driver"), "{e}");
         let e = parse(&format!("{GOOD}\n[ui]\nlanguage = \"fr\"\n")).unwrap_err();
         assert_eq!(e.line, 16, "{e}");
+        let e = parse(&format!("{GOOD}\n[ui]\nwindow_wait_s = 0\n")).unwrap_err();
+        assert_eq!(e.line, 16, "{e}");
+        assert!(e.message.contains("ui.window_wait_s"), "{e}");
+        let e = parse(&format!("{GOOD}\n[ui]\nwindow_attempts = 0\n")).unwrap_err();
+        assert_eq!(e.line, 16, "{e}");
+        assert!(e.message.contains("ui.window_attempts"), "{e}");
         let e = parse(&GOOD.replace("id = \"KSK-320583-0001\"", "id = \"KSK 1\"")).unwrap_err();
         assert_eq!(e.line, 3, "{e}");
         let twice = format!("{GOOD}\n[[devices]]\nid = \"scanner\"\nkind = \"qr-scanner\"\ndriver = \"qr-serial\"\ntransport = \"serial\"\npath = \"/dev/ttyS1\"\n");

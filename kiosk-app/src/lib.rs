@@ -17,6 +17,7 @@ pub mod screen;
 pub mod simulate;
 pub mod sync;
 pub mod tls;
+pub mod window_watchdog;
 
 pub use config::{Config, ConfigError, Profile};
 pub use runtime::{DeviceStatus, EventBus, Runtime};

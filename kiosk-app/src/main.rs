@@ -656,6 +656,8 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
     });
     println!("{ready}");
 
+    // A window that fails still lets the terminal stop in order; the error is the exit status.
+    let mut window = Ok(());
     if !headless && screen::display_available() {
         // The window owns the main thread; a signal quits its event loop.
         tokio.spawn(async move {
@@ -664,7 +666,10 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
                 let _ = slint::quit_event_loop();
             });
         });
-        screen::run_window(&config, runtime.clone(), link.clone())?;
+        window = screen::run_window(&config, runtime.clone(), link.clone());
+        if let Err(e) = &window {
+            tracing::error!(error = %format!("{e:#}"), "the screen failed; stopping the terminal");
+        }
     } else {
         if !headless {
             eprintln!(
@@ -722,6 +727,7 @@ fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<ExitC
         "{}",
         serde_json::json!({ "stopped": true, "outbox": counts })
     );
+    window?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -448,6 +448,11 @@ struct Xvfb {
 
 impl Xvfb {
     fn start() -> Xvfb {
+        Xvfb::with_screen("1920x1080x24")
+    }
+
+    /// An X server whose one screen is `geometry` (width x height x depth).
+    fn with_screen(geometry: &str) -> Xvfb {
         // Xvfb picks a free display itself and writes its number once it accepts clients,
         // so there is no race with other X servers and no waiting on a socket file.
         let mut child = Command::new("Xvfb")
@@ -456,7 +461,7 @@ impl Xvfb {
                 "1",
                 "-screen",
                 "0",
-                "1920x1080x24",
+                geometry,
                 "-nolisten",
                 "tcp",
             ])
@@ -526,6 +531,45 @@ fn run_opens_a_window_when_a_display_exists() {
         !err.contains("running headless"),
         "it ran headless despite a display: {err}"
     );
+}
+
+#[test]
+fn run_stops_in_order_and_fails_when_the_display_never_shows_its_window() {
+    // An 8-bit display has no visual the window can draw with: Slint fails to create the
+    // window inside its event loop and, left alone, would run on with a black screen.
+    let x = Xvfb::with_screen("1024x768x8");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(dir.path(), "");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("window_wait_s = 15", "window_wait_s = 1")
+        .replace("window_attempts = 4", "window_attempts = 2");
+    std::fs::write(&cfg, text).unwrap();
+    let mut run = KioskRun::start(&cfg, Some(&x.display));
+    assert!(run.ready.contains("\"ready\":true"), "{}", run.ready);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut run.out, &mut rest).unwrap();
+    let status = run.child.wait().unwrap();
+    let err = run.stderr();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the kiosk window has not appeared; asking for it again"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the kiosk window never appeared on the display (asked 2 times)"),
+        "{err}"
+    );
+    // Slint's own reason is passed on for the technician.
+    assert!(err.contains("softbuffer"), "{err}");
+    // The terminal still stopped in order: its stop event reached the centre.
+    let last = rest
+        .lines()
+        .rev()
+        .find(|l| l.contains("\"stopped\""))
+        .unwrap_or("{}");
+    let stopped: serde_json::Value = serde_json::from_str(last).unwrap();
+    assert_eq!(stopped["outbox"]["pending"], 0, "{rest}");
 }
 
 #[test]

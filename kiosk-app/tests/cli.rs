@@ -132,20 +132,27 @@ impl KioskRun {
     }
 
     /// As `stop`, with the final status line.
-    fn stop_report(mut self) -> (String, serde_json::Value) {
+    fn stop_report(self) -> (String, serde_json::Value) {
         sigterm(&self.child);
+        let (status, err, stopped) = self.finish();
+        assert!(status.success(), "kiosk run exited {status}: {err}");
+        assert_eq!(stopped["stopped"], true, "{stopped}: {err}");
+        (err, stopped)
+    }
+
+    /// Waits for the kiosk to exit: its status, its stderr and its final status line.
+    fn finish(mut self) -> (std::process::ExitStatus, String, serde_json::Value) {
         let mut rest = String::new();
         std::io::Read::read_to_string(&mut self.out, &mut rest).unwrap();
         let status = self.child.wait().unwrap();
         let err = self.stderr();
-        assert!(status.success(), "kiosk run exited {status}: {err}");
-        assert!(rest.contains("\"stopped\":true"), "{rest}");
         let last = rest
             .lines()
             .rev()
             .find(|l| l.contains("\"stopped\""))
             .unwrap_or("{}");
         (
+            status,
             err,
             serde_json::from_str(last).unwrap_or(serde_json::Value::Null),
         )
@@ -545,12 +552,9 @@ fn run_stops_in_order_and_fails_when_the_display_never_shows_its_window() {
         .replace("window_wait_s = 15", "window_wait_s = 1")
         .replace("window_attempts = 4", "window_attempts = 2");
     std::fs::write(&cfg, text).unwrap();
-    let mut run = KioskRun::start(&cfg, Some(&x.display));
+    let run = KioskRun::start(&cfg, Some(&x.display));
     assert!(run.ready.contains("\"ready\":true"), "{}", run.ready);
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut run.out, &mut rest).unwrap();
-    let status = run.child.wait().unwrap();
-    let err = run.stderr();
+    let (status, err, stopped) = run.finish();
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(
         err.contains("the kiosk window has not appeared; asking for it again"),
@@ -563,13 +567,8 @@ fn run_stops_in_order_and_fails_when_the_display_never_shows_its_window() {
     // Slint's own reason is passed on for the technician.
     assert!(err.contains("softbuffer"), "{err}");
     // The terminal still stopped in order: its stop event reached the centre.
-    let last = rest
-        .lines()
-        .rev()
-        .find(|l| l.contains("\"stopped\""))
-        .unwrap_or("{}");
-    let stopped: serde_json::Value = serde_json::from_str(last).unwrap();
-    assert_eq!(stopped["outbox"]["pending"], 0, "{rest}");
+    assert_eq!(stopped["stopped"], true, "{stopped}");
+    assert_eq!(stopped["outbox"]["pending"], 0, "{stopped}");
 }
 
 #[test]

@@ -37,16 +37,15 @@ impl Outputs {
     }
 
     pub fn get(&self, model: &str, name: &str) -> Result<&[f32], FaceError> {
-        self.tensors
-            .get(name)
-            .map(Vec::as_slice)
-            .ok_or_else(|| FaceError::Inference {
-                model: model.to_string(),
-                message: format!(
+        self.tensors.get(name).map(Vec::as_slice).ok_or_else(|| {
+            FaceError::inference(
+                model,
+                format!(
                     "output {name:?} missing (have {:?})",
                     self.tensors.keys().collect::<Vec<_>>()
                 ),
-            })
+            )
+        })
     }
 
     /// The only output of a single-output model.
@@ -54,10 +53,10 @@ impl Outputs {
         let mut it = self.tensors.values();
         match (it.next(), it.next()) {
             (Some(v), None) => Ok(v),
-            _ => Err(FaceError::Inference {
-                model: model.to_string(),
-                message: format!("expected one output, got {}", self.tensors.len()),
-            }),
+            _ => Err(FaceError::inference(
+                model,
+                format!("expected one output, got {}", self.tensors.len()),
+            )),
         }
     }
 }
@@ -107,10 +106,7 @@ pub struct TractNetwork {
 
 impl TractNetwork {
     pub fn load(name: &str, onnx: &[u8], input: [usize; 4]) -> Result<TractNetwork, FaceError> {
-        let fail = |e: TractError| FaceError::Inference {
-            model: name.to_string(),
-            message: format!("{e:#}"),
-        };
+        let fail = |e: TractError| FaceError::inference(name, format!("{e:#}"));
         let model = tract_onnx::onnx()
             .model_for_read(&mut std::io::Cursor::new(onnx))
             .map_err(fail)?
@@ -142,10 +138,7 @@ impl TractNetwork {
 
 impl Network for TractNetwork {
     fn run(&mut self, input: &Blob) -> Result<Outputs, FaceError> {
-        let fail = |message: String| FaceError::Inference {
-            model: self.name.clone(),
-            message,
-        };
+        let fail = |message: String| FaceError::inference(&self.name, message);
         if input.shape != self.input {
             return Err(fail(format!(
                 "input shape {:?}, model takes {:?}",
@@ -181,17 +174,9 @@ unsafe impl Send for OpenCvNetwork {}
 impl OpenCvNetwork {
     pub fn load(name: &str, onnx: &[u8]) -> Result<OpenCvNetwork, FaceError> {
         use opencv::prelude::*;
-        let fail = |e: opencv::Error| FaceError::Inference {
-            model: name.to_string(),
-            message: e.to_string(),
-        };
-        let (compatible, _) =
-            crate::onnx_compat::clip_bounds_to_attributes(onnx).map_err(|message| {
-                FaceError::Inference {
-                    model: name.to_string(),
-                    message,
-                }
-            })?;
+        let fail = |e: opencv::Error| FaceError::inference(name, e.to_string());
+        let (compatible, _) = crate::onnx_compat::clip_bounds_to_attributes(onnx)
+            .map_err(|message| FaceError::inference(name, message))?;
         let buffer = opencv::core::Vector::<u8>::from_slice(&compatible);
         let mut net = opencv::dnn::read_net_from_onnx_buffer(&buffer).map_err(fail)?;
         net.set_preferable_backend(opencv::dnn::DNN_BACKEND_OPENCV)
@@ -211,10 +196,7 @@ impl Network for OpenCvNetwork {
     fn run(&mut self, input: &Blob) -> Result<Outputs, FaceError> {
         use opencv::core::{Mat, Vector};
         use opencv::prelude::*;
-        let fail = |e: opencv::Error| FaceError::Inference {
-            model: self.name.clone(),
-            message: e.to_string(),
-        };
+        let fail = |e: opencv::Error| FaceError::inference(&self.name, e.to_string());
         let dims: Vec<i32> = input.shape.iter().map(|&d| d as i32).collect();
         let flat = Mat::from_slice(&input.data).map_err(fail)?;
         let blob = flat.reshape_nd(1, &dims).map_err(fail)?;

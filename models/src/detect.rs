@@ -146,10 +146,10 @@ fn decode_stride(
     let cols = INPUT / stride;
     let n = cols * cols;
     if cls.len() < n || obj.len() < n || bbox.len() < 4 * n || kps.len() < 10 * n {
-        return Err(FaceError::Inference {
-            model: "yunet".into(),
-            message: format!("stride {stride}: outputs shorter than {n} anchors"),
-        });
+        return Err(FaceError::inference(
+            "yunet",
+            format!("stride {stride}: outputs shorter than {n} anchors"),
+        ));
     }
     let s = stride as f32;
     for i in 0..n {

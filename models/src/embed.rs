@@ -18,10 +18,7 @@ impl Embedding {
     pub fn from_raw(mut v: Vec<f32>) -> Result<Embedding, FaceError> {
         let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
         if !(norm.is_finite() && norm > 1e-6) {
-            return Err(FaceError::Inference {
-                model: "embedder".into(),
-                message: "embedding has no length".into(),
-            });
+            return Err(FaceError::inference("embedder", "embedding has no length"));
         }
         v.iter_mut().for_each(|x| *x /= norm);
         Ok(Embedding(v))

@@ -45,13 +45,9 @@ impl FaceEngine {
     pub fn from_store(store: &ModelStore, backend: BackendKind) -> Result<FaceEngine, FaceError> {
         let input = |name: &str| -> Result<[usize; 4], FaceError> {
             let e = store.entry(name)?;
-            e.input
-                .as_slice()
-                .try_into()
-                .map_err(|_| FaceError::Inference {
-                    model: name.to_string(),
-                    message: format!("manifest input {:?} is not NCHW", e.input),
-                })
+            e.input.as_slice().try_into().map_err(|_| {
+                FaceError::inference(name, format!("manifest input {:?} is not NCHW", e.input))
+            })
         };
         let threshold =
             |name: &str, key: &str, default: f64| manifest_value(store, name, key, default);

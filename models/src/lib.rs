@@ -40,6 +40,16 @@ pub enum FaceError {
     CardHasNoFace,
 }
 
+impl FaceError {
+    /// A model that would not load or run, named.
+    pub fn inference(model: &str, message: impl Into<String>) -> FaceError {
+        FaceError::Inference {
+            model: model.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
 pub(crate) fn cv(e: opencv::Error) -> FaceError {
     FaceError::BadImage(format!("OpenCV: {e}"))
 }

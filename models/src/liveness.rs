@@ -40,10 +40,7 @@ impl LivenessChecker {
 
     pub fn check(&mut self, bgr: &Mat, face: &Detection) -> Result<Liveness, FaceError> {
         if self.models.is_empty() {
-            return Err(FaceError::Inference {
-                model: "liveness".into(),
-                message: "no liveness model loaded".into(),
-            });
+            return Err(FaceError::inference("liveness", "no liveness model loaded"));
         }
         let mut sum = [0f32; 3];
         for m in &mut self.models {
@@ -53,10 +50,10 @@ impl LivenessChecker {
             let out = m.net.run(&blob)?;
             let logits = out.single("liveness")?;
             if logits.len() != 3 {
-                return Err(FaceError::Inference {
-                    model: "liveness".into(),
-                    message: format!("expected 3 logits, got {}", logits.len()),
-                });
+                return Err(FaceError::inference(
+                    "liveness",
+                    format!("expected 3 logits, got {}", logits.len()),
+                ));
             }
             for (s, p) in sum.iter_mut().zip(softmax(logits)) {
                 *s += p;

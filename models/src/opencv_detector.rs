@@ -23,10 +23,7 @@ pub struct OpenCvFaceDetector {
 unsafe impl Send for OpenCvFaceDetector {}
 
 fn inference(message: impl Into<String>) -> FaceError {
-    FaceError::Inference {
-        model: DETECTOR.to_string(),
-        message: message.into(),
-    }
+    FaceError::inference(DETECTOR, message)
 }
 
 impl OpenCvFaceDetector {

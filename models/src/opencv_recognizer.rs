@@ -25,10 +25,7 @@ pub struct OpenCvFaceRecognizer {
 unsafe impl Send for OpenCvFaceRecognizer {}
 
 fn inference(message: impl Into<String>) -> FaceError {
-    FaceError::Inference {
-        model: EMBEDDER.to_string(),
-        message: message.into(),
-    }
+    FaceError::inference(EMBEDDER, message)
 }
 
 /// A face as OpenCV's detectors report it: x, y, w, h, five landmarks, score (1×15 f32).

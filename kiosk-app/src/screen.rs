@@ -1,7 +1,9 @@
 //! Wiring of the runtime to the Slint screens: a window when a display exists, the software
 //! renderer for screenshots.
 
+use std::cell::RefCell;
 use std::path::Path;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -75,7 +77,7 @@ pub fn run_window(
     let portrait = config.ui.orientation == Orientation::Portrait;
     let lang = config.language();
     let app = kiosk_ui::build_app(&texts(config), lang, portrait)?;
-    let current = std::rc::Rc::new(std::cell::Cell::new(lang));
+    let current = Rc::new(std::cell::Cell::new(lang));
     {
         let weak = app.as_weak();
         let current = current.clone();
@@ -104,11 +106,12 @@ pub fn run_window(
             },
         );
     }
-    let (_watchdog, outcome) = watch_window(
-        &app,
+    let dog = Rc::new(RefCell::new(WindowWatchdog::new(
+        Instant::now(),
         Duration::from_secs(config.ui.window_wait_s),
         config.ui.window_attempts.saturating_sub(1),
-    );
+    )));
+    let _watchdog = watch_window(&app, dog.clone());
     app.show()?;
     // Closing the window ends the kiosk as before; a hide from the watchdog must not.
     app.window().on_close_requested(|| {
@@ -117,61 +120,41 @@ pub fn run_window(
     });
     let ran = slint::run_event_loop_until_quit();
     let _ = app.hide();
-    let outcome = outcome.get();
-    if outcome.gave_up {
+    let dog = dog.borrow();
+    if dog.gave_up() {
         let cause = ran.err().map(|e| format!(": {e}")).unwrap_or_default();
         anyhow::bail!(
             "the kiosk window never appeared on the display (asked {} times){cause}",
-            outcome.reshows + 1
+            dog.reshows() + 1
         );
     }
     match ran {
         Ok(()) => Ok(()),
         // The window failed at first and came up when asked again: Slint still reports the
         // first failure when the loop ends, but the screen was there.
-        Err(e) if outcome.shown => {
-            tracing::warn!(error = %e, reshows = outcome.reshows, "the window had to be asked for again");
+        Err(e) if dog.shown() => {
+            tracing::warn!(error = %e, reshows = dog.reshows(), "the window had to be asked for again");
             Ok(())
         }
         Err(e) => Err(e.into()),
     }
 }
 
-/// How the window watchdog's checks ended.
-#[derive(Debug, Clone, Copy, Default)]
-struct WindowOutcome {
-    shown: bool,
-    reshows: u32,
-    gave_up: bool,
-}
-
 /// Checks every second that the window exists on the display and asks for it again when it
-/// does not. It runs while the returned timer lives; the cell says whether it gave up, and how
-/// often it asked again.
-fn watch_window(
-    app: &AppWindow,
-    grace: Duration,
-    max_reshows: u32,
-) -> (slint::Timer, std::rc::Rc<std::cell::Cell<WindowOutcome>>) {
+/// does not, as `dog` decides. It runs while the returned timer lives.
+fn watch_window(app: &AppWindow, dog: Rc<RefCell<WindowWatchdog>>) -> slint::Timer {
     use slint::winit_030::WinitWindowAccessor;
-    let outcome = std::rc::Rc::new(std::cell::Cell::new(WindowOutcome::default()));
-    let mut dog = WindowWatchdog::new(Instant::now(), grace, max_reshows);
     let timer = slint::Timer::default();
     let weak = app.as_weak();
-    let cell = outcome.clone();
     timer.start(
         slint::TimerMode::Repeated,
         Duration::from_secs(1),
         move || {
             let Some(app) = weak.upgrade() else { return };
+            let mut dog = dog.borrow_mut();
             match dog.check(Instant::now(), app.window().has_winit_window()) {
                 WindowCheck::Shown => {
-                    tracing::info!(reshows = dog.reshows(), "kiosk window shown");
-                    cell.set(WindowOutcome {
-                        shown: true,
-                        reshows: dog.reshows(),
-                        gave_up: false,
-                    });
+                    tracing::info!(reshows = dog.reshows(), "kiosk window shown")
                 }
                 WindowCheck::Wait | WindowCheck::Done => {}
                 WindowCheck::Reshow(n) => {
@@ -180,11 +163,6 @@ fn watch_window(
                         waited_s = dog.grace().as_secs(),
                         "the kiosk window has not appeared; asking for it again"
                     );
-                    cell.set(WindowOutcome {
-                        shown: false,
-                        reshows: n,
-                        gave_up: false,
-                    });
                     let _ = app.window().hide();
                     if let Err(e) = app.window().show() {
                         tracing::error!(error = %e, "showing the window again failed");
@@ -195,17 +173,12 @@ fn watch_window(
                         reshows = dog.reshows(),
                         "the kiosk window never appeared; stopping"
                     );
-                    cell.set(WindowOutcome {
-                        shown: false,
-                        reshows: dog.reshows(),
-                        gave_up: true,
-                    });
                     let _ = slint::quit_event_loop();
                 }
             }
         },
     );
-    (timer, outcome)
+    timer
 }
 
 /// Renders one screen to a PNG with the software renderer, with the runtime's live values.

@@ -31,6 +31,7 @@ pub struct WindowWatchdog {
     since: Instant,
     reshows: u32,
     shown: bool,
+    gave_up: bool,
 }
 
 impl WindowWatchdog {
@@ -43,6 +44,7 @@ impl WindowWatchdog {
             since: now,
             reshows: 0,
             shown: false,
+            gave_up: false,
         }
     }
 
@@ -58,6 +60,7 @@ impl WindowWatchdog {
             return WindowCheck::Wait;
         }
         if self.reshows >= self.max_reshows {
+            self.gave_up = true;
             return WindowCheck::GiveUp;
         }
         self.reshows += 1;
@@ -68,6 +71,16 @@ impl WindowWatchdog {
     /// How many times the window had to be asked for again.
     pub fn reshows(&self) -> u32 {
         self.reshows
+    }
+
+    /// Whether the window has been seen on the display.
+    pub fn shown(&self) -> bool {
+        self.shown
+    }
+
+    /// Whether every attempt failed.
+    pub fn gave_up(&self) -> bool {
+        self.gave_up
     }
 
     /// The time one attempt is given.
@@ -127,11 +140,13 @@ mod tests {
             dog.check(t0 + Duration::from_secs(29), false),
             WindowCheck::Wait
         );
+        assert!(!dog.gave_up());
         assert_eq!(
             dog.check(t0 + Duration::from_secs(30), false),
             WindowCheck::GiveUp
         );
         assert_eq!(dog.reshows(), 2);
+        assert!(dog.gave_up() && !dog.shown());
     }
 
     #[test]

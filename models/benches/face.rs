@@ -194,23 +194,35 @@ fn main() {
     }
 }
 
+/// Loads one of OpenCV's face wrappers from the checked model files, on one thread, and times
+/// the load; a wrapper that cannot load is reported and skipped.
+fn load_wrapper<T>(
+    models: &Path,
+    wrapper: &str,
+    load: impl FnOnce(&kiosk_models::ModelStore) -> Result<T, kiosk_models::FaceError>,
+) -> Option<(T, Duration)> {
+    opencv::core::set_num_threads(1).expect("threads");
+    let store =
+        kiosk_models::ModelStore::open(models, kiosk_models::Manifest::builtin()).expect("models");
+    let t0 = Instant::now();
+    match load(&store) {
+        Ok(w) => Some((w, t0.elapsed())),
+        Err(e) => {
+            println!("OpenCV {wrapper}: cannot load its model: {e}");
+            None
+        }
+    }
+}
+
 /// OpenCV's own YuNet wrapper (`FaceDetectorYN`: its blob, decoding and NMS) on the same
 /// weights, one thread, against HallKit's detector on cv::dnn and on tract.
 fn opencv_face_detector_yn(models: &Path, frame: &Mat, hallkit_dnn: Duration, tract: Duration) {
     use kiosk_models::opencv_detector::OpenCvFaceDetector;
-    opencv::core::set_num_threads(1).expect("threads");
     let version = opencv::core::get_version_string().unwrap_or_default();
-    let store =
-        kiosk_models::ModelStore::open(models, kiosk_models::Manifest::builtin()).expect("models");
-    let t0 = Instant::now();
-    let mut yn = match OpenCvFaceDetector::load(&store) {
-        Ok(d) => d,
-        Err(e) => {
-            println!("OpenCV {version} FaceDetectorYN: cannot load YuNet: {e}");
-            return;
-        }
+    let Some((mut yn, load)) = load_wrapper(models, "FaceDetectorYN", OpenCvFaceDetector::load)
+    else {
+        return;
     };
-    let load = t0.elapsed();
     let mut times = Vec::new();
     let mut found = Vec::new();
     for i in 0..=RUNS {
@@ -244,18 +256,10 @@ fn opencv_face_recognizer_sf(
     tract: Duration,
 ) {
     use kiosk_models::opencv_recognizer::OpenCvFaceRecognizer;
-    opencv::core::set_num_threads(1).expect("threads");
-    let store =
-        kiosk_models::ModelStore::open(models, kiosk_models::Manifest::builtin()).expect("models");
-    let t0 = Instant::now();
-    let mut sf = match OpenCvFaceRecognizer::load(&store) {
-        Ok(sf) => sf,
-        Err(e) => {
-            println!("OpenCV FaceRecognizerSF: cannot load MobileFaceNet: {e}");
-            return;
-        }
+    let Some((mut sf, load)) = load_wrapper(models, "FaceRecognizerSF", OpenCvFaceRecognizer::load)
+    else {
+        return;
     };
-    let load = t0.elapsed();
     let card_face = largest(engine.detect(card_img).expect("detect")).expect("card face");
     let card = sf
         .feature(&sf.align(card_img, &card_face).expect("align"))

@@ -458,51 +458,94 @@ impl Xvfb {
         Xvfb::with_screen("1920x1080x24")
     }
 
-    /// An X server whose one screen is `geometry` (width x height x depth).
+    /// An X server whose one screen is `geometry` (width x height x depth), checked to accept
+    /// clients before it is handed out.
     fn with_screen(geometry: &str) -> Xvfb {
-        // Xvfb picks a free display itself and writes its number once it accepts clients,
-        // so there is no race with other X servers and no waiting on a socket file.
-        let mut child = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                geometry,
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb is installed by scripts/setup-debian.sh");
-        let mut number = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut number)
-            .unwrap();
-        let number = number.trim();
-        assert!(
-            !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()),
-            "Xvfb did not start: {number:?}"
-        );
-        Xvfb {
-            child,
-            display: format!(":{number}"),
+        let _one_at_a_time = X_SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+        let mut refused = Vec::new();
+        for _ in 0..3 {
+            let (mut child, display) = spawn_xvfb(geometry);
+            if accepts_clients(&display, Duration::from_secs(10)) {
+                return Xvfb { child, display };
+            }
+            refused.push(display);
+            terminate(&mut child);
         }
+        panic!("Xvfb started on {refused:?} but refused every client");
     }
+}
+
+/// Two X servers starting (or stopping) at the same moment can leave one that refuses clients
+/// for a while: CI's kiosk once got "Failed to open connection to X server" on a display that
+/// answered `xwininfo` later, and two concurrent `Xvfb -displayfd` runs showed it here (2 in 30).
+/// So this test binary starts and stops its X servers one at a time.
+static X_SERVERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Starts Xvfb on a display it picks itself (`-displayfd`), which it reports once it listens.
+fn spawn_xvfb(geometry: &str) -> (Child, String) {
+    let mut child = Command::new("Xvfb")
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            geometry,
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb is installed by scripts/setup-debian.sh");
+    let mut number = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut number)
+        .unwrap();
+    let number = number.trim();
+    assert!(
+        !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()),
+        "Xvfb did not start: {number:?}"
+    );
+    (child, format!(":{number}"))
+}
+
+/// Whether a real X client can open `display` within `wait`.
+fn accepts_clients(display: &str, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    loop {
+        let ok = Command::new("xwininfo")
+            .args(["-root"])
+            .env("DISPLAY", display)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// SIGTERM lets Xvfb remove its lock file and socket; SIGKILL would leave them behind.
+fn terminate(child: &mut Child) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 impl Drop for Xvfb {
     fn drop(&mut self) {
-        // SIGTERM lets Xvfb remove its lock file and socket; SIGKILL would leave them behind.
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _one_at_a_time = X_SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+        terminate(&mut self.child);
     }
 }
 

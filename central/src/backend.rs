@@ -8,10 +8,11 @@ use kiosk_protocol::wire::{
 
 use crate::pg::PgStore;
 use crate::store::{
-    AckRefusal, AttachmentError, ConsumeRefusal, EnrolRefusal, PublishRefusal, SqliteStore,
-    StoreError,
+    AckRefusal, AttachmentError, BookingRefusal, ConsumeRefusal, EnrolRefusal, PublishRefusal,
+    SqliteStore, StoreError, TicketRefusal,
 };
 use kiosk_protocol::signing::{DocumentKind, SignedDocument};
+use kiosk_protocol::wire::{Appointment, AppointmentRequest};
 
 #[derive(Clone)]
 pub enum Store {
@@ -108,8 +109,18 @@ impl Store {
         service: &str,
         day: &str,
         req: &TicketRequest,
-    ) -> Result<Ticket, StoreError> {
+    ) -> Result<Result<Ticket, TicketRefusal>, StoreError> {
         each!(self.issue_ticket(hall, service, day, req))
+    }
+    pub fn book_appointment(
+        &self,
+        hall: &str,
+        req: &AppointmentRequest,
+    ) -> Result<Result<Appointment, BookingRefusal>, StoreError> {
+        each!(self.book_appointment(hall, req))
+    }
+    pub fn appointment(&self, hall: &str, code: &str) -> Result<Option<Appointment>, StoreError> {
+        each!(self.appointment(hall, code))
     }
     pub fn ticket(
         &self,

@@ -21,8 +21,11 @@ use crate::store::{
     expiry, new_authorisation, ticket_settlement, walk_gaps, AckRefusal, AttachmentError,
     ConsumeRefusal, EnrolRefusal, PublishRefusal, StoreError,
 };
-use crate::store::{enrol_check, issued_ticket, ticket_number};
+use crate::store::{
+    check_appointment, enrol_check, ticket_number, BookingRefusal, TicketRefusal, TICKET_COLUMNS,
+};
 use kiosk_protocol::signing::{DocumentKind, SignedDocument};
+use kiosk_protocol::wire::{Appointment, AppointmentRequest};
 
 /// Each entry moves the schema from version `index` to `index + 1`; never edit a shipped one.
 const MIGRATIONS: &[&str] = &[
@@ -107,6 +110,15 @@ const MIGRATIONS: &[&str] = &[
         device_id   TEXT NOT NULL,
         expires_at  TIMESTAMPTZ NOT NULL,
         used_at     TIMESTAMPTZ
+    );",
+    "ALTER TABLE tickets ADD COLUMN appointment TEXT;
+    CREATE TABLE appointments (
+        hall    TEXT NOT NULL,
+        code    TEXT NOT NULL,
+        service TEXT NOT NULL,
+        day     TEXT NOT NULL,
+        ticket  TEXT,
+        PRIMARY KEY (hall, code)
     );",
 ];
 
@@ -386,16 +398,26 @@ impl PgStore {
         service: &str,
         day: &str,
         req: &TicketRequest,
-    ) -> Result<Ticket, StoreError> {
+    ) -> Result<Result<Ticket, TicketRefusal>, StoreError> {
         let mut client = self.client();
         let mut tx = client.transaction()?;
         let key = format!("{hall}/{service}/{day}");
         tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&key])?;
-        if let Some(r) = tx.query_opt(
-            "SELECT hall, service, day, seq, number, state FROM tickets WHERE request_id = $1",
-            &[&req.request_id],
-        )? {
-            return Ok(ticket_row(&r));
+        let by_request = format!("SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.request_id = $1");
+        if let Some(r) = tx.query_opt(&by_request, &[&req.request_id])? {
+            return Ok(Ok(ticket_row(&r)));
+        }
+        if let Some(code) = &req.appointment {
+            // Locks the booking: two terminals checking in one code get one ticket.
+            let booked = tx
+                .query_opt(
+                    "SELECT code, hall, service, day, ticket FROM appointments WHERE hall = $1 AND code = $2 FOR UPDATE",
+                    &[&hall, code],
+                )?
+                .map(|r| appointment_row(&r));
+            if let Err(refusal) = check_appointment(booked.as_ref(), code, service, day) {
+                return Ok(Err(refusal));
+            }
         }
         let seq: i32 = tx
             .query_one(
@@ -405,11 +427,18 @@ impl PgStore {
             .get(0);
         let number = ticket_number(&req.prefix, seq as u32);
         tx.execute(
-            "INSERT INTO tickets (hall, service, day, seq, number, device_id, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[&hall, &service, &day, &seq, &number, &req.device_id, &req.request_id],
+            "INSERT INTO tickets (hall, service, day, seq, number, device_id, request_id, appointment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[&hall, &service, &day, &seq, &number, &req.device_id, &req.request_id, &req.appointment],
         )?;
+        if let Some(code) = &req.appointment {
+            tx.execute(
+                "UPDATE appointments SET ticket = $3 WHERE hall = $1 AND code = $2",
+                &[&hall, code, &number],
+            )?;
+        }
+        let t = ticket_row(&tx.query_one(&by_request, &[&req.request_id])?);
         tx.commit()?;
-        Ok(issued_ticket(hall, service, day, seq as u32, number))
+        Ok(Ok(t))
     }
 
     pub fn ticket(
@@ -420,11 +449,45 @@ impl PgStore {
         number: &str,
     ) -> Result<Option<Ticket>, StoreError> {
         let row = self.client().query_opt(
-            "SELECT hall, service, day, seq, number, state FROM tickets
-             WHERE hall = $1 AND service = $2 AND day = $3 AND number = $4",
+            &format!(
+                "SELECT {TICKET_COLUMNS} FROM tickets t
+                 WHERE t.hall = $1 AND t.service = $2 AND t.day = $3 AND t.number = $4"
+            ),
             &[&hall, &service, &day, &number],
         )?;
         Ok(row.map(|r| ticket_row(&r)))
+    }
+
+    pub fn book_appointment(
+        &self,
+        hall: &str,
+        req: &AppointmentRequest,
+    ) -> Result<Result<Appointment, BookingRefusal>, StoreError> {
+        let mut client = self.client();
+        let mut tx = client.transaction()?;
+        tx.execute(
+            "INSERT INTO appointments (hall, code, service, day) VALUES ($1, $2, $3, $4) ON CONFLICT (hall, code) DO NOTHING",
+            &[&hall, &req.code, &req.service, &req.day],
+        )?;
+        let a = appointment_row(&tx.query_one(
+            "SELECT code, hall, service, day, ticket FROM appointments WHERE hall = $1 AND code = $2",
+            &[&hall, &req.code],
+        )?);
+        tx.commit()?;
+        if a.service != req.service || a.day != req.day {
+            return Ok(Err(BookingRefusal::Conflict(req.code.clone())));
+        }
+        Ok(Ok(a))
+    }
+
+    pub fn appointment(&self, hall: &str, code: &str) -> Result<Option<Appointment>, StoreError> {
+        Ok(self
+            .client()
+            .query_opt(
+                "SELECT code, hall, service, day, ticket FROM appointments WHERE hall = $1 AND code = $2",
+                &[&hall, &code],
+            )?
+            .map(|r| appointment_row(&r)))
     }
 
     pub fn authorise_seal(
@@ -763,6 +826,18 @@ fn ticket_row(r: &Row) -> Ticket {
         seq: r.get::<_, i32>(3) as u32,
         number: r.get(4),
         state: TicketState::parse(&r.get::<_, String>(5)),
+        appointment: r.get(6),
+        ahead: u32::try_from(r.get::<_, i64>(7)).unwrap_or(u32::MAX),
+    }
+}
+
+fn appointment_row(r: &Row) -> Appointment {
+    Appointment {
+        code: r.get(0),
+        hall: r.get(1),
+        service: r.get(2),
+        day: r.get(3),
+        ticket: r.get(4),
     }
 }
 

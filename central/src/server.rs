@@ -8,12 +8,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use kiosk_protocol::wire::{
-    CentreHealth, CommandAck, CommandRequest, Heartbeat, IngestBatch, SealAuthorisationRequest,
-    SealConsume, TicketRequest,
+    AppointmentRequest, CentreHealth, CommandAck, CommandRequest, Heartbeat, IngestBatch,
+    SealAuthorisationRequest, SealConsume, TicketRequest,
 };
 use tokio::sync::oneshot;
 
-use crate::store::{AckRefusal, ConsumeRefusal};
+use crate::store::{AckRefusal, ConsumeRefusal, TicketRefusal};
 use crate::Store;
 use kiosk_protocol::signing::{DocumentKind, SignedDocument};
 
@@ -72,6 +72,8 @@ pub fn router_with(store: impl Into<Store>, options: CentreOptions) -> Router {
             "/api/v1/halls/{hall}/services/{service}/tickets/{day}/{number}",
             get(ticket_state),
         )
+        .route("/api/v1/halls/{hall}/appointments", post(book_appointment))
+        .route("/api/v1/halls/{hall}/appointments/{code}", get(appointment))
         .route("/api/v1/seal-authorisations", post(authorise_seal))
         .route(
             "/api/v1/seal-authorisations/{id}/consume",
@@ -396,8 +398,51 @@ async fn ticket(
         .format("%Y-%m-%d")
         .to_string();
     let store = state.store.clone();
-    let t = store_call(move || store.issue_ticket(&hall, &service, &day, &req)).await?;
-    Ok(Json(t).into_response())
+    match store_call(move || store.issue_ticket(&hall, &service, &day, &req)).await? {
+        Ok(t) => Ok(Json(t).into_response()),
+        Err(refusal) => {
+            let code = match refusal {
+                TicketRefusal::UnknownAppointment(_) => StatusCode::NOT_FOUND,
+                TicketRefusal::AppointmentElsewhere { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                TicketRefusal::AppointmentUsed { .. } => StatusCode::CONFLICT,
+            };
+            Err(ApiError::new(code, refusal.to_string()))
+        }
+    }
+}
+
+async fn book_appointment(
+    State(state): State<AppState>,
+    Path(hall): Path<String>,
+    b: JsonBody<AppointmentRequest>,
+) -> Result<Response, ApiError> {
+    let req = body(b)?;
+    if req.code.is_empty() || req.service.is_empty() || !valid_day(&req.day) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "an appointment needs a code, a service and a day as YYYY-MM-DD",
+        ));
+    }
+    let store = state.store.clone();
+    match store_call(move || store.book_appointment(&hall, &req)).await? {
+        Ok(a) => Ok((StatusCode::CREATED, Json(a)).into_response()),
+        Err(refusal) => Err(ApiError::new(StatusCode::CONFLICT, refusal.to_string())),
+    }
+}
+
+async fn appointment(
+    State(state): State<AppState>,
+    Path((hall, code)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let store = state.store.clone();
+    match store_call(move || store.appointment(&hall, &code)).await? {
+        Some(a) => Ok(Json(a).into_response()),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, "no such appointment")),
+    }
+}
+
+fn valid_day(day: &str) -> bool {
+    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_ok() && day.len() == 10
 }
 
 async fn publish_document(

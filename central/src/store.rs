@@ -9,6 +9,7 @@ use kiosk_protocol::wire::{
     Heartbeat, IngestBatch, IngestResult, QueuedCommand, Rejection, SealAuthorisation,
     SealAuthorisationRequest, Ticket, TicketRequest, TicketState,
 };
+use kiosk_protocol::wire::{Appointment, AppointmentRequest};
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// Each entry moves the schema from version `index` to `index + 1`; never edit a shipped one.
@@ -220,22 +221,59 @@ pub(crate) fn ticket_number(prefix: &str, seq: u32) -> String {
     format!("{prefix}{seq:03}")
 }
 
-pub(crate) fn issued_ticket(
-    hall: &str,
+/// Why a ticket is not issued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TicketRefusal {
+    #[error("no appointment {0} is booked at this hall")]
+    UnknownAppointment(String),
+    #[error("appointment {code} is booked for {service} on {day}")]
+    AppointmentElsewhere {
+        code: String,
+        service: String,
+        day: String,
+    },
+    #[error("appointment {code} was already checked in as ticket {ticket}")]
+    AppointmentUsed { code: String, ticket: String },
+}
+
+/// Why an appointment is not booked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BookingRefusal {
+    #[error("appointment code {0} is already booked with other details")]
+    Conflict(String),
+}
+
+/// Checks a ticket request's appointment against the booking: `Ok` when it may be used now.
+pub(crate) fn check_appointment(
+    booked: Option<&Appointment>,
+    code: &str,
     service: &str,
     day: &str,
-    seq: u32,
-    number: String,
-) -> Ticket {
-    Ticket {
-        number,
-        seq,
-        day: day.to_string(),
-        hall: hall.to_string(),
-        service: service.to_string(),
-        state: TicketState::Issued,
+) -> Result<(), TicketRefusal> {
+    let Some(a) = booked else {
+        return Err(TicketRefusal::UnknownAppointment(code.to_string()));
+    };
+    if a.service != service || a.day != day {
+        return Err(TicketRefusal::AppointmentElsewhere {
+            code: code.to_string(),
+            service: a.service.clone(),
+            day: a.day.clone(),
+        });
     }
+    if let Some(t) = &a.ticket {
+        return Err(TicketRefusal::AppointmentUsed {
+            code: code.to_string(),
+            ticket: t.clone(),
+        });
+    }
+    Ok(())
 }
+
+/// The columns `ticket_row` reads, with the people ahead counted at read time.
+pub(crate) const TICKET_COLUMNS: &str =
+    "t.hall, t.service, t.day, t.seq, t.number, t.state, t.appointment,
+     (SELECT COUNT(*) FROM tickets o WHERE o.hall = t.hall AND o.service = t.service
+        AND o.day = t.day AND o.seq < t.seq AND o.state <> 'void')";
 
 /// How a one-time enrolment code is kept: only its hash is stored.
 pub fn code_sha256(code: &str) -> String {
@@ -359,6 +397,18 @@ fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Ticket> {
         seq: r.get::<_, i64>(3)? as u32,
         number: r.get(4)?,
         state: TicketState::parse(&r.get::<_, String>(5)?),
+        appointment: r.get(6)?,
+        ahead: u32::try_from(r.get::<_, i64>(7)?).unwrap_or(u32::MAX),
+    })
+}
+
+fn appointment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Appointment> {
+    Ok(Appointment {
+        code: r.get(0)?,
+        hall: r.get(1)?,
+        service: r.get(2)?,
+        day: r.get(3)?,
+        ticket: r.get(4)?,
     })
 }
 
@@ -468,6 +518,15 @@ const MIGRATIONS: &[&str] = &[
         device_id   TEXT NOT NULL,
         expires_ms  INTEGER NOT NULL,
         used_ms     INTEGER
+    );",
+    "ALTER TABLE tickets ADD COLUMN appointment TEXT;
+    CREATE TABLE appointments (
+        hall    TEXT NOT NULL,
+        code    TEXT NOT NULL,
+        service TEXT NOT NULL,
+        day     TEXT NOT NULL,
+        ticket  TEXT,
+        PRIMARY KEY (hall, code)
     );",
 ];
 
@@ -833,25 +892,38 @@ impl SqliteStore {
     }
 
     /// Issues the next ticket number of a hall's service for `day`; the same request id always
-    /// gets the same ticket.
+    /// gets the same ticket. With an appointment, the booking must be for this service and day
+    /// and not checked in yet; it is marked checked in with the ticket.
     pub fn issue_ticket(
         &self,
         hall: &str,
         service: &str,
         day: &str,
         req: &TicketRequest,
-    ) -> Result<Ticket, StoreError> {
+    ) -> Result<Result<Ticket, TicketRefusal>, StoreError> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction()?;
         let existing = tx
             .query_row(
-                "SELECT hall, service, day, seq, number, state FROM tickets WHERE request_id = ?1",
+                &format!("SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.request_id = ?1"),
                 params![req.request_id],
                 ticket_row,
             )
             .optional()?;
         if let Some(t) = existing {
-            return Ok(t);
+            return Ok(Ok(t));
+        }
+        if let Some(code) = &req.appointment {
+            let booked = tx
+                .query_row(
+                    "SELECT code, hall, service, day, ticket FROM appointments WHERE hall = ?1 AND code = ?2",
+                    params![hall, code],
+                    appointment_row,
+                )
+                .optional()?;
+            if let Err(refusal) = check_appointment(booked.as_ref(), code, service, day) {
+                return Ok(Err(refusal));
+            }
         }
         let seq: i64 = tx.query_row(
             "SELECT COALESCE(MAX(seq), 0) + 1 FROM tickets WHERE hall = ?1 AND service = ?2 AND day = ?3",
@@ -860,11 +932,22 @@ impl SqliteStore {
         )?;
         let number = ticket_number(&req.prefix, seq as u32);
         tx.execute(
-            "INSERT INTO tickets (hall, service, day, seq, number, device_id, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![hall, service, day, seq, number, req.device_id, req.request_id],
+            "INSERT INTO tickets (hall, service, day, seq, number, device_id, request_id, appointment) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![hall, service, day, seq, number, req.device_id, req.request_id, req.appointment],
+        )?;
+        if let Some(code) = &req.appointment {
+            tx.execute(
+                "UPDATE appointments SET ticket = ?3 WHERE hall = ?1 AND code = ?2",
+                params![hall, code, number],
+            )?;
+        }
+        let t = tx.query_row(
+            &format!("SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.request_id = ?1"),
+            params![req.request_id],
+            ticket_row,
         )?;
         tx.commit()?;
-        Ok(issued_ticket(hall, service, day, seq as u32, number))
+        Ok(Ok(t))
     }
 
     pub fn ticket(
@@ -876,10 +959,47 @@ impl SqliteStore {
     ) -> Result<Option<Ticket>, StoreError> {
         self.with(|c| {
             c.query_row(
-                "SELECT hall, service, day, seq, number, state FROM tickets
-                 WHERE hall = ?1 AND service = ?2 AND day = ?3 AND number = ?4",
+                &format!(
+                    "SELECT {TICKET_COLUMNS} FROM tickets t
+                     WHERE t.hall = ?1 AND t.service = ?2 AND t.day = ?3 AND t.number = ?4"
+                ),
                 params![hall, service, day, number],
                 ticket_row,
+            )
+            .optional()
+        })
+    }
+
+    /// Registers a booked appointment; the same code with the same details again is accepted.
+    pub fn book_appointment(
+        &self,
+        hall: &str,
+        req: &AppointmentRequest,
+    ) -> Result<Result<Appointment, BookingRefusal>, StoreError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO appointments (hall, code, service, day) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (hall, code) DO NOTHING",
+            params![hall, req.code, req.service, req.day],
+        )?;
+        let a = tx.query_row(
+            "SELECT code, hall, service, day, ticket FROM appointments WHERE hall = ?1 AND code = ?2",
+            params![hall, req.code],
+            appointment_row,
+        )?;
+        tx.commit()?;
+        if a.service != req.service || a.day != req.day {
+            return Ok(Err(BookingRefusal::Conflict(req.code.clone())));
+        }
+        Ok(Ok(a))
+    }
+
+    pub fn appointment(&self, hall: &str, code: &str) -> Result<Option<Appointment>, StoreError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT code, hall, service, day, ticket FROM appointments WHERE hall = ?1 AND code = ?2",
+                params![hall, code],
+                appointment_row,
             )
             .optional()
         })
@@ -1239,7 +1359,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/centre.db");
         let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 9);
+        assert_eq!(s.schema_version().unwrap(), 10);
         assert!(s.enrol_device("KSK-0001", "2026-11-22T09:00:00Z").unwrap());
         assert!(!s.enrol_device("KSK-0001", "2026-11-22T10:00:00Z").unwrap());
         drop(s);

@@ -121,13 +121,16 @@ fn tickets_count_per_hall_service_and_day_and_settle_from_print_results() {
             device_id: "KSK-1".into(),
             request_id: id.into(),
             prefix: prefix.into(),
+            appointment: None,
         };
         let day = "2026-11-22";
         let a1 = s
             .issue_ticket("kunshan", "social", day, &req("r1", "A"))
+            .unwrap()
             .unwrap();
         let a2 = s
             .issue_ticket("kunshan", "social", day, &req("r2", "A"))
+            .unwrap()
             .unwrap();
         assert_eq!(
             (a1.number.as_str(), a2.number.as_str()),
@@ -136,6 +139,7 @@ fn tickets_count_per_hall_service_and_day_and_settle_from_print_results() {
         );
         assert_eq!(
             s.issue_ticket("kunshan", "social", day, &req("r1", "A"))
+                .unwrap()
                 .unwrap(),
             a1,
             "{k}: a retry gets the same ticket"
@@ -143,12 +147,14 @@ fn tickets_count_per_hall_service_and_day_and_settle_from_print_results() {
         assert_eq!(
             s.issue_ticket("kunshan", "estate", day, &req("r3", "B"))
                 .unwrap()
+                .unwrap()
                 .number,
             "B001",
             "{k}"
         );
         assert_eq!(
             s.issue_ticket("kunshan", "social", "2026-11-23", &req("r5", "A"))
+                .unwrap()
                 .unwrap()
                 .number,
             "A001",
@@ -179,12 +185,107 @@ fn tickets_count_per_hall_service_and_day_and_settle_from_print_results() {
         };
         assert_eq!(state("A001"), TicketState::Printed, "{k}");
         assert_eq!(state("A002"), TicketState::Void, "{k}");
+        // People ahead: earlier tickets of the service that day, void ones not counted.
+        assert_eq!((a1.ahead, a2.ahead), (0, 1), "{k}");
+        let a3 = s
+            .issue_ticket("kunshan", "social", day, &req("r6", "A"))
+            .unwrap()
+            .unwrap();
+        assert_eq!((a3.number.as_str(), a3.ahead), ("A003", 1), "{k}");
         assert!(
             s.ticket("kunshan", "social", day, "A999")
                 .unwrap()
                 .is_none(),
             "{k}"
         );
+    }
+}
+
+#[test]
+fn an_appointment_checks_in_once_for_its_service_and_day() {
+    use kiosk_central::store::TicketRefusal;
+    use kiosk_protocol::wire::AppointmentRequest;
+    let (_d, stores) = stores();
+    for s in &stores {
+        let k = s.kind();
+        let book = |code: &str, service: &str, day: &str| {
+            s.book_appointment(
+                "kunshan",
+                &AppointmentRequest {
+                    code: code.into(),
+                    service: service.into(),
+                    day: day.into(),
+                },
+            )
+            .unwrap()
+        };
+        let booked = book("YY20261122-0042", "social", "2026-11-22").unwrap();
+        assert_eq!(booked.ticket, None, "{k}");
+        // Booked again with the same details: fine; with others: refused.
+        assert!(
+            book("YY20261122-0042", "social", "2026-11-22").is_ok(),
+            "{k}"
+        );
+        assert!(
+            book("YY20261122-0042", "estate", "2026-11-22").is_err(),
+            "{k}"
+        );
+        book("YY20261123-0001", "social", "2026-11-23").unwrap();
+        let req = |id: &str, code: &str| TicketRequest {
+            device_id: "KSK-1".into(),
+            request_id: id.into(),
+            prefix: "A".into(),
+            appointment: Some(code.into()),
+        };
+        let day = "2026-11-22";
+        let t = s
+            .issue_ticket("kunshan", "social", day, &req("a1", "YY20261122-0042"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.appointment.as_deref(), Some("YY20261122-0042"), "{k}");
+        assert_eq!(
+            s.appointment("kunshan", "YY20261122-0042")
+                .unwrap()
+                .unwrap()
+                .ticket
+                .as_deref(),
+            Some(t.number.as_str()),
+            "{k}"
+        );
+        // The same request again (a lost answer) gets the same ticket; another request with
+        // the same code is refused, naming the ticket.
+        assert_eq!(
+            s.issue_ticket("kunshan", "social", day, &req("a1", "YY20261122-0042"))
+                .unwrap()
+                .unwrap(),
+            t,
+            "{k}"
+        );
+        assert_eq!(
+            s.issue_ticket("kunshan", "social", day, &req("a2", "YY20261122-0042"))
+                .unwrap()
+                .unwrap_err(),
+            TicketRefusal::AppointmentUsed {
+                code: "YY20261122-0042".into(),
+                ticket: t.number.clone()
+            },
+            "{k}"
+        );
+        assert!(matches!(
+            s.issue_ticket("kunshan", "social", day, &req("a3", "YY20261123-0001"))
+                .unwrap(),
+            Err(TicketRefusal::AppointmentElsewhere { .. })
+        ));
+        assert!(matches!(
+            s.issue_ticket("kunshan", "social", day, &req("a4", "YY20991231-9999"))
+                .unwrap(),
+            Err(TicketRefusal::UnknownAppointment(_))
+        ));
+        // Another hall does not know this hall's bookings.
+        assert!(s
+            .appointment("taicang", "YY20261122-0042")
+            .unwrap()
+            .is_none());
     }
 }
 
@@ -202,8 +303,10 @@ fn concurrent_ticket_requests_get_distinct_numbers() {
                                 device_id: format!("KSK-{t}"),
                                 request_id: format!("{t}-{i}"),
                                 prefix: "A".into(),
+                                appointment: None,
                             };
                             s.issue_ticket("kunshan", "social", "2026-11-22", &req)
+                                .unwrap()
                                 .unwrap()
                                 .seq
                         })
@@ -417,7 +520,7 @@ fn a_centre_on_postgres_serves_http_and_takes_a_load() {
             .json()
             .await
             .unwrap();
-        assert_eq!((h.store.as_str(), h.schema_version), ("postgres", 4));
+        assert_eq!((h.store.as_str(), h.schema_version), ("postgres", 5));
         let plan = kiosk_central::loadgen::LoadPlan {
             devices: 4,
             events: 500,

@@ -94,7 +94,7 @@ pub struct DeviceHandle {
     inputs: tokio::sync::broadcast::Sender<DeviceInput>,
     claim: ClaimLock,
     tx: mpsc::Sender<Cmd>,
-    thread: Option<JoinHandle<()>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 const INPUT_TICK: Duration = Duration::from_millis(50);
@@ -123,7 +123,7 @@ impl DeviceHandle {
             inputs,
             claim: ClaimLock::new(),
             tx,
-            thread,
+            thread: Mutex::new(thread),
         }
     }
 
@@ -198,9 +198,11 @@ impl DeviceHandle {
         serde_json::from_value(v).map_err(|e| CommandError::invalid(e.to_string()))
     }
 
-    pub fn shutdown(&mut self) {
+    /// Stops the device thread and waits for it; later calls answer "not ready". Idempotent.
+    pub fn shutdown(&self) {
         let _ = self.tx.send(Cmd::Stop);
-        if let Some(t) = self.thread.take() {
+        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = thread {
             let _ = t.join();
         }
     }
@@ -320,7 +322,7 @@ mod tests {
     #[test]
     fn commands_polls_cancel_and_shutdown() {
         let polls = Arc::new(AtomicU32::new(0));
-        let mut h = DeviceHandle::spawn(
+        let h = DeviceHandle::spawn(
             Box::new(Counter {
                 polls: polls.clone(),
             }),

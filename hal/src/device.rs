@@ -469,9 +469,14 @@ impl CancelToken {
 /// Who holds a device.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Owner {
+    /// A journey's session (`ticket#3`).
     Flow(String),
     Admin,
     Gateway(String),
+    /// A remote command from the centre, by its id.
+    Remote(u64),
+    /// The technician's bench tool, `kiosk devctl`.
+    Bench,
 }
 
 impl fmt::Display for Owner {
@@ -480,6 +485,8 @@ impl fmt::Display for Owner {
             Owner::Flow(n) => write!(f, "flow {n}"),
             Owner::Admin => f.write_str("admin mode"),
             Owner::Gateway(n) => write!(f, "browser app {n}"),
+            Owner::Remote(id) => write!(f, "remote command {id}"),
+            Owner::Bench => f.write_str("the bench tool"),
         }
     }
 }

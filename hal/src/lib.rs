@@ -7,6 +7,7 @@
 
 pub mod actor;
 pub mod board;
+pub mod child;
 pub mod clock;
 pub mod device;
 pub mod frame;

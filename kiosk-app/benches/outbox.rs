@@ -4,11 +4,11 @@
 //!
 //!     cargo bench -p kiosk-app --bench outbox
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kiosk_app::outbox::Outbox;
-use kiosk_app::sync::SyncClient;
+use kiosk_app::centre::sync::SyncClient;
+use kiosk_app::centre::CentreClient;
+use kiosk_app::journal::{Journal, Outbox};
 use kiosk_central::{CentreHandle, SqliteStore};
 use kiosk_hal::clock::SystemClock;
 use serde_json::json;
@@ -61,21 +61,22 @@ fn main() {
     let centre = rt
         .block_on(CentreHandle::start("127.0.0.1:0", store.clone()))
         .expect("centre");
-    let backlog = Arc::new(Mutex::new(
+    let backlog = Journal::new(
         Outbox::open(
             &dir.path().join("backlog.db"),
             "KSK-BACKLOG",
             SystemClock::shared(),
         )
         .expect("outbox"),
-    ));
+    );
     // One event in a hundred carries a scanned page (a distinct 64 KiB image), as a day of
     // applications with material scans would.
-    let files = kiosk_app::attachments::AttachmentStore::open(&dir.path().join("attachments"))
-        .expect("attachments");
+    let files =
+        kiosk_app::journal::attachments::AttachmentStore::open(&dir.path().join("attachments"))
+            .expect("attachments");
     let mut attached_bytes = 0usize;
     {
-        let mut b = backlog.lock().expect("lock");
+        let mut b = backlog.lock();
         for chunk in 0..100 {
             let mut refs = Vec::new();
             for k in 0..5u32 {
@@ -99,9 +100,11 @@ fn main() {
             .expect("backlog");
         }
     }
-    let client = SyncClient::new(&centre.base_url(), "KSK-BACKLOG", 500)
-        .expect("client")
-        .with_attachments(files);
+    let client = SyncClient::new(
+        CentreClient::plain(&centre.base_url(), "KSK-BACKLOG").expect("client"),
+        500,
+    )
+    .with_attachments(files);
     let t = Instant::now();
     let report = rt.block_on(client.drain(&backlog)).expect("drain");
     let secs = t.elapsed().as_secs_f64();

@@ -12,8 +12,9 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::Router;
-use kiosk_app::outbox::Outbox;
-use kiosk_app::sync::{Backoff, SyncClient};
+use kiosk_app::centre::sync::SyncClient;
+use kiosk_app::centre::{Backoff, CentreClient};
+use kiosk_app::journal::{Journal, Outbox};
 use kiosk_central::{CentreHandle, SqliteStore};
 use kiosk_hal::clock::SystemClock;
 
@@ -142,17 +143,19 @@ async fn every_event_arrives_exactly_once_through_a_faulty_link() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let outbox = Arc::new(Mutex::new(
+    let outbox = Journal::new(
         Outbox::open(&dir.path().join("ob.db"), "KSK-F", SystemClock::shared()).unwrap(),
-    ));
-    let client = SyncClient::new(&format!("http://{addr}"), "KSK-F", 4).unwrap();
+    );
+    let client = SyncClient::new(
+        CentreClient::plain(&format!("http://{addr}"), "KSK-F").unwrap(),
+        4,
+    );
     let mut backoff = Backoff::new(Duration::from_millis(1), Duration::from_millis(20), 3);
     let mut failures = 0;
     for round in 0..30 {
         for i in 0..10 {
             outbox
                 .lock()
-                .unwrap()
                 .enqueue("e", serde_json::json!({ "round": round, "i": i }))
                 .unwrap();
         }
@@ -170,7 +173,7 @@ async fn every_event_arrives_exactly_once_through_a_faulty_link() {
             }
         }
     }
-    let counts = outbox.lock().unwrap().counts().unwrap();
+    let counts = outbox.lock().counts().unwrap();
     assert_eq!(
         (counts.pending, counts.sent, counts.dead),
         (0, 0, 0),
@@ -280,22 +283,24 @@ async fn connection_resets_lose_nothing_and_apply_nothing_twice() {
             }
         });
     }
-    let outbox = Arc::new(Mutex::new(
+    let outbox = Journal::new(
         Outbox::open(
             &dir.path().join("outbox.db"),
             "KSK-R",
             SystemClock::shared(),
         )
         .unwrap(),
-    ));
-    let client = SyncClient::new(&format!("http://{addr}"), "KSK-R", 20).unwrap();
+    );
+    let client = SyncClient::new(
+        CentreClient::plain(&format!("http://{addr}"), "KSK-R").unwrap(),
+        20,
+    );
     let mut backoff = Backoff::new(Duration::from_millis(5), Duration::from_millis(50), 11);
     let mut failures = 0;
     for round in 0..20 {
         for i in 0..10 {
             outbox
                 .lock()
-                .unwrap()
                 .enqueue("e", serde_json::json!({ "round": round, "i": i }))
                 .unwrap();
         }
@@ -314,7 +319,7 @@ async fn connection_resets_lose_nothing_and_apply_nothing_twice() {
             }
         }
     }
-    let c = outbox.lock().unwrap().counts().unwrap();
+    let c = outbox.lock().counts().unwrap();
     assert_eq!(
         (c.pending, c.sent, c.dead, c.acknowledged),
         (0, 0, 0, 200),

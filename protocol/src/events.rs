@@ -94,6 +94,8 @@ event_catalogue! {
     1001 TerminalStopping    System   "system.stopping"         "终端正在停止"           "Terminal stopping";
     1002 ConfigLoaded        System   "system.config.loaded"    "配置已加载"             "Configuration loaded";
     1003 DocumentApplied     System   "system.document.applied" "下发文件已生效"         "Signed document from the centre applied";
+    1004 TaskFailed          System   "system.task.failed"      "后台任务异常"           "A background task of the terminal failed";
+    1005 DisplayLost         System   "system.display.lost"     "显示连接中断"           "The display connection was lost";
     1100 DeviceHealthChanged Device   "device.health.changed"   "设备状态变化"           "Device health changed";
     1101 DeviceActionInit    Device   "device.action.init"      "设备操作开始"           "Device action started";
     1102 DeviceActionComplete Device  "device.action.complete"  "设备操作结束"           "Device action completed";
@@ -109,6 +111,10 @@ event_catalogue! {
     1401 PresenceLost        Session  "session.presence.off"    "人员已离开"             "Person left";
     1402 SessionTimedOut     Session  "session.timeout"         "会话超时，数据已清除"   "Session timed out; its data was wiped";
     1403 FaceVerified        Session  "session.face.result"     "人证核验结束"           "Face check against the ID card photo finished";
+    1404 SessionStarted      Session  "session.started"         "办事会话开始"           "Citizen session started";
+    1405 SessionEnded        Session  "session.ended"           "办事会话结束，数据已清除" "Citizen session ended; its data was wiped";
+    1406 TicketTaken         Session  "session.ticket.taken"    "取号完成"               "Queue ticket printed and taken";
+    1407 TicketNotTaken      Session  "session.ticket.failed"   "取号未完成"             "Queue ticket journey ended without a ticket";
     1500 CabinetDoorOpened   Security "security.door.opened"    "机柜门已打开"           "Cabinet door opened";
     1501 CabinetDoorClosed   Security "security.door.closed"    "机柜门已关闭"           "Cabinet door closed";
     1502 DocumentRejected    Security "security.document.rejected" "下发文件被拒绝"     "Document from the centre rejected (signature, scope or version)";

@@ -219,6 +219,10 @@ pub struct TicketRequest {
     pub request_id: String,
     /// The service's letter on the display (`A` for 社保, `B` for 不动产 …).
     pub prefix: String,
+    /// An appointment code the citizen showed (`YY20261202-0042`): the centre checks it is
+    /// booked for this hall, service and day and not used yet, and marks it used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appointment: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -234,6 +238,38 @@ pub struct Ticket {
     /// the ticket's print result. A void number is never called.
     #[serde(default)]
     pub state: TicketState,
+    /// Tickets of the same service issued earlier today and not void: the people ahead.
+    #[serde(default)]
+    pub ahead: u32,
+    /// The appointment this ticket checked in, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appointment: Option<String>,
+}
+
+/// `POST /api/v1/halls/{hall}/appointments`: the hall's booking system registers a booked
+/// appointment, so a terminal can check it in by its code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppointmentRequest {
+    /// The code the citizen shows (on the booking confirmation, usually as a QR code).
+    #[schemars(length(min = 1, max = 64))]
+    pub code: String,
+    #[schemars(length(min = 1, max = 64))]
+    pub service: String,
+    /// The hall's local day the appointment is for (`2026-12-02`).
+    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
+    pub day: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Appointment {
+    pub code: String,
+    pub hall: String,
+    pub service: String,
+    pub day: String,
+    /// The ticket it was checked in as, once it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

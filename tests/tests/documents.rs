@@ -1,10 +1,9 @@
 //! Signed configuration and catalogue from publisher to terminal through the centre: applied
 //! when signed by a pinned key (Ed25519 or SM2) and newer; refused, once, otherwise.
 
-use std::sync::{Arc, Mutex};
-
-use kiosk_app::documents::{DocumentError, DocumentSync, Fetched};
-use kiosk_app::outbox::Outbox;
+use kiosk_app::centre::documents::{DocumentError, DocumentSync, Fetched};
+use kiosk_app::centre::CentreClient;
+use kiosk_app::journal::{Journal, Outbox};
 use kiosk_hal::clock::SystemClock;
 use kiosk_protocol::signing::{Algorithm, DocumentKind, SignedDocument, SigningKey};
 use serde_json::json;
@@ -33,25 +32,16 @@ fn only_newer_documents_signed_by_a_pinned_key_take_effect() {
     let publisher = SigningKey::generate(Algorithm::Ed25519);
     let national = SigningKey::generate(Algorithm::Sm2);
     let stranger = SigningKey::generate(Algorithm::Ed25519);
-    let outbox = Arc::new(Mutex::new(
+    let outbox = Journal::new(
         Outbox::open(&dir.path().join("outbox.db"), DEVICE, SystemClock::shared()).unwrap(),
-    ));
+    );
     let sync = DocumentSync::new(
-        &base,
-        DEVICE,
+        CentreClient::plain(&base, DEVICE).unwrap(),
         vec![publisher.public_key(), national.public_key()],
         outbox.clone(),
-    )
-    .unwrap();
+    );
     let fetch = |kind| tokio.block_on(sync.fetch(kind));
-    let in_force = |kind| {
-        outbox
-            .lock()
-            .unwrap()
-            .document(kind)
-            .unwrap()
-            .map(|d| d.version)
-    };
+    let in_force = |kind| outbox.lock().document(kind).unwrap().map(|d| d.version);
     let config = |v: u64, key: &SigningKey| {
         SignedDocument::sign(
             DocumentKind::Config,
@@ -99,7 +89,6 @@ fn only_newer_documents_signed_by_a_pinned_key_take_effect() {
     assert!(fetch(DocumentKind::Config).is_err());
     let refusals = outbox
         .lock()
-        .unwrap()
         .events_like("security.document.rejected", 100)
         .unwrap();
     assert_eq!(refusals.len(), 2, "one event per refused version");
@@ -109,7 +98,6 @@ fn only_newer_documents_signed_by_a_pinned_key_take_effect() {
     assert_eq!(fetch(DocumentKind::Config).unwrap(), Fetched::Applied(4));
     let doc = outbox
         .lock()
-        .unwrap()
         .document(DocumentKind::Config)
         .unwrap()
         .unwrap();
@@ -144,7 +132,6 @@ fn only_newer_documents_signed_by_a_pinned_key_take_effect() {
     assert_eq!(fetch(DocumentKind::Catalogue).unwrap(), Fetched::Applied(2));
     let applied = outbox
         .lock()
-        .unwrap()
         .events_like("system.document.applied", 100)
         .unwrap();
     assert_eq!(applied.len(), 3);

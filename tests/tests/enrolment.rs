@@ -1,11 +1,12 @@
 //! Device identity end to end: a one-time code, a key pair made on the terminal, and a centre
 //! that serves only enrolled terminals whose every request is signed (Ed25519 and SM2).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use kiosk_app::identity::DeviceIdentity;
-use kiosk_app::outbox::Outbox;
-use kiosk_app::sync::SyncClient;
+use kiosk_app::centre::identity::DeviceIdentity;
+use kiosk_app::centre::sync::SyncClient;
+use kiosk_app::centre::CentreClient;
+use kiosk_app::journal::{Journal, Outbox};
 use kiosk_central::{CentreHandle, CentreOptions, SqliteStore, Store};
 use kiosk_hal::clock::SystemClock;
 use kiosk_protocol::signing::Algorithm;
@@ -33,16 +34,14 @@ fn only_enrolled_terminals_with_signed_requests_are_served() {
     let base = centre.base_url();
     let outbox = |name: &str, device: &str| {
         let ob = Outbox::open(&dir.path().join(name), device, SystemClock::shared()).unwrap();
-        let ob = Arc::new(Mutex::new(ob));
-        ob.lock()
-            .unwrap()
-            .enqueue("e", serde_json::json!({"n": 1}))
-            .unwrap();
+        let ob = Journal::new(ob);
+        ob.lock().enqueue("e", serde_json::json!({"n": 1})).unwrap();
         ob
     };
 
     // Not enrolled: refused.
-    let plain = SyncClient::new(&base, "KSK-A", 10).unwrap();
+    let unsigned = CentreClient::plain(&base, "KSK-A").unwrap();
+    let plain = SyncClient::new(unsigned.clone(), 10);
     let err = tokio
         .block_on(plain.drain(&outbox("a0.db", "KSK-A")))
         .unwrap_err();
@@ -53,25 +52,30 @@ fn only_enrolled_terminals_with_signed_requests_are_served() {
         DeviceIdentity::create(&dir.path().join("a.key"), "KSK-A", Algorithm::Ed25519).unwrap(),
     );
     let e = tokio
-        .block_on(a.enrol(&base, "WRONG0000000000"))
+        .block_on(a.enrol(&unsigned, "WRONG0000000000"))
         .unwrap_err();
     assert!(e.to_string().contains("403"), "{e}");
     let e = tokio
-        .block_on(a.enrol(&base, "KSK-B's code is not KSK-A's"))
+        .block_on(a.enrol(&unsigned, "KSK-B's code is not KSK-A's"))
         .unwrap_err();
     assert!(e.to_string().contains("403"), "{e}");
-    let enrolled = tokio.block_on(a.enrol(&base, "abcd2345efgh6789")).unwrap();
+    let enrolled = tokio
+        .block_on(a.enrol(&unsigned, "abcd2345efgh6789"))
+        .unwrap();
     assert_eq!(enrolled.key_id, a.public_key().key_id());
     let e = tokio
-        .block_on(a.enrol(&base, "ABCD2345EFGH6789"))
+        .block_on(a.enrol(&unsigned, "ABCD2345EFGH6789"))
         .unwrap_err();
     assert!(e.to_string().contains("409"), "a code works once: {e}");
 
     // Signed by the enrolled key: served. Unsigned, or signed by another key: refused.
     let ob = outbox("a.db", "KSK-A");
-    let signed = SyncClient::new(&base, "KSK-A", 10)
-        .unwrap()
-        .with_identity(a.clone());
+    let signed = SyncClient::new(
+        CentreClient::plain(&base, "KSK-A")
+            .unwrap()
+            .with_identity(a.clone()),
+        10,
+    );
     let r = tokio.block_on(signed.drain(&ob)).unwrap();
     assert_eq!(r.accepted, 1);
     let err = tokio
@@ -81,9 +85,12 @@ fn only_enrolled_terminals_with_signed_requests_are_served() {
     let impostor = Arc::new(
         DeviceIdentity::create(&dir.path().join("x.key"), "KSK-A", Algorithm::Ed25519).unwrap(),
     );
-    let forged = SyncClient::new(&base, "KSK-A", 10)
-        .unwrap()
-        .with_identity(impostor);
+    let forged = SyncClient::new(
+        CentreClient::plain(&base, "KSK-A")
+            .unwrap()
+            .with_identity(impostor),
+        10,
+    );
     let err = tokio
         .block_on(forged.drain(&outbox("a2.db", "KSK-A")))
         .unwrap_err();
@@ -94,10 +101,18 @@ fn only_enrolled_terminals_with_signed_requests_are_served() {
     let b = Arc::new(
         DeviceIdentity::create(&dir.path().join("b.key"), "KSK-B", Algorithm::Sm2).unwrap(),
     );
-    tokio.block_on(b.enrol(&base, "WXYZ2345MNPQ6789")).unwrap();
-    let sm2 = SyncClient::new(&base, "KSK-B", 10)
-        .unwrap()
-        .with_identity(b);
+    tokio
+        .block_on(b.enrol(
+            &CentreClient::plain(&base, "KSK-B").unwrap(),
+            "WXYZ2345MNPQ6789",
+        ))
+        .unwrap();
+    let sm2 = SyncClient::new(
+        CentreClient::plain(&base, "KSK-B")
+            .unwrap()
+            .with_identity(b),
+        10,
+    );
     assert_eq!(
         tokio
             .block_on(sm2.drain(&outbox("b.db", "KSK-B")))
@@ -112,38 +127,39 @@ fn only_enrolled_terminals_with_signed_requests_are_served() {
     assert_eq!(reloaded.public_key().algorithm, Algorithm::Sm2);
 
     // Attachments, tickets and seal authorisations are signed too.
-    let files = kiosk_app::attachments::AttachmentStore::open(&dir.path().join("files")).unwrap();
+    let files =
+        kiosk_app::journal::attachments::AttachmentStore::open(&dir.path().join("files")).unwrap();
     let scan = files.put(b"a scanned page", "image/jpeg").unwrap();
     let ob = outbox("a3.db", "KSK-A");
     ob.lock()
-        .unwrap()
         .enqueue(
             "application.submitted",
             serde_json::json!({"attachments": [scan]}),
         )
         .unwrap();
-    let with_files = SyncClient::new(&base, "KSK-A", 10)
-        .unwrap()
-        .with_identity(a.clone())
-        .with_attachments(files);
+    let with_files = SyncClient::new(
+        CentreClient::plain(&base, "KSK-A")
+            .unwrap()
+            .with_identity(a.clone()),
+        10,
+    )
+    .with_attachments(files);
     let r = tokio.block_on(with_files.drain(&ob)).unwrap();
     assert_eq!(r.attachments, 1);
     let req = kiosk_protocol::wire::TicketRequest {
         device_id: "KSK-A".into(),
         request_id: "t1".into(),
         prefix: "A".into(),
+        appointment: None,
     };
-    let unsigned = kiosk_app::outputs::CentreApi::new(&base).unwrap();
-    let e = unsigned
-        .issue_ticket("kunshan", "social", &req)
+    let e = tokio
+        .block_on(unsigned.issue_ticket("kunshan", "social", &req))
         .unwrap_err();
     assert!(e.to_string().contains("401"), "{e}");
-    let signed_api = kiosk_app::outputs::CentreApi::new(&base)
-        .unwrap()
-        .with_identity(a.clone());
+    let signed_api = unsigned.clone().with_identity(a.clone());
     assert_eq!(
-        signed_api
-            .issue_ticket("kunshan", "social", &req)
+        tokio
+            .block_on(signed_api.issue_ticket("kunshan", "social", &req))
             .unwrap()
             .number,
         "A001"

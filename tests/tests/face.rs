@@ -4,7 +4,10 @@
 
 use std::sync::atomic::AtomicBool;
 
-use kiosk_app::face::{FaceConfig, FaceService};
+use std::time::Duration;
+
+use kiosk_app::runtime::Owner;
+use kiosk_app::services::face::{FaceConfig, FaceService};
 use kiosk_app::{Profile, Runtime};
 use kiosk_e2e::{repo_root, sample_config};
 use kiosk_hal::clock::SystemClock;
@@ -30,14 +33,22 @@ fn the_terminal_verifies_the_card_holder_at_its_face_camera_and_keeps_no_face_da
     let card = kiosk_image::scan::read_image(&faces("deepface_img1.jpg")).unwrap();
     let never = AtomicBool::new(false);
     let mut prompts = Vec::new();
-    let v = service.verify(&rt, "face", &card, &mut |p| prompts.push(p), &never);
+    let cam = rt
+        .claim(
+            "face",
+            Owner::Flow("test".into()),
+            Duration::from_secs(300),
+            Duration::ZERO,
+        )
+        .unwrap();
+    let v = service.verify(&rt, &cam, &card, &mut |p| prompts.push(p), &never);
     assert_eq!(v.decision, Decision::Verified, "{v:?}");
     assert!(!prompts.is_empty());
 
     // A phone held up to the camera: colour sees the face, IR sees a dark screen.
     let sim = rt.device("face").unwrap().sim.clone().unwrap();
     sim.inject("show", &json!({ "ir": "blank" })).unwrap();
-    let v = service.verify(&rt, "face", &card, &mut |_| {}, &never);
+    let v = service.verify(&rt, &cam, &card, &mut |_| {}, &never);
     assert_eq!(v.decision, Decision::Spoof, "{v:?}");
 
     // Someone else in front of the camera.
@@ -46,11 +57,11 @@ fn the_terminal_verifies_the_card_holder_at_its_face_camera_and_keeps_no_face_da
         &json!({ "rgb": faces("deepface_img3.jpg").display().to_string(), "ir": "derive" }),
     )
     .unwrap();
-    let v = service.verify(&rt, "face", &card, &mut |_| {}, &never);
+    let v = service.verify(&rt, &cam, &card, &mut |_| {}, &never);
     assert_eq!(v.decision, Decision::NotVerified, "{v:?}");
 
     sim.unplug().unwrap();
-    let v = service.verify(&rt, "face", &card, &mut |_| {}, &never);
+    let v = service.verify(&rt, &cam, &card, &mut |_| {}, &never);
     assert_eq!(v.decision, Decision::Unavailable, "{v:?}");
 
     let mut results = Vec::new();
@@ -99,11 +110,27 @@ fn without_models_the_check_says_unavailable_so_the_flow_offers_fingerprint() {
     });
     assert!(service.available().unwrap_err().contains("missing"));
     let card = kiosk_image::scan::read_image(&faces("deepface_img1.jpg")).unwrap();
-    let v = service.verify(&rt, "face", &card, &mut |_| {}, &AtomicBool::new(false));
+    let cam = rt
+        .claim(
+            "face",
+            Owner::Flow("test".into()),
+            Duration::from_secs(300),
+            Duration::ZERO,
+        )
+        .unwrap();
+    let v = service.verify(&rt, &cam, &card, &mut |_| {}, &AtomicBool::new(false));
     assert_eq!(v.decision, Decision::Unavailable);
     assert!(v.reason.unwrap().contains("models"));
-    // A camera id that is not in the table is unavailable too, not a panic.
-    let v = service.verify(&rt, "nope", &card, &mut |_| {}, &AtomicBool::new(false));
-    assert_eq!(v.decision, Decision::Unavailable);
+    // A camera id that is not in the table cannot even be claimed: a typed refusal, no panic.
+    assert!(rt
+        .claim("nope", Owner::Admin, Duration::from_secs(1), Duration::ZERO)
+        .is_err());
+    // Another owner's camera: the check is unavailable, with the holder named.
+    let admin_cam = rt.claim("face", Owner::Admin, Duration::from_secs(1), Duration::ZERO);
+    assert!(admin_cam
+        .unwrap_err()
+        .to_string()
+        .contains("held by flow test"));
+    drop(cam);
     rt.shutdown();
 }

@@ -1,13 +1,15 @@
 //! Two-phase outputs end to end: simulated receipt printer and seal module, a real CUPS for
 //! the A4 printer, the outbox on disk, and the central service over real HTTP.
 
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 
+use kiosk_app::centre::sync::SyncClient;
+use kiosk_app::centre::{BlockingCentre, CentreClient};
 use kiosk_app::config::SealOffline;
-use kiosk_app::outbox::Outbox;
-use kiosk_app::outputs::{CentreApi, OutputDesk, OutputOutcome, SealOrder, TicketOrder};
-use kiosk_app::sync::SyncClient;
+use kiosk_app::journal::{Journal, Outbox};
+use kiosk_app::runtime::{Claim, Owner};
+use kiosk_app::services::outputs::{OutputDesk, OutputOutcome, SealOrder, TicketOrder};
 use kiosk_app::{Profile, Runtime};
 use kiosk_e2e::sample_config;
 use kiosk_hal::clock::SystemClock;
@@ -19,8 +21,8 @@ const DEVICE: &str = "KSK-320583-0001";
 struct Rig {
     _dir: tempfile::TempDir,
     tokio: tokio::runtime::Runtime,
-    rt: Runtime,
-    outbox: Mutex<Outbox>,
+    rt: Arc<Runtime>,
+    outbox: Journal,
     base: String,
     _centre: kiosk_central::CentreHandle,
 }
@@ -38,7 +40,7 @@ fn rig(keep: &[&str]) -> Rig {
     let centre = tokio
         .block_on(kiosk_central::CentreHandle::start("127.0.0.1:0", store))
         .unwrap();
-    let rt = Runtime::start(&cfg, Profile::Sim, SystemClock::shared()).unwrap();
+    let rt = Arc::new(Runtime::start(&cfg, Profile::Sim, SystemClock::shared()).unwrap());
     let outbox =
         Outbox::open(&dir.path().join("outbox.db"), DEVICE, SystemClock::shared()).unwrap();
     Rig {
@@ -46,24 +48,40 @@ fn rig(keep: &[&str]) -> Rig {
         _dir: dir,
         tokio,
         rt,
-        outbox: Mutex::new(outbox),
+        outbox: Journal::new(outbox),
         _centre: centre,
     }
 }
 
 impl Rig {
-    fn desk(&self, centre: Option<&str>, seal_offline: SealOffline) -> OutputDesk<'_> {
+    fn desk(&self, centre: Option<&str>, seal_offline: SealOffline) -> OutputDesk {
         OutputDesk {
-            rt: &self.rt,
-            outbox: &self.outbox,
-            centre: centre.map(|u| CentreApi::new(u).unwrap()),
+            rt: self.rt.clone(),
+            journal: self.outbox.clone(),
+            centre: centre.map(|u| {
+                BlockingCentre::new(
+                    CentreClient::new(u, DEVICE, None, Duration::from_secs(3)).unwrap(),
+                    self.tokio.handle().clone(),
+                )
+            }),
             seal_offline,
             timeout: Duration::from_secs(60),
         }
     }
 
+    fn claim(&self, device: &str) -> Claim {
+        self.rt
+            .claim(
+                device,
+                Owner::Flow("test".into()),
+                Duration::from_secs(600),
+                Duration::ZERO,
+            )
+            .unwrap()
+    }
+
     fn sync(&self) {
-        let client = SyncClient::new(&self.base, DEVICE, 100).unwrap();
+        let client = SyncClient::new(CentreClient::plain(&self.base, DEVICE).unwrap(), 100);
         self.tokio.block_on(client.drain(&self.outbox)).unwrap();
     }
 
@@ -80,7 +98,7 @@ impl Rig {
     }
 
     fn journal(&self) -> Vec<(String, serde_json::Value)> {
-        let ob = self.outbox.lock().unwrap();
+        let ob = self.outbox.lock();
         ob.events_like("output.", 1000)
             .unwrap()
             .into_iter()
@@ -89,15 +107,12 @@ impl Rig {
     }
 }
 
-fn order<'a>(printer: &'a str) -> TicketOrder<'a> {
+fn order() -> TicketOrder<'static> {
     TicketOrder {
         hall: "kunshan",
         hall_name: "昆山市政务服务中心",
         service: "social",
         service_name: "社保业务",
-        prefix: "A",
-        printer,
-        waiting: 3,
         issued_at: "2026-11-23 09:00",
         queue_url: "https://zwfw.example/queue",
     }
@@ -107,8 +122,9 @@ fn order<'a>(printer: &'a str) -> TicketOrder<'a> {
 fn a_ticket_counts_only_when_the_printer_confirmed_it() {
     let r = rig(&["receipt"]);
     let desk = r.desk(Some(&r.base), SealOffline::Refuse);
+    let printer = r.claim("receipt");
 
-    let (good, rec) = desk.issue_ticket(&order("receipt")).unwrap();
+    let (good, rec) = desk.issue_ticket(&printer, "A", &order()).unwrap();
     assert_eq!(rec.outcome, OutputOutcome::Printed, "{}", rec.detail);
     assert!(rec.done());
     assert!(rec.intent_seq.unwrap() < rec.result_seq);
@@ -116,7 +132,8 @@ fn a_ticket_counts_only_when_the_printer_confirmed_it() {
     // The roll runs out: the next number is taken but its print fails.
     let sim = r.rt.device("receipt").unwrap().sim.clone().unwrap();
     sim.inject("paper-out", &json!({})).unwrap();
-    let (lost, rec) = desk.issue_ticket(&order("receipt")).unwrap();
+    let (lost, rec) = desk.issue_ticket(&printer, "A", &order()).unwrap();
+    assert_eq!(lost.ahead, 1, "the printed ticket is ahead of it");
     assert_eq!(rec.outcome, OutputOutcome::Failed);
     assert!(!rec.done());
     assert!(rec.detail.contains("out of paper"), "{}", rec.detail);
@@ -141,13 +158,34 @@ fn a_ticket_counts_only_when_the_printer_confirmed_it() {
     r.sync();
     assert_eq!(r.ticket_state(&good), TicketState::Printed);
     assert_eq!(r.ticket_state(&lost), TicketState::Void);
+
+    // Without the printer's claim, another owner's print is refused before the device hears of
+    // it, and recorded as refused.
+    let other = r.rt.claim(
+        "receipt",
+        Owner::Admin,
+        Duration::from_secs(1),
+        Duration::ZERO,
+    );
+    assert!(other.unwrap_err().to_string().contains("held by flow test"));
+    // A claim whose lease ran out and was taken over by another owner prints nothing.
+    drop(printer);
+    let stale =
+        r.rt.claim("receipt", Owner::Remote(7), Duration::ZERO, Duration::ZERO)
+            .unwrap();
+    let _current = r.claim("receipt");
+    let rec = desk
+        .print_receipt(&stale, "receipt", json!({"template": "print-test"}))
+        .unwrap();
+    assert_eq!(rec.outcome, OutputOutcome::Refused, "{}", rec.detail);
+    assert!(rec.detail.contains("held by flow test"), "{}", rec.detail);
 }
 
 #[test]
 fn an_interrupted_output_is_closed_as_unknown_at_the_next_start() {
     let r = rig(&["receipt"]);
     {
-        let mut ob = r.outbox.lock().unwrap();
+        let mut ob = r.outbox.lock();
         ob.enqueue(
             "output.intent",
             json!({"output_id": "out-x", "device": "receipt", "purpose": "queue-ticket",
@@ -168,8 +206,8 @@ fn every_impression_is_authorised_once_and_recorded() {
     let r = rig(&["seal"]);
     let sim = r.rt.device("seal").unwrap().sim.clone().unwrap();
     let doc = b"%PDF-1.5 application receipt SQ2026112300017";
+    let claim = r.claim("seal");
     let seal = SealOrder {
-        device: "seal",
         seal: 2,
         x: 1500,
         y: 2400,
@@ -179,7 +217,7 @@ fn every_impression_is_authorised_once_and_recorded() {
 
     let rec = r
         .desk(Some(&r.base), SealOffline::Refuse)
-        .stamp(&seal)
+        .stamp(&claim, &seal)
         .unwrap();
     assert_eq!(rec.outcome, OutputOutcome::Printed, "{}", rec.detail);
     let j = r.journal();
@@ -198,7 +236,7 @@ fn every_impression_is_authorised_once_and_recorded() {
     // The centre away: refused by default, nothing stamped, the refusal recorded.
     let rec = r
         .desk(Some("http://127.0.0.1:9"), SealOffline::Refuse)
-        .stamp(&seal)
+        .stamp(&claim, &seal)
         .unwrap();
     assert_eq!(rec.outcome, OutputOutcome::Refused);
     assert!(rec.intent_seq.is_none());
@@ -219,7 +257,7 @@ fn every_impression_is_authorised_once_and_recorded() {
     // Allowed offline by policy: stamped under a local authorisation for later audit.
     let rec = r
         .desk(Some("http://127.0.0.1:9"), SealOffline::Local)
-        .stamp(&seal)
+        .stamp(&claim, &seal)
         .unwrap();
     assert_eq!(rec.outcome, OutputOutcome::Printed, "{}", rec.detail);
     let j = r.journal();
@@ -239,7 +277,7 @@ fn every_impression_is_authorised_once_and_recorded() {
     sim.inject("open-during-stamp", &json!({})).unwrap();
     let rec = r
         .desk(Some(&r.base), SealOffline::Refuse)
-        .stamp(&seal)
+        .stamp(&claim, &seal)
         .unwrap();
     assert_eq!(rec.outcome, OutputOutcome::Failed);
     assert!(
@@ -260,14 +298,9 @@ fn an_a4_print_is_followed_to_completion_through_cups() {
     )
     .unwrap();
     let desk = r.desk(None, SealOffline::Refuse);
+    let a4 = r.claim("a4");
     let rec = desk
-        .print_a4(
-            "a4",
-            "proof-of-registration",
-            pdf.to_str().unwrap(),
-            1,
-            true,
-        )
+        .print_a4(&a4, "proof-of-registration", pdf.to_str().unwrap(), 1, true)
         .unwrap();
     assert_eq!(rec.outcome, OutputOutcome::Printed, "{}", rec.detail);
     assert_eq!(rec.result["state"], "completed");
@@ -277,7 +310,7 @@ fn an_a4_print_is_followed_to_completion_through_cups() {
         .unwrap();
     let rec = desk
         .print_a4(
-            "a4",
+            &a4,
             "proof-of-registration",
             pdf.to_str().unwrap(),
             1,
@@ -295,8 +328,8 @@ fn an_a4_print_is_followed_to_completion_through_cups() {
 #[test]
 fn a_stamped_page_is_photographed_by_the_document_camera_for_the_record() {
     let r = rig(&["seal", "docam"]);
+    let claim = r.claim("seal");
     let seal = SealOrder {
-        device: "seal",
         seal: 1,
         x: 800,
         y: 2000,
@@ -305,7 +338,7 @@ fn a_stamped_page_is_photographed_by_the_document_camera_for_the_record() {
     };
     let rec = r
         .desk(Some(&r.base), SealOffline::Refuse)
-        .stamp(&seal)
+        .stamp(&claim, &seal)
         .unwrap();
     assert_eq!(rec.outcome, OutputOutcome::Printed, "{}", rec.detail);
     let j = r.journal();

@@ -4,8 +4,9 @@
 use std::time::{Duration, Instant};
 
 use i_slint_backend_testing::ElementHandle;
-use kiosk_app::centre_link;
-use kiosk_app::screen::device_lines;
+use kiosk_app::centre::health::{watch_health, CentreLink};
+use kiosk_app::centre::CentreClient;
+use kiosk_app::ui::window::device_lines;
 use kiosk_app::{Profile, Runtime};
 use kiosk_e2e::sample_config;
 use kiosk_hal::clock::SystemClock;
@@ -20,7 +21,7 @@ fn labelled(app: &AppWindow, label: &str) -> usize {
 fn wait_health(rt: &Runtime, id: &str, want: Health) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let h = rt.device(id).unwrap().handle.poll_now().unwrap().health;
+        let h = rt.device(id).unwrap().poll_now().unwrap().health;
         if h == want {
             return;
         }
@@ -39,17 +40,16 @@ fn sim_terminal_end_to_end() {
 
     // The embedded centre answers over real HTTP and the link watch sees it.
     let centre = tokio
-        .block_on(centre_link::start_embedded(&cfg))
+        .block_on(kiosk_app::centre::embedded::start(&cfg))
         .unwrap()
         .expect("embedded centre");
-    let (mut link, task) = {
-        let _g = tokio.enter();
-        centre_link::spawn_health_watch(
-            centre.base_url(),
-            Duration::from_millis(200),
-            rt.events.clone(),
-        )
-    };
+    let (tx, mut link) = tokio::sync::watch::channel(CentreLink::connecting(&centre.base_url()));
+    let task = tokio.spawn(watch_health(
+        CentreClient::plain(&centre.base_url(), &cfg.terminal.id).unwrap(),
+        Duration::from_millis(200),
+        rt.events.clone(),
+        tx,
+    ));
     let reachable = tokio.block_on(async {
         tokio::time::timeout(Duration::from_secs(30), link.wait_for(|l| l.reachable))
             .await
@@ -60,9 +60,9 @@ fn sim_terminal_end_to_end() {
     // Every simulated device comes online, and the status screen says so.
     rt.poll_all();
     i_slint_backend_testing::init_no_event_loop();
-    let app = build_app(&kiosk_app::screen::texts(&cfg), Language::En, false).unwrap();
+    let app = build_app(&kiosk_app::ui::window::texts(&cfg), Language::En, false).unwrap();
     ScreenName::DeviceStatus.show(&app);
-    kiosk_app::screen::refresh(&app, &cfg, &rt, &link.borrow());
+    kiosk_app::ui::window::refresh(&app, &cfg, &rt, &link.borrow());
     assert_eq!(labelled(&app, "scanner: Online"), 1);
     let snap = rt.snapshot();
     assert_eq!(labelled(&app, "board: Online"), 1, "{snap:?}");
@@ -126,7 +126,6 @@ fn sim_terminal_end_to_end() {
     while rt
         .device("board")
         .unwrap()
-        .handle
         .poll_now()
         .unwrap()
         .centre_state()

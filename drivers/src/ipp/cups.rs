@@ -76,16 +76,17 @@ impl CupsServer {
                  ServerBin /usr/lib/cups\nDataDir /usr/share/cups\n"
             ),
         )?;
-        let child = Command::new(tool("cupsd"))
-            .arg("-f")
+        let mut cmd = Command::new(tool("cupsd"));
+        cmd.arg("-f")
             .arg("-c")
             .arg(root.join("cupsd.conf"))
             .arg("-s")
             .arg(root.join("cups-files.conf"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
+            .stderr(Stdio::null());
+        // The scheduler must not outlive the terminal, however the terminal ends.
+        let child = kiosk_hal::child::spawn_tied(cmd)?;
         let mut server = CupsServer {
             root: root.to_path_buf(),
             port,

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use kiosk_protocol::wire::AttachmentRef;
 use sha2::{Digest, Sha256};
 
+#[derive(Clone)]
 pub struct AttachmentStore {
     dir: PathBuf,
 }

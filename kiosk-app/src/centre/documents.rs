@@ -10,7 +10,8 @@ use std::time::Duration;
 use kiosk_protocol::signing::{DocumentKind, PublicKey, SignatureError, SignedDocument};
 use kiosk_protocol::{Event, EventKind};
 
-use crate::outbox::{Outbox, OutboxError};
+use super::CentreClient;
+use crate::journal::{Journal, OutboxError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DocumentError {
@@ -34,71 +35,44 @@ pub enum Fetched {
     Applied(u64),
 }
 
+#[derive(Clone)]
 pub struct DocumentSync {
-    http: reqwest::Client,
-    base: String,
-    device_id: String,
+    centre: CentreClient,
     trusted: Vec<PublicKey>,
-    outbox: Arc<Mutex<Outbox>>,
+    journal: Journal,
     /// Versions already refused, so a bad document is reported once, not every round.
-    refused: Mutex<HashMap<DocumentKind, u64>>,
-    identity: Option<Arc<crate::identity::DeviceIdentity>>,
+    refused: Arc<Mutex<HashMap<DocumentKind, u64>>>,
 }
 
 impl DocumentSync {
-    pub fn new(
-        base_url: &str,
-        device_id: &str,
-        trusted: Vec<PublicKey>,
-        outbox: Arc<Mutex<Outbox>>,
-    ) -> Result<DocumentSync, DocumentError> {
-        Ok(DocumentSync {
-            http: crate::tls::client()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .map_err(|e| DocumentError::Centre(e.to_string()))?,
-            base: base_url.trim_end_matches('/').to_string(),
-            device_id: device_id.to_string(),
+    pub fn new(centre: CentreClient, trusted: Vec<PublicKey>, journal: Journal) -> DocumentSync {
+        DocumentSync {
+            centre,
             trusted,
-            outbox,
-            refused: Mutex::new(HashMap::new()),
-            identity: None,
-        })
+            journal,
+            refused: Arc::new(Mutex::new(HashMap::new())),
+        }
     }
 
-    /// Signs every request with the terminal's enrolled key.
-    pub fn with_identity(mut self, id: Arc<crate::identity::DeviceIdentity>) -> Self {
-        self.identity = Some(id);
-        self
-    }
-
-    fn in_force(&self, kind: DocumentKind) -> Result<Option<SignedDocument>, OutboxError> {
-        self.outbox
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .document(kind)
+    async fn in_force(&self, kind: DocumentKind) -> Result<Option<SignedDocument>, OutboxError> {
+        self.journal.with(move |ob| ob.document(kind)).await
     }
 
     /// Fetches the newest document of `kind` and puts it in force if it verifies.
     pub async fn fetch(&self, kind: DocumentKind) -> Result<Fetched, DocumentError> {
-        let have = self.in_force(kind)?.map(|d| d.version);
-        let url = format!(
-            "{}/api/v1/devices/{}/documents/{}?after={}",
-            self.base,
-            self.device_id,
+        let have = self.in_force(kind).await?.map(|d| d.version);
+        let path = format!(
+            "/api/v1/devices/{}/documents/{}?after={}",
+            self.centre.device_id(),
             kind.as_str(),
             have.unwrap_or(0)
         );
-        let resp = crate::identity::maybe_sign(
-            self.identity.as_deref(),
-            self.http.get(&url),
-            "GET",
-            &url,
-            b"",
-        )
-        .send()
-        .await
-        .map_err(|e| DocumentError::Centre(e.to_string()))?;
+        let resp = self
+            .centre
+            .get(&path)
+            .send()
+            .await
+            .map_err(|e| DocumentError::Centre(e.to_string()))?;
         match resp.status().as_u16() {
             204 => return Ok(Fetched::Current(have)),
             200 => {}
@@ -114,7 +88,7 @@ impl DocumentSync {
                 kind.as_str(),
                 doc.kind.as_str()
             ))
-        } else if doc.scope != "all" && doc.scope != self.device_id {
+        } else if doc.scope != "all" && doc.scope != self.centre.device_id() {
             Some(format!("addressed to {}", doc.scope))
         } else if have.is_some_and(|v| doc.version <= v) {
             Some(format!(
@@ -127,46 +101,46 @@ impl DocumentSync {
                 .map(|e: SignatureError| e.to_string())
         };
         if let Some(reason) = refusal {
-            self.refuse(kind, doc.version, &reason)?;
+            self.refuse(kind, doc.version, &reason).await?;
             return Err(DocumentError::Refused {
                 kind: kind.as_str(),
                 version: doc.version,
                 reason,
             });
         }
-        self.outbox
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .apply_document(&doc)?;
-        tracing::info!(
-            document = kind.as_str(),
-            version = doc.version,
-            "signed document applied"
-        );
-        Ok(Fetched::Applied(doc.version))
+        let version = doc.version;
+        self.journal.with(move |ob| ob.apply_document(&doc)).await?;
+        tracing::info!(document = kind.as_str(), version, "signed document applied");
+        Ok(Fetched::Applied(version))
     }
 
-    fn refuse(&self, kind: DocumentKind, version: u64, reason: &str) -> Result<(), OutboxError> {
-        let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
-        if refused.get(&kind) == Some(&version) {
-            return Ok(());
+    async fn refuse(
+        &self,
+        kind: DocumentKind,
+        version: u64,
+        reason: &str,
+    ) -> Result<(), OutboxError> {
+        {
+            let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+            if refused.get(&kind) == Some(&version) {
+                return Ok(());
+            }
+            refused.insert(kind, version);
         }
-        refused.insert(kind, version);
         tracing::warn!(
             document = kind.as_str(),
             version,
             reason,
             "signed document refused"
         );
-        let mut ob = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
         let event = Event::new(EventKind::DocumentRejected, chrono::Utc::now())
             .field("document", kind.as_str())
             .field("version", version)
             .field("reason", reason.to_string());
-        ob.enqueue(
-            EventKind::DocumentRejected.key(),
-            serde_json::to_value(&event).map_err(OutboxError::from)?,
-        )?;
+        let payload = serde_json::to_value(&event).map_err(OutboxError::from)?;
+        self.journal
+            .with(move |ob| ob.enqueue(EventKind::DocumentRejected.key(), payload))
+            .await?;
         Ok(())
     }
 

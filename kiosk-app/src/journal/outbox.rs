@@ -15,37 +15,6 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Transaction};
 use serde::Serialize;
 use serde_json::Value;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS outbox_sequence (
-    device_id TEXT PRIMARY KEY,
-    next_seq  INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outbox (
-    seq            INTEGER PRIMARY KEY,
-    uuid           TEXT NOT NULL UNIQUE,
-    kind           TEXT NOT NULL,
-    created_at     TEXT NOT NULL,
-    payload        TEXT NOT NULL,
-    payload_sha256 TEXT NOT NULL,
-    state          TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'acknowledged', 'dead')),
-    attempts       INTEGER NOT NULL DEFAULT 0,
-    reason         TEXT,
-    acked_at       TEXT
-);
-CREATE INDEX IF NOT EXISTS outbox_by_state ON outbox (state, seq);
-CREATE TABLE IF NOT EXISTS documents (
-    kind       TEXT PRIMARY KEY,
-    version    INTEGER NOT NULL,
-    document   TEXT NOT NULL,
-    applied_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS remote_commands (
-    id          INTEGER PRIMARY KEY,
-    started_at  TEXT NOT NULL,
-    ack         TEXT
-);
-";
-
 /// What this terminal knows of a remote command it was given.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CommandRecord {
@@ -65,6 +34,8 @@ pub enum OutboxError {
     Db(#[from] rusqlite::Error),
     #[error("outbox payload: {0}")]
     Payload(#[from] serde_json::Error),
+    #[error(transparent)]
+    Schema(#[from] super::migrations::MigrationError),
 }
 
 fn classify(e: rusqlite::Error) -> OutboxError {
@@ -157,12 +128,12 @@ impl Outbox {
                 ))
             })?;
         }
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: a commit survives power loss, which is what "done" promises the citizen.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
+        super::migrations::migrate(&mut conn)?;
         conn.execute(
             "INSERT OR IGNORE INTO outbox_sequence (device_id, next_seq) VALUES (?1, 1)",
             params![device_id],
@@ -336,7 +307,7 @@ impl Outbox {
     pub fn purge_personal_data(
         &mut self,
         retention: chrono::Duration,
-        attachments: Option<&crate::attachments::AttachmentStore>,
+        attachments: Option<&crate::journal::attachments::AttachmentStore>,
     ) -> Result<(usize, usize), OutboxError> {
         const PURGED: &str = "{\"purged\":true}";
         let cutoff = (self.clock.now() - retention).to_rfc3339();
@@ -352,7 +323,7 @@ impl Outbox {
         for (seq, payload) in &doomed {
             if let Ok(v) = serde_json::from_str::<Value>(payload) {
                 files.extend(
-                    crate::attachments::referenced(&v)
+                    crate::journal::attachments::referenced(&v)
                         .into_iter()
                         .map(|r| r.sha256),
                 );
@@ -372,7 +343,7 @@ impl Outbox {
             for p in rows {
                 if let Ok(v) = serde_json::from_str::<Value>(&p?) {
                     used.extend(
-                        crate::attachments::referenced(&v)
+                        crate::journal::attachments::referenced(&v)
                             .into_iter()
                             .map(|r| r.sha256),
                     );
@@ -545,6 +516,7 @@ impl Outbox {
         ack: &kiosk_protocol::wire::CommandAck,
     ) -> Result<(), OutboxError> {
         let text = serde_json::to_string(ack)?;
+        let now = self.clock.now().to_rfc3339();
         let payload = serde_json::json!({
             "command_id": id,
             "command": command,
@@ -553,8 +525,8 @@ impl Outbox {
         });
         self.transaction(|tx| {
             tx.conn().execute(
-                "UPDATE remote_commands SET ack = ?2 WHERE id = ?1",
-                params![id as i64, text],
+                "UPDATE remote_commands SET ack = ?2, finished_at = ?3 WHERE id = ?1",
+                params![id as i64, text, now],
             )?;
             tx.enqueue("admin.remote.command", payload)?;
             Ok(())
@@ -629,63 +601,6 @@ impl Outbox {
         self.conn
             .pragma_update(None, "max_page_count", pages as i64)?;
         Ok(())
-    }
-}
-
-/// Queues the events the centre must receive: device action pairs (the intent and result of
-/// every physical output), health changes, cabinet door and terminal start/stop. When `stop`
-/// turns true it queues what is already on the bus and ends.
-pub fn record_events(
-    bus: &crate::runtime::EventBus,
-    outbox: std::sync::Arc<std::sync::Mutex<Outbox>>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) -> impl std::future::Future<Output = ()> + Send + 'static {
-    use kiosk_protocol::EventKind;
-    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-    let mut rx = bus.subscribe();
-    let record = move |e: kiosk_protocol::Event| {
-        let wanted = matches!(
-            e.kind,
-            EventKind::DeviceActionInit
-                | EventKind::DeviceActionComplete
-                | EventKind::DeviceHealthChanged
-                | EventKind::TerminalStarted
-                | EventKind::TerminalStopping
-                | EventKind::CabinetDoorOpened
-                | EventKind::CabinetDoorClosed
-        );
-        if !wanted {
-            return;
-        }
-        match serde_json::to_value(&e) {
-            Ok(payload) => {
-                let mut ob = outbox.lock().unwrap_or_else(|p| p.into_inner());
-                if let Err(err) = ob.enqueue(e.kind.key(), payload) {
-                    tracing::error!(error = %err, kind = %e.kind, "event could not be queued");
-                }
-            }
-            Err(err) => tracing::error!(error = %err, "event not serialisable"),
-        }
-    };
-    async move {
-        loop {
-            tokio::select! {
-                msg = rx.recv() => match msg {
-                    Ok(e) => record(e),
-                    Err(RecvError::Lagged(n)) => tracing::error!(missed = n, "event recorder fell behind"),
-                    Err(RecvError::Closed) => return,
-                },
-                _ = stop.changed() => {
-                    loop {
-                        match rx.try_recv() {
-                            Ok(e) => record(e),
-                            Err(TryRecvError::Lagged(_)) => continue,
-                            Err(_) => return,
-                        }
-                    }
-                }
-            }
-        }
     }
 }
 

@@ -3,56 +3,34 @@
 //! `session.face.result` event per check with the decision and score (never a picture or an
 //! embedding).
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use base64::Engine as _;
-use kiosk_hal::actor::{CommandContext, DeviceHandle};
 use kiosk_hal::device::CompletionCode;
 use kiosk_image::{Frame, FrameError, FrameSource};
-use kiosk_models::{verify_person, BackendKind, FaceEngine, Prompt, Verification, VerifyPolicy};
+use kiosk_models::{verify_person, FaceEngine, Prompt, Verification, VerifyPolicy};
 use kiosk_protocol::{Event, EventKind};
 use opencv::core::Mat;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::runtime::Runtime;
-
-/// `[face]` in the terminal config.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FaceConfig {
-    /// The model directory (checked against the built-in manifest).
-    pub models: PathBuf,
-    pub backend: BackendKind,
-    /// Thresholds and limits per face camera id; cameras not listed use the defaults.
-    pub cameras: BTreeMap<String, VerifyPolicy>,
-}
-
-impl Default for FaceConfig {
-    fn default() -> Self {
-        FaceConfig {
-            models: PathBuf::from("/usr/share/hallkit/models"),
-            backend: BackendKind::Tract,
-            cameras: BTreeMap::new(),
-        }
-    }
-}
+pub use crate::config::FaceConfig;
+use crate::runtime::{CallError, Claim, Runtime};
 
 /// Frames from a face camera running in its device actor, fetched with its `frame` action.
 /// The JPEG travels in memory only.
 pub struct RemoteFrames<'a> {
-    camera: &'a DeviceHandle,
+    runtime: &'a Runtime,
+    camera: &'a Claim,
     id: String,
     sequence: u64,
 }
 
 impl<'a> RemoteFrames<'a> {
-    pub fn new(camera: &'a DeviceHandle) -> RemoteFrames<'a> {
+    pub fn new(runtime: &'a Runtime, camera: &'a Claim) -> RemoteFrames<'a> {
         RemoteFrames {
-            id: camera.id(),
+            runtime,
+            id: camera.device().to_string(),
             camera,
             sequence: 0,
         }
@@ -78,19 +56,25 @@ impl<'a> RemoteFrames<'a> {
 impl FrameSource for RemoteFrames<'_> {
     fn grab(&mut self) -> Result<Frame, FrameError> {
         let v = self
-            .camera
-            .call(
+            .runtime
+            .call_unrecorded(
+                self.camera,
                 "frame",
                 json!({ "quality": 92 }),
-                CommandContext::with_timeout(Duration::from_secs(3)),
+                Duration::from_secs(3),
             )
-            .map_err(|e| match e.code {
-                CompletionCode::NotReady | CompletionCode::HardwareError => {
+            .map_err(|e| match &e {
+                CallError::Device(d)
+                    if matches!(
+                        d.code,
+                        CompletionCode::NotReady | CompletionCode::HardwareError
+                    ) =>
+                {
                     FrameError::Offline(self.id.clone())
                 }
                 _ => FrameError::Failed {
                     camera: self.id.clone(),
-                    message: e.detail,
+                    message: e.detail(),
                 },
             })?;
         let image = self.decode(&v, "jpeg")?.ok_or_else(|| FrameError::Failed {
@@ -133,31 +117,19 @@ impl FaceService {
         self.config.cameras.get(camera).cloned().unwrap_or_default()
     }
 
-    /// Checks the person at `camera` against `card_photo` and records the outcome.
+    /// Checks the person at the claimed `camera` against `card_photo` and records the outcome.
     pub fn verify(
         &mut self,
         runtime: &Runtime,
-        camera: &str,
+        camera: &Claim,
         card_photo: &Mat,
         progress: &mut dyn FnMut(Prompt),
         cancel: &AtomicBool,
     ) -> Verification {
-        let policy = self.policy(camera);
-        let result = match runtime.device(camera) {
-            Ok(dev) => {
-                let mut frames = RemoteFrames::new(&dev.handle);
-                self.verify_frames(card_photo, &mut frames, &policy, progress, cancel)
-            }
-            Err(e) => Verification {
-                decision: kiosk_models::Decision::Unavailable,
-                score: None,
-                threshold: None,
-                liveness: None,
-                frames: 0,
-                elapsed_ms: 0,
-                reason: Some(e.to_string()),
-            },
-        };
+        let policy = self.policy(camera.device());
+        let mut frames = RemoteFrames::new(runtime, camera);
+        let result = self.verify_frames(card_photo, &mut frames, &policy, progress, cancel);
+        let camera = camera.device();
         runtime
             .events
             .emit(verification_event(camera, &result, runtime.events.now()));

@@ -13,7 +13,7 @@ use opencv::core::Mat;
 use opencv::prelude::*;
 use serde_json::{json, Value};
 
-use crate::face::FaceService;
+use crate::services::face::FaceService;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OutKind {
@@ -158,7 +158,7 @@ pub fn verify_files(
         timeout_secs: 60.0,
         ..VerifyPolicy::default()
     };
-    let mut service = FaceService::load(&crate::face::FaceConfig {
+    let mut service = FaceService::load(&crate::services::face::FaceConfig {
         models: models.to_path_buf(),
         backend,
         cameras: Default::default(),

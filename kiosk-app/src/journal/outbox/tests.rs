@@ -1,6 +1,6 @@
 //! The outbox on its own, with the centre's store, and over real HTTP.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeZone;
@@ -11,7 +11,9 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
-use crate::sync::SyncClient;
+use crate::centre::sync::SyncClient;
+use crate::centre::CentreClient;
+use crate::journal::Journal;
 
 fn open(dir: &Path) -> Outbox {
     Outbox::open(&dir.join("outbox.db"), "KSK-1", SystemClock::shared()).unwrap()
@@ -155,28 +157,29 @@ async fn drains_over_http_exactly_once_even_when_acks_are_lost() {
     let centre = CentreHandle::start("127.0.0.1:0", store.clone())
         .await
         .unwrap();
-    let outbox = Arc::new(Mutex::new(open(dir.path())));
+    let outbox = Journal::new(open(dir.path()));
     for i in 0..250 {
         outbox
             .lock()
-            .unwrap()
             .enqueue("ticket.issued", json!({ "n": i, "service": "社保" }))
             .unwrap();
     }
-    let client = SyncClient::new(&centre.base_url(), "KSK-1", 100).unwrap();
+    let client = SyncClient::new(
+        CentreClient::plain(&centre.base_url(), "KSK-1").unwrap(),
+        100,
+    );
     let r = client.drain(&outbox).await.unwrap();
     assert_eq!((r.batches, r.accepted, r.duplicates), (3, 250, 0));
     assert_eq!(
         store.event_seqs("KSK-1").unwrap(),
         (1..=250).collect::<Vec<_>>()
     );
-    assert_eq!(outbox.lock().unwrap().counts().unwrap().acknowledged, 250);
+    assert_eq!(outbox.lock().counts().unwrap().acknowledged, 250);
 
     // The answer to the last batch was lost: those events go out again and are only
     // acknowledged, not applied twice.
     outbox
         .lock()
-        .unwrap()
         .conn
         .execute("UPDATE outbox SET state = 'pending' WHERE seq > 200", [])
         .unwrap();
@@ -187,15 +190,16 @@ async fn drains_over_http_exactly_once_even_when_acks_are_lost() {
     // The centre goes away: the batch stays pending and nothing is lost.
     outbox
         .lock()
-        .unwrap()
         .enqueue("ticket.issued", json!({ "n": 250 }))
         .unwrap();
     centre.stop().await.unwrap();
     assert!(matches!(
         client.drain(&outbox).await,
-        Err(crate::sync::SyncError::Network(_))
+        Err(crate::centre::sync::SyncError::Centre(
+            crate::centre::CentreError::Unreachable(_)
+        ))
     ));
-    assert_eq!(outbox.lock().unwrap().counts().unwrap().pending, 1);
+    assert_eq!(outbox.lock().counts().unwrap().pending, 1);
 }
 
 #[derive(Debug, Clone)]
@@ -277,25 +281,28 @@ async fn long_offline_then_reconnect_and_drain() {
     let dir = tempfile::tempdir().unwrap();
     let t0 = chrono::Utc.with_ymd_and_hms(2026, 11, 16, 0, 0, 0).unwrap();
     let clock = ManualClock::starting_at(t0);
-    let outbox = Arc::new(Mutex::new(
+    let outbox = Journal::new(
         Outbox::open(
             &dir.path().join("ob.db"),
             "KSK-OFF",
             Arc::new(clock.clone()),
         )
         .unwrap(),
-    ));
+    );
     // Nothing listens here: the port was free a moment ago and is closed again.
     let dead = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    let offline = SyncClient::new(&format!("http://{dead}"), "KSK-OFF", 500).unwrap();
+    let offline = SyncClient::new(
+        CentreClient::plain(&format!("http://{dead}"), "KSK-OFF").unwrap(),
+        500,
+    );
     let days = 5;
     let per_day = 6_000;
     for day in 0..days {
         {
-            let mut ob = outbox.lock().unwrap();
+            let mut ob = outbox.lock();
             for chunk in 0..(per_day / 500) {
                 ob.transaction(|tx| {
                     for i in 0..500 {
@@ -311,22 +318,18 @@ async fn long_offline_then_reconnect_and_drain() {
         clock.advance(Duration::from_secs(86_400));
     }
     let total = (days * per_day) as u64;
-    assert_eq!(outbox.lock().unwrap().counts().unwrap().pending, total);
+    assert_eq!(outbox.lock().counts().unwrap().pending, total);
     // Compaction during the outage removes nothing: nothing was acknowledged.
-    assert_eq!(
-        outbox
-            .lock()
-            .unwrap()
-            .compact(chrono::Duration::days(1))
-            .unwrap(),
-        0
-    );
+    assert_eq!(outbox.lock().compact(chrono::Duration::days(1)).unwrap(), 0);
 
     let store = SqliteStore::open(&dir.path().join("centre.db")).unwrap();
     let centre = CentreHandle::start("127.0.0.1:0", store.clone())
         .await
         .unwrap();
-    let online = SyncClient::new(&centre.base_url(), "KSK-OFF", 1000).unwrap();
+    let online = SyncClient::new(
+        CentreClient::plain(&centre.base_url(), "KSK-OFF").unwrap(),
+        1000,
+    );
     let r = online.drain(&outbox).await.unwrap();
     assert_eq!((r.accepted, r.duplicates, r.rejected), (total, 0, 0));
     let seqs = store.event_seqs("KSK-OFF").unwrap();
@@ -335,11 +338,7 @@ async fn long_offline_then_reconnect_and_drain() {
     // A week after acknowledgement the audit window has passed and the rows go.
     clock.advance(Duration::from_secs(8 * 86_400));
     assert_eq!(
-        outbox
-            .lock()
-            .unwrap()
-            .compact(chrono::Duration::days(7))
-            .unwrap() as u64,
+        outbox.lock().compact(chrono::Duration::days(7)).unwrap() as u64,
         total
     );
     centre.stop().await.unwrap();
@@ -395,7 +394,7 @@ fn unconfirmed_outputs_are_closed_as_interrupted_after_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attachments_upload_resumably_before_their_events() {
-    use crate::attachments::AttachmentStore;
+    use crate::journal::attachments::AttachmentStore;
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("centre/c.db")).unwrap();
     let centre = CentreHandle::start("127.0.0.1:0", store.clone())
@@ -414,7 +413,9 @@ async fn attachments_upload_resumably_before_their_events() {
     );
 
     // The hall link dropped after the first chunk of an earlier attempt.
-    let first = files.read_chunk(&r.sha256, 0, crate::sync::CHUNK).unwrap();
+    let first = files
+        .read_chunk(&r.sha256, 0, crate::centre::sync::CHUNK)
+        .unwrap();
     let partial = store
         .put_attachment_chunk(&r.sha256, r.size, 0, &first)
         .unwrap();
@@ -432,24 +433,25 @@ async fn attachments_upload_resumably_before_their_events() {
         .unwrap();
     assert_eq!(resp.status(), 409);
     let body: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(body["received"], crate::sync::CHUNK as u64);
+    assert_eq!(body["received"], crate::centre::sync::CHUNK as u64);
     assert_eq!(
         (partial.received, partial.complete),
-        (crate::sync::CHUNK as u64, false)
+        (crate::centre::sync::CHUNK as u64, false)
     );
 
-    let outbox = Arc::new(Mutex::new(open(dir.path())));
+    let outbox = Journal::new(open(dir.path()));
     outbox
         .lock()
-        .unwrap()
         .enqueue(
             "application.materials",
             json!({ "case": "KS-0002", "attachments": [r.clone()] }),
         )
         .unwrap();
-    let client = SyncClient::new(&centre.base_url(), "KSK-1", 10)
-        .unwrap()
-        .with_attachments(AttachmentStore::open(&dir.path().join("att")).unwrap());
+    let client = SyncClient::new(
+        CentreClient::plain(&centre.base_url(), "KSK-1").unwrap(),
+        10,
+    )
+    .with_attachments(AttachmentStore::open(&dir.path().join("att")).unwrap());
     let report = client.drain(&outbox).await.unwrap();
     assert_eq!((report.attachments, report.accepted), (1, 1));
     let done = store.attachment_status(&r.sha256).unwrap().unwrap();
@@ -489,7 +491,7 @@ async fn attachments_upload_resumably_before_their_events() {
 
 #[test]
 fn personal_data_is_purged_after_acknowledgement_and_retention() {
-    use crate::attachments::AttachmentStore;
+    use crate::journal::attachments::AttachmentStore;
     let dir = tempfile::tempdir().unwrap();
     let t0 = chrono::Utc.with_ymd_and_hms(2026, 11, 22, 1, 0, 0).unwrap();
     let clock = ManualClock::starting_at(t0);

@@ -1,8 +1,11 @@
-//! The running terminal: devices from the device table (real or simulated), the event bus, and
-//! the link to the central service.
+//! The running devices: the device table (real or simulated), each device on its own actor
+//! thread, the event bus, and the claims through which every device call goes.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+pub mod bus;
+pub mod claims;
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kiosk_drivers::registry::find_driver;
@@ -14,14 +17,38 @@ use kiosk_protocol::{Disposition, Event, EventKind};
 use serde::Serialize;
 use serde_json::Value;
 
+pub use bus::EventBus;
+pub use claims::{CallError, Claim, ClaimError, ClaimTable, Owner};
+
 use crate::config::{Config, Profile};
 
-/// One device of the table, running.
+/// One device of the table, running. Its actor is reached only through [`Runtime::call`] with
+/// a claim; what anyone may read without one is its health, info and actions.
 pub struct ManagedDevice {
     pub spec: DeviceSpec,
-    pub handle: DeviceHandle,
+    handle: DeviceHandle,
     /// The simulator behind it, in the sim profile.
     pub sim: Option<Arc<dyn SimControl>>,
+}
+
+impl ManagedDevice {
+    pub fn health(&self) -> HealthReport {
+        self.handle.health()
+    }
+
+    pub fn info(&self) -> DeviceInfo {
+        self.handle.info()
+    }
+
+    pub fn actions(&self) -> &[ActionSpec] {
+        self.handle.actions()
+    }
+
+    /// Polls the device's health now. A health poll is the runtime's own watch, not a command
+    /// of an owner, so it needs no claim.
+    pub fn poll_now(&self) -> Result<HealthReport, CommandError> {
+        self.handle.poll_now()
+    }
 }
 
 /// What the device-status screen and the centre's report need of one device.
@@ -38,57 +65,6 @@ pub struct DeviceStatus {
     pub detail: String,
 }
 
-/// Events go to every subscriber (UI, outbox, logs) and to the log as one line each.
-#[derive(Clone)]
-pub struct EventBus {
-    tx: tokio::sync::broadcast::Sender<Event>,
-    clock: SharedClock,
-    correlation: Arc<AtomicU64>,
-}
-
-impl EventBus {
-    pub fn new(clock: SharedClock) -> Self {
-        let (tx, _) = tokio::sync::broadcast::channel(1024);
-        // Correlation ids must not repeat across restarts, or a reconciled intent could be
-        // matched with another run's result: start each run at its start time in microseconds.
-        let base = u64::try_from(clock.now().timestamp_micros())
-            .unwrap_or(1)
-            .max(1);
-        EventBus {
-            tx,
-            clock,
-            correlation: Arc::new(AtomicU64::new(base)),
-        }
-    }
-
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
-        self.tx.subscribe()
-    }
-
-    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.clock.now()
-    }
-
-    pub fn emit(&self, event: Event) {
-        tracing::info!(
-            target: "hallkit::event",
-            id = event.id,
-            kind = %event.kind,
-            device = event.device.as_deref().unwrap_or("-"),
-            correlation = event.correlation.unwrap_or(0),
-            disposition = ?event.disposition,
-            fields = %serde_json::Value::Object(event.fields.clone().into_iter().collect()),
-            "{}",
-            event.kind.message_en()
-        );
-        let _ = self.tx.send(event);
-    }
-
-    pub fn next_correlation(&self) -> u64 {
-        self.correlation.fetch_add(1, Ordering::Relaxed)
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     #[error(transparent)]
@@ -102,13 +78,15 @@ pub enum RuntimeError {
 pub struct Runtime {
     pub profile: Profile,
     /// Usage per device action (`idcard.read-card`), for the heartbeat.
-    counters: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+    counters: Mutex<std::collections::BTreeMap<String, u64>>,
     pub devices: Vec<ManagedDevice>,
     pub events: EventBus,
+    claims: Arc<ClaimTable>,
     clock: SharedClock,
-    watchers: Vec<std::thread::JoinHandle<()>>,
+    watchers: Mutex<Vec<std::thread::JoinHandle<()>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
-    _sim_env: Option<SimEnv>,
+    /// The simulators' folder and private servers (cupsd); dropped at shutdown.
+    sim_env: Mutex<Option<SimEnv>>,
 }
 
 /// Stands in for a device whose driver cannot run in this build or on this machine, so the
@@ -187,22 +165,28 @@ impl Runtime {
                 sim,
             });
         }
-        let mut rt = Runtime {
+        let claims = ClaimTable::new(
+            devices.iter().map(|d| d.spec.id.clone()).collect(),
+            clock.clone(),
+            events.clone(),
+        );
+        let rt = Runtime {
             profile,
             counters: Default::default(),
             devices,
             events,
+            claims,
             clock,
-            watchers: Vec::new(),
+            watchers: Mutex::new(Vec::new()),
             stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-            _sim_env: sim_env,
+            sim_env: Mutex::new(sim_env),
         };
         rt.watch_devices();
         Ok(rt)
     }
 
     /// Turns health changes and device input into catalogue events.
-    fn watch_devices(&mut self) {
+    fn watch_devices(&self) {
         for d in &self.devices {
             let id = d.spec.id.clone();
             let mut health = d.handle.health_watch().subscribe();
@@ -241,7 +225,10 @@ impl Runtime {
                     }
                 });
             if let Ok(t) = t {
-                self.watchers.push(t);
+                self.watchers
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(t);
             }
         }
     }
@@ -253,23 +240,51 @@ impl Runtime {
             .ok_or_else(|| RuntimeError::UnknownDevice(id.to_string()))
     }
 
-    /// Runs a device action and records it as an init/complete event pair.
+    /// Takes `device` for `owner` (see [`claims`]): `lease` on the terminal's clock, waiting up
+    /// to `wait` for another holder to let go.
+    pub fn claim(
+        &self,
+        device: &str,
+        owner: Owner,
+        lease: Duration,
+        wait: Duration,
+    ) -> Result<Claim, ClaimError> {
+        self.claims.claim(device, owner, lease, wait)
+    }
+
+    /// Who holds `device` now.
+    pub fn holder(&self, device: &str) -> Option<Owner> {
+        self.claims.holder(device)
+    }
+
+    /// Runs an action on the claimed device and records it as an init/complete event pair.
     pub fn call(
         &self,
-        id: &str,
+        claim: &Claim,
         action: &str,
         args: Value,
         timeout: Duration,
-    ) -> Result<Value, CommandError> {
+    ) -> Result<Value, CallError> {
+        self.call_with(claim, action, args, CommandContext::with_timeout(timeout))
+    }
+
+    /// As [`Runtime::call`], with the caller's cancellation and progress.
+    pub fn call_with(
+        &self,
+        claim: &Claim,
+        action: &str,
+        args: Value,
+        ctx: CommandContext,
+    ) -> Result<Value, CallError> {
+        let id = claim.device();
         let dev = self
             .device(id)
-            .map_err(|e| CommandError::invalid(e.to_string()))?;
+            .map_err(|_| CallError::UnknownDevice(id.to_string()))?;
+        self.claims.check(claim, id)?;
         let corr = self.events.next_correlation();
         self.events
             .emit(Event::action_init(id, action, corr, self.clock.now()));
-        let result = dev
-            .handle
-            .call(action, args, CommandContext::with_timeout(timeout));
+        let result = dev.handle.call(action, args, ctx);
         if result.is_ok() {
             *self
                 .counters
@@ -294,7 +309,31 @@ impl Runtime {
             disposition,
             self.clock.now(),
         ));
-        result
+        Ok(result?)
+    }
+
+    /// As [`Runtime::call`] without the init/complete record, for reads that are neither an
+    /// output nor worth an audit line each (a camera's preview frames, many a second).
+    pub fn call_unrecorded(
+        &self,
+        claim: &Claim,
+        action: &str,
+        args: Value,
+        timeout: Duration,
+    ) -> Result<Value, CallError> {
+        let id = claim.device();
+        let dev = self
+            .device(id)
+            .map_err(|_| CallError::UnknownDevice(id.to_string()))?;
+        self.claims.check(claim, id)?;
+        Ok(dev
+            .handle
+            .call(action, args, CommandContext::with_timeout(timeout))?)
+    }
+
+    /// The first device of `kind`, if the table has one.
+    pub fn first_of(&self, kind: kiosk_hal::DeviceKind) -> Option<&ManagedDevice> {
+        self.devices.iter().find(|d| d.spec.kind == kind)
     }
 
     pub fn snapshot(&self) -> Vec<DeviceStatus> {
@@ -359,14 +398,28 @@ impl Runtime {
         }
     }
 
-    pub fn shutdown(mut self) {
+    /// Stops every device, its watcher and the simulators' private servers. Idempotent; the
+    /// runtime answers "not ready" afterwards.
+    pub fn shutdown(&self) {
         self.stop.store(true, Ordering::Relaxed);
-        for d in &mut self.devices {
+        for d in &self.devices {
             d.handle.shutdown();
         }
-        for t in self.watchers.drain(..) {
+        let watchers: Vec<_> = self
+            .watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+            .collect();
+        for t in watchers {
             let _ = t.join();
         }
+        drop(
+            self.sim_env
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+        );
     }
 }
 
@@ -410,15 +463,45 @@ mod tests {
         assert_eq!(snap.len(), 9);
         assert!(snap.iter().all(|d| d.health == Health::Online), "{snap:?}");
 
+        // Without the claim, another owner's call is refused before it reaches the device.
+        let held = rt
+            .claim(
+                "scanner",
+                Owner::Admin,
+                Duration::from_secs(60),
+                Duration::ZERO,
+            )
+            .unwrap();
+        let mine = rt
+            .claim(
+                "scanner",
+                Owner::Flow("ticket".into()),
+                Duration::from_secs(60),
+                Duration::ZERO,
+            )
+            .unwrap_err();
+        assert_eq!(mine.to_string(), "device scanner is held by admin mode");
+        drop(held);
+        let claim = rt
+            .claim(
+                "scanner",
+                Owner::Flow("ticket".into()),
+                Duration::from_secs(60),
+                Duration::ZERO,
+            )
+            .unwrap();
         let err = rt
             .call(
-                "scanner",
+                &claim,
                 "scan",
                 serde_json::json!({"timeout_ms": 100}),
                 Duration::from_secs(2),
             )
             .unwrap_err();
-        assert_eq!(err.code, CompletionCode::Timeout);
+        assert_eq!(
+            err.device_error().map(|e| e.code),
+            Some(CompletionCode::Timeout)
+        );
         let mut pair = Vec::new();
         while pair.len() < 2 {
             let e = events.blocking_recv().unwrap();
@@ -444,7 +527,7 @@ mod tests {
         .unwrap();
         cfg.devices.retain(|d| d.id == "board");
         let rt = Runtime::start(&cfg, Profile::Hardware, SystemClock::shared()).unwrap();
-        let h = rt.device("board").unwrap().handle.poll_now().unwrap();
+        let h = rt.device("board").unwrap().poll_now().unwrap();
         assert_eq!(h.health, Health::HardwareError);
         assert!(h.detail.contains("gpio-cdev"), "{}", h.detail);
         rt.shutdown();

@@ -4,20 +4,23 @@
 //! so a command delivered again is answered from the record instead of being run again, and
 //! one the terminal was running when it stopped is reported as interrupted, not repeated.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use kiosk_protocol::wire::{CommandAck, QueuedCommand, RemoteCommand};
 use serde_json::json;
 
-use crate::outbox::{CommandRecord, Outbox, OutboxError};
-use crate::runtime::Runtime;
-use crate::sync::{SyncClient, SyncError};
+use super::sync::SyncClient;
+use super::{CentreClient, CentreError};
+use crate::journal::outbox::CommandRecord;
+use crate::journal::{Journal, OutboxError};
+use crate::runtime::{Owner, Runtime};
+use crate::services::outputs::{is_output, OutputDesk};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
-    #[error("the centre: {0}")]
-    Centre(String),
+    #[error(transparent)]
+    Centre(#[from] CentreError),
     #[error(transparent)]
     Journal(#[from] OutboxError),
 }
@@ -33,141 +36,153 @@ pub struct PollReport {
     pub ack_failures: usize,
 }
 
+#[derive(Clone)]
 pub struct RemoteCommands {
-    http: reqwest::Client,
-    base: String,
-    device_id: String,
+    centre: CentreClient,
     runtime: Arc<Runtime>,
-    outbox: Arc<Mutex<Outbox>>,
+    journal: Journal,
+    desk: OutputDesk,
     sync: SyncClient,
     action_timeout: Duration,
-    identity: Option<Arc<crate::identity::DeviceIdentity>>,
+    /// How long a command waits for a device another owner (a citizen's journey) holds.
+    claim_wait: Duration,
 }
 
 impl RemoteCommands {
     pub fn new(
-        base_url: &str,
-        device_id: &str,
+        centre: CentreClient,
         runtime: Arc<Runtime>,
-        outbox: Arc<Mutex<Outbox>>,
-    ) -> Result<RemoteCommands, SyncError> {
-        Ok(RemoteCommands {
-            http: crate::tls::client()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .map_err(|e| SyncError::Network(e.to_string()))?,
-            base: base_url.trim_end_matches('/').to_string(),
-            device_id: device_id.to_string(),
-            sync: SyncClient::new(base_url, device_id, 200)?,
+        journal: Journal,
+        desk: OutputDesk,
+    ) -> RemoteCommands {
+        RemoteCommands {
+            sync: SyncClient::new(centre.clone(), 200),
+            centre,
             runtime,
-            outbox,
+            journal,
+            desk,
             action_timeout: Duration::from_secs(60),
-            identity: None,
-        })
+            claim_wait: Duration::from_secs(10),
+        }
     }
 
-    /// Signs every request (and the uploads and heartbeats it triggers) with the terminal's
-    /// enrolled key.
-    pub fn with_identity(mut self, id: Arc<crate::identity::DeviceIdentity>) -> Self {
-        self.sync = self.sync.with_identity(id.clone());
-        self.identity = Some(id);
+    /// How long a command waits for a device another owner holds (10 s by default).
+    pub fn with_claim_wait(mut self, wait: Duration) -> Self {
+        self.claim_wait = wait;
         self
     }
 
-    fn url(&self, tail: &str) -> String {
-        format!(
-            "{}/api/v1/devices/{}/commands{tail}",
-            self.base, self.device_id
-        )
-    }
-
-    fn journal<T>(
+    fn journal<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Outbox) -> Result<T, OutboxError>,
-    ) -> Result<T, OutboxError> {
-        let mut ob = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut ob)
+        f: impl FnOnce(&mut crate::journal::Outbox) -> Result<T, OutboxError> + Send + 'static,
+    ) -> impl std::future::Future<Output = Result<T, OutboxError>> + '_ {
+        self.journal.with(f)
     }
 
     /// Fetches the commands waiting for this terminal.
     pub async fn pending(&self) -> Result<Vec<QueuedCommand>, RemoteError> {
-        let url = self.url("/pending");
-        let resp = crate::identity::maybe_sign(
-            self.identity.as_deref(),
-            self.http.get(&url),
-            "GET",
-            &url,
-            b"",
-        )
-        .send()
-        .await
-        .map_err(|e| RemoteError::Centre(e.to_string()))?;
-        if !resp.status().is_success() {
-            return Err(RemoteError::Centre(format!("answered {}", resp.status())));
-        }
-        resp.json()
-            .await
-            .map_err(|e| RemoteError::Centre(format!("unreadable command list: {e}")))
+        Ok(self.centre.pending_commands().await?)
     }
 
     async fn acknowledge(&self, id: u64, ack: &CommandAck) -> Result<(), RemoteError> {
-        let url = self.url(&format!("/{id}/ack"));
-        let body = serde_json::to_vec(ack).unwrap_or_default();
-        let b = self
-            .http
-            .post(&url)
-            .header("content-type", "application/json");
-        let resp = crate::identity::maybe_sign(self.identity.as_deref(), b, "POST", &url, &body)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| RemoteError::Centre(e.to_string()))?;
-        match resp.status().as_u16() {
-            200 => Ok(()),
+        match self.centre.ack_command(id, ack).await {
+            Ok(()) => Ok(()),
             // Expired or unknown: nothing will ever accept it; keep the record, stop sending.
-            404 | 410 => {
-                tracing::warn!(id, status = %resp.status(), "command acknowledgement refused for good");
+            Err(CentreError::Refused {
+                status: status @ (404 | 410),
+                ..
+            }) => {
+                tracing::warn!(id, status, "command acknowledgement refused for good");
                 Ok(())
             }
-            s => Err(RemoteError::Centre(format!(
-                "acknowledgement answered {s}: {}",
-                resp.text().await.unwrap_or_default()
-            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Runs one device action for command `id`: claimed for the command, and through the
+    /// output desk when it makes something physical, so a remote test print leaves an intent
+    /// and a result like any other print.
+    fn device_action(
+        &self,
+        id: u64,
+        device: &str,
+        action: &str,
+        args: serde_json::Value,
+    ) -> CommandAck {
+        let fail = |result: serde_json::Value, detail: String| CommandAck {
+            ok: false,
+            result,
+            detail,
+        };
+        let Ok(dev) = self.runtime.device(device) else {
+            return fail(
+                json!({ "completion": "invalid-data" }),
+                format!("no device {device:?}"),
+            );
+        };
+        let kind = dev.spec.kind;
+        let claim = match self.runtime.claim(
+            device,
+            Owner::Remote(id),
+            self.action_timeout * 2,
+            self.claim_wait,
+        ) {
+            Ok(c) => c,
+            Err(e) => return fail(json!({ "completion": "held" }), e.to_string()),
+        };
+        let args = if args.is_null() { json!({}) } else { args };
+        if is_output(kind, action) {
+            let record = if action == "stamp" {
+                let n = |k: &str| args.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+                let order = crate::services::outputs::SealOrder {
+                    seal: u8::try_from(n("seal")).unwrap_or(0),
+                    x: u16::try_from(n("x")).unwrap_or(0),
+                    y: u16::try_from(n("y")).unwrap_or(0),
+                    document: b"",
+                    purpose: "remote-command",
+                };
+                self.desk.stamp(&claim, &order)
+            } else {
+                self.desk
+                    .device_output(&claim, action, args, "remote-command")
+            };
+            return match record {
+                Ok(r) => CommandAck {
+                    ok: r.done(),
+                    result: json!({ "output_id": r.output_id, "outcome": r.outcome.as_str(), "device": r.result }),
+                    detail: r.detail,
+                },
+                Err(e) => fail(serde_json::Value::Null, e.to_string()),
+            };
+        }
+        match self.runtime.call(&claim, action, args, self.action_timeout) {
+            Ok(v) => CommandAck {
+                ok: true,
+                result: v,
+                detail: String::new(),
+            },
+            Err(e) => fail(json!({ "completion": e.code() }), e.detail()),
         }
     }
 
     /// Runs a command once and records its result (without acknowledging it).
     pub async fn execute(&self, c: &QueuedCommand) -> Result<CommandAck, RemoteError> {
-        self.journal(|ob| ob.command_started(c.id))?;
+        let id = c.id;
+        self.journal(move |ob| ob.command_started(id)).await?;
         let ack = match &c.command {
             RemoteCommand::DeviceAction {
                 device,
                 action,
                 args,
             } => {
-                let (rt, device, action, args, timeout) = (
-                    self.runtime.clone(),
-                    device.clone(),
-                    action.clone(),
-                    args.clone(),
-                    self.action_timeout,
-                );
-                let r = tokio::task::spawn_blocking(move || {
-                    let args = if args.is_null() { json!({}) } else { args };
-                    rt.call(&device, &action, args, timeout)
+                let (me, device, action, args) =
+                    (self.clone(), device.clone(), action.clone(), args.clone());
+                match tokio::task::spawn_blocking(move || {
+                    me.device_action(id, &device, &action, args)
                 })
-                .await;
-                match r {
-                    Ok(Ok(v)) => CommandAck {
-                        ok: true,
-                        result: v,
-                        detail: String::new(),
-                    },
-                    Ok(Err(e)) => CommandAck {
-                        ok: false,
-                        result: json!({ "completion": e.code.as_str() }),
-                        detail: e.detail,
-                    },
+                .await
+                {
+                    Ok(ack) => ack,
                     Err(e) => CommandAck {
                         ok: false,
                         result: serde_json::Value::Null,
@@ -175,7 +190,7 @@ impl RemoteCommands {
                     },
                 }
             }
-            RemoteCommand::UploadNow => match self.sync.drain(&self.outbox).await {
+            RemoteCommand::UploadNow => match self.sync.drain(&self.journal).await {
                 Ok(r) => CommandAck {
                     ok: true,
                     result: json!({
@@ -193,9 +208,9 @@ impl RemoteCommands {
                 },
             },
             RemoteCommand::Heartbeat => {
-                let counts = self.journal(|ob| ob.counts()).unwrap_or_default();
+                let counts = self.journal(|ob| ob.counts()).await.unwrap_or_default();
                 let hb = self.runtime.heartbeat(
-                    &self.device_id,
+                    self.centre.device_id(),
                     counts.pending + counts.sent,
                     counts.dead,
                 );
@@ -213,7 +228,9 @@ impl RemoteCommands {
                 }
             }
         };
-        self.journal(|ob| ob.command_finished(c.id, &c.command, &ack))?;
+        let (command, record) = (c.command.clone(), ack.clone());
+        self.journal(move |ob| ob.command_finished(id, &command, &record))
+            .await?;
         Ok(ack)
     }
 
@@ -221,7 +238,8 @@ impl RemoteCommands {
     pub async fn poll_once(&self) -> Result<PollReport, RemoteError> {
         let mut report = PollReport::default();
         for c in self.pending().await? {
-            let ack = match self.journal(|ob| ob.command_record(c.id))? {
+            let id = c.id;
+            let ack = match self.journal(move |ob| ob.command_record(id)).await? {
                 Some(CommandRecord::Finished(ack)) => {
                     report.answered_again += 1;
                     ack
@@ -232,7 +250,9 @@ impl RemoteCommands {
                         result: serde_json::Value::Null,
                         detail: "interrupted: the terminal stopped while carrying it out; it was not run again".into(),
                     };
-                    self.journal(|ob| ob.command_finished(c.id, &c.command, &ack))?;
+                    let (command, record) = (c.command.clone(), ack.clone());
+                    self.journal(move |ob| ob.command_finished(id, &command, &record))
+                        .await?;
                     report.interrupted += 1;
                     ack
                 }

@@ -79,3 +79,23 @@ pub fn serve(
     }
     Ok(())
 }
+
+/// `kiosk simulate ID`: the device's simulator on a pseudo-terminal until stdin ends.
+pub fn run(
+    config: crate::config::Config,
+    id: &str,
+    dir: &std::path::Path,
+) -> anyhow::Result<std::process::ExitCode> {
+    let Some(spec) = config.devices.iter().find(|d| d.id == id) else {
+        eprintln!(
+            "kiosk simulate: no device {id:?} in {}",
+            config.source.display()
+        );
+        return Ok(std::process::ExitCode::from(2));
+    };
+    let env = SimEnv::new(dir)?;
+    let sim = start(spec, &env, kiosk_hal::clock::SystemClock::shared())?;
+    let stdin = std::io::stdin();
+    serve(sim.as_ref(), stdin.lock(), std::io::stdout())?;
+    Ok(std::process::ExitCode::SUCCESS)
+}

@@ -11,10 +11,10 @@ use kiosk_ui::{AppWindow, DeviceLine, Language, ScreenName, TerminalTexts};
 use slint::ComponentHandle;
 use tokio::sync::watch;
 
-use crate::centre_link::CentreLink;
+use super::watchdog::{WindowCheck, WindowWatchdog};
+use crate::centre::health::CentreLink;
 use crate::config::{Config, Orientation};
 use crate::runtime::{DeviceStatus, Runtime};
-use crate::window_watchdog::{WindowCheck, WindowWatchdog};
 
 pub fn device_lines(snapshot: &[DeviceStatus]) -> Vec<DeviceLine> {
     snapshot

@@ -117,44 +117,21 @@ impl DeviceIdentity {
         b
     }
 
-    /// Registers this terminal's public key with the centre against a one-time code.
-    pub async fn enrol(&self, centre: &str, code: &str) -> Result<Enrolment, IdentityError> {
+    /// Registers this terminal's public key with the centre against a one-time code, through
+    /// `centre` (unsigned: the key is not registered yet).
+    pub async fn enrol(
+        &self,
+        centre: &super::CentreClient,
+        code: &str,
+    ) -> Result<Enrolment, IdentityError> {
         let req = EnrolRequest {
             device_id: self.device_id.clone(),
             code: code.to_string(),
             public_key: self.public_key().to_string(),
         };
-        let resp = crate::tls::client()
-            .build()
-            .map_err(|e| IdentityError::Enrol(e.to_string()))?
-            .post(format!("{}/api/v1/enrol", centre.trim_end_matches('/')))
-            .json(&req)
-            .send()
+        centre
+            .json(centre.post_json("/api/v1/enrol", &req))
             .await
-            .map_err(|e| IdentityError::Enrol(e.to_string()))?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(IdentityError::Enrol(format!(
-                "the centre answered {status}: {}",
-                resp.text().await.unwrap_or_default()
-            )));
-        }
-        resp.json()
-            .await
-            .map_err(|e| IdentityError::Enrol(format!("unreadable answer: {e}")))
-    }
-}
-
-/// Sends a signed request when there is an identity, a plain one otherwise.
-pub(crate) fn maybe_sign(
-    id: Option<&DeviceIdentity>,
-    b: reqwest::RequestBuilder,
-    method: &str,
-    url: &str,
-    body: &[u8],
-) -> reqwest::RequestBuilder {
-    match id {
-        Some(i) => i.sign(b, method, url, body),
-        None => b,
+            .map_err(|e| IdentityError::Enrol(e.to_string()))
     }
 }

@@ -5,18 +5,32 @@
 //! interrupted at the next start. The centre learns both through the normal sync and settles
 //! what depends on them (a ticket whose print failed is void and never called).
 
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 
 use kiosk_hal::DeviceKind;
-use kiosk_protocol::wire::{SealAuthorisation, SealAuthorisationRequest, Ticket, TicketRequest};
+use kiosk_protocol::wire::{SealAuthorisationRequest, Ticket, TicketRequest};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::centre::{BlockingCentre, CentreError};
 use crate::config::SealOffline;
-use crate::outbox::{Outbox, OutboxError};
-use crate::runtime::Runtime;
+use crate::journal::{Journal, OutboxError};
+use crate::runtime::{CallError, Claim, Runtime};
+
+/// Whether `action` on a device of `kind` makes something physical (paper, an impression), and
+/// so must go through the desk as an intent/result pair whoever asks for it.
+pub fn is_output(kind: DeviceKind, action: &str) -> bool {
+    matches!(
+        (kind, action),
+        (
+            DeviceKind::ReceiptPrinter,
+            "print" | "print-test" | "print-file"
+        ) | (DeviceKind::A4Printer, "ipp-print" | "print-test")
+            | (DeviceKind::SealModule, "stamp")
+    )
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -72,123 +86,24 @@ pub enum OutputError {
     #[error("the output was not started: its intent could not be recorded: {0}")]
     Journal(#[from] OutboxError),
     #[error("the central service: {0}")]
-    Centre(String),
+    Centre(#[from] CentreError),
+    #[error("no central service is configured for {0}")]
+    NoCentre(&'static str),
 }
 
-/// The centre's answers an output needs, over HTTP (blocking: outputs run on the caller's
-/// thread, like device actions).
-pub struct CentreApi {
-    http: reqwest::blocking::Client,
-    base: String,
-    identity: Option<std::sync::Arc<crate::identity::DeviceIdentity>>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CentreCallError {
-    #[error("unreachable: {0}")]
-    Unreachable(String),
-    #[error("answered {status}: {body}")]
-    Refused { status: u16, body: String },
-}
-
-impl CentreApi {
-    pub fn new(base_url: &str) -> Result<CentreApi, CentreCallError> {
-        let http = crate::tls::blocking_client()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| CentreCallError::Unreachable(e.to_string()))?;
-        Ok(CentreApi {
-            http,
-            base: base_url.trim_end_matches('/').to_string(),
-            identity: None,
-        })
-    }
-
-    /// Signs every request with the terminal's enrolled key.
-    pub fn with_identity(mut self, id: std::sync::Arc<crate::identity::DeviceIdentity>) -> Self {
-        self.identity = Some(id);
-        self
-    }
-
-    fn post<T: serde::de::DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &impl Serialize,
-    ) -> Result<T, CentreCallError> {
-        let url = format!("{}{path}", self.base);
-        let bytes = serde_json::to_vec(body).unwrap_or_default();
-        let mut b = self
-            .http
-            .post(&url)
-            .header("content-type", "application/json");
-        if let Some(id) = &self.identity {
-            for (k, v) in id.headers("POST", &url, &bytes) {
-                b = b.header(k, v);
-            }
-        }
-        let resp = b
-            .body(bytes)
-            .send()
-            .map_err(|e| CentreCallError::Unreachable(e.to_string()))?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(CentreCallError::Refused {
-                status: status.as_u16(),
-                body: resp.text().unwrap_or_default(),
-            });
-        }
-        resp.json()
-            .map_err(|e| CentreCallError::Unreachable(format!("unreadable answer: {e}")))
-    }
-
-    pub fn issue_ticket(
-        &self,
-        hall: &str,
-        service: &str,
-        req: &TicketRequest,
-    ) -> Result<Ticket, CentreCallError> {
-        self.post(
-            &format!("/api/v1/halls/{hall}/services/{service}/tickets"),
-            req,
-        )
-    }
-
-    pub fn authorise_seal(
-        &self,
-        req: &SealAuthorisationRequest,
-    ) -> Result<SealAuthorisation, CentreCallError> {
-        self.post("/api/v1/seal-authorisations", req)
-    }
-
-    pub fn consume_seal(
-        &self,
-        id: &str,
-        device_id: &str,
-    ) -> Result<SealAuthorisation, CentreCallError> {
-        self.post(
-            &format!("/api/v1/seal-authorisations/{id}/consume"),
-            &json!({ "device_id": device_id }),
-        )
-    }
-}
-
-/// A queue ticket to print: which hall and service, the printer, and what the ticket shows
-/// besides its number.
+/// A queue ticket to print: which hall and service, and what the ticket shows besides its
+/// number. The ticket request comes numbered from the centre first.
 pub struct TicketOrder<'a> {
     pub hall: &'a str,
     pub hall_name: &'a str,
     pub service: &'a str,
     pub service_name: &'a str,
-    pub prefix: &'a str,
-    pub printer: &'a str,
-    pub waiting: u32,
     pub issued_at: &'a str,
     pub queue_url: &'a str,
 }
 
 /// One seal impression to make.
 pub struct SealOrder<'a> {
-    pub device: &'a str,
     pub seal: u8,
     pub x: u16,
     pub y: u16,
@@ -196,44 +111,61 @@ pub struct SealOrder<'a> {
     pub purpose: &'a str,
 }
 
-/// Where outputs are made and recorded.
-pub struct OutputDesk<'a> {
-    pub rt: &'a Runtime,
-    pub outbox: &'a Mutex<Outbox>,
-    pub centre: Option<CentreApi>,
+/// Where outputs are made and recorded: every ticket, receipt, A4 print and impression,
+/// whether a journey, a remote command or the terminal itself asks. It runs on the caller's
+/// thread (device calls block); the caller holds the claim on the device.
+#[derive(Clone)]
+pub struct OutputDesk {
+    pub rt: Arc<Runtime>,
+    pub journal: Journal,
+    pub centre: Option<BlockingCentre>,
     pub seal_offline: SealOffline,
     pub timeout: Duration,
 }
 
-impl OutputDesk<'_> {
+impl OutputDesk {
     fn journal(&self, kind: &str, payload: Value) -> Result<u64, OutboxError> {
-        let mut ob = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(ob.enqueue(kind, payload)?.seq)
+        Ok(self.journal.lock().enqueue(kind, payload)?.seq)
     }
 
     fn device_id(&self) -> String {
-        self.outbox
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .device_id()
-            .to_string()
+        self.journal.lock().device_id().to_string()
+    }
+
+    /// Any output action a device offers (`print-test`, `print-file`, `ipp-print` …), as an
+    /// intent/result pair: what remote commands and the technicians' tools use.
+    pub fn device_output(
+        &self,
+        claim: &Claim,
+        action: &str,
+        args: Value,
+        purpose: &str,
+    ) -> Result<OutputRecord, OutputError> {
+        let kind = self
+            .rt
+            .device(claim.device())
+            .map(|d| d.spec.kind.to_string())
+            .unwrap_or_default();
+        let intent = json!({ "kind": kind, "purpose": purpose });
+        self.two_phase(intent, claim, action, args, |_, _| {})
     }
 
     /// Records the intent, runs the device action, records the result.
     fn two_phase(
         &self,
         mut intent: Value,
-        device: &str,
+        claim: &Claim,
         action: &str,
         args: Value,
         extra: impl FnOnce(&OutputOutcome, &mut Value),
     ) -> Result<OutputRecord, OutputError> {
+        let device = claim.device();
         let output_id = format!("out-{}", uuid::Uuid::new_v4().simple());
         intent["output_id"] = json!(output_id);
         intent["device"] = json!(device);
         intent["action"] = json!(action);
         let intent_seq = self.journal("output.intent", intent.clone())?;
-        let answer = self.rt.call(device, action, args, self.timeout);
+        let answer = self.rt.call(claim, action, args, self.timeout);
         let (outcome, detail, result) = match answer {
             Ok(v) => {
                 let unconfirmed = v.get("outcome").and_then(Value::as_str) == Some("unconfirmed");
@@ -244,10 +176,17 @@ impl OutputDesk<'_> {
                 };
                 (outcome, String::new(), v)
             }
+            // Refused before the device was told anything (another owner holds it).
+            Err(
+                e @ (CallError::HeldBy { .. }
+                | CallError::NotClaimed { .. }
+                | CallError::Expired { .. }
+                | CallError::UnknownDevice(_)),
+            ) => (OutputOutcome::Refused, e.to_string(), Value::Null),
             Err(e) => (
                 OutputOutcome::Failed,
-                format!("{}: {}", e.code.as_str(), e.detail),
-                Value::Null,
+                format!("{}: {}", e.code(), e.detail()),
+                json!({ "completion": e.code() }),
             ),
         };
         let mut record = json!({
@@ -281,7 +220,7 @@ impl OutputDesk<'_> {
     /// Prints a receipt (`args` as the `print` action takes them).
     pub fn print_receipt(
         &self,
-        printer: &str,
+        printer: &Claim,
         purpose: &str,
         args: Value,
     ) -> Result<OutputRecord, OutputError> {
@@ -292,7 +231,7 @@ impl OutputDesk<'_> {
     /// Prints a PDF on an A4 printer and follows the job to its end.
     pub fn print_a4(
         &self,
-        printer: &str,
+        printer: &Claim,
         purpose: &str,
         pdf_path: &str,
         copies: u32,
@@ -312,25 +251,29 @@ impl OutputDesk<'_> {
         self.two_phase(intent, printer, "ipp-print", args, |_, _| {})
     }
 
-    /// Takes a number from the centre and prints it. The ticket counts only if the printer
-    /// confirmed it; the centre voids it otherwise when the result arrives.
-    pub fn issue_ticket(
+    /// Takes a number from the centre for `request` (its request id makes a retry after a
+    /// lost answer give the same number).
+    pub fn number_ticket(
         &self,
+        hall: &str,
+        service: &str,
+        request: &TicketRequest,
+    ) -> Result<Ticket, OutputError> {
+        let centre = self
+            .centre
+            .as_ref()
+            .ok_or(OutputError::NoCentre("ticket numbers"))?;
+        Ok(centre.issue_ticket(hall, service, request)?)
+    }
+
+    /// Prints a ticket the centre numbered. It counts only if the printer confirmed it; the
+    /// centre voids it otherwise when the result arrives.
+    pub fn print_ticket(
+        &self,
+        printer: &Claim,
+        ticket: &Ticket,
         order: &TicketOrder<'_>,
-    ) -> Result<(Ticket, OutputRecord), OutputError> {
-        let centre = self.centre.as_ref().ok_or_else(|| {
-            OutputError::Centre(
-                "ticket numbers come from the central service; none is configured".into(),
-            )
-        })?;
-        let req = TicketRequest {
-            device_id: self.device_id(),
-            request_id: uuid::Uuid::new_v4().to_string(),
-            prefix: order.prefix.to_string(),
-        };
-        let ticket = centre
-            .issue_ticket(order.hall, order.service, &req)
-            .map_err(|e| OutputError::Centre(e.to_string()))?;
+    ) -> Result<OutputRecord, OutputError> {
         let intent = json!({
             "kind": "receipt",
             "purpose": "queue-ticket",
@@ -339,23 +282,47 @@ impl OutputDesk<'_> {
                 "day": ticket.day, "number": ticket.number,
             },
         });
-        let args = json!({
+        let mut args = json!({
             "template": "queue-ticket",
             "hall": order.hall_name,
             "number": ticket.number,
             "service": order.service_name,
-            "waiting": order.waiting,
+            "waiting": ticket.ahead,
             "issued_at": order.issued_at,
-            "qr_url": format!("{}/{}", order.queue_url.trim_end_matches('/'), ticket.number),
         });
-        let record = self.two_phase(intent, order.printer, "print", args, |_, _| {})?;
+        if !order.queue_url.is_empty() {
+            args["qr_url"] = json!(format!(
+                "{}/{}",
+                order.queue_url.trim_end_matches('/'),
+                ticket.number
+            ));
+        }
+        self.two_phase(intent, printer, "print", args, |_, _| {})
+    }
+
+    /// Numbers a ticket at the centre and prints it: [`Self::number_ticket`] then
+    /// [`Self::print_ticket`].
+    pub fn issue_ticket(
+        &self,
+        printer: &Claim,
+        prefix: &str,
+        order: &TicketOrder<'_>,
+    ) -> Result<(Ticket, OutputRecord), OutputError> {
+        let req = TicketRequest {
+            device_id: self.device_id(),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            prefix: prefix.to_string(),
+            appointment: None,
+        };
+        let ticket = self.number_ticket(order.hall, order.service, &req)?;
+        let record = self.print_ticket(printer, &ticket, order)?;
         Ok((ticket, record))
     }
 
     /// One seal impression: a one-time authorisation (the centre's, or a local one when the
     /// configured offline policy allows), the impression, and a photo of the stamped page when
     /// the terminal has a document camera.
-    pub fn stamp(&self, order: &SealOrder<'_>) -> Result<OutputRecord, OutputError> {
+    pub fn stamp(&self, seal: &Claim, order: &SealOrder<'_>) -> Result<OutputRecord, OutputError> {
         let device_id = self.device_id();
         let document_sha256 = hex::encode(Sha256::digest(order.document));
         let authorised = match &self.centre {
@@ -367,12 +334,9 @@ impl OutputDesk<'_> {
                     document_sha256: document_sha256.clone(),
                     purpose: order.purpose.to_string(),
                 };
-                match c
-                    .authorise_seal(&req)
-                    .and_then(|a| c.consume_seal(&a.id, &device_id))
-                {
+                match c.authorise_seal(&req).and_then(|a| c.consume_seal(&a.id)) {
                     Ok(a) => Ok((a.id, "centre")),
-                    Err(CentreCallError::Unreachable(e)) => Err((true, e)),
+                    Err(CentreError::Unreachable(e)) => Err((true, e)),
                     Err(e) => Err((false, e.to_string())),
                 }
             }
@@ -390,7 +354,7 @@ impl OutputDesk<'_> {
                 } else {
                     format!("no authorisation: {why}")
                 };
-                return self.refused(order, &document_sha256, detail);
+                return self.refused(seal.device(), order, &document_sha256, detail);
             }
         };
         let intent = json!({
@@ -412,13 +376,14 @@ impl OutputDesk<'_> {
             if *outcome != OutputOutcome::Printed {
                 return;
             }
-            record["photo"] = self.photograph_stamped_page();
+            record["photo"] = self.photograph_stamped_page(seal);
         };
-        self.two_phase(intent, order.device, "stamp", args, photo)
+        self.two_phase(intent, seal, "stamp", args, photo)
     }
 
     fn refused(
         &self,
+        device: &str,
         order: &SealOrder<'_>,
         document_sha256: &str,
         detail: String,
@@ -428,7 +393,7 @@ impl OutputDesk<'_> {
             "output.result",
             json!({
                 "output_id": output_id,
-                "device": order.device,
+                "device": device,
                 "kind": "seal",
                 "purpose": order.purpose,
                 "outcome": "refused",
@@ -447,24 +412,30 @@ impl OutputDesk<'_> {
         })
     }
 
-    /// A document-camera still of the stamped page, when the terminal has a document camera.
-    fn photograph_stamped_page(&self) -> Value {
-        let camera = self
-            .rt
-            .devices
-            .iter()
-            .find(|d| d.spec.kind == DeviceKind::DocumentCamera);
-        match camera {
-            None => json!({ "taken": false, "why": "this terminal has no document camera" }),
-            Some(d) => match self.rt.call(
-                &d.spec.id,
-                "capture",
-                json!({ "purpose": "seal-evidence" }),
-                self.timeout,
-            ) {
-                Ok(v) => json!({ "taken": true, "camera": d.spec.id, "capture": v }),
-                Err(e) => json!({ "taken": false, "camera": d.spec.id, "why": e.detail }),
-            },
+    /// A document-camera still of the stamped page, when the terminal has a document camera;
+    /// the camera is claimed for the seal's owner for the one picture.
+    fn photograph_stamped_page(&self, seal: &Claim) -> Value {
+        let Some(d) = self.rt.first_of(DeviceKind::DocumentCamera) else {
+            return json!({ "taken": false, "why": "this terminal has no document camera" });
+        };
+        let id = d.spec.id.clone();
+        let camera = match self.rt.claim(
+            &id,
+            seal.owner().clone(),
+            self.timeout,
+            Duration::from_secs(5),
+        ) {
+            Ok(c) => c,
+            Err(e) => return json!({ "taken": false, "camera": id, "why": e.to_string() }),
+        };
+        match self.rt.call(
+            &camera,
+            "capture",
+            json!({ "purpose": "seal-evidence" }),
+            self.timeout,
+        ) {
+            Ok(v) => json!({ "taken": true, "camera": id, "capture": v }),
+            Err(e) => json!({ "taken": false, "camera": id, "why": e.detail() }),
         }
     }
 }

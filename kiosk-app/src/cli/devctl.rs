@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use crate::runtime::Runtime;
+use crate::runtime::{CallError, Owner, Runtime};
 
 /// What the words after `devctl` ask for.
 #[derive(Debug, Clone, PartialEq)]
@@ -173,13 +173,18 @@ pub fn render(file: &str, out: &str, args: &Value) -> Result<Value, Value> {
 /// Runs one command. `Ok` carries the JSON to print; `Err` carries the JSON of a failed
 /// completion (exit status 1).
 pub fn execute(rt: &Runtime, cmd: &DevctlCommand, timeout: Duration) -> Result<Value, Value> {
-    let fail = |e: kiosk_hal::CommandError| json!({ "completion": e.code, "detail": e.detail });
+    let fail = |e: CallError| json!({ "completion": e.code(), "detail": e.detail() });
+    // Every device call is made under the bench tool's claim, held for that one call.
+    let call = |id: &str, action: &str, args: Value| -> Result<Value, CallError> {
+        let claim = rt.claim(id, Owner::Bench, timeout * 2, Duration::from_secs(5))?;
+        rt.call(&claim, action, args, timeout)
+    };
     match cmd {
         DevctlCommand::List => Ok(Value::Array(
             rt.devices
                 .iter()
                 .map(|d| {
-                    let info = d.handle.info();
+                    let info = d.info();
                     json!({
                         "id": d.spec.id,
                         "name": d.spec.display_name(),
@@ -205,8 +210,7 @@ pub fn execute(rt: &Runtime, cmd: &DevctlCommand, timeout: Duration) -> Result<V
             }
             Ok(serde_json::to_value(snap).unwrap_or(Value::Null))
         }
-        DevctlCommand::SelfTest(id) => rt
-            .call(id, "self-test", Value::Null, timeout)
+        DevctlCommand::SelfTest(id) => call(id, "self-test", Value::Null)
             .map(|v| json!({ "completion": "success", "result": v }))
             .map_err(fail),
         DevctlCommand::Actions(id) => {
@@ -217,7 +221,7 @@ pub fn execute(rt: &Runtime, cmd: &DevctlCommand, timeout: Duration) -> Result<V
                 json!({ "name": "self-test", "summary": "exercise the device", "args": [] }),
                 json!({ "name": "poll", "summary": "check health now", "args": [] }),
             ];
-            list.extend(d.handle.actions().iter().map(|a| json!(a)));
+            list.extend(d.actions().iter().map(|a| json!(a)));
             Ok(Value::Array(list))
         }
         DevctlCommand::Sim { id, what, args } => {
@@ -241,11 +245,125 @@ pub fn execute(rt: &Runtime, cmd: &DevctlCommand, timeout: Duration) -> Result<V
         }
         DevctlCommand::Decode { family, file, args } => decode(family, file, args),
         DevctlCommand::Render { file, out, args } => render(file, out, args),
-        DevctlCommand::Action { id, action, args } => rt
-            .call(id, action, args.clone(), timeout)
+        DevctlCommand::Action { id, action, args } => call(id, action, args.clone())
             .map(|v| json!({ "completion": "success", "result": v }))
             .map_err(fail),
     }
+}
+
+/// `kiosk devctl WORDS…`: offline tools (`idcard decode`, `escpos render`) need no
+/// configuration at all; everything else runs on a runtime of the configured devices.
+pub fn run(
+    config_path: &std::path::Path,
+    profile: Option<crate::config::Profile>,
+    ports: &[String],
+    timeout: Duration,
+    words: &[String],
+) -> anyhow::Result<std::process::ExitCode> {
+    use std::process::ExitCode;
+    let cmds = match parse_sequence(words) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kiosk devctl: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    // Offline decoding needs no device, no runtime and no configuration.
+    let offline = match cmds.as_slice() {
+        [DevctlCommand::Decode { family, file, args }] => Some(decode(family, file, args)),
+        [DevctlCommand::Render { file, out, args }] => Some(render(file, out, args)),
+        _ => None,
+    };
+    if let Some(result) = offline {
+        crate::logging::init("warn");
+        let (code, v) = match result {
+            Ok(v) => (ExitCode::SUCCESS, v),
+            Err(v) => (ExitCode::from(1), v),
+        };
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(code);
+    }
+    super::with_config(config_path, profile, |config, profile| {
+        on_devices(config, profile, ports, timeout, &cmds)
+    })
+}
+
+fn on_devices(
+    mut config: crate::config::Config,
+    profile: crate::config::Profile,
+    ports: &[String],
+    timeout: Duration,
+    cmds: &[DevctlCommand],
+) -> anyhow::Result<std::process::ExitCode> {
+    use std::process::ExitCode;
+    for p in ports {
+        let Some((id, path)) = p.split_once('=') else {
+            eprintln!("kiosk devctl: --port {p:?} must be ID=PATH");
+            return Ok(ExitCode::from(2));
+        };
+        match config.devices.iter_mut().find(|d| d.id == id) {
+            Some(d) => d.path = Some(path.to_string()),
+            None => {
+                eprintln!("kiosk devctl: --port names no device {id:?}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    // devctl opens only the devices it is asked about, so unrelated hardware stays untouched.
+    let mut wanted: Vec<String> = Vec::new();
+    let mut all = false;
+    for cmd in cmds {
+        match cmd {
+            DevctlCommand::List | DevctlCommand::Status(None) => all = true,
+            DevctlCommand::Decode { .. } | DevctlCommand::Render { .. } => {
+                eprintln!("kiosk devctl: decode and render cannot be combined with other commands");
+                return Ok(ExitCode::from(2));
+            }
+            DevctlCommand::SelfTest(id)
+            | DevctlCommand::Actions(id)
+            | DevctlCommand::Sim { id, .. }
+            | DevctlCommand::Action { id, .. }
+            | DevctlCommand::Status(Some(id)) => {
+                if !config.devices.iter().any(|d| &d.id == id) {
+                    eprintln!(
+                        "kiosk devctl: no device {id:?} in {}",
+                        config.source.display()
+                    );
+                    return Ok(ExitCode::from(2));
+                }
+                wanted.push(id.clone());
+            }
+        }
+    }
+    if !all {
+        config.devices.retain(|d| wanted.contains(&d.id));
+    }
+    let rt = Runtime::start(&config, profile, kiosk_hal::clock::SystemClock::shared())?;
+    rt.poll_all();
+    let mut failed = false;
+    let mut outputs = Vec::new();
+    for cmd in cmds {
+        match execute(&rt, cmd, timeout) {
+            Ok(v) => outputs.push(v),
+            Err(v) => {
+                failed = true;
+                outputs.push(v);
+                break;
+            }
+        }
+    }
+    rt.shutdown();
+    let out = if outputs.len() == 1 {
+        outputs.remove(0)
+    } else {
+        Value::Array(outputs)
+    };
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 #[cfg(test)]

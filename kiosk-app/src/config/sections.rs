@@ -1,0 +1,410 @@
+//! The sections of the terminal's configuration file, each with its defaults. Validation that
+//! needs more than a type lives in `config/mod.rs`, where errors get their file position.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use kiosk_models::{BackendKind, VerifyPolicy};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    /// Every device simulated in-process over real ptys and sockets.
+    Sim,
+    /// Real devices from the device table.
+    Hardware,
+}
+
+impl std::str::FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "sim" => Ok(Profile::Sim),
+            "hardware" => Ok(Profile::Hardware),
+            other => Err(format!("profile {other:?} must be sim or hardware")),
+        }
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("var")
+}
+fn default_timezone() -> String {
+    "+08:00".into()
+}
+fn default_listen() -> String {
+    "127.0.0.1:0".into()
+}
+fn default_health_interval() -> u64 {
+    10
+}
+fn default_heartbeat_interval() -> u64 {
+    30
+}
+fn default_command_interval() -> u64 {
+    10
+}
+fn default_request_timeout() -> u64 {
+    10
+}
+fn default_poll_ms() -> u64 {
+    1000
+}
+fn default_language() -> String {
+    "zh-CN".into()
+}
+fn default_window_wait_s() -> u64 {
+    15
+}
+fn default_window_attempts() -> u32 {
+    4
+}
+fn default_level() -> String {
+    "info".into()
+}
+fn default_retention_days() -> u32 {
+    30
+}
+fn default_audit_days() -> u32 {
+    180
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminalConfig {
+    /// This terminal's id, as the centre knows it (`KSK-320583-0001`).
+    pub id: String,
+    pub service_point: String,
+    pub fault_phone: String,
+    pub profile: Profile,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Local time offset for the clock on screen.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// How often idle devices are polled for health.
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CentreConfig {
+    /// The remote centre. Absent: the runtime starts one in-process on loopback.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Where the embedded centre listens (port 0 = any free port).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    #[serde(default = "default_health_interval")]
+    pub health_interval_s: u64,
+    /// How often the terminal reports its health, usage and queue depth.
+    #[serde(default = "default_heartbeat_interval")]
+    pub heartbeat_interval_s: u64,
+    /// How often the terminal asks the centre for remote commands and documents.
+    #[serde(default = "default_command_interval")]
+    pub command_interval_s: u64,
+    /// How long one request to the centre may take before it counts as unreachable. A citizen
+    /// waits on ticket numbers and seal authorisations, so this stays short.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_s: u64,
+    /// Publisher keys whose signed configuration and catalogue this terminal accepts
+    /// (`ed25519:HEX` or `sm2:HEX`). None: documents are not fetched.
+    #[serde(default)]
+    pub publisher_keys: Vec<String>,
+    /// The centre's CA certificate (PEM). Set: an https centre is trusted through this CA only.
+    #[serde(default)]
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl Default for CentreConfig {
+    fn default() -> Self {
+        CentreConfig {
+            url: None,
+            listen: default_listen(),
+            health_interval_s: default_health_interval(),
+            heartbeat_interval_s: default_heartbeat_interval(),
+            command_interval_s: default_command_interval(),
+            request_timeout_s: default_request_timeout(),
+            publisher_keys: Vec::new(),
+            ca_cert: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Orientation {
+    #[default]
+    Landscape,
+    Portrait,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiConfig {
+    #[serde(default = "default_language")]
+    pub language: String,
+    #[serde(default)]
+    pub orientation: Orientation,
+    /// How long the display gets to show the kiosk window, per attempt.
+    #[serde(default = "default_window_wait_s")]
+    pub window_wait_s: u64,
+    /// How many times the window is asked for before the kiosk exits with an error.
+    #[serde(default = "default_window_attempts")]
+    pub window_attempts: u32,
+    /// The digits hall staff enter to see the device status (the admin mode comes later).
+    /// None: the staff entry says that no PIN is set.
+    #[serde(default)]
+    pub staff_pin: Option<String>,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig {
+            language: default_language(),
+            orientation: Orientation::default(),
+            window_wait_s: default_window_wait_s(),
+            window_attempts: default_window_attempts(),
+            staff_pin: None,
+        }
+    }
+}
+
+fn default_idle_after() -> u64 {
+    60
+}
+fn default_idle_countdown() -> u64 {
+    20
+}
+
+/// How long one screen may go untouched, and how long "Still there?" then counts down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdleTimes {
+    pub after_s: u64,
+    pub countdown_s: u64,
+}
+
+/// A screen's own idle times; what it leaves out comes from `[idle]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct IdleOverride {
+    pub after_s: Option<u64>,
+    pub countdown_s: Option<u64>,
+}
+
+/// `[idle]`: the defaults, and per screen (`[idle.screens.ticket-identify]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdleConfig {
+    #[serde(default = "default_idle_after")]
+    pub after_s: u64,
+    #[serde(default = "default_idle_countdown")]
+    pub countdown_s: u64,
+    #[serde(default)]
+    pub screens: BTreeMap<String, IdleOverride>,
+}
+
+impl Default for IdleConfig {
+    fn default() -> Self {
+        IdleConfig {
+            after_s: default_idle_after(),
+            countdown_s: default_idle_countdown(),
+            screens: BTreeMap::new(),
+        }
+    }
+}
+
+impl IdleConfig {
+    /// The idle times of `screen`.
+    pub fn times(&self, screen: &str) -> IdleTimes {
+        let o = self.screens.get(screen).copied().unwrap_or_default();
+        IdleTimes {
+            after_s: o.after_s.unwrap_or(self.after_s),
+            countdown_s: o.countdown_s.unwrap_or(self.countdown_s),
+        }
+    }
+}
+
+fn default_slide_s() -> u64 {
+    8
+}
+
+/// `[attract]`: what the terminal shows while nobody uses it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttractConfig {
+    /// A folder of pictures (PNG or JPEG), shown in name order. Notices come from the signed
+    /// catalogue.
+    #[serde(default)]
+    pub folder: Option<PathBuf>,
+    /// How long each slide stays.
+    #[serde(default = "default_slide_s")]
+    pub slide_s: u64,
+}
+
+impl Default for AttractConfig {
+    fn default() -> Self {
+        AttractConfig {
+            folder: None,
+            slide_s: default_slide_s(),
+        }
+    }
+}
+
+fn default_offered() -> Vec<String> {
+    vec!["ticket".into()]
+}
+fn default_taken_s() -> u64 {
+    15
+}
+fn default_card_timeout_s() -> u64 {
+    60
+}
+
+/// `[journeys.ticket]`: which devices the queue-ticket journey uses (by default the first of
+/// each kind in the device table) and how long its last screen stays.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketJourneyConfig {
+    #[serde(default)]
+    pub printer: Option<String>,
+    #[serde(default)]
+    pub card_reader: Option<String>,
+    #[serde(default)]
+    pub scanner: Option<String>,
+    #[serde(default)]
+    pub board: Option<String>,
+    /// "Please take your ticket" stays this long, then the terminal goes home.
+    #[serde(default = "default_taken_s")]
+    pub taken_s: u64,
+    /// How long the reader waits for a card before the citizen is asked again.
+    #[serde(default = "default_card_timeout_s")]
+    pub card_timeout_s: u64,
+}
+
+impl Default for TicketJourneyConfig {
+    fn default() -> Self {
+        TicketJourneyConfig {
+            printer: None,
+            card_reader: None,
+            scanner: None,
+            board: None,
+            taken_s: default_taken_s(),
+            card_timeout_s: default_card_timeout_s(),
+        }
+    }
+}
+
+/// `[journeys]`: what this terminal offers on its home screen.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JourneysConfig {
+    #[serde(default = "default_offered")]
+    pub offered: Vec<String>,
+    #[serde(default)]
+    pub ticket: TicketJourneyConfig,
+}
+
+impl Default for JourneysConfig {
+    fn default() -> Self {
+        JourneysConfig {
+            offered: default_offered(),
+            ticket: TicketJourneyConfig::default(),
+        }
+    }
+}
+
+/// The journeys a terminal can offer.
+pub const JOURNEYS: &[&str] = &["ticket"];
+
+/// `[catalogue]`: for a terminal whose centre is embedded (the sim profile, a stand-alone
+/// ticket machine), a catalogue file to publish into that centre at start, signed with a
+/// publisher key kept in the data directory and pinned for this run. A terminal with a remote
+/// centre takes its catalogue from there.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogueConfig {
+    #[serde(default)]
+    pub embedded_sample: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    #[serde(default = "default_level")]
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: default_level(),
+        }
+    }
+}
+
+/// How long the device keeps what the centre already has.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// Personal data in acknowledged events (and their attachments) is purged this long after
+    /// acknowledgement.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
+    /// Acknowledged events (purged of personal data) stay this long for the audit trail.
+    #[serde(default = "default_audit_days")]
+    pub audit_days: u32,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            retention_days: default_retention_days(),
+            audit_days: default_audit_days(),
+        }
+    }
+}
+
+/// What a seal impression may do when the centre cannot authorise it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SealOffline {
+    /// No impression without the centre's one-time authorisation.
+    #[default]
+    Refuse,
+    /// Stamp under a local authorisation id, recorded for the centre to audit later.
+    Local,
+}
+
+/// Physical outputs: receipts, A4 prints, seal impressions.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OutputsConfig {
+    #[serde(default)]
+    pub seal_offline: SealOffline,
+}
+
+/// `[face]`: the model directory, the backend, and thresholds per face camera.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaceConfig {
+    /// The model directory (checked against the built-in manifest).
+    pub models: PathBuf,
+    pub backend: BackendKind,
+    /// Thresholds and limits per face camera id; cameras not listed use the defaults.
+    pub cameras: BTreeMap<String, VerifyPolicy>,
+}
+
+impl Default for FaceConfig {
+    fn default() -> Self {
+        FaceConfig {
+            models: PathBuf::from("/usr/share/hallkit/models"),
+            backend: BackendKind::Tract,
+            cameras: BTreeMap::new(),
+        }
+    }
+}

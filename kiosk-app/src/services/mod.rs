@@ -1,0 +1,6 @@
+//! Typed capabilities that journeys, remote commands and the tools use, each over claimed
+//! devices: two-phase outputs, the face check, and (with the journeys) the card, the guide
+//! lights, the hall catalogue and the queue.
+
+pub mod face;
+pub mod outputs;

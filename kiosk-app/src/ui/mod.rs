@@ -1,0 +1,6 @@
+//! The screen: binding the runtime's and the flows' state to the Slint globals, the window on a
+//! display, and the software renderer for screenshots and tours. The UI reads state and sends
+//! intents; it decides nothing.
+
+pub mod watchdog;
+pub mod window;

@@ -112,6 +112,7 @@ const MIGRATIONS: &[&str] = &[
         used_at     TIMESTAMPTZ
     );",
     "ALTER TABLE tickets ADD COLUMN appointment TEXT;
+    ALTER TABLE tickets ADD COLUMN holder TEXT;
     CREATE TABLE appointments (
         hall    TEXT NOT NULL,
         code    TEXT NOT NULL,
@@ -427,8 +428,8 @@ impl PgStore {
             .get(0);
         let number = ticket_number(&req.prefix, seq as u32);
         tx.execute(
-            "INSERT INTO tickets (hall, service, day, seq, number, device_id, request_id, appointment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &[&hall, &service, &day, &seq, &number, &req.device_id, &req.request_id, &req.appointment],
+            "INSERT INTO tickets (hall, service, day, seq, number, device_id, request_id, appointment, holder) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[&hall, &service, &day, &seq, &number, &req.device_id, &req.request_id, &req.appointment, &req.holder],
         )?;
         if let Some(code) = &req.appointment {
             tx.execute(

@@ -122,6 +122,7 @@ fn tickets_count_per_hall_service_and_day_and_settle_from_print_results() {
             request_id: id.into(),
             prefix: prefix.into(),
             appointment: None,
+            holder: None,
         };
         let day = "2026-11-22";
         let a1 = s
@@ -236,6 +237,7 @@ fn an_appointment_checks_in_once_for_its_service_and_day() {
             request_id: id.into(),
             prefix: "A".into(),
             appointment: Some(code.into()),
+            holder: None,
         };
         let day = "2026-11-22";
         let t = s
@@ -304,6 +306,7 @@ fn concurrent_ticket_requests_get_distinct_numbers() {
                                 request_id: format!("{t}-{i}"),
                                 prefix: "A".into(),
                                 appointment: None,
+                                holder: None,
                             };
                             s.issue_ticket("kunshan", "social", "2026-11-22", &req)
                                 .unwrap()

@@ -15,6 +15,7 @@
 pub mod centre;
 pub mod cli;
 pub mod config;
+pub mod flows;
 pub mod journal;
 pub mod logging;
 pub mod runtime;

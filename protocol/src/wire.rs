@@ -223,6 +223,10 @@ pub struct TicketRequest {
     /// booked for this hall, service and day and not used yet, and marks it used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appointment: Option<String>,
+    /// The card the citizen identified with, masked (`3205**********1234`), so the window can
+    /// match the card shown there; never the full number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -151,6 +151,7 @@ fn only_enrolled_terminals_with_signed_requests_are_served() {
         request_id: "t1".into(),
         prefix: "A".into(),
         appointment: None,
+        holder: None,
     };
     let e = tokio
         .block_on(unsigned.issue_ticket("kunshan", "social", &req))

@@ -4,3 +4,7 @@
 
 pub mod face;
 pub mod outputs;
+pub mod card;
+pub mod catalogue;
+pub mod guide;
+pub mod queue;

@@ -313,6 +313,7 @@ impl OutputDesk {
             request_id: uuid::Uuid::new_v4().to_string(),
             prefix: prefix.to_string(),
             appointment: None,
+            holder: None,
         };
         let ticket = self.number_ticket(order.hall, order.service, &req)?;
         let record = self.print_ticket(printer, &ticket, order)?;

@@ -1,0 +1,815 @@
+//! The host that runs the kiosk's state machines: it feeds them the citizen's touches, device
+//! results and the clock, performs their effects on the services (claims, card reads, scans,
+//! numbers, prints, lights) on worker threads, owns the session with the citizen's personal
+//! data, and publishes what the screens must show as a `View`. It never decides anything the
+//! state machines decide; the UI only reads the view and sends intents.
+
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use kiosk_hal::clock::SharedClock;
+use kiosk_hal::device::CancelToken;
+use kiosk_hal::{CentreState, DeviceKind};
+use kiosk_protocol::wire::Ticket;
+use kiosk_protocol::{Event, EventKind};
+use serde_json::Value;
+use tokio::sync::watch;
+use zeroize::Zeroizing;
+
+use super::kiosk::{self, Kiosk, Offer, Screen, Unavailable};
+use super::session::{EndReason, Session};
+use super::ticket::{self, How, Scan, TicketInfo};
+use crate::centre::health::CentreLink;
+use crate::config::Config;
+use crate::journal::Journal;
+use crate::runtime::{Claim, Owner, Runtime};
+use crate::services::card::{self, CardProblem, CitizenIdentity};
+use crate::services::catalogue::{Catalogue, Notice, QueueGroup, Text};
+use crate::services::guide::{self, Module};
+use crate::services::outputs::OutputDesk;
+use crate::services::queue::{self, NumberProblem, PrintProblem, Printed};
+
+/// What the screens show. Holds no personal data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    /// Grows by one on every change.
+    pub version: u64,
+    pub screen: Screen,
+    pub english: bool,
+    pub help: bool,
+    /// Seconds left on "Still there?".
+    pub asking: Option<u32>,
+    pub offers: Vec<Offer>,
+    pub hall: Option<Text>,
+    pub groups: Vec<QueueGroup>,
+    pub notices: Vec<Notice>,
+    pub slides: Vec<std::path::PathBuf>,
+    /// Which slide the attract screen shows (pictures first, then notices).
+    pub slide: usize,
+    pub pin_len: usize,
+    pub pin_wrong: bool,
+    /// Minutes left while the PIN pad is locked.
+    pub pin_locked_minutes: Option<u32>,
+    pub has_reader: bool,
+    pub has_scanner: bool,
+}
+
+/// What reaches the host.
+enum Msg {
+    Input(kiosk::Input),
+    Card(u64, Result<CitizenIdentity, CardProblem>),
+    Code(u64, Result<(Zeroizing<String>, bool), ()>),
+    Numbered(u64, Result<Ticket, NumberProblem>),
+    Printed(u64, Result<Printed, PrintProblem>),
+    Stop,
+}
+
+/// The devices of one session.
+struct Claims {
+    printer: Option<Arc<Claim>>,
+    reader: Option<Arc<Claim>>,
+    scanner: Option<Arc<Claim>>,
+    board: Option<Arc<Claim>>,
+}
+
+pub struct HostConfig {
+    pub config: Config,
+    pub runtime: Arc<Runtime>,
+    pub desk: OutputDesk,
+    pub journal: Journal,
+    pub clock: SharedClock,
+    pub link: watch::Receiver<CentreLink>,
+}
+
+type Notify = Box<dyn Fn() + Send>;
+
+struct Shared {
+    view: Mutex<View>,
+    changed: Condvar,
+}
+
+pub struct Host {
+    tx: mpsc::Sender<Msg>,
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// How long a session holds its devices without a renewal (renewed every tick).
+const LEASE: Duration = Duration::from_secs(120);
+const TICK: Duration = Duration::from_millis(50);
+
+impl Host {
+    /// Starts the host thread. `notify` is called (on the host thread) after every change of the
+    /// view; it must not block.
+    pub fn start(cfg: HostConfig, notify: Notify) -> std::io::Result<Host> {
+        let (tx, rx) = mpsc::channel();
+        let mut worker = Worker::new(cfg, tx.clone());
+        let first = worker.view(0);
+        let shared = Arc::new(Shared {
+            view: Mutex::new(first),
+            changed: Condvar::new(),
+        });
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("kiosk-flows".into())
+            .spawn(move || worker.run(rx, s, notify))?;
+        Ok(Host {
+            tx,
+            shared,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Sends an intent from the screen (or a tour).
+    pub fn send(&self, input: kiosk::Input) {
+        let _ = self.tx.send(Msg::Input(input));
+    }
+
+    pub fn view(&self) -> View {
+        self.shared
+            .view
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Waits up to `timeout` for a view that satisfies `want`.
+    pub fn wait_for(&self, timeout: Duration, want: impl Fn(&View) -> bool) -> Option<View> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut v = self.shared.view.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if want(&v) {
+                return Some(v.clone());
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            v = self
+                .shared
+                .changed
+                .wait_timeout(v, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    /// Ends any session (its devices released, its data wiped) and stops the host.
+    pub fn stop(&self) {
+        let _ = self.tx.send(Msg::Stop);
+        let t = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = t {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+struct Worker {
+    cfg: HostConfig,
+    tx: mpsc::Sender<Msg>,
+    kiosk: Kiosk,
+    session: Option<Session>,
+    claims: Option<Claims>,
+    catalogue: Option<Catalogue>,
+    offers: Vec<Offer>,
+    /// Increases with each session; results of an older session's jobs are dropped.
+    generation: u64,
+    next_session: u64,
+    card_wait: Option<CancelToken>,
+    code_wait: Option<CancelToken>,
+    /// The request id of the ticket being numbered: the same on a retry after a lost answer.
+    request: Option<(String, How, String)>,
+    ticket: Option<Ticket>,
+    taken_until: Option<Duration>,
+    slides: Vec<std::path::PathBuf>,
+    slide: usize,
+    slide_since: Duration,
+    last_offer_check: Option<Duration>,
+    presence: tokio::sync::broadcast::Receiver<Event>,
+}
+
+impl Worker {
+    fn new(cfg: HostConfig, tx: mpsc::Sender<Msg>) -> Worker {
+        let now = cfg.clock.elapsed();
+        let english = cfg.config.language() == kiosk_ui::Language::En;
+        let slides = attract_pictures(cfg.config.attract.folder.as_deref());
+        let presence = cfg.runtime.events.subscribe();
+        let catalogue = Catalogue::in_force(&cfg.journal).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the catalogue in force cannot be used");
+            None
+        });
+        let mut w = Worker {
+            kiosk: Kiosk::new(now, english),
+            cfg,
+            tx,
+            session: None,
+            claims: None,
+            catalogue,
+            offers: Vec::new(),
+            generation: 0,
+            next_session: 1,
+            card_wait: None,
+            code_wait: None,
+            request: None,
+            ticket: None,
+            taken_until: None,
+            slides,
+            slide: 0,
+            slide_since: now,
+            last_offer_check: None,
+            presence,
+        };
+        w.offers = w.compute_offers();
+        w
+    }
+
+    fn run(&mut self, rx: mpsc::Receiver<Msg>, shared: Arc<Shared>, notify: Notify) {
+        let mut published = self.view(0);
+        loop {
+            match rx.recv_timeout(TICK) {
+                Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+                Ok(msg) => self.handle(msg),
+                Err(RecvTimeoutError::Timeout) => self.tick(),
+            }
+            // Everything already queued is handled before the screen is told.
+            while let Ok(msg) = rx.try_recv() {
+                if matches!(msg, Msg::Stop) {
+                    self.end_session(EndReason::Cancelled);
+                    return;
+                }
+                self.handle(msg);
+            }
+            let mut next = self.view(published.version);
+            if next != published {
+                next.version = published.version + 1;
+                *shared.view.lock().unwrap_or_else(|p| p.into_inner()) = next.clone();
+                shared.changed.notify_all();
+                published = next;
+                notify();
+            }
+        }
+        self.end_session(EndReason::Cancelled);
+    }
+
+    fn now(&self) -> Duration {
+        self.cfg.clock.elapsed()
+    }
+
+    fn view(&self, version: u64) -> View {
+        let c = self.catalogue.as_ref();
+        let now = self.now();
+        View {
+            version,
+            screen: self.kiosk.screen.clone(),
+            english: self.kiosk.english,
+            help: self.kiosk.help,
+            asking: self.kiosk.asking,
+            offers: self.offers.clone(),
+            hall: c.map(|c| c.hall.name.clone()),
+            groups: c.map(|c| c.queue.groups.clone()).unwrap_or_default(),
+            notices: c.map(|c| c.notices.clone()).unwrap_or_default(),
+            slides: self.slides.clone(),
+            slide: self.slide,
+            pin_len: self.kiosk.pin.len(),
+            pin_wrong: self.kiosk.pin.wrong,
+            pin_locked_minutes: self
+                .kiosk
+                .pin
+                .locked_until
+                .filter(|t| *t > now)
+                .map(|t| u32::try_from((t - now).as_secs().div_ceil(60)).unwrap_or(u32::MAX)),
+            has_reader: self.device(DeviceKind::IdCardReader, &self.cfg.config.journeys.ticket.card_reader).is_some(),
+            has_scanner: self.device(DeviceKind::QrScanner, &self.cfg.config.journeys.ticket.scanner).is_some(),
+        }
+    }
+
+    fn device(&self, kind: DeviceKind, named: &Option<String>) -> Option<String> {
+        self.cfg
+            .config
+            .device_for(named.as_deref(), kind)
+            .filter(|id| self.cfg.runtime.device(id).is_ok())
+    }
+
+    fn step(&mut self, input: kiosk::Input) {
+        let staff_pin = self.cfg.config.ui.staff_pin.clone();
+        let default_english = self.cfg.config.language() == kiosk_ui::Language::En;
+        let has_reader = self.claims.as_ref().is_some_and(|c| c.reader.is_some());
+        let has_scanner = self.claims.as_ref().is_some_and(|c| c.scanner.is_some());
+        let idle = self.cfg.config.idle.clone();
+        let now = self.now();
+        let offers = self.offers.clone();
+        let effects = {
+            let ctx = kiosk::Context {
+                now,
+                idle: &idle,
+                staff_pin: staff_pin.as_deref(),
+                offers: &offers,
+                ticket: ticket::Context {
+                    catalogue: self.catalogue.as_ref(),
+                    has_reader,
+                    has_scanner,
+                },
+                default_english,
+            };
+            self.kiosk.step(input, &ctx)
+        };
+        for e in effects {
+            self.perform(e);
+        }
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Input(i) => {
+                if matches!(i, kiosk::Input::Wake) && self.kiosk.screen == Screen::Attract {
+                    self.offers = self.compute_offers();
+                }
+                self.step(i);
+            }
+            Msg::Card(generation, result) if generation == self.generation => {
+                let result = result.map(|identity| {
+                    if let Some(s) = self.session.as_mut() {
+                        s.set_identity(identity);
+                    }
+                });
+                self.step(kiosk::Input::Journey(ticket::Input::CardRead(result)));
+            }
+            Msg::Code(generation, result) if generation == self.generation => match result {
+                Ok((code, appointment)) => {
+                    if let Some(s) = self.session.as_mut() {
+                        s.scanned(code, appointment);
+                    }
+                    let scan = if appointment {
+                        Scan::Appointment
+                    } else {
+                        Scan::Other
+                    };
+                    self.step(kiosk::Input::Journey(ticket::Input::Scanned(scan)));
+                }
+                Err(()) => {}
+            },
+            Msg::Numbered(generation, result) if generation == self.generation => {
+                let info = result.map(|t| {
+                    let info = TicketInfo {
+                        number: t.number.clone(),
+                        ahead: t.ahead,
+                        unconfirmed: false,
+                    };
+                    self.ticket = Some(t);
+                    info
+                });
+                self.step(kiosk::Input::Journey(ticket::Input::Numbered(info)));
+            }
+            Msg::Printed(generation, result) if generation == self.generation => {
+                let info = result.map(|p| TicketInfo {
+                    number: p.ticket.number.clone(),
+                    ahead: p.ticket.ahead,
+                    unconfirmed: p.unconfirmed,
+                });
+                if let Ok(i) = &info {
+                    self.taken_number(i);
+                }
+                self.step(kiosk::Input::Journey(ticket::Input::Printed(info)));
+            }
+            // A result from a session that already ended.
+            Msg::Card(..) | Msg::Code(..) | Msg::Numbered(..) | Msg::Printed(..) => {}
+            Msg::Stop => {}
+        }
+    }
+
+    fn taken_number(&self, i: &TicketInfo) {
+        let bus = &self.cfg.runtime.events;
+        let group = self.kiosk_group().unwrap_or_default();
+        let how = self
+            .request
+            .as_ref()
+            .map(|(_, h, _)| how_str(*h))
+            .unwrap_or("nobody");
+        bus.emit(
+            Event::new(EventKind::TicketTaken, bus.now())
+                .field("session", self.session.as_ref().map(|s| s.id).unwrap_or(0))
+                .field("group", group)
+                .field("number", i.number.clone())
+                .field("ahead", i.ahead)
+                .field("identified_by", how)
+                .field("unconfirmed", i.unconfirmed),
+        );
+    }
+
+    fn kiosk_group(&self) -> Option<String> {
+        match &self.kiosk.screen {
+            Screen::Ticket(s) => s.group().map(str::to_string),
+            _ => None,
+        }
+    }
+
+    fn tick(&mut self) {
+        let now = self.now();
+        // Someone stepped in front of the terminal.
+        loop {
+            match self.presence.try_recv() {
+                Ok(e) if e.kind == EventKind::PresenceDetected => {
+                    if self.kiosk.screen == Screen::Attract {
+                        self.handle(Msg::Input(kiosk::Input::Wake));
+                    }
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
+                Err(_) => break,
+            }
+        }
+        if self.last_offer_check.is_none_or(|t| now.saturating_sub(t) >= Duration::from_millis(500)) {
+            self.last_offer_check = Some(now);
+            if self.session.is_none() {
+                self.reload_catalogue();
+            }
+            self.offers = self.compute_offers();
+        }
+        if self.taken_until.is_some_and(|t| now >= t) {
+            self.taken_until = None;
+            self.step(kiosk::Input::Journey(ticket::Input::TakenElapsed));
+        }
+        if let Some(c) = &self.claims {
+            for claim in [&c.printer, &c.reader, &c.scanner, &c.board].into_iter().flatten() {
+                let _ = claim.renew(LEASE);
+            }
+        }
+        if self.kiosk.screen == Screen::Attract {
+            let slides = self.slides.len() + self.catalogue.as_ref().map_or(0, |c| c.notices.len());
+            let every = Duration::from_secs(self.cfg.config.attract.slide_s);
+            if slides > 0 && now.saturating_sub(self.slide_since) >= every {
+                self.slide = (self.slide + 1) % slides;
+                self.slide_since = now;
+            }
+        }
+        self.step(kiosk::Input::Tick);
+    }
+
+    fn reload_catalogue(&mut self) {
+        match Catalogue::in_force(&self.cfg.journal) {
+            Ok(c) => self.catalogue = c,
+            Err(e) => tracing::warn!(error = %e, "the catalogue in force cannot be used"),
+        }
+    }
+
+    fn compute_offers(&self) -> Vec<Offer> {
+        self.cfg
+            .config
+            .journeys
+            .offered
+            .iter()
+            .map(|j| {
+                let why = match j.as_str() {
+                    "ticket" => self.ticket_unavailable(),
+                    _ => Some(Unavailable::Busy),
+                };
+                Offer {
+                    id: j.clone(),
+                    available: why.is_none(),
+                    why,
+                }
+            })
+            .collect()
+    }
+
+    fn ticket_unavailable(&self) -> Option<Unavailable> {
+        if self
+            .catalogue
+            .as_ref()
+            .is_none_or(|c| c.queue.groups.is_empty())
+        {
+            return Some(Unavailable::Catalogue);
+        }
+        let printer = self.device(
+            DeviceKind::ReceiptPrinter,
+            &self.cfg.config.journeys.ticket.printer,
+        )?;
+        let Ok(dev) = self.cfg.runtime.device(&printer) else {
+            return Some(Unavailable::Printer);
+        };
+        if !matches!(
+            dev.health().centre_state(),
+            CentreState::Normal | CentreState::Warning
+        ) {
+            return Some(Unavailable::Printer);
+        }
+        if !self.cfg.link.borrow().reachable {
+            return Some(Unavailable::Centre);
+        }
+        match self.cfg.runtime.holder(&printer) {
+            Some(h) if !matches!(h, Owner::Flow(_)) => Some(Unavailable::Busy),
+            _ => None,
+        }
+    }
+
+    fn perform(&mut self, e: kiosk::Effect) {
+        match e {
+            kiosk::Effect::StartSession(journey) => self.start_session(journey),
+            kiosk::Effect::EndSession(reason) => self.end_session(reason),
+            kiosk::Effect::Journey(j) => self.journey(j),
+        }
+    }
+
+    fn start_session(&mut self, journey: &'static str) {
+        self.end_session(EndReason::Cancelled);
+        self.reload_catalogue();
+        self.generation += 1;
+        let id = self.next_session;
+        self.next_session += 1;
+        self.session = Some(Session::new(id, journey, self.now()));
+        let bus = &self.cfg.runtime.events;
+        bus.emit(
+            Event::new(EventKind::SessionStarted, bus.now())
+                .field("session", id)
+                .field("journey", journey),
+        );
+        let owner = Owner::Flow(format!("{journey}#{id}"));
+        let t = &self.cfg.config.journeys.ticket;
+        let claim = |id: Option<String>| -> Result<Option<Arc<Claim>>, String> {
+            match id {
+                None => Ok(None),
+                Some(d) => self
+                    .cfg
+                    .runtime
+                    .claim(&d, owner.clone(), LEASE, Duration::from_secs(2))
+                    .map(|c| Some(Arc::new(c)))
+                    .map_err(|e| e.to_string()),
+            }
+        };
+        let claimed = (|| {
+            Ok::<_, String>(Claims {
+                printer: claim(self.device(DeviceKind::ReceiptPrinter, &t.printer))?,
+                reader: claim(self.device(DeviceKind::IdCardReader, &t.card_reader))?,
+                scanner: claim(self.device(DeviceKind::QrScanner, &t.scanner))?,
+                board: claim(self.device(DeviceKind::Board, &t.board)).unwrap_or(None),
+            })
+        })();
+        match claimed {
+            Ok(c) if c.printer.is_some() => self.claims = Some(c),
+            Ok(_) => self.block("this terminal has no receipt printer".into()),
+            Err(why) => self.block(why),
+        }
+    }
+
+    fn block(&mut self, why: String) {
+        tracing::warn!(%why, "the journey cannot have its devices");
+        let (stage, _) = ticket::blocked(why);
+        self.kiosk.screen = Screen::Ticket(stage);
+    }
+
+    fn end_session(&mut self, reason: EndReason) {
+        self.stop_waiting();
+        self.taken_until = None;
+        self.request = None;
+        self.ticket = None;
+        if let Some(c) = &self.claims {
+            if let Some(board) = &c.board {
+                for m in [Module::IdCard, Module::Scanner, Module::Printer] {
+                    guide::set(&self.cfg.runtime, board, m, false);
+                }
+            }
+        }
+        self.claims = None;
+        if let Some(mut s) = self.session.take() {
+            s.wipe();
+            let bus = &self.cfg.runtime.events;
+            bus.emit(
+                Event::new(EventKind::SessionEnded, bus.now())
+                    .field("session", s.id)
+                    .field("journey", s.journey)
+                    .field("reason", reason.as_str())
+                    .field(
+                        "duration_ms",
+                        u64::try_from(self.now().saturating_sub(s.started).as_millis())
+                            .unwrap_or(u64::MAX),
+                    ),
+            );
+            if reason == EndReason::TimedOut {
+                bus.emit(
+                    Event::new(EventKind::SessionTimedOut, bus.now()).field("session", s.id),
+                );
+            }
+        }
+        self.generation += 1;
+    }
+
+    fn stop_waiting(&mut self) {
+        for t in [self.card_wait.take(), self.code_wait.take()].into_iter().flatten() {
+            t.cancel();
+        }
+    }
+
+    fn journey(&mut self, e: ticket::Effect) {
+        let generation = self.generation;
+        let Some(claims) = self.claims.as_ref().map(|c| Claims {
+            printer: c.printer.clone(),
+            reader: c.reader.clone(),
+            scanner: c.scanner.clone(),
+            board: c.board.clone(),
+        }) else {
+            if let ticket::Effect::Finish(o) = e {
+                self.finished(&o);
+            }
+            return;
+        };
+        match e {
+            ticket::Effect::Light(m, on) => {
+                if let Some(b) = &claims.board {
+                    guide::set(&self.cfg.runtime, b, m, on);
+                }
+            }
+            ticket::Effect::WaitForCard => {
+                if let Some(reader) = claims.reader {
+                    if let Some(t) = self.card_wait.take() {
+                        t.cancel();
+                    }
+                    let cancel = CancelToken::new();
+                    self.card_wait = Some(cancel.clone());
+                    let (rt, tx) = (self.cfg.runtime.clone(), self.tx.clone());
+                    let timeout = Duration::from_secs(self.cfg.config.journeys.ticket.card_timeout_s);
+                    spawn("card-wait", move || {
+                        let r = card::wait_and_read(&rt, &reader, card::context(timeout, cancel));
+                        let _ = tx.send(Msg::Card(generation, r));
+                    });
+                }
+            }
+            ticket::Effect::WaitForCode => {
+                if let Some(scanner) = claims.scanner {
+                    if let Some(t) = self.code_wait.take() {
+                        t.cancel();
+                    }
+                    let cancel = CancelToken::new();
+                    self.code_wait = Some(cancel.clone());
+                    let (rt, tx) = (self.cfg.runtime.clone(), self.tx.clone());
+                    spawn("code-wait", move || {
+                        let r = wait_for_code(&rt, &scanner, &cancel);
+                        let _ = tx.send(Msg::Code(generation, r));
+                    });
+                }
+            }
+            ticket::Effect::StopWaiting => self.stop_waiting(),
+            ticket::Effect::Forget => {
+                if let Some(s) = self.session.as_mut() {
+                    s.forget();
+                }
+            }
+            ticket::Effect::Number { group, how } => {
+                let Some((catalogue, g)) = self.group(&group) else {
+                    return;
+                };
+                let request_id = match &self.request {
+                    Some((rg, rh, id)) if *rg == group && *rh == how => id.clone(),
+                    _ => uuid::Uuid::new_v4().to_string(),
+                };
+                self.request = Some((group, how, request_id.clone()));
+                let session = self.session.as_ref();
+                let appointment = match how {
+                    How::Appointment => session.and_then(|s| s.appointment()).map(|a| Zeroizing::new(a.to_string())),
+                    _ => None,
+                };
+                let holder = match how {
+                    How::Card => session.and_then(|s| s.identity()).map(|i| i.masked_number()),
+                    _ => None,
+                };
+                let (desk, tx) = (self.cfg.desk.clone(), self.tx.clone());
+                spawn("ticket-number", move || {
+                    let r = queue::number(
+                        &desk,
+                        &catalogue,
+                        &g,
+                        &request_id,
+                        appointment.as_deref().map(String::as_str),
+                        holder.as_deref(),
+                    );
+                    let _ = tx.send(Msg::Numbered(generation, r));
+                });
+            }
+            ticket::Effect::Print { group } => {
+                let (Some((catalogue, g)), Some(ticket), Some(printer)) =
+                    (self.group(&group), self.ticket.clone(), claims.printer)
+                else {
+                    return;
+                };
+                let issued_at = self
+                    .cfg
+                    .runtime
+                    .events
+                    .now()
+                    .with_timezone(&self.cfg.config.offset())
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string();
+                let (desk, tx) = (self.cfg.desk.clone(), self.tx.clone());
+                spawn("ticket-print", move || {
+                    let r = queue::print(&desk, &printer, &catalogue, &g, &ticket, &issued_at);
+                    let _ = tx.send(Msg::Printed(generation, r));
+                });
+            }
+            ticket::Effect::StartTakenTimer => {
+                self.taken_until = Some(
+                    self.now() + Duration::from_secs(self.cfg.config.journeys.ticket.taken_s),
+                );
+            }
+            ticket::Effect::Finish(o) => self.finished(&o),
+        }
+    }
+
+    fn finished(&mut self, o: &ticket::Outcome) {
+        if let ticket::Outcome::NotTaken { group, problem } = o {
+            let bus = &self.cfg.runtime.events;
+            bus.emit(
+                Event::new(EventKind::TicketNotTaken, bus.now())
+                    .field("session", self.session.as_ref().map(|s| s.id).unwrap_or(0))
+                    .field("group", group.clone().unwrap_or_default())
+                    .field("problem", problem.clone()),
+            );
+        }
+    }
+
+    fn group(&self, id: &str) -> Option<(Catalogue, QueueGroup)> {
+        let c = self.catalogue.as_ref()?;
+        Some((c.clone(), c.group(id)?.clone()))
+    }
+}
+
+fn how_str(h: How) -> &'static str {
+    match h {
+        How::Card => "id-card",
+        How::Appointment => "appointment",
+        How::Nobody => "nobody",
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
+    if let Err(e) = std::thread::Builder::new().name(name.into()).spawn(f) {
+        tracing::error!(job = name, error = %e, "cannot start a journey job");
+    }
+}
+
+/// Waits for the next code on the claimed scanner until canceled. `Ok((code, appointment))`.
+fn wait_for_code(
+    rt: &Runtime,
+    scanner: &Claim,
+    cancel: &CancelToken,
+) -> Result<(Zeroizing<String>, bool), ()> {
+    loop {
+        if cancel.is_canceled() {
+            return Err(());
+        }
+        let ctx = card::context(Duration::from_secs(30), cancel.clone());
+        match rt.call_with(scanner, "scan", serde_json::json!({ "timeout_ms": 30_000 }), ctx) {
+            Ok(mut v) => {
+                let payload = &v["payload"];
+                let appointment = payload["type"] == "appointment";
+                let code = payload
+                    .get("code")
+                    .or_else(|| payload.get("url"))
+                    .or_else(|| payload.get("text"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                card::wipe_json(&mut v);
+                return Ok((Zeroizing::new(code), appointment));
+            }
+            Err(e) if e.device_error().is_some_and(|d| d.code == kiosk_hal::CompletionCode::Timeout) => continue,
+            Err(e) => {
+                if !cancel.is_canceled() {
+                    tracing::warn!(error = %e, "waiting for a code failed");
+                    std::thread::sleep(Duration::from_millis(500));
+                    continue;
+                }
+                return Err(());
+            }
+        }
+    }
+}
+
+/// The attract screen's pictures: PNG and JPEG files of `folder`, in name order.
+fn attract_pictures(folder: Option<&std::path::Path>) -> Vec<std::path::PathBuf> {
+    let Some(dir) = folder else {
+        return Vec::new();
+    };
+    let mut files: Vec<_> = match std::fs::read_dir(dir) {
+        Ok(r) => r
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(folder = %dir.display(), error = %e, "attract pictures unavailable");
+            Vec::new()
+        }
+    };
+    files.sort();
+    files
+}

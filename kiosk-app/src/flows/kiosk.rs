@@ -1,0 +1,327 @@
+//! The kiosk around its journeys, as a pure state machine: the attract screen until someone
+//! touches it or stands in front of it, the home screen with the services this terminal
+//! offers, a journey (one citizen session), the staff entry to the device status, help and the
+//! language switch, and the idle countdown that ends a forgotten session.
+
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+use super::idle::{Idle, IdleState};
+use super::session::EndReason;
+use super::ticket;
+use crate::config::IdleConfig;
+
+/// A journey offered on the home screen, and whether it can be used now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    pub id: String,
+    pub available: bool,
+    /// Why not, when it is not (`printer`, `centre`, `catalogue`).
+    pub why: Option<Unavailable>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    /// The receipt printer is not working (out of paper, cover open, offline …).
+    Printer,
+    /// The central service cannot be reached.
+    Centre,
+    /// No service groups have arrived from the centre.
+    Catalogue,
+    /// A device the journey needs is held by the technician or a remote command.
+    Busy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Screen {
+    Attract,
+    Home,
+    Ticket(ticket::Stage),
+    StaffPin,
+    DeviceStatus,
+}
+
+impl Screen {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Screen::Attract => "attract",
+            Screen::Home => "home",
+            Screen::Ticket(s) => s.screen(),
+            Screen::StaffPin => "staff-pin",
+            Screen::DeviceStatus => "device-status",
+        }
+    }
+
+    /// Screens where the citizen waits for the terminal: no "Still there?" then.
+    fn waits_for_the_terminal(&self) -> bool {
+        matches!(
+            self,
+            Screen::Attract
+                | Screen::Ticket(
+                    ticket::Stage::Numbering { .. }
+                        | ticket::Stage::Printing { .. }
+                        | ticket::Stage::Taken { .. }
+                )
+        )
+    }
+}
+
+/// The staff PIN pad. The digits typed so far are wiped when dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PinPad {
+    digits: Zeroizing<String>,
+    pub wrong: bool,
+    failures: u32,
+    /// Locked after five wrong PINs, until this time on the terminal's clock.
+    pub locked_until: Option<Duration>,
+}
+
+impl PinPad {
+    pub fn len(&self) -> usize {
+        self.digits.chars().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.digits.is_empty()
+    }
+}
+
+/// Wrong PINs before the pad locks, and for how long.
+pub const PIN_TRIES: u32 = 5;
+pub const PIN_LOCK: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, Clone)]
+pub struct Kiosk {
+    pub screen: Screen,
+    pub help: bool,
+    pub english: bool,
+    pub pin: PinPad,
+    /// Seconds left on "Still there?", when it shows.
+    pub asking: Option<u32>,
+    idle: Idle,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A touch on the attract screen, or someone in front of the presence sensor.
+    Wake,
+    /// Any touch on the screen (it only restarts the idle countdown).
+    Touch,
+    Start(String),
+    Journey(ticket::Input),
+    Help(bool),
+    ToggleLanguage,
+    /// "Continue" on "Still there?".
+    Continue,
+    /// Back to the home screen from wherever (a journey is left).
+    Home,
+    StaffEntry,
+    StaffDigit(char),
+    StaffDelete,
+    StaffSubmit,
+    /// Time passed.
+    Tick,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// A citizen's session begins for `journey`: claim its devices.
+    StartSession(&'static str),
+    /// The session ends: release its devices and wipe what it held.
+    EndSession(EndReason),
+    Journey(ticket::Effect),
+}
+
+/// What the kiosk knows when it steps.
+pub struct Context<'a> {
+    /// The terminal's clock (`elapsed`).
+    pub now: Duration,
+    pub idle: &'a IdleConfig,
+    pub staff_pin: Option<&'a str>,
+    pub offers: &'a [Offer],
+    pub ticket: ticket::Context<'a>,
+    pub default_english: bool,
+}
+
+impl Kiosk {
+    pub fn new(now: Duration, english: bool) -> Kiosk {
+        Kiosk {
+            screen: Screen::Attract,
+            help: false,
+            english,
+            pin: PinPad::default(),
+            asking: None,
+            idle: Idle::new(now),
+        }
+    }
+
+    /// Whether a journey (a citizen's session) is running.
+    pub fn in_journey(&self) -> bool {
+        matches!(self.screen, Screen::Ticket(_))
+    }
+
+    /// One step.
+    pub fn step(&mut self, input: Input, ctx: &Context<'_>) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        if !matches!(input, Input::Tick) {
+            self.idle.touch(ctx.now);
+            self.asking = None;
+        }
+        match input {
+            Input::Tick => self.tick(ctx, &mut fx),
+            Input::Wake => {
+                if self.screen == Screen::Attract {
+                    self.go(Screen::Home, ctx);
+                }
+            }
+            Input::Touch | Input::Continue => {}
+            Input::Help(on) => self.help = on,
+            Input::ToggleLanguage => self.english = !self.english,
+            Input::Start(j) => {
+                let offered = ctx.offers.iter().any(|o| o.id == j && o.available);
+                if self.screen == Screen::Home && offered && j == "ticket" {
+                    fx.push(Effect::StartSession("ticket"));
+                    let (stage, jfx) = ticket::start(&ctx.ticket);
+                    self.enter_journey(stage, jfx, ctx, &mut fx);
+                }
+            }
+            Input::Journey(i) => {
+                if let Screen::Ticket(stage) = &self.screen {
+                    let (stage, jfx) = ticket::step(stage, i, &ctx.ticket);
+                    self.enter_journey(stage, jfx, ctx, &mut fx);
+                }
+            }
+            Input::Home => match &self.screen {
+                Screen::Ticket(stage) => {
+                    let (_, jfx) = ticket::step(stage, ticket::Input::Cancel, &ctx.ticket);
+                    self.enter_journey(stage.clone(), jfx, ctx, &mut fx);
+                }
+                Screen::StaffPin | Screen::DeviceStatus => self.go(Screen::Home, ctx),
+                _ => {}
+            },
+            Input::StaffEntry => {
+                if matches!(self.screen, Screen::Home | Screen::Attract) {
+                    self.pin = PinPad {
+                        locked_until: self.pin.locked_until,
+                        failures: self.pin.failures,
+                        ..PinPad::default()
+                    };
+                    self.go(Screen::StaffPin, ctx);
+                }
+            }
+            Input::StaffDigit(d) => {
+                if self.screen == Screen::StaffPin && d.is_ascii_digit() && self.pin.len() < 12 {
+                    self.pin.digits.push(d);
+                    self.pin.wrong = false;
+                }
+            }
+            Input::StaffDelete => {
+                self.pin.digits.pop();
+            }
+            Input::StaffSubmit => self.submit_pin(ctx),
+        }
+        fx
+    }
+
+    fn submit_pin(&mut self, ctx: &Context<'_>) {
+        if self.screen != Screen::StaffPin {
+            return;
+        }
+        if self.pin.locked_until.is_some_and(|t| ctx.now < t) {
+            self.pin.digits = Zeroizing::new(String::new());
+            return;
+        }
+        let typed = std::mem::take(&mut self.pin.digits);
+        let good = ctx
+            .staff_pin
+            .is_some_and(|pin| constant_time_eq(pin.as_bytes(), typed.as_bytes()));
+        if good {
+            self.pin = PinPad::default();
+            self.go(Screen::DeviceStatus, ctx);
+        } else {
+            self.pin.wrong = true;
+            self.pin.failures += 1;
+            if self.pin.failures >= PIN_TRIES {
+                self.pin.locked_until = Some(ctx.now + PIN_LOCK);
+                self.pin.failures = 0;
+            }
+        }
+    }
+
+    fn tick(&mut self, ctx: &Context<'_>, fx: &mut Vec<Effect>) {
+        if self.screen.waits_for_the_terminal() {
+            self.idle.touch(ctx.now);
+            self.asking = None;
+            return;
+        }
+        match self.idle.state(ctx.now, ctx.idle.times(self.screen.name())) {
+            IdleState::Quiet => self.asking = None,
+            IdleState::Asking { seconds_left } => self.asking = Some(seconds_left),
+            IdleState::Expired => {
+                self.asking = None;
+                if let Screen::Ticket(stage) = &self.screen {
+                    let (_, jfx) = ticket::step(stage, ticket::Input::Cancel, &ctx.ticket);
+                    fx.extend(
+                        jfx.into_iter()
+                            .filter(|e| !matches!(e, ticket::Effect::Finish(_)))
+                            .map(Effect::Journey),
+                    );
+                    fx.push(Effect::EndSession(EndReason::TimedOut));
+                }
+                self.go(Screen::Attract, ctx);
+            }
+        }
+    }
+
+    /// Moves to the journey's new stage, or out of the journey when it finished.
+    fn enter_journey(
+        &mut self,
+        stage: ticket::Stage,
+        jfx: Vec<ticket::Effect>,
+        ctx: &Context<'_>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let mut finished = None;
+        for e in jfx {
+            if let ticket::Effect::Finish(o) = &e {
+                finished = Some(o.clone());
+            }
+            fx.push(Effect::Journey(e));
+        }
+        match finished {
+            Some(outcome) => {
+                let reason = match outcome {
+                    ticket::Outcome::Left => EndReason::Cancelled,
+                    _ => EndReason::Done,
+                };
+                fx.push(Effect::EndSession(reason));
+                self.go(Screen::Home, ctx);
+            }
+            None => self.go(Screen::Ticket(stage), ctx),
+        }
+    }
+
+    fn go(&mut self, screen: Screen, ctx: &Context<'_>) {
+        if screen == Screen::Attract {
+            // The next citizen starts in the hall's language.
+            self.english = ctx.default_english;
+            self.help = false;
+            self.pin = PinPad {
+                locked_until: self.pin.locked_until,
+                ..PinPad::default()
+            };
+        }
+        self.screen = screen;
+        self.idle.touch(ctx.now);
+    }
+}
+
+/// Compares without stopping at the first difference.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}

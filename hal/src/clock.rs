@@ -65,6 +65,46 @@ impl Clock for ManualClock {
     }
 }
 
+/// Real time that can also be moved forward by hand: what a tour uses to show the idle
+/// countdown without waiting a minute for it, while devices keep real timing.
+#[derive(Clone)]
+pub struct SteppedClock {
+    start: Instant,
+    skipped: Arc<Mutex<Duration>>,
+}
+
+impl SteppedClock {
+    pub fn new() -> Self {
+        SteppedClock {
+            start: Instant::now(),
+            skipped: Arc::new(Mutex::new(Duration::ZERO)),
+        }
+    }
+
+    pub fn advance(&self, d: Duration) {
+        *self.skipped.lock().unwrap_or_else(|p| p.into_inner()) += d;
+    }
+
+    fn skipped(&self) -> Duration {
+        *self.skipped.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Default for SteppedClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for SteppedClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::from_std(self.skipped()).unwrap_or(chrono::Duration::MAX)
+    }
+    fn elapsed(&self) -> Duration {
+        self.start.elapsed() + self.skipped()
+    }
+}
+
 /// China Standard Time, the halls' local time (no daylight saving).
 pub fn china_offset() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")

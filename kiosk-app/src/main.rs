@@ -123,6 +123,25 @@ enum Command {
         #[command(subcommand)]
         command: CameraCommand,
     },
+    /// Play a journey headless on the sim profile and write a PNG per step and steps.json.
+    Tour {
+        /// ticket | ticket-paper-out | ticket-by-appointment | idle-timeout | staff
+        journey: String,
+        #[command(flatten)]
+        common: Common,
+        /// Where the pictures and steps.json go.
+        #[arg(long)]
+        out: PathBuf,
+        /// zh-CN or en (default: the configured language).
+        #[arg(long)]
+        lang: Option<String>,
+        /// Portrait 1080×1920 instead of the configured orientation.
+        #[arg(long)]
+        portrait: bool,
+        /// A tour script of your own instead of the built-in one.
+        #[arg(long)]
+        script: Option<PathBuf>,
+    },
     /// Validate a configuration file and exit.
     CheckConfig {
         #[command(flatten)]
@@ -298,6 +317,25 @@ fn main() -> ExitCode {
         } => cli::print_json(Ok(serde_json::json!(kiosk_drivers::camera::enumerate(
             std::path::Path::new("/sys/class/video4linux")
         )))),
+        Command::Tour {
+            journey,
+            common,
+            out,
+            lang,
+            portrait,
+            script,
+        } => cli::with_config(&common.config, common.profile, |c, _| {
+            cli::tour::run(
+                c,
+                cli::tour::TourOptions {
+                    journey,
+                    script,
+                    out,
+                    lang,
+                    portrait,
+                },
+            )
+        }),
         Command::CheckConfig { common } => {
             cli::with_config(&common.config, common.profile, |c, p| {
                 println!(

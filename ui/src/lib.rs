@@ -1,8 +1,13 @@
-//! HallKit's Slint screens and the small amount of glue that is pure presentation: filling the
-//! device table, choosing the language, and rendering a screen to PNG with the software renderer.
-//! No business logic lives here; the runtime decides what to show.
+//! HallKit's Slint screens and the glue that is pure presentation: the per-domain globals
+//! filled in place from plain values, the language, the intents a touch sends, and rendering
+//! to PNG with the software renderer. No business logic lives here; the runtime decides which
+//! screen shows and what it says.
 
 slint::include_modules!();
+
+mod bind;
+
+pub use bind::{GroupLine, JourneyLine, Problem, SlideLine, Ui, UiIntent, UiView};
 
 use std::path::Path;
 use std::rc::Rc;
@@ -11,7 +16,7 @@ use std::time::{Duration, Instant};
 use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
 use slint::platform::{Platform, WindowAdapter};
 use slint::Rgb8Pixel;
-use slint::{ComponentHandle, ModelRc, PhysicalSize, PlatformError, SharedString, VecModel};
+use slint::{PhysicalSize, PlatformError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UiError {
@@ -54,24 +59,12 @@ impl Language {
     }
 
     /// What the language button shows: the language you switch *to*, in that language.
-    fn switch_label(self) -> &'static str {
+    pub fn switch_label(self) -> &'static str {
         match self {
             Language::ZhCn => "English",
             Language::En => "中文",
         }
     }
-}
-
-/// Switches every `@tr` string of the running UI to `lang`.
-pub fn apply_language(app: &AppWindow, lang: Language) -> Result<(), UiError> {
-    // Source strings are English; Chinese comes from the bundled zh_CN catalogue.
-    let bundle = match lang {
-        Language::ZhCn => "zh_CN",
-        Language::En => "",
-    };
-    slint::select_bundled_translation(bundle).map_err(|e| UiError::Platform(e.to_string()))?;
-    app.set_language_label(lang.switch_label().into());
-    Ok(())
 }
 
 /// One row of the device-status screen, in plain values the runtime fills in.
@@ -88,7 +81,7 @@ pub struct DeviceLine {
     pub transport: String,
 }
 
-fn health_value(s: &str) -> HealthValue {
+pub(crate) fn health_value(s: &str) -> HealthValue {
     match s {
         "online" => HealthValue::Online,
         "busy" => HealthValue::Busy,
@@ -100,38 +93,13 @@ fn health_value(s: &str) -> HealthValue {
     }
 }
 
-fn device_state(s: &str) -> DeviceState {
+pub(crate) fn device_state(s: &str) -> DeviceState {
     match s {
         "normal" => DeviceState::Normal,
         "warning" => DeviceState::Warning,
         "abnormal" => DeviceState::Abnormal,
         _ => DeviceState::Offline,
     }
-}
-
-/// Replaces the device table and its summary count in one step.
-pub fn set_devices(app: &AppWindow, lines: &[DeviceLine]) {
-    let rows: Vec<DeviceRow> = lines
-        .iter()
-        .map(|l| DeviceRow {
-            id: l.id.as_str().into(),
-            name: l.name.as_str().into(),
-            kind: l.kind.as_str().into(),
-            health: health_value(&l.health),
-            state: device_state(&l.state),
-            detail: l.detail.as_str().into(),
-            transport: l.transport.as_str().into(),
-        })
-        .collect();
-    let normal = rows
-        .iter()
-        .filter(|r| r.state == DeviceState::Normal)
-        .count();
-    app.set_normal_count(i32::try_from(normal).unwrap_or(i32::MAX));
-    let half = rows.len().div_ceil(2);
-    app.set_devices_left(ModelRc::new(VecModel::from(rows[..half].to_vec())));
-    app.set_devices_right(ModelRc::new(VecModel::from(rows[half..].to_vec())));
-    app.set_devices(ModelRc::new(VecModel::from(rows)));
 }
 
 /// Static texts of the terminal, from configuration.
@@ -143,44 +111,30 @@ pub struct TerminalTexts {
     pub title: Option<String>,
 }
 
-pub fn set_terminal_texts(app: &AppWindow, t: &TerminalTexts) {
-    app.set_service_point(SharedString::from(t.service_point.as_str()));
-    app.set_device_id(t.device_id.as_str().into());
-    app.set_fault_phone(t.fault_phone.as_str().into());
-    if let Some(title) = &t.title {
-        app.set_terminal_title(title.as_str().into());
-    }
-}
+/// Every screen by the name tours, idle settings and `kiosk screenshot` use.
+pub const SCREENS: &[(&str, ScreenId)] = &[
+    ("attract", ScreenId::Attract),
+    ("home", ScreenId::Home),
+    ("ticket-groups", ScreenId::TicketGroups),
+    ("ticket-identify", ScreenId::TicketIdentify),
+    ("ticket-numbering", ScreenId::TicketNumbering),
+    ("ticket-printing", ScreenId::TicketPrinting),
+    ("ticket-taken", ScreenId::TicketTaken),
+    ("ticket-problem", ScreenId::TicketProblem),
+    ("staff-pin", ScreenId::StaffPin),
+    ("device-status", ScreenId::DeviceStatus),
+];
 
-/// The screens `kiosk screenshot` can render.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScreenName {
-    Home,
-    DeviceStatus,
-    Help,
-}
-
-impl ScreenName {
-    pub const NAMES: &'static [&'static str] = &["home", "device-status", "help"];
-
-    pub fn parse(s: &str) -> Option<ScreenName> {
-        match s {
-            "home" => Some(ScreenName::Home),
-            "device-status" | "status" => Some(ScreenName::DeviceStatus),
-            "help" => Some(ScreenName::Help),
-            _ => None,
-        }
+impl ScreenId {
+    pub fn parse(name: &str) -> Option<ScreenId> {
+        SCREENS.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
     }
 
-    pub fn show(self, app: &AppWindow) {
-        match self {
-            ScreenName::Home => app.set_screen(Screen::Home),
-            ScreenName::DeviceStatus => app.set_screen(Screen::DeviceStatus),
-            ScreenName::Help => {
-                app.set_screen(Screen::Home);
-                app.set_help_visible(true);
-            }
-        }
+    pub fn name(self) -> &'static str {
+        SCREENS
+            .iter()
+            .find(|(_, s)| *s == self)
+            .map_or("unknown", |(n, _)| n)
     }
 }
 
@@ -263,25 +217,4 @@ pub fn write_png(path: &Path, width: u32, height: u32, rgb: &[u8]) -> Result<(),
     let mut w = enc.write_header().map_err(|e| err(e.to_string()))?;
     w.write_image_data(rgb).map_err(|e| err(e.to_string()))?;
     w.finish().map_err(|e| err(e.to_string()))
-}
-
-/// Builds the main window with texts and devices, ready to show or render.
-pub fn build_app(
-    texts: &TerminalTexts,
-    lang: Language,
-    portrait: bool,
-) -> Result<AppWindow, UiError> {
-    let app = AppWindow::new().map_err(|e| UiError::Platform(e.to_string()))?;
-    set_terminal_texts(&app, texts);
-    app.set_portrait(portrait);
-    // The screens are laid out for these sizes; a smaller default window would clip rows.
-    let (w, h) = window_size(portrait);
-    app.window().set_size(PhysicalSize::new(w, h));
-    apply_language(&app, lang)?;
-    Ok(app)
-}
-
-/// Shows the window on the current platform (needed before rendering a headless frame).
-pub fn show(app: &AppWindow) -> Result<(), UiError> {
-    app.show().map_err(|e| UiError::Platform(e.to_string()))
 }

@@ -1,11 +1,9 @@
 //! A screen rendered to PNG by the software renderer, with real CJK glyphs.
 
-use kiosk_ui::{
-    build_app, set_devices, show, DeviceLine, HeadlessWindow, Language, ScreenName, TerminalTexts,
-};
+use kiosk_ui::{DeviceLine, HeadlessWindow, Language, ScreenId, TerminalTexts, Ui, UiView};
 
 #[test]
-fn device_status_renders_in_both_orientations() {
+fn device_status_renders_with_glyphs() {
     let (w, h) = kiosk_ui::window_size(false);
     let window = HeadlessWindow::install(w, h).unwrap();
     let texts = TerminalTexts {
@@ -14,21 +12,22 @@ fn device_status_renders_in_both_orientations() {
         fault_phone: "0512-5555-1234".into(),
         title: None,
     };
-    let app = build_app(&texts, Language::ZhCn, false).unwrap();
-    set_devices(
-        &app,
-        &[DeviceLine {
-            id: "scanner".into(),
-            name: "扫码器".into(),
-            kind: "qr-scanner".into(),
-            health: "online".into(),
-            state: "normal".into(),
-            detail: String::new(),
-            transport: "/dev/ttyACM0 @115200".into(),
-        }],
-    );
-    ScreenName::DeviceStatus.show(&app);
-    show(&app).unwrap();
+    let ui = Ui::new(&texts, Language::ZhCn, false).unwrap();
+    ui.set_devices(&[DeviceLine {
+        id: "scanner".into(),
+        name: "扫码器".into(),
+        kind: "qr-scanner".into(),
+        health: "online".into(),
+        state: "normal".into(),
+        detail: String::new(),
+        transport: "/dev/ttyACM0 @115200".into(),
+    }]);
+    ui.show_view(&UiView {
+        screen: ScreenId::DeviceStatus,
+        ..UiView::default()
+    })
+    .unwrap();
+    ui.show().unwrap();
     let rgb = window.render();
     assert_eq!(rgb.len(), (w * h * 3) as usize);
     let px = |x: u32, y: u32| {

@@ -201,6 +201,30 @@ impl CentreClient {
             .map_err(|e| CentreError::BadAnswer(e.to_string()))
     }
 
+    /// Hands a signed document to the centre for distribution (the publisher's role; the
+    /// embedded centre's sample catalogue comes this way).
+    pub async fn publish(
+        &self,
+        doc: &kiosk_protocol::signing::SignedDocument,
+    ) -> Result<(), CentreError> {
+        let body = serde_json::to_vec(doc).unwrap_or_default();
+        let resp = self
+            .http
+            .put(self.url("/api/v1/documents"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(CentreError::net)?;
+        if !resp.status().is_success() {
+            return Err(CentreError::Refused {
+                status: resp.status().as_u16(),
+                body: resp.text().await.unwrap_or_default(),
+            });
+        }
+        Ok(())
+    }
+
     pub async fn ingest(&self, batch: &IngestBatch) -> Result<IngestResult, CentreError> {
         let path = format!("/api/v1/devices/{}/events", self.device_id);
         self.json(self.post_json(&path, batch)).await

@@ -11,6 +11,7 @@ pub mod outbox_stress;
 pub mod run;
 pub mod screenshot;
 pub mod simulate;
+pub mod tour;
 
 use std::path::Path;
 use std::process::ExitCode;

@@ -49,6 +49,7 @@ pub fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<E
             &terminal.config,
             terminal.runtime.clone(),
             terminal.link.clone(),
+            terminal.host.clone(),
         ) {
             tracing::error!(error = %format!("{e:#}"), "the screen failed; stopping the terminal");
             failure = Some(format!("{e:#}"));

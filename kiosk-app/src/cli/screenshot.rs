@@ -18,10 +18,17 @@ pub fn run(
     portrait: bool,
     lang: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    let Some(screen_name) = kiosk_ui::ScreenName::parse(which) else {
+    // `help` is the home screen with the help open; `status` is the old name of the status.
+    let (name, help) = match which {
+        "help" => ("home", true),
+        "status" => ("device-status", false),
+        other => (other, false),
+    };
+    let Some(screen) = kiosk_ui::ScreenId::parse(name) else {
+        let names: Vec<&str> = kiosk_ui::SCREENS.iter().map(|(n, _)| *n).collect();
         eprintln!(
-            "kiosk screenshot: unknown screen {which:?}; screens: {}",
-            kiosk_ui::ScreenName::NAMES.join(", ")
+            "kiosk screenshot: unknown screen {which:?}; screens: help, {}",
+            names.join(", ")
         );
         return Ok(ExitCode::from(2));
     };
@@ -42,7 +49,7 @@ pub fn run(
     // One check, so the screen shows the centre's real state.
     let link = tokio.block_on(crate::centre::health::check(&client));
     runtime.poll_all();
-    crate::ui::window::screenshot(&config, &runtime, &link, screen_name, portrait, lang, out)?;
+    crate::ui::window::screenshot(&config, &runtime, &link, screen, help, portrait, lang, out)?;
     if let Some(c) = centre {
         tokio.block_on(c.stop())?;
     }

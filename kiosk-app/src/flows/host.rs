@@ -93,6 +93,7 @@ struct Shared {
 pub struct Host {
     tx: mpsc::Sender<Msg>,
     shared: Arc<Shared>,
+    notify: Arc<Mutex<Notify>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -101,9 +102,8 @@ const LEASE: Duration = Duration::from_secs(120);
 const TICK: Duration = Duration::from_millis(50);
 
 impl Host {
-    /// Starts the host thread. `notify` is called (on the host thread) after every change of the
-    /// view; it must not block.
-    pub fn start(cfg: HostConfig, notify: Notify) -> std::io::Result<Host> {
+    /// Starts the host thread.
+    pub fn start(cfg: HostConfig) -> std::io::Result<Host> {
         let (tx, rx) = mpsc::channel();
         let mut worker = Worker::new(cfg, tx.clone());
         let first = worker.view(0);
@@ -111,15 +111,22 @@ impl Host {
             view: Mutex::new(first),
             changed: Condvar::new(),
         });
-        let s = shared.clone();
+        let notify: Arc<Mutex<Notify>> = Arc::new(Mutex::new(Box::new(|| {})));
+        let (s, n) = (shared.clone(), notify.clone());
         let thread = std::thread::Builder::new()
             .name("kiosk-flows".into())
-            .spawn(move || worker.run(rx, s, notify))?;
+            .spawn(move || worker.run(rx, s, n))?;
         Ok(Host {
             tx,
             shared,
+            notify,
             thread: Mutex::new(Some(thread)),
         })
+    }
+
+    /// What to call (on the host's thread) after every change of the view; it must not block.
+    pub fn set_notify(&self, f: Notify) {
+        *self.notify.lock().unwrap_or_else(|p| p.into_inner()) = f;
     }
 
     /// Sends an intent from the screen (or a tour).
@@ -231,7 +238,7 @@ impl Worker {
         w
     }
 
-    fn run(&mut self, rx: mpsc::Receiver<Msg>, shared: Arc<Shared>, notify: Notify) {
+    fn run(&mut self, rx: mpsc::Receiver<Msg>, shared: Arc<Shared>, notify: Arc<Mutex<Notify>>) {
         let mut published = self.view(0);
         loop {
             match rx.recv_timeout(TICK) {
@@ -253,7 +260,7 @@ impl Worker {
                 *shared.view.lock().unwrap_or_else(|p| p.into_inner()) = next.clone();
                 shared.changed.notify_all();
                 published = next;
-                notify();
+                (notify.lock().unwrap_or_else(|p| p.into_inner()))();
             }
         }
         self.end_session(EndReason::Cancelled);
@@ -286,8 +293,18 @@ impl Worker {
                 .locked_until
                 .filter(|t| *t > now)
                 .map(|t| u32::try_from((t - now).as_secs().div_ceil(60)).unwrap_or(u32::MAX)),
-            has_reader: self.device(DeviceKind::IdCardReader, &self.cfg.config.journeys.ticket.card_reader).is_some(),
-            has_scanner: self.device(DeviceKind::QrScanner, &self.cfg.config.journeys.ticket.scanner).is_some(),
+            has_reader: self
+                .device(
+                    DeviceKind::IdCardReader,
+                    &self.cfg.config.journeys.ticket.card_reader,
+                )
+                .is_some(),
+            has_scanner: self
+                .device(
+                    DeviceKind::QrScanner,
+                    &self.cfg.config.journeys.ticket.scanner,
+                )
+                .is_some(),
         }
     }
 
@@ -426,7 +443,10 @@ impl Worker {
                 Err(_) => break,
             }
         }
-        if self.last_offer_check.is_none_or(|t| now.saturating_sub(t) >= Duration::from_millis(500)) {
+        if self
+            .last_offer_check
+            .is_none_or(|t| now.saturating_sub(t) >= Duration::from_millis(500))
+        {
             self.last_offer_check = Some(now);
             if self.session.is_none() {
                 self.reload_catalogue();
@@ -438,7 +458,10 @@ impl Worker {
             self.step(kiosk::Input::Journey(ticket::Input::TakenElapsed));
         }
         if let Some(c) = &self.claims {
-            for claim in [&c.printer, &c.reader, &c.scanner, &c.board].into_iter().flatten() {
+            for claim in [&c.printer, &c.reader, &c.scanner, &c.board]
+                .into_iter()
+                .flatten()
+            {
                 let _ = claim.renew(LEASE);
             }
         }
@@ -593,16 +616,17 @@ impl Worker {
                     ),
             );
             if reason == EndReason::TimedOut {
-                bus.emit(
-                    Event::new(EventKind::SessionTimedOut, bus.now()).field("session", s.id),
-                );
+                bus.emit(Event::new(EventKind::SessionTimedOut, bus.now()).field("session", s.id));
             }
         }
         self.generation += 1;
     }
 
     fn stop_waiting(&mut self) {
-        for t in [self.card_wait.take(), self.code_wait.take()].into_iter().flatten() {
+        for t in [self.card_wait.take(), self.code_wait.take()]
+            .into_iter()
+            .flatten()
+        {
             t.cancel();
         }
     }
@@ -634,7 +658,8 @@ impl Worker {
                     let cancel = CancelToken::new();
                     self.card_wait = Some(cancel.clone());
                     let (rt, tx) = (self.cfg.runtime.clone(), self.tx.clone());
-                    let timeout = Duration::from_secs(self.cfg.config.journeys.ticket.card_timeout_s);
+                    let timeout =
+                        Duration::from_secs(self.cfg.config.journeys.ticket.card_timeout_s);
                     spawn("card-wait", move || {
                         let r = card::wait_and_read(&rt, &reader, card::context(timeout, cancel));
                         let _ = tx.send(Msg::Card(generation, r));
@@ -672,11 +697,15 @@ impl Worker {
                 self.request = Some((group, how, request_id.clone()));
                 let session = self.session.as_ref();
                 let appointment = match how {
-                    How::Appointment => session.and_then(|s| s.appointment()).map(|a| Zeroizing::new(a.to_string())),
+                    How::Appointment => session
+                        .and_then(|s| s.appointment())
+                        .map(|a| Zeroizing::new(a.to_string())),
                     _ => None,
                 };
                 let holder = match how {
-                    How::Card => session.and_then(|s| s.identity()).map(|i| i.masked_number()),
+                    How::Card => session
+                        .and_then(|s| s.identity())
+                        .map(|i| i.masked_number()),
                     _ => None,
                 };
                 let (desk, tx) = (self.cfg.desk.clone(), self.tx.clone());
@@ -713,9 +742,8 @@ impl Worker {
                 });
             }
             ticket::Effect::StartTakenTimer => {
-                self.taken_until = Some(
-                    self.now() + Duration::from_secs(self.cfg.config.journeys.ticket.taken_s),
-                );
+                self.taken_until =
+                    Some(self.now() + Duration::from_secs(self.cfg.config.journeys.ticket.taken_s));
             }
             ticket::Effect::Finish(o) => self.finished(&o),
         }
@@ -764,7 +792,12 @@ fn wait_for_code(
             return Err(());
         }
         let ctx = card::context(Duration::from_secs(30), cancel.clone());
-        match rt.call_with(scanner, "scan", serde_json::json!({ "timeout_ms": 30_000 }), ctx) {
+        match rt.call_with(
+            scanner,
+            "scan",
+            serde_json::json!({ "timeout_ms": 30_000 }),
+            ctx,
+        ) {
             Ok(mut v) => {
                 let payload = &v["payload"];
                 let appointment = payload["type"] == "appointment";
@@ -778,7 +811,12 @@ fn wait_for_code(
                 card::wipe_json(&mut v);
                 return Ok((Zeroizing::new(code), appointment));
             }
-            Err(e) if e.device_error().is_some_and(|d| d.code == kiosk_hal::CompletionCode::Timeout) => continue,
+            Err(e)
+                if e.device_error()
+                    .is_some_and(|d| d.code == kiosk_hal::CompletionCode::Timeout) =>
+            {
+                continue
+            }
             Err(e) => {
                 if !cancel.is_canceled() {
                     tracing::warn!(error = %e, "waiting for a code failed");
@@ -800,9 +838,9 @@ fn attract_pictures(folder: Option<&std::path::Path>) -> Vec<std::path::PathBuf>
         Ok(r) => r
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
-                p.extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
+                p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                    matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg")
+                })
             })
             .collect(),
         Err(e) => {

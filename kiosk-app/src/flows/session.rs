@@ -118,7 +118,10 @@ mod tests {
         assert!(s.holds_personal_data());
         s.forget();
         assert!(s.identity().is_none() && s.appointment().is_none());
-        assert!(s.holds_personal_data(), "the scanned code stays until the session ends");
+        assert!(
+            s.holds_personal_data(),
+            "the scanned code stays until the session ends"
+        );
         s.wipe();
         assert!(!s.holds_personal_data());
     }

@@ -76,7 +76,10 @@ fn assert_tidy(fx: &[Effect]) {
         .rposition(|e| matches!(e, Effect::WaitForCard | Effect::WaitForCode));
     let stop = fx.iter().rposition(|e| matches!(e, Effect::StopWaiting));
     if let Some(w) = waits {
-        assert!(stop.is_some_and(|s| s > w), "a wait was never stopped: {fx:?}");
+        assert!(
+            stop.is_some_and(|s| s > w),
+            "a wait was never stopped: {fx:?}"
+        );
     }
 }
 
@@ -84,7 +87,12 @@ fn assert_tidy(fx: &[Effect]) {
 fn a_ticket_with_the_id_card() {
     let c = catalogue();
     let (stage, fx) = run(&c, vec![Input::Choose("huji".into())]);
-    assert_eq!(stage, Stage::Identify { group: "huji".into() });
+    assert_eq!(
+        stage,
+        Stage::Identify {
+            group: "huji".into()
+        }
+    );
     assert_eq!(
         fx,
         vec![
@@ -138,7 +146,10 @@ fn a_ticket_by_appointment_without_identification_and_skipping() {
     let c = catalogue();
     let (stage, fx) = run(
         &c,
-        vec![Input::Choose("budongchan".into()), Input::Scanned(Scan::Appointment)],
+        vec![
+            Input::Choose("budongchan".into()),
+            Input::Scanned(Scan::Appointment),
+        ],
     );
     assert_eq!(
         stage,
@@ -147,7 +158,10 @@ fn a_ticket_by_appointment_without_identification_and_skipping() {
             how: How::Appointment
         }
     );
-    assert!(!fx.contains(&Effect::WaitForCard), "this group takes appointments only");
+    assert!(
+        !fx.contains(&Effect::WaitForCard),
+        "this group takes appointments only"
+    );
     // No identification: straight to the number.
     let (stage, fx) = run(&c, vec![Input::Choose("shuiwu".into())]);
     assert_eq!(
@@ -165,9 +179,20 @@ fn a_ticket_by_appointment_without_identification_and_skipping() {
     );
     // Optional: the citizen may skip; a required group cannot be skipped.
     let (stage, _) = run(&c, vec![Input::Choose("shebao".into()), Input::Skip]);
-    assert!(matches!(stage, Stage::Numbering { how: How::Nobody, .. }));
+    assert!(matches!(
+        stage,
+        Stage::Numbering {
+            how: How::Nobody,
+            ..
+        }
+    ));
     let (stage, _) = run(&c, vec![Input::Choose("huji".into()), Input::Skip]);
-    assert_eq!(stage, Stage::Identify { group: "huji".into() });
+    assert_eq!(
+        stage,
+        Stage::Identify {
+            group: "huji".into()
+        }
+    );
     // An optional group on a terminal without a reader goes on without identification; a
     // required one cannot be served here.
     let bare = ticket::Context {
@@ -176,7 +201,13 @@ fn a_ticket_by_appointment_without_identification_and_skipping() {
         has_scanner: false,
     };
     let (s, _) = ticket::step(&Stage::Groups, Input::Choose("shebao".into()), &bare);
-    assert!(matches!(s, Stage::Numbering { how: How::Nobody, .. }));
+    assert!(matches!(
+        s,
+        Stage::Numbering {
+            how: How::Nobody,
+            ..
+        }
+    ));
     let (s, _) = ticket::step(&Stage::Groups, Input::Choose("huji".into()), &bare);
     assert!(matches!(
         s,
@@ -220,7 +251,11 @@ fn stages() -> Vec<(&'static str, Vec<Input>)> {
 fn faults() -> Vec<(Input, &'static str, Option<&'static str>)> {
     // (input, the problem it makes, the stage where it belongs)
     vec![
-        (Input::CardRead(Err(CardProblem::Moved)), "card-moved", Some("identify")),
+        (
+            Input::CardRead(Err(CardProblem::Moved)),
+            "card-moved",
+            Some("identify"),
+        ),
         (
             Input::CardRead(Err(CardProblem::Unreadable("SW3 32".into()))),
             "card-unreadable",
@@ -236,7 +271,11 @@ fn faults() -> Vec<(Input, &'static str, Option<&'static str>)> {
             "card-reader-fault",
             Some("identify"),
         ),
-        (Input::Scanned(Scan::Other), "not-an-appointment", Some("identify")),
+        (
+            Input::Scanned(Scan::Other),
+            "not-an-appointment",
+            Some("identify"),
+        ),
         (
             Input::Numbered(Err(NumberProblem::CentreUnreachable("timed out".into()))),
             "centre-unreachable",
@@ -301,12 +340,21 @@ fn every_fault_at_every_step_ends_on_a_problem_screen_or_changes_nothing() {
                 all.extend(home);
                 assert_tidy(&all);
                 let print_fault = code.starts_with("print-");
-                assert_eq!(retry.is_none(), print_fault || code == "centre-refused", "{code}: {retry:?}");
+                assert_eq!(
+                    retry.is_none(),
+                    print_fault || code == "centre-refused",
+                    "{code}: {retry:?}"
+                );
                 if let Some(r) = retry {
                     let (again, _) = ticket::step(&after, Input::Retry, &cx);
                     match r {
                         Retry::Identify => {
-                            assert_eq!(again, Stage::Identify { group: "huji".into() })
+                            assert_eq!(
+                                again,
+                                Stage::Identify {
+                                    group: "huji".into()
+                                }
+                            )
                         }
                         Retry::Number(how) => assert_eq!(
                             again,
@@ -345,7 +393,11 @@ fn a_card_left_unplaced_keeps_the_reader_waiting_and_a_cancelled_wait_is_silent(
     let (stage, _) = run(&c, vec![Input::Choose("huji".into())]);
     let (s, fx) = ticket::step(&stage, Input::CardRead(Err(CardProblem::NoCard)), &ctx(&c));
     assert_eq!((s, fx), (stage.clone(), vec![Effect::WaitForCard]));
-    let (s, fx) = ticket::step(&stage, Input::CardRead(Err(CardProblem::Canceled)), &ctx(&c));
+    let (s, fx) = ticket::step(
+        &stage,
+        Input::CardRead(Err(CardProblem::Canceled)),
+        &ctx(&c),
+    );
     assert_eq!((s, fx), (stage, vec![]));
 }
 
@@ -441,7 +493,10 @@ impl Shell {
 fn attract_home_journey_and_back_home() {
     let mut s = Shell::new();
     assert_eq!(s.k.screen, Screen::Attract);
-    assert!(s.wait(3600).is_empty(), "the attract screen never times out");
+    assert!(
+        s.wait(3600).is_empty(),
+        "the attract screen never times out"
+    );
     s.step(kiosk::Input::Wake);
     assert_eq!(s.k.screen, Screen::Home);
     let fx = s.step(kiosk::Input::Start("ticket".into()));
@@ -490,7 +545,10 @@ fn a_forgotten_session_is_ended_and_tidied_by_the_idle_countdown() {
     assert_eq!(s.k.asking, None);
     s.wait(35);
     let fx = s.wait(5);
-    assert_eq!(fx.last(), Some(&kiosk::Effect::EndSession(EndReason::TimedOut)));
+    assert_eq!(
+        fx.last(),
+        Some(&kiosk::Effect::EndSession(EndReason::TimedOut))
+    );
     let journey: Vec<Effect> = fx
         .iter()
         .filter_map(|e| match e {
@@ -519,7 +577,10 @@ fn an_unavailable_service_cannot_be_started_and_home_leaves_a_journey() {
     s.step(kiosk::Input::Start("ticket".into()));
     s.step(kiosk::Input::Journey(Input::Choose("huji".into())));
     let fx = s.step(kiosk::Input::Home);
-    assert_eq!(fx.last(), Some(&kiosk::Effect::EndSession(EndReason::Cancelled)));
+    assert_eq!(
+        fx.last(),
+        Some(&kiosk::Effect::EndSession(EndReason::Cancelled))
+    );
     assert_eq!(s.k.screen, Screen::Home);
 }
 
@@ -549,7 +610,11 @@ fn the_staff_pin_opens_the_device_status_and_locks_after_five_wrong_tries() {
         s.step(kiosk::Input::StaffDigit(d));
     }
     s.step(kiosk::Input::StaffSubmit);
-    assert_eq!(s.k.screen, Screen::StaffPin, "locked: even the right PIN waits");
+    assert_eq!(
+        s.k.screen,
+        Screen::StaffPin,
+        "locked: even the right PIN waits"
+    );
     s.now += kiosk::PIN_LOCK;
     for d in "246810".chars() {
         s.step(kiosk::Input::StaffDigit(d));

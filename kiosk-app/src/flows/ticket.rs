@@ -90,10 +90,21 @@ pub enum Retry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stage {
     Groups,
-    Identify { group: String },
-    Numbering { group: String, how: How },
-    Printing { group: String, ticket: TicketInfo },
-    Taken { group: String, ticket: TicketInfo },
+    Identify {
+        group: String,
+    },
+    Numbering {
+        group: String,
+        how: How,
+    },
+    Printing {
+        group: String,
+        ticket: TicketInfo,
+    },
+    Taken {
+        group: String,
+        ticket: TicketInfo,
+    },
     Problem {
         group: Option<String>,
         problem: Problem,
@@ -156,8 +167,14 @@ pub enum Input {
 /// How the journey ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Taken { group: String, number: String },
-    NotTaken { group: Option<String>, problem: String },
+    Taken {
+        group: String,
+        number: String,
+    },
+    NotTaken {
+        group: Option<String>,
+        problem: String,
+    },
     Left,
 }
 
@@ -170,8 +187,13 @@ pub enum Effect {
     StopWaiting,
     /// Drop what the session learnt about the citizen for this ticket (identity, code).
     Forget,
-    Number { group: String, how: How },
-    Print { group: String },
+    Number {
+        group: String,
+        how: How,
+    },
+    Print {
+        group: String,
+    },
     /// Start the "please take your ticket" timer.
     StartTakenTimer,
     Finish(Outcome),

@@ -33,7 +33,12 @@ impl CitizenIdentity {
 
 impl std::fmt::Debug for CitizenIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CitizenIdentity({} {})", self.masked_name(), self.masked_number())
+        write!(
+            f,
+            "CitizenIdentity({} {})",
+            self.masked_name(),
+            self.masked_number()
+        )
     }
 }
 
@@ -67,9 +72,7 @@ impl CardProblem {
             // SW3 41/80/81: the card moved or was pulled away during the read.
             CompletionCode::UserError => CardProblem::Moved,
             CompletionCode::InvalidData => match d.detail.split_once("expired on ") {
-                Some((_, date)) => {
-                    CardProblem::Expired(date.chars().take(10).collect::<String>())
-                }
+                Some((_, date)) => CardProblem::Expired(date.chars().take(10).collect::<String>()),
                 None => CardProblem::Unreadable(d.detail.clone()),
             },
             _ => CardProblem::ReaderFault(d.detail.clone()),
@@ -145,15 +148,24 @@ mod tests {
     #[test]
     fn reader_answers_become_reasons_a_citizen_can_act_on() {
         assert_eq!(
-            problem(CompletionCode::InvalidData, "card text: the card expired on 2025-03-10"),
+            problem(
+                CompletionCode::InvalidData,
+                "card text: the card expired on 2025-03-10"
+            ),
             CardProblem::Expired("2025-03-10".into())
         );
         assert_eq!(
-            problem(CompletionCode::UserError, "SW3 41: reading failed: the card moved"),
+            problem(
+                CompletionCode::UserError,
+                "SW3 41: reading failed: the card moved"
+            ),
             CardProblem::Moved
         );
         assert!(matches!(
-            problem(CompletionCode::InvalidData, "SW3 32: the SAM failed to authenticate the card"),
+            problem(
+                CompletionCode::InvalidData,
+                "SW3 32: the SAM failed to authenticate the card"
+            ),
             CardProblem::Unreadable(_)
         ));
         assert_eq!(
@@ -164,7 +176,10 @@ mod tests {
             problem(CompletionCode::HardwareError, "SW3 60"),
             CardProblem::ReaderFault(_)
         ));
-        assert_eq!(problem(CompletionCode::Canceled, "canceled"), CardProblem::Canceled);
+        assert_eq!(
+            problem(CompletionCode::Canceled, "canceled"),
+            CardProblem::Canceled
+        );
     }
 
     #[test]
@@ -172,7 +187,10 @@ mod tests {
         let v = json!({"name": "张三丰", "number": "320583199001011234", "card_type": "resident",
                        "valid_to": {"date": "2040-05-01"}});
         let id = identity_from(&v).unwrap();
-        assert_eq!(format!("{id:?}"), "CitizenIdentity(张** 3205**********1234)");
+        assert_eq!(
+            format!("{id:?}"),
+            "CitizenIdentity(张** 3205**********1234)"
+        );
         assert_eq!(id.valid_to, "2040-05-01");
         let mut v = v;
         wipe_json(&mut v);

@@ -130,20 +130,29 @@ impl Catalogue {
     fn check(&self) -> Result<(), CatalogueError> {
         let bad = |m: String| Err(CatalogueError::Invalid(m));
         if self.hall.id.is_empty() || !safe_id(&self.hall.id) {
-            return bad(format!("hall id {:?} must be letters, digits, '-' or '_'", self.hall.id));
+            return bad(format!(
+                "hall id {:?} must be letters, digits, '-' or '_'",
+                self.hall.id
+            ));
         }
         let mut ids = std::collections::HashSet::new();
         let mut prefixes = std::collections::HashSet::new();
         for g in &self.queue.groups {
             if !safe_id(&g.id) {
-                return bad(format!("group id {:?} must be letters, digits, '-' or '_'", g.id));
+                return bad(format!(
+                    "group id {:?} must be letters, digits, '-' or '_'",
+                    g.id
+                ));
             }
             if !ids.insert(g.id.as_str()) {
                 return bad(format!("group {} appears twice", g.id));
             }
             let p = &g.prefix;
             if !(1..=2).contains(&p.len()) || !p.chars().all(|c| c.is_ascii_uppercase()) {
-                return bad(format!("group {}: prefix {p:?} must be one or two capital letters", g.id));
+                return bad(format!(
+                    "group {}: prefix {p:?} must be one or two capital letters",
+                    g.id
+                ));
             }
             if !prefixes.insert(p.as_str()) {
                 return bad(format!("group {}: prefix {p} is used twice", g.id));
@@ -152,7 +161,10 @@ impl Catalogue {
                 return bad(format!("group {} has no Chinese name", g.id));
             }
             if g.identify != Identification::None && g.methods.is_empty() {
-                return bad(format!("group {} asks for identification but names no method", g.id));
+                return bad(format!(
+                    "group {} asks for identification but names no method",
+                    g.id
+                ));
             }
         }
         Ok(())
@@ -194,18 +206,32 @@ mod tests {
 
     #[test]
     fn the_sample_hall_catalogue_is_valid() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/hall-catalogue.json");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/hall-catalogue.json");
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
         let c = Catalogue::from_json(&v).unwrap();
         assert!(c.queue.groups.len() >= 8);
-        for want in ["户籍", "出入境", "社保", "医保", "公积金", "不动产", "市场监管", "税务"] {
+        for want in [
+            "户籍",
+            "出入境",
+            "社保",
+            "医保",
+            "公积金",
+            "不动产",
+            "市场监管",
+            "税务",
+        ] {
             assert!(
                 c.queue.groups.iter().any(|g| g.name.zh.contains(want)),
                 "no group for {want}"
             );
         }
         for g in &c.queue.groups {
-            assert!(g.name.en.is_some() && g.summary.en.is_some(), "{} lacks English", g.id);
+            assert!(
+                g.name.en.is_some() && g.summary.en.is_some(),
+                "{} lacks English",
+                g.id
+            );
         }
         assert!(!c.notices.is_empty());
     }
@@ -221,16 +247,28 @@ mod tests {
         assert!(Catalogue::from_json(&base).is_ok());
         let mut twice = base.clone();
         twice["queue"]["groups"][1] = twice["queue"]["groups"][0].clone();
-        assert!(Catalogue::from_json(&twice).unwrap_err().to_string().contains("twice"));
+        assert!(Catalogue::from_json(&twice)
+            .unwrap_err()
+            .to_string()
+            .contains("twice"));
         let mut prefix = base.clone();
         prefix["queue"]["groups"][0]["prefix"] = json!("a1");
-        assert!(Catalogue::from_json(&prefix).unwrap_err().to_string().contains("capital"));
+        assert!(Catalogue::from_json(&prefix)
+            .unwrap_err()
+            .to_string()
+            .contains("capital"));
         let mut methods = base.clone();
         methods["queue"]["groups"][0]["identify"] = json!("required");
-        assert!(Catalogue::from_json(&methods).unwrap_err().to_string().contains("no method"));
+        assert!(Catalogue::from_json(&methods)
+            .unwrap_err()
+            .to_string()
+            .contains("no method"));
         let mut unknown = base.clone();
         unknown["queue"]["groups"][0]["colour"] = json!("red");
-        assert!(matches!(Catalogue::from_json(&unknown), Err(CatalogueError::Parse(_))));
+        assert!(matches!(
+            Catalogue::from_json(&unknown),
+            Err(CatalogueError::Parse(_))
+        ));
         assert!(matches!(
             Catalogue::from_json(&json!("not an object")),
             Err(CatalogueError::Parse(_))
@@ -245,6 +283,9 @@ mod tests {
             zh: "户籍".into(),
             en: Some("Household registration".into()),
         };
-        assert_eq!((t.get(false), t.get(true)), ("户籍", "Household registration"));
+        assert_eq!(
+            (t.get(false), t.get(true)),
+            ("户籍", "Household registration")
+        );
     }
 }

@@ -2,9 +2,9 @@
 //! devices: two-phase outputs, the face check, and (with the journeys) the card, the guide
 //! lights, the hall catalogue and the queue.
 
-pub mod face;
-pub mod outputs;
 pub mod card;
 pub mod catalogue;
+pub mod face;
 pub mod guide;
+pub mod outputs;
 pub mod queue;

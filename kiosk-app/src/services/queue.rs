@@ -141,8 +141,14 @@ mod tests {
             classify("user-error: the job failed: the printer is out of paper"),
             PrintProblem::PaperOut
         );
-        assert_eq!(classify("the printer cover is open"), PrintProblem::CoverOpen);
-        assert_eq!(classify("the job failed: the auto-cutter jammed"), PrintProblem::CutterJam);
+        assert_eq!(
+            classify("the printer cover is open"),
+            PrintProblem::CoverOpen
+        );
+        assert_eq!(
+            classify("the job failed: the auto-cutter jammed"),
+            PrintProblem::CutterJam
+        );
         assert!(matches!(classify("timeout"), PrintProblem::Fault(_)));
     }
 }

@@ -24,6 +24,7 @@ use crate::centre::sync::SyncClient;
 use crate::centre::tls::PinnedCa;
 use crate::centre::{BlockingCentre, CentreClient};
 use crate::config::{Config, Profile};
+use crate::flows::host::{Host, HostConfig};
 use crate::journal::attachments::AttachmentStore;
 use crate::journal::outbox::OutboxCounts;
 use crate::journal::recorder::Recorder;
@@ -54,6 +55,8 @@ pub struct Terminal {
     pub journal: Journal,
     pub centre: CentreClient,
     pub desk: OutputDesk,
+    /// The journeys' host: what the screens show and where touches go.
+    pub host: Arc<Host>,
     /// The centre's health, as the status screen shows it.
     pub link: watch::Receiver<CentreLink>,
     /// Set with a reason when a vital task failed and the terminal must stop.
@@ -79,6 +82,7 @@ impl Terminal {
         profile: Profile,
         clock: SharedClock,
     ) -> anyhow::Result<Arc<Terminal>> {
+        let clock_for_flows = clock.clone();
         // A CA that cannot be read stops the start before anything runs.
         if let Some(p) = config.centre_ca() {
             PinnedCa::load(&p)?;
@@ -134,6 +138,18 @@ impl Terminal {
             seal_offline: config.outputs.seal_offline,
             timeout: Duration::from_secs(60),
         };
+        let mut extra_keys = Vec::new();
+        if embedded.is_some() {
+            match tokio.block_on(crate::centre::embedded::publish_sample_catalogue(
+                &config, &centre, &journal,
+            )) {
+                Ok(Some(k)) => extra_keys.push(k),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "the sample catalogue was not published")
+                }
+            }
+        }
         let (link_tx, link) = watch::channel(CentreLink::connecting(&url));
         let (stop_tx, stop_request) = watch::channel(None);
         let mut supervisor =
@@ -165,8 +181,17 @@ impl Terminal {
             &centre,
             &desk,
             link_tx,
+            extra_keys,
         )?;
         runtime.poll_all();
+        let host = Arc::new(Host::start(HostConfig {
+            config: config.clone(),
+            runtime: runtime.clone(),
+            desk: desk.clone(),
+            journal: journal.clone(),
+            clock: clock_for_flows,
+            link: link.clone(),
+        })?);
         Ok(Arc::new(Terminal {
             config,
             profile,
@@ -174,6 +199,7 @@ impl Terminal {
             journal,
             centre,
             desk,
+            host,
             link,
             stop_request,
             tokio,
@@ -246,6 +272,8 @@ impl Terminal {
                 EventKind::TerminalStopping,
                 self.runtime.events.now(),
             ));
+            // A citizen's session ends first: its devices are released, its data wiped.
+            self.host.stop();
             self.tokio.block_on(supervisor.stop(Duration::from_secs(5)));
             // Everything emitted so far, the stop event included, goes into the outbox first.
             self.runtime.events.close_record_lane();
@@ -305,6 +333,7 @@ fn spawn_tasks(
     centre: &CentreClient,
     desk: &OutputDesk,
     link_tx: watch::Sender<CentreLink>,
+    extra_keys: Vec<kiosk_protocol::signing::PublicKey>,
 ) -> anyhow::Result<()> {
     {
         let (client, bus) = (centre.clone(), runtime.events.clone());
@@ -348,12 +377,13 @@ fn spawn_tasks(
             })
         });
     }
-    let trusted: Vec<kiosk_protocol::signing::PublicKey> = config
+    let mut trusted: Vec<kiosk_protocol::signing::PublicKey> = config
         .centre
         .publisher_keys
         .iter()
         .filter_map(|k| k.parse().ok())
         .collect();
+    trusted.extend(extra_keys);
     if trusted.is_empty() {
         tracing::info!(
             "no publisher key pinned: signed configuration and catalogue are not fetched"

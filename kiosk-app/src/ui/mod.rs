@@ -2,5 +2,6 @@
 //! display, and the software renderer for screenshots and tours. The UI reads state and sends
 //! intents; it decides nothing.
 
+pub mod view;
 pub mod watchdog;
 pub mod window;

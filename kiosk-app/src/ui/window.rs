@@ -7,13 +7,15 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kiosk_ui::{AppWindow, DeviceLine, Language, ScreenName, TerminalTexts};
+use kiosk_ui::{AppWindow, DeviceLine, Language, ScreenId, TerminalTexts, Ui, UiView};
 use slint::ComponentHandle;
 use tokio::sync::watch;
 
+use super::view;
 use super::watchdog::{WindowCheck, WindowWatchdog};
 use crate::centre::health::CentreLink;
 use crate::config::{Config, Orientation};
+use crate::flows::host::Host;
 use crate::runtime::{DeviceStatus, Runtime};
 
 pub fn device_lines(snapshot: &[DeviceStatus]) -> Vec<DeviceLine> {
@@ -53,12 +55,26 @@ fn clock_text(config: &Config, now: chrono::DateTime<chrono::Utc>) -> String {
         .to_string()
 }
 
-/// Fills every live value of the window from the runtime.
-pub fn refresh(app: &AppWindow, config: &Config, runtime: &Runtime, centre: &CentreLink) {
-    kiosk_ui::set_devices(app, &device_lines(&runtime.snapshot()));
-    app.set_centre_online(centre.reachable);
-    app.set_centre_text(centre.text.as_str().into());
-    app.set_clock_text(clock_text(config, runtime.events.now()).into());
+thread_local! {
+    /// The window's screens, on the thread that runs the window.
+    static WINDOW_UI: RefCell<Option<Rc<Ui>>> = const { RefCell::new(None) };
+}
+
+/// Fills the live values every screen shows from the runtime: devices, clock, centre.
+pub fn refresh(ui: &Ui, config: &Config, runtime: &Runtime, centre: &CentreLink) {
+    ui.set_devices(&device_lines(&runtime.snapshot()));
+    ui.set_status(
+        &clock_text(config, runtime.events.now()),
+        centre.reachable,
+        &centre.text,
+    );
+}
+
+/// Shows the host's current view.
+pub fn apply(ui: &Ui, host: &Host, staff_pin_set: bool) {
+    if let Err(e) = ui.show_view(&view::ui_view(&host.view(), staff_pin_set)) {
+        tracing::warn!(error = %e, "the screen could not show the view");
+    }
 }
 
 /// Whether a window can be opened here.
@@ -73,45 +89,50 @@ pub fn run_window(
     config: &Config,
     runtime: Arc<Runtime>,
     centre: watch::Receiver<CentreLink>,
+    host: Arc<Host>,
 ) -> anyhow::Result<()> {
     let portrait = config.ui.orientation == Orientation::Portrait;
-    let lang = config.language();
-    let app = kiosk_ui::build_app(&texts(config), lang, portrait)?;
-    let current = Rc::new(std::cell::Cell::new(lang));
+    let ui = Rc::new(Ui::new(&texts(config), config.language(), portrait)?);
+    let pin_set = config.ui.staff_pin.is_some();
     {
-        let weak = app.as_weak();
-        let current = current.clone();
-        app.on_toggle_language(move || {
-            if let Some(app) = weak.upgrade() {
-                let next = current.get().other();
-                match kiosk_ui::apply_language(&app, next) {
-                    Ok(()) => current.set(next),
-                    Err(e) => tracing::warn!(error = %e, "language switch failed"),
-                }
-            }
-        });
+        let host = host.clone();
+        ui.on_intent(move |i| host.send(view::intent(i)));
     }
-    refresh(&app, config, &runtime, &centre.borrow());
+    // The flows tell the window when their view changed; the window shows it on its own thread
+    // (the Ui and its models live there, in WINDOW_UI).
+    WINDOW_UI.with(|w| *w.borrow_mut() = Some(ui.clone()));
+    {
+        let host2 = host.clone();
+        host.set_notify(Box::new(move || {
+            let host = host2.clone();
+            let _ = slint::invoke_from_event_loop(move || {
+                WINDOW_UI.with(|w| {
+                    if let Some(ui) = w.borrow().as_ref() {
+                        apply(ui, &host, pin_set);
+                    }
+                });
+            });
+        }));
+    }
+    apply(&ui, &host, pin_set);
+    refresh(&ui, config, &runtime, &centre.borrow());
     let timer = slint::Timer::default();
     {
-        let weak = app.as_weak();
+        let ui = ui.clone();
         let config = config.clone();
         timer.start(
             slint::TimerMode::Repeated,
             Duration::from_millis(500),
-            move || {
-                if let Some(app) = weak.upgrade() {
-                    refresh(&app, &config, &runtime, &centre.borrow());
-                }
-            },
+            move || refresh(&ui, &config, &runtime, &centre.borrow()),
         );
     }
+    let app = &ui.app;
     let dog = Rc::new(RefCell::new(WindowWatchdog::new(
         Instant::now(),
         Duration::from_secs(config.ui.window_wait_s),
         config.ui.window_attempts.saturating_sub(1),
     )));
-    let _watchdog = watch_window(&app, dog.clone());
+    let _watchdog = watch_window(app, dog.clone());
     app.show()?;
     // Closing the window ends the kiosk as before; a hide from the watchdog must not.
     app.window().on_close_requested(|| {
@@ -119,6 +140,8 @@ pub fn run_window(
         slint::CloseRequestResponse::HideWindow
     });
     let ran = slint::run_event_loop_until_quit();
+    host.set_notify(Box::new(|| {}));
+    WINDOW_UI.with(|w| w.borrow_mut().take());
     let _ = app.hide();
     let dog = dog.borrow();
     if dog.gave_up() {
@@ -182,21 +205,54 @@ fn watch_window(app: &AppWindow, dog: Rc<RefCell<WindowWatchdog>>) -> slint::Tim
 }
 
 /// Renders one screen to a PNG with the software renderer, with the runtime's live values.
+/// Screens that belong to a journey are rendered as they first appear; `kiosk tour` plays a
+/// whole journey.
 pub fn screenshot(
     config: &Config,
     runtime: &Runtime,
     centre: &CentreLink,
-    screen: ScreenName,
+    screen: ScreenId,
+    help: bool,
     portrait: bool,
     lang: Language,
     out: &Path,
 ) -> anyhow::Result<()> {
     let (w, h) = kiosk_ui::window_size(portrait);
     let window = kiosk_ui::HeadlessWindow::install(w, h)?;
-    let app = kiosk_ui::build_app(&texts(config), lang, portrait)?;
-    refresh(&app, config, runtime, centre);
-    screen.show(&app);
-    kiosk_ui::show(&app)?;
+    let ui = Ui::new(&texts(config), lang, portrait)?;
+    refresh(&ui, config, runtime, centre);
+    let printer_ok = runtime
+        .first_of(kiosk_hal::DeviceKind::ReceiptPrinter)
+        .is_some_and(|d| {
+            matches!(
+                d.health().centre_state(),
+                kiosk_hal::CentreState::Normal | kiosk_hal::CentreState::Warning
+            )
+        });
+    ui.show_view(&UiView {
+        screen,
+        language: lang,
+        help,
+        journeys: config
+            .journeys
+            .offered
+            .iter()
+            .map(|j| kiosk_ui::JourneyLine {
+                id: j.clone(),
+                available: printer_ok && centre.reachable,
+                why: if !printer_ok {
+                    kiosk_ui::Why::Printer
+                } else if !centre.reachable {
+                    kiosk_ui::Why::Centre
+                } else {
+                    kiosk_ui::Why::None
+                },
+            })
+            .collect(),
+        no_pin: config.ui.staff_pin.is_none(),
+        ..UiView::default()
+    })?;
+    ui.show()?;
     window.render_png(out)?;
     Ok(())
 }

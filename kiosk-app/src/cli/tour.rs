@@ -1,0 +1,414 @@
+//! `kiosk tour JOURNEY --config F --out DIR [--lang en] [--portrait]`: plays a journey headless
+//! on the sim profile — touching controls by their accessible labels, placing and lifting
+//! cards, scanning codes, failing the printer — and writes one PNG per step and `steps.json`
+//! (step, screen, the accessible labels on screen, the events recorded, elapsed ms). The
+//! terminal is the real one (devices, journal, embedded centre, flows); only the display is
+//! Slint's software renderer, and the clock can be moved forward to show idle timeouts.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use i_slint_backend_testing::{AccessibleRole, ElementHandle, ElementQuery};
+use kiosk_hal::clock::SteppedClock;
+use kiosk_protocol::wire::{AppointmentRequest, TicketRequest};
+use kiosk_ui::{HeadlessWindow, Language, Ui};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::config::{Config, Orientation, Profile};
+use crate::flows::host::View;
+use crate::services::catalogue::Catalogue;
+use crate::terminal::Terminal;
+use crate::ui::{view, window};
+
+/// The tours built in, by name.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("ticket", include_str!("../../tours/ticket.json")),
+    (
+        "ticket-paper-out",
+        include_str!("../../tours/ticket-paper-out.json"),
+    ),
+    (
+        "ticket-by-appointment",
+        include_str!("../../tours/ticket-by-appointment.json"),
+    ),
+    (
+        "idle-timeout",
+        include_str!("../../tours/idle-timeout.json"),
+    ),
+    ("staff", include_str!("../../tours/staff.json")),
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Script {
+    #[serde(default)]
+    pub summary: String,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub name: String,
+    #[serde(default, rename = "do")]
+    pub action: Option<Action>,
+    /// The screen the step ends on.
+    pub expect: String,
+    /// A further condition on the view: `asking`, `not-asking`, `ticket-available`,
+    /// `ticket-unavailable`, `pin-wrong`, `slide-changed`.
+    #[serde(default)]
+    pub until: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum Action {
+    /// Touch the control with this accessible label (`{"en": …, "zh-CN": …}`), or the tile of
+    /// a service group (`{"group": "huji"}`).
+    Touch(serde_json::Map<String, Value>),
+    /// A simulator stimulus: `[device, what, args]`.
+    Sim(String, String, Value),
+    /// Move the terminal's clock forward.
+    AdvanceS(u64),
+    /// Other citizens take tickets first: `{"group": …, "others": N}`.
+    Queue { group: String, others: u32 },
+    /// The booking system registers an appointment for today: `{"group": …, "code": …}`.
+    Book { group: String, code: String },
+    /// Type a staff PIN and submit it.
+    Pin(String),
+}
+
+/// One recorded step.
+#[derive(Debug, serde::Serialize)]
+pub struct StepRecord {
+    pub step: usize,
+    pub name: String,
+    pub screen: String,
+    pub png: String,
+    pub labels: Vec<String>,
+    pub events: Vec<String>,
+    pub elapsed_ms: u64,
+}
+
+pub struct TourOptions {
+    pub journey: String,
+    pub script: Option<PathBuf>,
+    pub out: PathBuf,
+    pub lang: Option<String>,
+    pub portrait: bool,
+}
+
+pub fn run(config: Config, opts: TourOptions) -> anyhow::Result<ExitCode> {
+    let text = match &opts.script {
+        Some(p) => {
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
+        }
+        None => match BUILT_IN.iter().find(|(n, _)| *n == opts.journey) {
+            Some((_, t)) => t.to_string(),
+            None => {
+                let names: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
+                eprintln!(
+                    "kiosk tour: no built-in tour {:?}; tours: {} (or --script FILE)",
+                    opts.journey,
+                    names.join(", ")
+                );
+                return Ok(ExitCode::from(2));
+            }
+        },
+    };
+    let script: Script = serde_json::from_str(&text).context("the tour script")?;
+    let records = play(config, &script, &opts)?;
+    println!(
+        "{}",
+        json!({ "tour": opts.journey, "steps": records.len(), "out": opts.out })
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Plays `script` and returns its steps; the PNGs and `steps.json` are in `opts.out`.
+pub fn play(
+    mut config: Config,
+    script: &Script,
+    opts: &TourOptions,
+) -> anyhow::Result<Vec<StepRecord>> {
+    std::fs::create_dir_all(&opts.out)
+        .with_context(|| format!("creating {}", opts.out.display()))?;
+    // A fresh terminal each time: its own journal and embedded centre, in a folder that goes.
+    let data = tempfile::tempdir()?;
+    config.terminal.data_dir = data.path().to_path_buf();
+    config.centre.url = None;
+    if let Some(l) = &opts.lang {
+        Language::parse(l)?;
+        config.ui.language = l.clone();
+    }
+    if opts.portrait {
+        config.ui.orientation = Orientation::Portrait;
+    }
+    let portrait = config.ui.orientation == Orientation::Portrait;
+    let lang = config.language();
+    let clock = SteppedClock::new();
+    let (w, h) = kiosk_ui::window_size(portrait);
+    let window = HeadlessWindow::install(w, h)?;
+    let ui = Ui::new(&window::texts(&config), lang, portrait)?;
+    let terminal = Terminal::start(config, Profile::Sim, Arc::new(clock.clone()))?;
+    let host = terminal.host.clone();
+    {
+        let host = host.clone();
+        ui.on_intent(move |i| host.send(view::intent(i)));
+    }
+    ui.show()?;
+    let pin_set = terminal.config.ui.staff_pin.is_some();
+    // Ready when the catalogue arrived and the services can be offered.
+    host.wait_for(Duration::from_secs(60), |v| {
+        !v.groups.is_empty() && v.offers.iter().all(|o| o.available)
+    })
+    .ok_or_else(|| {
+        anyhow!(
+            "the terminal did not become ready: {:?}",
+            host.view().offers
+        )
+    })?;
+    let mut events = terminal.runtime.events.subscribe();
+    let mut records = Vec::new();
+    for (i, step) in script.steps.iter().enumerate() {
+        let started = Instant::now();
+        let before = host.view();
+        if let Some(a) = &step.action {
+            act(a, &terminal, &ui, &clock, &before, lang)
+                .with_context(|| format!("step {} ({})", i + 1, step.name))?;
+        }
+        let v = host
+            .wait_for(Duration::from_secs(30), |v| {
+                v.screen.name() == step.expect && until(step.until.as_deref(), v, &before)
+            })
+            .ok_or_else(|| {
+                anyhow!(
+                    "step {} ({}): the screen stayed {:?}, expected {} {}",
+                    i + 1,
+                    step.name,
+                    host.view().screen.name(),
+                    step.expect,
+                    step.until.as_deref().unwrap_or("")
+                )
+            })?;
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        window::refresh(
+            &ui,
+            &terminal.config,
+            &terminal.runtime,
+            &terminal.link.borrow(),
+        );
+        ui.show_view(&view::ui_view(&v, pin_set))?;
+        let png = format!("{:02}-{}.png", i + 1, step.name);
+        window.render_png(&opts.out.join(&png))?;
+        // The events this step put in the journal (what the centre will receive).
+        let mut kinds = Vec::new();
+        while let Ok(e) = events.try_recv() {
+            if crate::runtime::bus::must_record(e.kind) {
+                kinds.push(e.kind.key().to_string());
+            }
+        }
+        records.push(StepRecord {
+            step: i + 1,
+            name: step.name.clone(),
+            screen: v.screen.name().to_string(),
+            png,
+            labels: visible_labels(&ui, w, h),
+            events: kinds,
+            elapsed_ms,
+        });
+    }
+    std::fs::write(
+        opts.out.join("steps.json"),
+        serde_json::to_vec_pretty(&json!({
+            "journey": opts.journey,
+            "summary": script.summary,
+            "language": lang.code(),
+            "portrait": portrait,
+            "steps": records,
+        }))?,
+    )?;
+    terminal.stop();
+    Ok(records)
+}
+
+fn until(cond: Option<&str>, v: &View, before: &View) -> bool {
+    let ticket = || {
+        v.offers
+            .iter()
+            .find(|o| o.id == "ticket")
+            .is_some_and(|o| o.available)
+    };
+    match cond {
+        None => true,
+        Some("asking") => v.asking.is_some(),
+        Some("not-asking") => v.asking.is_none(),
+        Some("ticket-available") => ticket(),
+        Some("ticket-unavailable") => !ticket(),
+        Some("pin-wrong") => v.pin_wrong,
+        Some("slide-changed") => v.slide != before.slide,
+        Some(_) => false,
+    }
+}
+
+fn act(
+    a: &Action,
+    t: &Terminal,
+    ui: &Ui,
+    clock: &SteppedClock,
+    view: &View,
+    lang: Language,
+) -> anyhow::Result<()> {
+    let today = t
+        .runtime
+        .events
+        .now()
+        .with_timezone(&t.config.offset())
+        .date_naive();
+    let fill = |s: &str| s.replace("{today}", &today.format("%Y%m%d").to_string());
+    match a {
+        Action::Touch(m) => {
+            let label = if let Some(g) = m.get("group").and_then(Value::as_str) {
+                let group = view
+                    .groups
+                    .iter()
+                    .find(|x| x.id == g)
+                    .ok_or_else(|| anyhow!("no group {g} in the catalogue"))?;
+                group.name.get(view.english).to_string()
+            } else {
+                let key = if view.english { "en" } else { lang_key(lang) };
+                m.get(key)
+                    .or_else(|| m.get("en"))
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| anyhow!("touch has no label in {key}"))?
+                    .to_string()
+            };
+            touch(ui, &label)
+        }
+        Action::Sim(device, what, args) => {
+            let d = t.runtime.device(device)?;
+            let sim = d
+                .sim
+                .as_ref()
+                .ok_or_else(|| anyhow!("{device} is not simulated"))?;
+            let args = serde_json::from_str::<Value>(&fill(&args.to_string()))?;
+            match what.as_str() {
+                "faults" => sim
+                    .set_faults(serde_json::from_value(args)?)
+                    .map_err(|e| anyhow!(e))?,
+                _ => {
+                    sim.inject(what, &args).map_err(|e| anyhow!(e))?;
+                }
+            }
+            Ok(())
+        }
+        Action::AdvanceS(s) => {
+            clock.advance(Duration::from_secs(*s));
+            Ok(())
+        }
+        Action::Queue { group, others } => {
+            let (hall, prefix) = catalogue_group(t, group)?;
+            let c = t.centre.clone();
+            let handle = t.handle();
+            for n in 0..*others {
+                let req = TicketRequest {
+                    device_id: format!("KSK-TOUR-{n}"),
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                    prefix: prefix.clone(),
+                    appointment: None,
+                    holder: None,
+                };
+                handle.block_on(c.issue_ticket(&hall, group, &req))?;
+            }
+            Ok(())
+        }
+        Action::Book { group, code } => {
+            let (hall, _) = catalogue_group(t, group)?;
+            let req = AppointmentRequest {
+                code: fill(code),
+                service: group.clone(),
+                day: today.format("%Y-%m-%d").to_string(),
+            };
+            let c = t.centre.clone();
+            t.handle().block_on(async move {
+                c.json::<Value>(c.post_json(&format!("/api/v1/halls/{hall}/appointments"), &req))
+                    .await
+            })?;
+            Ok(())
+        }
+        Action::Pin(digits) => {
+            for d in digits.chars() {
+                touch(ui, &d.to_string())?;
+            }
+            touch(ui, if view.english { "OK" } else { "确定" })
+        }
+    }
+}
+
+fn lang_key(l: Language) -> &'static str {
+    match l {
+        Language::ZhCn => "zh-CN",
+        Language::En => "en",
+    }
+}
+
+fn catalogue_group(t: &Terminal, group: &str) -> anyhow::Result<(String, String)> {
+    let c = Catalogue::in_force(&t.journal)?.ok_or_else(|| anyhow!("no catalogue in force"))?;
+    let g = c
+        .group(group)
+        .ok_or_else(|| anyhow!("no group {group} in the catalogue"))?;
+    Ok((c.hall.id.clone(), g.prefix.clone()))
+}
+
+/// Touches the control labelled `label`, as a finger or a screen reader would.
+fn touch(ui: &Ui, label: &str) -> anyhow::Result<()> {
+    let found: Vec<ElementHandle> =
+        ElementHandle::find_by_accessible_label(&ui.app, label).collect();
+    let target = found
+        .iter()
+        .find(|e| e.accessible_role() == Some(AccessibleRole::Button))
+        .or(found.first())
+        .ok_or_else(|| anyhow!("nothing on screen is labelled {label:?}"))?;
+    target.invoke_accessible_default_action();
+    Ok(())
+}
+
+/// The accessible labels of the elements on screen, in tree order, without repeats.
+fn visible_labels(ui: &Ui, w: u32, h: u32) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for e in ElementQuery::from_root(&ui.app)
+        .match_descendants()
+        .find_all()
+    {
+        let Some(label) = e.accessible_label().filter(|l| !l.is_empty()) else {
+            continue;
+        };
+        let (p, s) = (e.absolute_position(), e.size());
+        let on_screen = s.width > 0.0
+            && s.height > 0.0
+            && p.x < w as f32
+            && p.y < h as f32
+            && p.x + s.width > 0.0
+            && p.y + s.height > 0.0
+            && e.computed_opacity() > 0.0;
+        if on_screen && !out.iter().any(|l| l == label.as_str()) {
+            out.push(label.to_string());
+        }
+    }
+    out
+}
+
+/// Checks that every built-in tour parses (a test helper and a guard for `--script`).
+pub fn parse(text: &str) -> anyhow::Result<Script> {
+    let s: Script = serde_json::from_str(text)?;
+    for st in &s.steps {
+        if kiosk_ui::ScreenId::parse(&st.expect).is_none() {
+            bail!("step {}: no screen {:?}", st.name, st.expect);
+        }
+    }
+    Ok(s)
+}

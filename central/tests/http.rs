@@ -469,10 +469,129 @@ fn tls_init_and_serve_over_https_with_the_hall_ca() {
         .text()
         .unwrap();
     assert!(body.contains("\"status\":\"ok\""), "{body}");
+    // A publisher reaches the https centre through the hall CA, and only through it.
+    let key = dir.path().join("pub.key");
+    let made = std::process::Command::new(bin)
+        .args(["keygen", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let doc = dir.path().join("catalogue.json");
+    std::fs::write(
+        &doc,
+        br#"{"hall": {"id": "ks", "name": {"zh-CN": "\u6606\u5c71"}}}"#,
+    )
+    .unwrap();
+    let publish = |ca: Option<&std::path::Path>, version: &str| {
+        let mut c = std::process::Command::new(bin);
+        c.args([
+            "publish",
+            "--url",
+            &format!("https://localhost:{port}"),
+            "--kind",
+            "catalogue",
+            "--version",
+            version,
+            "--key",
+        ])
+        .arg(&key);
+        if let Some(ca) = ca {
+            c.arg("--ca").arg(ca);
+        }
+        c.arg(&doc).output().unwrap()
+    };
+    let out = publish(Some(&pki.join("ca.pem")), "1");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = publish(None, "2");
+    assert!(!out.status.success(), "published without the hall CA");
     // Plain HTTP to the TLS port gets nowhere.
     let plain = reqwest::blocking::get(format!("http://127.0.0.1:{port}/health"));
     assert!(!plain.map(|r| r.status().is_success()).unwrap_or(false));
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn loadgen_without_a_centre_fails_and_publish_gives_up_on_a_silent_one() {
+    let bin = env!("CARGO_BIN_EXE_kiosk-central");
+    // Nothing listens here: every request fails, so the load test must say so.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let out = std::process::Command::new(bin)
+        .args([
+            "loadgen",
+            "--url",
+            &format!("http://{dead}"),
+            "--devices",
+            "2",
+            "--events",
+            "10",
+            "--heartbeats",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a load test with only failures exited 0"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("requests failed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A centre that accepts the connection and never answers: publish gives up after its
+    // timeout instead of hanging.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k");
+    assert!(std::process::Command::new(bin)
+        .args(["keygen", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let doc = dir.path().join("d.json");
+    std::fs::write(&doc, b"{}").unwrap();
+    let t = std::time::Instant::now();
+    let out = std::process::Command::new(bin)
+        .args([
+            "publish",
+            "--url",
+            &format!("http://{addr}"),
+            "--kind",
+            "config",
+            "--version",
+            "1",
+            "--timeout",
+            "2",
+            "--key",
+        ])
+        .arg(&key)
+        .arg(&doc)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    // Bounds a hang, not a speed: far below the 60 s it would otherwise wait at least.
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("publishing to"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(silent);
 }

@@ -931,3 +931,76 @@ fn face_verify_prints_the_decision_and_score_as_json() {
     assert_eq!(v["decision"], "unavailable");
     assert!(v["reason"].as_str().unwrap().contains("missing"), "{v}");
 }
+
+/// The README's offline `kiosk devctl` lines run exactly as written: no configuration file,
+/// no /etc/hallkit, just the files they name.
+#[test]
+fn readme_offline_devctl_lines_run_as_written() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let lines: Vec<Vec<String>> = readme
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| l.starts_with("kiosk devctl ") && !l.contains("--config"))
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.contains(&"decode".to_string()))
+            && lines.iter().any(|l| l.contains(&"render".to_string())),
+        "the README lost its offline devctl lines: {lines:?}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    // The files the lines name: a captured reader reply as hex text, an ESC/POS job.
+    let frame = kiosk_drivers::idcard::frame::Reply::new(
+        0x90,
+        kiosk_drivers::idcard::build_read_payload(
+            &kiosk_drivers::idcard::RawRead {
+                text: kiosk_drivers::idcard::identity::encode_text(
+                    &kiosk_drivers::idcard::sim::CardFixture::builtin("resident")
+                        .unwrap()
+                        .identity,
+                )
+                .to_vec(),
+                wlt: vec![0; 1024],
+                fingerprint: None,
+            },
+            false,
+        ),
+    )
+    .encode()
+    .unwrap();
+    let hex: String = frame.iter().map(|b| format!("{b:02X} ")).collect();
+    std::fs::write(dir.path().join("capture.hex"), hex).unwrap();
+    let job = kiosk_drivers::escpos::templates::QueueTicket {
+        hall: "昆山市政务服务中心".into(),
+        number: "A023".into(),
+        service: "户籍业务".into(),
+        waiting: 7,
+        issued_at: "2026-12-02 09:05".into(),
+        qr_url: "https://zwfw.example/queue/A023".into(),
+        window_hint: None,
+    }
+    .receipt(kiosk_drivers::escpos::Paper::Mm58)
+    .encode()
+    .unwrap();
+    std::fs::write(dir.path().join("job.bin"), job).unwrap();
+    for words in &lines {
+        let out = kiosk()
+            .env_remove("HALLKIT_CONFIG")
+            .current_dir(dir.path())
+            .args(&words[1..])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "`{}` failed: {}{}",
+            words.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(v.is_object(), "{v}");
+    }
+    assert!(dir.path().join("job.png").exists());
+}

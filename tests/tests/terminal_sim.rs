@@ -12,7 +12,7 @@ use kiosk_e2e::sample_config;
 use kiosk_hal::clock::SystemClock;
 use kiosk_hal::Health;
 use kiosk_protocol::EventKind;
-use kiosk_ui::{build_app, set_devices, AppWindow, Language, ScreenName};
+use kiosk_ui::{AppWindow, Language, ScreenId, Ui, UiView};
 
 fn labelled(app: &AppWindow, label: &str) -> usize {
     ElementHandle::find_by_accessible_label(app, label).count()
@@ -60,20 +60,26 @@ fn sim_terminal_end_to_end() {
     // Every simulated device comes online, and the status screen says so.
     rt.poll_all();
     i_slint_backend_testing::init_no_event_loop();
-    let app = build_app(&kiosk_app::ui::window::texts(&cfg), Language::En, false).unwrap();
-    ScreenName::DeviceStatus.show(&app);
-    kiosk_app::ui::window::refresh(&app, &cfg, &rt, &link.borrow());
-    assert_eq!(labelled(&app, "scanner: Online"), 1);
+    let ui = Ui::new(&kiosk_app::ui::window::texts(&cfg), Language::En, false).unwrap();
+    ui.show_view(&UiView {
+        screen: ScreenId::DeviceStatus,
+        language: Language::En,
+        ..UiView::default()
+    })
+    .unwrap();
+    kiosk_app::ui::window::refresh(&ui, &cfg, &rt, &link.borrow());
+    let app = &ui.app;
+    assert_eq!(labelled(app, "scanner: Online"), 1);
     let snap = rt.snapshot();
-    assert_eq!(labelled(&app, "board: Online"), 1, "{snap:?}");
-    assert_eq!(labelled(&app, "idcard: Online"), 1, "{snap:?}");
-    assert_eq!(labelled(&app, "fingerprint: Online"), 1, "{snap:?}");
+    assert_eq!(labelled(app, "board: Online"), 1, "{snap:?}");
+    assert_eq!(labelled(app, "idcard: Online"), 1, "{snap:?}");
+    assert_eq!(labelled(app, "fingerprint: Online"), 1, "{snap:?}");
     for id in ["receipt", "a4", "seal", "docam", "face"] {
-        assert_eq!(labelled(&app, &format!("{id}: Online")), 1, "{snap:?}");
+        assert_eq!(labelled(app, &format!("{id}: Online")), 1, "{snap:?}");
     }
-    assert_eq!(labelled(&app, "9 of 9 devices normal"), 1, "{snap:?}");
+    assert_eq!(labelled(app, "9 of 9 devices normal"), 1, "{snap:?}");
     // The banner and its text both carry the label.
-    assert!(labelled(&app, &format!("Central service: {}", link.borrow().text)) >= 1);
+    assert!(labelled(app, &format!("Central service: {}", link.borrow().text)) >= 1);
 
     // A code presented to the simulated scanner arrives as a typed input event.
     let scanner = rt.device("scanner").unwrap();
@@ -106,13 +112,13 @@ fn sim_terminal_end_to_end() {
     // Unplugged, the row turns to "not connected"; plugged back, online again.
     scanner.sim.as_ref().unwrap().unplug().unwrap();
     wait_health(&rt, "scanner", Health::NoDevice);
-    set_devices(&app, &device_lines(&rt.snapshot()));
-    assert_eq!(labelled(&app, "scanner: Not connected"), 1);
-    assert_eq!(labelled(&app, "8 of 9 devices normal"), 1);
+    ui.set_devices(&device_lines(&rt.snapshot()));
+    assert_eq!(labelled(app, "scanner: Not connected"), 1);
+    assert_eq!(labelled(app, "8 of 9 devices normal"), 1);
     scanner.sim.as_ref().unwrap().replug().unwrap();
     wait_health(&rt, "scanner", Health::Online);
-    set_devices(&app, &device_lines(&rt.snapshot()));
-    assert_eq!(labelled(&app, "scanner: Online"), 1);
+    ui.set_devices(&device_lines(&rt.snapshot()));
+    assert_eq!(labelled(app, "scanner: Online"), 1);
 
     // The cabinet door shows on the board's row as a warning.
     let board = rt.device("board").unwrap();
@@ -134,9 +140,9 @@ fn sim_terminal_end_to_end() {
         assert!(Instant::now() < deadline, "door never showed");
         std::thread::sleep(Duration::from_millis(30));
     }
-    set_devices(&app, &device_lines(&rt.snapshot()));
-    assert_eq!(labelled(&app, "board: Online"), 1);
-    assert_eq!(labelled(&app, "8 of 9 devices normal"), 1);
+    ui.set_devices(&device_lines(&rt.snapshot()));
+    assert_eq!(labelled(app, "board: Online"), 1);
+    assert_eq!(labelled(app, "8 of 9 devices normal"), 1);
 
     task.abort();
     tokio.block_on(centre.stop()).unwrap();

@@ -52,6 +52,12 @@ enum Command {
         scope: String,
         #[arg(long)]
         version: u64,
+        /// The hall's CA (PEM): an https centre is trusted through it only.
+        #[arg(long)]
+        ca: Option<std::path::PathBuf>,
+        /// How long the centre may take to answer, in seconds.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
         /// The JSON body.
         file: std::path::PathBuf,
     },
@@ -139,6 +145,14 @@ async fn main() -> anyhow::Result<()> {
                 r.heartbeats.errors
             );
             println!("{}", serde_json::to_string(&r)?);
+            // A load test whose requests failed measured nothing: say so in the exit status.
+            let errors = r.ingest.errors + r.heartbeats.errors;
+            if errors > 0 {
+                anyhow::bail!(
+                    "{errors} of {} requests failed; is a centre serving {url}?",
+                    r.ingest.requests + r.heartbeats.items.max(r.heartbeats.errors)
+                );
+            }
             Ok(())
         }
         Command::Keygen { algorithm, out } => {
@@ -173,6 +187,8 @@ async fn main() -> anyhow::Result<()> {
             kind,
             scope,
             version,
+            ca,
+            timeout,
             file,
         } => {
             use kiosk_protocol::signing::{SignedDocument, SigningKey};
@@ -185,11 +201,24 @@ async fn main() -> anyhow::Result<()> {
             )
             .with_context(|| format!("{} is not JSON", file.display()))?;
             let doc = SignedDocument::sign(kind, &scope, version, body, &key);
-            let resp = reqwest::Client::new()
+            let mut client = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(timeout.max(1)))
+                .connect_timeout(std::time::Duration::from_secs(timeout.clamp(1, 10)));
+            if let Some(ca) = &ca {
+                let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
+                let cert = reqwest::Certificate::from_pem(&pem)
+                    .with_context(|| format!("{} is not a PEM certificate", ca.display()))?;
+                client = client
+                    .tls_built_in_root_certs(false)
+                    .add_root_certificate(cert);
+            }
+            let resp = client
+                .build()?
                 .put(format!("{}/api/v1/documents", url.trim_end_matches('/')))
                 .json(&doc)
                 .send()
-                .await?;
+                .await
+                .with_context(|| format!("publishing to {url}"))?;
             let status = resp.status();
             let text = resp.text().await.unwrap_or_default();
             if !status.is_success() {

@@ -49,7 +49,13 @@ pub fn run(
     // One check, so the screen shows the centre's real state.
     let link = tokio.block_on(crate::centre::health::check(&client));
     runtime.poll_all();
-    crate::ui::window::screenshot(&config, &runtime, &link, screen, help, portrait, lang, out)?;
+    let shot = crate::ui::window::Shot {
+        screen,
+        help,
+        portrait,
+        lang,
+    };
+    crate::ui::window::screenshot(&config, &runtime, &link, shot, out)?;
     if let Some(c) = centre {
         tokio.block_on(c.stop())?;
     }

@@ -359,8 +359,9 @@ impl Worker {
                 });
                 self.step(kiosk::Input::Journey(ticket::Input::CardRead(result)));
             }
-            Msg::Code(generation, result) if generation == self.generation => match result {
-                Ok((code, appointment)) => {
+            Msg::Code(generation, result) if generation == self.generation => {
+                // Err: the wait was stopped; nothing was scanned.
+                if let Ok((code, appointment)) = result {
                     if let Some(s) = self.session.as_mut() {
                         s.scanned(code, appointment);
                     }
@@ -371,8 +372,7 @@ impl Worker {
                     };
                     self.step(kiosk::Input::Journey(ticket::Input::Scanned(scan)));
                 }
-                Err(()) => {}
-            },
+            }
             Msg::Numbered(generation, result) if generation == self.generation => {
                 let info = result.map(|t| {
                     let info = TicketInfo {

@@ -175,11 +175,13 @@ impl Terminal {
         );
         spawn_tasks(
             &mut supervisor,
-            &config,
-            &runtime,
-            &journal,
-            &centre,
-            &desk,
+            Parts {
+                config: &config,
+                runtime: &runtime,
+                journal: &journal,
+                centre: &centre,
+                desk: &desk,
+            },
             link_tx,
             extra_keys,
         )?;
@@ -325,16 +327,28 @@ fn uploader(centre: &CentreClient, config: &Config) -> SyncClient {
     }
 }
 
+/// What the background tasks work on.
+struct Parts<'a> {
+    config: &'a Config,
+    runtime: &'a Arc<Runtime>,
+    journal: &'a Journal,
+    centre: &'a CentreClient,
+    desk: &'a OutputDesk,
+}
+
 fn spawn_tasks(
     sup: &mut Supervisor,
-    config: &Config,
-    runtime: &Arc<Runtime>,
-    journal: &Journal,
-    centre: &CentreClient,
-    desk: &OutputDesk,
+    parts: Parts<'_>,
     link_tx: watch::Sender<CentreLink>,
     extra_keys: Vec<kiosk_protocol::signing::PublicKey>,
 ) -> anyhow::Result<()> {
+    let Parts {
+        config,
+        runtime,
+        journal,
+        centre,
+        desk,
+    } = parts;
     {
         let (client, bus) = (centre.clone(), runtime.events.clone());
         let every = Duration::from_secs(config.centre.health_interval_s);

@@ -204,6 +204,14 @@ fn watch_window(app: &AppWindow, dog: Rc<RefCell<WindowWatchdog>>) -> slint::Tim
     timer
 }
 
+/// Which screen a screenshot shows, and how.
+pub struct Shot {
+    pub screen: ScreenId,
+    pub help: bool,
+    pub portrait: bool,
+    pub lang: Language,
+}
+
 /// Renders one screen to a PNG with the software renderer, with the runtime's live values.
 /// Screens that belong to a journey are rendered as they first appear; `kiosk tour` plays a
 /// whole journey.
@@ -211,12 +219,15 @@ pub fn screenshot(
     config: &Config,
     runtime: &Runtime,
     centre: &CentreLink,
-    screen: ScreenId,
-    help: bool,
-    portrait: bool,
-    lang: Language,
+    shot: Shot,
     out: &Path,
 ) -> anyhow::Result<()> {
+    let Shot {
+        screen,
+        help,
+        portrait,
+        lang,
+    } = shot;
     let (w, h) = kiosk_ui::window_size(portrait);
     let window = kiosk_ui::HeadlessWindow::install(w, h)?;
     let ui = Ui::new(&texts(config), lang, portrait)?;

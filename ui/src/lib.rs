@@ -147,6 +147,12 @@ pub fn window_size(portrait: bool) -> (u32, u32) {
     }
 }
 
+thread_local! {
+    /// The headless window this thread installed, if it did.
+    static INSTALLED: std::cell::RefCell<Option<Rc<MinimalSoftwareWindow>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 struct HeadlessPlatform {
     window: Rc<MinimalSoftwareWindow>,
     start: Instant,
@@ -171,7 +177,17 @@ pub struct HeadlessWindow {
 
 impl HeadlessWindow {
     /// Installs the headless platform for this thread. Must come before any component is made.
+    /// Called again on the same thread (several tours in one process), it hands out the same
+    /// window at the new size; the previous window's component must be dropped by then.
     pub fn install(width: u32, height: u32) -> Result<HeadlessWindow, UiError> {
+        if let Some(window) = INSTALLED.with(|w| w.borrow().clone()) {
+            window.set_size(PhysicalSize::new(width, height));
+            return Ok(HeadlessWindow {
+                window,
+                width,
+                height,
+            });
+        }
         let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
         window.set_size(PhysicalSize::new(width, height));
         slint::platform::set_platform(Box::new(HeadlessPlatform {
@@ -179,6 +195,7 @@ impl HeadlessWindow {
             start: Instant::now(),
         }))
         .map_err(|e| UiError::Platform(e.to_string()))?;
+        INSTALLED.with(|w| *w.borrow_mut() = Some(window.clone()));
         Ok(HeadlessWindow {
             window,
             width,

@@ -288,7 +288,18 @@ impl SimControl for IdCardSim {
             }
             "fail-read" => {
                 let times = args.get("times").and_then(Value::as_u64).unwrap_or(1) as u32;
-                self.fail_reads(times, 0x41).map(|_| Value::Null)
+                // moved: the card was pulled away (41); the others are cards the SAM rejects.
+                let sw3 = match args.get("status").and_then(Value::as_str) {
+                    None | Some("moved") => 0x41,
+                    Some("unauthenticated") => 0x32,
+                    Some("unknown-type") => 0x40,
+                    Some(other) => {
+                        return Err(format!(
+                            "fail-read status={other:?}: moved, unauthenticated or unknown-type"
+                        ))
+                    }
+                };
+                self.fail_reads(times, sw3).map(|_| Value::Null)
             }
             "stats" => self.stats(),
             other => Err(format!("the ID card simulator cannot {other:?}; it can: place, lift, sam, fail-read, stats")),

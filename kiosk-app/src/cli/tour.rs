@@ -131,55 +131,95 @@ pub fn run(config: Config, opts: TourOptions) -> anyhow::Result<ExitCode> {
 
 /// Plays `script` and returns its steps; the PNGs and `steps.json` are in `opts.out`.
 pub fn play(
-    mut config: Config,
+    config: Config,
     script: &Script,
     opts: &TourOptions,
 ) -> anyhow::Result<Vec<StepRecord>> {
-    std::fs::create_dir_all(&opts.out)
-        .with_context(|| format!("creating {}", opts.out.display()))?;
-    // A fresh terminal each time: its own journal and embedded centre, in a folder that goes.
-    let data = tempfile::tempdir()?;
-    config.terminal.data_dir = data.path().to_path_buf();
-    config.centre.url = None;
-    if let Some(l) = &opts.lang {
-        Language::parse(l)?;
-        config.ui.language = l.clone();
-    }
-    if opts.portrait {
-        config.ui.orientation = Orientation::Portrait;
-    }
-    let portrait = config.ui.orientation == Orientation::Portrait;
-    let lang = config.language();
-    let clock = SteppedClock::new();
-    let (w, h) = kiosk_ui::window_size(portrait);
-    let window = HeadlessWindow::install(w, h)?;
-    let ui = Ui::new(&window::texts(&config), lang, portrait)?;
-    let terminal = Terminal::start(config, Profile::Sim, Arc::new(clock.clone()))?;
-    let host = terminal.host.clone();
-    {
-        let host = host.clone();
-        ui.on_intent(move |i| host.send(view::intent(i)));
-    }
-    ui.show()?;
-    let pin_set = terminal.config.ui.staff_pin.is_some();
-    // Ready when the catalogue arrived and the services can be offered.
-    host.wait_for(Duration::from_secs(60), |v| {
-        !v.groups.is_empty() && v.offers.iter().all(|o| o.available)
-    })
-    .ok_or_else(|| {
-        anyhow!(
-            "the terminal did not become ready: {:?}",
-            host.view().offers
-        )
-    })?;
-    let mut events = terminal.runtime.events.subscribe();
-    let mut records = Vec::new();
+    let mut tour = Tour::start(config, opts)?;
     for (i, step) in script.steps.iter().enumerate() {
+        tour.step(i + 1, step)?;
+    }
+    tour.finish(&opts.journey, &script.summary)
+}
+
+/// A terminal under a tour: the real terminal on the sim profile, its screens on the software
+/// renderer, a clock that can be moved forward.
+pub struct Tour {
+    pub terminal: Arc<Terminal>,
+    pub ui: Ui,
+    pub clock: SteppedClock,
+    window: HeadlessWindow,
+    events: tokio::sync::broadcast::Receiver<kiosk_protocol::Event>,
+    records: Vec<StepRecord>,
+    out: PathBuf,
+    lang: Language,
+    portrait: bool,
+    size: (u32, u32),
+    _data: tempfile::TempDir,
+}
+
+impl Tour {
+    /// Starts a fresh terminal (its own journal and embedded centre, in a folder that goes with
+    /// the tour) and waits until it offers its services.
+    pub fn start(mut config: Config, opts: &TourOptions) -> anyhow::Result<Tour> {
+        std::fs::create_dir_all(&opts.out)
+            .with_context(|| format!("creating {}", opts.out.display()))?;
+        let data = tempfile::tempdir()?;
+        config.terminal.data_dir = data.path().to_path_buf();
+        if let Some(l) = &opts.lang {
+            Language::parse(l)?;
+            config.ui.language = l.clone();
+        }
+        if opts.portrait {
+            config.ui.orientation = Orientation::Portrait;
+        }
+        let portrait = config.ui.orientation == Orientation::Portrait;
+        let lang = config.language();
+        let clock = SteppedClock::new();
+        let (w, h) = kiosk_ui::window_size(portrait);
+        let window = HeadlessWindow::install(w, h)?;
+        let ui = Ui::new(&window::texts(&config), lang, portrait)?;
+        let terminal = Terminal::start(config, Profile::Sim, Arc::new(clock.clone()))?;
+        {
+            let host = terminal.host.clone();
+            ui.on_intent(move |i| host.send(view::intent(i)));
+        }
+        ui.show()?;
+        let host = terminal.host.clone();
+        // Ready when the catalogue arrived and the services can be offered.
+        host.wait_for(Duration::from_secs(60), |v| {
+            !v.groups.is_empty() && v.offers.iter().all(|o| o.available)
+        })
+        .ok_or_else(|| {
+            anyhow!(
+                "the terminal did not become ready: {:?}",
+                host.view().offers
+            )
+        })?;
+        let events = terminal.runtime.events.subscribe();
+        Ok(Tour {
+            terminal,
+            ui,
+            clock,
+            window,
+            events,
+            records: Vec::new(),
+            out: opts.out.clone(),
+            lang,
+            portrait,
+            size: (w, h),
+            _data: data,
+        })
+    }
+
+    /// Plays one step: its action, then waits for the screen it ends on and draws it.
+    pub fn step(&mut self, n: usize, step: &Step) -> anyhow::Result<&StepRecord> {
+        let host = self.terminal.host.clone();
         let started = Instant::now();
         let before = host.view();
         if let Some(a) = &step.action {
-            act(a, &terminal, &ui, &clock, &before, lang)
-                .with_context(|| format!("step {} ({})", i + 1, step.name))?;
+            act(a, &self.terminal, &self.ui, &self.clock, &before, self.lang)
+                .with_context(|| format!("step {n} ({})", step.name))?;
         }
         let v = host
             .wait_for(Duration::from_secs(30), |v| {
@@ -187,8 +227,7 @@ pub fn play(
             })
             .ok_or_else(|| {
                 anyhow!(
-                    "step {} ({}): the screen stayed {:?}, expected {} {}",
-                    i + 1,
+                    "step {n} ({}): the screen stayed {:?}, expected {} {}",
                     step.name,
                     host.view().screen.name(),
                     step.expect,
@@ -196,44 +235,46 @@ pub fn play(
                 )
             })?;
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        window::refresh(
-            &ui,
-            &terminal.config,
-            &terminal.runtime,
-            &terminal.link.borrow(),
-        );
-        ui.show_view(&view::ui_view(&v, pin_set))?;
-        let png = format!("{:02}-{}.png", i + 1, step.name);
-        window.render_png(&opts.out.join(&png))?;
+        let t = &self.terminal;
+        window::refresh(&self.ui, &t.config, &t.runtime, &t.link.borrow());
+        self.ui
+            .show_view(&view::ui_view(&v, t.config.ui.staff_pin.is_some()))?;
+        let png = format!("{n:02}-{}.png", step.name);
+        self.window.render_png(&self.out.join(&png))?;
         // The events this step put in the journal (what the centre will receive).
         let mut kinds = Vec::new();
-        while let Ok(e) = events.try_recv() {
+        while let Ok(e) = self.events.try_recv() {
             if crate::runtime::bus::must_record(e.kind) {
                 kinds.push(e.kind.key().to_string());
             }
         }
-        records.push(StepRecord {
-            step: i + 1,
+        self.records.push(StepRecord {
+            step: n,
             name: step.name.clone(),
             screen: v.screen.name().to_string(),
             png,
-            labels: visible_labels(&ui, w, h),
+            labels: visible_labels(&self.ui, self.size.0, self.size.1),
             events: kinds,
             elapsed_ms,
         });
+        Ok(self.records.last().expect("just pushed"))
     }
-    std::fs::write(
-        opts.out.join("steps.json"),
-        serde_json::to_vec_pretty(&json!({
-            "journey": opts.journey,
-            "summary": script.summary,
-            "language": lang.code(),
-            "portrait": portrait,
-            "steps": records,
-        }))?,
-    )?;
-    terminal.stop();
-    Ok(records)
+
+    /// Writes `steps.json` and stops the terminal in order.
+    pub fn finish(self, journey: &str, summary: &str) -> anyhow::Result<Vec<StepRecord>> {
+        std::fs::write(
+            self.out.join("steps.json"),
+            serde_json::to_vec_pretty(&json!({
+                "journey": journey,
+                "summary": summary,
+                "language": self.lang.code(),
+                "portrait": self.portrait,
+                "steps": self.records,
+            }))?,
+        )?;
+        self.terminal.stop();
+        Ok(self.records)
+    }
 }
 
 fn until(cond: Option<&str>, v: &View, before: &View) -> bool {

@@ -1,0 +1,532 @@
+//! The queue-ticket journey headless on the whole simulated terminal: touches by accessible
+//! label through Slint's testing API, the simulated reader, scanner and printer, the journal
+//! and a real centre over HTTP — the happy paths and the faults a hall meets, each checked on
+//! screen, on paper, at the centre and in the journal. One Slint platform per process, so the
+//! scenarios run one after another in one test.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use kiosk_app::cli::tour::{self, Action, Step, Tour, TourOptions};
+use kiosk_app::runtime::Owner;
+use kiosk_app::services::catalogue::Catalogue;
+use kiosk_e2e::{repo_root, sample_config};
+use kiosk_protocol::signing::{Algorithm, DocumentKind, SignedDocument, SigningKey};
+use kiosk_protocol::wire::TicketState;
+use serde_json::{json, Value};
+
+fn step(name: &str, action: Option<Action>, expect: &str) -> Step {
+    Step {
+        name: name.into(),
+        action,
+        expect: expect.into(),
+        until: None,
+    }
+}
+
+fn touch(zh: &str, en: &str) -> Option<Action> {
+    let mut m = serde_json::Map::new();
+    m.insert("zh-CN".into(), json!(zh));
+    m.insert("en".into(), json!(en));
+    Some(Action::Touch(m))
+}
+
+fn group(id: &str) -> Option<Action> {
+    let mut m = serde_json::Map::new();
+    m.insert("group".into(), json!(id));
+    Some(Action::Touch(m))
+}
+
+fn sim(device: &str, what: &str, args: Value) -> Option<Action> {
+    Some(Action::Sim(device.into(), what.into(), args))
+}
+
+/// Wakes the terminal and opens the ticket journey's group list.
+fn to_groups() -> Vec<Step> {
+    vec![
+        step(
+            "woken",
+            touch("请触摸屏幕开始办理", "Touch the screen to start"),
+            "home",
+        ),
+        step(
+            "groups",
+            touch("取号", "Take a queue ticket"),
+            "ticket-groups",
+        ),
+    ]
+}
+
+struct Run {
+    tour: Tour,
+    n: usize,
+    _dir: tempfile::TempDir,
+}
+
+impl Run {
+    fn start(name: &str, lang: Option<&str>) -> Run {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = sample_config("kiosk.sim.toml", dir.path());
+        Run::with(cfg, name, lang, dir)
+    }
+
+    fn with(cfg: kiosk_app::Config, name: &str, lang: Option<&str>, dir: tempfile::TempDir) -> Run {
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("journeys")
+            .join(name);
+        let opts = TourOptions {
+            journey: name.into(),
+            script: None,
+            out,
+            lang: lang.map(str::to_string),
+            portrait: false,
+        };
+        Run {
+            tour: Tour::start(cfg, &opts).unwrap_or_else(|e| panic!("{name}: {e:#}")),
+            n: 0,
+            _dir: dir,
+        }
+    }
+
+    fn play(&mut self, steps: Vec<Step>) -> Vec<String> {
+        let mut last = Vec::new();
+        for s in steps {
+            self.n += 1;
+            let r = self
+                .tour
+                .step(self.n, &s)
+                .unwrap_or_else(|e| panic!("{e:#}"));
+            last = r.labels.clone();
+        }
+        last
+    }
+
+    fn sim(&self, device: &str, what: &str) -> Value {
+        self.tour
+            .terminal
+            .runtime
+            .device(device)
+            .unwrap()
+            .sim
+            .as_ref()
+            .unwrap()
+            .inject(what, &json!({}))
+            .unwrap()
+    }
+
+    /// The journal's events of `kind`, payloads only.
+    fn journal(&self, kind: &str) -> Vec<Value> {
+        self.tour
+            .terminal
+            .journal
+            .lock()
+            .events_like(kind, 10_000)
+            .unwrap()
+            .into_iter()
+            .filter(|(_, k, _)| k == kind)
+            .map(|(_, _, p)| p)
+            .collect()
+    }
+
+    /// Waits (bounded) until the centre holds `number` in `state`.
+    fn centre_ticket(&self, group: &str, number: &str, want: TicketState) {
+        let t = &self.tour.terminal;
+        let c = Catalogue::in_force(&t.journal).unwrap().unwrap();
+        let day = t
+            .runtime
+            .events
+            .now()
+            .with_timezone(&t.config.offset())
+            .format("%Y-%m-%d")
+            .to_string();
+        let path = format!(
+            "/api/v1/halls/{}/services/{group}/tickets/{day}/{number}",
+            c.hall.id
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let centre = t.centre.clone();
+            let p = path.clone();
+            let got: Option<kiosk_protocol::wire::Ticket> = t
+                .handle()
+                .block_on(async move { centre.json(centre.get(&p)).await.ok() });
+            if got.as_ref().map(|x| x.state) == Some(want) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{number}: {got:?}, wanted {want:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Every guide light is off.
+    fn lights_off(&self) {
+        let rt = &self.tour.terminal.runtime;
+        let c = rt
+            .claim(
+                "board",
+                Owner::Bench,
+                Duration::from_secs(10),
+                Duration::from_secs(5),
+            )
+            .unwrap();
+        let v = rt
+            .call(&c, "lights", json!({}), Duration::from_secs(5))
+            .unwrap();
+        let on: Vec<_> = v
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter(|(_, l)| l["mode"]["mode"] != "off")
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(on.is_empty(), "lights left on: {v}");
+    }
+
+    fn finish(self) {
+        self.tour.finish("test", "").unwrap();
+    }
+}
+
+fn has(labels: &[String], want: &str) -> bool {
+    labels.iter().any(|l| l == want)
+}
+
+#[test]
+fn the_ticket_journey_on_the_simulated_terminal() {
+    by_card_with_people_ahead();
+    printer_faults_void_the_number_and_take_the_service_off();
+    by_appointment_once();
+    card_faults_end_on_screens_that_say_what_to_do();
+    idle_ends_the_session_and_tidies_up();
+    in_english();
+    centre_unreachable();
+}
+
+fn by_card_with_people_ahead() {
+    let mut r = Run::start("by-card", None);
+    let mut steps = vec![step(
+        "others",
+        Some(Action::Queue {
+            group: "huji".into(),
+            others: 7,
+        }),
+        "attract",
+    )];
+    steps.extend(to_groups());
+    steps.push(step("identify", group("huji"), "ticket-identify"));
+    let labels = r.play(steps);
+    assert!(has(&labels, "请将身份证放在读卡区"), "{labels:?}");
+    // The reader and scanner blink while the citizen may use them (the session holds the
+    // board, so the lights are read through the simulated pins).
+    let rt = &r.tour.terminal.runtime;
+    assert!(matches!(rt.holder("idcard"), Some(Owner::Flow(_))));
+    assert!(matches!(rt.holder("board"), Some(Owner::Flow(_))));
+    let edges = |pins: &Value, k: &str| pins[k]["edges"].as_u64().unwrap();
+    let a = r.sim("board", "lights");
+    std::thread::sleep(Duration::from_millis(1300));
+    let b = r.sim("board", "lights");
+    for blinking in ["idcard", "scanner"] {
+        assert!(
+            edges(&b, blinking) > edges(&a, blinking),
+            "{blinking}: {a} → {b}"
+        );
+    }
+    assert_eq!(edges(&a, "printer"), edges(&b, "printer"), "{a} → {b}");
+    assert_eq!(b["printer"]["lit"], false);
+    let labels = r.play(vec![step(
+        "card",
+        sim("idcard", "place", json!({"card": "resident"})),
+        "ticket-taken",
+    )]);
+    assert!(has(&labels, "您的号码 A008"), "{labels:?}");
+    assert!(has(&labels, "户籍业务 · 前面还有 7 人"), "{labels:?}");
+    // On paper: the ticket the printer confirmed.
+    let receipts = r.sim("receipt", "receipts");
+    let text = receipts.to_string();
+    assert!(text.contains("A008") && text.contains("户籍业务"), "{text}");
+    // At the centre: printed, with the masked card number for the window.
+    r.centre_ticket("huji", "A008", TicketState::Printed);
+    r.play(vec![step("home", Some(Action::AdvanceS(16)), "home")]);
+    // The journal: a session, a two-phase output, the ticket — and no personal data.
+    assert_eq!(r.journal("session.started").len(), 1);
+    let ended = r.journal("session.ended");
+    assert_eq!(ended[0]["fields"]["reason"], "done", "{ended:?}");
+    let taken = r.journal("session.ticket.taken");
+    assert_eq!(taken[0]["fields"]["number"], "A008");
+    assert_eq!(taken[0]["fields"]["identified_by"], "id-card");
+    assert_eq!(r.journal("output.intent").len(), 1);
+    assert_eq!(r.journal("output.result")[0]["outcome"], "printed");
+    let everything = r
+        .tour
+        .terminal
+        .journal
+        .lock()
+        .events_like("", 10_000)
+        .unwrap();
+    let all = serde_json::to_string(&everything).unwrap();
+    assert!(
+        !all.contains("320583199001011232") && !all.contains("张三丰"),
+        "personal data in the journal"
+    );
+    // The session's devices are free again, its lights dark.
+    for d in ["idcard", "scanner", "receipt", "board"] {
+        assert_eq!(r.tour.terminal.runtime.holder(d), None, "{d}");
+    }
+    r.lights_off();
+    r.finish();
+}
+
+fn printer_faults_void_the_number_and_take_the_service_off() {
+    for (fault, args, words) in [
+        ("paper-left", json!({"dots": 120}), "凭条打印机缺纸"),
+        (
+            "cover-opens-after",
+            json!({"dots": 120}),
+            "凭条打印机仓门未关闭",
+        ),
+        ("jam-cutter", json!({}), "凭条打印机卡纸"),
+    ] {
+        let mut r = Run::start(fault, None);
+        let mut steps = to_groups();
+        steps.push(step("fault", sim("receipt", fault, args), "ticket-groups"));
+        steps.push(step("print", group("shuiwu"), "ticket-problem"));
+        let labels = r.play(steps);
+        assert!(has(&labels, words), "{fault}: {labels:?}");
+        assert!(!has(&labels, "重试"), "no retry after a failed print");
+        r.centre_ticket("shuiwu", "H001", TicketState::Void);
+        // Home: the ticket service is off until the printer recovers.
+        let mut home = step("home", touch("返回首页", "Back to home"), "home");
+        home.until = Some("ticket-unavailable".into());
+        let labels = r.play(vec![home]);
+        assert!(has(&labels, "暂不可用：凭条打印机需要维护"), "{labels:?}");
+        assert_eq!(r.journal("session.ticket.failed").len(), 1);
+        let problem = &r.journal("session.ticket.failed")[0]["fields"]["problem"];
+        assert!(problem.as_str().unwrap().starts_with("print-"), "{problem}");
+        let repair = match fault {
+            "paper-left" => "load-paper",
+            "cover-opens-after" => "close-cover",
+            _ => "clear-error",
+        };
+        let mut fixed = step("fixed", sim("receipt", repair, json!({})), "home");
+        fixed.until = Some("ticket-available".into());
+        r.play(vec![fixed]);
+        r.lights_off();
+        r.finish();
+    }
+}
+
+fn by_appointment_once() {
+    let mut r = Run::start("appointment", None);
+    let mut steps = vec![step(
+        "book",
+        Some(Action::Book {
+            group: "budongchan".into(),
+            code: "YY{today}-0042".into(),
+        }),
+        "attract",
+    )];
+    steps.extend(to_groups());
+    steps.push(step("identify", group("budongchan"), "ticket-identify"));
+    steps.push(step(
+        "scan",
+        sim("scanner", "scan", json!({"text": "YY{today}-0042"})),
+        "ticket-taken",
+    ));
+    let labels = r.play(steps);
+    assert!(has(&labels, "您的号码 F001"), "{labels:?}");
+    assert_eq!(
+        r.journal("session.ticket.taken")[0]["fields"]["identified_by"],
+        "appointment"
+    );
+    let mut again = vec![step("done", touch("完成", "Done"), "home")];
+    again.push(step(
+        "groups",
+        touch("取号", "Take a queue ticket"),
+        "ticket-groups",
+    ));
+    again.push(step("identify", group("budongchan"), "ticket-identify"));
+    again.push(step(
+        "again",
+        sim("scanner", "scan", json!({"text": "YY{today}-0042"})),
+        "ticket-problem",
+    ));
+    let labels = r.play(again);
+    assert!(has(&labels, "此预约已签到取号"), "{labels:?}");
+    // Something that is not an appointment, and an appointment nobody booked.
+    let mut more = vec![step("retry", touch("重试", "Try again"), "ticket-identify")];
+    more.push(step(
+        "url",
+        sim("scanner", "scan", json!({"text": "https://zwfw.example/x"})),
+        "ticket-problem",
+    ));
+    let labels = r.play(more);
+    assert!(has(&labels, "此二维码不是预约码"), "{labels:?}");
+    let mut unknown = vec![step("retry", touch("重试", "Try again"), "ticket-identify")];
+    unknown.push(step(
+        "unknown",
+        sim("scanner", "scan", json!({"text": "YY{today}-9999"})),
+        "ticket-problem",
+    ));
+    let labels = r.play(unknown);
+    assert!(has(&labels, "未找到此预约"), "{labels:?}");
+    r.finish();
+}
+
+fn card_faults_end_on_screens_that_say_what_to_do() {
+    let mut r = Run::start("card-faults", None);
+    let mut steps = to_groups();
+    steps.push(step("identify", group("huji"), "ticket-identify"));
+    steps.push(step(
+        "expired",
+        sim("idcard", "place", json!({"card": "resident-expired"})),
+        "ticket-problem",
+    ));
+    let labels = r.play(steps);
+    assert!(has(&labels, "此身份证已于 2025-03-10 过期"), "{labels:?}");
+    for (setup, what, words) in [
+        (json!({"times": 2}), "moved", "读卡时证件被移动了"),
+        (
+            json!({"times": 1, "status": "unauthenticated"}),
+            "unreadable",
+            "无法读取此证件",
+        ),
+    ] {
+        let steps = vec![
+            step("lift", sim("idcard", "lift", json!({})), "ticket-problem"),
+            step("retry", touch("重试", "Try again"), "ticket-identify"),
+            step(
+                "fault",
+                sim("idcard", "fail-read", setup),
+                "ticket-identify",
+            ),
+            step(
+                what,
+                sim("idcard", "place", json!({"card": "resident"})),
+                "ticket-problem",
+            ),
+        ];
+        let labels = r.play(steps);
+        assert!(has(&labels, words), "{what}: {labels:?}");
+    }
+    // After a problem, trying again with a good card gets the ticket.
+    let steps = vec![
+        step("lift", sim("idcard", "lift", json!({})), "ticket-problem"),
+        step("retry", touch("重试", "Try again"), "ticket-identify"),
+        step(
+            "good",
+            sim("idcard", "place", json!({"card": "resident"})),
+            "ticket-taken",
+        ),
+    ];
+    r.play(steps);
+    r.finish();
+}
+
+fn idle_ends_the_session_and_tidies_up() {
+    let mut r = Run::start("idle", None);
+    let mut steps = to_groups();
+    steps.push(step("identify", group("huji"), "ticket-identify"));
+    let mut asking = step("asking", Some(Action::AdvanceS(65)), "ticket-identify");
+    asking.until = Some("asking".into());
+    steps.push(asking);
+    let labels = r.play(steps);
+    assert!(
+        has(&labels, "为保护您的信息，本页面将在 15 秒后关闭。"),
+        "{labels:?}"
+    );
+    r.play(vec![step("gone", Some(Action::AdvanceS(16)), "attract")]);
+    let ended = r.journal("session.ended");
+    assert_eq!(ended[0]["fields"]["reason"], "timed-out");
+    assert_eq!(r.journal("session.timeout").len(), 1);
+    for d in ["idcard", "scanner", "receipt", "board"] {
+        assert_eq!(r.tour.terminal.runtime.holder(d), None, "{d}");
+    }
+    r.lights_off();
+    // The wait for a card was stopped, not left running for the next citizen.
+    let completes = r.journal("device.action.complete");
+    let last = completes
+        .iter()
+        .rev()
+        .find(|e| e["device"] == "idcard" && e["fields"]["action"] == "wait-card")
+        .expect("a wait-card completion");
+    assert_eq!(last["disposition"]["result"], "canceled", "{last}");
+    r.finish();
+}
+
+fn in_english() {
+    let mut r = Run::start("english", Some("en"));
+    let mut steps = to_groups();
+    steps.push(step("identify", group("shebao"), "ticket-identify"));
+    let labels = r.play(steps);
+    assert!(has(&labels, "Social insurance"), "{labels:?}");
+    assert!(
+        has(&labels, "Take a ticket without identifying"),
+        "{labels:?}"
+    );
+    let labels = r.play(vec![step(
+        "skip",
+        touch("不核验身份，直接取号", "Take a ticket without identifying"),
+        "ticket-taken",
+    )]);
+    assert!(has(&labels, "Your number C001"), "{labels:?}");
+    assert!(
+        has(&labels, "Social insurance · You are next"),
+        "{labels:?}"
+    );
+    r.finish();
+}
+
+fn centre_unreachable() {
+    // A hall centre of its own, with a published catalogue, that then goes away.
+    let dir = tempfile::tempdir().unwrap();
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let store = kiosk_central::SqliteStore::open(&dir.path().join("centre.db")).unwrap();
+    let centre = tokio
+        .block_on(kiosk_central::CentreHandle::start("127.0.0.1:0", store))
+        .unwrap();
+    let key = SigningKey::generate(Algorithm::Ed25519);
+    let body: Value = serde_json::from_slice(
+        &std::fs::read(repo_root().join("config/hall-catalogue.json")).unwrap(),
+    )
+    .unwrap();
+    let doc = SignedDocument::sign(DocumentKind::Catalogue, "all", 1, body, &key);
+    let status = reqwest::blocking::Client::new()
+        .put(format!("{}/api/v1/documents", centre.base_url()))
+        .json(&doc)
+        .send()
+        .unwrap()
+        .status();
+    assert!(status.is_success());
+    let mut cfg = sample_config("kiosk.sim.toml", dir.path());
+    cfg.centre.url = Some(centre.base_url());
+    cfg.centre.publisher_keys = vec![key.public_key().to_string()];
+    cfg.centre.health_interval_s = 1;
+    cfg.centre.request_timeout_s = 2;
+    let mut r = Run::with(cfg, "centre-down", None, dir);
+    r.play(to_groups());
+    tokio.block_on(centre.stop()).unwrap();
+    let labels = r.play(vec![step("number", group("shuiwu"), "ticket-problem")]);
+    assert!(has(&labels, "暂时无法取号"), "{labels:?}");
+    assert!(
+        has(&labels, "重试"),
+        "the centre may be back: try again is offered"
+    );
+    // Nothing was printed without a number.
+    assert_eq!(r.sim("receipt", "stats")["receipts"], 0);
+    let mut home = step("home", touch("返回首页", "Back to home"), "home");
+    home.until = Some("ticket-unavailable".into());
+    let labels = r.play(vec![home]);
+    assert!(has(&labels, "暂不可用：排队系统无法连接"), "{labels:?}");
+    r.finish();
+}
+
+#[test]
+fn built_in_tours_parse() {
+    for (name, text) in tour::BUILT_IN {
+        tour::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}

@@ -21,6 +21,19 @@ pub enum FrameCheck {
     Skip(usize),
 }
 
+/// A buffer zeroed when it goes out of scope.
+struct Scrubbed<'a>(&'a mut [u8]);
+
+impl Drop for Scrubbed<'_> {
+    fn drop(&mut self) {
+        // Volatile, so the compiler cannot drop the writes to a buffer nobody reads again.
+        for b in self.0.iter_mut() {
+            // SAFETY: `b` is a valid, aligned, exclusive reference.
+            unsafe { std::ptr::write_volatile(b, 0) };
+        }
+    }
+}
+
 /// A protocol's framing rule.
 pub trait FrameSpec {
     /// Inspects `buf` (never empty) and decides. Must not panic on any input.
@@ -93,7 +106,10 @@ impl FrameReceiver {
         timeout: Duration,
     ) -> Result<Vec<u8>, FrameError> {
         let deadline = Instant::now() + timeout;
-        let mut chunk = [0u8; 512];
+        let mut buffer = [0u8; 512];
+        // The stack copy of the last chunk goes too (an ID card's text passes through here).
+        let scrubbed = Scrubbed(&mut buffer);
+        let chunk = &mut *scrubbed.0;
         loop {
             if let Some(frame) = self.take_frame(spec)? {
                 return Ok(frame);
@@ -106,7 +122,7 @@ impl FrameReceiver {
                     received: self.pending.len(),
                 });
             }
-            match link.read(&mut chunk, deadline - now) {
+            match link.read(chunk, deadline - now) {
                 Ok(n) => self.pending.extend_from_slice(&chunk[..n]),
                 Err(TransportError::Timeout(_)) => continue,
                 Err(e) => {
@@ -114,6 +130,14 @@ impl FrameReceiver {
                     return Err(e.into());
                 }
             }
+        }
+    }
+
+    /// Zeroes the buffer's capacity beyond what it holds: a frame taken (an ID card's text, a
+    /// scanned code) must not linger in the receiver after the caller has it.
+    fn scrub_spare(&mut self) {
+        for b in self.pending.spare_capacity_mut() {
+            b.write(0);
         }
     }
 
@@ -125,6 +149,7 @@ impl FrameReceiver {
             match spec.check(&self.pending) {
                 FrameCheck::Complete(len) if len > 0 && len <= self.pending.len() => {
                     let frame: Vec<u8> = self.pending.drain(..len).collect();
+                    self.scrub_spare();
                     self.stats.frames += 1;
                     return Ok(Some(frame));
                 }

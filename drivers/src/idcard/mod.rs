@@ -271,6 +271,37 @@ pub struct CardRead {
     pub wlt: Vec<u8>,
 }
 
+impl Drop for CardRead {
+    /// What the card said is personal data: it is overwritten before the memory is returned,
+    /// whoever dropped the read.
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        let id = &mut self.identity;
+        for s in [&mut id.name, &mut id.number, &mut id.authority] {
+            s.zeroize();
+        }
+        for s in [
+            &mut id.english_name,
+            &mut id.address,
+            &mut id.appended_address,
+            &mut id.pass_number,
+            &mut id.previous_number_link,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            s.zeroize();
+        }
+        self.wlt.zeroize();
+        if let Some(f) = self.fingerprint.as_mut() {
+            f.zeroize();
+        }
+        if let Ok(p) = self.photo.as_mut() {
+            p.wipe();
+        }
+    }
+}
+
 impl CardRead {
     /// JSON for devctl and flows. Personal data is masked unless `reveal`.
     pub fn to_json(&self, reveal: bool) -> Value {

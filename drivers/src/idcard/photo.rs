@@ -45,6 +45,11 @@ impl std::fmt::Debug for CardPhoto {
 }
 
 impl CardPhoto {
+    /// Overwrites the picture (a face is personal data).
+    pub fn wipe(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.bmp);
+    }
+
     /// Validates a BMP produced by a decoder.
     pub fn from_bmp(bytes: &[u8]) -> Result<CardPhoto, PhotoError> {
         let bad = |m: &str| PhotoError::BadOutput(m.to_string());

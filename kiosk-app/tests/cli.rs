@@ -37,6 +37,20 @@ fn config_in(dir: &Path, scanner_options: &str) -> PathBuf {
             ),
         )
         .replace(
+            "folder = \"attract\"",
+            &format!(
+                "folder = {:?}",
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/attract")
+            ),
+        )
+        .replace(
+            "embedded_sample = \"hall-catalogue.json\"",
+            &format!(
+                "embedded_sample = {:?}",
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/hall-catalogue.json")
+            ),
+        )
+        .replace(
             "options = { suffix = \"\\r\\n\" }",
             &format!("options = {{ suffix = \"\\r\\n\"{scanner_options} }}"),
         );
@@ -549,6 +563,28 @@ impl Drop for Xvfb {
     }
 }
 
+/// Waits until the kiosk's window is on `x`'s screen, found by its title. The deadline only
+/// bounds a hang: a loaded CI machine may take its time.
+fn wait_for_window(run: &mut KioskRun, x: &Xvfb) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let o = Command::new("xwininfo")
+            .args(["-root", "-tree"])
+            .env("DISPLAY", &x.display)
+            .output()
+            .unwrap();
+        let tree = String::from_utf8_lossy(&o.stdout).to_string();
+        if tree.contains("政务服务自助终端") {
+            return Ok(());
+        }
+        let exited = !matches!(run.child.try_wait(), Ok(None));
+        if exited || Instant::now() > deadline {
+            return Err(tree);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn run_opens_a_window_when_a_display_exists() {
     let x = Xvfb::start();
@@ -556,23 +592,7 @@ fn run_opens_a_window_when_a_display_exists() {
     let cfg = config_in(dir.path(), "");
     let mut run = KioskRun::start(&cfg, Some(&x.display));
     assert!(run.ready.contains("\"ready\":true"), "{}", run.ready);
-    // The window maps shortly after the runtime is ready; look for it by its title. The
-    // deadline only bounds a hang: a loaded CI machine may take its time.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let tree = loop {
-        let o = Command::new("xwininfo")
-            .args(["-root", "-tree"])
-            .env("DISPLAY", &x.display)
-            .output()
-            .unwrap();
-        let tree = String::from_utf8_lossy(&o.stdout).to_string();
-        let exited = !matches!(run.child.try_wait(), Ok(None));
-        if tree.contains("政务服务自助终端") || exited || Instant::now() > deadline {
-            break tree;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    if !tree.contains("政务服务自助终端") {
+    if let Err(tree) = wait_for_window(&mut run, &x) {
         let why = run.kill();
         panic!("no kiosk window on {}: {tree}\n{why}", x.display);
     }
@@ -581,6 +601,71 @@ fn run_opens_a_window_when_a_display_exists() {
         !err.contains("running headless"),
         "it ran headless despite a display: {err}"
     );
+}
+
+/// The children of `pid` named `name`, from /proc.
+fn children_named(pid: u32, name: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            // pid (comm) state ppid …
+            let Some((comm, rest)) = stat.split_once(") ") else {
+                return false;
+            };
+            comm.ends_with(&format!("({name}"))
+                && rest.split_whitespace().nth(1) == Some(&pid.to_string())
+                && !rest.starts_with('Z')
+        })
+        .collect()
+}
+
+#[test]
+fn run_stops_in_order_when_the_display_goes_away() {
+    let mut x = Xvfb::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(dir.path(), "");
+    let mut run = KioskRun::start(&cfg, Some(&x.display));
+    if let Err(tree) = wait_for_window(&mut run, &x) {
+        let why = run.kill();
+        panic!("no kiosk window on {}: {tree}\n{why}", x.display);
+    }
+    // The sim profile's private CUPS scheduler runs as the kiosk's child.
+    let cupsd = children_named(run.child.id(), "cupsd");
+    assert_eq!(cupsd.len(), 1, "{cupsd:?}");
+    // The X server goes away under the kiosk.
+    {
+        let _one_at_a_time = X_SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+        terminate(&mut x.child);
+    }
+    let (status, err, stopped) = run.finish();
+    assert!(
+        !status.success(),
+        "a lost display must end with an error status: {err}"
+    );
+    assert!(
+        err.contains("the X display connection was lost; stopping in order"),
+        "{err}"
+    );
+    // It stopped in order: the stop event and everything before it reached the centre.
+    assert_eq!(stopped["stopped"], true, "{stopped}\n{err}");
+    assert_eq!(stopped["display_lost"], true, "{stopped}");
+    assert_eq!(stopped["outbox"]["pending"], 0, "{stopped}");
+    // And its children went with it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::path::Path::new(&format!("/proc/{}", cupsd[0])).exists()
+        && !std::fs::read_to_string(format!("/proc/{}/stat", cupsd[0]))
+            .unwrap_or_default()
+            .contains(") Z ")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "cupsd {} outlived the kiosk",
+            cupsd[0]
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]

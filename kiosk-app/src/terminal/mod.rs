@@ -154,6 +154,8 @@ impl Terminal {
         let (stop_tx, stop_request) = watch::channel(None);
         let mut supervisor =
             Supervisor::new(tokio.handle().clone(), runtime.events.clone(), stop_tx);
+        // Every device is polled once before anything reports on them (the first heartbeat).
+        runtime.poll_all();
         // Without its recorder the terminal could not keep its promises: watch it.
         supervisor.spawn(
             "journal-recorder",
@@ -185,7 +187,6 @@ impl Terminal {
             link_tx,
             extra_keys,
         )?;
-        runtime.poll_all();
         let host = Arc::new(Host::start(HostConfig {
             config: config.clone(),
             runtime: runtime.clone(),

@@ -12,6 +12,7 @@ packages=(
   pcscd libpcsclite-dev vsmartcard-vpcd
   cups-daemon cups-client cups-filters printer-driver-cups-pdf ghostscript poppler-utils
   postgresql
+  python3-venv
 )
 
 missing=()
@@ -39,4 +40,18 @@ if ! command -v cargo >/dev/null 2>&1; then
     export PATH="$HOME/.cargo/bin:$PATH"
   fi
 fi
-echo "setup: system packages and Rust toolchain present ($(cargo --version))"
+
+# schemathesis checks the centre against docs/openapi.json (central/tests/openapi_conformance.rs).
+# It gets its own virtualenv with every package pinned; the stamp is written only once the
+# install finished, so an interrupted one is redone.
+st_version=4.32.5
+st_venv="${XDG_CACHE_HOME:-$HOME/.cache}/hallkit/schemathesis-$st_version"
+st_requirements="$(dirname "$0")/schemathesis-requirements.txt"
+if ! cmp -s "$st_requirements" "$st_venv/installed-requirements.txt"; then
+  echo "setup: installing schemathesis $st_version into $st_venv"
+  rm -rf "$st_venv"
+  /usr/bin/python3 -m venv "$st_venv"
+  "$st_venv/bin/pip" install -q --disable-pip-version-check -r "$st_requirements"
+  cp "$st_requirements" "$st_venv/installed-requirements.txt"
+fi
+echo "setup: system packages, Rust toolchain ($(cargo --version)) and schemathesis present"

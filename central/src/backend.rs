@@ -204,6 +204,14 @@ impl Store {
     ) -> Result<(), StoreError> {
         each!(self.create_enrolment_code(device_id, code_sha256, expires_at))
     }
+    pub fn check_enrolment_code(
+        &self,
+        device_id: &str,
+        code_sha256: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Result<(), EnrolRefusal>, StoreError> {
+        each!(self.check_enrolment_code(device_id, code_sha256, now))
+    }
     pub fn enrol_with_code(
         &self,
         device_id: &str,

@@ -668,6 +668,32 @@ impl PgStore {
         Ok(())
     }
 
+    /// Whether `code_sha256` would enrol `device_id` now, without using it.
+    pub fn check_enrolment_code(
+        &self,
+        device_id: &str,
+        code_sha256: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Result<(), EnrolRefusal>, StoreError> {
+        let row = self.client().query_opt(
+            "SELECT device_id, expires_at, used_at FROM enrolment_codes WHERE code_sha256 = $1",
+            &[&code_sha256],
+        )?;
+        Ok(match row {
+            None => Err(EnrolRefusal::WrongCode),
+            Some(r) => {
+                let used: Option<chrono::DateTime<chrono::Utc>> = r.get(2);
+                enrol_check(
+                    &r.get::<_, String>(0),
+                    used.is_some(),
+                    r.get(1),
+                    device_id,
+                    now,
+                )
+            }
+        })
+    }
+
     pub fn enrol_with_code(
         &self,
         device_id: &str,
@@ -761,7 +787,11 @@ impl PgStore {
             "SELECT document FROM documents
              WHERE kind = $1 AND (scope = 'all' OR scope = $2) AND version > $3
              ORDER BY version DESC LIMIT 1",
-            &[&kind.as_str(), &device_id, &(after as i64)],
+            &[
+                &kind.as_str(),
+                &device_id,
+                &(after.min(i64::MAX as u64) as i64),
+            ],
         )?;
         Ok(row.and_then(|r| serde_json::from_str(&r.get::<_, String>(0)).ok()))
     }

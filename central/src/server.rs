@@ -88,15 +88,18 @@ pub fn router_with(store: impl Into<Store>, options: CentreOptions) -> Router {
             state.clone(),
             verify_device,
         ))
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(state)
 }
 
 type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
-/// An error answer: the status and a JSON `{"error": …}` (plus `received` for resumable uploads).
+/// An error answer: the status and a JSON `{"error": …}`, with a stable `reason` where a
+/// terminal acts on which refusal it was, and `received` for resumable uploads.
 struct ApiError {
     code: StatusCode,
     message: String,
+    reason: Option<&'static str>,
     received: Option<u64>,
 }
 
@@ -105,19 +108,60 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            reason: None,
             received: None,
         }
+    }
+
+    fn because(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
+        self
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = serde_json::json!({ "error": self.message });
+        if let Some(r) = self.reason {
+            body["reason"] = serde_json::json!(r);
+        }
         if let Some(r) = self.received {
             body["received"] = serde_json::json!(r);
         }
         (self.code, Json(body)).into_response()
     }
+}
+
+/// Errors answered by the framework itself (an unknown route, a method not allowed, a path or
+/// query that does not parse) come as plain text; every error of this API is JSON.
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let message = if text.trim().is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text
+    };
+    let mut out = (status, Json(serde_json::json!({ "error": message }))).into_response();
+    // Keep what the framework said besides the body (Allow on 405).
+    for (k, v) in parts.headers.iter() {
+        if k != axum::http::header::CONTENT_TYPE && k != axum::http::header::CONTENT_LENGTH {
+            out.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    out
 }
 
 /// Runs store work off the async executor; a store failure is 503, a panic 500.
@@ -266,15 +310,32 @@ async fn enrol(
 ) -> Result<Response, ApiError> {
     use crate::store::EnrolRefusal;
     let req = body(b)?;
-    let key: kiosk_protocol::signing::PublicKey =
-        req.public_key
-            .parse()
-            .map_err(|e: kiosk_protocol::signing::SignatureError| {
-                ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
-            })?;
     let code_sha = crate::store::code_sha256(&req.code);
-    let store = state.store.clone();
     let now = chrono::Utc::now();
+    let refused = |refusal: EnrolRefusal| {
+        let code = match refusal {
+            EnrolRefusal::WrongCode => StatusCode::FORBIDDEN,
+            EnrolRefusal::Used => StatusCode::CONFLICT,
+            EnrolRefusal::Expired => StatusCode::GONE,
+        };
+        ApiError::new(code, refusal.to_string())
+    };
+    let key: kiosk_protocol::signing::PublicKey = match req.public_key.parse() {
+        Ok(k) => k,
+        // The code is checked first: a key is judged only for the terminal the code is for.
+        Err(e) => {
+            let (store, device, sha) =
+                (state.store.clone(), req.device_id.clone(), code_sha.clone());
+            store_call(move || store.check_enrolment_code(&device, &sha, now))
+                .await?
+                .map_err(refused)?;
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("public_key: {e}"),
+            ));
+        }
+    };
+    let store = state.store.clone();
     let (device, text) = (req.device_id.clone(), key.to_string());
     match store_call(move || store.enrol_with_code(&device, &code_sha, &text, now)).await? {
         Ok(()) => Ok((
@@ -286,14 +347,7 @@ async fn enrol(
             }),
         )
             .into_response()),
-        Err(refusal) => {
-            let code = match refusal {
-                EnrolRefusal::WrongCode => StatusCode::FORBIDDEN,
-                EnrolRefusal::Used => StatusCode::CONFLICT,
-                EnrolRefusal::Expired => StatusCode::GONE,
-            };
-            Err(ApiError::new(code, refusal.to_string()))
-        }
+        Err(refusal) => Err(refused(refusal)),
     }
 }
 
@@ -310,9 +364,10 @@ async fn heartbeat(
     let hb = body(b)?;
     if hb.device_id != device_id {
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
+            StatusCode::CONFLICT,
             "device id in the body differs from the path",
-        ));
+        )
+        .because("device-mismatch"));
     }
     let (store, now) = (state.store.clone(), chrono::Utc::now().to_rfc3339());
     let n = store_call(move || store.record_heartbeat(&hb, &now)).await?;
@@ -367,13 +422,21 @@ async fn attachment_chunk(
         Ok(s) => return Ok(Json(s).into_response()),
         Err(e) => e,
     };
-    let code = match &e {
-        E::BadHash(_) | E::TooLong => StatusCode::BAD_REQUEST,
-        E::SizeConflict { .. } | E::Offset { .. } => StatusCode::CONFLICT,
-        E::HashMismatch => StatusCode::UNPROCESSABLE_ENTITY,
-        E::Io(_) | E::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+    let (code, reason) = match &e {
+        E::BadHash(_) => (StatusCode::BAD_REQUEST, None),
+        // These depend on what was uploaded before, not on the request's form.
+        E::TooLong => (StatusCode::CONFLICT, Some("too-long")),
+        E::SizeConflict { .. } => (StatusCode::CONFLICT, Some("size-conflict")),
+        E::Offset { .. } => (StatusCode::CONFLICT, Some("offset")),
+        E::HashMismatch => (StatusCode::CONFLICT, Some("hash-mismatch")),
+        E::Io(_) | E::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, None),
     };
     let mut err = ApiError::new(code, e.to_string());
+    err.reason = reason;
+    if matches!(e, E::HashMismatch) {
+        // The bytes held did not match their name and were dropped: start again.
+        err.received = Some(0);
+    }
     // A wrong offset tells the device where to resume.
     if let E::Offset { received, .. } = e {
         err.received = Some(received);
@@ -401,12 +464,16 @@ async fn ticket(
     match store_call(move || store.issue_ticket(&hall, &service, &day, &req)).await? {
         Ok(t) => Ok(Json(t).into_response()),
         Err(refusal) => {
-            let code = match refusal {
-                TicketRefusal::UnknownAppointment(_) => StatusCode::NOT_FOUND,
-                TicketRefusal::AppointmentElsewhere { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-                TicketRefusal::AppointmentUsed { .. } => StatusCode::CONFLICT,
+            let (code, reason) = match refusal {
+                TicketRefusal::UnknownAppointment(_) => {
+                    (StatusCode::NOT_FOUND, "appointment-unknown")
+                }
+                TicketRefusal::AppointmentElsewhere { .. } => {
+                    (StatusCode::CONFLICT, "appointment-elsewhere")
+                }
+                TicketRefusal::AppointmentUsed { .. } => (StatusCode::CONFLICT, "appointment-used"),
             };
-            Err(ApiError::new(code, refusal.to_string()))
+            Err(ApiError::new(code, refusal.to_string()).because(reason))
         }
     }
 }
@@ -417,10 +484,12 @@ async fn book_appointment(
     b: JsonBody<AppointmentRequest>,
 ) -> Result<Response, ApiError> {
     let req = body(b)?;
-    if req.code.is_empty() || req.service.is_empty() || !valid_day(&req.day) {
+    // Lengths in characters, as the schema counts them.
+    let fits = |s: &str| (1..=64).contains(&s.chars().count());
+    if !fits(&req.code) || !fits(&req.service) || !valid_day(&req.day) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "an appointment needs a code, a service and a day as YYYY-MM-DD",
+            "an appointment needs a code and a service of 1 to 64 characters and a day as YYYY-MM-DD",
         ));
     }
     let store = state.store.clone();
@@ -450,10 +519,17 @@ async fn publish_document(
     b: JsonBody<SignedDocument>,
 ) -> Result<Response, ApiError> {
     let doc = body(b)?;
-    if doc.version == 0 || doc.scope.is_empty() || doc.signature.is_empty() {
+    if doc.version == 0
+        || doc.version > i64::MAX as u64
+        || doc.scope.is_empty()
+        || doc.signature.is_empty()
+    {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "a document needs a version from 1, a scope and a signature",
+            format!(
+                "a document needs a version from 1 to {}, a scope and a signature",
+                i64::MAX
+            ),
         ));
     }
     let store = state.store.clone();
@@ -478,6 +554,12 @@ async fn latest_document(
     let kind: DocumentKind = kind
         .parse()
         .map_err(|e: String| ApiError::new(StatusCode::NOT_FOUND, e))?;
+    if q.after > i64::MAX as u64 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("after goes up to {}", i64::MAX),
+        ));
+    }
     let store = state.store.clone();
     match store_call(move || store.latest_document(kind, &device_id, q.after)).await? {
         Some(doc) => Ok(Json(doc).into_response()),
@@ -615,6 +697,14 @@ async fn ingest(
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("at most {MAX_BATCH} events per batch"),
+        ));
+    }
+    // Sequences are kept as signed 64-bit integers: a batch carrying one past that range breaks
+    // the schema and is refused whole, before anything of it is applied.
+    if let Some(e) = batch.events.iter().find(|e| e.seq > i64::MAX as u64) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("sequence {} is past the largest, {}", e.seq, i64::MAX),
         ));
     }
     let (store, now) = (state.store.clone(), chrono::Utc::now().to_rfc3339());

@@ -78,6 +78,14 @@ pub(crate) fn check_event(
             reason: "sequence numbers start at 1".into(),
         });
     }
+    // The stores keep sequences as signed 64-bit integers; a number past that range would
+    // collide with another once stored.
+    if e.seq > i64::MAX as u64 {
+        return Some(Rejection {
+            seq: e.seq,
+            reason: format!("sequence numbers go up to {}", i64::MAX),
+        });
+    }
     if payload_sha256(&e.payload) != e.payload_sha256 {
         return Some(Rejection {
             seq: e.seq,
@@ -1205,6 +1213,39 @@ impl SqliteStore {
     }
 
     /// Uses a one-time code to register a terminal's public key.
+    /// Whether `code_sha256` would enrol `device_id` now, without using it.
+    pub fn check_enrolment_code(
+        &self,
+        device_id: &str,
+        code_sha256: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Result<(), EnrolRefusal>, StoreError> {
+        let row = self.with(|c| {
+            c.query_row(
+                "SELECT device_id, expires_ms, used_ms FROM enrolment_codes WHERE code_sha256 = ?1",
+                params![code_sha256],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                    ))
+                },
+            )
+            .optional()
+        })?;
+        Ok(match row {
+            None => Err(EnrolRefusal::WrongCode),
+            Some((code_device, expires, used)) => enrol_check(
+                &code_device,
+                used.is_some(),
+                from_ms(expires),
+                device_id,
+                now,
+            ),
+        })
+    }
+
     pub fn enrol_with_code(
         &self,
         device_id: &str,
@@ -1311,7 +1352,7 @@ impl SqliteStore {
                 "SELECT document FROM documents
                  WHERE kind = ?1 AND (scope = 'all' OR scope = ?2) AND version > ?3
                  ORDER BY version DESC LIMIT 1",
-                params![kind.as_str(), device_id, after as i64],
+                params![kind.as_str(), device_id, after.min(i64::MAX as u64) as i64],
                 |r| r.get(0),
             )
             .optional()

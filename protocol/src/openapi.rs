@@ -46,6 +46,26 @@ pub fn document() -> Value {
     schemas.insert("Heartbeat".into(), schema::<Heartbeat>(&mut defs));
     schemas.insert("AttachmentRef".into(), schema::<AttachmentRef>(&mut defs));
     schemas.insert("TicketRequest".into(), schema::<TicketRequest>(&mut defs));
+    schemas.insert(
+        "AppointmentRequest".into(),
+        schema::<crate::wire::AppointmentRequest>(&mut defs),
+    );
+    schemas.insert(
+        "Appointment".into(),
+        schema::<crate::wire::Appointment>(&mut defs),
+    );
+    schemas.insert(
+        "ApiError".into(),
+        json!({
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": { "type": "string" },
+                "reason": { "type": "string" },
+                "received": { "type": "integer", "minimum": 0 }
+            }
+        }),
+    );
     schemas.insert("Ticket".into(), schema::<Ticket>(&mut defs));
     schemas.insert(
         "SealAuthorisationRequest".into(),
@@ -80,122 +100,165 @@ pub fn document() -> Value {
     }
     let device = json!({ "name": "device_id", "in": "path", "required": true, "schema": { "type": "string" },
                          "description": "The terminal's id, as enrolled (KSK-320583-0001)." });
-    let error = json!({ "description": "A JSON object with an `error` message." });
+    let text = |name: &str| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } });
+    let sha256 = json!({ "name": "sha256", "in": "path", "required": true,
+                         "schema": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+                         "description": "The attachment's SHA-256, 64 lowercase hex digits." });
+    let command_id = json!({ "name": "id", "in": "path", "required": true,
+                             "schema": { "type": "integer", "format": "int64", "minimum": 1, "maximum": i64::MAX } });
+    let json_body = |schema: &str| json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
+    let ok = |what: &str, schema: &str| json!({ "description": what, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
+    // Every error answer is a JSON object with an `error` message, a stable `reason` where a
+    // terminal acts on which refusal it was, and `received` for resumable uploads.
+    let e = |what: &str| json!({ "description": what, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ApiError" } } } });
+    let bad = e("The request does not parse (body, path or query) or breaks a rule of this schema");
+    let unsigned = e("The terminal is enrolled and the request is not signed by its key, or the centre serves enrolled terminals only");
+    let busy = e("The store cannot be reached; try again");
     let mut doc = json!({
         "openapi": "3.0.3",
         "info": {
             "title": "HallKit device ↔ centre API",
             "version": crate::API_VERSION,
             "license": { "name": "GPL-3.0-only" },
-            "description": "Terminals upload their outbox in sequence order; the centre applies each event exactly once, keyed by (device, seq). A resend with the same payload hash is acknowledged as a duplicate; the same key with a different hash is refused as a conflict."
+            "description": "Terminals upload their outbox in sequence order; the centre applies each event exactly once, keyed by (device, seq). A resend with the same payload hash is acknowledged as a duplicate; the same key with a different hash is refused as a conflict. Requests a terminal makes for itself are signed once it is enrolled (see POST /api/v1/enrol)."
         },
         "paths": {
             "/health": { "get": {
                 "summary": "Service and store health",
                 "responses": {
-                    "200": { "description": "Healthy", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/CentreHealth" } } } },
-                    "503": error
+                    "200": ok("Healthy", "CentreHealth"),
+                    "503": busy
                 }
             }},
             "/api/v1/devices/{device_id}/events": { "post": {
                 "summary": "Ingest a batch of outbox events (at most 1000)",
                 "parameters": [device],
-                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/IngestBatch" } } } },
+                "requestBody": json_body("IngestBatch"),
                 "responses": {
-                    "200": { "description": "Per-event outcome", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/IngestResult" } } } },
-                    "400": error, "413": error, "503": error
+                    "200": ok("Per-event outcome: accepted, duplicates, rejected (with the reason), gaps", "IngestResult"),
+                    "400": bad, "401": unsigned, "413": e("Too large: more than 1000 events, or a body over 32 MiB"), "503": busy
                 }
             }},
             "/api/v1/devices/{device_id}/heartbeat": { "post": {
                 "summary": "Report health, usage counters and queue depth",
                 "parameters": [device],
-                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Heartbeat" } } } },
-                "responses": { "200": { "description": "Recorded" }, "400": error, "503": error }
+                "requestBody": json_body("Heartbeat"),
+                "responses": {
+                    "200": { "description": "Recorded", "content": { "application/json": { "schema": { "type": "object", "properties": { "heartbeats": { "type": "integer", "minimum": 0 } }, "required": ["heartbeats"] } } } },
+                    "400": bad, "401": unsigned,
+                    "409": e("The body names another terminal than the path (reason `device-mismatch`)"),
+                    "413": e("The body is over 32 MiB"),
+                    "503": busy
+                }
+            }},
+            "/api/v1/devices/{device_id}/status": { "get": {
+                "summary": "The device's latest heartbeat (monitoring view)",
+                "parameters": [device],
+                "responses": {
+                    "200": ok("Latest heartbeat", "Heartbeat"),
+                    "401": unsigned, "404": e("No heartbeat from this terminal yet"), "503": busy
+                }
             }},
             "/api/v1/attachments/{sha256}": {
                 "get": {
                     "summary": "How much of an attachment the centre holds",
-                    "parameters": [{ "name": "sha256", "in": "path", "required": true, "schema": { "type": "string" } }],
+                    "parameters": [sha256],
                     "responses": {
-                        "200": { "description": "Status", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/AttachmentStatus" } } } },
-                        "404": error
+                        "200": ok("Status", "AttachmentStatus"),
+                        "400": bad, "401": unsigned, "404": e("Nothing of it is held"), "503": busy
                     }
                 },
                 "put": {
                     "summary": "Append a chunk at `offset` (resumable); the last chunk is verified against the hash",
                     "parameters": [
-                        { "name": "sha256", "in": "path", "required": true, "schema": { "type": "string" } },
-                        { "name": "offset", "in": "query", "required": true, "schema": { "type": "integer", "minimum": 0 } },
-                        { "name": "size", "in": "query", "required": true, "schema": { "type": "integer", "minimum": 0 } }
+                        sha256,
+                        { "name": "offset", "in": "query", "required": true, "schema": { "type": "integer", "format": "int64", "minimum": 0, "maximum": i64::MAX } },
+                        { "name": "size", "in": "query", "required": true, "schema": { "type": "integer", "format": "int64", "minimum": 0, "maximum": i64::MAX } }
                     ],
                     "requestBody": { "required": true, "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
                     "responses": {
-                        "200": { "description": "Chunk stored", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/AttachmentStatus" } } } },
-                        "400": error,
-                        "409": { "description": "Wrong offset (resume from `received`) or a different size" },
-                        "422": { "description": "The bytes do not match the hash; the upload starts over" },
-                        "503": error
+                        "200": ok("Chunk stored", "AttachmentStatus"),
+                        "400": bad, "401": unsigned,
+                        "409": e("Not where the upload stands: a wrong offset (reason `offset`, resume from `received`), another size than before (`size-conflict`), past the announced size (`too-long`), or bytes that do not match the hash (`hash-mismatch`, dropped, `received` 0)"),
+                        "413": e("The chunk is over 32 MiB"),
+                        "503": busy
                     }
                 }
             },
             "/api/v1/halls/{hall}/services/{service}/tickets": { "post": {
-                "summary": "Issue the next queue ticket of a hall's service (numbers restart daily, CST)",
-                "parameters": [
-                    { "name": "hall", "in": "path", "required": true, "schema": { "type": "string" } },
-                    { "name": "service", "in": "path", "required": true, "schema": { "type": "string" } }
-                ],
-                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/TicketRequest" } } } },
+                "summary": "Issue the next queue ticket of a hall's service (numbers restart daily, CST); with an appointment, check it in",
+                "parameters": [text("hall"), text("service")],
+                "requestBody": json_body("TicketRequest"),
                 "responses": {
-                    "200": { "description": "The ticket (the same one again for a repeated request_id)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Ticket" } } } },
-                    "400": error, "503": error
+                    "200": ok("The ticket (the same one again for a repeated request_id), with the people ahead", "Ticket"),
+                    "400": bad, "401": unsigned,
+                    "404": e("No such appointment is booked at this hall (reason `appointment-unknown`)"),
+                    "409": e("The appointment is for another service or day (`appointment-elsewhere`), or already checked in (`appointment-used`)"),
+                    "413": e("The body is over 32 MiB"),
+                    "503": busy
                 }
             }},
             "/api/v1/halls/{hall}/services/{service}/tickets/{day}/{number}": { "get": {
                 "summary": "One ticket and its state: issued, printed, unconfirmed, or void when its print failed",
-                "parameters": [
-                    { "name": "hall", "in": "path", "required": true, "schema": { "type": "string" } },
-                    { "name": "service", "in": "path", "required": true, "schema": { "type": "string" } },
-                    { "name": "day", "in": "path", "required": true, "schema": { "type": "string" } },
-                    { "name": "number", "in": "path", "required": true, "schema": { "type": "string" } }
-                ],
+                "parameters": [text("hall"), text("service"), text("day"), text("number")],
                 "responses": {
-                    "200": { "description": "The ticket", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Ticket" } } } },
-                    "404": error, "503": error
+                    "200": ok("The ticket", "Ticket"),
+                    "404": e("No such ticket"), "503": busy
+                }
+            }},
+            "/api/v1/halls/{hall}/appointments": { "post": {
+                "summary": "The hall's booking system registers a booked appointment, so a terminal can check it in (the same code with the same details again is accepted)",
+                "parameters": [text("hall")],
+                "requestBody": json_body("AppointmentRequest"),
+                "responses": {
+                    "201": ok("Booked", "Appointment"),
+                    "400": bad, "409": e("The code is already booked with other details"), "503": busy
+                }
+            }},
+            "/api/v1/halls/{hall}/appointments/{code}": { "get": {
+                "summary": "One appointment, and the ticket it was checked in as",
+                "parameters": [text("hall"), text("code")],
+                "responses": {
+                    "200": ok("The appointment", "Appointment"),
+                    "404": e("No such appointment at this hall"), "503": busy
                 }
             }},
             "/api/v1/seal-authorisations": { "post": {
                 "summary": "A one-time authorisation for one seal impression (valid five minutes; a repeated request_id gets the same one)",
-                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SealAuthorisationRequest" } } } },
+                "requestBody": json_body("SealAuthorisationRequest"),
                 "responses": {
-                    "201": { "description": "The authorisation", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SealAuthorisation" } } } },
-                    "400": error, "503": error
+                    "201": ok("The authorisation", "SealAuthorisation"),
+                    "400": bad, "401": unsigned, "413": e("The body is over 32 MiB"), "503": busy
                 }
             }},
             "/api/v1/seal-authorisations/{id}/consume": { "post": {
                 "summary": "Use an authorisation, once, just before stamping",
-                "parameters": [
-                    { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }
-                ],
-                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SealConsume" } } } },
+                "parameters": [text("id")],
+                "requestBody": json_body("SealConsume"),
                 "responses": {
-                    "200": { "description": "Used now", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SealAuthorisation" } } } },
-                    "403": error, "404": error, "409": error, "410": error, "503": error
+                    "200": ok("Used now", "SealAuthorisation"),
+                    "400": bad, "401": unsigned,
+                    "403": e("Issued to another terminal"), "404": e("No such authorisation"),
+                    "409": e("Already used"), "410": e("Expired"),
+                    "413": e("The body is over 32 MiB"), "503": busy
                 }
             }},
             "/api/v1/enrol": { "post": {
                 "summary": "Register a terminal's public key against its one-time enrolment code. From then on every request the terminal makes for itself (events, heartbeat, pending commands, acknowledgements, documents) (also ticket, seal-authorisation and attachment requests) must carry x-hallkit-device, x-hallkit-time (unix seconds, within 300 s) and x-hallkit-signature (hex, over METHOD, path with query, time and the body's SHA-256, one per line)",
-                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/EnrolRequest" } } } },
+                "requestBody": json_body("EnrolRequest"),
                 "responses": {
-                    "201": { "description": "Enrolled", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Enrolment" } } } },
-                    "400": error, "403": error, "409": error, "410": error, "503": error
+                    "201": ok("Enrolled", "Enrolment"),
+                    "400": e("The body does not parse, or (for the terminal the code is for) the key is not a valid point"),
+                    "403": e("The code is wrong for this terminal"), "409": e("The code was already used"), "410": e("The code expired"),
+                    "503": busy
                 }
             }},
             "/api/v1/documents": { "put": {
-                "summary": "Hand a publisher-signed configuration or catalogue to the centre for distribution; its version must exceed every earlier one of its kind",
-                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SignedDocument" } } } },
+                "summary": "Hand a publisher-signed configuration or catalogue to the centre for distribution; its version must exceed every earlier one of its kind (terminals verify the signature against the keys they pin)",
+                "requestBody": json_body("SignedDocument"),
                 "responses": {
-                    "201": { "description": "Stored for distribution", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SignedDocument" } } } },
-                    "400": error, "409": error, "503": error
+                    "201": ok("Stored for distribution", "SignedDocument"),
+                    "400": bad, "409": e("Not newer than a document of this kind already published"), "503": busy
                 }
             }},
             "/api/v1/devices/{device_id}/documents/{kind}": { "get": {
@@ -203,21 +266,21 @@ pub fn document() -> Value {
                 "parameters": [
                     device,
                     { "name": "kind", "in": "path", "required": true, "schema": { "type": "string", "enum": ["config", "catalogue"] } },
-                    { "name": "after", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0 } }
+                    { "name": "after", "in": "query", "required": false, "schema": { "type": "integer", "format": "int64", "minimum": 0, "maximum": i64::MAX } }
                 ],
                 "responses": {
-                    "200": { "description": "A newer document", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SignedDocument" } } } },
+                    "200": ok("A newer document", "SignedDocument"),
                     "204": { "description": "Nothing newer" },
-                    "404": error
+                    "400": bad, "401": unsigned, "404": e("No such kind of document"), "503": busy
                 }
             }},
             "/api/v1/devices/{device_id}/commands": { "post": {
                 "summary": "Queue a remote command for a terminal (idempotent by request_id)",
                 "parameters": [device],
-                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/CommandRequest" } } } },
+                "requestBody": json_body("CommandRequest"),
                 "responses": {
-                    "201": { "description": "Queued (or the command this request_id queued before)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/QueuedCommand" } } } },
-                    "400": error, "503": error
+                    "201": ok("Queued (or the command this request_id queued before)", "QueuedCommand"),
+                    "400": bad, "503": busy
                 }
             }},
             "/api/v1/devices/{device_id}/commands/pending": { "get": {
@@ -225,39 +288,112 @@ pub fn document() -> Value {
                 "parameters": [device],
                 "responses": {
                     "200": { "description": "The commands", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/QueuedCommand" } } } } },
-                    "503": error
+                    "401": unsigned, "503": busy
                 }
             }},
             "/api/v1/devices/{device_id}/commands/{id}": { "get": {
                 "summary": "One command and its state (queued, delivered, done, failed, expired)",
-                "parameters": [device, { "name": "id", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 1 } }],
+                "parameters": [device, command_id],
                 "responses": {
-                    "200": { "description": "The command", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/QueuedCommand" } } } },
-                    "404": error
+                    "200": ok("The command", "QueuedCommand"),
+                    "400": bad, "404": e("No such command for this terminal"), "503": busy
                 }
             }},
             "/api/v1/devices/{device_id}/commands/{id}/ack": { "post": {
                 "summary": "Acknowledge a command once; the same acknowledgement again is accepted, another one is a conflict",
-                "parameters": [device, { "name": "id", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 1 } }],
-                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/CommandAck" } } } },
+                "parameters": [device, command_id],
+                "requestBody": json_body("CommandAck"),
                 "responses": {
-                    "200": { "description": "Recorded", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/QueuedCommand" } } } },
-                    "404": error, "409": error, "410": error, "503": error
-                }
-            }},
-            "/api/v1/devices/{device_id}/status": { "get": {
-                "summary": "The device's latest heartbeat (monitoring view)",
-                "parameters": [device],
-                "responses": {
-                    "200": { "description": "Latest heartbeat", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Heartbeat" } } } },
-                    "404": error
+                    "200": ok("Recorded", "QueuedCommand"),
+                    "400": bad, "401": unsigned, "404": e("No such command for this terminal"),
+                    "409": e("Acknowledged before with another outcome"), "410": e("Expired before it was acknowledged"),
+                    "413": e("The body is over 32 MiB"), "503": busy
                 }
             }}
         },
         "components": { "schemas": Value::Object(schemas) }
     });
     fix_refs(&mut doc);
+    bound_integers(&mut doc);
+    to_openapi_30(&mut doc);
     doc
+}
+
+/// schemars speaks JSON Schema 2020-12; the document is OpenAPI 3.0, whose schema dialect says an
+/// integer is a number written without a fraction — which is what the centre's parser accepts
+/// (`5.0` is refused), and what 3.1 would not promise. The few 2020-12 spellings the wire types
+/// produce are rewritten into their 3.0 equivalents.
+fn to_openapi_30(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            // `"type": ["string", "null"]` → `"type": "string", "nullable": true`
+            if let Some(Value::Array(types)) = m.get("type").cloned() {
+                let rest: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+                if rest.len() == 1 {
+                    m.insert("type".into(), rest[0].clone());
+                    if rest.len() < types.len() {
+                        m.insert("nullable".into(), Value::Bool(true));
+                    }
+                }
+            }
+            // `"const": x` → `"enum": [x]`
+            if let Some(c) = m.remove("const") {
+                m.insert("enum".into(), Value::Array(vec![c]));
+            }
+            // `"anyOf": [A, {"type": "null"}]` → `"anyOf": [A], "nullable": true`
+            if let Some(Value::Array(branches)) = m.get_mut("anyOf") {
+                let before = branches.len();
+                branches.retain(|b| b != &json!({ "type": "null" }));
+                if branches.len() < before {
+                    m.insert("nullable".into(), Value::Bool(true));
+                }
+            }
+            // A fixed-length tuple of one item type → that type, with the length as bounds.
+            if let Some(Value::Array(items)) = m.remove("prefixItems") {
+                let first = items.first().cloned().unwrap_or(json!({}));
+                let same = items.iter().all(|i| *i == first);
+                m.insert("items".into(), if same { first } else { json!({}) });
+                m.insert("minItems".into(), json!(items.len()));
+                m.insert("maxItems".into(), json!(items.len()));
+            }
+            m.values_mut().for_each(to_openapi_30);
+        }
+        Value::Array(a) => a.iter_mut().for_each(to_openapi_30),
+        _ => {}
+    }
+}
+
+/// JSON Schema integers are unbounded; the wire types are not. Every integer of a Rust width
+/// gets that width's bounds, so a request the schema allows is one the centre can read.
+fn bound_integers(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            let bounds: Option<(i128, i128)> = match m.get("format").and_then(Value::as_str) {
+                Some("uint8") => Some((0, u8::MAX.into())),
+                Some("uint16") => Some((0, u16::MAX.into())),
+                Some("uint32") => Some((0, u32::MAX.into())),
+                Some("uint64") | Some("uint") => Some((0, i64::MAX.into())),
+                Some("int8") => Some((i8::MIN.into(), i8::MAX.into())),
+                Some("int16") => Some((i16::MIN.into(), i16::MAX.into())),
+                Some("int32") => Some((i32::MIN.into(), i32::MAX.into())),
+                Some("int64") | Some("int") => Some((i64::MIN.into(), i64::MAX.into())),
+                _ => None,
+            };
+            if let Some((lo, hi)) = bounds {
+                let lo = m
+                    .get("minimum")
+                    .and_then(Value::as_i64)
+                    .map_or(lo, |x| lo.max(x.into()));
+                m.insert("minimum".into(), json!(lo as i64));
+                if !m.contains_key("maximum") {
+                    m.insert("maximum".into(), json!(hi as i64));
+                }
+            }
+            m.values_mut().for_each(bound_integers);
+        }
+        Value::Array(a) => a.iter_mut().for_each(bound_integers),
+        _ => {}
+    }
 }
 
 #[cfg(test)]

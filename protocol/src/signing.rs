@@ -243,12 +243,16 @@ impl FromStr for DocumentKind {
 pub struct SignedDocument {
     pub kind: DocumentKind,
     /// `all`, or one terminal's id.
+    #[schemars(length(min = 1))]
     pub scope: String,
+    /// From 1; each new document of a kind carries a higher version than any before.
+    #[schemars(range(min = 1))]
     pub version: u64,
     pub body: serde_json::Value,
     pub algorithm: Algorithm,
     pub key_id: String,
     /// Hex signature over the canonical JSON of kind, scope, version and body.
+    #[schemars(length(min = 1))]
     pub signature: String,
 }
 

@@ -82,6 +82,7 @@ pub struct EventEnvelope {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IngestBatch {
+    #[schemars(length(max = 1000))]
     pub events: Vec<EventEnvelope>,
 }
 
@@ -216,8 +217,10 @@ pub struct TicketRequest {
     pub device_id: String,
     /// Unique per request: a retry after a lost reply carries the same id and gets the same
     /// ticket, so one citizen never holds two numbers.
+    #[schemars(length(min = 1))]
     pub request_id: String,
     /// The service's letter on the display (`A` for 社保, `B` for 不动产 …).
+    #[schemars(length(max = 2))]
     pub prefix: String,
     /// An appointment code the citizen showed (`YY20261202-0042`): the centre checks it is
     /// booked for this hall, service and day and not used yet, and marks it used.
@@ -261,7 +264,7 @@ pub struct AppointmentRequest {
     #[schemars(length(min = 1, max = 64))]
     pub service: String,
     /// The hall's local day the appointment is for (`2026-12-02`).
-    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
+    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"), extend("format" = "date"))]
     pub day: String,
 }
 
@@ -311,9 +314,13 @@ impl TicketState {
 pub struct SealAuthorisationRequest {
     pub device_id: String,
     /// A retry after a lost reply carries the same id and gets the same authorisation.
+    #[schemars(length(min = 1))]
     pub request_id: String,
+    /// Which of the module's seals, from 1.
+    #[schemars(range(min = 1))]
     pub seal: u8,
     /// The document the impression goes on.
+    #[schemars(regex(pattern = r"^[0-9a-fA-F]{64}$"))]
     pub document_sha256: String,
     /// Why (`application-receipt`, `proof-of-registration` …).
     pub purpose: String,
@@ -362,9 +369,11 @@ pub enum RemoteCommand {
 #[serde(deny_unknown_fields)]
 pub struct CommandRequest {
     /// A retried request with the same id queues nothing new.
+    #[schemars(length(min = 1))]
     pub request_id: String,
     pub command: RemoteCommand,
-    /// How long the command may wait for the terminal (default one day).
+    /// How long the command may wait for the terminal: default one day, at most 30 days
+    /// (a longer wait is shortened to 30 days).
     #[serde(default)]
     pub expires_in_s: Option<u64>,
 }
@@ -416,7 +425,8 @@ pub struct EnrolRequest {
     pub device_id: String,
     /// The one-time code an operator made for this terminal (`kiosk-central enrol-code`).
     pub code: String,
-    /// `ed25519:HEX` or `sm2:HEX`.
+    /// `ed25519:HEX` (32 bytes) or `sm2:HEX` (the 65-byte uncompressed point).
+    #[schemars(regex(pattern = r"^(ed25519:[0-9a-fA-F]{64}|sm2:[0-9a-fA-F]{130})$"))]
     pub public_key: String,
 }
 

@@ -439,6 +439,12 @@ fn idle_ends_the_session_and_tidies_up() {
         "{labels:?}"
     );
     r.play(vec![step("gone", Some(Action::AdvanceS(16)), "attract")]);
+    // Someone stepping in front of the terminal wakes it.
+    r.play(vec![step(
+        "presence",
+        sim("board", "presence", json!({"present": true})),
+        "home",
+    )]);
     let ended = r.journal("session.ended");
     assert_eq!(ended[0]["fields"]["reason"], "timed-out");
     assert_eq!(r.journal("session.timeout").len(), 1);

@@ -116,18 +116,20 @@ struct Printer {
     bytes_in: u64,
     discarded: u64,
     receipts: Vec<Value>,
+    /// Receipts printed and then cleared from `receipts`.
+    cleared: usize,
     /// Cut but not yet written out: PNGs are written after the replies have gone, as a real
     /// printer's mechanics run beside its interface.
     cut_pages: Vec<super::render::Page>,
 }
 
 const SIM_COMMANDS: &str = "open-cover, close-cover, paper-out, paper-near-end, load-paper, \
-     paper-left {dots}, cover-opens-after {dots}, jam-cutter, clear-error, receipts, stats";
+     paper-left {dots}, cover-opens-after {dots}, jam-cutter, clear-error, receipts, clear-receipts, stats";
 
 impl Printer {
     fn save_cut_pages(&mut self) {
         for page in std::mem::take(&mut self.cut_pages) {
-            let n = self.receipts.len() + 1;
+            let n = self.receipts.len() + self.cleared + 1;
             let path = self.config.out_dir.join(format!("{}-{n:04}.png", self.id));
             let saved = page.save_png(&path);
             self.receipts.push(json!({
@@ -192,9 +194,14 @@ impl Printer {
                 s.offline = s.cover_open || s.paper_end;
             }
             "receipts" => return Ok(json!(self.receipts)),
+            // Long runs (the soak benchmark) keep the count, not every receipt's summary.
+            "clear-receipts" => {
+                self.cleared += self.receipts.len();
+                self.receipts.clear();
+            }
             "stats" => {
                 return Ok(json!({
-                    "receipts": self.receipts.len(),
+                    "receipts": self.receipts.len() + self.cleared,
                     "bytes_in": self.bytes_in,
                     "discarded": self.discarded,
                     "status": self.status,
@@ -298,6 +305,7 @@ fn run(
         bytes_in: 0,
         discarded: 0,
         receipts: Vec::new(),
+        cleared: 0,
         cut_pages: Vec::new(),
     };
     let mut faults = SimFaults::default();

@@ -105,7 +105,7 @@ impl SyncClient {
                 .map_err(net)?;
             let status = resp.status();
             let body: serde_json::Value = resp.json().await.map_err(net)?;
-            if status == reqwest::StatusCode::CONFLICT {
+            if status == reqwest::StatusCode::CONFLICT && body["reason"] == "offset" {
                 // An earlier run got further than we knew: continue from there.
                 received = body["received"].as_u64().ok_or_else(|| {
                     SyncError::Centre(CentreError::Refused {
@@ -114,6 +114,14 @@ impl SyncClient {
                     })
                 })?;
                 continue;
+            }
+            if status == reqwest::StatusCode::CONFLICT && body["reason"] == "hash-mismatch" {
+                // What was sent does not match the name it was sent under: the local file is
+                // damaged. The centre dropped it; sending it again would only repeat this.
+                return Err(SyncError::Attachment(format!(
+                    "{}: the stored bytes do not match their sha256",
+                    r.sha256
+                )));
             }
             if !status.is_success() {
                 return Err(SyncError::Centre(CentreError::Refused {

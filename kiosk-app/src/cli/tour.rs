@@ -260,6 +260,20 @@ impl Tour {
         Ok(self.records.last().expect("just pushed"))
     }
 
+    /// Touches the control labelled `label` (for benchmarks that time what follows).
+    pub fn touch(&self, label: &str) -> anyhow::Result<()> {
+        touch(&self.ui, label)
+    }
+
+    /// Shows `v` and renders one frame with the software renderer (not written anywhere).
+    pub fn draw(&self, v: &View) -> anyhow::Result<()> {
+        let t = &self.terminal;
+        self.ui
+            .show_view(&view::ui_view(v, t.config.ui.staff_pin.is_some()))?;
+        let _ = self.window.render();
+        Ok(())
+    }
+
     /// Writes `steps.json` and stops the terminal in order.
     pub fn finish(self, journey: &str, summary: &str) -> anyhow::Result<Vec<StepRecord>> {
         std::fs::write(

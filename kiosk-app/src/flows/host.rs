@@ -59,6 +59,8 @@ pub struct View {
 /// What reaches the host.
 enum Msg {
     Input(kiosk::Input),
+    /// Someone stepped in front of the presence sensor.
+    Presence,
     Card(u64, Result<CitizenIdentity, CardProblem>),
     Code(u64, Result<(Zeroizing<String>, bool), ()>),
     Numbered(u64, Result<Ticket, NumberProblem>),
@@ -94,6 +96,7 @@ pub struct Host {
     tx: mpsc::Sender<Msg>,
     shared: Arc<Shared>,
     notify: Arc<Mutex<Notify>>,
+    presence_stop: Arc<std::sync::atomic::AtomicBool>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -112,6 +115,8 @@ impl Host {
             changed: Condvar::new(),
         });
         let notify: Arc<Mutex<Notify>> = Arc::new(Mutex::new(Box::new(|| {})));
+        let presence_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        forward_presence(cfg_bus(&worker), tx.clone(), presence_stop.clone());
         let (s, n) = (shared.clone(), notify.clone());
         let thread = std::thread::Builder::new()
             .name("kiosk-flows".into())
@@ -120,6 +125,7 @@ impl Host {
             tx,
             shared,
             notify,
+            presence_stop,
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -165,6 +171,8 @@ impl Host {
 
     /// Ends any session (its devices released, its data wiped) and stops the host.
     pub fn stop(&self) {
+        self.presence_stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = self.tx.send(Msg::Stop);
         let t = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(t) = t {
@@ -200,7 +208,6 @@ struct Worker {
     slide: usize,
     slide_since: Duration,
     last_offer_check: Option<Duration>,
-    presence: tokio::sync::broadcast::Receiver<Event>,
 }
 
 impl Worker {
@@ -208,7 +215,6 @@ impl Worker {
         let now = cfg.clock.elapsed();
         let english = cfg.config.language() == kiosk_ui::Language::En;
         let slides = attract_pictures(cfg.config.attract.folder.as_deref());
-        let presence = cfg.runtime.events.subscribe();
         let catalogue = Catalogue::in_force(&cfg.journal).unwrap_or_else(|e| {
             tracing::error!(error = %e, "the catalogue in force cannot be used");
             None
@@ -232,7 +238,6 @@ impl Worker {
             slide: 0,
             slide_since: now,
             last_offer_check: None,
-            presence,
         };
         w.offers = w.compute_offers();
         w
@@ -351,6 +356,13 @@ impl Worker {
                 }
                 self.step(i);
             }
+            // Presence wakes the attract screen; it is not a touch, so it keeps no session alive.
+            Msg::Presence => {
+                if self.kiosk.screen == Screen::Attract {
+                    self.offers = self.compute_offers();
+                    self.step(kiosk::Input::Wake);
+                }
+            }
             Msg::Card(generation, result) if generation == self.generation => {
                 let result = result.map(|identity| {
                     if let Some(s) = self.session.as_mut() {
@@ -430,19 +442,6 @@ impl Worker {
 
     fn tick(&mut self) {
         let now = self.now();
-        // Someone stepped in front of the terminal.
-        loop {
-            match self.presence.try_recv() {
-                Ok(e) if e.kind == EventKind::PresenceDetected => {
-                    if self.kiosk.screen == Screen::Attract {
-                        self.handle(Msg::Input(kiosk::Input::Wake));
-                    }
-                }
-                Ok(_) => {}
-                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
-                Err(_) => break,
-            }
-        }
         if self
             .last_offer_check
             .is_none_or(|t| now.saturating_sub(t) >= Duration::from_millis(500))
@@ -765,6 +764,37 @@ impl Worker {
         let c = self.catalogue.as_ref()?;
         Some((c.clone(), c.group(id)?.clone()))
     }
+}
+
+fn cfg_bus(w: &Worker) -> crate::runtime::EventBus {
+    w.cfg.runtime.events.clone()
+}
+
+/// Forwards presence-sensor events to the host as they happen (not at its next tick), until
+/// the host is gone.
+fn forward_presence(
+    bus: crate::runtime::EventBus,
+    tx: mpsc::Sender<Msg>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) {
+    let mut rx = bus.subscribe();
+    spawn("presence", move || loop {
+        match rx.try_recv() {
+            Ok(e) if e.kind == EventKind::PresenceDetected => {
+                if tx.send(Msg::Presence).is_err() {
+                    return;
+                }
+            }
+            Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
+            Err(tokio::sync::broadcast::error::TryRecvError::Closed) => return,
+            Err(tokio::sync::broadcast::error::TryRecvError::Empty) => {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    });
 }
 
 fn how_str(h: How) -> &'static str {

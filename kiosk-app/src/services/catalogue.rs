@@ -246,7 +246,8 @@ mod tests {
         });
         assert!(Catalogue::from_json(&base).is_ok());
         let mut twice = base.clone();
-        twice["queue"]["groups"][1] = twice["queue"]["groups"][0].clone();
+        let again = twice["queue"]["groups"][0].clone();
+        twice["queue"]["groups"].as_array_mut().unwrap().push(again);
         assert!(Catalogue::from_json(&twice)
             .unwrap_err()
             .to_string()

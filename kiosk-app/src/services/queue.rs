@@ -70,15 +70,14 @@ pub fn number(
     };
     match desk.number_ticket(&catalogue.hall.id, &group.id, &req) {
         Ok(t) => Ok(t),
-        Err(OutputError::Centre(CentreError::Refused { status, body })) => {
-            let why = serde_json::from_str::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v["error"].as_str().map(str::to_string))
-                .unwrap_or(body);
-            Err(match (status, appointment.is_some()) {
-                (404, true) => NumberProblem::AppointmentUnknown,
-                (422, true) => NumberProblem::AppointmentElsewhere(why),
-                (409, true) => NumberProblem::AppointmentUsed(why),
+        Err(OutputError::Centre(CentreError::Refused { body, .. })) => {
+            let v = serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default();
+            let why = v["error"].as_str().map(str::to_string).unwrap_or(body);
+            // The centre names which refusal it was.
+            Err(match v["reason"].as_str() {
+                Some("appointment-unknown") => NumberProblem::AppointmentUnknown,
+                Some("appointment-elsewhere") => NumberProblem::AppointmentElsewhere(why),
+                Some("appointment-used") => NumberProblem::AppointmentUsed(why),
                 _ => NumberProblem::Refused(why),
             })
         }

@@ -1,0 +1,141 @@
+//! Journeys, timed: a screen transition from a touch (and from a device event) to the next
+//! frame drawn by the software renderer at 1920×1080, median and p99; and the queue-ticket
+//! journey from the citizen's touch to the printer's confirmation, against the wire floor of
+//! the bytes a paced 115200-bps printer had to receive. Printed, never asserted.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use kiosk_app::cli::tour::{Tour, TourOptions};
+use kiosk_app::Config;
+use serde_json::json;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn report(what: &str, mut d: Vec<Duration>) {
+    d.sort();
+    println!(
+        "{what}: median {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} runs)",
+        percentile(&d, 0.5).as_secs_f64() * 1e3,
+        percentile(&d, 0.99).as_secs_f64() * 1e3,
+        d.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        d.len()
+    );
+}
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut cfg = Config::load(&root.join("config/kiosk.sim.toml")).expect("config");
+    // The machine's pcscd is not part of this benchmark.
+    cfg.devices.retain(|d| d.driver != "pcsc");
+    let out = tempfile::tempdir().expect("tmp");
+    let opts = TourOptions {
+        journey: "bench".into(),
+        script: None,
+        out: out.path().to_path_buf(),
+        lang: None,
+        portrait: false,
+    };
+    let tour = Tour::start(cfg, &opts).expect("terminal");
+    let host = tour.terminal.host.clone();
+    let wait = |screen: &str| {
+        host.wait_for(Duration::from_secs(30), |v| v.screen.name() == screen)
+            .unwrap_or_else(|| panic!("never reached {screen}: {:?}", host.view().screen))
+    };
+    tour.touch("请触摸屏幕开始办理").expect("wake");
+    tour.draw(&wait("home")).expect("draw");
+
+    // Touch → frame: home ↔ service groups.
+    let rounds = 150;
+    let mut touches = Vec::new();
+    for _ in 0..rounds {
+        for (label, screen) in [("取号", "ticket-groups"), ("首页", "home")] {
+            let t = Instant::now();
+            tour.touch(label).expect("touch");
+            let v = wait(screen);
+            tour.draw(&v).expect("draw");
+            touches.push(t.elapsed());
+        }
+    }
+    report("touch → next frame at 1920×1080 (home ↔ groups)", touches);
+
+    // Device event → frame: the presence sensor wakes the attract screen.
+    let board = tour.terminal.runtime.device("board").expect("board");
+    let sim = board.sim.as_ref().expect("sim board");
+    let mut wakes = Vec::new();
+    let mut bus = tour.terminal.runtime.events.subscribe();
+    for _ in 0..40 {
+        // Back to the attract screen: the idle countdown, on the tour's clock.
+        tour.clock.advance(Duration::from_secs(90));
+        tour.draw(&wait("attract")).expect("draw");
+        sim.inject("presence", &json!({"present": false}))
+            .expect("presence off");
+        std::thread::sleep(Duration::from_millis(120));
+        while bus.try_recv().is_ok() {}
+        sim.inject("presence", &json!({"present": true}))
+            .expect("presence on");
+        // From the sensor's event on the bus (after the board's 50 ms debounce) to the frame.
+        let t = loop {
+            match bus.blocking_recv() {
+                Ok(e) if e.kind == kiosk_protocol::EventKind::PresenceDetected => {
+                    break Instant::now()
+                }
+                Ok(_) => {}
+                Err(e) => panic!("bus: {e}"),
+            }
+        };
+        let v = wait("home");
+        tour.draw(&v).expect("draw");
+        wakes.push(t.elapsed());
+    }
+    report(
+        "presence event → next frame at 1920×1080 (attract → home)",
+        wakes,
+    );
+
+    // The journey: touch on a group to the printer's confirmation, on a printer paced like a
+    // real 115200-bps serial line.
+    let printer = tour.terminal.runtime.device("receipt").expect("printer");
+    let psim = printer.sim.as_ref().expect("sim printer");
+    psim.set_faults(serde_json::from_value(json!({"pace_baud": 115200})).expect("faults"))
+        .expect("pace");
+    let mut ratios = Vec::new();
+    let mut totals = Vec::new();
+    for _ in 0..20 {
+        tour.touch("取号").expect("start");
+        tour.draw(&wait("ticket-groups")).expect("draw");
+        let before = psim.inject("stats", &json!({})).expect("stats")["bytes_in"]
+            .as_u64()
+            .unwrap_or(0);
+        let t = Instant::now();
+        tour.touch("税务业务").expect("group");
+        let v = wait("ticket-taken");
+        let took = t.elapsed();
+        tour.draw(&v).expect("draw");
+        let after = psim.inject("stats", &json!({})).expect("stats")["bytes_in"]
+            .as_u64()
+            .unwrap_or(0);
+        // 8N1: ten bits a byte on the wire.
+        let floor = Duration::from_secs_f64((after - before) as f64 * 10.0 / 115_200.0);
+        ratios.push(took.as_secs_f64() / floor.as_secs_f64());
+        totals.push(took);
+        tour.touch("完成").expect("done");
+        tour.draw(&wait("home")).expect("draw");
+        psim.inject("clear-receipts", &json!({})).expect("clear");
+    }
+    let floor_ms = totals[0].as_secs_f64() * 1e3 / ratios[0];
+    ratios.sort_by(f64::total_cmp);
+    report(
+        "ticket: group touch → printer confirmed, 115200 bps",
+        totals,
+    );
+    println!(
+        "  wire floor of the ticket's bytes ≈ {floor_ms:.0} ms; ratio to the floor: median {:.2}, max {:.2}",
+        ratios[ratios.len() / 2],
+        ratios[ratios.len() - 1]
+    );
+    tour.finish("bench", "").expect("stop");
+}

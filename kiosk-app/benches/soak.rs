@@ -1,0 +1,83 @@
+//! Memory over many journeys: the terminal as `kiosk run --headless` composes it (sim profile,
+//! embedded centre, no screen), driven through its flows the way the screen's touches drive
+//! it, ticket after ticket. Prints the resident set size after 10 journeys and at intervals up
+//! to `HALLKIT_SOAK_JOURNEYS` (10,000 by default), and the growth — the tenders ask ≤ 5 % over
+//! 72 hours. Printed, never asserted.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use kiosk_app::flows::kiosk::Input;
+use kiosk_app::flows::ticket;
+use kiosk_app::{Config, Profile};
+use kiosk_hal::clock::SystemClock;
+use serde_json::json;
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    let n: usize = std::env::var("HALLKIT_SOAK_JOURNEYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut cfg = Config::load(&root.join("config/kiosk.sim.toml")).expect("config");
+    cfg.devices.retain(|d| d.driver != "pcsc");
+    let data = tempfile::tempdir().expect("tmp");
+    cfg.terminal.data_dir = data.path().to_path_buf();
+    let terminal = kiosk_app::terminal::Terminal::start(cfg, Profile::Sim, SystemClock::shared())
+        .expect("start");
+    let host = terminal.host.clone();
+    let wait = |screen: &str| {
+        host.wait_for(Duration::from_secs(60), |v| v.screen.name() == screen)
+            .unwrap_or_else(|| panic!("never reached {screen}: {:?}", host.view().screen))
+    };
+    host.wait_for(Duration::from_secs(60), |v| {
+        !v.groups.is_empty() && v.offers.iter().all(|o| o.available)
+    })
+    .expect("ready");
+    host.send(Input::Wake);
+    wait("home");
+    let printer = terminal.runtime.device("receipt").expect("printer");
+    let psim = printer.sim.as_ref().expect("sim printer").clone();
+    let started = Instant::now();
+    let mut first = 0;
+    let marks = [10, 100, 1_000, 2_500, 5_000, 7_500, 10_000, 20_000, 50_000];
+    for i in 1..=n {
+        host.send(Input::Start("ticket".into()));
+        wait("ticket-groups");
+        host.send(Input::Journey(ticket::Input::Choose("shuiwu".into())));
+        wait("ticket-taken");
+        host.send(Input::Journey(ticket::Input::Done));
+        wait("home");
+        if i % 100 == 0 {
+            psim.inject("clear-receipts", &json!({})).expect("clear");
+        }
+        if marks.contains(&i) || i == n {
+            let rss = rss_kib();
+            if i == 10 {
+                first = rss;
+            }
+            let growth = if first > 0 {
+                (rss as f64 - first as f64) / first as f64 * 100.0
+            } else {
+                0.0
+            };
+            println!(
+                "after {i} ticket journeys: RSS {:.1} MiB ({growth:+.2} % since 10), {:.0} journeys/min",
+                rss as f64 / 1024.0,
+                i as f64 / started.elapsed().as_secs_f64() * 60.0
+            );
+        }
+    }
+    let counts = terminal.journal.lock().counts().expect("counts");
+    println!("journal: {counts:?}");
+    terminal.stop();
+}

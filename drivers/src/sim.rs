@@ -41,6 +41,9 @@ impl SimEnv {
 pub struct SimFaults {
     /// Swallow requests and say nothing.
     pub no_reply: bool,
+    /// Swallow only the next this many replies, then answer again (a reply lost on a busy
+    /// line); counts down as replies are swallowed.
+    pub swallow_next: std::cell::Cell<u32>,
     /// Bytes sent before each reply, as line noise would.
     pub garbage: Vec<u8>,
     /// Split each reply into chunks of this many bytes.
@@ -195,6 +198,11 @@ pub fn send_with_faults(
     reply: &[u8],
 ) -> io::Result<()> {
     if faults.no_reply {
+        return Ok(());
+    }
+    let swallow = faults.swallow_next.get();
+    if swallow > 0 {
+        faults.swallow_next.set(swallow - 1);
         return Ok(());
     }
     let mut bytes = faults.garbage.clone();

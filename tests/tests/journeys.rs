@@ -92,11 +92,10 @@ impl Run {
         let mut last = Vec::new();
         for s in steps {
             self.n += 1;
-            let r = self
-                .tour
-                .step(self.n, &s)
-                .unwrap_or_else(|e| panic!("{e:#}"));
-            last = r.labels.clone();
+            match self.tour.step(self.n, &s) {
+                Ok(r) => last = r.labels.clone(),
+                Err(e) => panic!("{e:#}\n{}", self.recent()),
+            }
         }
         last
     }
@@ -112,6 +111,22 @@ impl Run {
             .unwrap()
             .inject(what, &json!({}))
             .unwrap()
+    }
+
+    /// The journal's last events (masked as recorded), for failure messages.
+    fn recent(&self) -> String {
+        let all = self
+            .tour
+            .terminal
+            .journal
+            .lock()
+            .events_like("", 10_000)
+            .unwrap_or_default();
+        let from = all.len().saturating_sub(25);
+        all[from..]
+            .iter()
+            .map(|(_, k, p)| format!("  {k} {p}\n"))
+            .collect()
     }
 
     /// The journal's events of `kind`, payloads only.
@@ -219,7 +234,11 @@ fn by_card_with_people_ahead() {
     steps.extend(to_groups());
     steps.push(step("identify", group("huji"), "ticket-identify"));
     let labels = r.play(steps);
-    assert!(has(&labels, "请将身份证放在读卡区"), "{labels:?}");
+    assert!(
+        has(&labels, "请将身份证放在读卡区"),
+        "{labels:?}\n{}",
+        r.recent()
+    );
     // The reader and scanner blink while the citizen may use them (the session holds the
     // board, so the lights are read through the simulated pins).
     let rt = &r.tour.terminal.runtime;
@@ -242,8 +261,12 @@ fn by_card_with_people_ahead() {
         sim("idcard", "place", json!({"card": "resident"})),
         "ticket-taken",
     )]);
-    assert!(has(&labels, "您的号码 A008"), "{labels:?}");
-    assert!(has(&labels, "户籍业务 · 前面还有 7 人"), "{labels:?}");
+    assert!(has(&labels, "您的号码 A008"), "{labels:?}\n{}", r.recent());
+    assert!(
+        has(&labels, "户籍业务 · 前面还有 7 人"),
+        "{labels:?}\n{}",
+        r.recent()
+    );
     // On paper: the ticket the printer confirmed.
     let receipts = r.sim("receipt", "receipts");
     let text = receipts.to_string();
@@ -295,14 +318,18 @@ fn printer_faults_void_the_number_and_take_the_service_off() {
         steps.push(step("fault", sim("receipt", fault, args), "ticket-groups"));
         steps.push(step("print", group("shuiwu"), "ticket-problem"));
         let labels = r.play(steps);
-        assert!(has(&labels, words), "{fault}: {labels:?}");
+        assert!(has(&labels, words), "{fault}: {labels:?}\n{}", r.recent());
         assert!(!has(&labels, "重试"), "no retry after a failed print");
         r.centre_ticket("shuiwu", "H001", TicketState::Void);
         // Home: the ticket service is off until the printer recovers.
         let mut home = step("home", touch("返回首页", "Back to home"), "home");
         home.until = Some("ticket-unavailable".into());
         let labels = r.play(vec![home]);
-        assert!(has(&labels, "暂不可用：凭条打印机需要维护"), "{labels:?}");
+        assert!(
+            has(&labels, "暂不可用：凭条打印机需要维护"),
+            "{labels:?}\n{}",
+            r.recent()
+        );
         assert_eq!(r.journal("session.ticket.failed").len(), 1);
         let problem = &r.journal("session.ticket.failed")[0]["fields"]["problem"];
         assert!(problem.as_str().unwrap().starts_with("print-"), "{problem}");
@@ -337,7 +364,7 @@ fn by_appointment_once() {
         "ticket-taken",
     ));
     let labels = r.play(steps);
-    assert!(has(&labels, "您的号码 F001"), "{labels:?}");
+    assert!(has(&labels, "您的号码 F001"), "{labels:?}\n{}", r.recent());
     assert_eq!(
         r.journal("session.ticket.taken")[0]["fields"]["identified_by"],
         "appointment"
@@ -355,7 +382,11 @@ fn by_appointment_once() {
         "ticket-problem",
     ));
     let labels = r.play(again);
-    assert!(has(&labels, "此预约已签到取号"), "{labels:?}");
+    assert!(
+        has(&labels, "此预约已签到取号"),
+        "{labels:?}\n{}",
+        r.recent()
+    );
     // Something that is not an appointment, and an appointment nobody booked.
     let mut more = vec![step("retry", touch("重试", "Try again"), "ticket-identify")];
     more.push(step(
@@ -364,7 +395,11 @@ fn by_appointment_once() {
         "ticket-problem",
     ));
     let labels = r.play(more);
-    assert!(has(&labels, "此二维码不是预约码"), "{labels:?}");
+    assert!(
+        has(&labels, "此二维码不是预约码"),
+        "{labels:?}\n{}",
+        r.recent()
+    );
     let mut unknown = vec![step("retry", touch("重试", "Try again"), "ticket-identify")];
     unknown.push(step(
         "unknown",
@@ -372,7 +407,7 @@ fn by_appointment_once() {
         "ticket-problem",
     ));
     let labels = r.play(unknown);
-    assert!(has(&labels, "未找到此预约"), "{labels:?}");
+    assert!(has(&labels, "未找到此预约"), "{labels:?}\n{}", r.recent());
     r.finish();
 }
 
@@ -386,7 +421,11 @@ fn card_faults_end_on_screens_that_say_what_to_do() {
         "ticket-problem",
     ));
     let labels = r.play(steps);
-    assert!(has(&labels, "此身份证已于 2025-03-10 过期"), "{labels:?}");
+    assert!(
+        has(&labels, "此身份证已于 2025-03-10 过期"),
+        "{labels:?}\n{}",
+        r.recent()
+    );
     for (setup, what, words) in [
         (json!({"times": 2}), "moved", "读卡时证件被移动了"),
         (
@@ -410,7 +449,7 @@ fn card_faults_end_on_screens_that_say_what_to_do() {
             ),
         ];
         let labels = r.play(steps);
-        assert!(has(&labels, words), "{what}: {labels:?}");
+        assert!(has(&labels, words), "{what}: {labels:?}\n{}", r.recent());
     }
     // After a problem, trying again with a good card gets the ticket.
     let steps = vec![
@@ -468,7 +507,11 @@ fn in_english() {
     let mut steps = to_groups();
     steps.push(step("identify", group("shebao"), "ticket-identify"));
     let labels = r.play(steps);
-    assert!(has(&labels, "Social insurance"), "{labels:?}");
+    assert!(
+        has(&labels, "Social insurance"),
+        "{labels:?}\n{}",
+        r.recent()
+    );
     assert!(
         has(&labels, "Take a ticket without identifying"),
         "{labels:?}"
@@ -478,7 +521,11 @@ fn in_english() {
         touch("不核验身份，直接取号", "Take a ticket without identifying"),
         "ticket-taken",
     )]);
-    assert!(has(&labels, "Your number C001"), "{labels:?}");
+    assert!(
+        has(&labels, "Your number C001"),
+        "{labels:?}\n{}",
+        r.recent()
+    );
     assert!(
         has(&labels, "Social insurance · You are next"),
         "{labels:?}"
@@ -516,7 +563,7 @@ fn centre_unreachable() {
     r.play(to_groups());
     tokio.block_on(centre.stop()).unwrap();
     let labels = r.play(vec![step("number", group("shuiwu"), "ticket-problem")]);
-    assert!(has(&labels, "暂时无法取号"), "{labels:?}");
+    assert!(has(&labels, "暂时无法取号"), "{labels:?}\n{}", r.recent());
     assert!(
         has(&labels, "重试"),
         "the centre may be back: try again is offered"
@@ -526,7 +573,11 @@ fn centre_unreachable() {
     let mut home = step("home", touch("返回首页", "Back to home"), "home");
     home.until = Some("ticket-unavailable".into());
     let labels = r.play(vec![home]);
-    assert!(has(&labels, "暂不可用：排队系统无法连接"), "{labels:?}");
+    assert!(
+        has(&labels, "暂不可用：排队系统无法连接"),
+        "{labels:?}\n{}",
+        r.recent()
+    );
     r.finish();
 }
 

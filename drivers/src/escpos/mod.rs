@@ -294,6 +294,18 @@ impl ReceiptPrinter {
         Ok(s)
     }
 
+    /// `query_status`, asked once more when the first request went unanswered: a reply lost
+    /// on a busy line (or a printer finishing a cut) is not yet a printer gone offline.
+    fn query_status_again(&mut self) -> Result<PrinterStatus, PrinterError> {
+        match self.query_status() {
+            Err(PrinterError::NoStatus(what)) => {
+                tracing::warn!(device = %self.info.id, "no answer to {what}; asking again");
+                self.query_status()
+            }
+            other => other,
+        }
+    }
+
     /// Prints one job and says whether the printer confirmed it.
     pub fn print_job(&mut self, bytes: &[u8]) -> Result<JobReport, PrinterError> {
         let started = Instant::now();
@@ -313,7 +325,7 @@ impl ReceiptPrinter {
                 )),
             };
         }
-        let before = self.query_status()?;
+        let before = self.query_status_again()?;
         if let Some(problem) = before.blocking_problem() {
             return Err(PrinterError::NotReady(problem.into()));
         }
@@ -328,9 +340,18 @@ impl ReceiptPrinter {
                 confirmed = Some(b);
                 break;
             }
-            let mid = self.query_status()?;
-            if let Some(problem) = mid.blocking_problem() {
-                return Err(PrinterError::Failed(problem.into()));
+            // A printer busy taking in the job may leave a real-time request unanswered for a
+            // while; silence is not a fault, the job's deadline decides.
+            match self.query_status() {
+                Ok(mid) => {
+                    if let Some(problem) = mid.blocking_problem() {
+                        return Err(PrinterError::Failed(problem.into()));
+                    }
+                }
+                Err(PrinterError::NoStatus(what)) => {
+                    tracing::debug!(device = %self.info.id, "no answer to {what} while printing");
+                }
+                Err(e) => return Err(e),
             }
         }
         let Some(paper) = confirmed else {
@@ -339,7 +360,7 @@ impl ReceiptPrinter {
                 self.job_timeout
             )));
         };
-        let mut after = self.query_status()?;
+        let mut after = self.query_status_again()?;
         after.apply_paper_sensor(paper)?;
         if let Some(problem) = after.blocking_problem() {
             return Err(PrinterError::Failed(problem.into()));
@@ -395,7 +416,7 @@ impl Device for ReceiptPrinter {
                 .with_sub(SubStatus::StatusUnknown)
                 .with_detail("one-way printer: status cannot be read");
         }
-        match self.query_status() {
+        match self.query_status_again() {
             Ok(s) => {
                 let h = s.health();
                 if h.detail.is_empty() {

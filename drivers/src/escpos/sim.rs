@@ -121,6 +121,62 @@ struct Printer {
     /// Cut but not yet written out: PNGs are written after the replies have gone, as a real
     /// printer's mechanics run beside its interface.
     cut_pages: Vec<super::render::Page>,
+    /// Writes the PNGs on its own thread, so real-time status is answered while a page is
+    /// being encoded (as a printer answers DLE EOT while its cutter runs).
+    saver: PngSaver,
+}
+
+/// A thread that writes receipt PNGs; `settle` waits for what was handed to it.
+struct PngSaver {
+    tx: Option<std::sync::mpsc::Sender<(usize, PathBuf, super::render::Page)>>,
+    done: std::sync::mpsc::Receiver<(usize, bool)>,
+    outstanding: usize,
+}
+
+impl PngSaver {
+    fn start(id: &str) -> PngSaver {
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, PathBuf, super::render::Page)>();
+        let (done_tx, done) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name(format!("{id}-png"))
+            .spawn(move || {
+                for (index, path, page) in rx {
+                    let saved = page.save_png(&path).is_ok();
+                    if done_tx.send((index, saved)).is_err() {
+                        return;
+                    }
+                }
+            });
+        PngSaver {
+            // Without the thread, pages are recorded as not saved rather than lost silently.
+            tx: spawned.ok().map(|_| tx),
+            done,
+            outstanding: 0,
+        }
+    }
+
+    fn save(&mut self, index: usize, path: PathBuf, page: super::render::Page) -> bool {
+        match &self.tx {
+            Some(tx) if tx.send((index, path, page)).is_ok() => {
+                self.outstanding += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Waits for every page handed over so far; returns (receipt index, saved) for each.
+    fn settle(&mut self) -> Vec<(usize, bool)> {
+        let mut out = Vec::new();
+        while self.outstanding > 0 {
+            match self.done.recv_timeout(Duration::from_secs(30)) {
+                Ok(d) => out.push(d),
+                Err(_) => break,
+            }
+            self.outstanding -= 1;
+        }
+        out
+    }
 }
 
 const SIM_COMMANDS: &str = "open-cover, close-cover, paper-out, paper-near-end, load-paper, \
@@ -131,15 +187,26 @@ impl Printer {
         for page in std::mem::take(&mut self.cut_pages) {
             let n = self.receipts.len() + self.cleared + 1;
             let path = self.config.out_dir.join(format!("{}-{n:04}.png", self.id));
-            let saved = page.save_png(&path);
-            self.receipts.push(json!({
+            let record = json!({
                 "png": path_string(&path),
-                "saved": saved.is_ok(),
+                "saved": false,
                 "text": page.text,
                 "qr": page.qr_codes,
                 "barcodes": page.barcodes,
                 "height": page.image.height(),
-            }));
+            });
+            let index = self.receipts.len();
+            self.receipts.push(record);
+            self.saver.save(index, path, page);
+        }
+    }
+
+    /// Marks the receipts whose PNGs are written, after waiting for them.
+    fn settle_pngs(&mut self) {
+        for (index, saved) in self.saver.settle() {
+            if let Some(r) = self.receipts.get_mut(index) {
+                r["saved"] = json!(saved);
+            }
         }
     }
 
@@ -193,9 +260,13 @@ impl Printer {
                 s.error = false;
                 s.offline = s.cover_open || s.paper_end;
             }
-            "receipts" => return Ok(json!(self.receipts)),
+            "receipts" => {
+                self.settle_pngs();
+                return Ok(json!(self.receipts));
+            }
             // Long runs (the soak benchmark) keep the count, not every receipt's summary.
             "clear-receipts" => {
+                self.settle_pngs();
                 self.cleared += self.receipts.len();
                 self.receipts.clear();
             }
@@ -292,6 +363,7 @@ fn run(
     let Ok(renderer) = Renderer::new(config.paper.dots()) else {
         return;
     };
+    let saver = PngSaver::start(&id);
     let mut p = Printer {
         id,
         config,
@@ -307,6 +379,7 @@ fn run(
         receipts: Vec::new(),
         cleared: 0,
         cut_pages: Vec::new(),
+        saver,
     };
     let mut faults = SimFaults::default();
     let mut pending: Vec<u8> = Vec::new();

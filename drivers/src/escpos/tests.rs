@@ -115,6 +115,34 @@ fn a_ticket_is_confirmed_and_comes_out_as_a_readable_png() {
 }
 
 #[test]
+fn a_lost_status_reply_is_asked_again_and_a_silent_printer_prints_nothing() {
+    let mut r = rig(TransportKind::Serial, &[]);
+    // The answers to the status check before the job are lost once: asked again, it prints.
+    r.sim
+        .set_faults(crate::sim::SimFaults {
+            swallow_next: std::cell::Cell::new(1),
+            ..Default::default()
+        })
+        .unwrap();
+    let out = r.printer.run("print", &ticket(), &ctx()).unwrap();
+    assert_eq!(out["outcome"], "printed", "{out}");
+    assert_eq!(receipts(&r.sim).len(), 1);
+    assert_eq!(r.printer.poll().health, Health::Online);
+    // A printer that answers nothing is offline, and no job is sent to it.
+    r.sim
+        .set_faults(crate::sim::SimFaults {
+            no_reply: true,
+            ..Default::default()
+        })
+        .unwrap();
+    let e = r.printer.run("print", &ticket(), &ctx()).unwrap_err();
+    assert_eq!(e.code, CompletionCode::Timeout, "{e}");
+    assert_eq!(r.printer.poll().health, Health::Offline);
+    let stats = r.sim.inject("stats", &json!({})).unwrap();
+    assert_eq!(stats["receipts"], 1);
+}
+
+#[test]
 fn an_empty_roll_refuses_the_job_before_sending_it() {
     let mut r = rig(TransportKind::Serial, &[]);
     r.sim.inject("paper-out", &json!({})).unwrap();

@@ -534,7 +534,19 @@ impl IdCardReader {
     }
 
     fn simple(&mut self, cmd: (u8, u8)) -> Result<Reply, ReaderError> {
-        let r = self.exchange(&Command::new(cmd), Duration::from_millis(1000))?;
+        let mut r = self.exchange(&Command::new(cmd), Duration::from_millis(1000))?;
+        // A FIND answer to anything but FIND is the late reply of a FIND that timed out: it
+        // says nothing about this command, which is asked again.
+        let find_answer = |sw3| {
+            matches!(
+                SamStatus::from_sw3(sw3),
+                SamStatus::CardFound | SamStatus::FindFailed
+            )
+        };
+        if cmd != Command::FIND && find_answer(r.sw3) {
+            tracing::warn!(device = %self.info.id, "late FIND reply discarded; asking again");
+            r = self.exchange(&Command::new(cmd), Duration::from_millis(1000))?;
+        }
         match SamStatus::from_sw3(r.sw3) {
             s if s.is_success() => Ok(r),
             s => Err(ReaderError::Sam(s)),
@@ -651,9 +663,24 @@ impl IdCardReader {
     ) -> Result<CardRead, CommandError> {
         let deadline = Instant::now() + ctx.timeout;
         ctx.progress.emit(Progress::PlaceCard);
+        // A module busy with its antenna, or a loaded host, can miss one FIND now and then; the
+        // wait goes on. Three misses in a row is a reader that stopped answering.
+        let mut missed = 0;
         loop {
             ctx.cancel.check()?;
-            if self.find()? {
+            let found = match self.find() {
+                Ok(found) => {
+                    missed = 0;
+                    found
+                }
+                Err(ReaderError::Timeout(t)) if missed < 2 => {
+                    missed += 1;
+                    tracing::warn!(device = %self.info.id, "no answer to FIND within {t:?}; asking again");
+                    false
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if found {
                 // A card pulled away mid-read (41) gets one more try while it is still there.
                 let read = match self.read_found_card(with_fp, self.today()) {
                     Err(ReaderError::Sam(SamStatus::ReadFailed)) => {

@@ -161,6 +161,50 @@ fn fragmented_slow_and_noisy_replies_still_read() {
 }
 
 #[test]
+fn a_lost_find_reply_does_not_end_the_wait_but_a_silent_reader_does() {
+    let (_d, sim, mut r) = setup();
+    sim.place(CardFixture::builtin("resident").unwrap())
+        .unwrap();
+    let lost = |n| SimFaults {
+        swallow_next: std::cell::Cell::new(n),
+        ..Default::default()
+    };
+    // Two FINDs go unanswered; the third finds the card.
+    sim.set_faults(lost(2)).unwrap();
+    let read = r.wait_card(false, &ctx(10_000)).unwrap();
+    assert_eq!(read.identity.number, "320583199001011232");
+    // Three in a row: the reader stopped answering, which is not "no card".
+    sim.lift().unwrap();
+    sim.place(CardFixture::builtin("resident").unwrap())
+        .unwrap();
+    sim.set_faults(lost(3)).unwrap();
+    let e = r.wait_card(false, &ctx(10_000)).err().unwrap();
+    assert_eq!(e.code, CompletionCode::Timeout);
+    assert!(!e.detail.contains("no card"), "{e}");
+    sim.set_faults(SimFaults::default()).unwrap();
+    assert_eq!(r.poll().health, Health::Online);
+}
+
+#[test]
+fn a_late_find_reply_is_not_taken_for_the_next_commands_answer() {
+    let (_d, sim, mut r) = setup();
+    // The FIND's answer comes 1.5 s late: after FIND gave up (1 s), within the status
+    // request's second. The simulator clears the delay before it reads that request (its
+    // mailbox comes first), so the status is answered at once when asked again.
+    sim.set_faults(SimFaults {
+        delay_ms: 1500,
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(matches!(r.find(), Err(ReaderError::Timeout(_))));
+    std::thread::scope(|s| {
+        s.spawn(|| sim.set_faults(SimFaults::default()).unwrap());
+        r.sam_status()
+            .expect("the late FIND answer (no card) was taken for the status");
+    });
+}
+
+#[test]
 fn checksum_errors_silence_and_unplug_are_typed() {
     let (_d, sim, mut r) = setup();
     sim.set_faults(SimFaults {

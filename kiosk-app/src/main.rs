@@ -60,7 +60,9 @@ enum Command {
     },
     /// Render a screen to PNG with the software renderer.
     Screenshot {
-        /// home | device-status | help
+        /// A screen by name: attract, home, help, ticket-groups, ticket-identify, ticket-taken,
+        /// ticket-problem, staff-pin, device-status … (an unknown name lists them all). Journey
+        /// screens in a real state come from `kiosk tour`.
         screen: String,
         out: PathBuf,
         #[command(flatten)]

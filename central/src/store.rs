@@ -1212,7 +1212,6 @@ impl SqliteStore {
         .map(drop)
     }
 
-    /// Uses a one-time code to register a terminal's public key.
     /// Whether `code_sha256` would enrol `device_id` now, without using it.
     pub fn check_enrolment_code(
         &self,
@@ -1246,6 +1245,7 @@ impl SqliteStore {
         })
     }
 
+    /// Uses a one-time code to register a terminal's public key.
     pub fn enrol_with_code(
         &self,
         device_id: &str,

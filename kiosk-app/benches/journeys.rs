@@ -51,16 +51,28 @@ fn main() {
     // Touch → frame: home ↔ service groups.
     let rounds = 150;
     let mut touches = Vec::new();
+    let (mut finding, mut flowing, mut drawing) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         for (label, screen) in [("取号", "ticket-groups"), ("首页", "home")] {
             let t = Instant::now();
             tour.touch(label).expect("touch");
+            let touched = Instant::now();
             let v = wait(screen);
+            let flowed = Instant::now();
             tour.draw(&v).expect("draw");
             touches.push(t.elapsed());
+            finding.push(touched - t);
+            flowing.push(flowed - touched);
+            drawing.push(flowed.elapsed());
         }
     }
     report("touch → next frame at 1920×1080 (home ↔ groups)", touches);
+    report(
+        "  of which finding and pressing the control (test driver)",
+        finding,
+    );
+    report("  of which the flow deciding the next screen", flowing);
+    report("  of which binding and rendering the frame", drawing);
 
     // Device event → frame: the presence sensor wakes the attract screen.
     let board = tour.terminal.runtime.device("board").expect("board");

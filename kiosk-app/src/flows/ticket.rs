@@ -256,8 +256,9 @@ fn stop_identifying() -> Vec<Effect> {
 /// Enters identifying for `group`, or goes straight on when it needs no identification.
 fn identify(ctx: &Context<'_>, group: &QueueGroup) -> (Stage, Vec<Effect>) {
     let id = group.id.clone();
-    if group.identify == Identification::None {
-        return (
+    // Numbered without anyone identifying.
+    let anonymous = |id: String| {
+        (
             Stage::Numbering {
                 group: id.clone(),
                 how: How::Nobody,
@@ -266,22 +267,16 @@ fn identify(ctx: &Context<'_>, group: &QueueGroup) -> (Stage, Vec<Effect>) {
                 group: id,
                 how: How::Nobody,
             }],
-        );
+        )
+    };
+    if group.identify == Identification::None {
+        return anonymous(id);
     }
     let card = ctx.can(group, Method::IdCard);
     let code = ctx.can(group, Method::Appointment);
     if !card && !code {
         if group.identify == Identification::Optional {
-            return (
-                Stage::Numbering {
-                    group: id.clone(),
-                    how: How::Nobody,
-                },
-                vec![Effect::Number {
-                    group: id,
-                    how: How::Nobody,
-                }],
-            );
+            return anonymous(id);
         }
         return problem(Some(id), Problem::CannotIdentifyHere, None, Vec::new());
     }

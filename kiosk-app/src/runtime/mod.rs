@@ -276,11 +276,7 @@ impl Runtime {
         args: Value,
         ctx: CommandContext,
     ) -> Result<Value, CallError> {
-        let id = claim.device();
-        let dev = self
-            .device(id)
-            .map_err(|_| CallError::UnknownDevice(id.to_string()))?;
-        self.claims.check(claim, id)?;
+        let (id, dev) = self.held(claim)?;
         let corr = self.events.next_correlation();
         self.events
             .emit(Event::action_init(id, action, corr, self.clock.now()));
@@ -321,14 +317,20 @@ impl Runtime {
         args: Value,
         timeout: Duration,
     ) -> Result<Value, CallError> {
+        let (_, dev) = self.held(claim)?;
+        Ok(dev
+            .handle
+            .call(action, args, CommandContext::with_timeout(timeout))?)
+    }
+
+    /// The device `claim` is for, once the claim is checked to be still held.
+    fn held<'c>(&self, claim: &'c Claim) -> Result<(&'c str, &ManagedDevice), CallError> {
         let id = claim.device();
         let dev = self
             .device(id)
             .map_err(|_| CallError::UnknownDevice(id.to_string()))?;
         self.claims.check(claim, id)?;
-        Ok(dev
-            .handle
-            .call(action, args, CommandContext::with_timeout(timeout))?)
+        Ok((id, dev))
     }
 
     /// The first device of `kind`, if the table has one.

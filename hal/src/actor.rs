@@ -74,6 +74,12 @@ pub trait Device: Send + 'static {
     fn take_input(&mut self, _budget: Duration) -> Vec<DeviceInput> {
         Vec::new()
     }
+    /// For a device whose input is sampled (pins read at once, not a line to wait on): how
+    /// often to sample. The actor then waits for commands between samples and calls
+    /// `take_input` with no budget, so a command is served at once, not after a sleep.
+    fn sample_every(&self) -> Option<Duration> {
+        None
+    }
 }
 
 enum Cmd {
@@ -223,6 +229,8 @@ fn actor_loop(
     poll_interval: Duration,
 ) {
     let mut next_poll = Instant::now();
+    let sampled = device.sample_every().filter(|_| device.produces_input());
+    let mut next_sample = Instant::now();
     loop {
         let now = Instant::now();
         if now >= next_poll {
@@ -230,10 +238,11 @@ fn actor_loop(
             *info.lock().unwrap_or_else(|p| p.into_inner()) = device.info();
             next_poll = Instant::now() + poll_interval;
         }
-        let wait = if device.produces_input() {
-            Duration::ZERO
-        } else {
-            next_poll.saturating_duration_since(Instant::now())
+        let until_poll = next_poll.saturating_duration_since(Instant::now());
+        let wait = match sampled {
+            Some(_) => until_poll.min(next_sample.saturating_duration_since(Instant::now())),
+            None if device.produces_input() => Duration::ZERO,
+            None => until_poll,
         };
         match rx.recv_timeout(wait) {
             Ok(Cmd::Run {
@@ -261,11 +270,18 @@ fn actor_loop(
             Ok(Cmd::Stop) | Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {}
         }
-        if device.produces_input() {
-            for input in device.take_input(INPUT_TICK) {
-                // No subscriber is fine: nobody is waiting for a scan right now.
-                let _ = inputs.send(input);
+        let taken = match sampled {
+            Some(every) if Instant::now() >= next_sample => {
+                next_sample = Instant::now() + every;
+                device.take_input(Duration::ZERO)
             }
+            Some(_) => Vec::new(),
+            None if device.produces_input() => device.take_input(INPUT_TICK),
+            None => Vec::new(),
+        };
+        for input in taken {
+            // No subscriber is fine: nobody is waiting for a scan right now.
+            let _ = inputs.send(input);
         }
     }
 }
@@ -317,6 +333,63 @@ mod tests {
                 other => Err(CommandError::unsupported(other.to_string())),
             }
         }
+    }
+
+    /// Pins read on demand: records every budget it was handed and counts the samples.
+    struct Sampled {
+        budgets: Arc<Mutex<Vec<Duration>>>,
+    }
+
+    impl Device for Sampled {
+        fn info(&self) -> DeviceInfo {
+            DeviceInfo::new("s", DeviceKind::Board, "test")
+        }
+        fn poll(&mut self) -> HealthReport {
+            HealthReport::new(Health::Online)
+        }
+        fn self_test(&mut self, _: &CommandContext) -> Result<Value, CommandError> {
+            Ok(json!({"ok": true}))
+        }
+        fn actions(&self) -> Vec<ActionSpec> {
+            Vec::new()
+        }
+        fn run(&mut self, _: &str, _: &Value, _: &CommandContext) -> Result<Value, CommandError> {
+            Ok(json!({"samples": self.budgets.lock().unwrap().len()}))
+        }
+        fn produces_input(&self) -> bool {
+            true
+        }
+        fn take_input(&mut self, budget: Duration) -> Vec<DeviceInput> {
+            self.budgets.lock().unwrap().push(budget);
+            Vec::new()
+        }
+        fn sample_every(&self) -> Option<Duration> {
+            Some(Duration::from_millis(5))
+        }
+    }
+
+    #[test]
+    fn a_sampled_device_is_sampled_without_sleeping_inside_the_actor() {
+        let budgets = Arc::new(Mutex::new(Vec::new()));
+        let h = DeviceHandle::spawn(
+            Box::new(Sampled {
+                budgets: budgets.clone(),
+            }),
+            Duration::from_secs(60),
+        );
+        let ctx = || CommandContext::with_timeout(Duration::from_secs(5));
+        let first = h.call("count", Value::Null, ctx()).unwrap()["samples"]
+            .as_u64()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(60));
+        let later = h.call("count", Value::Null, ctx()).unwrap()["samples"]
+            .as_u64()
+            .unwrap();
+        h.shutdown();
+        assert!(later > first, "the pins were not sampled between commands");
+        // The actor waits on its commands between samples: the device never sleeps in it.
+        let b = budgets.lock().unwrap();
+        assert!(b.iter().all(|d| d.is_zero()), "{b:?}");
     }
 
     #[test]

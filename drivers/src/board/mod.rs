@@ -18,6 +18,8 @@ use serde_json::{json, Value};
 use crate::{DeviceSpec, DriverError};
 
 pub const DRIVER: &str = "board-gpio";
+/// How often the pins are read: fast enough for a 50 ms presence debounce.
+const SAMPLE_EVERY: Duration = Duration::from_millis(20);
 const OPTIONS: &[&str] = &[
     "lights",
     "presence",
@@ -353,8 +355,12 @@ where
     }
 
     fn take_input(&mut self, budget: Duration) -> Vec<DeviceInput> {
-        std::thread::sleep(budget.min(Duration::from_millis(20)));
+        std::thread::sleep(budget.min(SAMPLE_EVERY));
         self.sample()
+    }
+
+    fn sample_every(&self) -> Option<Duration> {
+        Some(SAMPLE_EVERY)
     }
 }
 

@@ -123,6 +123,8 @@ pub struct ReceiptPrinter {
     /// Bytes read but not yet consumed (an automatic status block may interleave replies).
     inbox: Vec<u8>,
     last: PrinterStatus,
+    /// A job's GS r is out and its answer not yet taken: status queries must not throw it away.
+    awaiting_confirmation: bool,
 }
 
 fn parse_enum<T: for<'de> Deserialize<'de>>(
@@ -176,6 +178,7 @@ impl ReceiptPrinter {
             unconfirmed,
             job_timeout,
             inbox: Vec::new(),
+            awaiting_confirmation: false,
             last: PrinterStatus::default(),
         })
     }
@@ -257,8 +260,19 @@ impl ReceiptPrinter {
             self.take_auto_status()?;
             if let Some(pos) = self.inbox.iter().position(|&b| accept(b)) {
                 let b = self.inbox[pos];
-                // Anything before it is noise on the line.
+                // Anything before it is noise on the line — except a job's confirmation that
+                // came first, which waits for the job.
+                let kept: Vec<u8> = if self.awaiting_confirmation {
+                    self.inbox[..pos]
+                        .iter()
+                        .copied()
+                        .filter(|b| b & 0x90 == 0)
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 self.inbox.drain(..=pos);
+                self.inbox.splice(0..0, kept);
                 return Ok(Some(b));
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -271,11 +285,26 @@ impl ReceiptPrinter {
 
     /// Reads the four real-time status groups.
     pub fn query_status(&mut self) -> Result<PrinterStatus, PrinterError> {
-        if let Some(l) = self.link.as_mut() {
-            let r = l.discard_input();
-            self.drop_on(r)?;
+        if self.awaiting_confirmation {
+            // Late answers to an earlier status request go, but a job's confirmation may be
+            // among what already arrived: read it all and keep the byte that can be one (a
+            // GS r answer has bits 4 and 7 clear; a DLE EOT answer never does).
+            if self.link.is_some() {
+                for _ in 0..64 {
+                    if !self.fill(Duration::from_millis(1))? {
+                        break;
+                    }
+                }
+            }
+            self.take_auto_status()?;
+            self.inbox.retain(|b| b & 0x90 == 0);
+        } else {
+            if let Some(l) = self.link.as_mut() {
+                let r = l.discard_input();
+                self.drop_on(r)?;
+            }
+            self.inbox.clear();
         }
-        self.inbox.clear();
         let mut s = self.last;
         // The four requests go out together: a printer answers real-time requests in the order
         // received, one byte each, so one round trip serves all four.
@@ -308,6 +337,12 @@ impl ReceiptPrinter {
 
     /// Prints one job and says whether the printer confirmed it.
     pub fn print_job(&mut self, bytes: &[u8]) -> Result<JobReport, PrinterError> {
+        let r = self.print_job_confirmed(bytes);
+        self.awaiting_confirmation = false;
+        r
+    }
+
+    fn print_job_confirmed(&mut self, bytes: &[u8]) -> Result<JobReport, PrinterError> {
         let started = Instant::now();
         if self.mode == StatusMode::None {
             self.write(bytes)?;
@@ -331,6 +366,7 @@ impl ReceiptPrinter {
         }
         self.write(bytes)?;
         self.write(&GS_R_PAPER)?;
+        self.awaiting_confirmation = true;
         // Wait for the in-order reply, reading real-time status now and then: a printer that
         // stopped mid-job never reaches the GS r, but says why at once.
         let deadline = started + self.job_timeout;
@@ -354,6 +390,7 @@ impl ReceiptPrinter {
                 Err(e) => return Err(e),
             }
         }
+        self.awaiting_confirmation = false;
         let Some(paper) = confirmed else {
             return Err(PrinterError::Failed(format!(
                 "no confirmation within {:?}",

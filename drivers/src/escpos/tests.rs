@@ -142,6 +142,69 @@ fn a_lost_status_reply_is_asked_again_and_a_silent_printer_prints_nothing() {
     assert_eq!(stats["receipts"], 1);
 }
 
+/// A line on which the printer has already answered a job's GS r (paper present, `0x00`) when
+/// the driver next asks for status, and answers every DLE EOT with "all well".
+struct AnsweredLine {
+    incoming: std::collections::VecDeque<u8>,
+}
+
+impl kiosk_hal::transport::Transport for AnsweredLine {
+    fn read(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
+        let n = buf.len().min(self.incoming.len());
+        if n == 0 {
+            return Err(TransportError::Timeout(timeout));
+        }
+        for b in buf.iter_mut().take(n) {
+            *b = self.incoming.pop_front().unwrap_or_default();
+        }
+        Ok(n)
+    }
+    fn write_all(&mut self, data: &[u8]) -> Result<(), TransportError> {
+        for w in data.windows(3) {
+            if w[..2] == DLE_EOT {
+                self.incoming
+                    .push_back(PrinterStatus::default().real_time_reply(w[2]));
+            }
+        }
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), TransportError> {
+        Ok(())
+    }
+    fn reopen(&mut self) -> Result<(), TransportError> {
+        Ok(())
+    }
+    fn describe(&self) -> String {
+        "answered line".into()
+    }
+}
+
+#[test]
+fn a_status_query_during_a_job_keeps_the_jobs_confirmation() {
+    let mut r = rig(TransportKind::Serial, &[]);
+    // The confirmation arrived just as the driver, tired of waiting, asks for status.
+    r.printer.link = Some(Box::new(AnsweredLine {
+        incoming: [0x00].into(),
+    }));
+    r.printer.awaiting_confirmation = true;
+    let s = r.printer.query_status().unwrap();
+    assert!(s.blocking_problem().is_none(), "{s:?}");
+    assert_eq!(
+        r.printer
+            .take_reply(|b| b & 0x90 == 0, Duration::from_millis(10))
+            .unwrap(),
+        Some(0x00),
+        "the job's confirmation was thrown away with the stale status"
+    );
+    // The same line after the job: whatever waits is stale and goes.
+    r.printer.awaiting_confirmation = false;
+    r.printer.link = Some(Box::new(AnsweredLine {
+        incoming: [0x00].into(),
+    }));
+    r.printer.query_status().unwrap();
+    assert!(r.printer.inbox.is_empty(), "{:?}", r.printer.inbox);
+}
+
 #[test]
 fn an_empty_roll_refuses_the_job_before_sending_it() {
     let mut r = rig(TransportKind::Serial, &[]);

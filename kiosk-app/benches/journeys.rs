@@ -2,12 +2,14 @@
 //! frame drawn by the software renderer at 1920×1080, median and p99; and the queue-ticket
 //! journey from the citizen's touch to the printer's confirmation, against the wire floor of
 //! the bytes a paced 115200-bps printer had to receive. Printed, never asserted.
+//! `HALLKIT_BENCH_TOUCHES` (150) and `HALLKIT_BENCH_WAKES` (40) set the rounds.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use kiosk_app::cli::tour::{Tour, TourOptions};
 use kiosk_app::Config;
+use kiosk_protocol::EventKind;
 use serde_json::json;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -49,7 +51,10 @@ fn main() {
     tour.draw(&wait("home")).expect("draw");
 
     // Touch → frame: home ↔ service groups.
-    let rounds = 150;
+    let rounds: usize = std::env::var("HALLKIT_BENCH_TOUCHES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(150);
     let mut touches = Vec::new();
     let (mut finding, mut flowing, mut drawing) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
@@ -79,26 +84,47 @@ fn main() {
     let sim = board.sim.as_ref().expect("sim board");
     let mut wakes = Vec::new();
     let mut bus = tour.terminal.runtime.events.subscribe();
-    for _ in 0..40 {
+    let wake_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    // When the board reports `kind` (within `within`), or None.
+    let mut presence = |kind: EventKind, within: Duration| {
+        let deadline = tokio::time::Instant::now() + within;
+        wake_rt.block_on(async {
+            loop {
+                match tokio::time::timeout_at(deadline, bus.recv()).await {
+                    Ok(Ok(e)) if e.kind == kind => break Some(Instant::now()),
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => panic!("bus: {e}"),
+                    Err(_) => break None,
+                }
+            }
+        })
+    };
+    let wake_rounds: usize = std::env::var("HALLKIT_BENCH_WAKES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    for _ in 0..wake_rounds {
         // Back to the attract screen: the idle countdown, on the tour's clock.
         tour.clock.advance(Duration::from_secs(90));
         tour.draw(&wait("attract")).expect("draw");
+        // The citizen before has walked away (nothing to report when nobody was there).
         sim.inject("presence", &json!({"present": false}))
             .expect("presence off");
-        std::thread::sleep(Duration::from_millis(120));
-        while bus.try_recv().is_ok() {}
+        presence(EventKind::PresenceLost, Duration::from_millis(500));
         sim.inject("presence", &json!({"present": true}))
             .expect("presence on");
         // From the sensor's event on the bus (after the board's 50 ms debounce) to the frame.
-        let t = loop {
-            match bus.blocking_recv() {
-                Ok(e) if e.kind == kiosk_protocol::EventKind::PresenceDetected => {
-                    break Instant::now()
-                }
-                Ok(_) => {}
-                Err(e) => panic!("bus: {e}"),
-            }
-        };
+        let t =
+            presence(EventKind::PresenceDetected, Duration::from_secs(10)).unwrap_or_else(|| {
+                panic!(
+                    "no presence event within 10 s of the sensor changing; board {:?}, screen {:?}",
+                    board.health(),
+                    host.view().screen
+                )
+            });
         let v = wait("home");
         tour.draw(&v).expect("draw");
         wakes.push(t.elapsed());

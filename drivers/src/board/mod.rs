@@ -112,6 +112,9 @@ pub struct Board<O, I> {
     door: Option<DebouncedInput<I>>,
     clock: SharedClock,
     fault: Option<String>,
+    /// Sensor changes a health poll saw (a poll samples the pins too); handed out with the
+    /// next input, so a citizen's arrival or an opened door is never swallowed by a poll.
+    seen: Vec<DeviceInput>,
 }
 
 impl<O, I> Board<O, I>
@@ -162,6 +165,7 @@ where
             door,
             clock,
             fault: None,
+            seen: Vec::new(),
         })
     }
 
@@ -199,6 +203,13 @@ where
         out
     }
 
+    /// Samples the pins outside the input loop (for a poll or a read of the sensors), keeping
+    /// any change for the next input.
+    fn refresh(&mut self) {
+        let changes = self.sample();
+        self.seen.extend(changes);
+    }
+
     fn sensors(&self) -> Value {
         json!({
             "presence": self.presence.as_ref().map(|p| p.active()),
@@ -228,7 +239,7 @@ where
     }
 
     fn poll(&mut self) -> HealthReport {
-        self.sample();
+        self.refresh();
         if let Some(f) = &self.fault {
             return HealthReport::new(Health::HardwareError).with_detail(f.clone());
         }
@@ -341,7 +352,7 @@ where
             }
             "lights" => Ok(self.lights_state()),
             "sensors" => {
-                self.sample();
+                self.refresh();
                 Ok(self.sensors())
             }
             other => Err(CommandError::unsupported(format!(
@@ -356,7 +367,9 @@ where
 
     fn take_input(&mut self, budget: Duration) -> Vec<DeviceInput> {
         std::thread::sleep(budget.min(SAMPLE_EVERY));
-        self.sample()
+        let mut out = std::mem::take(&mut self.seen);
+        out.extend(self.sample());
+        out
     }
 
     fn sample_every(&self) -> Option<Duration> {

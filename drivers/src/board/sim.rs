@@ -208,6 +208,46 @@ mod tests {
         );
     }
 
+    /// A health poll or a read of the sensors samples the pins too; a change it sees must
+    /// still reach the input stream, or a citizen who walks up while the board is polled is
+    /// never greeted.
+    #[test]
+    fn a_change_seen_by_a_poll_or_a_sensor_read_is_still_reported() {
+        let (mut board, sim) = BoardSim::start(&spec(), SystemClock::shared()).unwrap();
+        let ctx = CommandContext::with_timeout(Duration::from_secs(2));
+        assert!(board.take_input(Duration::ZERO).is_empty());
+        sim.set_presence(true).unwrap();
+        sim.set_door_open(true).unwrap();
+        // Only polls see the pins until the debounce has passed.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !board.poll().sub.contains(&SubStatus::PersonPresent) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(3));
+        }
+        sim.set_door_open(false).unwrap();
+        while board.run("sensors", &Value::Null, &ctx).unwrap()["door_open"] != json!(false)
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(3));
+        }
+        let taken: Vec<_> = board
+            .take_input(Duration::ZERO)
+            .into_iter()
+            .map(|i| (i.kind, i.data))
+            .collect();
+        assert_eq!(
+            taken,
+            vec![
+                ("presence".to_string(), json!({"present": true})),
+                ("door".to_string(), json!({"open": true})),
+                ("door".to_string(), json!({"open": false})),
+            ]
+        );
+        assert!(
+            board.take_input(Duration::ZERO).is_empty(),
+            "reported twice"
+        );
+    }
+
     #[test]
     fn self_test_lights_every_lamp_and_restores_modes() {
         let (mut board, sim) = BoardSim::start(&spec(), SystemClock::shared()).unwrap();

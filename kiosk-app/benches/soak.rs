@@ -2,7 +2,9 @@
 //! embedded centre, no screen), driven through its flows the way the screen's touches drive
 //! it, ticket after ticket. Prints the resident set size after 10 journeys and at intervals up
 //! to `HALLKIT_SOAK_JOURNEYS` (10,000 by default), and the growth — the tenders ask ≤ 5 % over
-//! 72 hours. Printed, never asserted.
+//! 72 hours. Printed, never asserted. Beside RSS: the heap the allocator has handed out and
+//! SQLite's share of it, which tell live data from pages glibc keeps after they were freed;
+//! `HALLKIT_SOAK_TRIM=1` returns those pages (malloc_trim) before each reading.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -22,11 +24,26 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// What the allocator hands out now (glibc's count of bytes in use), apart from pages it keeps.
+fn heap_in_use_mib() -> f64 {
+    // SAFETY: mallinfo2 only reads the allocator's statistics.
+    let m = unsafe { libc::mallinfo2() };
+    (m.uordblks + m.hblkhd) as f64 / 1048576.0
+}
+
+/// What SQLite holds across every connection in the process (the journal's and the embedded
+/// centre's page caches).
+fn sqlite_mib() -> f64 {
+    // SAFETY: a read of SQLite's global memory counter.
+    unsafe { rusqlite::ffi::sqlite3_memory_used() as f64 / 1048576.0 }
+}
+
 fn main() {
     let n: usize = std::env::var("HALLKIT_SOAK_JOURNEYS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
+    let trim = std::env::var_os("HALLKIT_SOAK_TRIM").is_some();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut cfg = Config::load(&root.join("config/kiosk.sim.toml")).expect("config");
     cfg.devices.retain(|d| d.driver != "pcsc");
@@ -61,6 +78,10 @@ fn main() {
             psim.inject("clear-receipts", &json!({})).expect("clear");
         }
         if marks.contains(&i) || i == n {
+            if trim {
+                // SAFETY: malloc_trim only returns free pages to the system.
+                unsafe { libc::malloc_trim(0) };
+            }
             let rss = rss_kib();
             if i == 10 {
                 first = rss;
@@ -71,8 +92,10 @@ fn main() {
                 0.0
             };
             println!(
-                "after {i} ticket journeys: RSS {:.1} MiB ({growth:+.2} % since 10), {:.0} journeys/min",
+                "after {i} ticket journeys: RSS {:.1} MiB ({growth:+.2} % since 10), heap in use {:.1} MiB, of it SQLite {:.1} MiB, {:.0} journeys/min",
                 rss as f64 / 1024.0,
+                heap_in_use_mib(),
+                sqlite_mib(),
                 i as f64 / started.elapsed().as_secs_f64() * 60.0
             );
         }

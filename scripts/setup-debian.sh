@@ -54,4 +54,16 @@ if ! cmp -s "$st_requirements" "$st_venv/installed-requirements.txt"; then
   "$st_venv/bin/pip" install -q --disable-pip-version-check -r "$st_requirements"
   cp "$st_requirements" "$st_venv/installed-requirements.txt"
 fi
-echo "setup: system packages, Rust toolchain ($(cargo --version)) and schemathesis present"
+
+# Other vendors' host libraries (pyfingerprint) talk to `kiosk simulate` in
+# kiosk-app/tests/vendor_hosts.rs; the same pinned-venv pattern.
+vh_venv="${XDG_CACHE_HOME:-$HOME/.cache}/hallkit/vendor-hosts-1"
+vh_requirements="$(dirname "$0")/vendor-hosts-requirements.txt"
+if ! cmp -s "$vh_requirements" "$vh_venv/installed-requirements.txt"; then
+  echo "setup: installing vendor host libraries into $vh_venv"
+  rm -rf "$vh_venv"
+  /usr/bin/python3 -m venv "$vh_venv"
+  "$vh_venv/bin/pip" install -q --disable-pip-version-check -r "$vh_requirements"
+  cp "$vh_requirements" "$vh_venv/installed-requirements.txt"
+fi
+echo "setup: system packages, Rust toolchain ($(cargo --version)), schemathesis and vendor host libraries present"

@@ -26,6 +26,8 @@ const OPTIONS: &[&str] = &[
 ];
 /// One template (character file) as modules exchange it.
 pub const TEMPLATE_LEN: usize = 512;
+/// A sensor image on the wire: 256 × 288 pixels, two 4-bit pixels a byte.
+pub const IMAGE_BYTES: usize = 256 * 288 / 2;
 
 /// The module's confirmation codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -404,9 +406,52 @@ impl FingerprintModule {
             .map(drop)
     }
 
-    /// Enrols a finger into library page `page` (two captures).
-    pub fn enroll(&mut self, page: u16, ctx: &CommandContext) -> Result<Value, CommandError> {
+    /// The library pages in use, from the module's index tables (256 pages each, one bit a
+    /// page, lowest page in bit 0).
+    pub fn used_pages(&mut self) -> Result<Vec<u16>, ModuleError> {
         let capacity = self.params()?.capacity;
+        let mut used = Vec::new();
+        for table in 0..capacity.div_ceil(256).min(4) {
+            let bits = self.quick(ins::READ_INDEX_TABLE, &[table as u8])?;
+            if bits.len() < 32 {
+                return Err(ModuleError::Protocol(format!(
+                    "index table of {} bytes",
+                    bits.len()
+                )));
+            }
+            for (i, byte) in bits[..32].iter().enumerate() {
+                for bit in 0..8 {
+                    let page = table * 256 + (i * 8 + bit) as u16;
+                    if byte & (1 << bit) != 0 && page < capacity {
+                        used.push(page);
+                    }
+                }
+            }
+        }
+        Ok(used)
+    }
+
+    /// Enrols a finger into library page `page`, or into the lowest free page the module's
+    /// index table shows (two captures).
+    pub fn enroll(
+        &mut self,
+        page: Option<u16>,
+        ctx: &CommandContext,
+    ) -> Result<Value, CommandError> {
+        let capacity = self.params()?.capacity;
+        let page = match page {
+            Some(p) => p,
+            None => {
+                let used = self.used_pages()?;
+                (0..capacity)
+                    .find(|p| used.binary_search(p).is_err())
+                    .ok_or_else(|| {
+                        CommandError::hardware(format!(
+                            "the fingerprint library is full ({capacity} pages)"
+                        ))
+                    })?
+            }
+        };
         if page >= capacity {
             return Err(CommandError::invalid(format!(
                 "page {page} is beyond the library's {capacity} pages"
@@ -459,6 +504,17 @@ impl FingerprintModule {
     /// Reads a template out of character buffer `buffer` (UpChar + data packets).
     pub fn upload_template(&mut self, buffer: u8) -> Result<Vec<u8>, ModuleError> {
         self.quick(ins::UP_CHAR, &[buffer])?;
+        self.receive_data("template", 8 * TEMPLATE_LEN)
+    }
+
+    /// Reads the sensor's last image (UpImage + data packets): 256 × 288 pixels, 4 bits each.
+    pub fn upload_image(&mut self) -> Result<Vec<u8>, ModuleError> {
+        self.quick(ins::UP_IMAGE, &[])?;
+        self.receive_data("image", 2 * IMAGE_BYTES)
+    }
+
+    /// The data packets after an upload's acknowledgement, up to the end-of-data packet.
+    fn receive_data(&mut self, what: &str, limit: usize) -> Result<Vec<u8>, ModuleError> {
         let mut out = Vec::new();
         loop {
             let p = self.receive(Duration::from_millis(2000))?;
@@ -470,12 +526,12 @@ impl FingerprintModule {
                 }
                 other => {
                     return Err(ModuleError::Protocol(format!(
-                        "{other:?} packet inside a template upload"
+                        "{other:?} packet inside a {what} upload"
                     )))
                 }
             }
-            if out.len() > 8 * TEMPLATE_LEN {
-                return Err(ModuleError::Protocol("template upload does not end".into()));
+            if out.len() > limit {
+                return Err(ModuleError::Protocol(format!("{what} upload does not end")));
             }
         }
     }
@@ -580,8 +636,8 @@ impl Device for FingerprintModule {
         vec![
             ActionSpec {
                 name: "fp-enroll",
-                summary: "enrol a finger into a library page",
-                args: &["page=N"],
+                summary: "enrol a finger into a library page (the lowest free one by default)",
+                args: &["page=N (optional)"],
             },
             ActionSpec {
                 name: "fp-identify",
@@ -623,10 +679,15 @@ impl Device for FingerprintModule {
                 .and_then(|v| u16::try_from(v).ok())
         };
         match action {
-            "fp-enroll" => self.enroll(
-                num("page").ok_or_else(|| CommandError::invalid("needs page=N"))?,
-                ctx,
-            ),
+            "fp-enroll" => match args.get("page") {
+                None | Some(Value::Null) => self.enroll(None, ctx),
+                Some(_) => self.enroll(
+                    Some(num("page").ok_or_else(|| {
+                        CommandError::invalid("page must be a whole number below 65536")
+                    })?),
+                    ctx,
+                ),
+            },
             "fp-identify" => Ok(json!(self.identify(ctx)?)),
             "fp-verify" => Ok(json!(
                 self.verify_template(&hex_arg(args, "template")?, ctx)?

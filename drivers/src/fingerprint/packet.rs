@@ -182,11 +182,22 @@ pub mod ins {
     pub const LOAD_CHAR: u8 = 0x07;
     pub const UP_CHAR: u8 = 0x08;
     pub const DOWN_CHAR: u8 = 0x09;
+    pub const UP_IMAGE: u8 = 0x0A;
+    pub const DOWN_IMAGE: u8 = 0x0B;
     pub const DELETE_CHAR: u8 = 0x0C;
     pub const EMPTY: u8 = 0x0D;
+    pub const SET_SYS_PARA: u8 = 0x0E;
     pub const READ_SYS_PARA: u8 = 0x0F;
+    pub const SET_PWD: u8 = 0x12;
     pub const VFY_PWD: u8 = 0x13;
+    pub const GET_RANDOM_CODE: u8 = 0x14;
+    pub const SET_ADDR: u8 = 0x15;
+    pub const HANDSHAKE: u8 = 0x17;
+    pub const WRITE_NOTEPAD: u8 = 0x18;
+    pub const READ_NOTEPAD: u8 = 0x19;
+    pub const HIGH_SPEED_SEARCH: u8 = 0x1B;
     pub const TEMPLATE_NUM: u8 = 0x1D;
+    pub const READ_INDEX_TABLE: u8 = 0x1F;
 }
 
 #[cfg(test)]

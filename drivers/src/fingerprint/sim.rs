@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::packet::{ins, Packet, PacketSpec, Pid, DEFAULT_ADDRESS};
-use super::TEMPLATE_LEN;
+use super::{IMAGE_BYTES, TEMPLATE_LEN};
 use crate::sim::{
     path_string, send_with_faults, LinkReq, Mail, SimControl, SimEnv, SimFaults, SimLink,
     SimMailbox,
@@ -42,6 +42,34 @@ pub fn template_finger(t: &[u8]) -> Option<String> {
     let n = usize::from(t[3]);
     t.get(4..4 + n)
         .map(|b| String::from_utf8_lossy(b).into_owned())
+}
+
+/// A sensor image for a simulated finger: the finger's id in the first row (as in its
+/// template, so an image sent back down is recognised), then ridges around a centre that
+/// depends on the finger.
+pub fn sim_image(finger: &str) -> Vec<u8> {
+    let id = &finger.as_bytes()[..finger.len().min(200)];
+    let h = Sha256::digest(id);
+    let (cx, cy) = (96 + i32::from(h[0] % 64), 112 + i32::from(h[1] % 64));
+    let mut img = Vec::with_capacity(IMAGE_BYTES);
+    for y in 0..288i32 {
+        for x in (0..256i32).step_by(2) {
+            let px = |x: i32| {
+                let d = (((x - cx).pow(2) + (y - cy).pow(2)) as f64).sqrt() as i32;
+                if (d / 4) % 2 == 0 {
+                    0x2u8
+                } else {
+                    0xDu8
+                }
+            };
+            img.push(px(x) << 4 | px(x + 1));
+        }
+    }
+    img[0] = 0;
+    img[1..3].copy_from_slice(b"HK");
+    img[3] = id.len() as u8;
+    img[4..4 + id.len()].copy_from_slice(id);
+    img
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,9 +182,23 @@ struct Module {
     image: Option<(String, Quality)>,
     buffers: [Option<String>; 2],
     library: BTreeMap<u16, String>,
-    /// A template download in progress: buffer and bytes so far.
-    download: Option<(u8, Vec<u8>)>,
-    packet_size: usize,
+    /// A download from the host in progress: where it goes and the bytes so far.
+    download: Option<(Sink, Vec<u8>)>,
+    /// Packet size code (0–3: 32, 64, 128, 256 bytes), security level (1–5) and baud
+    /// multiple of 9600 (1–12), as SetSysPara leaves them.
+    packet_code: u16,
+    security: u16,
+    baud_n: u16,
+    notepad: [[u8; 32]; 16],
+    /// xorshift state for GetRandomCode.
+    random: u64,
+}
+
+/// Where downloaded data packets go.
+#[derive(Clone, Copy)]
+enum Sink {
+    Buffer(u8),
+    Image,
 }
 
 impl Module {
@@ -174,19 +216,45 @@ impl Module {
         }
     }
 
+    fn packet_size(&self) -> usize {
+        32 << self.packet_code.min(3)
+    }
+
+    /// An acknowledgement, then `data` in packets of the configured size.
+    fn upload(&self, data: &[u8]) -> Vec<Packet> {
+        let mut out = self.ack(0x00, &[]);
+        let chunks: Vec<&[u8]> = data.chunks(self.packet_size()).collect();
+        for (i, c) in chunks.iter().enumerate() {
+            let pid = if i + 1 == chunks.len() {
+                Pid::EndData
+            } else {
+                Pid::Data
+            };
+            out.push(Packet::new(self.address, pid, c.to_vec()));
+        }
+        out
+    }
+
     fn handle(&mut self, p: Packet) -> Vec<Packet> {
-        if let Some((buf, mut bytes)) = self.download.take() {
+        if let Some((into, mut bytes)) = self.download.take() {
             if matches!(p.pid, Pid::Data | Pid::EndData) {
                 bytes.extend_from_slice(&p.payload);
                 if p.pid == Pid::EndData {
                     let finger = template_finger(&bytes).unwrap_or_else(|| {
                         format!("foreign:{}", hex::encode(&Sha256::digest(&bytes)[..8]))
                     });
-                    if let Some(slot) = self.buffers.get_mut(usize::from(buf).saturating_sub(1)) {
-                        *slot = Some(finger);
+                    match into {
+                        Sink::Buffer(buf) => {
+                            if let Some(slot) =
+                                self.buffers.get_mut(usize::from(buf).saturating_sub(1))
+                            {
+                                *slot = Some(finger);
+                            }
+                        }
+                        Sink::Image => self.image = Some((finger, Quality::Good)),
                     }
                 } else {
-                    self.download = Some((buf, bytes));
+                    self.download = Some((into, bytes));
                 }
                 return Vec::new();
             }
@@ -217,11 +285,113 @@ impl Module {
                 d.extend_from_slice(&0u16.to_be_bytes());
                 d.extend_from_slice(&0x0009u16.to_be_bytes());
                 d.extend_from_slice(&SIM_CAPACITY.to_be_bytes());
-                d.extend_from_slice(&3u16.to_be_bytes());
+                d.extend_from_slice(&self.security.to_be_bytes());
                 d.extend_from_slice(&self.address.to_be_bytes());
-                d.extend_from_slice(&2u16.to_be_bytes());
-                d.extend_from_slice(&6u16.to_be_bytes());
+                d.extend_from_slice(&self.packet_code.to_be_bytes());
+                d.extend_from_slice(&self.baud_n.to_be_bytes());
                 self.ack(0x00, &d)
+            }
+            ins::SET_SYS_PARA => {
+                let (Some(&register), Some(&value)) = (params.first(), params.get(1)) else {
+                    return self.ack(0x01, &[]);
+                };
+                let value = u16::from(value);
+                match register {
+                    4 if (1..=12).contains(&value) => self.baud_n = value,
+                    5 if (1..=5).contains(&value) => self.security = value,
+                    6 if value <= 3 => self.packet_code = value,
+                    _ => return self.ack(0x1A, &[]),
+                }
+                self.ack(0x00, &[])
+            }
+            ins::SET_PWD => match params.get(..4) {
+                Some(b) => {
+                    self.password = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+                    self.ack(0x00, &[])
+                }
+                None => self.ack(0x01, &[]),
+            },
+            ins::SET_ADDR => match params.get(..4) {
+                // The module answers from its new address.
+                Some(b) => {
+                    self.address = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+                    self.ack(0x00, &[])
+                }
+                None => self.ack(0x01, &[]),
+            },
+            ins::HANDSHAKE => self.ack(0x00, &[]),
+            ins::GET_RANDOM_CODE => {
+                self.random ^= self.random << 13;
+                self.random ^= self.random >> 7;
+                self.random ^= self.random << 17;
+                self.ack(0x00, &(self.random as u32).to_be_bytes())
+            }
+            ins::WRITE_NOTEPAD => {
+                let (Some(&page), Some(content)) = (params.first(), params.get(1..33)) else {
+                    return self.ack(0x01, &[]);
+                };
+                match self.notepad.get_mut(usize::from(page)) {
+                    Some(slot) => {
+                        slot.copy_from_slice(content);
+                        self.ack(0x00, &[])
+                    }
+                    None => self.ack(0x1A, &[]),
+                }
+            }
+            ins::READ_NOTEPAD => {
+                match params
+                    .first()
+                    .and_then(|&p| self.notepad.get(usize::from(p)))
+                {
+                    Some(content) => self.ack(0x00, content),
+                    None => self.ack(0x1A, &[]),
+                }
+            }
+            ins::READ_INDEX_TABLE => {
+                // One bit a page, 256 pages a table, lowest page in bit 0 of the first byte.
+                let Some(&table) = params.first() else {
+                    return self.ack(0x01, &[]);
+                };
+                if table > 3 {
+                    return self.ack(0x1A, &[]);
+                }
+                let mut bits = [0u8; 32];
+                let first = u16::from(table) * 256;
+                for page in self
+                    .library
+                    .keys()
+                    .filter(|p| (first..first + 256).contains(*p))
+                {
+                    let i = usize::from(page - first);
+                    bits[i / 8] |= 1 << (i % 8);
+                }
+                self.ack(0x00, &bits)
+            }
+            ins::UP_IMAGE => match &self.image {
+                Some((finger, _)) => self.upload(&sim_image(finger)),
+                None => self.ack(0x0F, &[]),
+            },
+            ins::DOWN_IMAGE => {
+                self.download = Some((Sink::Image, Vec::new()));
+                self.ack(0x00, &[])
+            }
+            ins::LOAD_CHAR => {
+                let (Some(&buf), Some(page)) = (params.first(), u16_at(1)) else {
+                    return self.ack(0x01, &[]);
+                };
+                if !(1..=2).contains(&buf) {
+                    return self.ack(0x1A, &[]);
+                }
+                if page >= SIM_CAPACITY {
+                    return self.ack(0x0B, &[]);
+                }
+                match self.library.get(&page).cloned() {
+                    Some(f) => {
+                        self.buffers[usize::from(buf) - 1] = Some(f);
+                        self.ack(0x00, &[])
+                    }
+                    None => self.ack(0x0C, &[]),
+                }
             }
             ins::TEMPLATE_NUM => self.ack(0x00, &(self.library.len() as u16).to_be_bytes()),
             ins::GEN_IMG => {
@@ -272,7 +442,7 @@ impl Module {
                     None => self.ack(0x15, &[]),
                 }
             }
-            ins::SEARCH => {
+            ins::SEARCH | ins::HIGH_SPEED_SEARCH => {
                 let (Some(&buf), Some(start), Some(count)) = (params.first(), u16_at(1), u16_at(3))
                 else {
                     return self.ack(0x01, &[]);
@@ -303,7 +473,7 @@ impl Module {
                 if !(1..=2).contains(&buf) {
                     return self.ack(0x1A, &[]);
                 }
-                self.download = Some((buf, Vec::new()));
+                self.download = Some((Sink::Buffer(buf), Vec::new()));
                 self.ack(0x00, &[])
             }
             ins::UP_CHAR => {
@@ -311,18 +481,7 @@ impl Module {
                 let Some(f) = self.buffer(buf).cloned() else {
                     return self.ack(0x0D, &[]);
                 };
-                let mut out = self.ack(0x00, &[]);
-                let t = sim_template(&f);
-                let chunks: Vec<&[u8]> = t.chunks(self.packet_size).collect();
-                for (i, c) in chunks.iter().enumerate() {
-                    let pid = if i + 1 == chunks.len() {
-                        Pid::EndData
-                    } else {
-                        Pid::Data
-                    };
-                    out.push(Packet::new(self.address, pid, c.to_vec()));
-                }
-                out
+                self.upload(&sim_template(&f))
             }
             ins::DELETE_CHAR => {
                 let (Some(page), Some(count)) = (u16_at(0), u16_at(2)) else {
@@ -356,7 +515,11 @@ fn run(mut port: SimPort, rx: std::sync::mpsc::Receiver<Mail<Req>>, password: u3
         buffers: [None, None],
         library: BTreeMap::new(),
         download: None,
-        packet_size: 128,
+        packet_code: 2,
+        security: 3,
+        baud_n: 6,
+        notepad: [[0; 32]; 16],
+        random: 0x9E37_79B9_7F4A_7C15,
     };
     let mut faults = SimFaults::default();
     let mut frames = FrameReceiver::new();

@@ -1,6 +1,6 @@
 //! The EF01 driver against its simulator over real pseudo-terminals.
 
-use super::sim::{sim_template, template_finger, FingerprintSim, Quality};
+use super::sim::{sim_image, sim_template, template_finger, FingerprintSim, Quality};
 use super::*;
 use crate::idcard::sim::CardFixture;
 use crate::sim::{SimControl, SimEnv, SimFaults};
@@ -35,7 +35,7 @@ fn enroll_then_identify_with_progress() {
     let (sink, progress) = ProgressSink::channel();
     let mut c = ctx(5000);
     c.progress = sink;
-    assert_eq!(m.enroll(5, &c).unwrap(), json!({"page": 5}));
+    assert_eq!(m.enroll(Some(5), &c).unwrap(), json!({"page": 5}));
     assert_eq!(
         progress.try_iter().collect::<Vec<_>>(),
         vec![
@@ -67,10 +67,10 @@ fn enrolment_with_two_different_fingers_is_refused() {
     let (_d, sim, mut m) = setup(None);
     sim.present("alice", Quality::Good).unwrap();
     sim.present("bob", Quality::Good).unwrap();
-    let e = m.enroll(1, &ctx(5000)).unwrap_err();
+    let e = m.enroll(Some(1), &ctx(5000)).unwrap_err();
     assert!(e.detail.contains("confirmation 0A"), "{e}");
     assert_eq!(
-        m.enroll(300, &ctx(100)).unwrap_err().code,
+        m.enroll(Some(300), &ctx(100)).unwrap_err().code,
         CompletionCode::InvalidData
     );
 }
@@ -182,4 +182,110 @@ fn noisy_fragmented_link_and_replug() {
     assert_eq!(h, Health::NoDevice);
     sim.replug().unwrap();
     assert_eq!(m.poll().health, Health::Online);
+}
+
+#[test]
+fn enrolment_takes_the_lowest_free_page_from_the_index_table() {
+    let (_d, sim, mut m) = setup(None);
+    for page in [0, 1, 3, 257] {
+        sim.preload(page, &format!("staff-{page}")).unwrap();
+    }
+    assert_eq!(m.used_pages().unwrap(), vec![0, 1, 3, 257]);
+    sim.present("carol", Quality::Good).unwrap();
+    sim.present("carol", Quality::Good).unwrap();
+    assert_eq!(m.enroll(None, &ctx(5000)).unwrap(), json!({"page": 2}));
+    assert_eq!(sim.library().unwrap()["2"], "carol");
+    // A full library is said so before anyone is asked for a finger.
+    for page in 0..300 {
+        sim.preload(page, "someone").unwrap();
+    }
+    let e = m.enroll(None, &ctx(100)).unwrap_err();
+    assert!(e.detail.contains("full"), "{e}");
+}
+
+/// What other vendors' host software (pyfingerprint and the like) asks of a module beyond the
+/// enrol / search / delete core.
+#[test]
+fn the_common_host_instructions_are_answered() {
+    let (_d, sim, mut m) = setup(None);
+    m.quick(ins::HANDSHAKE, &[]).unwrap();
+    let a = m.quick(ins::GET_RANDOM_CODE, &[]).unwrap();
+    let b = m.quick(ins::GET_RANDOM_CODE, &[]).unwrap();
+    assert_eq!((a.len(), b.len()), (4, 4));
+    assert_ne!(a, b);
+
+    // Notepad: 16 pages of 32 bytes.
+    let note: Vec<u8> = (0..32).collect();
+    let mut write = vec![3];
+    write.extend_from_slice(&note);
+    m.quick(ins::WRITE_NOTEPAD, &write).unwrap();
+    assert_eq!(m.quick(ins::READ_NOTEPAD, &[3]).unwrap(), note);
+    assert_eq!(m.quick(ins::READ_NOTEPAD, &[4]).unwrap(), vec![0; 32]);
+    assert!(matches!(
+        m.quick(ins::READ_NOTEPAD, &[16]),
+        Err(ModuleError::Confirm(0x1A))
+    ));
+
+    // Index table: one bit a page.
+    sim.preload(0, "alice").unwrap();
+    sim.preload(9, "bob").unwrap();
+    let t = m.quick(ins::READ_INDEX_TABLE, &[0]).unwrap();
+    assert_eq!((t.len(), t[0], t[1], t[2]), (32, 0b1, 0b10, 0));
+    assert_eq!(m.quick(ins::READ_INDEX_TABLE, &[1]).unwrap(), vec![0; 32]);
+
+    // LoadChar: a stored template into a buffer, then up to the host.
+    m.quick(ins::LOAD_CHAR, &[2, 0, 9]).unwrap();
+    assert_eq!(m.upload_template(2).unwrap(), sim_template("bob"));
+    assert!(matches!(
+        m.quick(ins::LOAD_CHAR, &[2, 0, 10]),
+        Err(ModuleError::Confirm(0x0C))
+    ));
+
+    // HighSpeedSearch finds as Search does.
+    sim.present("bob", Quality::Good).unwrap();
+    assert!(m.gen_img().unwrap());
+    m.image_to_template(1).unwrap();
+    let found = m
+        .quick(ins::HIGH_SPEED_SEARCH, &[1, 0, 0, 1, 0x2C])
+        .unwrap();
+    assert_eq!(&found[..2], &[0, 9]);
+
+    // UpImage: the captured image, in packets of the size SetSysPara chose.
+    m.quick(ins::SET_SYS_PARA, &[6, 0]).unwrap();
+    assert!(matches!(
+        m.quick(ins::SET_SYS_PARA, &[7, 1]),
+        Err(ModuleError::Confirm(0x1A))
+    ));
+    assert_eq!(m.read_sys_params().unwrap().packet_size, 32);
+    let image = m.upload_image().unwrap();
+    assert_eq!(image.len(), IMAGE_BYTES);
+    assert_eq!(image, sim_image("bob"));
+
+    // DownImage: an image sent down is the sensor's image for the next Img2Tz.
+    m.quick(ins::DOWN_IMAGE, &[]).unwrap();
+    for (i, chunk) in sim_image("alice").chunks(32).enumerate() {
+        let pid = if (i + 1) * 32 >= IMAGE_BYTES {
+            Pid::EndData
+        } else {
+            Pid::Data
+        };
+        m.send(&Packet::new(DEFAULT_ADDRESS, pid, chunk.to_vec()))
+            .unwrap();
+    }
+    m.image_to_template(1).unwrap();
+    assert_eq!(m.upload_template(1).unwrap(), sim_template("alice"));
+    assert_eq!(
+        template_finger(&sim_image("alice")).as_deref(),
+        Some("alice")
+    );
+
+    // SetPwd: the old password is refused from then on, the new one accepted.
+    m.quick(ins::SET_PWD, &0x1357_9BDFu32.to_be_bytes())
+        .unwrap();
+    assert!(matches!(
+        m.verify_password(),
+        Err(ModuleError::Confirm(0x13))
+    ));
+    m.password = 0x1357_9BDF;
+    m.verify_password().unwrap();
 }

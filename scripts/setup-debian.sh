@@ -41,29 +41,22 @@ if ! command -v cargo >/dev/null 2>&1; then
   fi
 fi
 
+# Python tools the tests drive get their own virtualenvs under ~/.cache/hallkit, every package
+# pinned in a requirements file; the stamp (a copy of that file) is written only once the
+# install finished, so an interrupted or outdated one is redone.
+pinned_venv() { # NAME REQUIREMENTS
+  local venv="${XDG_CACHE_HOME:-$HOME/.cache}/hallkit/$1" requirements="$2"
+  if ! cmp -s "$requirements" "$venv/installed-requirements.txt"; then
+    echo "setup: installing $1 into $venv"
+    rm -rf "$venv"
+    /usr/bin/python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+    cp "$requirements" "$venv/installed-requirements.txt"
+  fi
+}
 # schemathesis checks the centre against docs/openapi.json (central/tests/openapi_conformance.rs).
-# It gets its own virtualenv with every package pinned; the stamp is written only once the
-# install finished, so an interrupted one is redone.
-st_version=4.32.5
-st_venv="${XDG_CACHE_HOME:-$HOME/.cache}/hallkit/schemathesis-$st_version"
-st_requirements="$(dirname "$0")/schemathesis-requirements.txt"
-if ! cmp -s "$st_requirements" "$st_venv/installed-requirements.txt"; then
-  echo "setup: installing schemathesis $st_version into $st_venv"
-  rm -rf "$st_venv"
-  /usr/bin/python3 -m venv "$st_venv"
-  "$st_venv/bin/pip" install -q --disable-pip-version-check -r "$st_requirements"
-  cp "$st_requirements" "$st_venv/installed-requirements.txt"
-fi
-
+pinned_venv schemathesis-4.32.5 "$(dirname "$0")/schemathesis-requirements.txt"
 # Other vendors' host libraries (pyfingerprint) talk to `kiosk simulate` in
-# kiosk-app/tests/vendor_hosts.rs; the same pinned-venv pattern.
-vh_venv="${XDG_CACHE_HOME:-$HOME/.cache}/hallkit/vendor-hosts-1"
-vh_requirements="$(dirname "$0")/vendor-hosts-requirements.txt"
-if ! cmp -s "$vh_requirements" "$vh_venv/installed-requirements.txt"; then
-  echo "setup: installing vendor host libraries into $vh_venv"
-  rm -rf "$vh_venv"
-  /usr/bin/python3 -m venv "$vh_venv"
-  "$vh_venv/bin/pip" install -q --disable-pip-version-check -r "$vh_requirements"
-  cp "$vh_requirements" "$vh_venv/installed-requirements.txt"
-fi
+# kiosk-app/tests/vendor_hosts.rs.
+pinned_venv vendor-hosts-1 "$(dirname "$0")/vendor-hosts-requirements.txt"
 echo "setup: system packages, Rust toolchain ($(cargo --version)), schemathesis and vendor host libraries present"

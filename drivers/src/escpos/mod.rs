@@ -127,6 +127,12 @@ pub struct ReceiptPrinter {
     awaiting_confirmation: bool,
 }
 
+/// Whether a byte read back can be a job's GS r answer: those have bits 4 and 7 clear, which
+/// a DLE EOT status answer never has.
+fn may_be_confirmation(b: u8) -> bool {
+    b & 0x90 == 0
+}
+
 fn parse_enum<T: for<'de> Deserialize<'de>>(
     v: &str,
     what: &str,
@@ -266,7 +272,7 @@ impl ReceiptPrinter {
                     self.inbox[..pos]
                         .iter()
                         .copied()
-                        .filter(|b| b & 0x90 == 0)
+                        .filter(|&b| may_be_confirmation(b))
                         .collect()
                 } else {
                     Vec::new()
@@ -287,8 +293,7 @@ impl ReceiptPrinter {
     pub fn query_status(&mut self) -> Result<PrinterStatus, PrinterError> {
         if self.awaiting_confirmation {
             // Late answers to an earlier status request go, but a job's confirmation may be
-            // among what already arrived: read it all and keep the byte that can be one (a
-            // GS r answer has bits 4 and 7 clear; a DLE EOT answer never does).
+            // among what already arrived: read it all and keep the bytes that can be one.
             if self.link.is_some() {
                 for _ in 0..64 {
                     if !self.fill(Duration::from_millis(1))? {
@@ -297,7 +302,7 @@ impl ReceiptPrinter {
                 }
             }
             self.take_auto_status()?;
-            self.inbox.retain(|b| b & 0x90 == 0);
+            self.inbox.retain(|&b| may_be_confirmation(b));
         } else {
             if let Some(l) = self.link.as_mut() {
                 let r = l.discard_input();
@@ -372,7 +377,7 @@ impl ReceiptPrinter {
         let deadline = started + self.job_timeout;
         let mut confirmed = None;
         while Instant::now() < deadline {
-            if let Some(b) = self.take_reply(|b| b & 0x90 == 0, FOLLOW_EVERY)? {
+            if let Some(b) = self.take_reply(may_be_confirmation, FOLLOW_EVERY)? {
                 confirmed = Some(b);
                 break;
             }

@@ -64,46 +64,68 @@ struct Stages {
     total: Duration,
 }
 
-fn per_frame(engine: &mut FaceEngine, frame: &Mat, card: &kiosk_models::Embedding) -> Stages {
-    let (mut d, mut l, mut e, mut t) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for i in 0..=RUNS {
-        let t0 = Instant::now();
-        let face = largest(engine.detect(frame).expect("detect")).expect("face");
-        let t1 = Instant::now();
-        let live = engine.liveness(frame, &face).expect("liveness");
-        let t2 = Instant::now();
-        let emb = engine.embed(frame, &face).expect("embed");
-        let score = emb.cosine(card);
-        let t3 = Instant::now();
-        std::hint::black_box((live, score));
-        if i > 0 {
-            d.push(t1 - t0);
-            l.push(t2 - t1);
-            e.push(t3 - t2);
-            t.push(t3 - t0);
-        }
+/// One frame through the whole pipeline, each stage timed.
+fn one_frame(
+    engine: &mut FaceEngine,
+    frame: &Mat,
+    card: &kiosk_models::Embedding,
+) -> [Duration; 4] {
+    let t0 = Instant::now();
+    let face = largest(engine.detect(frame).expect("detect")).expect("face");
+    let t1 = Instant::now();
+    let live = engine.liveness(frame, &face).expect("liveness");
+    let t2 = Instant::now();
+    let emb = engine.embed(frame, &face).expect("embed");
+    let score = emb.cosine(card);
+    let t3 = Instant::now();
+    std::hint::black_box((live, score));
+    [t1 - t0, t2 - t1, t3 - t2, t3 - t0]
+}
+
+/// A runtime on a number of threads. tract runs on the calling thread: its rayon executor
+/// (tract-linalg's `multithread-mm`) was tried on the two cores and made a frame slower
+/// (about 41 ms against 30), the per-op fan-out costing more than these small models gain.
+struct Setup {
+    backend: BackendKind,
+    threads: usize,
+    engine: FaceEngine,
+    card: kiosk_models::Embedding,
+    load: Duration,
+    samples: [Vec<Duration>; 4],
+}
+
+impl Setup {
+    fn frame(&mut self, frame: &Mat) -> [Duration; 4] {
+        opencv::core::set_num_threads(self.threads as i32).expect("threads");
+        one_frame(&mut self.engine, frame, &self.card)
     }
-    Stages {
-        detect: median(d),
-        liveness: median(l),
-        embed: median(e),
-        total: median(t),
+
+    fn stages(&self) -> Stages {
+        let m = |i: usize| median(self.samples[i].clone());
+        Stages {
+            detect: m(0),
+            liveness: m(1),
+            embed: m(2),
+            total: m(3),
+        }
     }
 }
 
 fn main() {
     let models = shared().join("models");
-    println!("face pipeline on a 1280×720 frame, {RUNS} runs each after one warm-up, medians");
+    println!(
+        "face pipeline on a 1280×720 frame, {RUNS} rounds after one warm-up, the set-ups taking turns \
+         within each round (so a busy moment of the machine falls on all of them), medians"
+    );
     let frame = frame();
     let card_img = image_ops::read(&shared().join("faces/deepface_img1.jpg")).expect("card");
-    let mut results = Vec::new();
+    let mut setups = Vec::new();
     for (backend, threads) in [
         (BackendKind::Tract, 1),
         (BackendKind::OpencvDnn, 1),
         (BackendKind::OpencvDnn, 2),
     ] {
-        // tract runs on one thread; OpenCV is measured on one (like for like) and on both cores.
-        opencv::core::set_num_threads(threads).expect("threads");
+        opencv::core::set_num_threads(threads as i32).expect("threads");
         let t0 = Instant::now();
         let mut engine = match FaceEngine::load(&models, backend) {
             Ok(e) => e,
@@ -114,13 +136,39 @@ fn main() {
         };
         let load = t0.elapsed();
         let card = engine.card_embedding(&card_img).expect("card embedding");
-        let s = per_frame(&mut engine, &frame, &card);
+        setups.push(Setup {
+            backend,
+            threads,
+            engine,
+            card,
+            load,
+            samples: Default::default(),
+        });
+    }
+    for round in 0..=RUNS {
+        for setup in setups.iter_mut() {
+            let t = setup.frame(&frame);
+            if round > 0 {
+                for (samples, d) in setup.samples.iter_mut().zip(t) {
+                    samples.push(d);
+                }
+            }
+        }
+    }
+    let mut results = Vec::new();
+    for setup in setups {
+        let s = setup.stages();
+        let (backend, threads) = (setup.backend, setup.threads);
         println!(
             "{:>11} ({threads} thread{}): load {:>6.1} ms | detect {:>6.1} ms  liveness (2 models) {:>5.1} ms  align+embed+compare {:>5.1} ms | per frame {:>6.1} ms ({:.1} frames/s)",
-            backend.as_str(), if threads > 1 { "s" } else { "" }, ms(load), ms(s.detect), ms(s.liveness), ms(s.embed), ms(s.total), 1000.0 / ms(s.total)
+            backend.as_str(), if threads > 1 { "s" } else { "" }, ms(setup.load), ms(s.detect), ms(s.liveness), ms(s.embed), ms(s.total), 1000.0 / ms(s.total)
         );
-        results.push((backend, s, engine));
+        results.push((backend, s, setup.engine));
     }
+    println!(
+        "detector input: tract 640×384 for this 16:9 frame (the dynamic YuNet); OpenCV DNN 640×640 \
+         (the fixed file: OpenCV 4.6 cannot import the dynamic one)"
+    );
     if let [(_, t, tract), (_, o, dnn), ..] = results.as_mut_slice() {
         println!(
             "tract / OpenCV DNN (both 1 thread) time ratio: detect {:.2}, liveness {:.2}, embed {:.2}, per frame {:.2} (above 1: tract slower)",

@@ -105,9 +105,26 @@ pub struct TractNetwork {
 }
 
 impl TractNetwork {
+    /// Loads a model with the exact rewrites that speed it up on tract
+    /// ([`crate::tract_rewrite`]).
     pub fn load(name: &str, onnx: &[u8], input: [usize; 4]) -> Result<TractNetwork, FaceError> {
+        let (faster, _) = crate::tract_rewrite::prelu_as_two_ops(onnx)
+            .map_err(|message| FaceError::inference(name, message))?;
+        TractNetwork::load_as_shipped(name, &faster, input)
+    }
+
+    /// Loads the file exactly as given.
+    pub fn load_as_shipped(
+        name: &str,
+        onnx: &[u8],
+        input: [usize; 4],
+    ) -> Result<TractNetwork, FaceError> {
         let fail = |e: TractError| FaceError::inference(name, format!("{e:#}"));
+        // The file's own shape annotations may use symbols (the dynamic YuNet's `batch`)
+        // that clash with the concrete input; tract infers every shape from the input.
         let model = tract_onnx::onnx()
+            .with_ignore_output_shapes(true)
+            .with_ignore_value_info(true)
             .model_for_read(&mut std::io::Cursor::new(onnx))
             .map_err(fail)?
             .with_input_fact(0, f32::fact(input).into())

@@ -8,12 +8,15 @@ use opencv::prelude::*;
 
 use crate::align::align;
 use crate::backend::BackendKind;
-use crate::detect::{Detection, FaceDetector};
+use crate::detect::{Detection, FaceDetector, InputSize};
 use crate::embed::{Embedding, FaceEmbedder};
 use crate::liveness::{Liveness, LivenessChecker, LivenessModel};
 use crate::{cv, FaceError, Manifest, ModelStore};
 
 pub const DETECTOR: &str = "face-detector";
+/// The same weights in the fixed 640×640 file: OpenCV 4.6 (Debian 12) cannot import the
+/// dynamic one (its Shape nodes), so the OpenCV DNN yardstick runs this.
+pub const DETECTOR_SQUARE: &str = "face-detector-square";
 pub const EMBEDDER: &str = "face-embedder";
 pub const LIVENESS: [&str; 2] = ["liveness-v2", "liveness-v1se"];
 /// The detector's score and NMS overlap when the manifest gives none.
@@ -51,10 +54,34 @@ impl FaceEngine {
         };
         let threshold =
             |name: &str, key: &str, default: f64| manifest_value(store, name, key, default);
+        let name = match backend {
+            BackendKind::Tract => DETECTOR,
+            BackendKind::OpencvDnn => DETECTOR_SQUARE,
+        };
+        let onnx = store.read(name)?;
+        let mut nets = Vec::new();
+        let shapes = std::iter::once(input(name)?).chain(
+            store
+                .entry(name)?
+                .also_inputs
+                .iter()
+                .map(|s| {
+                    s.as_slice().try_into().map_err(|_| {
+                        FaceError::inference(name, format!("manifest input {s:?} is not NCHW"))
+                    })
+                })
+                .collect::<Result<Vec<[usize; 4]>, _>>()?,
+        );
+        for shape in shapes {
+            nets.push((
+                InputSize::from_nchw(shape)?,
+                backend.load(name, &onnx, shape)?,
+            ));
+        }
         let detector = FaceDetector::new(
-            backend.load(DETECTOR, &store.read(DETECTOR)?, input(DETECTOR)?)?,
-            threshold(DETECTOR, "score", DETECTOR_SCORE)?,
-            threshold(DETECTOR, "nms_iou", DETECTOR_NMS_IOU)?,
+            nets,
+            threshold(name, "score", DETECTOR_SCORE)?,
+            threshold(name, "nms_iou", DETECTOR_NMS_IOU)?,
         );
         let embedder =
             FaceEmbedder::new(backend.load(EMBEDDER, &store.read(EMBEDDER)?, input(EMBEDDER)?)?);

@@ -19,6 +19,7 @@ pub mod onnx_compat;
 pub mod opencv_detector;
 pub mod opencv_recognizer;
 pub mod quality;
+pub mod tract_rewrite;
 pub mod verify;
 
 pub use backend::BackendKind;

@@ -40,6 +40,9 @@ pub struct ModelEntry {
     pub licence: String,
     pub task: String,
     pub input: Vec<usize>,
+    /// Further input shapes a model with dynamic sides is also prepared for.
+    #[serde(default)]
+    pub also_inputs: Vec<Vec<usize>>,
     #[serde(default)]
     pub thresholds: BTreeMap<String, f64>,
 }
@@ -218,7 +221,7 @@ mod tests {
     #[test]
     fn builtin_manifest_matches_the_shared_model_files() {
         let m = Manifest::builtin();
-        assert_eq!(m.models.len(), 4);
+        assert_eq!(m.models.len(), 5);
         let dir = shared_models();
         if !dir.is_dir() {
             // A checkout without shared/ beside it cannot verify digests; the manifest still parsed.

@@ -1,4 +1,4 @@
-//! OpenCV's own face detector, `FaceDetectorYN`, running the manifest's YuNet: its input
+//! OpenCV's own face detector, `FaceDetectorYN`, running the manifest's fixed-size YuNet: its input
 //! preparation, its decoding and its NMS. It is the yardstick the benchmark and the tests hold
 //! HallKit's detector against; the terminal itself always uses `FaceEngine`.
 //!
@@ -11,8 +11,10 @@ use opencv::core::{Mat, Ptr, Size};
 use opencv::objdetect::FaceDetectorYN;
 use opencv::prelude::*;
 
-use crate::detect::{letterboxed, Detection, INPUT};
-use crate::engine::{manifest_value, DETECTOR, DETECTOR_NMS_IOU, DETECTOR_SCORE};
+use crate::detect::{letterboxed, Detection, InputSize, SQUARE};
+use crate::engine::{
+    manifest_value, DETECTOR_NMS_IOU, DETECTOR_SCORE, DETECTOR_SQUARE as DETECTOR,
+};
 use crate::{cv, FaceError, ModelStore};
 
 pub struct OpenCvFaceDetector {
@@ -38,12 +40,12 @@ impl OpenCvFaceDetector {
             opencv::core::get_version_minor(),
         );
         let onnx = if version < (4, 8) {
-            crate::onnx_compat::yunet_in_2022_layout(&onnx, INPUT).map_err(inference)?
+            crate::onnx_compat::yunet_in_2022_layout(&onnx, SQUARE).map_err(inference)?
         } else {
             onnx
         };
         let file = crate::onnx_compat::TempModel::write(&onnx).map_err(inference)?;
-        let side = INPUT as i32;
+        let side = SQUARE as i32;
         let created = FaceDetectorYN::create(
             &file.path().to_string_lossy(),
             "",
@@ -62,7 +64,7 @@ impl OpenCvFaceDetector {
 
     /// All faces in a BGR frame, in frame coordinates, best first.
     pub fn detect(&mut self, bgr: &Mat) -> Result<Vec<Detection>, FaceError> {
-        let (padded, scale) = letterboxed(bgr)?;
+        let (padded, scale) = letterboxed(bgr, InputSize::SQUARE)?;
         let mut rows = Mat::default();
         self.inner
             .detect(&padded, &mut rows)

@@ -289,3 +289,107 @@ fn a_binocular_camera_refuses_a_face_that_is_not_there_in_infrared() {
     assert_eq!(v.decision, Decision::Spoof);
     assert!(v.reason.expect("reason").contains("IR"));
 }
+
+/// `name`'s largest face cut out with head and shoulders, scaled so the face is `face_width`
+/// px wide.
+fn person(name: &str, face_width: f32) -> Mat {
+    let img = photo(name);
+    let face = largest(engine().detect(&img).expect("detect")).expect("face");
+    let [x, y, w, h] = face.rect;
+    let (cx, cy) = (x + w / 2.0, y + h / 2.0);
+    let (hw, hh) = (w * 0.9, h * 0.85);
+    let x0 = (cx - hw).max(0.0) as i32;
+    let y0 = (cy - hh).max(0.0) as i32;
+    let r = Rect::new(
+        x0,
+        y0,
+        ((2.0 * hw) as i32).min(img.cols() - x0),
+        ((2.0 * hh) as i32).min(img.rows() - y0),
+    );
+    let roi = Mat::roi(&img, r).expect("roi");
+    let mut out = Mat::default();
+    let scale = (face_width / w) as f64;
+    imgproc::resize(
+        &roi,
+        &mut out,
+        Size::new(0, 0),
+        scale,
+        scale,
+        imgproc::INTER_AREA,
+    )
+    .expect("resize");
+    out
+}
+
+/// A busy hall behind the terminal: the group photo of six people (faces 70–130 px), twice
+/// side by side, filling a 1280×720 camera frame; then `people` pasted in front, each with
+/// its left edge at the given x, standing on the frame's bottom edge.
+fn hall_scene(people: &[(Mat, i32)]) -> Mat {
+    let crowd = photo("deepface_selfie-many-people.jpg");
+    let mut canvas =
+        Mat::new_rows_cols_with_default(720, 1280, opencv::core::CV_8UC3, Scalar::all(120.0))
+            .expect("canvas");
+    for x in [0, 640] {
+        let w = crowd.cols().min(640);
+        let h = crowd.rows().min(720);
+        let src = Mat::roi(&crowd, Rect::new(0, 0, w, h)).expect("crowd");
+        let mut dst = Mat::roi_mut(&mut canvas, Rect::new(x, 0, w, h)).expect("dst");
+        src.copy_to(&mut dst).expect("copy");
+    }
+    for (p, x) in people {
+        let w = p.cols().min(1280 - x);
+        let h = p.rows().min(720);
+        let src = Mat::roi(p, Rect::new(0, 0, w, h)).expect("person");
+        let mut dst = Mat::roi_mut(&mut canvas, Rect::new(*x, 720 - h, w, h)).expect("dst");
+        src.copy_to(&mut dst).expect("copy");
+    }
+    canvas
+}
+
+#[test]
+fn bystanders_far_behind_in_a_busy_hall_do_not_block_the_citizen() {
+    let card = card_from("deepface_img1.jpg");
+    let citizen = person("deepface_img2.jpg", 330.0);
+    let x = (1280 - citizen.cols()) / 2;
+    let scene = hall_scene(&[(citizen, x)]);
+    let faces = engine().detect(&scene).expect("detect");
+    assert!(
+        faces.len() >= 4,
+        "the crowd behind is really seen: {} faces",
+        faces.len()
+    );
+    let (v, prompts) = run(&card, &mut StillFrames::new(vec![scene]), &policy());
+    assert_eq!(v.decision, Decision::Verified);
+    assert!(!prompts.contains(&Prompt::OnlyOnePerson));
+}
+
+#[test]
+fn someone_leaning_in_beside_the_citizen_still_refuses() {
+    let card = card_from("deepface_img1.jpg");
+    let citizen = person("deepface_img2.jpg", 330.0);
+    let beside = person("deepface_img3.jpg", 260.0);
+    let beside_x = 1280 - beside.cols().min(560);
+    let scene = hall_scene(&[(citizen, 380), (beside, beside_x)]);
+    let (v, prompts) = run(&card, &mut StillFrames::new(vec![scene.clone()]), &policy());
+    assert_eq!(v.decision, Decision::SeveralFaces);
+    assert!(prompts.contains(&Prompt::OnlyOnePerson));
+    // The share is the hall's to set: counting only faces as large as the citizen's lets
+    // this one through.
+    let lenient = VerifyPolicy {
+        second_face_share: 0.9,
+        ..policy()
+    };
+    let (v, _) = run(&card, &mut StillFrames::new(vec![scene]), &lenient);
+    assert_eq!(v.decision, Decision::Verified);
+}
+
+#[test]
+fn a_group_crowding_the_terminal_is_refused() {
+    let card = card_from("deepface_img1.jpg");
+    let (v, _) = run(
+        &card,
+        &mut StillFrames::new(vec![photo("deepface_selfie-many-people.jpg")]),
+        &policy(),
+    );
+    assert_eq!(v.decision, Decision::SeveralFaces);
+}

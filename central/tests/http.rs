@@ -388,6 +388,59 @@ fn keygen_and_publish_put_a_verifiable_document_in_the_centre() {
     served.stop();
 }
 
+/// The sample hall catalogue in config/ (hall, queue, service items with guides, situation
+/// trees, forms and materials, rating tags) goes out as a hall would send it: signed offline
+/// and published with the CLI; terminals get it back byte for byte in meaning.
+#[test]
+fn the_sample_hall_catalogue_is_published_with_the_cli() {
+    let served = Served::start();
+    let url = format!("http://127.0.0.1:{}", served.port);
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_kiosk-central");
+    let key = dir.path().join("publisher.key");
+    let out = std::process::Command::new(bin)
+        .args(["keygen", "--algorithm", "sm2", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let public: kiosk_protocol::signing::PublicKey =
+        printed["public_key"].as_str().unwrap().parse().unwrap();
+    let sample =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/hall-catalogue.json");
+    let out = std::process::Command::new(bin)
+        .args([
+            "publish",
+            "--url",
+            &url,
+            "--kind",
+            "catalogue",
+            "--version",
+            "1",
+            "--key",
+        ])
+        .arg(&key)
+        .arg(&sample)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: kiosk_protocol::signing::SignedDocument =
+        reqwest::blocking::get(format!("{url}/api/v1/devices/KSK-7/documents/catalogue"))
+            .unwrap()
+            .json()
+            .unwrap();
+    doc.verify(&[public]).unwrap();
+    let want: serde_json::Value = serde_json::from_slice(&std::fs::read(&sample).unwrap()).unwrap();
+    assert_eq!(doc.body, want);
+    assert!(doc.body["items"].as_array().unwrap().len() >= 6);
+    served.stop();
+}
+
 #[test]
 fn enrol_code_prints_a_code_that_enrols_its_terminal_once() {
     let dir = tempfile::tempdir().unwrap();

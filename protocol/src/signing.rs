@@ -214,13 +214,22 @@ pub enum DocumentKind {
     Config,
     /// The hall's service catalogue: services, their materials and queue prefixes.
     Catalogue,
+    /// The public keys of the issuers of citizens' e-ID QR codes, for checking them offline.
+    EidKeys,
 }
 
 impl DocumentKind {
+    pub const ALL: [DocumentKind; 3] = [
+        DocumentKind::Config,
+        DocumentKind::Catalogue,
+        DocumentKind::EidKeys,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DocumentKind::Config => "config",
             DocumentKind::Catalogue => "catalogue",
+            DocumentKind::EidKeys => "eid-keys",
         }
     }
 }
@@ -231,7 +240,10 @@ impl FromStr for DocumentKind {
         match s {
             "config" => Ok(DocumentKind::Config),
             "catalogue" => Ok(DocumentKind::Catalogue),
-            other => Err(format!("document kind {other:?}: config or catalogue")),
+            "eid-keys" => Ok(DocumentKind::EidKeys),
+            other => Err(format!(
+                "document kind {other:?}: config, catalogue or eid-keys"
+            )),
         }
     }
 }

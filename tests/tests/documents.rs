@@ -138,3 +138,84 @@ fn only_newer_documents_signed_by_a_pinned_key_take_effect() {
 
     tokio.block_on(centre.stop()).unwrap();
 }
+
+/// The e-ID key pool travels like every document: published signed, fetched, verified against
+/// the pinned publisher key, then used offline: with the centre stopped, a code from a pool
+/// issuer is accepted and a forged one refused.
+#[test]
+fn an_eid_key_pool_arrives_signed_and_checks_codes_with_the_centre_gone() {
+    use kiosk_app::services::eid::{self, CodeIssuer, EidError, KeyPool, Pool, ReplayGuard};
+    let dir = tempfile::tempdir().unwrap();
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let store = kiosk_central::SqliteStore::open(&dir.path().join("centre.db")).unwrap();
+    let centre = tokio
+        .block_on(kiosk_central::CentreHandle::start("127.0.0.1:0", store))
+        .unwrap();
+    let base = centre.base_url();
+    let publisher = SigningKey::generate(Algorithm::Sm2);
+    let outbox = Journal::new(
+        Outbox::open(&dir.path().join("outbox.db"), DEVICE, SystemClock::shared()).unwrap(),
+    );
+    let sync = DocumentSync::new(
+        CentreClient::plain(&base, DEVICE).unwrap(),
+        vec![publisher.public_key()],
+        outbox.clone(),
+    );
+    let issuer = CodeIssuer {
+        id: "js-ctid".into(),
+        key: SigningKey::generate(Algorithm::Sm2),
+    };
+    let now = chrono::Utc::now();
+    let pool = KeyPool {
+        issuers: vec![issuer.entry(
+            "江苏省网上身份认证平台",
+            now - chrono::Duration::days(1),
+            now + chrono::Duration::days(365),
+        )],
+        max_code_life_s: 120,
+    };
+    let doc = SignedDocument::sign(
+        DocumentKind::EidKeys,
+        "all",
+        1,
+        serde_json::to_value(&pool).unwrap(),
+        &publisher,
+    );
+    assert_eq!(publish(&base, &doc), 201);
+    assert_eq!(
+        tokio.block_on(sync.fetch(DocumentKind::EidKeys)).unwrap(),
+        Fetched::Applied(1)
+    );
+    tokio.block_on(centre.stop()).unwrap();
+
+    let pool = Pool::in_force(&outbox).unwrap().expect("pool in force");
+    assert_eq!(pool.issuer_count(), 1);
+    let mut guard = ReplayGuard::default();
+    let code = issuer.issue(
+        "王五",
+        "11010519491231002X",
+        now.timestamp(),
+        60,
+        "a1b2c3d4e5",
+    );
+    let who = eid::verify(&code, Some(&pool), now, &mut guard).unwrap();
+    assert_eq!(
+        who.masked_number(),
+        kiosk_hal::privacy::mask_id_number("11010519491231002X")
+    );
+    let stranger = CodeIssuer {
+        id: "js-ctid".into(),
+        key: SigningKey::generate(Algorithm::Ed25519),
+    };
+    let forged = stranger.issue(
+        "王五",
+        "11010519491231002X",
+        now.timestamp(),
+        60,
+        "f0f0f0f0f0",
+    );
+    assert_eq!(
+        eid::verify(&forged, Some(&pool), now, &mut guard),
+        Err(EidError::Forged)
+    );
+}

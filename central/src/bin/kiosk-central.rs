@@ -44,7 +44,7 @@ enum Command {
         /// The secret key file made by `keygen`.
         #[arg(long)]
         key: std::path::PathBuf,
-        /// config or catalogue.
+        /// config, catalogue or eid-keys.
         #[arg(long)]
         kind: String,
         /// `all`, or one terminal's id.

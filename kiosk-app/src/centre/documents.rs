@@ -144,10 +144,10 @@ impl DocumentSync {
         Ok(())
     }
 
-    /// Fetches both kinds every `every` until `stop` turns true.
+    /// Fetches every kind every `every` until `stop` turns true.
     pub async fn run(self, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
         loop {
-            for kind in [DocumentKind::Config, DocumentKind::Catalogue] {
+            for kind in DocumentKind::ALL {
                 if let Err(e) = self.fetch(kind).await {
                     tracing::debug!(error = %e, "documents not fetched");
                 }

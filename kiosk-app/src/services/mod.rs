@@ -1,9 +1,10 @@
 //! Typed capabilities that journeys, remote commands and the tools use, each over claimed
 //! devices: two-phase outputs, the face check, and (with the journeys) the card, the guide
-//! lights, the hall catalogue and the queue.
+//! lights, the hall catalogue, the queue and the citizen's e-ID code.
 
 pub mod card;
 pub mod catalogue;
+pub mod eid;
 pub mod face;
 pub mod guide;
 pub mod outputs;

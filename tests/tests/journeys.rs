@@ -206,6 +206,13 @@ impl Run {
     }
 }
 
+fn step_until(name: &str, action: Option<Action>, expect: &str, until: &str) -> Step {
+    Step {
+        until: Some(until.into()),
+        ..step(name, action, expect)
+    }
+}
+
 fn has(labels: &[String], want: &str) -> bool {
     labels.iter().any(|l| l == want)
 }
@@ -219,6 +226,7 @@ fn the_ticket_journey_on_the_simulated_terminal() {
     idle_ends_the_session_and_tidies_up();
     in_english();
     centre_unreachable();
+    the_guide_lists_prints_and_survives_a_paper_out();
 }
 
 fn by_card_with_people_ahead() {
@@ -578,6 +586,112 @@ fn centre_unreachable() {
         "{labels:?}\n{}",
         r.recent()
     );
+    r.finish();
+}
+
+/// The service guide: search by pinyin initials, the guide, a branch question, the material
+/// list on screen and as a QR code, printed; then the paper runs out and the list stays.
+fn the_guide_lists_prints_and_survives_a_paper_out() {
+    let mut r = Run::start("guide", None);
+    let labels = r.play(vec![
+        step(
+            "woken",
+            touch("请触摸屏幕开始办理", "Touch the screen to start"),
+            "home",
+        ),
+        step(
+            "items",
+            touch("办事指南", "Service guide and material lists"),
+            "guide-items",
+        ),
+    ]);
+    assert!(
+        has(&labels, "户籍证明") && has(&labels, "个体工商户登记"),
+        "{labels:?}"
+    );
+    let labels = r.play(vec![
+        step_until("g", touch("G", "G"), "guide-items", "changed"),
+        step_until("gj", touch("J", "J"), "guide-items", "changed"),
+        step_until("gjj", touch("J", "J"), "guide-items", "changed"),
+    ]);
+    assert!(has(&labels, "公积金缴存证明"), "{labels:?}");
+    assert!(!has(&labels, "户籍证明"), "{labels:?}");
+    let labels = r.play(vec![
+        step_until("cleared", touch("清空", "Clear"), "guide-items", "changed"),
+        step(
+            "guide",
+            touch("户籍证明", "Household registration certificate"),
+            "guide-item",
+        ),
+    ]);
+    assert!(
+        has(&labels, "设定依据: 《中华人民共和国户口登记条例》"),
+        "{labels:?}"
+    );
+    let labels = r.play(vec![
+        step(
+            "purpose",
+            touch("回答几个问题", "Answer a few questions"),
+            "guide-question",
+        ),
+        step_until(
+            "for-whom",
+            touch("子女入学", "School enrolment"),
+            "guide-question",
+            "changed",
+        ),
+        step_until(
+            "relation",
+            touch("同户家庭成员", "A family member in my household"),
+            "guide-question",
+            "changed",
+        ),
+        step("materials", touch("配偶", "Spouse"), "guide-materials"),
+    ]);
+    assert!(
+        has(&labels, "结婚证: 从您的电子证照中调取，无需携带"),
+        "{labels:?}"
+    );
+    assert!(
+        has(&labels, "本清单的二维码"),
+        "the QR code is on screen: {labels:?}"
+    );
+    r.play(vec![step_until(
+        "printed",
+        touch("打印清单", "Print the list"),
+        "guide-materials",
+        "guide-printed",
+    )]);
+    assert_eq!(r.sim("receipt", "stats")["receipts"], 1);
+    let printed = r.journal("output.result");
+    assert!(
+        printed
+            .iter()
+            .any(|e| e.to_string().contains("material-list")),
+        "two-phase output recorded: {printed:?}"
+    );
+    let labels = r.play(vec![
+        step(
+            "paper-runs-out",
+            sim("receipt", "paper-left", json!({ "dots": 120 })),
+            "guide-materials",
+        ),
+        step(
+            "print-fails",
+            touch("再打印一份", "Print again"),
+            "guide-problem",
+        ),
+    ]);
+    assert!(has(&labels, "凭条打印机缺纸"), "{labels:?}");
+    r.play(vec![
+        step(
+            "list-stays",
+            touch("返回清单", "Back to the list"),
+            "guide-materials",
+        ),
+        step("done", touch("完成", "Done"), "home"),
+    ]);
+    r.lights_off();
     r.finish();
 }
 

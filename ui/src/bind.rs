@@ -10,9 +10,10 @@ use std::rc::Rc;
 use slint::{ComponentHandle, Image, Model, ModelRc, PhysicalSize, SharedString, VecModel};
 
 use crate::{
-    device_state, health_value, window_size, AppWindow, Attract, DeviceLine, DeviceRow,
-    DeviceState, Devices, GroupTile, Home, Intents, JourneyTile, Language, Nav, ProblemKind, Queue,
-    ScreenId, Slide, Staff, Terminal, TerminalTexts, UiError, Why,
+    device_state, health_value, window_size, AnswerTile, AppWindow, Attract, DeviceLine, DeviceRow,
+    DeviceState, Devices, GroupTile, Guide, Home, Intents, ItemTile, JourneyTile, Language,
+    MaterialTile, Nav, ProblemKind, Queue, ScreenId, Slide, Staff, Terminal, TerminalTexts,
+    UiError, Why,
 };
 
 /// What a touch asks for; the runtime turns it into a step of its state machines.
@@ -34,6 +35,55 @@ pub enum UiIntent {
     StaffDigit(char),
     StaffDelete,
     StaffSubmit,
+    GuideShelf(String),
+    GuideType(char),
+    GuideErase,
+    GuideClear,
+    OpenItem(String),
+    Begin,
+    ChooseAnswer(String),
+    Next,
+    Print,
+}
+
+/// A material line of the guide's list, in the screen's language.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MaterialLine {
+    pub name: String,
+    pub how: String,
+    pub optional: bool,
+}
+
+/// What the guide's screens show, texts already in the screen's language.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GuideView {
+    /// `common`, `personal`, `legal-person`, `query-print`.
+    pub shelf: String,
+    pub query: String,
+    /// id, name, department.
+    pub items: Vec<(String, String, String)>,
+    pub item_name: String,
+    pub item_department: String,
+    pub notice: String,
+    pub legal_basis: String,
+    pub time_limit: String,
+    pub fee: String,
+    pub has_questions: bool,
+    pub question: String,
+    pub question_number: usize,
+    pub question_count: usize,
+    pub multiple: bool,
+    pub required: bool,
+    /// id, label, chosen.
+    pub answers: Vec<(String, String, bool)>,
+    pub can_next: bool,
+    pub materials: Vec<MaterialLine>,
+    pub at_window: bool,
+    pub can_print: bool,
+    pub printed: bool,
+    /// What the QR code holds (empty: none).
+    pub qr: String,
+    pub problem: String,
 }
 
 /// A journey tile on the home screen.
@@ -93,6 +143,7 @@ pub struct UiView {
     pub pin_wrong: bool,
     pub pin_locked_minutes: u32,
     pub no_pin: bool,
+    pub guide: GuideView,
 }
 
 impl Default for UiView {
@@ -119,6 +170,7 @@ impl Default for UiView {
             pin_wrong: false,
             pin_locked_minutes: 0,
             no_pin: false,
+            guide: GuideView::default(),
         }
     }
 }
@@ -131,6 +183,11 @@ pub struct Ui {
     right: Rc<VecModel<DeviceRow>>,
     journeys: Rc<VecModel<JourneyTile>>,
     groups: Rc<VecModel<GroupTile>>,
+    items: Rc<VecModel<ItemTile>>,
+    answers: Rc<VecModel<AnswerTile>>,
+    materials: Rc<VecModel<MaterialTile>>,
+    /// The QR code shown and what it holds, made again only when that changes.
+    qr: RefCell<Option<(String, Image)>>,
     pictures: RefCell<HashMap<PathBuf, Image>>,
     language: RefCell<Option<Language>>,
     last_slide: RefCell<Option<SlideLine>>,
@@ -166,6 +223,10 @@ impl Ui {
             right: Rc::new(VecModel::default()),
             journeys: Rc::new(VecModel::default()),
             groups: Rc::new(VecModel::default()),
+            items: Rc::new(VecModel::default()),
+            answers: Rc::new(VecModel::default()),
+            materials: Rc::new(VecModel::default()),
+            qr: RefCell::new(None),
             pictures: RefCell::new(HashMap::new()),
             language: RefCell::new(None),
             last_slide: RefCell::new(None),
@@ -181,6 +242,10 @@ impl Ui {
         ui.app
             .global::<Queue>()
             .set_groups(ModelRc::from(ui.groups.clone()));
+        let g = ui.app.global::<Guide>();
+        g.set_items(ModelRc::from(ui.items.clone()));
+        g.set_answers(ModelRc::from(ui.answers.clone()));
+        g.set_materials(ModelRc::from(ui.materials.clone()));
         let t = ui.app.global::<Terminal>();
         t.set_service_point(s(&texts.service_point));
         t.set_device_id(s(&texts.device_id));
@@ -240,6 +305,31 @@ impl Ui {
         plain!(on_staff_entry, UiIntent::StaffEntry);
         plain!(on_staff_delete, UiIntent::StaffDelete);
         plain!(on_staff_submit, UiIntent::StaffSubmit);
+        plain!(on_guide_erase, UiIntent::GuideErase);
+        plain!(on_guide_clear, UiIntent::GuideClear);
+        plain!(on_begin, UiIntent::Begin);
+        plain!(on_next, UiIntent::Next);
+        plain!(on_print, UiIntent::Print);
+        {
+            let f = f.clone();
+            i.on_guide_shelf(move |id| f(UiIntent::GuideShelf(id.to_string())));
+        }
+        {
+            let f = f.clone();
+            i.on_guide_type(move |k| {
+                if let Some(c) = k.chars().next() {
+                    f(UiIntent::GuideType(c))
+                }
+            });
+        }
+        {
+            let f = f.clone();
+            i.on_open_item(move |id| f(UiIntent::OpenItem(id.to_string())));
+        }
+        {
+            let f = f.clone();
+            i.on_choose_answer(move |id| f(UiIntent::ChooseAnswer(id.to_string())));
+        }
         {
             let f = f.clone();
             i.on_start(move |j| f(UiIntent::Start(j.to_string())));
@@ -348,7 +438,74 @@ impl Ui {
         st.set_wrong(v.pin_wrong);
         st.set_locked_minutes(i32::try_from(v.pin_locked_minutes).unwrap_or(i32::MAX));
         st.set_no_pin(v.no_pin);
+        self.show_guide(&v.guide);
         Ok(())
+    }
+
+    fn show_guide(&self, v: &GuideView) {
+        let g = self.app.global::<Guide>();
+        g.set_shelf(s(&v.shelf));
+        g.set_query(s(&v.query));
+        let items: Vec<ItemTile> = v
+            .items
+            .iter()
+            .map(|(id, name, department)| ItemTile {
+                id: s(id),
+                name: s(name),
+                department: s(department),
+            })
+            .collect();
+        update_model(&self.items, &items);
+        g.set_item_name(s(&v.item_name));
+        g.set_item_department(s(&v.item_department));
+        g.set_notice(s(&v.notice));
+        g.set_legal_basis(s(&v.legal_basis));
+        g.set_time_limit(s(&v.time_limit));
+        g.set_fee(s(&v.fee));
+        g.set_has_questions(v.has_questions);
+        g.set_question(s(&v.question));
+        g.set_question_number(i32::try_from(v.question_number).unwrap_or(0));
+        g.set_question_count(i32::try_from(v.question_count).unwrap_or(0));
+        g.set_multiple(v.multiple);
+        g.set_required(v.required);
+        let answers: Vec<AnswerTile> = v
+            .answers
+            .iter()
+            .map(|(id, label, chosen)| AnswerTile {
+                id: s(id),
+                label: s(label),
+                chosen: *chosen,
+            })
+            .collect();
+        update_model(&self.answers, &answers);
+        g.set_can_next(v.can_next);
+        let materials: Vec<MaterialTile> = v
+            .materials
+            .iter()
+            .map(|m| MaterialTile {
+                name: s(&m.name),
+                how: s(&m.how),
+                optional: m.optional,
+            })
+            .collect();
+        update_model(&self.materials, &materials);
+        g.set_at_window(v.at_window);
+        g.set_can_print(v.can_print);
+        g.set_printed(v.printed);
+        g.set_problem(s(&v.problem));
+        let current = self.qr.borrow().as_ref().map(|(text, _)| text.clone());
+        if current.as_deref() != Some(v.qr.as_str()) {
+            let image = if v.qr.is_empty() {
+                None
+            } else {
+                qr_image(&v.qr)
+            };
+            g.set_has_qr(image.is_some());
+            if let Some(i) = &image {
+                g.set_qr(i.clone());
+            }
+            *self.qr.borrow_mut() = image.map(|i| (v.qr.clone(), i));
+        }
     }
 
     fn slide(&self, l: &SlideLine) -> Slide {
@@ -395,4 +552,31 @@ fn group_tile(g: &GroupLine) -> GroupTile {
         prefix: s(&g.prefix),
         identify: s(&g.identify),
     }
+}
+
+/// A QR code as an image, four pixels a module with the quiet zone, scaled sharp by the
+/// screen. `None` when the text is too long for a QR code.
+pub fn qr_image(text: &str) -> Option<Image> {
+    use slint::{Rgb8Pixel, SharedPixelBuffer};
+    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M).ok()?;
+    let modules = code.width();
+    let colors = code.to_colors();
+    let (quiet, px) = (4usize, 4usize);
+    let side = (modules + 2 * quiet) * px;
+    let mut buffer = SharedPixelBuffer::<Rgb8Pixel>::new(side as u32, side as u32);
+    let pixels = buffer.make_mut_slice();
+    for y in 0..side {
+        for x in 0..side {
+            let (mx, my) = ((x / px).checked_sub(quiet), (y / px).checked_sub(quiet));
+            let dark = match (mx, my) {
+                (Some(mx), Some(my)) if mx < modules && my < modules => {
+                    colors[my * modules + mx] == qrcode::Color::Dark
+                }
+                _ => false,
+            };
+            let v = if dark { 0 } else { 255 };
+            pixels[y * side + x] = Rgb8Pixel { r: v, g: v, b: v };
+        }
+    }
+    Some(Image::from_rgb8(buffer))
 }

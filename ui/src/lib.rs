@@ -7,7 +7,9 @@ slint::include_modules!();
 
 mod bind;
 
-pub use bind::{GroupLine, JourneyLine, Problem, SlideLine, Ui, UiIntent, UiView};
+pub use bind::{
+    GroupLine, GuideView, JourneyLine, MaterialLine, Problem, SlideLine, Ui, UiIntent, UiView,
+};
 
 use std::path::Path;
 use std::rc::Rc;
@@ -121,6 +123,12 @@ pub const SCREENS: &[(&str, ScreenId)] = &[
     ("ticket-printing", ScreenId::TicketPrinting),
     ("ticket-taken", ScreenId::TicketTaken),
     ("ticket-problem", ScreenId::TicketProblem),
+    ("guide-items", ScreenId::GuideItems),
+    ("guide-item", ScreenId::GuideItem),
+    ("guide-question", ScreenId::GuideQuestion),
+    ("guide-materials", ScreenId::GuideMaterials),
+    ("guide-printing", ScreenId::GuidePrinting),
+    ("guide-problem", ScreenId::GuideProblem),
     ("staff-pin", ScreenId::StaffPin),
     ("device-status", ScreenId::DeviceStatus),
 ];

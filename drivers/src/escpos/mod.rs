@@ -495,7 +495,7 @@ impl Device for ReceiptPrinter {
                 summary: "print a receipt document or a template; confirmed by the printer",
                 args: &[
                     "receipt=a receipt document {paper, blocks:[…]}",
-                    "template=queue-ticket | application-receipt | print-record, with its fields",
+                    "template=queue-ticket | application-receipt | print-record | material-list, with its fields",
                 ],
             },
             ActionSpec {

@@ -52,12 +52,45 @@ pub struct PrintRecordSlip {
     pub record_id: String,
 }
 
+/// One line of a material list: what to bring and how it is handed in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaterialLine {
+    pub name: String,
+    /// How it is given (`现场拍照`, `电子证照`, `到窗口提交` …), and 原件 / 复印件 notes.
+    pub how: String,
+    #[serde(default)]
+    pub optional: bool,
+}
+
+/// A material list (材料清单) for a service item and the citizen's answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaterialList {
+    pub hall: String,
+    pub service: String,
+    pub department: String,
+    pub time_limit: String,
+    pub fee: String,
+    /// The answers that decided the list, as "question: answer" lines.
+    pub situation: Vec<String>,
+    pub materials: Vec<MaterialLine>,
+    /// Some answer makes this a case for a window.
+    #[serde(default)]
+    pub at_window: bool,
+    pub printed_at: String,
+    /// Where the same list opens on a phone; empty: no QR code.
+    #[serde(default)]
+    pub qr_url: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "template", rename_all = "kebab-case")]
 pub enum Template {
     QueueTicket(QueueTicket),
     ApplicationReceipt(ApplicationReceipt),
     PrintRecord(PrintRecordSlip),
+    MaterialList(MaterialList),
 }
 
 impl Template {
@@ -66,6 +99,7 @@ impl Template {
             Template::QueueTicket(t) => Ok(t.receipt(paper)),
             Template::ApplicationReceipt(t) => t.receipt(paper),
             Template::PrintRecord(t) => Ok(t.receipt(paper)),
+            Template::MaterialList(t) => Ok(t.receipt(paper)),
         }
     }
 }
@@ -169,6 +203,57 @@ impl PrintRecordSlip {
     }
 }
 
+impl MaterialList {
+    pub fn receipt(&self, paper: Paper) -> Receipt {
+        let mut r = Receipt::new(paper)
+            .styled(&self.hall, Align::Center, true, (1, 1))
+            .styled("材料清单", Align::Center, true, (2, 2))
+            .styled(&self.service, Align::Center, true, (1, 2))
+            .block(Block::Rule)
+            .block(kv("办理部门", &self.department))
+            .block(kv("承诺时限", &self.time_limit))
+            .block(kv("收费标准", &self.fee));
+        if !self.situation.is_empty() {
+            r = r
+                .block(Block::Rule)
+                .styled("您的情形：", Align::Left, true, (1, 1));
+            for line in &self.situation {
+                r = r.text(line.clone());
+            }
+        }
+        r = r
+            .block(Block::Rule)
+            .styled("请准备：", Align::Left, true, (1, 1));
+        if self.materials.is_empty() {
+            r = r.text("无需提交材料");
+        }
+        for (i, m) in self.materials.iter().enumerate() {
+            let optional = if m.optional { "（选交）" } else { "" };
+            r = r.text(format!("{}. {}{optional}", i + 1, m.name));
+            r = r.text(format!("   {}", m.how));
+        }
+        if self.at_window {
+            r = r.block(Block::Rule).styled(
+                "您的情形需到窗口办理，请携带以上材料取号",
+                Align::Left,
+                true,
+                (1, 1),
+            );
+        }
+        if !self.qr_url.is_empty() {
+            r = r
+                .block(Block::Qr {
+                    data: self.qr_url.clone(),
+                    module: if paper == Paper::Mm58 { 4 } else { 5 },
+                    level: QrLevel::M,
+                    align: Align::Center,
+                })
+                .styled("扫码在手机上查看本清单", Align::Center, false, (1, 1));
+        }
+        r.block(kv("打印时间", &self.printed_at))
+    }
+}
+
 /// The driver's test page: every feature the model has, in both languages.
 pub fn test_page(paper: Paper, device: &str) -> Receipt {
     let gradient = {
@@ -245,6 +330,47 @@ mod tests {
             query_url: "u".into(),
         };
         assert!(r.receipt(Paper::Mm80).unwrap_err().contains("masked"));
+    }
+
+    #[test]
+    fn a_material_list_encodes_for_both_roll_widths() {
+        let list = MaterialList {
+            hall: "昆山市政务服务中心".into(),
+            service: "户籍证明".into(),
+            department: "市公安局".into(),
+            time_limit: "1 个工作日".into(),
+            fee: "不收费".into(),
+            situation: vec!["为谁开具：同户家庭成员".into()],
+            materials: vec![
+                MaterialLine {
+                    name: "居民户口簿".into(),
+                    how: "现场拍照（首页及本人页）".into(),
+                    optional: false,
+                },
+                MaterialLine {
+                    name: "劳动合同".into(),
+                    how: "现场拍照".into(),
+                    optional: true,
+                },
+            ],
+            at_window: true,
+            printed_at: "2026-12-02 09:41".into(),
+            qr_url: "https://zwfw.example/guide?item=huji-zhengming".into(),
+        };
+        let t: Template = serde_json::from_value(serde_json::json!({
+            "template": "material-list",
+            "hall": list.hall, "service": list.service, "department": list.department,
+            "time_limit": list.time_limit, "fee": list.fee, "situation": list.situation,
+            "materials": [{"name": "居民户口簿", "how": "现场拍照（首页及本人页）"},
+                          {"name": "劳动合同", "how": "现场拍照", "optional": true}],
+            "at_window": true, "printed_at": list.printed_at, "qr_url": list.qr_url,
+        }))
+        .unwrap();
+        assert_eq!(t, Template::MaterialList(list));
+        for paper in [Paper::Mm58, Paper::Mm80] {
+            let bytes = t.receipt(paper).unwrap().encode().unwrap();
+            assert!(bytes.len() > 200);
+        }
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../tours/idle-timeout.json"),
     ),
     ("staff", include_str!("../../tours/staff.json")),
+    ("guide", include_str!("../../tours/guide.json")),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -59,7 +60,8 @@ pub struct Step {
     /// The screen the step ends on.
     pub expect: String,
     /// A further condition on the view: `asking`, `not-asking`, `ticket-available`,
-    /// `ticket-unavailable`, `pin-wrong`, `slide-changed`.
+    /// `ticket-unavailable`, `pin-wrong`, `slide-changed`, `changed` (the journey moved on
+    /// within the same screen), `guide-printed`.
     #[serde(default)]
     pub until: Option<String>,
 }
@@ -306,6 +308,15 @@ fn until(cond: Option<&str>, v: &View, before: &View) -> bool {
         Some("ticket-unavailable") => !ticket(),
         Some("pin-wrong") => v.pin_wrong,
         Some("slide-changed") => v.slide != before.slide,
+        // The journey moved on within the same screen (another question, a typed letter).
+        Some("changed") => v.screen != before.screen,
+        Some("guide-printed") => matches!(
+            v.screen,
+            crate::flows::kiosk::Screen::Guide(crate::flows::guide::Stage::Materials {
+                printed: true,
+                ..
+            })
+        ),
         Some(_) => false,
     }
 }

@@ -319,7 +319,7 @@ impl Default for JourneysConfig {
 }
 
 /// The journeys a terminal can offer.
-pub const JOURNEYS: &[&str] = &["ticket"];
+pub const JOURNEYS: &[&str] = &["ticket", "guide"];
 
 /// `[catalogue]`: for a terminal whose centre is embedded (the sim profile, a stand-alone
 /// ticket machine), a catalogue file to publish into that centre at start, signed with a

@@ -18,6 +18,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 use zeroize::Zeroizing;
 
+use super::guide;
 use super::kiosk::{self, Kiosk, Offer, Screen, Unavailable};
 use super::session::{EndReason, Session};
 use super::ticket::{self, How, Scan, TicketInfo};
@@ -26,8 +27,8 @@ use crate::config::Config;
 use crate::journal::Journal;
 use crate::runtime::{Claim, Owner, Runtime};
 use crate::services::card::{self, CardProblem, CitizenIdentity};
-use crate::services::catalogue::{Catalogue, Notice, QueueGroup, Text};
-use crate::services::guide::{self, Module};
+use crate::services::catalogue::{Catalogue, Notice, QueueGroup, SearchIndex, ServiceItem, Text};
+use crate::services::guide::{self as lights, Module};
 use crate::services::outputs::OutputDesk;
 use crate::services::queue::{self, NumberProblem, PrintProblem, Printed};
 
@@ -54,6 +55,14 @@ pub struct View {
     pub pin_locked_minutes: Option<u32>,
     pub has_reader: bool,
     pub has_scanner: bool,
+    /// The catalogue's service items.
+    pub items: Vec<ServiceItem>,
+    /// The items the guide's list shows now (the shelf, or the search), by id.
+    pub guide_list: Vec<String>,
+    /// Where the guide's material list opens on a phone (empty: no QR code).
+    pub guide_url: String,
+    /// The session holds a receipt printer (the guide can print its list).
+    pub can_print: bool,
 }
 
 /// What reaches the host.
@@ -65,6 +74,7 @@ enum Msg {
     Code(u64, Result<(Zeroizing<String>, bool), ()>),
     Numbered(u64, Result<Ticket, NumberProblem>),
     Printed(u64, Result<Printed, PrintProblem>),
+    ListPrinted(u64, Result<(), PrintProblem>),
     Stop,
 }
 
@@ -194,6 +204,8 @@ struct Worker {
     session: Option<Session>,
     claims: Option<Claims>,
     catalogue: Option<Catalogue>,
+    /// The catalogue's items indexed for the guide's search, rebuilt with the catalogue.
+    search: Option<SearchIndex>,
     offers: Vec<Offer>,
     /// Increases with each session; results of an older session's jobs are dropped.
     generation: u64,
@@ -219,6 +231,7 @@ impl Worker {
             tracing::error!(error = %e, "the catalogue in force cannot be used");
             None
         });
+        let search = catalogue.as_ref().map(Catalogue::search_index);
         let mut w = Worker {
             kiosk: Kiosk::new(now, english),
             cfg,
@@ -226,6 +239,7 @@ impl Worker {
             session: None,
             claims: None,
             catalogue,
+            search,
             offers: Vec::new(),
             generation: 0,
             next_session: 1,
@@ -310,6 +324,39 @@ impl Worker {
                     &self.cfg.config.journeys.ticket.scanner,
                 )
                 .is_some(),
+            items: c.map(|c| c.items.clone()).unwrap_or_default(),
+            guide_list: self.guide_list(),
+            guide_url: match (&self.kiosk.screen, c) {
+                (Screen::Guide(guide::Stage::Materials { item, answers, .. }), Some(c)) => c
+                    .item(item)
+                    .map(|i| crate::services::materials::list_url(c, i, answers))
+                    .unwrap_or_default(),
+                _ => String::new(),
+            },
+            can_print: self.claims.as_ref().is_some_and(|c| c.printer.is_some()),
+        }
+    }
+
+    /// The guide's item list: the search's matches while something is typed, else the shelf.
+    fn guide_list(&self) -> Vec<String> {
+        let (Screen::Guide(guide::Stage::Items { shelf, query }), Some(c)) =
+            (&self.kiosk.screen, self.catalogue.as_ref())
+        else {
+            return Vec::new();
+        };
+        if !query.is_empty() {
+            return self
+                .search
+                .as_ref()
+                .map(|s| s.search(query))
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(i, _)| c.items.get(i).map(|item| item.id.clone()))
+                .collect();
+        }
+        match shelf {
+            guide::Shelf::Common => c.common_items().map(|i| i.id.clone()).collect(),
+            guide::Shelf::Category(cat) => c.items_in(*cat).map(|i| i.id.clone()).collect(),
         }
     }
 
@@ -325,6 +372,7 @@ impl Worker {
         let default_english = self.cfg.config.language() == kiosk_ui::Language::En;
         let has_reader = self.claims.as_ref().is_some_and(|c| c.reader.is_some());
         let has_scanner = self.claims.as_ref().is_some_and(|c| c.scanner.is_some());
+        let can_print = self.claims.as_ref().is_some_and(|c| c.printer.is_some());
         let idle = self.cfg.config.idle.clone();
         let now = self.now();
         let offers = self.offers.clone();
@@ -338,6 +386,10 @@ impl Worker {
                     catalogue: self.catalogue.as_ref(),
                     has_reader,
                     has_scanner,
+                },
+                guide: guide::Context {
+                    catalogue: self.catalogue.as_ref(),
+                    can_print,
                 },
                 default_english,
             };
@@ -408,8 +460,18 @@ impl Worker {
                 }
                 self.step(kiosk::Input::Journey(ticket::Input::Printed(info)));
             }
+            Msg::ListPrinted(generation, result) if generation == self.generation => {
+                if let Some(b) = self.claims.as_ref().and_then(|c| c.board.clone()) {
+                    lights::set(&self.cfg.runtime, &b, Module::Printer, false);
+                }
+                self.step(kiosk::Input::Guide(guide::Input::Printed(result)));
+            }
             // A result from a session that already ended.
-            Msg::Card(..) | Msg::Code(..) | Msg::Numbered(..) | Msg::Printed(..) => {}
+            Msg::Card(..)
+            | Msg::Code(..)
+            | Msg::Numbered(..)
+            | Msg::Printed(..)
+            | Msg::ListPrinted(..) => {}
             Msg::Stop => {}
         }
     }
@@ -477,7 +539,12 @@ impl Worker {
 
     fn reload_catalogue(&mut self) {
         match Catalogue::in_force(&self.cfg.journal) {
-            Ok(c) => self.catalogue = c,
+            Ok(c) => {
+                if c != self.catalogue {
+                    self.search = c.as_ref().map(Catalogue::search_index);
+                    self.catalogue = c;
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "the catalogue in force cannot be used"),
         }
     }
@@ -491,6 +558,11 @@ impl Worker {
             .map(|j| {
                 let why = match j.as_str() {
                     "ticket" => self.ticket_unavailable(),
+                    "guide" => self
+                        .catalogue
+                        .as_ref()
+                        .is_none_or(|c| c.items.is_empty())
+                        .then_some(Unavailable::Catalogue),
                     _ => Some(Unavailable::Busy),
                 };
                 Offer {
@@ -537,7 +609,49 @@ impl Worker {
             kiosk::Effect::StartSession(journey) => self.start_session(journey),
             kiosk::Effect::EndSession(reason) => self.end_session(reason),
             kiosk::Effect::Journey(j) => self.journey(j),
+            kiosk::Effect::Guide(g) => self.guide(g),
         }
+    }
+
+    fn guide(&mut self, e: guide::Effect) {
+        let guide::Effect::Print { item, answers } = e else {
+            return;
+        };
+        let generation = self.generation;
+        let printer = self.claims.as_ref().and_then(|c| c.printer.clone());
+        let (Some(printer), Some(catalogue)) = (printer, self.catalogue.clone()) else {
+            let _ = self.tx.send(Msg::ListPrinted(
+                generation,
+                Err(PrintProblem::Fault("no receipt printer".into())),
+            ));
+            return;
+        };
+        let Some(service) = catalogue.item(&item).cloned() else {
+            return;
+        };
+        let printed_at = self
+            .cfg
+            .runtime
+            .events
+            .now()
+            .with_timezone(&self.cfg.config.offset())
+            .format("%Y-%m-%d %H:%M")
+            .to_string();
+        let (desk, tx) = (self.cfg.desk.clone(), self.tx.clone());
+        if let Some(b) = self.claims.as_ref().and_then(|c| c.board.clone()) {
+            lights::set(&self.cfg.runtime, &b, Module::Printer, true);
+        }
+        spawn("guide-print", move || {
+            let r = crate::services::materials::print(
+                &desk,
+                &printer,
+                &catalogue,
+                &service,
+                &answers,
+                &printed_at,
+            );
+            let _ = tx.send(Msg::ListPrinted(generation, r));
+        });
     }
 
     fn start_session(&mut self, journey: &'static str) {
@@ -566,6 +680,16 @@ impl Worker {
                     .map_err(|e| e.to_string()),
             }
         };
+        if journey == "guide" {
+            // The guide reads the catalogue; a printer it cannot have only hides "print".
+            self.claims = Some(Claims {
+                printer: claim(self.device(DeviceKind::ReceiptPrinter, &t.printer)).unwrap_or(None),
+                reader: None,
+                scanner: None,
+                board: claim(self.device(DeviceKind::Board, &t.board)).unwrap_or(None),
+            });
+            return;
+        }
         let claimed = (|| {
             Ok::<_, String>(Claims {
                 printer: claim(self.device(DeviceKind::ReceiptPrinter, &t.printer))?,
@@ -595,7 +719,7 @@ impl Worker {
         if let Some(c) = &self.claims {
             if let Some(board) = &c.board {
                 for m in [Module::IdCard, Module::Scanner, Module::Printer] {
-                    guide::set(&self.cfg.runtime, board, m, false);
+                    lights::set(&self.cfg.runtime, board, m, false);
                 }
             }
         }
@@ -646,7 +770,7 @@ impl Worker {
         match e {
             ticket::Effect::Light(m, on) => {
                 if let Some(b) = &claims.board {
-                    guide::set(&self.cfg.runtime, b, m, on);
+                    lights::set(&self.cfg.runtime, b, m, on);
                 }
             }
             ticket::Effect::WaitForCard => {

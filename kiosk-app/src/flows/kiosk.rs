@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
+use super::guide;
 use super::idle::{Idle, IdleState};
 use super::session::EndReason;
 use super::ticket;
@@ -38,6 +39,7 @@ pub enum Screen {
     Attract,
     Home,
     Ticket(ticket::Stage),
+    Guide(guide::Stage),
     StaffPin,
     DeviceStatus,
 }
@@ -48,6 +50,7 @@ impl Screen {
             Screen::Attract => "attract",
             Screen::Home => "home",
             Screen::Ticket(s) => s.screen(),
+            Screen::Guide(s) => s.screen(),
             Screen::StaffPin => "staff-pin",
             Screen::DeviceStatus => "device-status",
         }
@@ -63,6 +66,7 @@ impl Screen {
                         | ticket::Stage::Printing { .. }
                         | ticket::Stage::Taken { .. }
                 )
+                | Screen::Guide(guide::Stage::Printing { .. })
         )
     }
 }
@@ -110,6 +114,12 @@ pub enum Input {
     Touch,
     Start(String),
     Journey(ticket::Input),
+    Guide(guide::Input),
+    /// "Back", "Try again" and "Done" as the screen's buttons say them, for whichever
+    /// journey is showing.
+    Back,
+    Retry,
+    Done,
     Help(bool),
     ToggleLanguage,
     /// "Continue" on "Still there?".
@@ -131,6 +141,7 @@ pub enum Effect {
     /// The session ends: release its devices and wipe what it held.
     EndSession(EndReason),
     Journey(ticket::Effect),
+    Guide(guide::Effect),
 }
 
 /// What the kiosk knows when it steps.
@@ -141,6 +152,7 @@ pub struct Context<'a> {
     pub staff_pin: Option<&'a str>,
     pub offers: &'a [Offer],
     pub ticket: ticket::Context<'a>,
+    pub guide: guide::Context<'a>,
     pub default_english: bool,
 }
 
@@ -158,7 +170,7 @@ impl Kiosk {
 
     /// Whether a journey (a citizen's session) is running.
     pub fn in_journey(&self) -> bool {
-        matches!(self.screen, Screen::Ticket(_))
+        matches!(self.screen, Screen::Ticket(_) | Screen::Guide(_))
     }
 
     /// One step.
@@ -185,6 +197,11 @@ impl Kiosk {
                     let (stage, jfx) = ticket::start(&ctx.ticket);
                     self.enter_journey(stage, jfx, ctx, &mut fx);
                 }
+                if self.screen == Screen::Home && offered && j == "guide" {
+                    fx.push(Effect::StartSession("guide"));
+                    let (stage, gfx) = guide::start(&ctx.guide);
+                    self.enter_guide(stage, gfx, ctx, &mut fx);
+                }
             }
             Input::Journey(i) => {
                 if let Screen::Ticket(stage) = &self.screen {
@@ -192,10 +209,38 @@ impl Kiosk {
                     self.enter_journey(stage, jfx, ctx, &mut fx);
                 }
             }
+            Input::Back | Input::Retry | Input::Done => {
+                let (t, g) = match input {
+                    Input::Back => (ticket::Input::Back, guide::Input::Back),
+                    Input::Retry => (ticket::Input::Retry, guide::Input::Retry),
+                    _ => (ticket::Input::Done, guide::Input::Done),
+                };
+                match &self.screen {
+                    Screen::Ticket(stage) => {
+                        let (stage, jfx) = ticket::step(stage, t, &ctx.ticket);
+                        self.enter_journey(stage, jfx, ctx, &mut fx);
+                    }
+                    Screen::Guide(stage) => {
+                        let (stage, gfx) = guide::step(stage, g, &ctx.guide);
+                        self.enter_guide(stage, gfx, ctx, &mut fx);
+                    }
+                    _ => {}
+                }
+            }
+            Input::Guide(i) => {
+                if let Screen::Guide(stage) = &self.screen {
+                    let (stage, gfx) = guide::step(stage, i, &ctx.guide);
+                    self.enter_guide(stage, gfx, ctx, &mut fx);
+                }
+            }
             Input::Home => match &self.screen {
                 Screen::Ticket(stage) => {
                     let (_, jfx) = ticket::step(stage, ticket::Input::Cancel, &ctx.ticket);
                     self.enter_journey(stage.clone(), jfx, ctx, &mut fx);
+                }
+                Screen::Guide(stage) => {
+                    let (stage, gfx) = guide::step(stage, guide::Input::Cancel, &ctx.guide);
+                    self.enter_guide(stage, gfx, ctx, &mut fx);
                 }
                 Screen::StaffPin | Screen::DeviceStatus => self.go(Screen::Home, ctx),
                 _ => {}
@@ -269,6 +314,9 @@ impl Kiosk {
                     );
                     fx.push(Effect::EndSession(EndReason::TimedOut));
                 }
+                if let Screen::Guide(_) = &self.screen {
+                    fx.push(Effect::EndSession(EndReason::TimedOut));
+                }
                 self.go(Screen::Attract, ctx);
             }
         }
@@ -299,6 +347,34 @@ impl Kiosk {
                 self.go(Screen::Home, ctx);
             }
             None => self.go(Screen::Ticket(stage), ctx),
+        }
+    }
+
+    /// Moves to the guide's new stage, or out of it when it finished.
+    fn enter_guide(
+        &mut self,
+        stage: guide::Stage,
+        gfx: Vec<guide::Effect>,
+        ctx: &Context<'_>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let mut finished = None;
+        for e in gfx {
+            if let guide::Effect::Finish(o) = &e {
+                finished = Some(o.clone());
+            }
+            fx.push(Effect::Guide(e));
+        }
+        match finished {
+            Some(outcome) => {
+                let reason = match outcome {
+                    guide::Outcome::Left => EndReason::Cancelled,
+                    guide::Outcome::Listed { .. } => EndReason::Done,
+                };
+                fx.push(Effect::EndSession(reason));
+                self.go(Screen::Home, ctx);
+            }
+            None => self.go(Screen::Guide(stage), ctx),
         }
     }
 

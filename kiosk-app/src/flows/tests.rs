@@ -478,6 +478,10 @@ impl Shell {
             staff_pin: Some("246810"),
             offers: &self.offers,
             ticket: ctx(&self.c),
+            guide: super::guide::Context {
+                catalogue: Some(&self.c),
+                can_print: true,
+            },
             default_english: false,
         };
         self.k.step(i, &cx)
@@ -621,4 +625,57 @@ fn the_staff_pin_opens_the_device_status_and_locks_after_five_wrong_tries() {
     }
     s.step(kiosk::Input::StaffSubmit);
     assert_eq!(s.k.screen, Screen::DeviceStatus);
+}
+
+/// The guide inside the kiosk: started from home, "back" and "done" reach it, home and the
+/// idle countdown end its session.
+#[test]
+fn the_guide_runs_inside_the_kiosk_and_ends_its_session() {
+    use super::guide;
+    let mut s = Shell::new();
+    s.c = Catalogue::from_json(&json!({
+        "hall": {"id": "ks", "name": {"zh-CN": "昆山"}},
+        "items": [{"id": "x", "name": {"zh-CN": "事项"}, "department": {"zh-CN": "局"},
+                   "category": "personal", "kind": "apply", "common": true}]
+    }))
+    .unwrap();
+    s.offers.push(Offer {
+        id: "guide".into(),
+        available: true,
+        why: None,
+    });
+    s.step(kiosk::Input::Wake);
+    let fx = s.step(kiosk::Input::Start("guide".into()));
+    assert_eq!(fx, vec![kiosk::Effect::StartSession("guide")]);
+    assert!(matches!(
+        s.k.screen,
+        Screen::Guide(guide::Stage::Items { .. })
+    ));
+    s.step(kiosk::Input::Guide(guide::Input::Open("x".into())));
+    s.step(kiosk::Input::Guide(guide::Input::Begin));
+    assert!(matches!(
+        s.k.screen,
+        Screen::Guide(guide::Stage::Materials { .. })
+    ));
+    // "Back" as the screen's button says it reaches the guide.
+    s.step(kiosk::Input::Back);
+    assert!(matches!(
+        s.k.screen,
+        Screen::Guide(guide::Stage::Item { .. })
+    ));
+    s.step(kiosk::Input::Guide(guide::Input::Begin));
+    let fx = s.step(kiosk::Input::Done);
+    assert_eq!(fx.last(), Some(&kiosk::Effect::EndSession(EndReason::Done)));
+    assert_eq!(s.k.screen, Screen::Home);
+    // Home from the middle of the guide, and a forgotten guide, end the session.
+    s.step(kiosk::Input::Start("guide".into()));
+    let fx = s.step(kiosk::Input::Home);
+    assert_eq!(
+        fx.last(),
+        Some(&kiosk::Effect::EndSession(EndReason::Cancelled))
+    );
+    s.step(kiosk::Input::Start("guide".into()));
+    let fx = s.wait(3600);
+    assert!(fx.contains(&kiosk::Effect::EndSession(EndReason::TimedOut)));
+    assert_eq!(s.k.screen, Screen::Attract);
 }

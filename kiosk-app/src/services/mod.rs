@@ -7,5 +7,6 @@ pub mod catalogue;
 pub mod eid;
 pub mod face;
 pub mod guide;
+pub mod materials;
 pub mod outputs;
 pub mod queue;

@@ -118,7 +118,7 @@ pub fn print(
 }
 
 /// The printer's own words, as a reason.
-fn classify(detail: &str) -> PrintProblem {
+pub(crate) fn classify(detail: &str) -> PrintProblem {
     if detail.contains("out of paper") || detail.contains("paper end") {
         PrintProblem::PaperOut
     } else if detail.contains("cover") {

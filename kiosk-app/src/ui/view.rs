@@ -2,14 +2,16 @@
 //! problem's kind and detail; and what a touch means to the flows. Pure translation, both ways.
 
 use kiosk_ui::{
-    GroupLine, JourneyLine, Language, ProblemKind, ScreenId, SlideLine, UiIntent, UiView, Why,
+    GroupLine, GuideView, JourneyLine, Language, MaterialLine, ProblemKind, ScreenId, SlideLine,
+    UiIntent, UiView, Why,
 };
 
+use crate::flows::guide::{self, Shelf};
 use crate::flows::host::View;
 use crate::flows::kiosk::{self, Screen, Unavailable};
 use crate::flows::ticket::{self, Problem, Stage};
 use crate::services::card::CardProblem;
-use crate::services::catalogue::{Identification, Method, QueueGroup};
+use crate::services::catalogue::{Category, Choice, Identification, Method, QueueGroup};
 use crate::services::queue::{NumberProblem, PrintProblem};
 
 pub fn intent(i: UiIntent) -> kiosk::Input {
@@ -21,10 +23,10 @@ pub fn intent(i: UiIntent) -> kiosk::Input {
         UiIntent::Start(j) => K::Start(j),
         UiIntent::ChooseGroup(g) => K::Journey(T::Choose(g)),
         UiIntent::Skip => K::Journey(T::Skip),
-        UiIntent::Back => K::Journey(T::Back),
+        UiIntent::Back => K::Back,
         UiIntent::Home => K::Home,
-        UiIntent::Retry => K::Journey(T::Retry),
-        UiIntent::Done => K::Journey(T::Done),
+        UiIntent::Retry => K::Retry,
+        UiIntent::Done => K::Done,
         UiIntent::Continue => K::Continue,
         UiIntent::Help(on) => K::Help(on),
         UiIntent::ToggleLanguage => K::ToggleLanguage,
@@ -32,6 +34,20 @@ pub fn intent(i: UiIntent) -> kiosk::Input {
         UiIntent::StaffDigit(d) => K::StaffDigit(d),
         UiIntent::StaffDelete => K::StaffDelete,
         UiIntent::StaffSubmit => K::StaffSubmit,
+        UiIntent::GuideShelf(id) => K::Guide(guide::Input::Shelf(match id.as_str() {
+            "personal" => Shelf::Category(Category::Personal),
+            "legal-person" => Shelf::Category(Category::LegalPerson),
+            "query-print" => Shelf::Category(Category::QueryPrint),
+            _ => Shelf::Common,
+        })),
+        UiIntent::GuideType(c) => K::Guide(guide::Input::Type(c)),
+        UiIntent::GuideErase => K::Guide(guide::Input::Erase),
+        UiIntent::GuideClear => K::Guide(guide::Input::ClearQuery),
+        UiIntent::OpenItem(id) => K::Guide(guide::Input::Open(id)),
+        UiIntent::Begin => K::Guide(guide::Input::Begin),
+        UiIntent::ChooseAnswer(id) => K::Guide(guide::Input::Choose(id)),
+        UiIntent::Next => K::Guide(guide::Input::Next),
+        UiIntent::Print => K::Guide(guide::Input::Print),
     }
 }
 
@@ -49,7 +65,112 @@ fn screen_id(s: &Screen) -> ScreenId {
             Stage::Taken { .. } => ScreenId::TicketTaken,
             Stage::Problem { .. } => ScreenId::TicketProblem,
         },
+        Screen::Guide(stage) => match stage {
+            guide::Stage::Items { .. } => ScreenId::GuideItems,
+            guide::Stage::Item { .. } => ScreenId::GuideItem,
+            guide::Stage::Question { .. } => ScreenId::GuideQuestion,
+            guide::Stage::Materials { .. } => ScreenId::GuideMaterials,
+            guide::Stage::Printing { .. } => ScreenId::GuidePrinting,
+            guide::Stage::Problem { .. } => ScreenId::GuideProblem,
+        },
     }
+}
+
+fn shelf_id(s: Shelf) -> &'static str {
+    match s {
+        Shelf::Common => "common",
+        Shelf::Category(Category::Personal) => "personal",
+        Shelf::Category(Category::LegalPerson) => "legal-person",
+        Shelf::Category(Category::QueryPrint) => "query-print",
+    }
+}
+
+/// The guide's screens' view: the list, the item's guide, the question, the materials.
+fn guide_view(v: &View) -> GuideView {
+    let english = v.english;
+    let Screen::Guide(stage) = &v.screen else {
+        return GuideView::default();
+    };
+    let mut g = GuideView {
+        can_print: v.can_print,
+        qr: v.guide_url.clone(),
+        ..GuideView::default()
+    };
+    if let guide::Stage::Items { shelf, query } = stage {
+        g.shelf = shelf_id(*shelf).into();
+        g.query = query.clone();
+        g.items = v
+            .guide_list
+            .iter()
+            .filter_map(|id| v.items.iter().find(|i| &i.id == id))
+            .map(|i| {
+                (
+                    i.id.clone(),
+                    i.name.get(english).to_string(),
+                    i.department.get(english).to_string(),
+                )
+            })
+            .collect();
+    }
+    let Some(item) = stage
+        .item()
+        .and_then(|id| v.items.iter().find(|i| i.id == id))
+    else {
+        if let guide::Stage::Problem { problem, .. } = stage {
+            g.problem = problem.code().into();
+        }
+        return g;
+    };
+    g.item_name = item.name.get(english).into();
+    g.item_department = item.department.get(english).into();
+    g.notice = item.guide.notice.get(english).into();
+    g.legal_basis = item.guide.legal_basis.get(english).into();
+    g.time_limit = item.guide.time_limit.get(english).into();
+    g.fee = item.guide.fee.get(english).into();
+    g.has_questions = !item.questions.is_empty();
+    match stage {
+        guide::Stage::Question { answers, at, .. } => {
+            let asked = item.questions_for(answers);
+            if let Some(q) = asked.get(*at) {
+                let chosen = answers.get(&q.id);
+                g.question = q.title.get(english).into();
+                g.question_number = at + 1;
+                g.question_count = asked.len();
+                g.multiple = q.choice == Choice::Multiple;
+                g.required = q.required;
+                g.answers = q
+                    .answers
+                    .iter()
+                    .map(|a| {
+                        (
+                            a.id.clone(),
+                            a.label.get(english).to_string(),
+                            chosen.is_some_and(|c| c.contains(&a.id)),
+                        )
+                    })
+                    .collect();
+                g.can_next = !q.required || chosen.is_some_and(|c| !c.is_empty());
+            }
+        }
+        guide::Stage::Materials {
+            answers, printed, ..
+        } => {
+            g.printed = *printed;
+            g.at_window = crate::services::materials::at_window(item, answers);
+            g.materials = crate::services::materials::lines(item, answers, english)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|l| MaterialLine {
+                    name: l.name,
+                    how: l.how,
+                    optional: l.optional,
+                })
+                .collect();
+        }
+        guide::Stage::Problem { problem, .. } => g.problem = problem.code().into(),
+        _ => {}
+    }
+    g
 }
 
 fn why(u: Option<Unavailable>) -> Why {
@@ -194,5 +315,6 @@ pub fn ui_view(v: &View, staff_pin_set: bool) -> UiView {
         pin_wrong: v.pin_wrong,
         pin_locked_minutes: v.pin_locked_minutes.unwrap_or(0),
         no_pin: !staff_pin_set,
+        guide: guide_view(v),
     }
 }

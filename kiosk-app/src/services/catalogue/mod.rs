@@ -94,6 +94,10 @@ pub struct Hall {
     /// The hall's id at the centre (`kunshan-zwfw`).
     pub id: String,
     pub name: Text,
+    /// The hall's public guide page; a material list links there with the item and answers so
+    /// a citizen can read it on a phone. Empty: no QR code.
+    #[serde(default)]
+    pub guide_url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

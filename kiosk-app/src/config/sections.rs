@@ -358,6 +358,10 @@ pub struct OutboxConfig {
     /// Acknowledged events (purged of personal data) stay this long for the audit trail.
     #[serde(default = "default_audit_days")]
     pub audit_days: u32,
+    /// The cipher attachments are sealed with at rest: `sm4-gcm` or `aes-256-gcm`; the key
+    /// is made in the data directory's `keys/` (mode 0600) the first time.
+    #[serde(default)]
+    pub at_rest: crate::journal::sealed::AtRest,
 }
 
 impl Default for OutboxConfig {
@@ -365,6 +369,7 @@ impl Default for OutboxConfig {
         OutboxConfig {
             retention_days: default_retention_days(),
             audit_days: default_audit_days(),
+            at_rest: Default::default(),
         }
     }
 }

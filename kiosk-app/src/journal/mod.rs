@@ -1,11 +1,12 @@
 //! Everything the terminal must not lose: the outbox of events for the centre (with documents
-//! in force and remote-command records), content-addressed attachments, the recorder that
-//! journals the event bus's durable lane, and the schema's versioned migrations.
+//! in force and remote-command records), content-addressed attachments sealed at rest, the
+//! recorder that journals the event bus's durable lane, and the schema's versioned migrations.
 
 pub mod attachments;
 pub mod migrations;
 pub mod outbox;
 pub mod recorder;
+pub mod sealed;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -316,10 +316,21 @@ impl Drop for Terminal {
     }
 }
 
+/// The attachment store in `config`'s data directory, sealing files with the configured
+/// cipher under the terminal's at-rest key.
+pub fn attachment_store(config: &Config) -> std::io::Result<AttachmentStore> {
+    let sealer = crate::journal::sealed::Sealer::open(
+        &crate::journal::sealed::keys_dir(&config.data_dir()),
+        config.outbox.at_rest,
+    )
+    .map_err(|e| std::io::Error::other(e.to_string()))?;
+    AttachmentStore::open_sealed(&config.data_dir().join("attachments"), sealer)
+}
+
 /// A sync client that uploads the attachments in `config`'s data directory with the events.
 fn uploader(centre: &CentreClient, config: &Config) -> SyncClient {
     let sync = SyncClient::new(centre.clone(), 200);
-    match AttachmentStore::open(&config.data_dir().join("attachments")) {
+    match attachment_store(config) {
         Ok(store) => sync.with_attachments(store),
         Err(e) => {
             tracing::error!(error = %e, "attachment store unavailable; uploading events only");
@@ -447,7 +458,7 @@ fn spawn_tasks(
     }
     {
         let journal = journal.clone();
-        let files = AttachmentStore::open(&config.data_dir().join("attachments"))?;
+        let files = attachment_store(&config)?;
         let retention = chrono::Duration::days(i64::from(config.outbox.retention_days));
         let audit = chrono::Duration::days(i64::from(config.outbox.audit_days));
         sup.spawn(

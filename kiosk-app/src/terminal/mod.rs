@@ -458,7 +458,7 @@ fn spawn_tasks(
     }
     {
         let journal = journal.clone();
-        let files = attachment_store(&config)?;
+        let files = attachment_store(config)?;
         let retention = chrono::Duration::days(i64::from(config.outbox.retention_days));
         let audit = chrono::Duration::days(i64::from(config.outbox.audit_days));
         sup.spawn(

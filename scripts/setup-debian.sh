@@ -13,6 +13,7 @@ packages=(
   cups-daemon cups-client cups-filters printer-driver-cups-pdf ghostscript poppler-utils
   postgresql
   python3-venv
+  espeak-ng sox alsa-utils
 )
 
 missing=()

@@ -227,6 +227,7 @@ fn the_ticket_journey_on_the_simulated_terminal() {
     in_english();
     centre_unreachable();
     the_guide_lists_prints_and_survives_a_paper_out();
+    care_mode_reads_aloud_and_ends_with_the_session();
 }
 
 fn by_card_with_people_ahead() {
@@ -692,6 +693,58 @@ fn the_guide_lists_prints_and_survives_a_paper_out() {
         step("done", touch("完成", "Done"), "home"),
     ]);
     r.lights_off();
+    r.finish();
+}
+
+/// Care mode: switched on at home, the page read aloud in Mandarin (a WAV beside the tour's
+/// pictures, measured with sox: long enough and not silent), off when the session ends.
+fn care_mode_reads_aloud_and_ends_with_the_session() {
+    // No speech from an earlier run may stand in for this one's.
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("journeys/care-mode");
+    let _ = std::fs::remove_dir_all(&out);
+    let mut r = Run::start("care-mode", None);
+    r.play(vec![
+        step(
+            "woken",
+            touch("请触摸屏幕开始办理", "Touch the screen to start"),
+            "home",
+        ),
+        step_until("care-on", touch("关爱模式", "Care mode"), "home", "care"),
+        step("read", touch("朗读", "Read aloud"), "home"),
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let page = loop {
+        // The label "朗读" is said first, then the page: the second file.
+        let wav = out.join("speech-02.wav");
+        let done = std::process::Command::new("sox")
+            .arg(&wav)
+            .args(["-n", "stat"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success());
+        if let Some(o) = done {
+            break String::from_utf8_lossy(&o.stderr).to_string();
+        }
+        assert!(Instant::now() < deadline, "the page was not read aloud");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let field = |name: &str| -> f64 {
+        page.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(':').next())
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(field("Length (seconds)") > 3.0, "{page}");
+    assert!(field("RMS     amplitude") > 0.01, "silent: {page}");
+    r.play(vec![
+        step(
+            "items",
+            touch("办事指南", "Service guide and material lists"),
+            "guide-items",
+        ),
+        step_until("home-care-off", touch("首页", "Home"), "home", "not-care"),
+    ]);
     r.finish();
 }
 

@@ -44,6 +44,11 @@ pub enum UiIntent {
     ChooseAnswer(String),
     Next,
     Print,
+    ToggleCare,
+    /// Read the screen aloud.
+    ReadAloud,
+    /// Say this label (a control touched in care mode).
+    Speak(String),
 }
 
 /// A material line of the guide's list, in the screen's language.
@@ -144,6 +149,7 @@ pub struct UiView {
     pub pin_locked_minutes: u32,
     pub no_pin: bool,
     pub guide: GuideView,
+    pub care: bool,
 }
 
 impl Default for UiView {
@@ -171,6 +177,7 @@ impl Default for UiView {
             pin_locked_minutes: 0,
             no_pin: false,
             guide: GuideView::default(),
+            care: false,
         }
     }
 }
@@ -310,6 +317,14 @@ impl Ui {
         plain!(on_begin, UiIntent::Begin);
         plain!(on_next, UiIntent::Next);
         plain!(on_print, UiIntent::Print);
+        plain!(on_toggle_care, UiIntent::ToggleCare);
+        plain!(on_read_aloud, UiIntent::ReadAloud);
+        {
+            let f = f.clone();
+            self.app
+                .global::<crate::Voice>()
+                .on_speak(move |t| f(UiIntent::Speak(t.to_string())));
+        }
         {
             let f = f.clone();
             i.on_guide_shelf(move |id| f(UiIntent::GuideShelf(id.to_string())));
@@ -439,6 +454,11 @@ impl Ui {
         st.set_locked_minutes(i32::try_from(v.pin_locked_minutes).unwrap_or(i32::MAX));
         st.set_no_pin(v.no_pin);
         self.show_guide(&v.guide);
+        let theme = self.app.global::<crate::Theme>();
+        if theme.get_care() != v.care {
+            theme.set_care(v.care);
+            theme.set_scale(if v.care { 1.5 } else { 1.0 });
+        }
         Ok(())
     }
 

@@ -41,6 +41,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ),
     ("staff", include_str!("../../tours/staff.json")),
     ("guide", include_str!("../../tours/guide.json")),
+    (
+        "guide-care-mode",
+        include_str!("../../tours/guide-care-mode.json"),
+    ),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -61,7 +65,7 @@ pub struct Step {
     pub expect: String,
     /// A further condition on the view: `asking`, `not-asking`, `ticket-available`,
     /// `ticket-unavailable`, `pin-wrong`, `slide-changed`, `changed` (the journey moved on
-    /// within the same screen), `guide-printed`.
+    /// within the same screen), `guide-printed`, `care`, `not-care`.
     #[serde(default)]
     pub until: Option<String>,
 }
@@ -183,8 +187,13 @@ impl Tour {
         let ui = Ui::new(&window::texts(&config), lang, portrait)?;
         let terminal = Terminal::start(config, Profile::Sim, Arc::new(clock.clone()))?;
         {
+            // Read-aloud in a tour is written beside its pictures (speech-NN.wav).
             let host = terminal.host.clone();
-            ui.on_intent(move |i| host.send(view::intent(i)));
+            let speaker = crate::services::speech::Speaker::start(
+                crate::services::speech::Voice::default(),
+                crate::services::speech::Output::Folder(opts.out.clone()),
+            );
+            ui.on_intent(move |i| crate::ui::voice::dispatch(i, &host, &speaker));
         }
         ui.show()?;
         let host = terminal.host.clone();
@@ -310,6 +319,8 @@ fn until(cond: Option<&str>, v: &View, before: &View) -> bool {
         Some("slide-changed") => v.slide != before.slide,
         // The journey moved on within the same screen (another question, a typed letter).
         Some("changed") => v.screen != before.screen,
+        Some("care") => v.care,
+        Some("not-care") => !v.care,
         Some("guide-printed") => matches!(
             v.screen,
             crate::flows::kiosk::Screen::Guide(crate::flows::guide::Stage::Materials {

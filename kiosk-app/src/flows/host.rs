@@ -40,6 +40,7 @@ pub struct View {
     pub screen: Screen,
     pub english: bool,
     pub help: bool,
+    pub care: bool,
     /// Seconds left on "Still there?".
     pub asking: Option<u32>,
     pub offers: Vec<Offer>,
@@ -297,6 +298,7 @@ impl Worker {
             screen: self.kiosk.screen.clone(),
             english: self.kiosk.english,
             help: self.kiosk.help,
+            care: self.kiosk.care,
             asking: self.kiosk.asking,
             offers: self.offers.clone(),
             hall: c.map(|c| c.hall.name.clone()),

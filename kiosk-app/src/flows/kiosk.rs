@@ -100,6 +100,9 @@ pub struct Kiosk {
     pub screen: Screen,
     pub help: bool,
     pub english: bool,
+    /// Care mode (关爱模式): larger text and targets, high contrast, read-aloud. Off again when
+    /// the citizen's session ends.
+    pub care: bool,
     pub pin: PinPad,
     /// Seconds left on "Still there?", when it shows.
     pub asking: Option<u32>,
@@ -122,6 +125,7 @@ pub enum Input {
     Done,
     Help(bool),
     ToggleLanguage,
+    ToggleCare,
     /// "Continue" on "Still there?".
     Continue,
     /// Back to the home screen from wherever (a journey is left).
@@ -162,6 +166,7 @@ impl Kiosk {
             screen: Screen::Attract,
             help: false,
             english,
+            care: false,
             pin: PinPad::default(),
             asking: None,
             idle: Idle::new(now),
@@ -190,6 +195,7 @@ impl Kiosk {
             Input::Touch | Input::Continue => {}
             Input::Help(on) => self.help = on,
             Input::ToggleLanguage => self.english = !self.english,
+            Input::ToggleCare => self.care = !self.care,
             Input::Start(j) => {
                 let offered = ctx.offers.iter().any(|o| o.id == j && o.available);
                 if self.screen == Screen::Home && offered && j == "ticket" {
@@ -344,6 +350,7 @@ impl Kiosk {
                     _ => EndReason::Done,
                 };
                 fx.push(Effect::EndSession(reason));
+                self.care = false;
                 self.go(Screen::Home, ctx);
             }
             None => self.go(Screen::Ticket(stage), ctx),
@@ -372,6 +379,7 @@ impl Kiosk {
                     guide::Outcome::Listed { .. } => EndReason::Done,
                 };
                 fx.push(Effect::EndSession(reason));
+                self.care = false;
                 self.go(Screen::Home, ctx);
             }
             None => self.go(Screen::Guide(stage), ctx),
@@ -380,9 +388,10 @@ impl Kiosk {
 
     fn go(&mut self, screen: Screen, ctx: &Context<'_>) {
         if screen == Screen::Attract {
-            // The next citizen starts in the hall's language.
+            // The next citizen starts in the hall's language, without care mode.
             self.english = ctx.default_english;
             self.help = false;
+            self.care = false;
             self.pin = PinPad {
                 locked_until: self.pin.locked_until,
                 ..PinPad::default()

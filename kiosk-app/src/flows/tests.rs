@@ -679,3 +679,35 @@ fn the_guide_runs_inside_the_kiosk_and_ends_its_session() {
     assert!(fx.contains(&kiosk::Effect::EndSession(EndReason::TimedOut)));
     assert_eq!(s.k.screen, Screen::Attract);
 }
+
+/// Care mode is the citizen's: it goes with their journey and is off for the next one.
+#[test]
+fn care_mode_switches_off_when_the_session_ends() {
+    use super::guide;
+    let mut s = Shell::new();
+    s.c = Catalogue::from_json(&json!({
+        "hall": {"id": "ks", "name": {"zh-CN": "昆山"}},
+        "items": [{"id": "x", "name": {"zh-CN": "事项"}, "department": {"zh-CN": "局"},
+                   "category": "personal", "kind": "apply", "common": true}]
+    }))
+    .unwrap();
+    s.offers.push(Offer {
+        id: "guide".into(),
+        available: true,
+        why: None,
+    });
+    s.step(kiosk::Input::Wake);
+    s.step(kiosk::Input::ToggleCare);
+    assert!(s.k.care);
+    s.step(kiosk::Input::Start("guide".into()));
+    assert!(s.k.care, "on through the journey");
+    s.step(kiosk::Input::Guide(guide::Input::Open("x".into())));
+    s.step(kiosk::Input::Guide(guide::Input::Begin));
+    s.step(kiosk::Input::Done);
+    assert_eq!(s.k.screen, Screen::Home);
+    assert!(!s.k.care, "off when the session ended");
+    s.step(kiosk::Input::ToggleCare);
+    s.wait(3600);
+    assert_eq!(s.k.screen, Screen::Attract);
+    assert!(!s.k.care, "off for the next citizen");
+}

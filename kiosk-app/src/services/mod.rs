@@ -10,3 +10,4 @@ pub mod guide;
 pub mod materials;
 pub mod outputs;
 pub mod queue;
+pub mod speech;

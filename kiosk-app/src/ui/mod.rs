@@ -3,5 +3,6 @@
 //! intents; it decides nothing.
 
 pub mod view;
+pub mod voice;
 pub mod watchdog;
 pub mod window;

@@ -48,6 +48,9 @@ pub fn intent(i: UiIntent) -> kiosk::Input {
         UiIntent::ChooseAnswer(id) => K::Guide(guide::Input::Choose(id)),
         UiIntent::Next => K::Guide(guide::Input::Next),
         UiIntent::Print => K::Guide(guide::Input::Print),
+        UiIntent::ToggleCare => K::ToggleCare,
+        // Speech is the window's (see `ui::voice`); as a step it is only a touch.
+        UiIntent::ReadAloud | UiIntent::Speak(_) => K::Touch,
     }
 }
 
@@ -316,5 +319,6 @@ pub fn ui_view(v: &View, staff_pin_set: bool) -> UiView {
         pin_locked_minutes: v.pin_locked_minutes.unwrap_or(0),
         no_pin: !staff_pin_set,
         guide: guide_view(v),
+        care: v.care,
     }
 }

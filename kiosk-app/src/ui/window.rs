@@ -96,7 +96,11 @@ pub fn run_window(
     let pin_set = config.ui.staff_pin.is_some();
     {
         let host = host.clone();
-        ui.on_intent(move |i| host.send(view::intent(i)));
+        let speaker = crate::services::speech::Speaker::start(
+            crate::services::speech::Voice::default(),
+            crate::services::speech::Output::Device,
+        );
+        ui.on_intent(move |i| super::voice::dispatch(i, &host, &speaker));
     }
     // The flows tell the window when their view changed; the window shows it on its own thread
     // (the Ui and its models live there, in WINDOW_UI).

@@ -27,14 +27,7 @@ impl Problem {
     pub fn code(&self) -> &'static str {
         match self {
             Problem::NoItems => "no-items",
-            Problem::Print(p) => match p {
-                PrintProblem::PaperOut => "print-paper-out",
-                PrintProblem::CoverOpen => "print-cover-open",
-                PrintProblem::CutterJam => "print-cutter-jam",
-                PrintProblem::Fault(_) => "print-fault",
-                PrintProblem::Busy(_) => "print-busy",
-                PrintProblem::Journal(_) => "print-not-recorded",
-            },
+            Problem::Print(p) => p.code(),
         }
     }
 }

@@ -632,18 +632,7 @@ fn the_staff_pin_opens_the_device_status_and_locks_after_five_wrong_tries() {
 #[test]
 fn the_guide_runs_inside_the_kiosk_and_ends_its_session() {
     use super::guide;
-    let mut s = Shell::new();
-    s.c = Catalogue::from_json(&json!({
-        "hall": {"id": "ks", "name": {"zh-CN": "昆山"}},
-        "items": [{"id": "x", "name": {"zh-CN": "事项"}, "department": {"zh-CN": "局"},
-                   "category": "personal", "kind": "apply", "common": true}]
-    }))
-    .unwrap();
-    s.offers.push(Offer {
-        id: "guide".into(),
-        available: true,
-        why: None,
-    });
+    let mut s = guide_shell();
     s.step(kiosk::Input::Wake);
     let fx = s.step(kiosk::Input::Start("guide".into()));
     assert_eq!(fx, vec![kiosk::Effect::StartSession("guide")]);
@@ -684,18 +673,7 @@ fn the_guide_runs_inside_the_kiosk_and_ends_its_session() {
 #[test]
 fn care_mode_switches_off_when_the_session_ends() {
     use super::guide;
-    let mut s = Shell::new();
-    s.c = Catalogue::from_json(&json!({
-        "hall": {"id": "ks", "name": {"zh-CN": "昆山"}},
-        "items": [{"id": "x", "name": {"zh-CN": "事项"}, "department": {"zh-CN": "局"},
-                   "category": "personal", "kind": "apply", "common": true}]
-    }))
-    .unwrap();
-    s.offers.push(Offer {
-        id: "guide".into(),
-        available: true,
-        why: None,
-    });
+    let mut s = guide_shell();
     s.step(kiosk::Input::Wake);
     s.step(kiosk::Input::ToggleCare);
     assert!(s.k.care);
@@ -710,4 +688,21 @@ fn care_mode_switches_off_when_the_session_ends() {
     s.wait(3600);
     assert_eq!(s.k.screen, Screen::Attract);
     assert!(!s.k.care, "off for the next citizen");
+}
+
+/// A kiosk offering the guide over a catalogue of one item.
+fn guide_shell() -> Shell {
+    let mut s = Shell::new();
+    s.c = Catalogue::from_json(&json!({
+        "hall": {"id": "ks", "name": {"zh-CN": "昆山"}},
+        "items": [{"id": "x", "name": {"zh-CN": "事项"}, "department": {"zh-CN": "局"},
+                   "category": "personal", "kind": "apply", "common": true}]
+    }))
+    .unwrap();
+    s.offers.push(Offer {
+        id: "guide".into(),
+        available: true,
+        why: None,
+    });
+    s
 }

@@ -65,14 +65,7 @@ impl Problem {
                 NumberProblem::AppointmentUsed(_) => "appointment-used",
                 NumberProblem::Refused(_) => "centre-refused",
             },
-            Problem::Print(p) => match p {
-                PrintProblem::PaperOut => "print-paper-out",
-                PrintProblem::CoverOpen => "print-cover-open",
-                PrintProblem::CutterJam => "print-cutter-jam",
-                PrintProblem::Fault(_) => "print-fault",
-                PrintProblem::Busy(_) => "print-busy",
-                PrintProblem::Journal(_) => "print-not-recorded",
-            },
+            Problem::Print(p) => p.code(),
             Problem::DevicesBusy(_) => "devices-busy",
         }
     }

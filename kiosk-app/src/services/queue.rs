@@ -42,6 +42,20 @@ pub enum PrintProblem {
     Journal(String),
 }
 
+impl PrintProblem {
+    /// A stable name for records and tours (`print-paper-out`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            PrintProblem::PaperOut => "print-paper-out",
+            PrintProblem::CoverOpen => "print-cover-open",
+            PrintProblem::CutterJam => "print-cutter-jam",
+            PrintProblem::Fault(_) => "print-fault",
+            PrintProblem::Busy(_) => "print-busy",
+            PrintProblem::Journal(_) => "print-not-recorded",
+        }
+    }
+}
+
 /// A printed ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Printed {

@@ -615,6 +615,17 @@ impl Worker {
         }
     }
 
+    /// The terminal's local time to the minute, as receipts print it ("2026-11-23 09:41").
+    fn local_minute(&self) -> String {
+        self.cfg
+            .runtime
+            .events
+            .now()
+            .with_timezone(&self.cfg.config.offset())
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    }
+
     fn guide(&mut self, e: guide::Effect) {
         let guide::Effect::Print { item, answers } = e else {
             return;
@@ -629,16 +640,16 @@ impl Worker {
             return;
         };
         let Some(service) = catalogue.item(&item).cloned() else {
+            // Never left on "printing": the screen says the list could not be printed.
+            let _ = self.tx.send(Msg::ListPrinted(
+                generation,
+                Err(PrintProblem::Fault(
+                    "the item is no longer in the catalogue".into(),
+                )),
+            ));
             return;
         };
-        let printed_at = self
-            .cfg
-            .runtime
-            .events
-            .now()
-            .with_timezone(&self.cfg.config.offset())
-            .format("%Y-%m-%d %H:%M")
-            .to_string();
+        let printed_at = self.local_minute();
         let (desk, tx) = (self.cfg.desk.clone(), self.tx.clone());
         if let Some(b) = self.claims.as_ref().and_then(|c| c.board.clone()) {
             lights::set(&self.cfg.runtime, &b, Module::Printer, true);
@@ -852,14 +863,7 @@ impl Worker {
                 else {
                     return;
                 };
-                let issued_at = self
-                    .cfg
-                    .runtime
-                    .events
-                    .now()
-                    .with_timezone(&self.cfg.config.offset())
-                    .format("%Y-%m-%d %H:%M")
-                    .to_string();
+                let issued_at = self.local_minute();
                 let (desk, tx) = (self.cfg.desk.clone(), self.tx.clone());
                 spawn("ticket-print", move || {
                     let r = queue::print(&desk, &printer, &catalogue, &g, &ticket, &issued_at);

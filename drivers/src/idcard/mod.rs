@@ -20,6 +20,7 @@ use kiosk_hal::transport::{
     Endpoint, EndpointIo, Transport, TransportError, UsbBulkConfig, UsbBulkTransport,
 };
 use serde_json::{json, Value};
+use base64::Engine as _;
 
 use self::frame::{Command, FrameError, Reply, SamFrameSpec};
 use self::identity::{parse_appended_address, parse_text, Identity, IdentityError};
@@ -324,6 +325,29 @@ impl CardRead {
             },
             "fingerprint_bytes": self.fingerprint.as_ref().map(Vec::len),
         })
+    }
+
+    /// The photo (BMP, base64) and the fingerprint block (hex) for a flow that compares them
+    /// with the person at the terminal, added to `to_json(true)`. The caller wipes the answer.
+    pub fn to_json_with_biometrics(&self) -> Value {
+        let mut v = self.to_json(true);
+        if let Ok(p) = &self.photo {
+            v["photo"]["bmp_base64"] =
+                json!(base64::engine::general_purpose::STANDARD.encode(p.bmp()));
+        }
+        if let Some(f) = &self.fingerprint {
+            v["fingerprint_hex"] = json!(hex::encode(f));
+        }
+        v
+    }
+
+    fn answer(&self, args: &Value) -> Value {
+        let flag = |k: &str| args.get(k).and_then(Value::as_bool).unwrap_or(false);
+        if flag("reveal") && flag("biometrics") {
+            self.to_json_with_biometrics()
+        } else {
+            self.to_json(flag("reveal"))
+        }
     }
 }
 
@@ -757,6 +781,7 @@ impl Device for IdCardReader {
                 args: &[
                     "fingerprint=true|false",
                     "reveal=true to show personal data",
+                    "biometrics=true (with reveal) for the photo and fingerprint block",
                 ],
             },
             ActionSpec {
@@ -765,6 +790,7 @@ impl Device for IdCardReader {
                 args: &[
                     "fingerprint=true|false",
                     "reveal=true to show personal data",
+                    "biometrics=true (with reveal) for the photo and fingerprint block",
                 ],
             },
             ActionSpec {
@@ -790,11 +816,11 @@ impl Device for IdCardReader {
         match action {
             "read-card" => {
                 let r = self.read_card(flag("fingerprint", self.with_fp))?;
-                Ok(r.to_json(flag("reveal", false)))
+                Ok(r.answer(args))
             }
             "wait-card" => {
                 let r = self.wait_card(flag("fingerprint", self.with_fp), ctx)?;
-                Ok(r.to_json(flag("reveal", false)))
+                Ok(r.answer(args))
             }
             "sam-id" => Ok(json!({ "sam_id": self.sam_id()? })),
             "reset" => {

@@ -74,6 +74,35 @@ fn reads_every_card_type_with_photo_address_and_fingerprint() {
 }
 
 #[test]
+fn biometrics_only_with_reveal_and_asked_for() {
+    let (_d, sim, mut r) = setup();
+    let read_with = |r: &mut IdCardReader, args: Value| {
+        sim.lift().unwrap();
+        sim.place(CardFixture::builtin("resident").unwrap()).unwrap();
+        r.run("read-card", &args, &ctx(3000)).unwrap()
+    };
+    let full = read_with(
+        &mut r,
+        json!({ "fingerprint": true, "reveal": true, "biometrics": true }),
+    );
+    let bmp = base64::engine::general_purpose::STANDARD
+        .decode(full["photo"]["bmp_base64"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(&bmp[..2], b"BM");
+    assert_eq!(full["fingerprint_hex"].as_str().unwrap().len(), 2048);
+    assert_eq!(full["identity"]["name"], "张三丰");
+    // Biometrics are never handed out masked, nor without being asked for.
+    for args in [
+        json!({ "fingerprint": true, "biometrics": true }),
+        json!({ "fingerprint": true, "reveal": true }),
+    ] {
+        let v = read_with(&mut r, args);
+        assert!(v["photo"].get("bmp_base64").is_none());
+        assert!(v.get("fingerprint_hex").is_none());
+    }
+}
+
+#[test]
 fn a_read_card_must_be_lifted_before_it_reads_again() {
     let (_d, sim, mut r) = setup();
     sim.place(CardFixture::builtin("resident").unwrap())

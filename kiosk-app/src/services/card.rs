@@ -6,7 +6,7 @@ use kiosk_hal::actor::CommandContext;
 use kiosk_hal::device::{CancelToken, CompletionCode};
 use kiosk_hal::privacy::{mask_id_number, mask_name};
 use serde_json::{json, Value};
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::runtime::{CallError, Claim, Runtime};
 
@@ -95,6 +95,66 @@ pub fn wait_and_read(
     identity.ok_or_else(|| CardProblem::Unreadable("the reader's answer lacks the identity".into()))
 }
 
+/// What the card carries to compare with the person at the terminal: its photo (BMP, as the
+/// reader's decoder gave it) and its fingerprint block (two 512-byte templates). Wiped when
+/// dropped.
+#[derive(Default, Clone)]
+pub struct CardBiometrics {
+    pub photo_bmp: Option<Zeroizing<Vec<u8>>>,
+    pub fingerprint: Option<Zeroizing<Vec<u8>>>,
+}
+
+impl std::fmt::Debug for CardBiometrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "CardBiometrics(photo: {}, fingerprint: {})",
+            self.photo_bmp.is_some(),
+            self.fingerprint.is_some()
+        )
+    }
+}
+
+/// Like [`wait_and_read`], with the card's photo and fingerprint block for a login.
+pub fn wait_and_read_biometrics(
+    rt: &Runtime,
+    reader: &Claim,
+    ctx: CommandContext,
+) -> Result<(CitizenIdentity, CardBiometrics), CardProblem> {
+    let mut answer = rt
+        .call_with(
+            reader,
+            "wait-card",
+            json!({ "reveal": true, "biometrics": true, "fingerprint": true }),
+            ctx,
+        )
+        .map_err(CardProblem::from_call)?;
+    let identity = identity_from(&answer["identity"]);
+    let biometrics = biometrics_from(&answer);
+    wipe_json(&mut answer);
+    let identity = identity
+        .ok_or_else(|| CardProblem::Unreadable("the reader's answer lacks the identity".into()))?;
+    Ok((identity, biometrics))
+}
+
+fn biometrics_from(v: &Value) -> CardBiometrics {
+    use base64::Engine as _;
+    let photo_bmp = v["photo"]["bmp_base64"]
+        .as_str()
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .map(Zeroizing::new);
+    // A block of the wrong size cannot be compared; the login then goes by face or window.
+    let fingerprint = v["fingerprint_hex"]
+        .as_str()
+        .and_then(|h| hex::decode(h).ok())
+        .filter(|b| b.len() == 1024)
+        .map(Zeroizing::new);
+    CardBiometrics {
+        photo_bmp,
+        fingerprint,
+    }
+}
+
 /// A context that waits `timeout` and can be canceled with `cancel`.
 pub fn context(timeout: std::time::Duration, cancel: CancelToken) -> CommandContext {
     CommandContext {
@@ -180,6 +240,20 @@ mod tests {
             problem(CompletionCode::Canceled, "canceled"),
             CardProblem::Canceled
         );
+    }
+
+    #[test]
+    fn biometrics_are_taken_only_when_well_formed() {
+        use base64::Engine as _;
+        let v = json!({"photo": {"bmp_base64": base64::engine::general_purpose::STANDARD.encode(b"BM12")},
+                       "fingerprint_hex": hex::encode([7u8; 1024])});
+        let b = biometrics_from(&v);
+        assert_eq!(b.photo_bmp.as_deref().map(Vec::as_slice), Some(&b"BM12"[..]));
+        assert_eq!(b.fingerprint.as_ref().map(|f| f.len()), Some(1024));
+        assert_eq!(format!("{b:?}"), "CardBiometrics(photo: true, fingerprint: true)");
+        let bad = json!({"photo": {"bmp_base64": "%%%"}, "fingerprint_hex": "abcd"});
+        let b = biometrics_from(&bad);
+        assert!(b.photo_bmp.is_none() && b.fingerprint.is_none());
     }
 
     #[test]

@@ -115,6 +115,7 @@ event_catalogue! {
     1405 SessionEnded        Session  "session.ended"           "办事会话结束，数据已清除" "Citizen session ended; its data was wiped";
     1406 TicketTaken         Session  "session.ticket.taken"    "取号完成"               "Queue ticket printed and taken";
     1407 TicketNotTaken      Session  "session.ticket.failed"   "取号未完成"             "Queue ticket journey ended without a ticket";
+    1408 SessionIdentified   Session  "session.identified"      "办事人身份核验通过"     "Citizen identified (how, masked ID number)";
     1500 CabinetDoorOpened   Security "security.door.opened"    "机柜门已打开"           "Cabinet door opened";
     1501 CabinetDoorClosed   Security "security.door.closed"    "机柜门已关闭"           "Cabinet door closed";
     1502 DocumentRejected    Security "security.document.rejected" "下发文件被拒绝"     "Document from the centre rejected (signature, scope or version)";

@@ -9,6 +9,7 @@ use std::rc::Rc;
 
 use slint::{ComponentHandle, Image, Model, ModelRc, PhysicalSize, SharedString, VecModel};
 
+use crate::bind_copy::{CopyView, LoginView};
 use crate::{
     device_state, health_value, window_size, AnswerTile, AppWindow, Attract, DeviceLine, DeviceRow,
     DeviceState, Devices, GroupTile, Guide, Home, Intents, ItemTile, JourneyTile, Language,
@@ -49,6 +50,12 @@ pub enum UiIntent {
     ReadAloud,
     /// Say this label (a control touched in care mode).
     Speak(String),
+    /// The login: agree to the face check; use the finger instead.
+    Agree,
+    UseFingerprint,
+    /// The ID card copy: take the side on the plate; the copy's use.
+    Capture,
+    ChoosePurpose(usize),
 }
 
 /// A material line of the guide's list, in the screen's language.
@@ -150,6 +157,8 @@ pub struct UiView {
     pub no_pin: bool,
     pub guide: GuideView,
     pub care: bool,
+    pub login: LoginView,
+    pub copy: CopyView,
 }
 
 impl Default for UiView {
@@ -178,6 +187,8 @@ impl Default for UiView {
             no_pin: false,
             guide: GuideView::default(),
             care: false,
+            login: LoginView::default(),
+            copy: CopyView::default(),
         }
     }
 }
@@ -193,6 +204,9 @@ pub struct Ui {
     items: Rc<VecModel<ItemTile>>,
     answers: Rc<VecModel<AnswerTile>>,
     materials: Rc<VecModel<MaterialTile>>,
+    pub(crate) purposes: Rc<VecModel<crate::PurposeTile>>,
+    /// Which session pictures (front, page) the copy screens show, by id.
+    pub(crate) copy_pictures: RefCell<(Option<usize>, Option<usize>)>,
     /// The QR code shown and what it holds, made again only when that changes.
     qr: RefCell<Option<(String, Image)>>,
     pictures: RefCell<HashMap<PathBuf, Image>>,
@@ -233,6 +247,8 @@ impl Ui {
             items: Rc::new(VecModel::default()),
             answers: Rc::new(VecModel::default()),
             materials: Rc::new(VecModel::default()),
+            purposes: Rc::new(VecModel::default()),
+            copy_pictures: RefCell::new((None, None)),
             qr: RefCell::new(None),
             pictures: RefCell::new(HashMap::new()),
             language: RefCell::new(None),
@@ -253,6 +269,9 @@ impl Ui {
         g.set_items(ModelRc::from(ui.items.clone()));
         g.set_answers(ModelRc::from(ui.answers.clone()));
         g.set_materials(ModelRc::from(ui.materials.clone()));
+        ui.app
+            .global::<crate::Copy>()
+            .set_purposes(ModelRc::from(ui.purposes.clone()));
         let t = ui.app.global::<Terminal>();
         t.set_service_point(s(&texts.service_point));
         t.set_device_id(s(&texts.device_id));
@@ -319,6 +338,17 @@ impl Ui {
         plain!(on_print, UiIntent::Print);
         plain!(on_toggle_care, UiIntent::ToggleCare);
         plain!(on_read_aloud, UiIntent::ReadAloud);
+        plain!(on_agree, UiIntent::Agree);
+        plain!(on_use_fingerprint, UiIntent::UseFingerprint);
+        plain!(on_capture, UiIntent::Capture);
+        {
+            let f = f.clone();
+            i.on_choose_purpose(move |n| {
+                if let Ok(n) = usize::try_from(n) {
+                    f(UiIntent::ChoosePurpose(n))
+                }
+            });
+        }
         {
             let f = f.clone();
             self.app
@@ -454,6 +484,8 @@ impl Ui {
         st.set_locked_minutes(i32::try_from(v.pin_locked_minutes).unwrap_or(i32::MAX));
         st.set_no_pin(v.no_pin);
         self.show_guide(&v.guide);
+        self.show_login(&v.login);
+        self.show_copy(&v.copy);
         let theme = self.app.global::<crate::Theme>();
         if theme.get_care() != v.care {
             theme.set_care(v.care);

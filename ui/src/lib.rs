@@ -6,10 +6,12 @@
 slint::include_modules!();
 
 mod bind;
+mod bind_copy;
 
 pub use bind::{
     GroupLine, GuideView, JourneyLine, MaterialLine, Problem, SlideLine, Ui, UiIntent, UiView,
 };
+pub use bind_copy::{CopyView, JpegPicture, LoginView};
 
 use std::path::Path;
 use std::rc::Rc;

@@ -10,6 +10,7 @@ pub mod status;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use kiosk_hal::actor::{ActionSpec, CommandContext, Device};
 use kiosk_hal::clock::SharedClock;
 use kiosk_hal::device::{
@@ -20,7 +21,6 @@ use kiosk_hal::transport::{
     Endpoint, EndpointIo, Transport, TransportError, UsbBulkConfig, UsbBulkTransport,
 };
 use serde_json::{json, Value};
-use base64::Engine as _;
 
 use self::frame::{Command, FrameError, Reply, SamFrameSpec};
 use self::identity::{parse_appended_address, parse_text, Identity, IdentityError};

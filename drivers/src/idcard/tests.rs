@@ -78,7 +78,8 @@ fn biometrics_only_with_reveal_and_asked_for() {
     let (_d, sim, mut r) = setup();
     let read_with = |r: &mut IdCardReader, args: Value| {
         sim.lift().unwrap();
-        sim.place(CardFixture::builtin("resident").unwrap()).unwrap();
+        sim.place(CardFixture::builtin("resident").unwrap())
+            .unwrap();
         r.run("read-card", &args, &ctx(3000)).unwrap()
     };
     let full = read_with(

@@ -307,6 +307,8 @@ pub struct JourneysConfig {
     pub offered: Vec<String>,
     #[serde(default)]
     pub ticket: TicketJourneyConfig,
+    #[serde(default, rename = "id-copy")]
+    pub id_copy: IdCopyConfig,
 }
 
 impl Default for JourneysConfig {
@@ -314,12 +316,41 @@ impl Default for JourneysConfig {
         JourneysConfig {
             offered: default_offered(),
             ticket: TicketJourneyConfig::default(),
+            id_copy: IdCopyConfig::default(),
         }
     }
 }
 
+/// A text in the hall's language with its English, as the screens show it.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LocalText {
+    #[serde(rename = "zh-CN")]
+    pub zh: String,
+    #[serde(default)]
+    pub en: Option<String>,
+}
+
+/// `[journeys.id-copy]`: the ID card copy. Devices default to the first of their kind; the
+/// login uses the ticket journey's reader and scanner. `purposes` are the uses a copy may be
+/// printed for (the watermark across both sides); empty: five common ones.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct IdCopyConfig {
+    #[serde(default)]
+    pub document_camera: Option<String>,
+    #[serde(default)]
+    pub printer: Option<String>,
+    #[serde(default)]
+    pub face_camera: Option<String>,
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+    #[serde(default)]
+    pub purposes: Vec<LocalText>,
+}
+
 /// The journeys a terminal can offer.
-pub const JOURNEYS: &[&str] = &["ticket", "guide"];
+pub const JOURNEYS: &[&str] = &["ticket", "guide", "id-copy"];
 
 /// `[catalogue]`: for a terminal whose centre is embedded (the sim profile, a stand-alone
 /// ticket machine), a catalogue file to publish into that centre at start, signed with a

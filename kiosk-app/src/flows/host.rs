@@ -19,6 +19,8 @@ use tokio::sync::watch;
 use zeroize::Zeroizing;
 
 use super::guide;
+use super::idcopy::{self, CaptureProblem, Side};
+use super::identify::{CardFacts, FingerProblem};
 use super::kiosk::{self, Kiosk, Offer, Screen, Unavailable};
 use super::session::{EndReason, Session};
 use super::ticket::{self, How, Scan, TicketInfo};
@@ -31,6 +33,11 @@ use crate::services::catalogue::{Catalogue, Notice, QueueGroup, SearchIndex, Ser
 use crate::services::guide::{self as lights, Module};
 use crate::services::outputs::OutputDesk;
 use crate::services::queue::{self, NumberProblem, PrintProblem, Printed};
+
+#[path = "host_idcopy.rs"]
+mod copy;
+#[path = "host_login.rs"]
+mod login;
 
 /// What the screens show. Holds no personal data.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +71,32 @@ pub struct View {
     pub guide_url: String,
     /// The session holds a receipt printer (the guide can print its list).
     pub can_print: bool,
+    /// The login can fall back to the finger: a module, and a card with fingerprints.
+    pub finger_possible: bool,
+    /// The identified citizen's name, masked (张**), once the login succeeded.
+    pub citizen: String,
+    /// The uses an ID card copy may be printed for.
+    pub purposes: Vec<Text>,
+    /// The copy's front as taken, and the page as it will print (JPEG, the session's).
+    pub copy_front: Option<Picture>,
+    pub copy_page: Option<Picture>,
+}
+
+/// A picture of the citizen's session (a card side, a page) for the screen: compared by
+/// identity, never printed.
+#[derive(Clone)]
+pub struct Picture(pub Arc<Zeroizing<Vec<u8>>>);
+
+impl PartialEq for Picture {
+    fn eq(&self, other: &Picture) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::fmt::Debug for Picture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Picture({} bytes)", self.0.len())
+    }
 }
 
 /// What reaches the host.
@@ -76,15 +109,47 @@ enum Msg {
     Numbered(u64, Result<Ticket, NumberProblem>),
     Printed(u64, Result<Printed, PrintProblem>),
     ListPrinted(u64, Result<(), PrintProblem>),
+    LoginCard(
+        u64,
+        Result<(CitizenIdentity, card::CardBiometrics), CardProblem>,
+    ),
+    FacePrompt(u64, kiosk_models::Prompt),
+    FaceDone(u64, kiosk_models::Decision),
+    FingerDone(u64, Result<bool, FingerProblem>),
+    SideCaptured(u64, Side, Result<Zeroizing<Vec<u8>>, CaptureProblem>),
+    Composed(u64, Result<crate::services::idcopy::Copy, String>),
+    CopyPrinted(u64, Result<(), PrintProblem>),
     Stop,
 }
 
 /// The devices of one session.
+#[derive(Clone, Default)]
 struct Claims {
     printer: Option<Arc<Claim>>,
     reader: Option<Arc<Claim>>,
     scanner: Option<Arc<Claim>>,
     board: Option<Arc<Claim>>,
+    face_camera: Option<Arc<Claim>>,
+    fingerprint: Option<Arc<Claim>>,
+    document_camera: Option<Arc<Claim>>,
+    a4: Option<Arc<Claim>>,
+}
+
+impl Claims {
+    fn all(&self) -> impl Iterator<Item = &Arc<Claim>> {
+        [
+            &self.printer,
+            &self.reader,
+            &self.scanner,
+            &self.board,
+            &self.face_camera,
+            &self.fingerprint,
+            &self.document_camera,
+            &self.a4,
+        ]
+        .into_iter()
+        .flatten()
+    }
 }
 
 pub struct HostConfig {
@@ -221,6 +286,15 @@ struct Worker {
     slide: usize,
     slide_since: Duration,
     last_offer_check: Option<Duration>,
+    face: login::SharedFace,
+    face_cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
+    finger_cancel: Option<CancelToken>,
+    /// What the last card read for a login carries (no personal data).
+    card_facts: CardFacts,
+    eid_replay: crate::services::eid::ReplayGuard,
+    purposes: Vec<Text>,
+    /// The session's pictures as the view shows them, made once per picture.
+    pictures: Vec<(&'static str, Picture)>,
 }
 
 impl Worker {
@@ -253,7 +327,18 @@ impl Worker {
             slide: 0,
             slide_since: now,
             last_offer_check: None,
+            face: Arc::new(Mutex::new(None)),
+            face_cancel: None,
+            finger_cancel: None,
+            card_facts: CardFacts {
+                photo: false,
+                fingerprint: false,
+            },
+            eid_replay: Default::default(),
+            purposes: Vec::new(),
+            pictures: Vec::new(),
         };
+        w.purposes = crate::services::idcopy::purposes(&w.cfg.config.journeys.id_copy.purposes);
         w.offers = w.compute_offers();
         w
     }
@@ -336,6 +421,36 @@ impl Worker {
                 _ => String::new(),
             },
             can_print: self.claims.as_ref().is_some_and(|c| c.printer.is_some()),
+            finger_possible: self.card_facts.fingerprint
+                && self
+                    .claims
+                    .as_ref()
+                    .is_some_and(|c| c.fingerprint.is_some()),
+            citizen: self
+                .session
+                .as_ref()
+                .and_then(|s| s.citizen())
+                .map(|(i, _)| i.masked_name())
+                .unwrap_or_default(),
+            purposes: self.purposes.clone(),
+            copy_front: self.picture(copy::kept_name(Side::Front)),
+            copy_page: self.picture(copy::PREVIEW),
+        }
+    }
+
+    fn picture(&self, name: &str) -> Option<Picture> {
+        self.pictures
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, p)| p.clone())
+    }
+
+    /// Keeps `bytes` in the session as `name`, and for the screen.
+    fn keep_picture(&mut self, name: &'static str, bytes: Zeroizing<Vec<u8>>) {
+        self.pictures.retain(|(n, _)| *n != name);
+        self.pictures.push((name, Picture(Arc::new(bytes.clone()))));
+        if let Some(s) = self.session.as_mut() {
+            s.keep(name, bytes);
         }
     }
 
@@ -378,6 +493,7 @@ impl Worker {
         let idle = self.cfg.config.idle.clone();
         let now = self.now();
         let offers = self.offers.clone();
+        let idcopy = self.idcopy_context();
         let effects = {
             let ctx = kiosk::Context {
                 now,
@@ -393,6 +509,7 @@ impl Worker {
                     catalogue: self.catalogue.as_ref(),
                     can_print,
                 },
+                idcopy,
                 default_english,
             };
             self.kiosk.step(input, &ctx)
@@ -424,6 +541,15 @@ impl Worker {
                     }
                 });
                 self.step(kiosk::Input::Journey(ticket::Input::CardRead(result)));
+            }
+            Msg::Code(generation, result)
+                if generation == self.generation
+                    && matches!(self.kiosk.screen, Screen::IdCopy(_)) =>
+            {
+                if let Ok((code, _)) = result {
+                    let input = self.login_code(&code);
+                    self.step(kiosk::Input::IdCopy(idcopy::Input::Login(input)));
+                }
             }
             Msg::Code(generation, result) if generation == self.generation => {
                 // Err: the wait was stopped; nothing was scanned.
@@ -468,12 +594,56 @@ impl Worker {
                 }
                 self.step(kiosk::Input::Guide(guide::Input::Printed(result)));
             }
+            Msg::LoginCard(generation, result) if generation == self.generation => {
+                let input = self.login_card(result);
+                self.step(kiosk::Input::IdCopy(idcopy::Input::Login(input)));
+            }
+            Msg::FacePrompt(generation, p) if generation == self.generation => {
+                self.step(kiosk::Input::IdCopy(idcopy::Input::Login(
+                    super::identify::Input::FacePrompt(p),
+                )));
+            }
+            Msg::FaceDone(generation, d) if generation == self.generation => {
+                self.face_cancel = None;
+                self.step(kiosk::Input::IdCopy(idcopy::Input::Login(
+                    super::identify::Input::FaceDone(d),
+                )));
+            }
+            Msg::FingerDone(generation, r) if generation == self.generation => {
+                self.finger_cancel = None;
+                self.step(kiosk::Input::IdCopy(idcopy::Input::Login(
+                    super::identify::Input::FingerDone(r),
+                )));
+            }
+            Msg::SideCaptured(generation, side, r) if generation == self.generation => {
+                let r = r.map(|bytes| self.keep_picture(copy::kept_name(side), bytes));
+                self.step(kiosk::Input::IdCopy(idcopy::Input::Captured(r)));
+            }
+            Msg::Composed(generation, r) if generation == self.generation => {
+                let r = r.map(|c| {
+                    self.keep_picture(copy::PREVIEW, c.preview);
+                    if let Some(s) = self.session.as_mut() {
+                        s.keep(copy::PDF, c.pdf);
+                    }
+                });
+                self.step(kiosk::Input::IdCopy(idcopy::Input::Composed(r)));
+            }
+            Msg::CopyPrinted(generation, r) if generation == self.generation => {
+                self.step(kiosk::Input::IdCopy(idcopy::Input::Printed(r)));
+            }
             // A result from a session that already ended.
             Msg::Card(..)
             | Msg::Code(..)
             | Msg::Numbered(..)
             | Msg::Printed(..)
-            | Msg::ListPrinted(..) => {}
+            | Msg::ListPrinted(..)
+            | Msg::LoginCard(..)
+            | Msg::FacePrompt(..)
+            | Msg::FaceDone(..)
+            | Msg::FingerDone(..)
+            | Msg::SideCaptured(..)
+            | Msg::Composed(..)
+            | Msg::CopyPrinted(..) => {}
             Msg::Stop => {}
         }
     }
@@ -521,10 +691,7 @@ impl Worker {
             self.step(kiosk::Input::Journey(ticket::Input::TakenElapsed));
         }
         if let Some(c) = &self.claims {
-            for claim in [&c.printer, &c.reader, &c.scanner, &c.board]
-                .into_iter()
-                .flatten()
-            {
+            for claim in c.all() {
                 let _ = claim.renew(LEASE);
             }
         }
@@ -565,6 +732,7 @@ impl Worker {
                         .as_ref()
                         .is_none_or(|c| c.items.is_empty())
                         .then_some(Unavailable::Catalogue),
+                    "id-copy" => self.id_copy_unavailable(),
                     _ => Some(Unavailable::Busy),
                 };
                 Offer {
@@ -606,8 +774,37 @@ impl Worker {
         }
     }
 
+    /// The copy needs a working A4 printer, a document camera and a way to identify.
+    fn id_copy_unavailable(&self) -> Option<Unavailable> {
+        let c = &self.cfg.config.journeys.id_copy;
+        let t = &self.cfg.config.journeys.ticket;
+        let printer = self.device(DeviceKind::A4Printer, &c.printer)?;
+        self.device(DeviceKind::DocumentCamera, &c.document_camera)?;
+        if self
+            .device(DeviceKind::IdCardReader, &t.card_reader)
+            .is_none()
+            && self.device(DeviceKind::QrScanner, &t.scanner).is_none()
+        {
+            return Some(Unavailable::Busy);
+        }
+        let Ok(dev) = self.cfg.runtime.device(&printer) else {
+            return Some(Unavailable::Printer);
+        };
+        if !matches!(
+            dev.health().centre_state(),
+            CentreState::Normal | CentreState::Warning
+        ) {
+            return Some(Unavailable::Printer);
+        }
+        match self.cfg.runtime.holder(&printer) {
+            Some(h) if !matches!(h, Owner::Flow(_)) => Some(Unavailable::Busy),
+            _ => None,
+        }
+    }
+
     fn perform(&mut self, e: kiosk::Effect) {
         match e {
+            kiosk::Effect::IdCopy(c) => self.idcopy(c),
             kiosk::Effect::StartSession(journey) => self.start_session(journey),
             kiosk::Effect::EndSession(reason) => self.end_session(reason),
             kiosk::Effect::Journey(j) => self.journey(j),
@@ -697,9 +894,26 @@ impl Worker {
             // The guide reads the catalogue; a printer it cannot have only hides "print".
             self.claims = Some(Claims {
                 printer: claim(self.device(DeviceKind::ReceiptPrinter, &t.printer)).unwrap_or(None),
-                reader: None,
-                scanner: None,
                 board: claim(self.device(DeviceKind::Board, &t.board)).unwrap_or(None),
+                ..Claims::default()
+            });
+            return;
+        }
+        if journey == "id-copy" {
+            // A device the session cannot have is simply not there: the login goes by what
+            // remains, and without the camera or the printer the journey says so.
+            let c = &self.cfg.config.journeys.id_copy;
+            let get =
+                |kind, named: &Option<String>| claim(self.device(kind, named)).unwrap_or(None);
+            self.claims = Some(Claims {
+                reader: get(DeviceKind::IdCardReader, &t.card_reader),
+                scanner: get(DeviceKind::QrScanner, &t.scanner),
+                board: get(DeviceKind::Board, &t.board),
+                face_camera: get(DeviceKind::FaceCamera, &c.face_camera),
+                fingerprint: get(DeviceKind::Fingerprint, &c.fingerprint),
+                document_camera: get(DeviceKind::DocumentCamera, &c.document_camera),
+                a4: get(DeviceKind::A4Printer, &c.printer),
+                printer: None,
             });
             return;
         }
@@ -709,6 +923,7 @@ impl Worker {
                 reader: claim(self.device(DeviceKind::IdCardReader, &t.card_reader))?,
                 scanner: claim(self.device(DeviceKind::QrScanner, &t.scanner))?,
                 board: claim(self.device(DeviceKind::Board, &t.board)).unwrap_or(None),
+                ..Claims::default()
             })
         })();
         match claimed {
@@ -726,12 +941,28 @@ impl Worker {
 
     fn end_session(&mut self, reason: EndReason) {
         self.stop_waiting();
+        if let Some(c) = self.face_cancel.take() {
+            c.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        if let Some(c) = self.finger_cancel.take() {
+            c.cancel();
+        }
+        self.card_facts = CardFacts {
+            photo: false,
+            fingerprint: false,
+        };
+        self.pictures.clear();
         self.taken_until = None;
         self.request = None;
         self.ticket = None;
         if let Some(c) = &self.claims {
             if let Some(board) = &c.board {
-                for m in [Module::IdCard, Module::Scanner, Module::Printer] {
+                for m in [
+                    Module::IdCard,
+                    Module::Scanner,
+                    Module::Printer,
+                    Module::Camera,
+                ] {
                     lights::set(&self.cfg.runtime, board, m, false);
                 }
             }
@@ -769,12 +1000,7 @@ impl Worker {
 
     fn journey(&mut self, e: ticket::Effect) {
         let generation = self.generation;
-        let Some(claims) = self.claims.as_ref().map(|c| Claims {
-            printer: c.printer.clone(),
-            reader: c.reader.clone(),
-            scanner: c.scanner.clone(),
-            board: c.board.clone(),
-        }) else {
+        let Some(claims) = self.claims.clone() else {
             if let ticket::Effect::Finish(o) = e {
                 self.finished(&o);
             }

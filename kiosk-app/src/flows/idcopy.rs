@@ -48,7 +48,7 @@ impl Problem {
         match self {
             Problem::Unavailable => "unavailable".into(),
             Problem::Compose(_) => "compose".into(),
-            Problem::Print(p) => format!("print-{}", p.code()),
+            Problem::Print(p) => p.code().into(),
         }
     }
 }
@@ -125,9 +125,13 @@ pub enum Effect {
     /// Drop the session's photo of `side` (it is to be taken again).
     Drop(Side),
     /// Make the A4 page from the two sides with the watermark of `purpose`.
-    Compose { purpose: usize },
+    Compose {
+        purpose: usize,
+    },
     /// Print the page made last, two-phase.
-    Print { purpose: usize },
+    Print {
+        purpose: usize,
+    },
     Finish(Outcome),
 }
 
@@ -229,19 +233,21 @@ pub fn step(stage: &Stage, input: Input, ctx: &Context) -> (Stage, Vec<Effect>) 
             Stage::Capturing { side: *side },
             vec![Effect::Capture(*side)],
         ),
-        (Stage::Place { side: Side::Front, .. }, Input::Back) => {
-            (stage.clone(), finish(Outcome::Left))
-        }
-        (Stage::Place { side: Side::Back, .. }, Input::Back) => (
-            place(Side::Front, None),
-            vec![Effect::Drop(Side::Front)],
-        ),
+        (
+            Stage::Place {
+                side: Side::Front, ..
+            },
+            Input::Back,
+        ) => (stage.clone(), finish(Outcome::Left)),
+        (
+            Stage::Place {
+                side: Side::Back, ..
+            },
+            Input::Back,
+        ) => (place(Side::Front, None), vec![Effect::Drop(Side::Front)]),
         (Stage::Capturing { side }, Input::Captured(result)) => match (side, result) {
             (Side::Front, Ok(())) => (place(Side::Back, None), Vec::new()),
-            (Side::Back, Ok(())) => (
-                Stage::Purpose,
-                vec![Effect::Light(Module::Camera, false)],
-            ),
+            (Side::Back, Ok(())) => (Stage::Purpose, vec![Effect::Light(Module::Camera, false)]),
             (side, Err(p)) => (place(*side, Some(p)), Vec::new()),
         },
         (Stage::Purpose, Input::Purpose(i)) if i < ctx.purposes => (
@@ -250,7 +256,10 @@ pub fn step(stage: &Stage, input: Input, ctx: &Context) -> (Stage, Vec<Effect>) 
         ),
         (Stage::Purpose, Input::Back) => (
             place(Side::Back, None),
-            vec![Effect::Drop(Side::Back), Effect::Light(Module::Camera, true)],
+            vec![
+                Effect::Drop(Side::Back),
+                Effect::Light(Module::Camera, true),
+            ],
         ),
         (Stage::Composing { purpose }, Input::Composed(result)) => match result {
             Ok(()) => (Stage::Preview { purpose: *purpose }, Vec::new()),
@@ -265,10 +274,7 @@ pub fn step(stage: &Stage, input: Input, ctx: &Context) -> (Stage, Vec<Effect>) 
         (Stage::Preview { purpose }, Input::Print) => print(*purpose),
         (Stage::Preview { .. }, Input::Back) => (Stage::Purpose, Vec::new()),
         (Stage::Printing { purpose }, Input::Printed(result)) => match result {
-            Ok(()) => (
-                Stage::Printed,
-                vec![Effect::Light(Module::Printer, false)],
-            ),
+            Ok(()) => (Stage::Printed, vec![Effect::Light(Module::Printer, false)]),
             Err(p) => (
                 Stage::Problem {
                     problem: Problem::Print(p),
@@ -277,9 +283,7 @@ pub fn step(stage: &Stage, input: Input, ctx: &Context) -> (Stage, Vec<Effect>) 
                 vec![Effect::Light(Module::Printer, false)],
             ),
         },
-        (Stage::Printed, Input::Done | Input::Back) => {
-            (stage.clone(), finish(Outcome::Printed))
-        }
+        (Stage::Printed, Input::Done | Input::Back) => (stage.clone(), finish(Outcome::Printed)),
         (
             Stage::Problem {
                 problem: Problem::Print(_),

@@ -129,7 +129,10 @@ fn printing_only_after_identification() {
             Input::Login(Login::FaceDone(Decision::Spoof)),
         ],
     );
-    assert!(matches!(stage, Stage::Login(identify::Stage::Problem { .. })));
+    assert!(matches!(
+        stage,
+        Stage::Login(identify::Stage::Problem { .. })
+    ));
     let (_, fx2) = step(&stage, Input::Back, &CTX);
     assert_eq!(
         outcome(&[fx, fx2].concat()),
@@ -142,7 +145,10 @@ fn printing_only_after_identification() {
 #[test]
 fn a_side_that_cannot_be_taken_is_asked_for_again() {
     for side_fails in [Side::Front, Side::Back] {
-        for problem in [CaptureProblem::NoCard, CaptureProblem::Camera("offline".into())] {
+        for problem in [
+            CaptureProblem::NoCard,
+            CaptureProblem::Camera("offline".into()),
+        ] {
             let mut inputs = logged_in();
             if side_fails == Side::Back {
                 inputs.extend([Input::Capture, Input::Captured(Ok(()))]);
@@ -220,7 +226,7 @@ fn a_print_fault_offers_another_try_or_a_way_out() {
         assert_eq!(
             outcome(&fx),
             Some(Outcome::NotPrinted {
-                problem: format!("print-{}", p.code())
+                problem: p.code().into()
             })
         );
         assert!(fx.contains(&Effect::Drop(Side::Front)));
@@ -249,7 +255,11 @@ fn cancel_at_every_step_leaves_with_the_photos_dropped() {
     for n in 0..=all.len() {
         let (stage, _) = run(&CTX, all[..n].to_vec());
         let (_, fx) = step(&stage, Input::Cancel, &CTX);
-        assert_eq!(outcome(&fx), Some(Outcome::Left), "after {n} inputs ({stage:?})");
+        assert_eq!(
+            outcome(&fx),
+            Some(Outcome::Left),
+            "after {n} inputs ({stage:?})"
+        );
         if !matches!(stage, Stage::Login(_)) {
             assert!(fx.contains(&Effect::Drop(Side::Front)), "{stage:?}");
             assert!(fx.contains(&Effect::Drop(Side::Back)), "{stage:?}");

@@ -8,6 +8,7 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use super::guide;
+use super::idcopy;
 use super::idle::{Idle, IdleState};
 use super::session::EndReason;
 use super::ticket;
@@ -40,6 +41,7 @@ pub enum Screen {
     Home,
     Ticket(ticket::Stage),
     Guide(guide::Stage),
+    IdCopy(idcopy::Stage),
     StaffPin,
     DeviceStatus,
 }
@@ -51,6 +53,7 @@ impl Screen {
             Screen::Home => "home",
             Screen::Ticket(s) => s.screen(),
             Screen::Guide(s) => s.screen(),
+            Screen::IdCopy(s) => s.screen(),
             Screen::StaffPin => "staff-pin",
             Screen::DeviceStatus => "device-status",
         }
@@ -67,6 +70,12 @@ impl Screen {
                         | ticket::Stage::Taken { .. }
                 )
                 | Screen::Guide(guide::Stage::Printing { .. })
+                | Screen::IdCopy(
+                    idcopy::Stage::Capturing { .. }
+                        | idcopy::Stage::Composing { .. }
+                        | idcopy::Stage::Printing { .. }
+                        | idcopy::Stage::Login(super::identify::Stage::Face { .. })
+                )
         )
     }
 }
@@ -118,11 +127,14 @@ pub enum Input {
     Start(String),
     Journey(ticket::Input),
     Guide(guide::Input),
+    IdCopy(idcopy::Input),
     /// "Back", "Try again" and "Done" as the screen's buttons say them, for whichever
     /// journey is showing.
     Back,
     Retry,
     Done,
+    /// "Print" on whichever journey's screen shows it.
+    Print,
     Help(bool),
     ToggleLanguage,
     ToggleCare,
@@ -146,6 +158,7 @@ pub enum Effect {
     EndSession(EndReason),
     Journey(ticket::Effect),
     Guide(guide::Effect),
+    IdCopy(idcopy::Effect),
 }
 
 /// What the kiosk knows when it steps.
@@ -157,6 +170,7 @@ pub struct Context<'a> {
     pub offers: &'a [Offer],
     pub ticket: ticket::Context<'a>,
     pub guide: guide::Context<'a>,
+    pub idcopy: idcopy::Context,
     pub default_english: bool,
 }
 
@@ -175,7 +189,10 @@ impl Kiosk {
 
     /// Whether a journey (a citizen's session) is running.
     pub fn in_journey(&self) -> bool {
-        matches!(self.screen, Screen::Ticket(_) | Screen::Guide(_))
+        matches!(
+            self.screen,
+            Screen::Ticket(_) | Screen::Guide(_) | Screen::IdCopy(_)
+        )
     }
 
     /// One step.
@@ -208,6 +225,11 @@ impl Kiosk {
                     let (stage, gfx) = guide::start(&ctx.guide);
                     self.enter_guide(stage, gfx, ctx, &mut fx);
                 }
+                if self.screen == Screen::Home && offered && j == "id-copy" {
+                    fx.push(Effect::StartSession("id-copy"));
+                    let (stage, cfx) = idcopy::start(&ctx.idcopy);
+                    self.enter_idcopy(stage, cfx, ctx, &mut fx);
+                }
             }
             Input::Journey(i) => {
                 if let Screen::Ticket(stage) = &self.screen {
@@ -230,7 +252,33 @@ impl Kiosk {
                         let (stage, gfx) = guide::step(stage, g, &ctx.guide);
                         self.enter_guide(stage, gfx, ctx, &mut fx);
                     }
+                    Screen::IdCopy(stage) => {
+                        let c = match input {
+                            Input::Back => idcopy::Input::Back,
+                            Input::Retry => idcopy::Input::Retry,
+                            _ => idcopy::Input::Done,
+                        };
+                        let (stage, cfx) = idcopy::step(stage, c, &ctx.idcopy);
+                        self.enter_idcopy(stage, cfx, ctx, &mut fx);
+                    }
                     _ => {}
+                }
+            }
+            Input::Print => match &self.screen {
+                Screen::Guide(stage) => {
+                    let (stage, gfx) = guide::step(stage, guide::Input::Print, &ctx.guide);
+                    self.enter_guide(stage, gfx, ctx, &mut fx);
+                }
+                Screen::IdCopy(stage) => {
+                    let (stage, cfx) = idcopy::step(stage, idcopy::Input::Print, &ctx.idcopy);
+                    self.enter_idcopy(stage, cfx, ctx, &mut fx);
+                }
+                _ => {}
+            },
+            Input::IdCopy(i) => {
+                if let Screen::IdCopy(stage) = &self.screen {
+                    let (stage, cfx) = idcopy::step(stage, i, &ctx.idcopy);
+                    self.enter_idcopy(stage, cfx, ctx, &mut fx);
                 }
             }
             Input::Guide(i) => {
@@ -247,6 +295,10 @@ impl Kiosk {
                 Screen::Guide(stage) => {
                     let (stage, gfx) = guide::step(stage, guide::Input::Cancel, &ctx.guide);
                     self.enter_guide(stage, gfx, ctx, &mut fx);
+                }
+                Screen::IdCopy(stage) => {
+                    let (stage, cfx) = idcopy::step(stage, idcopy::Input::Cancel, &ctx.idcopy);
+                    self.enter_idcopy(stage, cfx, ctx, &mut fx);
                 }
                 Screen::StaffPin | Screen::DeviceStatus => self.go(Screen::Home, ctx),
                 _ => {}
@@ -323,6 +375,17 @@ impl Kiosk {
                 if let Screen::Guide(_) = &self.screen {
                     fx.push(Effect::EndSession(EndReason::TimedOut));
                 }
+                if let Screen::IdCopy(stage) = &self.screen {
+                    // The journey's own way out (waits, camera and finger stopped, photos
+                    // dropped), without going home: the session ends as timed out.
+                    let (_, cfx) = idcopy::step(stage, idcopy::Input::Cancel, &ctx.idcopy);
+                    fx.extend(
+                        cfx.into_iter()
+                            .filter(|e| !matches!(e, idcopy::Effect::Finish(_)))
+                            .map(Effect::IdCopy),
+                    );
+                    fx.push(Effect::EndSession(EndReason::TimedOut));
+                }
                 self.go(Screen::Attract, ctx);
             }
         }
@@ -383,6 +446,35 @@ impl Kiosk {
                 self.go(Screen::Home, ctx);
             }
             None => self.go(Screen::Guide(stage), ctx),
+        }
+    }
+
+    /// Moves to the ID copy's new stage, or out of it when it finished.
+    fn enter_idcopy(
+        &mut self,
+        stage: idcopy::Stage,
+        cfx: Vec<idcopy::Effect>,
+        ctx: &Context<'_>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let mut finished = None;
+        for e in cfx {
+            if let idcopy::Effect::Finish(o) = &e {
+                finished = Some(o.clone());
+            }
+            fx.push(Effect::IdCopy(e));
+        }
+        match finished {
+            Some(outcome) => {
+                let reason = match outcome {
+                    idcopy::Outcome::Left => EndReason::Cancelled,
+                    _ => EndReason::Done,
+                };
+                fx.push(Effect::EndSession(reason));
+                self.care = false;
+                self.go(Screen::Home, ctx);
+            }
+            None => self.go(Screen::IdCopy(stage), ctx),
         }
     }
 

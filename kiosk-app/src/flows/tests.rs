@@ -462,11 +462,18 @@ impl Shell {
             k: Kiosk::new(Duration::ZERO, false),
             now: Duration::ZERO,
             idle: IdleConfig::default(),
-            offers: vec![Offer {
-                id: "ticket".into(),
-                available: true,
-                why: None,
-            }],
+            offers: vec![
+                Offer {
+                    id: "ticket".into(),
+                    available: true,
+                    why: None,
+                },
+                Offer {
+                    id: "id-copy".into(),
+                    available: true,
+                    why: None,
+                },
+            ],
             c: catalogue(),
         }
     }
@@ -481,6 +488,21 @@ impl Shell {
             guide: super::guide::Context {
                 catalogue: Some(&self.c),
                 can_print: true,
+            },
+            idcopy: super::idcopy::Context {
+                login: super::identify::Context {
+                    has_reader: true,
+                    has_scanner: true,
+                    face: true,
+                    finger: true,
+                    agents: false,
+                },
+                card: super::identify::CardFacts {
+                    photo: true,
+                    fingerprint: true,
+                },
+                devices: true,
+                purposes: 5,
             },
             default_english: false,
         };
@@ -705,4 +727,53 @@ fn guide_shell() -> Shell {
         why: None,
     });
     s
+}
+
+#[test]
+fn an_id_copy_left_or_forgotten_ends_its_session_with_the_photos_dropped() {
+    use super::idcopy::{Effect as C, Input as CI, Side};
+    use super::identify::{self, Input as L};
+    let mut s = Shell::new();
+    s.step(kiosk::Input::Wake);
+    let fx = s.step(kiosk::Input::Start("id-copy".into()));
+    assert_eq!(fx[0], kiosk::Effect::StartSession("id-copy"));
+    assert_eq!(s.k.screen.name(), "identify-present");
+    // Home during the login: the login's waits stop and the session ends.
+    let fx = s.step(kiosk::Input::Home);
+    assert!(fx.contains(&kiosk::Effect::IdCopy(C::Login(
+        identify::Effect::StopWaiting
+    ))));
+    assert_eq!(
+        fx.last(),
+        Some(&kiosk::Effect::EndSession(EndReason::Cancelled))
+    );
+    assert_eq!(s.k.screen, Screen::Home);
+
+    // Identified, the front taken, then nobody touches the screen.
+    s.step(kiosk::Input::Start("id-copy".into()));
+    for i in [
+        CI::Login(L::CardRead(Ok(identify::CardFacts {
+            photo: true,
+            fingerprint: true,
+        }))),
+        CI::Login(L::Agree),
+        CI::Login(L::FaceDone(kiosk_models::Decision::Verified)),
+        CI::Capture,
+        CI::Captured(Ok(())),
+    ] {
+        s.step(kiosk::Input::IdCopy(i));
+    }
+    assert_eq!(s.k.screen.name(), "idcopy-place");
+    let mut fx = Vec::new();
+    for _ in 0..10 {
+        fx.extend(s.wait(10));
+    }
+    assert!(fx.contains(&kiosk::Effect::IdCopy(C::Drop(Side::Front))));
+    assert!(fx.contains(&kiosk::Effect::EndSession(EndReason::TimedOut)));
+    assert!(
+        !fx.iter()
+            .any(|e| matches!(e, kiosk::Effect::IdCopy(C::Finish(_)))),
+        "a timeout is not the journey's own end"
+    );
+    assert_eq!(s.k.screen, Screen::Attract);
 }

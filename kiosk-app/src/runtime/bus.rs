@@ -27,6 +27,7 @@ pub fn must_record(kind: EventKind) -> bool {
             | EventKind::SessionTimedOut
             | EventKind::TicketTaken
             | EventKind::TicketNotTaken
+            | EventKind::SessionIdentified
     )
 }
 

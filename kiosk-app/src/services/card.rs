@@ -248,9 +248,15 @@ mod tests {
         let v = json!({"photo": {"bmp_base64": base64::engine::general_purpose::STANDARD.encode(b"BM12")},
                        "fingerprint_hex": hex::encode([7u8; 1024])});
         let b = biometrics_from(&v);
-        assert_eq!(b.photo_bmp.as_deref().map(Vec::as_slice), Some(&b"BM12"[..]));
+        assert_eq!(
+            b.photo_bmp.as_deref().map(Vec::as_slice),
+            Some(&b"BM12"[..])
+        );
         assert_eq!(b.fingerprint.as_ref().map(|f| f.len()), Some(1024));
-        assert_eq!(format!("{b:?}"), "CardBiometrics(photo: true, fingerprint: true)");
+        assert_eq!(
+            format!("{b:?}"),
+            "CardBiometrics(photo: true, fingerprint: true)"
+        );
         let bad = json!({"photo": {"bmp_base64": "%%%"}, "fingerprint_hex": "abcd"});
         let b = biometrics_from(&bad);
         assert!(b.photo_bmp.is_none() && b.fingerprint.is_none());

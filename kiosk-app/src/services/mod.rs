@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod eid;
 pub mod face;
 pub mod guide;
+pub mod idcopy;
 pub mod materials;
 pub mod outputs;
 pub mod queue;

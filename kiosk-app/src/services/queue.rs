@@ -133,7 +133,11 @@ pub fn print(
 
 /// The printer's own words, as a reason.
 pub(crate) fn classify(detail: &str) -> PrintProblem {
-    if detail.contains("out of paper") || detail.contains("paper end") {
+    if detail.contains("out of paper")
+        || detail.contains("paper end")
+        || detail.contains("media-empty")
+        || detail.contains("media-needed")
+    {
         PrintProblem::PaperOut
     } else if detail.contains("cover") {
         PrintProblem::CoverOpen

@@ -10,6 +10,7 @@ use crate::flows::guide::{self, Shelf};
 use crate::flows::host::View;
 use crate::flows::kiosk::{self, Screen, Unavailable};
 use crate::flows::ticket::{self, Problem, Stage};
+use crate::flows::{idcopy, identify};
 use crate::services::card::CardProblem;
 use crate::services::catalogue::{Category, Choice, Identification, Method, QueueGroup};
 use crate::services::queue::{NumberProblem, PrintProblem};
@@ -47,10 +48,17 @@ pub fn intent(i: UiIntent) -> kiosk::Input {
         UiIntent::Begin => K::Guide(guide::Input::Begin),
         UiIntent::ChooseAnswer(id) => K::Guide(guide::Input::Choose(id)),
         UiIntent::Next => K::Guide(guide::Input::Next),
-        UiIntent::Print => K::Guide(guide::Input::Print),
+        // "Print" on the copy's preview, or on the guide's material list.
+        UiIntent::Print => K::Print,
         UiIntent::ToggleCare => K::ToggleCare,
         // Speech is the window's (see `ui::voice`); as a step it is only a touch.
         UiIntent::ReadAloud | UiIntent::Speak(_) => K::Touch,
+        UiIntent::Agree => K::IdCopy(idcopy::Input::Login(identify::Input::Agree)),
+        UiIntent::UseFingerprint => {
+            K::IdCopy(idcopy::Input::Login(identify::Input::UseFingerprint))
+        }
+        UiIntent::Capture => K::IdCopy(idcopy::Input::Capture),
+        UiIntent::ChoosePurpose(n) => K::IdCopy(idcopy::Input::Purpose(n)),
     }
 }
 
@@ -68,6 +76,7 @@ fn screen_id(s: &Screen) -> ScreenId {
             Stage::Taken { .. } => ScreenId::TicketTaken,
             Stage::Problem { .. } => ScreenId::TicketProblem,
         },
+        Screen::IdCopy(stage) => super::view_copy::screen_id(stage),
         Screen::Guide(stage) => match stage {
             guide::Stage::Items { .. } => ScreenId::GuideItems,
             guide::Stage::Item { .. } => ScreenId::GuideItem,
@@ -320,5 +329,7 @@ pub fn ui_view(v: &View, staff_pin_set: bool) -> UiView {
         no_pin: !staff_pin_set,
         guide: guide_view(v),
         care: v.care,
+        login: super::view_copy::login_view(v),
+        copy: super::view_copy::copy_view(v),
     }
 }

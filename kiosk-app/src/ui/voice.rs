@@ -3,9 +3,9 @@
 
 use kiosk_ui::UiIntent;
 
-use crate::flows::guide;
 use crate::flows::host::{Host, View};
 use crate::flows::kiosk::Screen;
+use crate::flows::{guide, idcopy};
 use crate::services::speech::Speaker;
 use crate::ui::view;
 
@@ -40,6 +40,8 @@ pub fn spoken(v: &View) -> String {
                     ("ticket", true) => "take a queue ticket".to_string(),
                     ("guide", false) => "办事指南".to_string(),
                     ("guide", true) => "the service guide".to_string(),
+                    ("id-copy", false) => "身份证复印".to_string(),
+                    ("id-copy", true) => "copy your ID card".to_string(),
                     (other, _) => other.to_string(),
                 })
                 .collect();
@@ -101,6 +103,73 @@ pub fn spoken(v: &View) -> String {
                 "Something went wrong. Go back, or ask the staff for help.",
             ),
         },
+        Screen::IdCopy(stage) => copy_spoken(stage, en, &ui),
         Screen::StaffPin | Screen::DeviceStatus => t("工作人员页面。", "Staff page."),
+    }
+}
+
+/// The login's and the ID card copy's screens, said.
+fn copy_spoken(stage: &idcopy::Stage, en: bool, ui: &kiosk_ui::UiView) -> String {
+    use crate::flows::identify::Stage as L;
+    use idcopy::Stage as C;
+    let t = |zh: &str, e: &str| if en { e.to_string() } else { zh.to_string() };
+    match stage {
+        C::Login(L::Present { .. } | L::Principal) => t(
+            "请先核验身份：把身份证放在屏幕下方的读卡区，或出示电子身份码。",
+            "First show who you are: place your ID card on the reader below the screen, or show your e-ID code.",
+        ),
+        C::Login(L::Consent { .. }) => t(
+            "请核验本人：摄像头会把您的脸与身份证照片比对，图像不会保存。同意请点“同意”，也可以改用指纹。",
+            "The camera compares your face with your card photo; nothing is kept. Touch agree, or use your fingerprint instead.",
+        ),
+        C::Login(L::Face { prompt, .. }) => {
+            if en {
+                prompt.en().to_string()
+            } else {
+                prompt.zh().to_string()
+            }
+        }
+        C::Login(L::FaceFailed { .. }) => t(
+            "人脸与证件照片不一致。可以再试一次，或改用指纹。",
+            "Your face did not match. Try again, or use your fingerprint.",
+        ),
+        C::Login(L::Finger { .. }) => t(
+            "请把手指平放在指纹仪上。",
+            "Place your finger flat on the fingerprint reader.",
+        ),
+        C::Login(L::Problem { .. }) | C::Problem { .. } => t(
+            "出现问题，请按屏幕提示操作，或到窗口请工作人员帮助。",
+            "Something went wrong. Follow the screen, or ask the staff at a window.",
+        ),
+        C::Place { side, .. } => match side {
+            idcopy::Side::Front => t(
+                "第一步：把身份证人像面朝上放在高拍仪下，然后点“拍摄正面”。",
+                "Step one: lay the photo side of the card face up under the document camera, then touch take the front.",
+            ),
+            idcopy::Side::Back => t(
+                "第二步：把身份证国徽面朝上放在高拍仪下，然后点“拍摄反面”。",
+                "Step two: lay the emblem side face up, then touch take the back.",
+            ),
+        },
+        C::Capturing { .. } | C::Composing { .. } => t("请稍候。", "One moment, please."),
+        C::Purpose => format!(
+            "{}{}",
+            t("复印件用于什么？可选：", "What is the copy for? You can choose: "),
+            ui.copy
+                .purposes
+                .iter()
+                .map(|(label, _)| label.clone())
+                .collect::<Vec<_>>()
+                .join(if en { ", " } else { "，" })
+        ),
+        C::Preview { .. } => t(
+            "这是复印件的样子。确认无误请点“打印复印件”。",
+            "This is your copy. Touch print the copy if it is right.",
+        ),
+        C::Printing { .. } => t("正在打印，请稍候。", "Printing, please wait."),
+        C::Printed => t(
+            "请从A4打印机取走复印件，并带好身份证。",
+            "Please take your copy from the A4 printer, and your ID card.",
+        ),
     }
 }

@@ -1,0 +1,96 @@
+//! The host's side of the ID card copy: the sides taken from the document camera into the
+//! session, the page made from them, and the print on the A4 printer, each on a worker thread
+//! and answered as a message of the session's generation.
+
+use super::{spawn, Msg, Worker};
+use crate::flows::idcopy::{self, Side};
+use crate::services::guide as lights;
+use crate::services::idcopy as copies;
+use crate::services::queue::PrintProblem;
+
+/// What the session keeps the copy's parts under.
+pub(super) fn kept_name(side: Side) -> &'static str {
+    match side {
+        Side::Front => "idcopy-front",
+        Side::Back => "idcopy-back",
+    }
+}
+pub(super) const PDF: &str = "idcopy-pdf";
+pub(super) const PREVIEW: &str = "idcopy-preview";
+
+impl Worker {
+    pub(super) fn idcopy_context(&self) -> idcopy::Context {
+        let c = self.claims.as_ref();
+        idcopy::Context {
+            login: self.login_context(),
+            card: self.card_facts,
+            devices: c.is_some_and(|c| c.document_camera.is_some() && c.a4.is_some()),
+            purposes: self.purposes.len(),
+        }
+    }
+
+    pub(super) fn idcopy(&mut self, e: idcopy::Effect) {
+        let generation = self.generation;
+        match e {
+            idcopy::Effect::Login(l) => self.login(l),
+            idcopy::Effect::Light(m, on) => {
+                if let Some(b) = self.claims.as_ref().and_then(|c| c.board.clone()) {
+                    lights::set(&self.cfg.runtime, &b, m, on);
+                }
+            }
+            idcopy::Effect::Capture(side) => {
+                let camera = self.claims.as_ref().and_then(|c| c.document_camera.clone());
+                let (rt, tx) = (self.cfg.runtime.clone(), self.tx.clone());
+                spawn("idcopy-capture", move || {
+                    let r = match camera {
+                        Some(c) => copies::capture_side(&rt, &c),
+                        None => Err(idcopy::CaptureProblem::Camera("no document camera".into())),
+                    };
+                    let _ = tx.send(Msg::SideCaptured(generation, side, r));
+                });
+            }
+            idcopy::Effect::Drop(side) => {
+                if let Some(s) = self.session.as_mut() {
+                    s.drop_kept(kept_name(side));
+                    s.drop_kept(PDF);
+                    s.drop_kept(PREVIEW);
+                }
+            }
+            idcopy::Effect::Compose { purpose } => {
+                let tx = self.tx.clone();
+                let session = self.session.as_ref();
+                let sides = session.and_then(|s| {
+                    Some((
+                        s.kept(kept_name(Side::Front))?.clone(),
+                        s.kept(kept_name(Side::Back))?.clone(),
+                    ))
+                });
+                let watermark = self.purposes.get(purpose).map(|t| t.zh.clone());
+                spawn("idcopy-compose", move || {
+                    let r = match (sides, watermark) {
+                        (Some((front, back)), Some(w)) => copies::compose(&front, &back, &w),
+                        _ => Err("a side or the use is missing".into()),
+                    };
+                    let _ = tx.send(Msg::Composed(generation, r));
+                });
+            }
+            idcopy::Effect::Print { .. } => {
+                let tx = self.tx.clone();
+                let printer = self.claims.as_ref().and_then(|c| c.a4.clone());
+                let pdf = self.session.as_ref().and_then(|s| s.kept(PDF).cloned());
+                let (desk, spool) = (
+                    self.cfg.desk.clone(),
+                    self.cfg.config.data_dir().join("spool"),
+                );
+                spawn("idcopy-print", move || {
+                    let r = match (printer, pdf) {
+                        (Some(p), Some(pdf)) => copies::print(&desk, &p, &pdf, &spool),
+                        _ => Err(PrintProblem::Fault("nothing to print".into())),
+                    };
+                    let _ = tx.send(Msg::CopyPrinted(generation, r));
+                });
+            }
+            idcopy::Effect::Finish(_) => {}
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The host's side of the login (`identify`): the card read with its photo and fingerprint
+//! block into the session, the face check against that photo on the face camera (models loaded
+//! once, on the first check), the finger on the EF01 module against the card's block, and e-ID
+//! codes checked against the key pool in force. Results come back as messages of the session's
+//! generation; a stopped check answers nothing.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kiosk_hal::device::{CancelToken, CompletionCode};
+use kiosk_models::{Decision, Prompt};
+use kiosk_protocol::{Event, EventKind};
+use serde_json::json;
+
+use super::{spawn, wait_for_code, Msg, Worker};
+use crate::flows::identify::{self, CardFacts, FingerProblem};
+use crate::services::card;
+use crate::services::eid;
+use crate::services::face::FaceService;
+use crate::services::guide as lights;
+
+/// How long the finger module waits for a finger before the screen asks again.
+const FINGER_WAIT: Duration = Duration::from_secs(10);
+
+/// The face service, loaded on the first check and kept for the terminal's life.
+pub(super) type SharedFace = Arc<Mutex<Option<FaceService>>>;
+
+impl Worker {
+    /// The login's context for this session's devices.
+    pub(super) fn login_context(&self) -> identify::Context {
+        let c = self.claims.as_ref();
+        identify::Context {
+            has_reader: c.is_some_and(|c| c.reader.is_some()),
+            has_scanner: c.is_some_and(|c| c.scanner.is_some()),
+            face: c.is_some_and(|c| c.face_camera.is_some()),
+            finger: c.is_some_and(|c| c.fingerprint.is_some()),
+            agents: false,
+        }
+    }
+
+    /// Performs one of the login's effects; `wrap` turns the login's inputs into the kiosk's.
+    pub(super) fn login(&mut self, e: identify::Effect) {
+        let generation = self.generation;
+        let Some(claims) = self.claims.as_ref() else {
+            return;
+        };
+        match e {
+            identify::Effect::Light(m, on) => {
+                if let Some(b) = &claims.board {
+                    lights::set(&self.cfg.runtime, b, m, on);
+                }
+            }
+            identify::Effect::WaitForCard => {
+                let Some(reader) = claims.reader.clone() else {
+                    return;
+                };
+                if let Some(t) = self.card_wait.take() {
+                    t.cancel();
+                }
+                let cancel = CancelToken::new();
+                self.card_wait = Some(cancel.clone());
+                let (rt, tx) = (self.cfg.runtime.clone(), self.tx.clone());
+                let timeout = Duration::from_secs(self.cfg.config.journeys.ticket.card_timeout_s);
+                spawn("login-card", move || {
+                    let r = card::wait_and_read_biometrics(
+                        &rt,
+                        &reader,
+                        card::context(timeout, cancel),
+                    );
+                    let _ = tx.send(Msg::LoginCard(generation, r));
+                });
+            }
+            identify::Effect::WaitForCode => {
+                let Some(scanner) = claims.scanner.clone() else {
+                    return;
+                };
+                if let Some(t) = self.code_wait.take() {
+                    t.cancel();
+                }
+                let cancel = CancelToken::new();
+                self.code_wait = Some(cancel.clone());
+                let (rt, tx) = (self.cfg.runtime.clone(), self.tx.clone());
+                spawn("login-code", move || {
+                    let r = wait_for_code(&rt, &scanner, &cancel);
+                    let _ = tx.send(Msg::Code(generation, r));
+                });
+            }
+            identify::Effect::StopWaiting => self.stop_waiting(),
+            identify::Effect::VerifyFace(_) => self.verify_face(generation),
+            identify::Effect::StopFace => {
+                if let Some(c) = self.face_cancel.take() {
+                    c.store(true, Ordering::Relaxed);
+                }
+            }
+            identify::Effect::VerifyFinger(_) => self.verify_finger(generation),
+            identify::Effect::StopFinger => {
+                if let Some(c) = self.finger_cancel.take() {
+                    c.cancel();
+                }
+            }
+            identify::Effect::Identified(_, factor) => {
+                let bus = &self.cfg.runtime.events;
+                if let Some(s) = self.session.as_mut() {
+                    s.identified(factor.as_str());
+                    let masked = s.identity().map(|i| i.masked_number()).unwrap_or_default();
+                    bus.emit(
+                        Event::new(EventKind::SessionIdentified, bus.now())
+                            .field("session", s.id)
+                            .field("journey", s.journey)
+                            .field("factor", factor.as_str())
+                            .field("holder", masked),
+                    );
+                }
+            }
+            // Filing for someone is not offered by the journeys on screen yet.
+            identify::Effect::PrincipalRead => {}
+            identify::Effect::Forget => {
+                self.card_facts = CardFacts {
+                    photo: false,
+                    fingerprint: false,
+                };
+                if let Some(s) = self.session.as_mut() {
+                    s.forget();
+                }
+            }
+            identify::Effect::Finish(_) => {}
+        }
+    }
+
+    /// A card was read for the login: who it names and what it carries go to the session.
+    pub(super) fn login_card(
+        &mut self,
+        result: Result<(card::CitizenIdentity, card::CardBiometrics), card::CardProblem>,
+    ) -> identify::Input {
+        identify::Input::CardRead(result.map(|(identity, biometrics)| {
+            let facts = CardFacts {
+                photo: biometrics.photo_bmp.is_some(),
+                fingerprint: biometrics.fingerprint.is_some(),
+            };
+            self.card_facts = facts;
+            if let Some(s) = self.session.as_mut() {
+                s.set_identity(identity);
+                s.set_biometrics(biometrics);
+            }
+            facts
+        }))
+    }
+
+    /// A code was scanned during the login: an e-ID is checked offline against the pool.
+    pub(super) fn login_code(&mut self, code: &str) -> identify::Input {
+        let pool = match eid::Pool::in_force(&self.cfg.journal) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "the e-ID key pool cannot be used");
+                None
+            }
+        };
+        let now = self.cfg.runtime.events.now();
+        let result = eid::verify(code, pool.as_ref(), now, &mut self.eid_replay);
+        identify::Input::Code(result.map(|identity| {
+            if let Some(s) = self.session.as_mut() {
+                s.set_identity(identity);
+            }
+        }))
+    }
+
+    fn verify_face(&mut self, generation: u64) {
+        let tx = self.tx.clone();
+        let camera = self.claims.as_ref().and_then(|c| c.face_camera.clone());
+        let photo = self
+            .session
+            .as_ref()
+            .and_then(|s| s.biometrics())
+            .and_then(|b| b.photo_bmp.clone());
+        let (Some(camera), Some(photo)) = (camera, photo) else {
+            let _ = tx.send(Msg::FaceDone(generation, Decision::Unavailable));
+            return;
+        };
+        if let Some(c) = self.face_cancel.take() {
+            c.store(true, Ordering::Relaxed);
+        }
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.face_cancel = Some(cancel.clone());
+        let (rt, face, config) = (
+            self.cfg.runtime.clone(),
+            self.face.clone(),
+            self.cfg.config.face.clone(),
+        );
+        spawn("login-face", move || {
+            let card_photo = match kiosk_image::scan::decode(&photo) {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the card photo cannot be decoded");
+                    let _ = tx.send(Msg::FaceDone(generation, Decision::Unavailable));
+                    return;
+                }
+            };
+            drop(photo);
+            let mut guard = face.lock().unwrap_or_else(|p| p.into_inner());
+            let service = guard.get_or_insert_with(|| FaceService::load(&config));
+            let mut last = None;
+            let progress_tx = tx.clone();
+            let mut progress = |p: Prompt| {
+                if last != Some(p) {
+                    last = Some(p);
+                    let _ = progress_tx.send(Msg::FacePrompt(generation, p));
+                }
+            };
+            let v = service.verify(&rt, &camera, &card_photo, &mut progress, &cancel);
+            if !cancel.load(Ordering::Relaxed) {
+                let _ = tx.send(Msg::FaceDone(generation, v.decision));
+            }
+        });
+    }
+
+    fn verify_finger(&mut self, generation: u64) {
+        let tx = self.tx.clone();
+        let module = self.claims.as_ref().and_then(|c| c.fingerprint.clone());
+        let block = self
+            .session
+            .as_ref()
+            .and_then(|s| s.biometrics())
+            .and_then(|b| b.fingerprint.clone());
+        let (Some(module), Some(block)) = (module, block) else {
+            let _ = tx.send(Msg::FingerDone(
+                generation,
+                Err(FingerProblem::Module("no fingerprint to compare".into())),
+            ));
+            return;
+        };
+        if let Some(c) = self.finger_cancel.take() {
+            c.cancel();
+        }
+        let cancel = CancelToken::new();
+        self.finger_cancel = Some(cancel.clone());
+        let rt = self.cfg.runtime.clone();
+        spawn("login-finger", move || {
+            let mut args = json!({ "block": hex::encode(block.as_slice()) });
+            drop(block);
+            let r = rt.call_with(
+                &module,
+                "fp-verify-card",
+                args.clone(),
+                card::context(FINGER_WAIT, cancel.clone()),
+            );
+            card::wipe_json(&mut args);
+            if cancel.is_canceled() {
+                return;
+            }
+            // A match answers with its score; "confirmation 08" is the module's "no match".
+            let result = match r {
+                Ok(_) => Ok(true),
+                Err(e) => match e.device_error() {
+                    Some(d) if d.detail.starts_with("confirmation 08") => Ok(false),
+                    Some(d) if d.code == CompletionCode::Timeout => Err(FingerProblem::NoFinger),
+                    Some(d) if d.code == CompletionCode::Canceled => return,
+                    _ => Err(FingerProblem::Module(e.detail())),
+                },
+            };
+            let _ = tx.send(Msg::FingerDone(generation, result));
+        });
+    }
+}

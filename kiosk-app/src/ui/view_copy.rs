@@ -1,0 +1,161 @@
+//! The login's and the ID card copy's part of the screens' view: which screen, the face
+//! prompt, the finger's tries, the problem's code, and the session's pictures.
+
+use kiosk_models::Prompt;
+use kiosk_ui::{CopyView, JpegPicture, LoginView, ScreenId};
+
+use crate::flows::host::{Picture, View};
+use crate::flows::idcopy::{self, CaptureProblem, Stage};
+use crate::flows::identify::{self, Problem, FINGER_TRIES};
+use crate::flows::kiosk::Screen;
+use crate::services::card::CardProblem;
+
+pub fn screen_id(stage: &Stage) -> ScreenId {
+    match stage {
+        Stage::Login(s) => match s {
+            identify::Stage::Present { .. } | identify::Stage::Principal => {
+                ScreenId::IdentifyPresent
+            }
+            identify::Stage::Consent { .. } => ScreenId::IdentifyConsent,
+            identify::Stage::Face { .. } => ScreenId::IdentifyFace,
+            identify::Stage::FaceFailed { .. } => ScreenId::IdentifyFaceFailed,
+            identify::Stage::Finger { .. } => ScreenId::IdentifyFinger,
+            identify::Stage::Problem { .. } => ScreenId::IdentifyProblem,
+        },
+        Stage::Place { .. } => ScreenId::IdcopyPlace,
+        Stage::Capturing { .. } | Stage::Composing { .. } | Stage::Printing { .. } => {
+            ScreenId::IdcopyBusy
+        }
+        Stage::Purpose => ScreenId::IdcopyPurpose,
+        Stage::Preview { .. } => ScreenId::IdcopyPreview,
+        Stage::Printed => ScreenId::IdcopyPrinted,
+        Stage::Problem { .. } => ScreenId::IdcopyProblem,
+    }
+}
+
+pub fn prompt_code(p: Prompt) -> &'static str {
+    match p {
+        Prompt::LookAtCamera => "look-at-camera",
+        Prompt::ComeCloser => "come-closer",
+        Prompt::HoldStill => "hold-still",
+        Prompt::MoreLight => "more-light",
+        Prompt::TooBright => "too-bright",
+        Prompt::OnlyOnePerson => "only-one-person",
+        Prompt::Checking => "checking",
+    }
+}
+
+/// The login problem's code as the screen's words know it, and the detail they need.
+pub fn login_problem(p: &Problem) -> (String, String) {
+    match p {
+        Problem::Card(c) => (
+            match c {
+                CardProblem::NoCard | CardProblem::Canceled => "card-none",
+                CardProblem::Moved => "card-moved",
+                CardProblem::Unreadable(_) => "card-unreadable",
+                CardProblem::Expired(_) => "card-expired",
+                CardProblem::ReaderFault(_) => "card-reader-fault",
+                CardProblem::Busy(_) => "card-reader-busy",
+            }
+            .into(),
+            match c {
+                CardProblem::Expired(d) => d.clone(),
+                _ => String::new(),
+            },
+        ),
+        other => (other.code(), String::new()),
+    }
+}
+
+pub fn login_view(v: &View) -> LoginView {
+    let Screen::IdCopy(Stage::Login(stage)) = &v.screen else {
+        return LoginView::default();
+    };
+    let mut l = LoginView {
+        by_card: v.has_reader,
+        by_code: v.has_scanner,
+        finger_possible: v.finger_possible,
+        prompt: prompt_code(Prompt::LookAtCamera).into(),
+        finger_tries: FINGER_TRIES,
+        ..LoginView::default()
+    };
+    match stage {
+        identify::Stage::Face {
+            attempt, prompt, ..
+        } => {
+            l.face_attempt = *attempt;
+            l.prompt = prompt_code(*prompt).into();
+        }
+        identify::Stage::FaceFailed { attempt, .. } => l.face_attempt = *attempt,
+        identify::Stage::Finger {
+            attempt, missed, ..
+        } => {
+            l.finger_attempt = *attempt;
+            l.finger_missed = *missed;
+        }
+        identify::Stage::Problem { problem, .. } => {
+            let (code, detail) = login_problem(problem);
+            l.problem = code;
+            l.problem_detail = detail;
+            l.can_retry = matches!(
+                problem,
+                Problem::Card(_) | Problem::Eid(_) | Problem::NotAnEid | Problem::SamePerson
+            );
+        }
+        _ => {}
+    }
+    l
+}
+
+fn picture(p: &Option<Picture>) -> Option<JpegPicture> {
+    p.as_ref().map(|p| JpegPicture {
+        id: std::sync::Arc::as_ptr(&p.0) as usize,
+        bytes: p.0.clone(),
+    })
+}
+
+pub fn copy_view(v: &View) -> CopyView {
+    let Screen::IdCopy(stage) = &v.screen else {
+        return CopyView::default();
+    };
+    let english = v.english;
+    let mut c = CopyView {
+        citizen: v.citizen.clone(),
+        side: "front".into(),
+        purposes: v
+            .purposes
+            .iter()
+            .map(|p| (p.get(english).to_string(), p.zh.clone()))
+            .collect(),
+        front: picture(&v.copy_front),
+        page: picture(&v.copy_page),
+        ..CopyView::default()
+    };
+    match stage {
+        Stage::Place { side, problem } => {
+            c.side = side.as_str().into();
+            c.capture_problem = match problem {
+                None => "",
+                Some(CaptureProblem::NoCard) => "no-card",
+                Some(CaptureProblem::Camera(_)) => "camera",
+            }
+            .into();
+        }
+        Stage::Capturing { side } => {
+            c.side = side.as_str().into();
+            c.busy = "capturing".into();
+        }
+        Stage::Composing { .. } => c.busy = "composing".into(),
+        Stage::Printing { .. } => c.busy = "printing".into(),
+        Stage::Problem { problem, purpose } => {
+            c.problem = problem.code();
+            c.can_retry = match problem {
+                idcopy::Problem::Print(_) => purpose.is_some(),
+                idcopy::Problem::Compose(_) => true,
+                idcopy::Problem::Unavailable => false,
+            };
+        }
+        _ => {}
+    }
+    c
+}

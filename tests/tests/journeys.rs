@@ -201,6 +201,24 @@ impl Run {
         assert!(on.is_empty(), "lights left on: {v}");
     }
 
+    /// Nothing in the journal names the card holder in full.
+    fn no_unmasked_identity(&self) {
+        let all = self
+            .tour
+            .terminal
+            .journal
+            .lock()
+            .events_like("", 100_000)
+            .unwrap();
+        for (_, kind, payload) in all {
+            let p = payload.to_string();
+            assert!(
+                !p.contains("320583199001011232") && !p.contains("张三丰"),
+                "{kind}: {p}"
+            );
+        }
+    }
+
     fn finish(self) {
         self.tour.finish("test", "").unwrap();
     }
@@ -228,6 +246,8 @@ fn the_ticket_journey_on_the_simulated_terminal() {
     centre_unreachable();
     the_guide_lists_prints_and_survives_a_paper_out();
     care_mode_reads_aloud_and_ends_with_the_session();
+    id_copy_by_card_and_face();
+    id_copy_by_fingerprint_when_the_face_does_not_match();
 }
 
 fn by_card_with_people_ahead() {
@@ -745,6 +765,192 @@ fn care_mode_reads_aloud_and_ends_with_the_session() {
         ),
         step_until("home-care-off", touch("首页", "Home"), "home", "not-care"),
     ]);
+    r.finish();
+}
+
+/// The ID card copy: the card on the reader, consent, the face against the card photo, both
+/// sides on the document camera, the use, the A4 print recorded two-phase; nothing personal
+/// left in the journal unmasked, in the spool or on the lights.
+fn id_copy_by_card_and_face() {
+    let mut r = Run::start("id-copy", None);
+    let labels = r.play(vec![
+        step(
+            "woken",
+            touch("请触摸屏幕开始办理", "Touch the screen to start"),
+            "home",
+        ),
+        step(
+            "login",
+            touch("身份证复印", "Copy your ID card"),
+            "identify-present",
+        ),
+    ]);
+    assert!(has(&labels, "或出示电子身份码"), "{labels:?}");
+    let labels = r.play(vec![step(
+        "card",
+        sim("idcard", "place", json!({ "card": "resident" })),
+        "identify-consent",
+    )]);
+    assert!(
+        has(&labels, "改用指纹核验"),
+        "face is never the only way: {labels:?}"
+    );
+    let labels = r.play(vec![step(
+        "face",
+        touch("同意，开始刷脸核验", "I agree, start the face check"),
+        "idcopy-place",
+    )]);
+    assert!(has(&labels, "已核验：张**"), "{labels:?}");
+    let identified = r.journal("session.identified");
+    assert_eq!(identified.len(), 1, "{identified:?}");
+    let text = identified[0].to_string();
+    assert!(
+        text.contains("id-card+face") && text.contains("3205**********1232"),
+        "{text}"
+    );
+    let labels = r.play(vec![
+        step_until(
+            "no-card",
+            touch("拍摄人像面", "Take the front"),
+            "idcopy-place",
+            "changed",
+        ),
+        step(
+            "front",
+            sim("docam", "card", json!({ "side": "front" })),
+            "idcopy-place",
+        ),
+    ]);
+    assert!(
+        has(&labels, "拍摄区未找到证件，请平放在中间后重试。"),
+        "{labels:?}"
+    );
+    let labels = r.play(vec![step_until(
+        "front-taken",
+        touch("拍摄人像面", "Take the front"),
+        "idcopy-place",
+        "changed",
+    )]);
+    assert!(has(&labels, "人像面已拍摄"), "{labels:?}");
+    r.play(vec![
+        step(
+            "back",
+            sim("docam", "card", json!({ "side": "back" })),
+            "idcopy-place",
+        ),
+        step(
+            "use",
+            touch("拍摄国徽面", "Take the back"),
+            "idcopy-purpose",
+        ),
+        step(
+            "preview",
+            touch(
+                "仅供办理社保业务使用，他用无效",
+                "For social insurance only",
+            ),
+            "idcopy-preview",
+        ),
+        step(
+            "printed",
+            touch("打印复印件", "Print the copy"),
+            "idcopy-printed",
+        ),
+    ]);
+    let printed = r.journal("output.result");
+    assert!(
+        printed
+            .iter()
+            .any(|e| e.to_string().contains("id-copy") && e.to_string().contains("printed")),
+        "two-phase A4 output recorded: {printed:?}"
+    );
+    r.play(vec![step("done", touch("完成", "Done"), "home")]);
+    r.lights_off();
+    let spool = r.tour.terminal.config.data_dir().join("spool");
+    let left: Vec<_> = std::fs::read_dir(&spool)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "the copy stayed in the spool: {left:?}");
+    r.no_unmasked_identity();
+    r.finish();
+}
+
+/// Someone else at the camera: the face fails twice and the finger on the EF01 module
+/// confirms the card holder instead.
+fn id_copy_by_fingerprint_when_the_face_does_not_match() {
+    let mut r = Run::start("id-copy-fingerprint", None);
+    r.play(vec![
+        step(
+            "woken",
+            touch("请触摸屏幕开始办理", "Touch the screen to start"),
+            "home",
+        ),
+        step(
+            "login",
+            touch("身份证复印", "Copy your ID card"),
+            "identify-present",
+        ),
+        step(
+            "someone-else",
+            sim(
+                "face",
+                "show",
+                json!({ "rgb": "{faces}/deepface_img3.jpg" }),
+            ),
+            "identify-present",
+        ),
+        step(
+            "card",
+            sim("idcard", "place", json!({ "card": "resident" })),
+            "identify-consent",
+        ),
+        step(
+            "face-fails",
+            touch("同意，开始刷脸核验", "I agree, start the face check"),
+            "identify-face-failed",
+        ),
+        step(
+            "finger",
+            touch("改用指纹核验", "Use fingerprint instead"),
+            "identify-finger",
+        ),
+        step(
+            "wrong-finger",
+            sim(
+                "fingerprint",
+                "present",
+                json!({ "finger": "someone-else#0" }),
+            ),
+            "identify-finger",
+        ),
+    ]);
+    let labels = r.play(vec![step_until(
+        "missed",
+        None,
+        "identify-finger",
+        "finger-missed",
+    )]);
+    assert!(
+        has(&labels, "指纹不一致，请再试：第 2 次，共 3 次"),
+        "{labels:?}"
+    );
+    r.play(vec![step(
+        "right-finger",
+        sim(
+            "fingerprint",
+            "present",
+            json!({ "finger": "320583199001011232#1" }),
+        ),
+        "idcopy-place",
+    )]);
+    let identified = r.journal("session.identified");
+    assert!(
+        identified[0].to_string().contains("id-card+fingerprint"),
+        "{identified:?}"
+    );
+    r.play(vec![step("home", touch("首页", "Home"), "home")]);
+    r.lights_off();
+    r.no_unmasked_identity();
     r.finish();
 }
 

@@ -47,6 +47,8 @@ pub struct CopyView {
     /// Label in the screen's language, and the watermark as printed.
     pub purposes: Vec<(String, String)>,
     pub busy: String,
+    /// The use chosen, as the screen says it.
+    pub chosen: String,
     pub page: Option<JpegPicture>,
     pub problem: String,
     pub can_retry: bool,
@@ -100,6 +102,7 @@ impl Ui {
             .collect();
         update_model(&self.purposes, &purposes);
         c.set_busy(s(&v.busy));
+        c.set_chosen(s(&v.chosen));
         c.set_problem(s(&v.problem));
         c.set_can_retry(v.can_retry);
         let mut shown = self.copy_pictures.borrow_mut();

@@ -414,7 +414,10 @@ impl Device for Camera {
             ActionSpec {
                 name: "frame",
                 summary: "one preview frame, inline as base64 JPEG (memory only)",
-                args: &["quality=JPEG quality 1-100 (80)"],
+                args: &[
+                    "quality=JPEG quality 1-100 (80)",
+                    "still=true for a full-resolution still instead (document camera)",
+                ],
             },
         ];
         if self.kind == DeviceKind::DocumentCamera {
@@ -462,7 +465,13 @@ impl Device for Camera {
             })),
             "frame" => {
                 let q = quality(80)?;
-                let (m, ir) = self.grab_pair().map_err(CommandError::not_ready)?;
+                let still = args.get("still").and_then(Value::as_bool).unwrap_or(false);
+                // A still for a copy stays in memory too: it is a citizen's document.
+                let (m, ir) = if still && self.kind == DeviceKind::DocumentCamera {
+                    (self.still().map_err(CommandError::not_ready)?, None)
+                } else {
+                    self.grab_pair().map_err(CommandError::not_ready)?
+                };
                 let b64 = base64::engine::general_purpose::STANDARD;
                 Ok(json!({
                     "width": m.cols(),

@@ -55,6 +55,8 @@ unsafe impl Send for Shared {}
 pub struct CameraSim {
     id: String,
     shared: Arc<Mutex<Shared>>,
+    /// Where scenes rendered on request (`card`) are written.
+    scenes: Option<PathBuf>,
 }
 
 impl CameraSim {
@@ -68,7 +70,72 @@ impl CameraSim {
                 generation: 0,
                 last_rgb: None,
             })),
+            scenes: None,
         }
+    }
+
+    /// Scenes rendered on request go to `dir`.
+    pub fn with_scene_dir(mut self, dir: PathBuf) -> CameraSim {
+        self.scenes = Some(dir);
+        self
+    }
+
+    /// Renders an ID card lying on the plate (`side` front or back, or nothing: an empty
+    /// plate), photographed from above at a slight angle, and shows it.
+    fn show_card(&self, side: &str) -> Result<PathBuf, String> {
+        use kiosk_image::synth::{Shot, SyntheticPage};
+        let dir = self
+            .scenes
+            .as_ref()
+            .ok_or("this camera simulator has no scene folder")?;
+        let (title, lines): (&str, &[&str]) = match side {
+            "front" => (
+                "居民身份证",
+                &[
+                    "姓名 张三丰",
+                    "性别 男   民族 汉",
+                    "出生 1990年1月1日",
+                    "住址 江苏省昆山市前进西路1801号",
+                    "公民身份号码 320583199001011232",
+                ],
+            ),
+            "back" => (
+                "中华人民共和国",
+                &[
+                    "居民身份证",
+                    "签发机关 昆山市公安局",
+                    "有效期限 2020.05.01-2040.05.01",
+                ],
+            ),
+            "none" => ("", &[]),
+            other => return Err(format!("card side {other:?}: front, back or none")),
+        };
+        let image = if side == "none" {
+            Mat::new_rows_cols_with_default(1440, 1920, opencv::core::CV_8UC3, Scalar::all(92.0))
+                .map_err(|e| e.to_string())?
+        } else {
+            SyntheticPage {
+                width: 856,
+                height: 540,
+                title: title.into(),
+                lines: lines.iter().map(|l| l.to_string()).collect(),
+            }
+            .photograph(&Shot {
+                fill: 0.45,
+                rotate_deg: 4.0,
+                keystone: 0.03,
+                shadow: 0.2,
+                seed: if side == "front" { 21 } else { 22 },
+                ..Shot::default()
+            })
+            .map_err(|e| e.to_string())?
+            .image
+        };
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        let path = dir.join(format!("plate-{}-{side}.jpg", self.id));
+        imgcodecs::imwrite_def(path.as_os_str(), &image).map_err(|e| e.to_string())?;
+        self.show(Some(SceneSource::File(path.clone())), None);
+        Ok(path)
     }
 
     pub fn rgb_stream(&self) -> FileCapture {
@@ -140,8 +207,13 @@ impl SimControl for CameraSim {
                 self.show(rgb, ir);
                 Ok(json!({ "shown": self.endpoint() }))
             }
+            "card" => {
+                let side = args.get("side").and_then(Value::as_str).unwrap_or("front");
+                let path = self.show_card(side)?;
+                Ok(json!({ "shown": path }))
+            }
             other => Err(format!(
-                "camera simulator has no stimulus {other:?}; it knows show"
+                "camera simulator has no stimulus {other:?}; it knows show and card"
             )),
         }
     }
@@ -414,7 +486,7 @@ pub fn simulate(
         (None, Some(_)) => Some(SceneSource::DeriveFromRgb),
         (None, None) => None,
     };
-    let sim = CameraSim::new(&spec.id, rgb, ir);
+    let sim = CameraSim::new(&spec.id, rgb, ir).with_scene_dir(env.dir.clone());
     let camera = super::Camera::with_sources(
         spec,
         settings,

@@ -228,6 +228,39 @@ fn video_files_and_image_folders_play_as_camera_streams() {
 }
 
 #[test]
+fn a_card_on_the_plate_is_shown_on_request() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let env = SimEnv::new(dir.path()).expect("env");
+    let mut s = spec(DeviceKind::DocumentCamera);
+    s.options.insert("still".into(), json!("3264x2448"));
+    let (mut cam, sim) = simulate(&s, &env).expect("sim");
+    for side in ["front", "back"] {
+        sim.inject("card", &json!({ "side": side })).expect("card");
+        let v = cam
+            .run("frame", &json!({ "still": true, "quality": 95 }), &ctx())
+            .expect("still");
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(v["jpeg"].as_str().expect("jpeg"))
+            .expect("base64");
+        let image = kiosk_image::scan::decode(&bytes).expect("decode");
+        assert_eq!((image.cols(), image.rows()), (3264, 2448), "a full still");
+        let quad = kiosk_image::page::find_page(&image)
+            .expect("find")
+            .expect("a card on the plate");
+        let card = kiosk_image::page::rectify(&image, &quad).expect("rectify");
+        let aspect = card.cols().max(card.rows()) as f32 / card.cols().min(card.rows()) as f32;
+        assert!((aspect - 1.585).abs() < 0.06, "{side}: {aspect}");
+    }
+    sim.inject("card", &json!({ "side": "none" }))
+        .expect("empty");
+    let f = FrameSource::grab(&mut cam).expect("frame");
+    assert!(kiosk_image::page::find_page(&f.image)
+        .expect("find")
+        .is_none());
+    assert!(sim.inject("card", &json!({ "side": "edge" })).is_err());
+}
+
+#[test]
 fn a_camera_that_is_not_there_is_offline_with_its_node_named() {
     let mut s = spec(DeviceKind::DocumentCamera);
     s.path = Some("/dev/video-hallkit-absent".into());

@@ -45,6 +45,11 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "guide-care-mode",
         include_str!("../../tours/guide-care-mode.json"),
     ),
+    ("id-copy", include_str!("../../tours/id-copy.json")),
+    (
+        "id-copy-face-fails-fingerprint",
+        include_str!("../../tours/id-copy-face-fails-fingerprint.json"),
+    ),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -65,7 +70,7 @@ pub struct Step {
     pub expect: String,
     /// A further condition on the view: `asking`, `not-asking`, `ticket-available`,
     /// `ticket-unavailable`, `pin-wrong`, `slide-changed`, `changed` (the journey moved on
-    /// within the same screen), `guide-printed`, `care`, `not-care`.
+    /// within the same screen), `guide-printed`, `care`, `not-care`, `finger-missed`.
     #[serde(default)]
     pub until: Option<String>,
 }
@@ -328,6 +333,12 @@ fn until(cond: Option<&str>, v: &View, before: &View) -> bool {
                 ..
             })
         ),
+        Some("finger-missed") => matches!(
+            v.screen,
+            crate::flows::kiosk::Screen::IdCopy(crate::flows::idcopy::Stage::Login(
+                crate::flows::identify::Stage::Finger { missed: true, .. }
+            ))
+        ),
         Some(_) => false,
     }
 }
@@ -346,7 +357,13 @@ fn act(
         .now()
         .with_timezone(&t.config.offset())
         .date_naive();
-    let fill = |s: &str| s.replace("{today}", &today.format("%Y%m%d").to_string());
+    // `{today}` in codes; `{faces}`: the folder of the sim's face photos (another person at
+    // the face camera).
+    let faces = kiosk_drivers::idcard::sim::faces_dir();
+    let fill = |s: &str| {
+        s.replace("{today}", &today.format("%Y%m%d").to_string())
+            .replace("{faces}", &faces.to_string_lossy())
+    };
     match a {
         Action::Touch(m) => {
             let label = if let Some(g) = m.get("group").and_then(Value::as_str) {

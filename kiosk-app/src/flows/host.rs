@@ -915,6 +915,20 @@ impl Worker {
                 a4: get(DeviceKind::A4Printer, &c.printer),
                 printer: None,
             });
+            // Devices another owner holds now: the journey says it cannot copy, and its
+            // login waits are stopped (the card wait began before the claims).
+            if self.claims.as_ref().is_some_and(|c| {
+                c.document_camera.is_none()
+                    || c.a4.is_none()
+                    || (c.reader.is_none() && c.scanner.is_none())
+            }) {
+                tracing::warn!("the ID card copy cannot have its devices");
+                self.stop_waiting();
+                self.kiosk.screen = Screen::IdCopy(idcopy::Stage::Problem {
+                    problem: idcopy::Problem::Unavailable,
+                    purpose: None,
+                });
+            }
             return;
         }
         let claimed = (|| {

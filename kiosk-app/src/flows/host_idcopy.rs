@@ -4,6 +4,8 @@
 
 use super::{spawn, Msg, Worker};
 use crate::flows::idcopy::{self, Side};
+use crate::flows::identify;
+use crate::flows::kiosk::Screen;
 use crate::services::guide as lights;
 use crate::services::idcopy as copies;
 use crate::services::queue::PrintProblem;
@@ -20,11 +22,15 @@ pub(super) const PREVIEW: &str = "idcopy-preview";
 
 impl Worker {
     pub(super) fn idcopy_context(&self) -> idcopy::Context {
-        let c = self.claims.as_ref();
+        let devices = match &self.claims {
+            Some(c) => c.document_camera.is_some() && c.a4.is_some(),
+            // Before the session claims them: what the device table has.
+            None => self.id_copy_unavailable().is_none(),
+        };
         idcopy::Context {
             login: self.login_context(),
             card: self.card_facts,
-            devices: c.is_some_and(|c| c.document_camera.is_some() && c.a4.is_some()),
+            devices,
             purposes: self.purposes.len(),
         }
     }
@@ -32,7 +38,20 @@ impl Worker {
     pub(super) fn idcopy(&mut self, e: idcopy::Effect) {
         let generation = self.generation;
         match e {
-            idcopy::Effect::Login(l) => self.login(l),
+            idcopy::Effect::Login(l) => {
+                // Nothing starts waiting or checking once the journey left its login (its
+                // devices were not to be had).
+                let starts = matches!(
+                    l,
+                    identify::Effect::WaitForCard
+                        | identify::Effect::WaitForCode
+                        | identify::Effect::VerifyFace(_)
+                        | identify::Effect::VerifyFinger(_)
+                );
+                if !starts || matches!(self.kiosk.screen, Screen::IdCopy(idcopy::Stage::Login(_))) {
+                    self.login(l);
+                }
+            }
             idcopy::Effect::Light(m, on) => {
                 if let Some(b) = self.claims.as_ref().and_then(|c| c.board.clone()) {
                     lights::set(&self.cfg.runtime, &b, m, on);
@@ -50,6 +69,8 @@ impl Worker {
                 });
             }
             idcopy::Effect::Drop(side) => {
+                let gone = [kept_name(side), PREVIEW];
+                self.pictures.retain(|(n, _)| !gone.contains(n));
                 if let Some(s) = self.session.as_mut() {
                     s.drop_kept(kept_name(side));
                     s.drop_kept(PDF);

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kiosk_hal::device::{CancelToken, CompletionCode};
+use kiosk_hal::DeviceKind;
 use kiosk_models::{Decision, Prompt};
 use kiosk_protocol::{Event, EventKind};
 use serde_json::json;
@@ -29,12 +30,23 @@ pub(super) type SharedFace = Arc<Mutex<Option<FaceService>>>;
 impl Worker {
     /// The login's context for this session's devices.
     pub(super) fn login_context(&self) -> identify::Context {
-        let c = self.claims.as_ref();
+        let Some(c) = self.claims.as_ref() else {
+            // Before the session claims them: what the device table has.
+            let j = &self.cfg.config.journeys;
+            let has = |kind, named: &Option<String>| self.device(kind, named).is_some();
+            return identify::Context {
+                has_reader: has(DeviceKind::IdCardReader, &j.ticket.card_reader),
+                has_scanner: has(DeviceKind::QrScanner, &j.ticket.scanner),
+                face: has(DeviceKind::FaceCamera, &j.id_copy.face_camera),
+                finger: has(DeviceKind::Fingerprint, &j.id_copy.fingerprint),
+                agents: false,
+            };
+        };
         identify::Context {
-            has_reader: c.is_some_and(|c| c.reader.is_some()),
-            has_scanner: c.is_some_and(|c| c.scanner.is_some()),
-            face: c.is_some_and(|c| c.face_camera.is_some()),
-            finger: c.is_some_and(|c| c.fingerprint.is_some()),
+            has_reader: c.reader.is_some(),
+            has_scanner: c.scanner.is_some(),
+            face: c.face_camera.is_some(),
+            finger: c.fingerprint.is_some(),
             agents: false,
         }
     }

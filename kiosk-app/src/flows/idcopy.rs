@@ -274,7 +274,15 @@ pub fn step(stage: &Stage, input: Input, ctx: &Context) -> (Stage, Vec<Effect>) 
         (Stage::Preview { purpose }, Input::Print) => print(*purpose),
         (Stage::Preview { .. }, Input::Back) => (Stage::Purpose, Vec::new()),
         (Stage::Printing { purpose }, Input::Printed(result)) => match result {
-            Ok(()) => (Stage::Printed, vec![Effect::Light(Module::Printer, false)]),
+            // The copy is out: the photos and the page go now, not when the citizen leaves.
+            Ok(()) => (
+                Stage::Printed,
+                vec![
+                    Effect::Light(Module::Printer, false),
+                    Effect::Drop(Side::Front),
+                    Effect::Drop(Side::Back),
+                ],
+            ),
             Err(p) => (
                 Stage::Problem {
                     problem: Problem::Print(p),

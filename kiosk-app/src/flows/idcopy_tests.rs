@@ -90,7 +90,14 @@ fn identify_capture_both_sides_choose_the_use_and_print() {
     assert_eq!(outcome(&fx), None, "the login's end is not the journey's");
 
     let mut inputs = to_preview(1);
-    inputs.extend([Input::Print, Input::Printed(Ok(())), Input::Done]);
+    inputs.extend([Input::Print, Input::Printed(Ok(()))]);
+    let (stage, fx) = run(&CTX, inputs.clone());
+    assert_eq!(stage, Stage::Printed);
+    assert!(
+        fx.ends_with(&[Effect::Drop(Side::Front), Effect::Drop(Side::Back)]),
+        "the photos go as soon as the copy is out: {fx:?}"
+    );
+    inputs.push(Input::Done);
     let (_, fx) = run(&CTX, inputs);
     assert!(fx.contains(&Effect::Print { purpose: 1 }));
     assert_eq!(outcome(&fx), Some(Outcome::Printed));

@@ -69,14 +69,15 @@ pub fn purposes(config: &[crate::config::LocalText]) -> Vec<Text> {
     .collect()
 }
 
-/// One side of the card, cut out and turned landscape, as JPEG.
+/// One side of the card from a full-resolution still (inline, never a file), cut out and
+/// turned landscape, as JPEG.
 pub fn capture_side(rt: &Runtime, camera: &Claim) -> Result<Zeroizing<Vec<u8>>, CaptureProblem> {
     let mut v = rt
         .call_unrecorded(
             camera,
             "frame",
-            json!({ "quality": 95 }),
-            Duration::from_secs(5),
+            json!({ "still": true, "quality": 95 }),
+            Duration::from_secs(10),
         )
         .map_err(|e| CaptureProblem::Camera(camera_problem(&e)))?;
     let bytes = v["jpeg"]

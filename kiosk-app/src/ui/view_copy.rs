@@ -23,9 +23,9 @@ pub fn screen_id(stage: &Stage) -> ScreenId {
             identify::Stage::Problem { .. } => ScreenId::IdentifyProblem,
         },
         Stage::Place { .. } => ScreenId::IdcopyPlace,
-        Stage::Capturing { .. } | Stage::Composing { .. } | Stage::Printing { .. } => {
-            ScreenId::IdcopyBusy
-        }
+        Stage::Capturing { .. } => ScreenId::IdcopyCapturing,
+        Stage::Composing { .. } => ScreenId::IdcopyComposing,
+        Stage::Printing { .. } => ScreenId::IdcopyPrinting,
         Stage::Purpose => ScreenId::IdcopyPurpose,
         Stage::Preview { .. } => ScreenId::IdcopyPreview,
         Stage::Printed => ScreenId::IdcopyPrinted,
@@ -131,6 +131,15 @@ pub fn copy_view(v: &View) -> CopyView {
         page: picture(&v.copy_page),
         ..CopyView::default()
     };
+    if let Stage::Composing { purpose } | Stage::Preview { purpose } | Stage::Printing { purpose } =
+        stage
+    {
+        c.chosen = c
+            .purposes
+            .get(*purpose)
+            .map(|(label, _)| label.clone())
+            .unwrap_or_default();
+    }
     match stage {
         Stage::Place { side, problem } => {
             c.side = side.as_str().into();

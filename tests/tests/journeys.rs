@@ -248,6 +248,7 @@ fn the_ticket_journey_on_the_simulated_terminal() {
     care_mode_reads_aloud_and_ends_with_the_session();
     id_copy_by_card_and_face();
     id_copy_by_fingerprint_when_the_face_does_not_match();
+    id_copy_by_eid_code();
 }
 
 fn by_card_with_people_ahead() {
@@ -946,6 +947,47 @@ fn id_copy_by_fingerprint_when_the_face_does_not_match() {
     let identified = r.journal("session.identified");
     assert!(
         identified[0].to_string().contains("id-card+fingerprint"),
+        "{identified:?}"
+    );
+    r.play(vec![step("home", touch("首页", "Home"), "home")]);
+    r.lights_off();
+    r.no_unmasked_identity();
+    r.finish();
+}
+
+/// The e-ID code from the sim issuer, checked offline against the key pool the embedded
+/// centre published: expired refused with its reason, a fresh one identifies.
+fn id_copy_by_eid_code() {
+    let mut r = Run::start("id-copy-eid", None);
+    let labels = r.play(vec![
+        step(
+            "woken",
+            touch("请触摸屏幕开始办理", "Touch the screen to start"),
+            "home",
+        ),
+        step(
+            "login",
+            touch("身份证复印", "Copy your ID card"),
+            "identify-present",
+        ),
+        step(
+            "expired",
+            sim("scanner", "scan", json!({ "text": "{eid-expired}" })),
+            "identify-problem",
+        ),
+    ]);
+    assert!(has(&labels, "电子身份码已过期"), "{labels:?}");
+    r.play(vec![
+        step("again", touch("重试", "Try again"), "identify-present"),
+        step(
+            "fresh",
+            sim("scanner", "scan", json!({ "text": "{eid}" })),
+            "idcopy-place",
+        ),
+    ]);
+    let identified = r.journal("session.identified");
+    assert!(
+        identified[0].to_string().contains("\"e-id\""),
         "{identified:?}"
     );
     r.play(vec![step("home", touch("首页", "Home"), "home")]);

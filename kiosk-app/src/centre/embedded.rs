@@ -27,7 +27,7 @@ pub async fn publish_sample_catalogue(
     journal: &crate::journal::Journal,
 ) -> anyhow::Result<Option<kiosk_protocol::signing::PublicKey>> {
     use anyhow::Context;
-    use kiosk_protocol::signing::{Algorithm, DocumentKind, SignedDocument, SigningKey};
+    use kiosk_protocol::signing::{Algorithm, DocumentKind, SignedDocument};
     let Some(sample) = &config.catalogue.embedded_sample else {
         return Ok(None);
     };
@@ -37,27 +37,7 @@ pub async fn publish_sample_catalogue(
     .with_context(|| format!("{} is not JSON", sample.display()))?;
     crate::services::catalogue::Catalogue::from_json(&body)
         .with_context(|| format!("{}", sample.display()))?;
-    let key_path = config.data_dir().join("sample-publisher.key");
-    let key = match std::fs::read_to_string(&key_path) {
-        Ok(text) => SigningKey::from_secret_string(text.trim())
-            .with_context(|| format!("{}", key_path.display()))?,
-        Err(_) => {
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
-            let key = SigningKey::generate(Algorithm::Ed25519);
-            if let Some(d) = key_path.parent() {
-                std::fs::create_dir_all(d)?;
-            }
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&key_path)
-                .with_context(|| format!("creating {}", key_path.display()))?;
-            writeln!(f, "{}", key.to_secret_string())?;
-            key
-        }
-    };
+    let key = key_in_data_dir(config, "sample-publisher.key", Algorithm::Ed25519)?;
     let in_force = journal
         .with(|ob| ob.document(DocumentKind::Catalogue))
         .await?;
@@ -65,6 +45,9 @@ pub async fn publish_sample_catalogue(
         .as_ref()
         .is_some_and(|d| d.body == body && d.key_id == key.public_key().key_id())
     {
+        if config.terminal.profile == crate::config::Profile::Sim {
+            publish_sample_eid_keys(config, centre, journal, &key).await?;
+        }
         return Ok(Some(key.public_key()));
     }
     let version = std::time::SystemTime::now()
@@ -75,5 +58,91 @@ pub async fn publish_sample_catalogue(
     let doc = SignedDocument::sign(DocumentKind::Catalogue, "all", version, body, &key);
     centre.publish(&doc).await?;
     tracing::info!(version, sample = %sample.display(), "sample catalogue published into the embedded centre");
+    if config.terminal.profile == crate::config::Profile::Sim {
+        publish_sample_eid_keys(config, centre, journal, &key).await?;
+    }
     Ok(Some(key.public_key()))
+}
+
+/// The sim profile's e-ID issuer: an SM2 key in the data directory, standing in for a
+/// province's CTID platform so the login by e-ID code runs end to end. Never on hardware.
+pub fn sample_eid_issuer(config: &Config) -> anyhow::Result<crate::services::eid::CodeIssuer> {
+    use kiosk_protocol::signing::Algorithm;
+    Ok(crate::services::eid::CodeIssuer {
+        id: "sim-ctid".into(),
+        key: key_in_data_dir(config, "sample-eid-issuer.key", Algorithm::Sm2)?,
+    })
+}
+
+/// Publishes the sim issuer's key pool (`eid-keys`), signed like the sample catalogue.
+async fn publish_sample_eid_keys(
+    config: &Config,
+    centre: &super::CentreClient,
+    journal: &crate::journal::Journal,
+    publisher: &kiosk_protocol::signing::SigningKey,
+) -> anyhow::Result<()> {
+    use kiosk_protocol::signing::{DocumentKind, SignedDocument};
+    let issuer = sample_eid_issuer(config)?;
+    let in_force = journal
+        .with(|ob| ob.document(DocumentKind::EidKeys))
+        .await?;
+    let key = issuer.key.public_key().to_string();
+    if in_force
+        .as_ref()
+        .is_some_and(|d| d.body.to_string().contains(&key))
+    {
+        return Ok(());
+    }
+    let now = chrono::Utc::now();
+    let pool = crate::services::eid::KeyPool {
+        issuers: vec![issuer.entry(
+            "模拟电子身份签发方",
+            now - chrono::Duration::days(1),
+            now + chrono::Duration::days(3650),
+        )],
+        max_code_life_s: 300,
+    };
+    let version = in_force.map_or(1, |d| d.version + 1);
+    let doc = SignedDocument::sign(
+        DocumentKind::EidKeys,
+        "all",
+        version,
+        serde_json::to_value(&pool)?,
+        publisher,
+    );
+    centre.publish(&doc).await?;
+    tracing::info!(
+        version,
+        "sample e-ID key pool published into the embedded centre"
+    );
+    Ok(())
+}
+
+/// A signing key kept in the data directory (mode 0600), made on first use.
+fn key_in_data_dir(
+    config: &Config,
+    name: &str,
+    algorithm: kiosk_protocol::signing::Algorithm,
+) -> anyhow::Result<kiosk_protocol::signing::SigningKey> {
+    use anyhow::Context;
+    use kiosk_protocol::signing::SigningKey;
+    let key_path = config.data_dir().join(name);
+    if let Ok(text) = std::fs::read_to_string(&key_path) {
+        return SigningKey::from_secret_string(text.trim())
+            .with_context(|| format!("{}", key_path.display()));
+    }
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let key = SigningKey::generate(algorithm);
+    if let Some(d) = key_path.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&key_path)
+        .with_context(|| format!("creating {}", key_path.display()))?;
+    writeln!(f, "{}", key.to_secret_string())?;
+    Ok(key)
 }

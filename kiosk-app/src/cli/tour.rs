@@ -50,6 +50,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "id-copy-face-fails-fingerprint",
         include_str!("../../tours/id-copy-face-fails-fingerprint.json"),
     ),
+    (
+        "id-copy-by-eid",
+        include_str!("../../tours/id-copy-by-eid.json"),
+    ),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -359,10 +363,23 @@ fn act(
         .date_naive();
     // `{today}` in codes; `{faces}`: the folder of the sim's face photos (another person at
     // the face camera).
+    // `{eid}`: a fresh e-ID code for the sim's resident card from the sim issuer;
+    // `{eid-expired}`: one that expired ten minutes ago.
     let faces = kiosk_drivers::idcard::sim::faces_dir();
-    let fill = |s: &str| {
-        s.replace("{today}", &today.format("%Y%m%d").to_string())
-            .replace("{faces}", &faces.to_string_lossy())
+    let fill = |s: &str| -> anyhow::Result<String> {
+        let mut s = s
+            .replace("{today}", &today.format("%Y%m%d").to_string())
+            .replace("{faces}", &faces.to_string_lossy());
+        for (tag, age_s) in [("{eid}", 0), ("{eid-expired}", 900)] {
+            if s.contains(tag) {
+                let issuer = crate::centre::embedded::sample_eid_issuer(&t.config)?;
+                let iat = t.runtime.events.now().timestamp() - age_s;
+                let nonce = uuid::Uuid::new_v4().simple().to_string();
+                let code = issuer.issue("张三丰", "320583199001011232", iat, 180, &nonce);
+                s = s.replace(tag, &code);
+            }
+        }
+        Ok(s)
     };
     match a {
         Action::Touch(m) => {
@@ -389,7 +406,7 @@ fn act(
                 .sim
                 .as_ref()
                 .ok_or_else(|| anyhow!("{device} is not simulated"))?;
-            let args = serde_json::from_str::<Value>(&fill(&args.to_string()))?;
+            let args = serde_json::from_str::<Value>(&fill(&args.to_string())?)?;
             match what.as_str() {
                 "faults" => sim
                     .set_faults(serde_json::from_value(args)?)
@@ -423,7 +440,7 @@ fn act(
         Action::Book { group, code } => {
             let (hall, _) = catalogue_group(t, group)?;
             let req = AppointmentRequest {
-                code: fill(code),
+                code: fill(code)?,
                 service: group.clone(),
                 day: today.format("%Y-%m-%d").to_string(),
             };

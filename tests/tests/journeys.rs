@@ -769,12 +769,9 @@ fn care_mode_reads_aloud_and_ends_with_the_session() {
     r.finish();
 }
 
-/// The ID card copy: the card on the reader, consent, the face against the card photo, both
-/// sides on the document camera, the use, the A4 print recorded two-phase; nothing personal
-/// left in the journal unmasked, in the spool or on the lights.
-fn id_copy_by_card_and_face() {
-    let mut r = Run::start("id-copy", None);
-    let labels = r.play(vec![
+/// Wakes the terminal and opens the ID card copy's login.
+fn to_login() -> Vec<Step> {
+    vec![
         step(
             "woken",
             touch("请触摸屏幕开始办理", "Touch the screen to start"),
@@ -785,7 +782,15 @@ fn id_copy_by_card_and_face() {
             touch("身份证复印", "Copy your ID card"),
             "identify-present",
         ),
-    ]);
+    ]
+}
+
+/// The ID card copy: the card on the reader, consent, the face against the card photo, both
+/// sides on the document camera, the use, the A4 print recorded two-phase; nothing personal
+/// left in the journal unmasked, in the spool or on the lights.
+fn id_copy_by_card_and_face() {
+    let mut r = Run::start("id-copy", None);
+    let labels = r.play(to_login());
     assert!(has(&labels, "或出示电子身份码"), "{labels:?}");
     let labels = r.play(vec![step(
         "card",
@@ -880,17 +885,8 @@ fn id_copy_by_card_and_face() {
 /// confirms the card holder instead.
 fn id_copy_by_fingerprint_when_the_face_does_not_match() {
     let mut r = Run::start("id-copy-fingerprint", None);
+    r.play(to_login());
     r.play(vec![
-        step(
-            "woken",
-            touch("请触摸屏幕开始办理", "Touch the screen to start"),
-            "home",
-        ),
-        step(
-            "login",
-            touch("身份证复印", "Copy your ID card"),
-            "identify-present",
-        ),
         step(
             "someone-else",
             sim(
@@ -959,23 +955,12 @@ fn id_copy_by_fingerprint_when_the_face_does_not_match() {
 /// centre published: expired refused with its reason, a fresh one identifies.
 fn id_copy_by_eid_code() {
     let mut r = Run::start("id-copy-eid", None);
-    let labels = r.play(vec![
-        step(
-            "woken",
-            touch("请触摸屏幕开始办理", "Touch the screen to start"),
-            "home",
-        ),
-        step(
-            "login",
-            touch("身份证复印", "Copy your ID card"),
-            "identify-present",
-        ),
-        step(
-            "expired",
-            sim("scanner", "scan", json!({ "text": "{eid-expired}" })),
-            "identify-problem",
-        ),
-    ]);
+    r.play(to_login());
+    let labels = r.play(vec![step(
+        "expired",
+        sim("scanner", "scan", json!({ "text": "{eid-expired}" })),
+        "identify-problem",
+    )]);
     assert!(has(&labels, "电子身份码已过期"), "{labels:?}");
     r.play(vec![
         step("again", touch("重试", "Try again"), "identify-present"),

@@ -756,19 +756,30 @@ impl Worker {
             DeviceKind::ReceiptPrinter,
             &self.cfg.config.journeys.ticket.printer,
         )?;
-        let Ok(dev) = self.cfg.runtime.device(&printer) else {
-            return Some(Unavailable::Printer);
-        };
-        if !matches!(
-            dev.health().centre_state(),
-            CentreState::Normal | CentreState::Warning
-        ) {
-            return Some(Unavailable::Printer);
+        if let Some(why) = self.printer_unusable(&printer) {
+            return Some(why);
         }
         if !self.cfg.link.borrow().reachable {
             return Some(Unavailable::Centre);
         }
-        match self.cfg.runtime.holder(&printer) {
+        self.held_elsewhere(&printer)
+    }
+
+    /// Why a printer cannot print now: gone, or not in a state that prints.
+    fn printer_unusable(&self, printer: &str) -> Option<Unavailable> {
+        let Ok(dev) = self.cfg.runtime.device(printer) else {
+            return Some(Unavailable::Printer);
+        };
+        (!matches!(
+            dev.health().centre_state(),
+            CentreState::Normal | CentreState::Warning
+        ))
+        .then_some(Unavailable::Printer)
+    }
+
+    /// A device the technician or a remote command holds is busy for journeys.
+    fn held_elsewhere(&self, device: &str) -> Option<Unavailable> {
+        match self.cfg.runtime.holder(device) {
             Some(h) if !matches!(h, Owner::Flow(_)) => Some(Unavailable::Busy),
             _ => None,
         }
@@ -787,19 +798,8 @@ impl Worker {
         {
             return Some(Unavailable::Busy);
         }
-        let Ok(dev) = self.cfg.runtime.device(&printer) else {
-            return Some(Unavailable::Printer);
-        };
-        if !matches!(
-            dev.health().centre_state(),
-            CentreState::Normal | CentreState::Warning
-        ) {
-            return Some(Unavailable::Printer);
-        }
-        match self.cfg.runtime.holder(&printer) {
-            Some(h) if !matches!(h, Owner::Flow(_)) => Some(Unavailable::Busy),
-            _ => None,
-        }
+        self.printer_unusable(&printer)
+            .or_else(|| self.held_elsewhere(&printer))
     }
 
     fn perform(&mut self, e: kiosk::Effect) {
@@ -1003,6 +1003,21 @@ impl Worker {
         self.generation += 1;
     }
 
+    /// Waits for the next code on `scanner` (a wait already running is stopped); the code
+    /// comes back as `Msg::Code` of this session.
+    fn wait_for_code(&mut self, scanner: Arc<Claim>) {
+        if let Some(t) = self.code_wait.take() {
+            t.cancel();
+        }
+        let cancel = CancelToken::new();
+        self.code_wait = Some(cancel.clone());
+        let (rt, tx, generation) = (self.cfg.runtime.clone(), self.tx.clone(), self.generation);
+        spawn("code-wait", move || {
+            let r = wait_for_code(&rt, &scanner, &cancel);
+            let _ = tx.send(Msg::Code(generation, r));
+        });
+    }
+
     fn stop_waiting(&mut self) {
         for t in [self.card_wait.take(), self.code_wait.take()]
             .into_iter()
@@ -1044,16 +1059,7 @@ impl Worker {
             }
             ticket::Effect::WaitForCode => {
                 if let Some(scanner) = claims.scanner {
-                    if let Some(t) = self.code_wait.take() {
-                        t.cancel();
-                    }
-                    let cancel = CancelToken::new();
-                    self.code_wait = Some(cancel.clone());
-                    let (rt, tx) = (self.cfg.runtime.clone(), self.tx.clone());
-                    spawn("code-wait", move || {
-                        let r = wait_for_code(&rt, &scanner, &cancel);
-                        let _ = tx.send(Msg::Code(generation, r));
-                    });
+                    self.wait_for_code(scanner);
                 }
             }
             ticket::Effect::StopWaiting => self.stop_waiting(),

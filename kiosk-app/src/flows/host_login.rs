@@ -14,7 +14,7 @@ use kiosk_models::{Decision, Prompt};
 use kiosk_protocol::{Event, EventKind};
 use serde_json::json;
 
-use super::{spawn, wait_for_code, Msg, Worker};
+use super::{spawn, Msg, Worker};
 use crate::flows::identify::{self, CardFacts, FingerProblem};
 use crate::services::card;
 use crate::services::eid;
@@ -84,19 +84,9 @@ impl Worker {
                 });
             }
             identify::Effect::WaitForCode => {
-                let Some(scanner) = claims.scanner.clone() else {
-                    return;
-                };
-                if let Some(t) = self.code_wait.take() {
-                    t.cancel();
+                if let Some(scanner) = claims.scanner.clone() {
+                    self.wait_for_code(scanner);
                 }
-                let cancel = CancelToken::new();
-                self.code_wait = Some(cancel.clone());
-                let (rt, tx) = (self.cfg.runtime.clone(), self.tx.clone());
-                spawn("login-code", move || {
-                    let r = wait_for_code(&rt, &scanner, &cancel);
-                    let _ = tx.send(Msg::Code(generation, r));
-                });
             }
             identify::Effect::StopWaiting => self.stop_waiting(),
             identify::Effect::VerifyFace(_) => self.verify_face(generation),

@@ -17,7 +17,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use super::catalogue::Text;
-use super::outputs::{OutputDesk, OutputOutcome};
+use super::outputs::OutputDesk;
 use super::queue::PrintProblem;
 use crate::flows::idcopy::CaptureProblem;
 use crate::runtime::{CallError, Claim, Runtime};
@@ -186,12 +186,7 @@ pub fn print(
     }
     let record = desk.print_a4(printer, "id-copy", &path.to_string_lossy(), 1, false);
     let _ = std::fs::remove_file(&path);
-    let record = record.map_err(|e| PrintProblem::Journal(e.to_string()))?;
-    match record.outcome {
-        OutputOutcome::Printed | OutputOutcome::Unconfirmed => Ok(()),
-        OutputOutcome::Refused => Err(PrintProblem::Busy(record.detail)),
-        OutputOutcome::Failed => Err(super::queue::classify(&record.detail)),
-    }
+    super::queue::printed(record.map_err(|e| PrintProblem::Journal(e.to_string()))?)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::catalogue::{Answers, Catalogue, MaterialSource, ServiceItem, Text};
-use super::outputs::{OutputDesk, OutputOutcome};
+use super::outputs::OutputDesk;
 use super::queue::PrintProblem;
 use crate::runtime::Claim;
 
@@ -140,11 +140,7 @@ pub fn print(
     let record = desk
         .print_receipt(printer, "material-list", args)
         .map_err(|e| PrintProblem::Journal(e.to_string()))?;
-    match record.outcome {
-        OutputOutcome::Printed | OutputOutcome::Unconfirmed => Ok(()),
-        OutputOutcome::Refused => Err(PrintProblem::Busy(record.detail)),
-        OutputOutcome::Failed => Err(super::queue::classify(&record.detail)),
-    }
+    super::queue::printed(record)
 }
 
 #[cfg(test)]

@@ -131,6 +131,16 @@ pub fn print(
     }
 }
 
+/// A receipt or page output's record as the journey sees it: a printer that cannot confirm
+/// counts as printed (the citizen sees the paper), a refusal or a failure as its reason.
+pub(crate) fn printed(record: super::outputs::OutputRecord) -> Result<(), PrintProblem> {
+    match record.outcome {
+        OutputOutcome::Printed | OutputOutcome::Unconfirmed => Ok(()),
+        OutputOutcome::Refused => Err(PrintProblem::Busy(record.detail)),
+        OutputOutcome::Failed => Err(classify(&record.detail)),
+    }
+}
+
 /// The printer's own words, as a reason.
 pub(crate) fn classify(detail: &str) -> PrintProblem {
     if detail.contains("out of paper")

@@ -1,0 +1,4 @@
+// Links Debian's librime (librime-dev); the setup script installs it.
+fn main() {
+    println!("cargo:rustc-link-lib=rime");
+}

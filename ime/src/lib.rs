@@ -77,15 +77,11 @@ fn lock() -> std::sync::MutexGuard<'static, ()> {
 /// Writes the patches that keep the engine from learning: no user dictionary, eight
 /// candidates a page, only the simplified luna pinyin schema.
 fn write_patches(user_dir: &Path) -> Result<(), ImeError> {
-    let fail = |e: std::io::Error| {
-        ImeError::Folder(user_dir.display().to_string(), e.to_string())
-    };
+    let fail = |e: std::io::Error| ImeError::Folder(user_dir.display().to_string(), e.to_string());
     std::fs::create_dir_all(user_dir).map_err(fail)?;
     std::fs::write(
         user_dir.join("default.custom.yaml"),
-        format!(
-            "patch:\n  schema_list:\n    - schema: {SCHEMA}\n  menu/page_size: {PAGE_SIZE}\n"
-        ),
+        format!("patch:\n  schema_list:\n    - schema: {SCHEMA}\n  menu/page_size: {PAGE_SIZE}\n"),
     )
     .map_err(fail)?;
     std::fs::write(
@@ -112,8 +108,7 @@ fn init(user_dir: &Path) -> Result<Global, ImeError> {
         c(""),
     );
     let mut traits = ffi::RimeTraits {
-        data_size: (std::mem::size_of::<ffi::RimeTraits>() - std::mem::size_of::<c_int>())
-            as c_int,
+        data_size: (std::mem::size_of::<ffi::RimeTraits>() - std::mem::size_of::<c_int>()) as c_int,
         shared_data_dir: shared_c.as_ptr(),
         user_data_dir: user_c.as_ptr(),
         distribution_name: name.as_ptr(),

@@ -40,7 +40,11 @@ fn pinyin_gives_simplified_characters_and_a_pick_commits() {
     assert!(s.preedit.is_empty() && s.candidates.is_empty());
     // Simplified, not traditional.
     let s = letters(&mut ime, "guojia");
-    assert!(s.candidates.iter().any(|c| c.as_str() == "国家"), "{:?}", s.candidates);
+    assert!(
+        s.candidates.iter().any(|c| c.as_str() == "国家"),
+        "{:?}",
+        s.candidates
+    );
     assert!(!s.candidates.iter().any(|c| c.as_str() == "國家"));
     let s = ime.key(Key::Clear);
     assert!(s.preedit.is_empty() && s.committed.is_empty());

@@ -56,6 +56,12 @@ pub enum UiIntent {
     /// The ID card copy: take the side on the plate; the copy's use.
     Capture,
     ChoosePurpose(usize),
+    /// "Another use": type it.
+    OtherUse,
+    /// The on-screen keyboard: `a`–`z`, `backspace`, `space`, `clear`, `next`, `prev`.
+    ImeKey(String),
+    /// A candidate of the page showing.
+    ImePick(usize),
 }
 
 /// A material line of the guide's list, in the screen's language.
@@ -205,6 +211,7 @@ pub struct Ui {
     answers: Rc<VecModel<AnswerTile>>,
     materials: Rc<VecModel<MaterialTile>>,
     pub(crate) purposes: Rc<VecModel<crate::PurposeTile>>,
+    pub(crate) candidates: Rc<VecModel<SharedString>>,
     /// Which session pictures (front, page) the copy screens show, by id.
     pub(crate) copy_pictures: RefCell<(Option<usize>, Option<usize>)>,
     /// The QR code shown and what it holds, made again only when that changes.
@@ -248,6 +255,7 @@ impl Ui {
             answers: Rc::new(VecModel::default()),
             materials: Rc::new(VecModel::default()),
             purposes: Rc::new(VecModel::default()),
+            candidates: Rc::new(VecModel::default()),
             copy_pictures: RefCell::new((None, None)),
             qr: RefCell::new(None),
             pictures: RefCell::new(HashMap::new()),
@@ -269,9 +277,9 @@ impl Ui {
         g.set_items(ModelRc::from(ui.items.clone()));
         g.set_answers(ModelRc::from(ui.answers.clone()));
         g.set_materials(ModelRc::from(ui.materials.clone()));
-        ui.app
-            .global::<crate::Copy>()
-            .set_purposes(ModelRc::from(ui.purposes.clone()));
+        let copy = ui.app.global::<crate::Copy>();
+        copy.set_purposes(ModelRc::from(ui.purposes.clone()));
+        copy.set_candidates(ModelRc::from(ui.candidates.clone()));
         let t = ui.app.global::<Terminal>();
         t.set_service_point(s(&texts.service_point));
         t.set_device_id(s(&texts.device_id));
@@ -341,6 +349,19 @@ impl Ui {
         plain!(on_agree, UiIntent::Agree);
         plain!(on_use_fingerprint, UiIntent::UseFingerprint);
         plain!(on_capture, UiIntent::Capture);
+        plain!(on_other_use, UiIntent::OtherUse);
+        {
+            let f = f.clone();
+            i.on_ime_key(move |k| f(UiIntent::ImeKey(k.to_string())));
+        }
+        {
+            let f = f.clone();
+            i.on_ime_pick(move |n| {
+                if let Ok(n) = usize::try_from(n) {
+                    f(UiIntent::ImePick(n))
+                }
+            });
+        }
         {
             let f = f.clone();
             i.on_choose_purpose(move |n| {

@@ -49,6 +49,13 @@ pub struct CopyView {
     pub busy: String,
     /// The use chosen, as the screen says it.
     pub chosen: String,
+    /// The use being typed and the keyboard's pinyin, candidates, page.
+    pub typed: String,
+    pub preedit: String,
+    pub candidates: Vec<String>,
+    pub candidate_page: usize,
+    pub last_page: bool,
+    pub plain: bool,
     pub page: Option<JpegPicture>,
     pub problem: String,
     pub can_retry: bool,
@@ -103,6 +110,13 @@ impl Ui {
         update_model(&self.purposes, &purposes);
         c.set_busy(s(&v.busy));
         c.set_chosen(s(&v.chosen));
+        c.set_typed(s(&v.typed));
+        c.set_preedit(s(&v.preedit));
+        let candidates: Vec<SharedString> = v.candidates.iter().map(|x| s(x)).collect();
+        update_model(&self.candidates, &candidates);
+        c.set_candidate_page(i32::try_from(v.candidate_page).unwrap_or(0));
+        c.set_last_page(v.last_page);
+        c.set_plain(v.plain);
         c.set_problem(s(&v.problem));
         c.set_can_retry(v.can_retry);
         let mut shown = self.copy_pictures.borrow_mut();

@@ -142,6 +142,7 @@ pub const SCREENS: &[(&str, ScreenId)] = &[
     ("idcopy-composing", ScreenId::IdcopyComposing),
     ("idcopy-printing", ScreenId::IdcopyPrinting),
     ("idcopy-purpose", ScreenId::IdcopyPurpose),
+    ("idcopy-type-use", ScreenId::IdcopyTypeUse),
     ("idcopy-preview", ScreenId::IdcopyPreview),
     ("idcopy-printed", ScreenId::IdcopyPrinted),
     ("idcopy-problem", ScreenId::IdcopyProblem),

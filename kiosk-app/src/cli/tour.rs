@@ -74,7 +74,8 @@ pub struct Step {
     pub expect: String,
     /// A further condition on the view: `asking`, `not-asking`, `ticket-available`,
     /// `ticket-unavailable`, `pin-wrong`, `slide-changed`, `changed` (the journey moved on
-    /// within the same screen), `guide-printed`, `care`, `not-care`, `finger-missed`.
+    /// within the same screen), `guide-printed`, `care`, `not-care`, `finger-missed`,
+    /// `preedit:PINYIN` and `typed:TEXT` (the on-screen keyboard).
     #[serde(default)]
     pub until: Option<String>,
 }
@@ -95,6 +96,8 @@ pub enum Action {
     Book { group: String, code: String },
     /// Type a staff PIN and submit it.
     Pin(String),
+    /// Tap these letters on the on-screen keyboard.
+    Type(String),
 }
 
 /// One recorded step.
@@ -337,6 +340,14 @@ fn until(cond: Option<&str>, v: &View, before: &View) -> bool {
                 ..
             })
         ),
+        Some(c) if c.starts_with("preedit:") => v
+            .typing
+            .as_ref()
+            .is_some_and(|t| t.preedit.replace(' ', "") == c["preedit:".len()..]),
+        Some(c) if c.starts_with("typed:") => v
+            .typing
+            .as_ref()
+            .is_some_and(|t| t.text == c["typed:".len()..]),
         Some("finger-missed") => matches!(
             v.screen,
             crate::flows::kiosk::Screen::IdCopy(crate::flows::idcopy::Stage::Login(
@@ -449,6 +460,12 @@ fn act(
                 c.json::<Value>(c.post_json(&format!("/api/v1/halls/{hall}/appointments"), &req))
                     .await
             })?;
+            Ok(())
+        }
+        Action::Type(letters) => {
+            for c in letters.chars() {
+                touch(ui, &c.to_string())?;
+            }
             Ok(())
         }
         Action::Pin(digits) => {

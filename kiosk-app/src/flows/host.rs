@@ -38,6 +38,8 @@ use crate::services::queue::{self, NumberProblem, PrintProblem, Printed};
 mod copy;
 #[path = "host_login.rs"]
 mod login;
+#[path = "host_typing.rs"]
+pub mod typing;
 
 /// What the screens show. Holds no personal data.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,9 +79,23 @@ pub struct View {
     pub citizen: String,
     /// The uses an ID card copy may be printed for.
     pub purposes: Vec<Text>,
+    /// The on-screen keyboard: the text typed, the pinyin pending, its candidates.
+    pub typing: Option<TypingView>,
     /// The copy's front as taken, and the page as it will print (JPEG, the session's).
     pub copy_front: Option<Picture>,
     pub copy_page: Option<Picture>,
+}
+
+/// What the on-screen keyboard shows.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TypingView {
+    pub text: String,
+    pub preedit: String,
+    pub candidates: Vec<String>,
+    pub page: usize,
+    pub last_page: bool,
+    /// No pinyin engine: the keys type letters.
+    pub plain: bool,
 }
 
 /// A picture of the citizen's session (a card side, a page) for the screen: compared by
@@ -295,6 +311,8 @@ struct Worker {
     purposes: Vec<Text>,
     /// The session's pictures as the view shows them, made once per picture.
     pictures: Vec<(&'static str, Picture)>,
+    /// The on-screen keyboard's text while a journey asks for one.
+    typing: Option<typing::Typing>,
 }
 
 impl Worker {
@@ -337,6 +355,7 @@ impl Worker {
             eid_replay: Default::default(),
             purposes: Vec::new(),
             pictures: Vec::new(),
+            typing: None,
         };
         w.purposes = crate::services::idcopy::purposes(&w.cfg.config.journeys.id_copy.purposes);
         w.offers = w.compute_offers();
@@ -433,6 +452,14 @@ impl Worker {
                 .map(|(i, _)| i.masked_name())
                 .unwrap_or_default(),
             purposes: self.purposes.clone(),
+            typing: self.typing.as_ref().map(|t| TypingView {
+                text: t.text.to_string(),
+                preedit: t.state.preedit.to_string(),
+                candidates: t.state.candidates.iter().map(|c| c.to_string()).collect(),
+                page: t.state.page,
+                last_page: t.state.last_page,
+                plain: t.plain,
+            }),
             copy_front: self.picture(copy::kept_name(Side::Front)),
             copy_page: self.picture(copy::PREVIEW),
         }
@@ -521,6 +548,18 @@ impl Worker {
 
     fn handle(&mut self, msg: Msg) {
         match msg {
+            Msg::Input(kiosk::Input::Type(tap)) => {
+                self.tap(tap);
+                self.step(kiosk::Input::Touch);
+            }
+            // "Next" on the typed use: only with words typed.
+            Msg::Input(kiosk::Input::Next)
+                if self.kiosk.screen == Screen::IdCopy(idcopy::Stage::TypeUse) =>
+            {
+                if self.typed().is_some() {
+                    self.step(kiosk::Input::IdCopy(idcopy::Input::UseTyped));
+                }
+            }
             Msg::Input(i) => {
                 if matches!(i, kiosk::Input::Wake) && self.kiosk.screen == Screen::Attract {
                     self.offers = self.compute_offers();
@@ -966,6 +1005,7 @@ impl Worker {
             fingerprint: false,
         };
         self.pictures.clear();
+        self.typing = None;
         self.taken_until = None;
         self.request = None;
         self.ticket = None;

@@ -86,7 +86,12 @@ impl Worker {
                         s.kept(kept_name(Side::Back))?.clone(),
                     ))
                 });
-                let watermark = self.purposes.get(purpose).map(|t| t.zh.clone());
+                let watermark = if purpose == idcopy::TYPED {
+                    self.typed()
+                        .map(|t| format!("仅供{}使用，他用无效", t.trim()))
+                } else {
+                    self.purposes.get(purpose).map(|t| t.zh.clone())
+                };
                 spawn("idcopy-compose", move || {
                     let r = match (sides, watermark) {
                         (Some((front, back)), Some(w)) => copies::compose(&front, &back, &w),
@@ -111,6 +116,8 @@ impl Worker {
                     let _ = tx.send(Msg::CopyPrinted(generation, r));
                 });
             }
+            idcopy::Effect::StartTyping => self.start_typing(),
+            idcopy::Effect::StopTyping => self.stop_typing(),
             idcopy::Effect::Finish(_) => {}
         }
     }

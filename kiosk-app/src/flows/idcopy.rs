@@ -10,6 +10,10 @@ use super::identify::{self, CardFacts};
 use crate::services::guide::Module;
 use crate::services::queue::PrintProblem;
 
+/// The copy's use when the citizen typed it ("仅供……使用，他用无效" around their words)
+/// instead of choosing one the hall offers.
+pub const TYPED: usize = usize::MAX;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
     Front,
@@ -67,6 +71,8 @@ pub enum Stage {
     },
     /// Which use the copy is for (the watermark).
     Purpose,
+    /// The citizen types the use on the on-screen keyboard (pinyin).
+    TypeUse,
     Composing {
         purpose: usize,
     },
@@ -92,6 +98,7 @@ impl Stage {
             Stage::Place { .. } => "idcopy-place",
             Stage::Capturing { .. } => "idcopy-capturing",
             Stage::Purpose => "idcopy-purpose",
+            Stage::TypeUse => "idcopy-type-use",
             Stage::Composing { .. } => "idcopy-composing",
             Stage::Preview { .. } => "idcopy-preview",
             Stage::Printing { .. } => "idcopy-printing",
@@ -107,6 +114,10 @@ pub enum Input {
     Capture,
     Captured(Result<(), CaptureProblem>),
     Purpose(usize),
+    /// "Another use…": type it.
+    TypeUse,
+    /// The typed use is complete (the host sends it only with words typed).
+    UseTyped,
     Composed(Result<(), String>),
     Print,
     Printed(Result<(), PrintProblem>),
@@ -124,6 +135,9 @@ pub enum Effect {
     Capture(Side),
     /// Drop the session's photo of `side` (it is to be taken again).
     Drop(Side),
+    /// The on-screen keyboard starts (a fresh text) or stops (the text is kept).
+    StartTyping,
+    StopTyping,
     /// Make the A4 page from the two sides with the watermark of `purpose`.
     Compose {
         purpose: usize,
@@ -200,6 +214,7 @@ fn place(side: Side, problem: Option<CaptureProblem>) -> Stage {
 
 fn finish(outcome: Outcome) -> Vec<Effect> {
     vec![
+        Effect::StopTyping,
         Effect::Light(Module::Camera, false),
         Effect::Light(Module::Printer, false),
         Effect::Drop(Side::Front),
@@ -254,6 +269,12 @@ pub fn step(stage: &Stage, input: Input, ctx: &Context) -> (Stage, Vec<Effect>) 
             Stage::Composing { purpose: i },
             vec![Effect::Compose { purpose: i }],
         ),
+        (Stage::Purpose, Input::TypeUse) => (Stage::TypeUse, vec![Effect::StartTyping]),
+        (Stage::TypeUse, Input::UseTyped) => (
+            Stage::Composing { purpose: TYPED },
+            vec![Effect::StopTyping, Effect::Compose { purpose: TYPED }],
+        ),
+        (Stage::TypeUse, Input::Back) => (Stage::Purpose, vec![Effect::StopTyping]),
         (Stage::Purpose, Input::Back) => (
             place(Side::Back, None),
             vec![

@@ -203,6 +203,25 @@ fn back_retakes_the_previous_side_and_the_use_can_change() {
     assert_eq!(stage, Stage::Composing { purpose: 0 });
     assert_eq!(fx.last(), Some(&Effect::Compose { purpose: 0 }));
 
+    // Another use, typed: the keyboard starts, and stops when the use is complete.
+    let mut inputs = to_preview(0);
+    inputs.extend([Input::Back, Input::TypeUse]);
+    let (stage, fx) = run(&CTX, inputs.clone());
+    assert_eq!(stage, Stage::TypeUse);
+    assert_eq!(fx.last(), Some(&Effect::StartTyping));
+    let (s, fx) = step(&stage, Input::UseTyped, &CTX);
+    assert_eq!(s, Stage::Composing { purpose: TYPED });
+    assert_eq!(fx, [Effect::StopTyping, Effect::Compose { purpose: TYPED }]);
+    let (s, fx) = step(&stage, Input::Back, &CTX);
+    assert_eq!((s, fx), (Stage::Purpose, vec![Effect::StopTyping]));
+    let (_, fx) = step(&stage, Input::Cancel, &CTX);
+    assert!(fx.contains(&Effect::StopTyping));
+    // "Typed" is not a use to choose without typing.
+    assert_eq!(
+        step(&Stage::Purpose, Input::Purpose(TYPED), &CTX).0,
+        Stage::Purpose
+    );
+
     // A use the hall does not offer is not taken.
     let mut inputs = to_preview(0);
     inputs.extend([Input::Back, Input::Purpose(3)]);

@@ -135,6 +135,10 @@ pub enum Input {
     Done,
     /// "Print" on whichever journey's screen shows it.
     Print,
+    /// "Next" on whichever journey's screen shows it.
+    Next,
+    /// A tap on the on-screen keyboard (the host keeps the text).
+    Type(super::host::typing::Tap),
     Help(bool),
     ToggleLanguage,
     ToggleCare,
@@ -209,7 +213,13 @@ impl Kiosk {
                     self.go(Screen::Home, ctx);
                 }
             }
-            Input::Touch | Input::Continue => {}
+            Input::Touch | Input::Continue | Input::Type(_) => {}
+            Input::Next => {
+                if let Screen::Guide(stage) = &self.screen {
+                    let (stage, gfx) = guide::step(stage, guide::Input::Next, &ctx.guide);
+                    self.enter_guide(stage, gfx, ctx, &mut fx);
+                }
+            }
             Input::Help(on) => self.help = on,
             Input::ToggleLanguage => self.english = !self.english,
             Input::ToggleCare => self.care = !self.care,

@@ -7,6 +7,7 @@ use kiosk_ui::{
 };
 
 use crate::flows::guide::{self, Shelf};
+use crate::flows::host::typing::Tap;
 use crate::flows::host::View;
 use crate::flows::kiosk::{self, Screen, Unavailable};
 use crate::flows::ticket::{self, Problem, Stage};
@@ -47,7 +48,8 @@ pub fn intent(i: UiIntent) -> kiosk::Input {
         UiIntent::OpenItem(id) => K::Guide(guide::Input::Open(id)),
         UiIntent::Begin => K::Guide(guide::Input::Begin),
         UiIntent::ChooseAnswer(id) => K::Guide(guide::Input::Choose(id)),
-        UiIntent::Next => K::Guide(guide::Input::Next),
+        // "Next" on the guide's question, or "use this" on a typed text.
+        UiIntent::Next => K::Next,
         // "Print" on the copy's preview, or on the guide's material list.
         UiIntent::Print => K::Print,
         UiIntent::ToggleCare => K::ToggleCare,
@@ -59,6 +61,23 @@ pub fn intent(i: UiIntent) -> kiosk::Input {
         }
         UiIntent::Capture => K::IdCopy(idcopy::Input::Capture),
         UiIntent::ChoosePurpose(n) => K::IdCopy(idcopy::Input::Purpose(n)),
+        UiIntent::OtherUse => K::IdCopy(idcopy::Input::TypeUse),
+        UiIntent::ImePick(n) => K::Type(Tap::Pick(n)),
+        UiIntent::ImeKey(k) => {
+            use kiosk_ime::Key;
+            let key = match k.as_str() {
+                "backspace" => Key::Backspace,
+                "space" => Key::Space,
+                "clear" => Key::Clear,
+                "next" => Key::NextPage,
+                "prev" => Key::PreviousPage,
+                letter => match letter.chars().next() {
+                    Some(c) if letter.chars().count() == 1 => Key::Letter(c),
+                    _ => return K::Touch,
+                },
+            };
+            K::Type(Tap::Key(key))
+        }
     }
 }
 

@@ -27,6 +27,7 @@ pub fn screen_id(stage: &Stage) -> ScreenId {
         Stage::Composing { .. } => ScreenId::IdcopyComposing,
         Stage::Printing { .. } => ScreenId::IdcopyPrinting,
         Stage::Purpose => ScreenId::IdcopyPurpose,
+        Stage::TypeUse => ScreenId::IdcopyTypeUse,
         Stage::Preview { .. } => ScreenId::IdcopyPreview,
         Stage::Printed => ScreenId::IdcopyPrinted,
         Stage::Problem { .. } => ScreenId::IdcopyProblem,
@@ -131,14 +132,25 @@ pub fn copy_view(v: &View) -> CopyView {
         page: picture(&v.copy_page),
         ..CopyView::default()
     };
+    if let Some(t) = &v.typing {
+        c.typed = t.text.clone();
+        c.preedit = t.preedit.clone();
+        c.candidates = t.candidates.clone();
+        c.candidate_page = t.page;
+        c.last_page = t.last_page;
+        c.plain = t.plain;
+    }
     if let Stage::Composing { purpose } | Stage::Preview { purpose } | Stage::Printing { purpose } =
         stage
     {
-        c.chosen = c
-            .purposes
-            .get(*purpose)
-            .map(|(label, _)| label.clone())
-            .unwrap_or_default();
+        c.chosen = if *purpose == idcopy::TYPED {
+            format!("仅供{}使用，他用无效", c.typed.trim())
+        } else {
+            c.purposes
+                .get(*purpose)
+                .map(|(label, _)| label.clone())
+                .unwrap_or_default()
+        };
     }
     match stage {
         Stage::Place { side, problem } => {

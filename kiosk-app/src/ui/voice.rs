@@ -162,6 +162,10 @@ fn copy_spoken(stage: &idcopy::Stage, en: bool, ui: &kiosk_ui::UiView) -> String
                 .collect::<Vec<_>>()
                 .join(if en { ", " } else { "，" })
         ),
+        C::TypeUse => t(
+            "请用下方键盘输入拼音，再点选汉字，写出复印件的用途。",
+            "Type the use in pinyin on the keyboard below, then touch the characters.",
+        ),
         C::Preview { .. } => t(
             "这是复印件的样子。确认无误请点“打印复印件”。",
             "This is your copy. Touch print the copy if it is right.",

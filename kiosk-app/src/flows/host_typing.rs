@@ -1,0 +1,90 @@
+//! The on-screen keyboard's text: pinyin through the input engine (`kiosk-ime`) into the
+//! words the citizen is typing, held by the host for the session and wiped with it. Without
+//! the engine (its data missing) the keys type the letters themselves.
+
+use kiosk_ime::{Ime, Key, State};
+use zeroize::Zeroizing;
+
+use super::Worker;
+
+/// The longest text the keyboard takes (a use, a short answer).
+pub const MAX_CHARS: usize = 24;
+
+/// A tap on the keyboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tap {
+    Key(Key),
+    /// A candidate of the page showing.
+    Pick(usize),
+}
+
+#[derive(Default)]
+pub(super) struct Typing {
+    ime: Option<Ime>,
+    pub text: Zeroizing<String>,
+    pub state: State,
+    /// The engine could not start: letters are typed as they are.
+    pub plain: bool,
+}
+
+impl Typing {
+    fn push(&mut self, s: &str) {
+        for c in s.chars() {
+            if self.text.chars().count() < MAX_CHARS {
+                self.text.push(c);
+            }
+        }
+    }
+}
+
+impl Worker {
+    pub(super) fn start_typing(&mut self) {
+        let dir = self.cfg.config.data_dir().join("ime");
+        let ime = Ime::start(&dir)
+            .map_err(|e| tracing::warn!(error = %e, "pinyin input unavailable; letters only"))
+            .ok();
+        self.typing = Some(Typing {
+            plain: ime.is_none(),
+            ime,
+            ..Typing::default()
+        });
+    }
+
+    /// The keyboard goes; what was typed stays for the page.
+    pub(super) fn stop_typing(&mut self) {
+        if let Some(t) = self.typing.as_mut() {
+            t.ime = None;
+            t.state = State::default();
+        }
+    }
+
+    /// One tap: pinyin goes to the engine; a committed word, or a letter without the engine,
+    /// to the text; backspace with no pinyin pending takes the text's last character.
+    pub(super) fn tap(&mut self, tap: Tap) {
+        let Some(t) = self.typing.as_mut() else {
+            return;
+        };
+        let pending = !t.state.preedit.is_empty();
+        match (t.ime.as_mut(), tap) {
+            (_, Tap::Key(Key::Backspace)) if !pending => {
+                t.text.pop();
+            }
+            (Some(ime), Tap::Key(k)) => t.state = ime.key(k),
+            (Some(ime), Tap::Pick(i)) => t.state = ime.pick(i),
+            (None, Tap::Key(Key::Letter(c))) if c.is_ascii_alphabetic() => {
+                t.push(&c.to_string());
+            }
+            (None, _) => {}
+        }
+        let committed = std::mem::take(&mut t.state.committed);
+        t.push(&committed);
+    }
+
+    /// The text typed, when there is one.
+    pub(super) fn typed(&self) -> Option<&str> {
+        self.typing
+            .as_ref()
+            .map(|t| t.text.as_str())
+            .filter(|s| !s.trim().is_empty())
+    }
+}

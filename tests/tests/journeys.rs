@@ -857,12 +857,61 @@ fn id_copy_by_card_and_face() {
             ),
             "idcopy-preview",
         ),
+    ]);
+    // A use the hall does not list, typed in pinyin on the on-screen keyboard.
+    let labels = r.play(vec![
         step(
-            "printed",
-            touch("打印复印件", "Print the copy"),
-            "idcopy-printed",
+            "uses",
+            touch("更改用途", "Change the use"),
+            "idcopy-purpose",
+        ),
+        step(
+            "another-use",
+            touch("其他用途，请输入", "Another use: type it"),
+            "idcopy-type-use",
+        ),
+        step_until(
+            "pinyin",
+            Some(Action::Type("hunyin".into())),
+            "idcopy-type-use",
+            "preedit:hunyin",
         ),
     ]);
+    assert!(has(&labels, "婚姻"), "the engine's candidates: {labels:?}");
+    let labels = r.play(vec![
+        step_until(
+            "word",
+            touch("婚姻", "婚姻"),
+            "idcopy-type-use",
+            "typed:婚姻",
+        ),
+        step_until(
+            "more",
+            Some(Action::Type("dengji".into())),
+            "idcopy-type-use",
+            "preedit:dengji",
+        ),
+        step_until(
+            "typed",
+            touch("登记", "登记"),
+            "idcopy-type-use",
+            "typed:婚姻登记",
+        ),
+        step(
+            "typed-use",
+            touch("使用此用途", "Use this"),
+            "idcopy-preview",
+        ),
+    ]);
+    assert!(
+        has(&labels, "用途：仅供婚姻登记使用，他用无效"),
+        "{labels:?}"
+    );
+    r.play(vec![step(
+        "printed",
+        touch("打印复印件", "Print the copy"),
+        "idcopy-printed",
+    )]);
     let printed = r.journal("output.result");
     assert!(
         printed

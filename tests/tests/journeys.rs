@@ -919,6 +919,62 @@ fn id_copy_by_card_and_face() {
             .any(|e| e.to_string().contains("id-copy") && e.to_string().contains("printed")),
         "two-phase A4 output recorded: {printed:?}"
     );
+    // 好差评: the lowest level, a tag, and what went wrong typed in pinyin.
+    r.play(vec![
+        step(
+            "rate",
+            touch("非常不满意", "Very unsatisfied"),
+            "rating-tags",
+        ),
+        step_until(
+            "tag",
+            touch("等待时间长", "Long wait"),
+            "rating-tags",
+            "changed",
+        ),
+        step("complaint", touch("下一步", "Next"), "rating-complaint"),
+        step_until(
+            "pinyin",
+            Some(Action::Type("taiman".into())),
+            "rating-complaint",
+            "preedit:taiman",
+        ),
+        step_until(
+            "word",
+            touch("太慢", "太慢"),
+            "rating-complaint",
+            "typed:太慢",
+        ),
+        step(
+            "thanks",
+            touch("提交评价", "Submit the rating"),
+            "rating-thanks",
+        ),
+    ]);
+    let rated = r.journal("session.rated");
+    assert_eq!(rated.len(), 1, "{rated:?}");
+    assert_eq!(rated[0]["level"], 1);
+    assert_eq!(rated[0]["tags"], json!(["slow"]));
+    assert_eq!(rated[0]["complaint"], true);
+    let sha = rated[0]["attachments"][0]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sealed = std::fs::read(
+        r.tour
+            .terminal
+            .config
+            .data_dir()
+            .join("attachments")
+            .join(&sha),
+    )
+    .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&sealed).contains("太慢"),
+        "the complaint is sealed at rest"
+    );
+    let store = kiosk_app::terminal::attachment_store(&r.tour.terminal.config).unwrap();
+    assert_eq!(store.read(&sha).unwrap().as_slice(), "太慢".as_bytes());
     r.play(vec![step("done", touch("完成", "Done"), "home")]);
     r.lights_off();
     let spool = r.tour.terminal.config.data_dir().join("spool");

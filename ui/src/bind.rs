@@ -62,6 +62,10 @@ pub enum UiIntent {
     ImeKey(String),
     /// A candidate of the page showing.
     ImePick(usize),
+    /// A rating level (5 非常满意 … 1 非常不满意).
+    Rate(u8),
+    /// A rating tag touched.
+    RatingTag(String),
 }
 
 /// A material line of the guide's list, in the screen's language.
@@ -212,6 +216,7 @@ pub struct Ui {
     materials: Rc<VecModel<MaterialTile>>,
     pub(crate) purposes: Rc<VecModel<crate::PurposeTile>>,
     pub(crate) candidates: Rc<VecModel<SharedString>>,
+    pub(crate) rating_tags: Rc<VecModel<AnswerTile>>,
     /// Which session pictures (front, page) the copy screens show, by id.
     pub(crate) copy_pictures: RefCell<(Option<usize>, Option<usize>)>,
     /// The QR code shown and what it holds, made again only when that changes.
@@ -256,6 +261,7 @@ impl Ui {
             materials: Rc::new(VecModel::default()),
             purposes: Rc::new(VecModel::default()),
             candidates: Rc::new(VecModel::default()),
+            rating_tags: Rc::new(VecModel::default()),
             copy_pictures: RefCell::new((None, None)),
             qr: RefCell::new(None),
             pictures: RefCell::new(HashMap::new()),
@@ -280,6 +286,7 @@ impl Ui {
         let copy = ui.app.global::<crate::Copy>();
         copy.set_purposes(ModelRc::from(ui.purposes.clone()));
         copy.set_candidates(ModelRc::from(ui.candidates.clone()));
+        copy.set_rating_tags(ModelRc::from(ui.rating_tags.clone()));
         let t = ui.app.global::<Terminal>();
         t.set_service_point(s(&texts.service_point));
         t.set_device_id(s(&texts.device_id));
@@ -350,6 +357,18 @@ impl Ui {
         plain!(on_use_fingerprint, UiIntent::UseFingerprint);
         plain!(on_capture, UiIntent::Capture);
         plain!(on_other_use, UiIntent::OtherUse);
+        {
+            let f = f.clone();
+            i.on_rate(move |n| {
+                if let Ok(n) = u8::try_from(n) {
+                    f(UiIntent::Rate(n))
+                }
+            });
+        }
+        {
+            let f = f.clone();
+            i.on_rating_tag(move |t| f(UiIntent::RatingTag(t.to_string())));
+        }
         {
             let f = f.clone();
             i.on_ime_key(move |k| f(UiIntent::ImeKey(k.to_string())));

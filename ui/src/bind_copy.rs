@@ -56,6 +56,9 @@ pub struct CopyView {
     pub candidate_page: usize,
     pub last_page: bool,
     pub plain: bool,
+    /// The rating: the level chosen (5 best … 1), the tags for it (id, label, chosen).
+    pub rating_level: u8,
+    pub rating_tags: Vec<(String, String, bool)>,
     pub page: Option<JpegPicture>,
     pub problem: String,
     pub can_retry: bool,
@@ -117,6 +120,17 @@ impl Ui {
         c.set_candidate_page(i32::try_from(v.candidate_page).unwrap_or(0));
         c.set_last_page(v.last_page);
         c.set_plain(v.plain);
+        c.set_rating_level(i32::from(v.rating_level));
+        let tags: Vec<crate::AnswerTile> = v
+            .rating_tags
+            .iter()
+            .map(|(id, label, chosen)| crate::AnswerTile {
+                id: s(id),
+                label: s(label),
+                chosen: *chosen,
+            })
+            .collect();
+        update_model(&self.rating_tags, &tags);
         c.set_problem(s(&v.problem));
         c.set_can_retry(v.can_retry);
         let mut shown = self.copy_pictures.borrow_mut();

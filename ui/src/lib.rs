@@ -146,6 +146,9 @@ pub const SCREENS: &[(&str, ScreenId)] = &[
     ("idcopy-preview", ScreenId::IdcopyPreview),
     ("idcopy-printed", ScreenId::IdcopyPrinted),
     ("idcopy-problem", ScreenId::IdcopyProblem),
+    ("rating-tags", ScreenId::RatingTags),
+    ("rating-complaint", ScreenId::RatingComplaint),
+    ("rating-thanks", ScreenId::RatingThanks),
     ("staff-pin", ScreenId::StaffPin),
     ("device-status", ScreenId::DeviceStatus),
 ];

@@ -38,6 +38,8 @@ use crate::services::queue::{self, NumberProblem, PrintProblem, Printed};
 mod copy;
 #[path = "host_login.rs"]
 mod login;
+#[path = "host_rating.rs"]
+mod rating;
 #[path = "host_typing.rs"]
 pub mod typing;
 
@@ -81,6 +83,8 @@ pub struct View {
     pub purposes: Vec<Text>,
     /// The on-screen keyboard: the text typed, the pinyin pending, its candidates.
     pub typing: Option<TypingView>,
+    /// The catalogue's rating tags (好差评).
+    pub rating_tags: Vec<crate::services::catalogue::RatingTag>,
     /// The copy's front as taken, and the page as it will print (JPEG, the session's).
     pub copy_front: Option<Picture>,
     pub copy_page: Option<Picture>,
@@ -452,6 +456,7 @@ impl Worker {
                 .map(|(i, _)| i.masked_name())
                 .unwrap_or_default(),
             purposes: self.purposes.clone(),
+            rating_tags: c.map(|c| c.rating.tags.clone()).unwrap_or_default(),
             typing: self.typing.as_ref().map(|t| TypingView {
                 text: t.text.to_string(),
                 preedit: t.state.preedit.to_string(),
@@ -462,6 +467,17 @@ impl Worker {
             }),
             copy_front: self.picture(copy::kept_name(Side::Front)),
             copy_page: self.picture(copy::PREVIEW),
+        }
+    }
+
+    /// On a screen where the citizen types: what "next" sends when words are typed.
+    fn typing_screen(&self) -> Option<idcopy::Input> {
+        match &self.kiosk.screen {
+            Screen::IdCopy(idcopy::Stage::TypeUse) => Some(idcopy::Input::UseTyped),
+            Screen::IdCopy(idcopy::Stage::Rating(super::rating::Stage::Complaint { .. })) => {
+                Some(idcopy::Input::Rating(super::rating::Input::Complained))
+            }
+            _ => None,
         }
     }
 
@@ -552,12 +568,10 @@ impl Worker {
                 self.tap(tap);
                 self.step(kiosk::Input::Touch);
             }
-            // "Next" on the typed use: only with words typed.
-            Msg::Input(kiosk::Input::Next)
-                if self.kiosk.screen == Screen::IdCopy(idcopy::Stage::TypeUse) =>
-            {
-                if self.typed().is_some() {
-                    self.step(kiosk::Input::IdCopy(idcopy::Input::UseTyped));
+            // "Next" on a typed text (the copy's use, a complaint): only with words typed.
+            Msg::Input(kiosk::Input::Next) if self.typing_screen().is_some() => {
+                if let (Some(done), Some(_)) = (self.typing_screen(), self.typed()) {
+                    self.step(kiosk::Input::IdCopy(done));
                 }
             }
             Msg::Input(i) => {

@@ -6,6 +6,8 @@ use super::{spawn, Msg, Worker};
 use crate::flows::idcopy::{self, Side};
 use crate::flows::identify;
 use crate::flows::kiosk::Screen;
+use crate::flows::rating;
+use crate::services::catalogue::TagFor;
 use crate::services::guide as lights;
 use crate::services::idcopy as copies;
 use crate::services::queue::PrintProblem;
@@ -27,11 +29,26 @@ impl Worker {
             // Before the session claims them: what the device table has.
             None => self.id_copy_unavailable().is_none(),
         };
+        let tags = |side: TagFor| -> Vec<String> {
+            self.catalogue
+                .as_ref()
+                .map(|c| {
+                    c.rating
+                        .tags
+                        .iter()
+                        .filter(|t| t.for_levels == side)
+                        .map(|t| t.id.clone())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
         idcopy::Context {
             login: self.login_context(),
             card: self.card_facts,
             devices,
             purposes: self.purposes.len(),
+            satisfied_tags: tags(TagFor::Satisfied),
+            unsatisfied_tags: tags(TagFor::Unsatisfied),
         }
     }
 
@@ -116,6 +133,13 @@ impl Worker {
                     let _ = tx.send(Msg::CopyPrinted(generation, r));
                 });
             }
+            idcopy::Effect::Rating(rating::Effect::StartTyping) => self.start_typing(),
+            idcopy::Effect::Rating(rating::Effect::StopTyping) => self.stop_typing(),
+            idcopy::Effect::Rating(rating::Effect::Submit {
+                level,
+                tags,
+                complaint,
+            }) => self.record_rating(level, &tags, complaint),
             idcopy::Effect::StartTyping => self.start_typing(),
             idcopy::Effect::StopTyping => self.stop_typing(),
             idcopy::Effect::Finish(_) => {}

@@ -7,6 +7,7 @@
 //! state holds no pictures; the session does, and drops them when the journey ends.
 
 use super::identify::{self, CardFacts};
+use super::rating::{self, Level};
 use crate::services::guide::Module;
 use crate::services::queue::PrintProblem;
 
@@ -83,8 +84,10 @@ pub enum Stage {
     Printing {
         purpose: usize,
     },
-    /// "Take your copy from the printer."
+    /// "Take your copy from the printer", and how was the service.
     Printed,
+    /// Rating the service (好差评), once.
+    Rating(rating::Stage),
     Problem {
         problem: Problem,
         purpose: Option<usize>,
@@ -103,6 +106,7 @@ impl Stage {
             Stage::Preview { .. } => "idcopy-preview",
             Stage::Printing { .. } => "idcopy-printing",
             Stage::Printed => "idcopy-printed",
+            Stage::Rating(s) => s.screen(),
             Stage::Problem { .. } => "idcopy-problem",
         }
     }
@@ -121,6 +125,9 @@ pub enum Input {
     Composed(Result<(), String>),
     Print,
     Printed(Result<(), PrintProblem>),
+    /// A level touched on the last screen.
+    Rate(Level),
+    Rating(rating::Input),
     Back,
     Retry,
     Done,
@@ -146,6 +153,7 @@ pub enum Effect {
     Print {
         purpose: usize,
     },
+    Rating(rating::Effect),
     Finish(Outcome),
 }
 
@@ -156,7 +164,7 @@ pub enum Outcome {
     Left,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Context {
     pub login: identify::Context,
     /// What the card read told the login.
@@ -165,6 +173,9 @@ pub struct Context {
     pub devices: bool,
     /// How many uses the hall offers for the watermark.
     pub purposes: usize,
+    /// The catalogue's rating tags, for the satisfied and the unsatisfied levels.
+    pub satisfied_tags: Vec<String>,
+    pub unsatisfied_tags: Vec<String>,
 }
 
 pub fn start(ctx: &Context) -> (Stage, Vec<Effect>) {
@@ -313,6 +324,27 @@ pub fn step(stage: &Stage, input: Input, ctx: &Context) -> (Stage, Vec<Effect>) 
             ),
         },
         (Stage::Printed, Input::Done | Input::Back) => (stage.clone(), finish(Outcome::Printed)),
+        (Stage::Printed, Input::Rate(level)) => (Stage::Rating(rating::start(level)), Vec::new()),
+        (Stage::Rating(r), input @ (Input::Rating(_) | Input::Back | Input::Done)) => {
+            let i = match input {
+                Input::Rating(i) => i,
+                Input::Back => rating::Input::Back,
+                _ => rating::Input::Done,
+            };
+            let rctx = rating::Context {
+                satisfied_tags: &ctx.satisfied_tags,
+                unsatisfied_tags: &ctx.unsatisfied_tags,
+            };
+            match rating::step(r, i, &rctx) {
+                Some((s, fx)) => (
+                    Stage::Rating(s),
+                    fx.into_iter().map(Effect::Rating).collect(),
+                ),
+                // Rated: the journey is done. Left before rating: the last screen again.
+                None if *r == rating::Stage::Thanks => (stage.clone(), finish(Outcome::Printed)),
+                None => (Stage::Printed, Vec::new()),
+            }
+        }
         (
             Stage::Problem {
                 problem: Problem::Print(_),

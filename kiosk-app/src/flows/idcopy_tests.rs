@@ -5,6 +5,7 @@ use kiosk_models::Decision;
 
 use super::*;
 use crate::flows::identify::{CardFacts, Input as Login};
+use crate::flows::rating::{self, Level};
 
 const CTX: Context = Context {
     login: identify::Context {
@@ -20,6 +21,8 @@ const CTX: Context = Context {
     },
     devices: true,
     purposes: 3,
+    satisfied_tags: Vec::new(),
+    unsatisfied_tags: Vec::new(),
 };
 
 fn run(ctx: &Context, inputs: Vec<Input>) -> (Stage, Vec<Effect>) {
@@ -318,4 +321,37 @@ fn without_its_devices_the_journey_says_so() {
             problem: "unavailable".into()
         })
     );
+}
+
+#[test]
+fn the_service_is_rated_once_after_the_copy() {
+    let ctx = Context {
+        satisfied_tags: vec!["fast".into()],
+        unsatisfied_tags: vec!["slow".into()],
+        ..CTX
+    };
+    let mut inputs = to_preview(0);
+    inputs.extend([Input::Print, Input::Printed(Ok(()))]);
+    let (printed, _) = run(&ctx, inputs);
+    assert_eq!(printed, Stage::Printed);
+    // Leaving the tags unrated goes back to the last screen.
+    let (s, _) = step(&printed, Input::Rate(Level::Satisfied), &ctx);
+    assert_eq!(step(&s, Input::Back, &ctx).0, Stage::Printed);
+    // 非常不满意 with a tag and a complaint.
+    let (s, _) = step(&printed, Input::Rate(Level::VeryUnsatisfied), &ctx);
+    let (s, _) = step(&s, Input::Rating(rating::Input::Tag("slow".into())), &ctx);
+    let (s, fx) = step(&s, Input::Rating(rating::Input::Next), &ctx);
+    assert_eq!(fx, [Effect::Rating(rating::Effect::StartTyping)]);
+    let (thanks, fx) = step(&s, Input::Rating(rating::Input::Complained), &ctx);
+    assert!(fx.contains(&Effect::Rating(rating::Effect::Submit {
+        level: Level::VeryUnsatisfied,
+        tags: vec!["slow".into()],
+        complaint: true
+    })));
+    // Once rated, "done" ends the journey; nothing rates twice.
+    let (_, fx) = step(&thanks, Input::Done, &ctx);
+    assert_eq!(outcome(&fx), Some(Outcome::Printed));
+    assert!(!fx
+        .iter()
+        .any(|e| matches!(e, Effect::Rating(rating::Effect::Submit { .. }))));
 }

@@ -214,12 +214,18 @@ impl Kiosk {
                 }
             }
             Input::Touch | Input::Continue | Input::Type(_) => {}
-            Input::Next => {
-                if let Screen::Guide(stage) = &self.screen {
+            Input::Next => match &self.screen {
+                Screen::Guide(stage) => {
                     let (stage, gfx) = guide::step(stage, guide::Input::Next, &ctx.guide);
                     self.enter_guide(stage, gfx, ctx, &mut fx);
                 }
-            }
+                Screen::IdCopy(stage @ idcopy::Stage::Rating(_)) => {
+                    let next = idcopy::Input::Rating(super::rating::Input::Next);
+                    let (stage, cfx) = idcopy::step(stage, next, &ctx.idcopy);
+                    self.enter_idcopy(stage, cfx, ctx, &mut fx);
+                }
+                _ => {}
+            },
             Input::Help(on) => self.help = on,
             Input::ToggleLanguage => self.english = !self.english,
             Input::ToggleCare => self.care = !self.care,

@@ -13,6 +13,7 @@ pub mod idcopy;
 pub mod identify;
 pub mod idle;
 pub mod kiosk;
+pub mod rating;
 pub mod session;
 pub mod ticket;
 

@@ -503,6 +503,8 @@ impl Shell {
                 },
                 devices: true,
                 purposes: 5,
+                satisfied_tags: Vec::new(),
+                unsatisfied_tags: Vec::new(),
             },
             default_english: false,
         };

@@ -62,6 +62,13 @@ pub fn intent(i: UiIntent) -> kiosk::Input {
         UiIntent::Capture => K::IdCopy(idcopy::Input::Capture),
         UiIntent::ChoosePurpose(n) => K::IdCopy(idcopy::Input::Purpose(n)),
         UiIntent::OtherUse => K::IdCopy(idcopy::Input::TypeUse),
+        UiIntent::Rate(n) => match crate::flows::rating::Level::from_score(n) {
+            Some(l) => K::IdCopy(idcopy::Input::Rate(l)),
+            None => K::Touch,
+        },
+        UiIntent::RatingTag(t) => {
+            K::IdCopy(idcopy::Input::Rating(crate::flows::rating::Input::Tag(t)))
+        }
         UiIntent::ImePick(n) => K::Type(Tap::Pick(n)),
         UiIntent::ImeKey(k) => {
             use kiosk_ime::Key;

@@ -8,7 +8,9 @@ use crate::flows::host::{Picture, View};
 use crate::flows::idcopy::{self, CaptureProblem, Stage};
 use crate::flows::identify::{self, Problem, FINGER_TRIES};
 use crate::flows::kiosk::Screen;
+use crate::flows::rating;
 use crate::services::card::CardProblem;
+use crate::services::catalogue::TagFor;
 
 pub fn screen_id(stage: &Stage) -> ScreenId {
     match stage {
@@ -30,6 +32,11 @@ pub fn screen_id(stage: &Stage) -> ScreenId {
         Stage::TypeUse => ScreenId::IdcopyTypeUse,
         Stage::Preview { .. } => ScreenId::IdcopyPreview,
         Stage::Printed => ScreenId::IdcopyPrinted,
+        Stage::Rating(r) => match r {
+            rating::Stage::Tags { .. } => ScreenId::RatingTags,
+            rating::Stage::Complaint { .. } => ScreenId::RatingComplaint,
+            rating::Stage::Thanks => ScreenId::RatingThanks,
+        },
         Stage::Problem { .. } => ScreenId::IdcopyProblem,
     }
 }
@@ -151,6 +158,29 @@ pub fn copy_view(v: &View) -> CopyView {
                 .map(|(label, _)| label.clone())
                 .unwrap_or_default()
         };
+    }
+    if let Stage::Rating(
+        rating::Stage::Tags { level, chosen } | rating::Stage::Complaint { level, chosen },
+    ) = stage
+    {
+        let side = if level.unsatisfied() {
+            TagFor::Unsatisfied
+        } else {
+            TagFor::Satisfied
+        };
+        c.rating_level = level.score();
+        c.rating_tags = v
+            .rating_tags
+            .iter()
+            .filter(|t| t.for_levels == side)
+            .map(|t| {
+                (
+                    t.id.clone(),
+                    t.label.get(english).to_string(),
+                    chosen.contains(&t.id),
+                )
+            })
+            .collect();
     }
     match stage {
         Stage::Place { side, problem } => {

@@ -166,6 +166,17 @@ fn copy_spoken(stage: &idcopy::Stage, en: bool, ui: &kiosk_ui::UiView) -> String
             "请用下方键盘输入拼音，再点选汉字，写出复印件的用途。",
             "Type the use in pinyin on the keyboard below, then touch the characters.",
         ),
+        C::Rating(crate::flows::rating::Stage::Tags { .. }) => t(
+            "可以选择下面的评价标签，然后点“提交”或“下一步”。",
+            "You can choose the tags below, then touch submit or next.",
+        ),
+        C::Rating(crate::flows::rating::Stage::Complaint { .. }) => t(
+            "请用下方键盘写下哪里做得不好，我们会跟进。",
+            "Type what went wrong on the keyboard below; the hall follows it up.",
+        ),
+        C::Rating(crate::flows::rating::Stage::Thanks) => {
+            t("谢谢您的评价。", "Thank you for rating the service.")
+        }
         C::Preview { .. } => t(
             "这是复印件的样子。确认无误请点“打印复印件”。",
             "This is your copy. Touch print the copy if it is right.",

@@ -201,8 +201,33 @@ impl Run {
         assert!(on.is_empty(), "lights left on: {v}");
     }
 
-    /// Nothing in the journal names the card holder in full.
+    /// Nothing in the journal names the card holder in full, and no file the terminal keeps
+    /// (the journal's database, attachments, the spool, the input engine's folder) holds the
+    /// name or the ID number in plain bytes.
     fn no_unmasked_identity(&self) {
+        let mut files = vec![self.tour.terminal.config.data_dir()];
+        while let Some(p) = files.pop() {
+            // Only regular files: the simulators' pseudo-terminals live here too, and a read
+            // from one would wait for ever.
+            let Ok(meta) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
+            if meta.is_dir() {
+                files.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
+                continue;
+            }
+            if !meta.is_file() {
+                continue;
+            }
+            let bytes = std::fs::read(&p).unwrap_or_default();
+            for secret in ["320583199001011232", "张三丰"] {
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "{} holds {secret}",
+                    p.display()
+                );
+            }
+        }
         let all = self
             .tour
             .terminal

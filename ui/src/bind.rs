@@ -219,6 +219,8 @@ pub struct Ui {
     pub(crate) rating_tags: Rc<VecModel<AnswerTile>>,
     /// Which session pictures (front, page) the copy screens show, by id.
     pub(crate) copy_pictures: RefCell<(Option<usize>, Option<usize>)>,
+    /// The face preview the login screen shows, by id.
+    pub(crate) face_preview: RefCell<Option<usize>>,
     /// The QR code shown and what it holds, made again only when that changes.
     qr: RefCell<Option<(String, Image)>>,
     pictures: RefCell<HashMap<PathBuf, Image>>,
@@ -263,6 +265,7 @@ impl Ui {
             candidates: Rc::new(VecModel::default()),
             rating_tags: Rc::new(VecModel::default()),
             copy_pictures: RefCell::new((None, None)),
+            face_preview: RefCell::new(None),
             qr: RefCell::new(None),
             pictures: RefCell::new(HashMap::new()),
             language: RefCell::new(None),

@@ -21,6 +21,8 @@ pub struct LoginView {
     pub problem: String,
     pub problem_detail: String,
     pub can_retry: bool,
+    /// The face camera's picture, mirrored, while the face check runs.
+    pub preview: Option<JpegPicture>,
 }
 
 /// A JPEG of the session shown on screen; its `id` changes when the picture does.
@@ -95,6 +97,14 @@ impl Ui {
         l.set_problem(s(&v.problem));
         l.set_problem_detail(s(&v.problem_detail));
         l.set_can_retry(v.can_retry);
+        let mut shown = self.face_preview.borrow_mut();
+        let id = v.preview.as_ref().map(|p| p.id);
+        if *shown != id {
+            let image = v.preview.as_ref().and_then(|p| jpeg_image(&p.bytes));
+            l.set_has_preview(image.is_some());
+            l.set_preview(image.unwrap_or_default());
+            *shown = id;
+        }
     }
 
     pub(crate) fn show_copy(&self, v: &CopyView) {

@@ -301,7 +301,7 @@ impl FileCapture {
         if self.loaded.as_ref().map(|(g, _)| *g) != Some(generation) {
             self.loaded = Some((generation, Self::load(&source)?));
         }
-        let size = self.size;
+        let (size, ir) = (self.size, self.ir);
         let shared = self.shared.clone();
         let Some((_, loaded)) = self.loaded.as_mut() else {
             return Err("no scene".into());
@@ -341,9 +341,12 @@ impl FileCapture {
                     .map_err(|e| e.to_string())?;
                 Ok(g)
             }
+            // Dark: grey on the IR stream, colour (three channels, as a colour camera
+            // delivers) on the colour stream — nobody in front of the camera.
             Loaded::Blank => {
                 let (w, h) = size.unwrap_or((640, 480));
-                Mat::new_rows_cols_with_default(h, w, CV_8UC1, Scalar::all(8.0))
+                let kind = if ir { CV_8UC1 } else { opencv::core::CV_8UC3 };
+                Mat::new_rows_cols_with_default(h, w, kind, Scalar::all(8.0))
                     .map_err(|e| e.to_string())
             }
         }

@@ -228,6 +228,23 @@ fn video_files_and_image_folders_play_as_camera_streams() {
 }
 
 #[test]
+fn nobody_in_front_of_a_binocular_camera_is_dark_colour_and_dark_ir() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let env = SimEnv::new(dir.path()).expect("env");
+    let mut s = spec(DeviceKind::FaceCamera);
+    s.options.insert("sim_ir".into(), json!("derive"));
+    let (mut cam, sim) = simulate(&s, &env).expect("sim");
+    sim.inject("show", &json!({ "rgb": "blank" }))
+        .expect("show");
+    for _ in 0..2 {
+        let f = FrameSource::grab(&mut cam).expect("a dark frame, not a camera fault");
+        assert_eq!(f.image.channels(), 3, "colour frames have three channels");
+        let ir = f.ir.expect("ir");
+        assert_eq!(ir.channels(), 1);
+    }
+}
+
+#[test]
 fn a_card_on_the_plate_is_shown_on_request() {
     let dir = tempfile::tempdir().expect("tmp");
     let env = SimEnv::new(dir.path()).expect("env");

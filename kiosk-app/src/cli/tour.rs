@@ -75,6 +75,7 @@ pub struct Step {
     /// A further condition on the view: `asking`, `not-asking`, `ticket-available`,
     /// `ticket-unavailable`, `pin-wrong`, `slide-changed`, `changed` (the journey moved on
     /// within the same screen), `guide-printed`, `care`, `not-care`, `finger-missed`,
+    /// `face-preview` (the face screen shows the camera's picture),
     /// `preedit:PINYIN` and `typed:TEXT` (the on-screen keyboard).
     #[serde(default)]
     pub until: Option<String>,
@@ -348,6 +349,7 @@ fn until(cond: Option<&str>, v: &View, before: &View) -> bool {
             .typing
             .as_ref()
             .is_some_and(|t| t.text == c["typed:".len()..]),
+        Some("face-preview") => v.face_preview.is_some(),
         Some("finger-missed") => matches!(
             v.screen,
             crate::flows::kiosk::Screen::IdCopy(crate::flows::idcopy::Stage::Login(

@@ -85,6 +85,8 @@ pub struct View {
     pub typing: Option<TypingView>,
     /// The catalogue's rating tags (好差评).
     pub rating_tags: Vec<crate::services::catalogue::RatingTag>,
+    /// The face screen's mirror of the citizen while the check runs.
+    pub face_preview: Option<Picture>,
     /// The copy's front as taken, and the page as it will print (JPEG, the session's).
     pub copy_front: Option<Picture>,
     pub copy_page: Option<Picture>,
@@ -134,6 +136,7 @@ enum Msg {
         Result<(CitizenIdentity, card::CardBiometrics), CardProblem>,
     ),
     FacePrompt(u64, kiosk_models::Prompt),
+    FacePreview(u64, Zeroizing<Vec<u8>>),
     FaceDone(u64, kiosk_models::Decision),
     FingerDone(u64, Result<bool, FingerProblem>),
     SideCaptured(u64, Side, Result<Zeroizing<Vec<u8>>, CaptureProblem>),
@@ -465,6 +468,7 @@ impl Worker {
                 last_page: t.state.last_page,
                 plain: t.plain,
             }),
+            face_preview: self.picture(login::FACE_PREVIEW),
             copy_front: self.picture(copy::kept_name(Side::Front)),
             copy_page: self.picture(copy::PREVIEW),
         }
@@ -656,8 +660,19 @@ impl Worker {
                     super::identify::Input::FacePrompt(p),
                 )));
             }
+            Msg::FacePreview(generation, jpeg) if generation == self.generation => {
+                if matches!(
+                    self.kiosk.screen,
+                    Screen::IdCopy(idcopy::Stage::Login(super::identify::Stage::Face { .. }))
+                ) {
+                    self.pictures.retain(|(n, _)| *n != login::FACE_PREVIEW);
+                    self.pictures
+                        .push((login::FACE_PREVIEW, Picture(Arc::new(jpeg))));
+                }
+            }
             Msg::FaceDone(generation, d) if generation == self.generation => {
                 self.face_cancel = None;
+                self.drop_face_preview();
                 self.step(kiosk::Input::IdCopy(idcopy::Input::Login(
                     super::identify::Input::FaceDone(d),
                 )));
@@ -692,6 +707,7 @@ impl Worker {
             | Msg::ListPrinted(..)
             | Msg::LoginCard(..)
             | Msg::FacePrompt(..)
+            | Msg::FacePreview(..)
             | Msg::FaceDone(..)
             | Msg::FingerDone(..)
             | Msg::SideCaptured(..)

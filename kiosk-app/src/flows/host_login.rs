@@ -21,6 +21,9 @@ use crate::services::eid;
 use crate::services::face::FaceService;
 use crate::services::guide as lights;
 
+/// The face screen's mirror of the citizen, among the host's pictures (never in the session).
+pub(super) const FACE_PREVIEW: &str = "face-preview";
+
 /// How long the finger module waits for a finger before the screen asks again.
 const FINGER_WAIT: Duration = Duration::from_secs(10);
 
@@ -94,6 +97,7 @@ impl Worker {
                 if let Some(c) = self.face_cancel.take() {
                     c.store(true, Ordering::Relaxed);
                 }
+                self.drop_face_preview();
             }
             identify::Effect::VerifyFinger(_) => self.verify_finger(generation),
             identify::Effect::StopFinger => {
@@ -167,6 +171,11 @@ impl Worker {
         }))
     }
 
+    /// The screen's mirror goes when the check does.
+    pub(super) fn drop_face_preview(&mut self) {
+        self.pictures.retain(|(n, _)| *n != FACE_PREVIEW);
+    }
+
     fn verify_face(&mut self, generation: u64) {
         let tx = self.tx.clone();
         let camera = self.claims.as_ref().and_then(|c| c.face_camera.clone());
@@ -201,6 +210,18 @@ impl Worker {
             drop(photo);
             let mut guard = face.lock().unwrap_or_else(|p| p.into_inner());
             let service = guard.get_or_insert_with(|| FaceService::load(&config));
+            // Every third frame, small and mirrored, for the screen: the citizen sees where
+            // to stand. In memory only, dropped when the check ends.
+            let preview_tx = tx.clone();
+            let mut n = 0u32;
+            let mut watch = |m: &opencv::core::Mat| {
+                n += 1;
+                if n % 3 == 1 {
+                    if let Some(jpeg) = mirror_preview(m) {
+                        let _ = preview_tx.send(Msg::FacePreview(generation, jpeg));
+                    }
+                }
+            };
             let mut last = None;
             let progress_tx = tx.clone();
             let mut progress = |p: Prompt| {
@@ -209,7 +230,14 @@ impl Worker {
                     let _ = progress_tx.send(Msg::FacePrompt(generation, p));
                 }
             };
-            let v = service.verify(&rt, &camera, &card_photo, &mut progress, &cancel);
+            let v = service.verify_watched(
+                &rt,
+                &camera,
+                &card_photo,
+                &mut progress,
+                &cancel,
+                &mut watch,
+            );
             if !cancel.load(Ordering::Relaxed) {
                 let _ = tx.send(Msg::FaceDone(generation, v.decision));
             }
@@ -263,4 +291,28 @@ impl Worker {
             let _ = tx.send(Msg::FingerDone(generation, result));
         });
     }
+}
+
+/// A frame as the face screen shows it: 480 px wide, mirrored like a looking glass, JPEG.
+fn mirror_preview(m: &opencv::core::Mat) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+    use opencv::prelude::*;
+    if m.cols() <= 0 {
+        return None;
+    }
+    let h = (f64::from(m.rows()) * 480.0 / f64::from(m.cols())).round() as i32;
+    let mut small = opencv::core::Mat::default();
+    opencv::imgproc::resize(
+        m,
+        &mut small,
+        opencv::core::Size::new(480, h.max(1)),
+        0.0,
+        0.0,
+        opencv::imgproc::INTER_AREA,
+    )
+    .ok()?;
+    let mut mirrored = opencv::core::Mat::default();
+    opencv::core::flip(&small, &mut mirrored, 1).ok()?;
+    kiosk_image::encode::jpeg(&mirrored, 70)
+        .ok()
+        .map(|j| zeroize::Zeroizing::new(j.bytes))
 }

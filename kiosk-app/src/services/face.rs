@@ -90,6 +90,24 @@ impl FrameSource for RemoteFrames<'_> {
     }
 }
 
+/// Frames passed through to the check, each shown to `watch` first.
+struct Watched<'a, 'w> {
+    inner: RemoteFrames<'a>,
+    watch: &'w mut dyn FnMut(&Mat),
+}
+
+impl FrameSource for Watched<'_, '_> {
+    fn grab(&mut self) -> Result<Frame, FrameError> {
+        let f = self.inner.grab()?;
+        (self.watch)(&f.image);
+        Ok(f)
+    }
+
+    fn has_ir(&self) -> bool {
+        self.inner.has_ir()
+    }
+}
+
 pub struct FaceService {
     engine: Result<FaceEngine, String>,
     config: FaceConfig,
@@ -126,8 +144,25 @@ impl FaceService {
         progress: &mut dyn FnMut(Prompt),
         cancel: &AtomicBool,
     ) -> Verification {
+        self.verify_watched(runtime, camera, card_photo, progress, cancel, &mut |_| {})
+    }
+
+    /// Like [`FaceService::verify`], showing each colour frame to `watch` as it is checked
+    /// (the screen's mirror of the citizen; nothing is kept).
+    pub fn verify_watched(
+        &mut self,
+        runtime: &Runtime,
+        camera: &Claim,
+        card_photo: &Mat,
+        progress: &mut dyn FnMut(Prompt),
+        cancel: &AtomicBool,
+        watch: &mut dyn FnMut(&Mat),
+    ) -> Verification {
         let policy = self.policy(camera.device());
-        let mut frames = RemoteFrames::new(runtime, camera);
+        let mut frames = Watched {
+            inner: RemoteFrames::new(runtime, camera),
+            watch,
+        };
         let result = self.verify_frames(card_photo, &mut frames, &policy, progress, cancel);
         let camera = camera.device();
         runtime

@@ -93,6 +93,7 @@ pub fn login_view(v: &View) -> LoginView {
         } => {
             l.face_attempt = *attempt;
             l.prompt = prompt_code(*prompt).into();
+            l.preview = picture(&v.face_preview);
         }
         identify::Stage::FaceFailed { attempt, .. } => l.face_attempt = *attempt,
         identify::Stage::Finger {

@@ -6,11 +6,13 @@ use kiosk_protocol::wire::{
     QueuedCommand, SealAuthorisation, SealAuthorisationRequest, Ticket, TicketRequest,
 };
 
+use crate::cases::CaseRefusal;
 use crate::pg::PgStore;
 use crate::store::{
     AckRefusal, AttachmentError, BookingRefusal, ConsumeRefusal, EnrolRefusal, PublishRefusal,
     SqliteStore, StoreError, TicketRefusal,
 };
+use kiosk_protocol::cases::{Case, CaseProgress, CaseStatus, CaseSubmission};
 use kiosk_protocol::signing::{DocumentKind, SignedDocument};
 use kiosk_protocol::wire::{Appointment, AppointmentRequest};
 
@@ -223,5 +225,39 @@ impl Store {
     }
     pub fn device_key(&self, device_id: &str) -> Result<Option<String>, StoreError> {
         each!(self.device_key(device_id))
+    }
+
+    pub fn file_case(
+        &self,
+        s: &CaseSubmission,
+        day: &str,
+        now: &str,
+    ) -> Result<Result<Case, CaseRefusal>, StoreError> {
+        each!(self.file_case(s, day, now))
+    }
+    pub fn lookup_case(
+        &self,
+        reference: &str,
+        password: &str,
+    ) -> Result<Result<Case, CaseRefusal>, StoreError> {
+        each!(self.lookup_case(reference, password))
+    }
+    pub fn cases_of(&self, holder_sha256: &str, limit: u32) -> Result<Vec<Case>, StoreError> {
+        each!(self.cases_of(holder_sha256, limit))
+    }
+    pub fn list_cases(
+        &self,
+        status: Option<CaseStatus>,
+        limit: u32,
+    ) -> Result<Vec<Case>, StoreError> {
+        each!(self.list_cases(status, limit))
+    }
+    pub fn progress_case(
+        &self,
+        number: &str,
+        p: &CaseProgress,
+        now: &str,
+    ) -> Result<Result<Case, CaseRefusal>, StoreError> {
+        each!(self.progress_case(number, p, now))
     }
 }

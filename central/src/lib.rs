@@ -2,6 +2,7 @@
 //! or embedded in a terminal's runtime on loopback when no remote centre is configured.
 
 pub mod backend;
+pub mod cases;
 pub mod loadgen;
 pub mod pg;
 pub mod pgserver;

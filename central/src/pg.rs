@@ -14,6 +14,8 @@ use kiosk_protocol::wire::{
     TicketRequest, TicketState,
 };
 use postgres::{Client, NoTls, Row};
+
+mod cases;
 use sha2::{Digest, Sha256};
 
 use crate::store::{
@@ -120,6 +122,42 @@ const MIGRATIONS: &[&str] = &[
         day     TEXT NOT NULL,
         ticket  TEXT,
         PRIMARY KEY (hall, code)
+    );",
+    "CREATE TABLE cases (
+        case_number     TEXT PRIMARY KEY,
+        day             TEXT NOT NULL,
+        seq             BIGINT NOT NULL,
+        device_id       TEXT NOT NULL,
+        local_ref       TEXT NOT NULL,
+        item            TEXT NOT NULL,
+        item_name       TEXT NOT NULL,
+        holder_sha256   TEXT NOT NULL,
+        agent_sha256    TEXT,
+        password_salt   TEXT NOT NULL,
+        password_sha256 TEXT NOT NULL,
+        pickup          TEXT NOT NULL,
+        submitted_at    TEXT NOT NULL,
+        status          TEXT NOT NULL,
+        attachments     TEXT NOT NULL,
+        UNIQUE (device_id, local_ref),
+        UNIQUE (day, seq)
+    );
+    CREATE INDEX cases_by_holder ON cases (holder_sha256);
+    CREATE INDEX cases_by_ref ON cases (local_ref);
+    CREATE TABLE case_log (
+        case_number TEXT NOT NULL,
+        n           INTEGER NOT NULL,
+        at          TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        comment     TEXT NOT NULL,
+        PRIMARY KEY (case_number, n)
+    );
+    CREATE TABLE case_ratings (
+        case_number TEXT PRIMARY KEY,
+        level       INTEGER NOT NULL,
+        tags        TEXT NOT NULL,
+        device_id   TEXT NOT NULL,
+        at          TEXT NOT NULL
     );",
 ];
 
@@ -256,6 +294,16 @@ impl PgStore {
             )?;
             if inserted == 1 {
                 result.accepted.push(e.seq);
+                if let Some(filing) = crate::cases::filing_in(e) {
+                    if let Err(r) =
+                        cases::file_case_in(&mut tx, &filing, &crate::cases::cst_day(), now)?
+                    {
+                        tracing::warn!(device = device_id, seq = e.seq, refusal = %r, "journal filing not taken");
+                    }
+                }
+                if let Some((case, level, tags)) = crate::cases::rating_in(e) {
+                    cases::rate_case_in(&mut tx, &case, level, &tags, device_id, now)?;
+                }
                 if e.kind == "output.result" {
                     if let Some(t) = ticket_settlement(&e.payload) {
                         tx.execute(

@@ -2,6 +2,8 @@
 
 use std::net::SocketAddr;
 
+mod cases;
+
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -83,6 +85,10 @@ pub fn router_with(store: impl Into<Store>, options: CentreOptions) -> Router {
             "/api/v1/attachments/{sha256}",
             get(attachment_status).put(attachment_chunk),
         )
+        .route("/api/v1/cases", post(cases::file))
+        .route("/api/v1/cases/lookup", post(cases::lookup))
+        .route("/api/v1/cases/{number}/progress", post(cases::progress))
+        .route("/api/v1/holders/{holder}/cases", get(cases::of_holder))
         .route("/api/v1/enrol", post(enrol))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -202,12 +208,15 @@ fn device_route<'a>(method: &axum::http::Method, path: &'a str) -> Option<&'a st
 }
 
 /// Requests only terminals make that do not name the terminal in their path: tickets, seal
-/// authorisations and attachment uploads.
+/// authorisations, attachment uploads, and filing and looking up cases.
 fn terminal_route(method: &axum::http::Method, path: &str) -> bool {
     (method == axum::http::Method::POST
         && (path.starts_with("/api/v1/seal-authorisations")
-            || (path.starts_with("/api/v1/halls/") && path.ends_with("/tickets"))))
+            || (path.starts_with("/api/v1/halls/") && path.ends_with("/tickets"))
+            || path == "/api/v1/cases"
+            || path == "/api/v1/cases/lookup"))
         || path.starts_with("/api/v1/attachments/")
+        || (path.starts_with("/api/v1/holders/") && path.ends_with("/cases"))
 }
 
 /// The largest signed request body the centre buffers to check its signature.

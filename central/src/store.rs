@@ -12,6 +12,8 @@ use kiosk_protocol::wire::{
 use kiosk_protocol::wire::{Appointment, AppointmentRequest};
 use rusqlite::{params, Connection, OptionalExtension};
 
+mod cases;
+
 /// Each entry moves the schema from version `index` to `index + 1`; never edit a shipped one.
 const SEAL_COLUMNS: &str =
     "id, device_id, seal, document_sha256, purpose, issued_at, expires_at, consumed_at";
@@ -537,6 +539,42 @@ const MIGRATIONS: &[&str] = &[
         ticket  TEXT,
         PRIMARY KEY (hall, code)
     );",
+    "CREATE TABLE cases (
+        case_number     TEXT PRIMARY KEY,
+        day             TEXT NOT NULL,
+        seq             INTEGER NOT NULL,
+        device_id       TEXT NOT NULL,
+        local_ref       TEXT NOT NULL,
+        item            TEXT NOT NULL,
+        item_name       TEXT NOT NULL,
+        holder_sha256   TEXT NOT NULL,
+        agent_sha256    TEXT,
+        password_salt   TEXT NOT NULL,
+        password_sha256 TEXT NOT NULL,
+        pickup          TEXT NOT NULL,
+        submitted_at    TEXT NOT NULL,
+        status          TEXT NOT NULL,
+        attachments     TEXT NOT NULL,
+        UNIQUE (device_id, local_ref),
+        UNIQUE (day, seq)
+    );
+    CREATE INDEX cases_by_holder ON cases (holder_sha256);
+    CREATE INDEX cases_by_ref ON cases (local_ref);
+    CREATE TABLE case_log (
+        case_number TEXT NOT NULL,
+        n           INTEGER NOT NULL,
+        at          TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        comment     TEXT NOT NULL,
+        PRIMARY KEY (case_number, n)
+    );
+    CREATE TABLE case_ratings (
+        case_number TEXT PRIMARY KEY,
+        level       INTEGER NOT NULL,
+        tags        TEXT NOT NULL,
+        device_id   TEXT NOT NULL,
+        at          TEXT NOT NULL
+    );",
 ];
 
 /// Why a seal authorisation cannot be used.
@@ -735,6 +773,18 @@ impl SqliteStore {
                     result.accepted.push(e.seq);
                     if e.kind == "output.result" {
                         apply_ticket_result(&tx, &e.payload)?;
+                    }
+                    if let Some(filing) = crate::cases::filing_in(e) {
+                        // Filed offline: the case number is made now; a filing the centre
+                        // already took online is the same case.
+                        if let Err(r) =
+                            cases::file_case_in(&tx, &filing, &crate::cases::cst_day(), now)?
+                        {
+                            tracing::warn!(device = device_id, seq = e.seq, refusal = %r, "journal filing not taken");
+                        }
+                    }
+                    if let Some((case, level, tags)) = crate::cases::rating_in(e) {
+                        cases::rate_case_in(&tx, &case, level, &tags, device_id, now)?;
                     }
                 }
             }

@@ -24,7 +24,7 @@ async fn health_over_http_and_graceful_stop() {
             h.schema_version,
             h.enrolled_devices
         ),
-        ("v1", "sqlite", 10, 1)
+        ("v1", "sqlite", 11, 1)
     );
     assert_eq!(
         client
@@ -647,4 +647,90 @@ fn loadgen_without_a_centre_fails_and_publish_gives_up_on_a_silent_one() {
         String::from_utf8_lossy(&out.stderr)
     );
     drop(silent);
+}
+
+#[tokio::test]
+async fn cases_over_http_and_a_department_moving_one_with_the_cli() {
+    use kiosk_protocol::cases::{holder_sha256, password_sha256, Case, CaseStatus, Pickup};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let centre = CentreHandle::start("127.0.0.1:0", SqliteStore::open(&db).unwrap())
+        .await
+        .unwrap();
+    let url = centre.base_url();
+    let client = reqwest::Client::new();
+    let salt = "0123456789abcdef";
+    let filing = serde_json::json!({
+        "device_id": "KSK-1", "local_ref": "KSK-1-20261203-AB12", "item": "huji-zhengming",
+        "item_name": "户籍证明", "holder_sha256": holder_sha256("11010519491231002X"),
+        "password_salt": salt, "password_sha256": password_sha256(salt, "482913"),
+        "pickup": Pickup::Mail, "submitted_at": "2026-12-03T09:00:00+08:00",
+    });
+    let resp = client
+        .post(format!("{url}/api/v1/cases"))
+        .json(&filing)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let case: Case = resp.json().await.unwrap();
+    assert_eq!(case.case_number.len(), 14);
+    assert!(case.case_number.bytes().all(|b| b.is_ascii_digit()));
+
+    let look = |password: &str| {
+        client
+            .post(format!("{url}/api/v1/cases/lookup"))
+            .json(&serde_json::json!({ "reference": case.case_number, "password": password }))
+            .send()
+    };
+    assert_eq!(look("000000").await.unwrap().status(), 404);
+    assert_eq!(look("482913").await.unwrap().status(), 200);
+    let bad_holder = client
+        .get(format!("{url}/api/v1/holders/11010519491231002X/cases"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        bad_holder.status(),
+        400,
+        "a plain ID number is not a holder key"
+    );
+    let mine: Vec<Case> = client
+        .get(format!(
+            "{url}/api/v1/holders/{}/cases",
+            holder_sha256("11010519491231002X")
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1);
+
+    let bin = env!("CARGO_BIN_EXE_kiosk-central");
+    let run = |args: &[&str]| {
+        std::process::Command::new(bin)
+            .args(["case", "--db"])
+            .arg(&db)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let moved = run(&["move", &case.case_number, "accepted", "--comment", "已受理"]);
+    assert!(
+        moved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&moved.stderr)
+    );
+    let skipped = run(&["move", &case.case_number, "completed"]);
+    assert!(!skipped.status.success());
+    assert!(String::from_utf8_lossy(&skipped.stderr).contains("cannot become completed"));
+    let listed = run(&["list", "--status", "accepted"]);
+    let line = String::from_utf8_lossy(&listed.stdout);
+    assert!(line.contains(&case.case_number), "{line}");
+    let now: Case = look("482913").await.unwrap().json().await.unwrap();
+    assert_eq!(now.status, CaseStatus::Accepted);
+    assert_eq!(now.log[1].comment, "已受理");
+    centre.stop().await.unwrap();
 }

@@ -726,3 +726,213 @@ fn enrolment_codes_work_once_for_their_terminal_before_they_expire() {
         );
     }
 }
+
+fn filing(
+    local_ref: &str,
+    id_number: &str,
+    password: &str,
+) -> kiosk_protocol::cases::CaseSubmission {
+    use kiosk_protocol::cases::{holder_sha256, password_sha256, CaseSubmission, Pickup};
+    let salt = format!("salt-{local_ref}-0123456789");
+    CaseSubmission {
+        device_id: "KSK-1".into(),
+        local_ref: local_ref.into(),
+        item: "huji-zhengming".into(),
+        item_name: "户籍证明".into(),
+        holder_sha256: holder_sha256(id_number),
+        agent_sha256: None,
+        password_sha256: password_sha256(&salt, password),
+        password_salt: salt,
+        pickup: Pickup::Window,
+        submitted_at: "2026-12-03T09:00:00+08:00".into(),
+        attachments: vec![sha256_hex(b"form")],
+    }
+}
+
+#[test]
+fn cases_are_numbered_once_found_by_password_or_holder_and_moved_on() {
+    use kiosk_central::cases::CaseRefusal;
+    use kiosk_protocol::cases::{holder_sha256, CaseProgress, CaseStatus};
+    let (_d, stores) = stores();
+    for s in &stores {
+        let k = s.kind();
+        let a = filing("KSK-1-A", "11010519491231002X", "123456");
+        let first = s.file_case(&a, "20261203", "t1").unwrap().unwrap();
+        assert_eq!(first.case_number, "20261203000001", "{k}");
+        assert_eq!(first.status, CaseStatus::Submitted, "{k}");
+        assert_eq!(first.log.len(), 1, "{k}");
+        // A retry after a lost reply is the same case, not a second one.
+        let again = s.file_case(&a, "20261203", "t2").unwrap().unwrap();
+        assert_eq!(again.case_number, first.case_number, "{k}");
+        let mut other = a.clone();
+        other.item = "juzhuzheng".into();
+        assert!(
+            matches!(
+                s.file_case(&other, "20261203", "t").unwrap(),
+                Err(CaseRefusal::Conflict(_))
+            ),
+            "{k}"
+        );
+        let mut bad = filing("KSK-1-X", "1", "1");
+        bad.holder_sha256 = "110105194912310037".into();
+        assert!(
+            matches!(
+                s.file_case(&bad, "20261203", "t").unwrap(),
+                Err(CaseRefusal::Invalid(_))
+            ),
+            "{k}: a plain ID number is refused where its hash belongs"
+        );
+        let b = filing("KSK-1-B", "110105194912310037", "654321");
+        let second = s.file_case(&b, "20261203", "t3").unwrap().unwrap();
+        assert_eq!(second.case_number, "20261203000002", "{k}");
+
+        // Looked up by number or by the terminal's reference, with the password only.
+        let found = s
+            .lookup_case(&first.case_number, "123456")
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.local_ref, "KSK-1-A", "{k}");
+        assert_eq!(
+            s.lookup_case("KSK-1-A", "123456")
+                .unwrap()
+                .unwrap()
+                .case_number,
+            first.case_number,
+            "{k}"
+        );
+        assert!(
+            matches!(
+                s.lookup_case(&first.case_number, "654321").unwrap(),
+                Err(CaseRefusal::NotFound(_))
+            ),
+            "{k}: a wrong password reads like no such case"
+        );
+        assert!(
+            matches!(
+                s.lookup_case("20991231000001", "123456").unwrap(),
+                Err(CaseRefusal::NotFound(_))
+            ),
+            "{k}"
+        );
+        let mine = s
+            .cases_of(&holder_sha256("11010519491231002x"), 50)
+            .unwrap();
+        assert_eq!(mine.len(), 1, "{k}");
+        assert_eq!(mine[0].case_number, first.case_number, "{k}");
+
+        // A department's road, with the comment the citizen reads; no skipping, no moves
+        // after the end.
+        let skip = CaseProgress {
+            status: CaseStatus::Completed,
+            comment: String::new(),
+        };
+        assert!(
+            matches!(
+                s.progress_case(&first.case_number, &skip, "t").unwrap(),
+                Err(CaseRefusal::NotAllowed { .. })
+            ),
+            "{k}"
+        );
+        for (st, comment) in [
+            (CaseStatus::Accepted, ""),
+            (CaseStatus::Processing, ""),
+            (CaseStatus::NeedsMore, "请补充户口簿首页复印件"),
+            (CaseStatus::Processing, ""),
+            (CaseStatus::Completed, "证明已出具，请到3号窗口领取"),
+        ] {
+            let c = s
+                .progress_case(
+                    &first.case_number,
+                    &CaseProgress {
+                        status: st,
+                        comment: comment.into(),
+                    },
+                    "t",
+                )
+                .unwrap()
+                .unwrap();
+            assert_eq!(c.status, st, "{k}");
+        }
+        let done = s
+            .lookup_case(&first.case_number, "123456")
+            .unwrap()
+            .unwrap();
+        assert_eq!(done.log.len(), 6, "{k}");
+        assert_eq!(done.log[3].comment, "请补充户口簿首页复印件", "{k}");
+        let back = CaseProgress {
+            status: CaseStatus::Processing,
+            comment: String::new(),
+        };
+        assert!(
+            s.progress_case(&first.case_number, &back, "t")
+                .unwrap()
+                .is_err(),
+            "{k}"
+        );
+        assert!(
+            matches!(
+                s.progress_case("nope", &back, "t").unwrap(),
+                Err(CaseRefusal::Unknown(_))
+            ),
+            "{k}"
+        );
+        let listed = s.list_cases(Some(CaseStatus::Submitted), 10).unwrap();
+        assert_eq!(listed.len(), 1, "{k}");
+        assert_eq!(listed[0].case_number, second.case_number, "{k}");
+    }
+}
+
+#[test]
+fn a_case_filed_offline_arrives_by_the_journal_and_takes_one_rating() {
+    use kiosk_protocol::cases::CaseStatus;
+    let (_d, stores) = stores();
+    for s in &stores {
+        let k = s.kind();
+        let offline = filing("KSK-1-OFF", "11010519491231002X", "222333");
+        let record = envelope(
+            "KSK-1",
+            1,
+            "case.submitted",
+            json!({ "case": offline, "session": "s-1" }),
+        );
+        // Another terminal cannot file in this one's name.
+        let mut forged = filing("KSK-1-FORGED", "11010519491231002X", "1");
+        forged.device_id = "KSK-2".into();
+        let forged = envelope("KSK-1", 2, "case.submitted", json!({ "case": forged }));
+        let r = s
+            .ingest(
+                "KSK-1",
+                &IngestBatch {
+                    events: vec![record, forged],
+                },
+                "t",
+            )
+            .unwrap();
+        assert_eq!(r.accepted, vec![1, 2], "{k}");
+        let case = s.lookup_case("KSK-1-OFF", "222333").unwrap().unwrap();
+        assert_eq!(case.status, CaseStatus::Submitted, "{k}");
+        assert!(s.lookup_case("KSK-1-FORGED", "1").unwrap().is_err(), "{k}");
+        // The terminal asks again when it is back online: the same number.
+        let online = s.file_case(&offline, "20261204", "t").unwrap().unwrap();
+        assert_eq!(online.case_number, case.case_number, "{k}");
+
+        let rate = |seq: u64, level: u8| {
+            envelope(
+                "KSK-1",
+                seq,
+                "session.rated",
+                json!({ "case": case.case_number, "level": level, "tags": ["态度好"] }),
+            )
+        };
+        s.ingest(
+            "KSK-1",
+            &IngestBatch {
+                events: vec![rate(3, 5), rate(4, 1)],
+            },
+            "t",
+        )
+        .unwrap();
+        let rated = s.lookup_case(&case.case_number, "222333").unwrap().unwrap();
+        assert_eq!(rated.rating, Some(5), "{k}: one rating per case, the first");
+    }
+}

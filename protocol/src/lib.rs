@@ -1,5 +1,6 @@
 //! What the device and the centre say to each other, and the catalogue of events a terminal emits.
 
+pub mod cases;
 pub mod events;
 pub mod openapi;
 pub mod signing;

@@ -68,6 +68,19 @@ pub fn document() -> Value {
     );
     schemas.insert("Ticket".into(), schema::<Ticket>(&mut defs));
     schemas.insert(
+        "CaseSubmission".into(),
+        schema::<crate::cases::CaseSubmission>(&mut defs),
+    );
+    schemas.insert("Case".into(), schema::<crate::cases::Case>(&mut defs));
+    schemas.insert(
+        "CaseLookup".into(),
+        schema::<crate::cases::CaseLookup>(&mut defs),
+    );
+    schemas.insert(
+        "CaseProgress".into(),
+        schema::<crate::cases::CaseProgress>(&mut defs),
+    );
+    schemas.insert(
         "SealAuthorisationRequest".into(),
         schema::<SealAuthorisationRequest>(&mut defs),
     );
@@ -221,6 +234,49 @@ pub fn document() -> Value {
                 "responses": {
                     "200": ok("The appointment", "Appointment"),
                     "404": e("No such appointment at this hall"), "503": busy
+                }
+            }},
+            "/api/v1/cases": { "post": {
+                "summary": "File an application: the centre gives it a case number (a repeated device and local_ref gets the same case)",
+                "requestBody": json_body("CaseSubmission"),
+                "responses": {
+                    "200": ok("The case, with its number and log", "Case"),
+                    "400": bad, "401": unsigned,
+                    "409": e("The same local_ref was filed before with other contents (reason `case-conflict`)"),
+                    "413": e("The body is over 32 MiB"),
+                    "503": busy
+                }
+            }},
+            "/api/v1/cases/lookup": { "post": {
+                "summary": "A case by its number (or the terminal's reference) and query password",
+                "requestBody": json_body("CaseLookup"),
+                "responses": {
+                    "200": ok("The case, with its log", "Case"),
+                    "400": bad, "401": unsigned,
+                    "404": e("No case with that reference and password (reason `case-not-found`)"),
+                    "413": e("The body is over 32 MiB"),
+                    "503": busy
+                }
+            }},
+            "/api/v1/cases/{number}/progress": { "post": {
+                "summary": "A department moves a case on (accepted, processing, needs-more, completed, rejected) with a comment for the citizen",
+                "parameters": [text("number")],
+                "requestBody": json_body("CaseProgress"),
+                "responses": {
+                    "200": ok("The case after the move", "Case"),
+                    "400": bad,
+                    "404": e("No such case (reason `case-unknown`)"),
+                    "409": e("Not a move this case may make (reason `case-move-not-allowed`)"),
+                    "413": e("The body is over 32 MiB"),
+                    "503": busy
+                }
+            }},
+            "/api/v1/holders/{holder}/cases": { "get": {
+                "summary": "The cases of an identified citizen, newest first (at most 50), by the SHA-256 of their ID number",
+                "parameters": [text("holder")],
+                "responses": {
+                    "200": { "description": "The cases", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/Case" } } } } },
+                    "400": bad, "401": unsigned, "503": busy
                 }
             }},
             "/api/v1/seal-authorisations": { "post": {

@@ -75,6 +75,18 @@ enum Command {
         #[arg(long, default_value_t = 24)]
         valid_hours: i64,
     },
+    /// A department's view of the cases terminals filed: list them, or move one on (accept,
+    /// process, ask for more, complete, reject) with a comment the citizen reads at a terminal.
+    Case {
+        #[arg(
+            long,
+            default_value = "var/central/central.db",
+            env = "HALLKIT_CENTRAL_DB"
+        )]
+        db: String,
+        #[command(subcommand)]
+        action: CaseAction,
+    },
     /// Make the hall's CA and a server certificate for the centre: `ca.pem` is what terminals
     /// pin (`[centre] ca_cert`), `server.pem`/`server.key` what `serve --tls-…` uses.
     TlsInit {
@@ -108,6 +120,32 @@ enum Command {
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<std::path::PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum CaseAction {
+    /// The newest cases, one JSON object per line.
+    List {
+        /// Only cases in this status (submitted, accepted, processing, needs-more, completed,
+        /// rejected).
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Move a case to STATUS, with a comment for the citizen.
+    Move {
+        number: String,
+        status: String,
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+}
+
+fn case_status(s: &str) -> anyhow::Result<kiosk_protocol::cases::CaseStatus> {
+    kiosk_protocol::cases::CaseStatus::parse(s).with_context(|| {
+        format!("{s} is not a case status (submitted, accepted, processing, needs-more, completed, rejected)")
+    })
 }
 
 #[tokio::main]
@@ -255,6 +293,41 @@ async fn main() -> anyhow::Result<()> {
                 "{}",
                 serde_json::json!({ "code": code, "expires_at": expires })
             );
+            Ok(())
+        }
+        Command::Case { db, action } => {
+            let shown = kiosk_central::pg::redact(&db);
+            let lines = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+                let store = Store::open(&db)?;
+                match action {
+                    CaseAction::List { status, limit } => {
+                        let status = status.as_deref().map(case_status).transpose()?;
+                        Ok(store
+                            .list_cases(status, limit)?
+                            .iter()
+                            .map(|c| serde_json::json!(c).to_string())
+                            .collect())
+                    }
+                    CaseAction::Move {
+                        number,
+                        status,
+                        comment,
+                    } => {
+                        let progress = kiosk_protocol::cases::CaseProgress {
+                            status: case_status(&status)?,
+                            comment,
+                        };
+                        let now = chrono::Utc::now().to_rfc3339();
+                        let case = store.progress_case(&number, &progress, &now)??;
+                        Ok(vec![serde_json::json!(case).to_string()])
+                    }
+                }
+            })
+            .await?
+            .with_context(|| format!("cases in {shown}"))?;
+            for l in lines {
+                println!("{l}");
+            }
             Ok(())
         }
         Command::TlsInit { dir, hall, hosts } => {

@@ -7,6 +7,7 @@
 //! and wipes it; `idle` is the countdown; `host` performs effects on the services and owns the
 //! timers, on the terminal's injectable clock.
 
+pub mod apply;
 pub mod guide;
 pub mod host;
 pub mod idcopy;

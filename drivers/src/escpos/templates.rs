@@ -36,7 +36,16 @@ pub struct ApplicationReceipt {
     pub materials: Vec<String>,
     pub accepted_at: String,
     pub promised_by: String,
+    /// Where to follow the case on a phone; empty: no QR code.
+    #[serde(default)]
     pub query_url: String,
+    /// How the result is collected (`窗口领取`, `邮寄送达`, `智能柜自取`).
+    #[serde(default)]
+    pub pickup: String,
+    /// A line under the numbers: set when the number shown is the terminal's reference
+    /// because the centre was away (`办件编号待分配…`).
+    #[serde(default)]
+    pub note: String,
 }
 
 /// A print-record slip (打印记录).
@@ -153,7 +162,14 @@ impl ApplicationReceipt {
             .block(kv("申请人", &self.applicant))
             .block(kv("证件号码", &self.id_number_masked))
             .block(kv("受理时间", &self.accepted_at))
-            .block(kv("承诺办结", &self.promised_by))
+            .block(kv("承诺办结", &self.promised_by));
+        if !self.pickup.is_empty() {
+            r = r.block(kv("结果领取", &self.pickup));
+        }
+        if !self.note.is_empty() {
+            r = r.styled(&self.note, Align::Left, true, (1, 1));
+        }
+        r = r
             .block(Block::Rule)
             .styled("已收材料：", Align::Left, true, (1, 1));
         for (i, m) in self.materials.iter().enumerate() {
@@ -171,13 +187,15 @@ impl ApplicationReceipt {
                 align: Align::Center,
             });
         }
-        Ok(r.block(Block::Qr {
-            data: self.query_url.clone(),
-            module: if paper == Paper::Mm58 { 4 } else { 5 },
-            level: QrLevel::M,
-            align: Align::Center,
-        })
-        .styled(
+        if !self.query_url.is_empty() {
+            r = r.block(Block::Qr {
+                data: self.query_url.clone(),
+                module: if paper == Paper::Mm58 { 4 } else { 5 },
+                level: QrLevel::M,
+                align: Align::Center,
+            });
+        }
+        Ok(r.styled(
             "凭办件编号和查询密码查询办理进度",
             Align::Center,
             false,
@@ -328,6 +346,8 @@ mod tests {
             accepted_at: "t".into(),
             promised_by: "t".into(),
             query_url: "u".into(),
+            pickup: String::new(),
+            note: String::new(),
         };
         assert!(r.receipt(Paper::Mm80).unwrap_err().contains("masked"));
     }

@@ -404,6 +404,8 @@ fn receipts_render_for_review() {
                 accepted_at: "2026-11-23 10:02".into(),
                 promised_by: "2026-12-07".into(),
                 query_url: "https://zwfw.example/case/SQ2026112300017".into(),
+                pickup: String::new(),
+                note: String::new(),
             }
             .receipt(Paper::Mm80)
             .unwrap(),

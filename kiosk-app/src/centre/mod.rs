@@ -267,6 +267,32 @@ impl CentreClient {
             .await
     }
 
+    /// Files an application; the same `local_ref` again gets the same case.
+    pub async fn file_case(
+        &self,
+        filing: &kiosk_protocol::cases::CaseSubmission,
+    ) -> Result<kiosk_protocol::cases::Case, CentreError> {
+        self.json(self.post_json("/api/v1/cases", filing)).await
+    }
+
+    /// A case by its number (or local reference) and query password.
+    pub async fn lookup_case(
+        &self,
+        lookup: &kiosk_protocol::cases::CaseLookup,
+    ) -> Result<kiosk_protocol::cases::Case, CentreError> {
+        self.json(self.post_json("/api/v1/cases/lookup", lookup))
+            .await
+    }
+
+    /// An identified citizen's cases, newest first.
+    pub async fn cases_of(
+        &self,
+        holder_sha256: &str,
+    ) -> Result<Vec<kiosk_protocol::cases::Case>, CentreError> {
+        let path = format!("/api/v1/holders/{holder_sha256}/cases");
+        self.json(self.get(&path)).await
+    }
+
     pub async fn consume_seal(&self, id: &str) -> Result<SealAuthorisation, CentreError> {
         let path = format!("/api/v1/seal-authorisations/{id}/consume");
         let body = serde_json::json!({ "device_id": self.device_id });
@@ -317,5 +343,12 @@ impl BlockingCentre {
 
     pub fn consume_seal(&self, id: &str) -> Result<SealAuthorisation, CentreError> {
         self.run(|c| async move { c.consume_seal(id).await })
+    }
+
+    pub fn file_case(
+        &self,
+        filing: &kiosk_protocol::cases::CaseSubmission,
+    ) -> Result<kiosk_protocol::cases::Case, CentreError> {
+        self.run(|c| async move { c.file_case(filing).await })
     }
 }

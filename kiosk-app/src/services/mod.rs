@@ -2,6 +2,7 @@
 //! devices: two-phase outputs, the face check, and (with the journeys) the card, the guide
 //! lights, the hall catalogue, the queue and the citizen's e-ID code.
 
+pub mod apply;
 pub mod card;
 pub mod catalogue;
 pub mod eid;

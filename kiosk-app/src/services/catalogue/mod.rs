@@ -9,7 +9,7 @@ pub mod forms;
 pub mod items;
 pub mod search;
 
-pub use forms::{Field, FieldError, FieldKind, Form, Prefill, Validator};
+pub use forms::{CompiledField, Field, FieldError, FieldKind, Form, Prefill, Validator};
 pub use items::{
     Answers, Category, Choice, Guide, ItemKind, Material, MaterialSource, Plan, Question,
     ServiceItem,
@@ -98,6 +98,10 @@ pub struct Hall {
     /// a citizen can read it on a phone. Empty: no QR code.
     #[serde(default)]
     pub guide_url: String,
+    /// Where a citizen follows a case on a phone (`…?case=20261203000042`); the receipt's QR
+    /// code. Empty: no QR code.
+    #[serde(default)]
+    pub query_url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -66,6 +66,16 @@ pub enum UiIntent {
     Rate(u8),
     /// A rating tag touched.
     RatingTag(String),
+    /// "Apply here" on the guide's material list.
+    ApplyHere,
+    /// An option of the field on screen, or a pick-up way.
+    ChooseOption(usize),
+    /// A key of the digit pad: `0`–`9`, `X`, `-`, `.`, `@`.
+    DigitKey(char),
+    DeletePage(usize),
+    /// A finished stroke on the signature pad: (x, y, milliseconds, pressure) in pad units.
+    InkStroke(Vec<(f32, f32, u32, Option<f32>)>),
+    ClearSignature,
 }
 
 /// A material line of the guide's list, in the screen's language.
@@ -102,6 +112,8 @@ pub struct GuideView {
     pub materials: Vec<MaterialLine>,
     pub at_window: bool,
     pub can_print: bool,
+    /// "Apply here" shows.
+    pub can_apply: bool,
     pub printed: bool,
     /// What the QR code holds (empty: none).
     pub qr: String,
@@ -169,6 +181,7 @@ pub struct UiView {
     pub care: bool,
     pub login: LoginView,
     pub copy: CopyView,
+    pub apply: crate::ApplyUiView,
 }
 
 impl Default for UiView {
@@ -199,6 +212,7 @@ impl Default for UiView {
             care: false,
             login: LoginView::default(),
             copy: CopyView::default(),
+            apply: crate::ApplyUiView::default(),
         }
     }
 }
@@ -226,6 +240,7 @@ pub struct Ui {
     pictures: RefCell<HashMap<PathBuf, Image>>,
     language: RefCell<Option<Language>>,
     last_slide: RefCell<Option<SlideLine>>,
+    pub(crate) apply: crate::bind_apply::ApplyModels,
 }
 
 /// Makes `model` hold `rows`, touching only the rows that differ.
@@ -252,6 +267,7 @@ impl Ui {
     /// Builds the window for `portrait` or landscape in `lang`, with the terminal's texts.
     pub fn new(texts: &TerminalTexts, lang: Language, portrait: bool) -> Result<Ui, UiError> {
         let app = AppWindow::new().map_err(|e| UiError::Platform(e.to_string()))?;
+        let apply = crate::bind_apply::ApplyModels::new(&app);
         let ui = Ui {
             rows: Rc::new(VecModel::default()),
             left: Rc::new(VecModel::default()),
@@ -270,6 +286,7 @@ impl Ui {
             pictures: RefCell::new(HashMap::new()),
             language: RefCell::new(None),
             last_slide: RefCell::new(None),
+            apply,
             app,
         };
         let d = ui.app.global::<Devices>();
@@ -360,6 +377,53 @@ impl Ui {
         plain!(on_use_fingerprint, UiIntent::UseFingerprint);
         plain!(on_capture, UiIntent::Capture);
         plain!(on_other_use, UiIntent::OtherUse);
+        plain!(on_apply_here, UiIntent::ApplyHere);
+        plain!(on_clear_signature, UiIntent::ClearSignature);
+        {
+            let f = f.clone();
+            i.on_choose_option(move |n| {
+                if let Ok(n) = usize::try_from(n) {
+                    f(UiIntent::ChooseOption(n))
+                }
+            });
+        }
+        {
+            let f = f.clone();
+            i.on_delete_page(move |n| {
+                if let Ok(n) = usize::try_from(n) {
+                    f(UiIntent::DeletePage(n))
+                }
+            });
+        }
+        {
+            let f = f.clone();
+            i.on_digit_key(move |k| {
+                let mut chars = k.chars();
+                if let (Some(c), None) = (chars.next(), chars.next()) {
+                    f(UiIntent::DigitKey(c))
+                }
+            });
+        }
+        {
+            let f = f.clone();
+            i.on_ink_stroke(move |text| {
+                // "x y ms pressure;" a point; a point that does not parse is left out.
+                let stroke = text
+                    .split(';')
+                    .filter_map(|p| {
+                        let v: Vec<f32> = p
+                            .split_whitespace()
+                            .filter_map(|n| n.parse().ok())
+                            .collect();
+                        (v.len() == 4).then(|| {
+                            let pressure = (v[3] >= 0.0).then_some(v[3]);
+                            (v[0], v[1], v[2].max(0.0) as u32, pressure)
+                        })
+                    })
+                    .collect();
+                f(UiIntent::InkStroke(stroke))
+            });
+        }
         {
             let f = f.clone();
             i.on_rate(move |n| {
@@ -529,6 +593,7 @@ impl Ui {
         self.show_guide(&v.guide);
         self.show_login(&v.login);
         self.show_copy(&v.copy);
+        self.show_apply(&v.apply);
         let theme = self.app.global::<crate::Theme>();
         if theme.get_care() != v.care {
             theme.set_care(v.care);
@@ -586,6 +651,7 @@ impl Ui {
         update_model(&self.materials, &materials);
         g.set_at_window(v.at_window);
         g.set_can_print(v.can_print);
+        g.set_can_apply(v.can_apply);
         g.set_printed(v.printed);
         g.set_problem(s(&v.problem));
         let current = self.qr.borrow().as_ref().map(|(text, _)| text.clone());

@@ -71,7 +71,7 @@ fn s(x: &str) -> SharedString {
 }
 
 /// Decodes a JPEG for the screen; a picture that does not decode shows nothing.
-fn jpeg_image(bytes: &[u8]) -> Option<Image> {
+pub(crate) fn jpeg_image(bytes: &[u8]) -> Option<Image> {
     let img = image::load_from_memory_with_format(bytes, image::ImageFormat::Jpeg)
         .ok()?
         .to_rgb8();

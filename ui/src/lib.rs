@@ -6,11 +6,13 @@
 slint::include_modules!();
 
 mod bind;
+mod bind_apply;
 mod bind_copy;
 
 pub use bind::{
     GroupLine, GuideView, JourneyLine, MaterialLine, Problem, SlideLine, Ui, UiIntent, UiView,
 };
+pub use bind_apply::ApplyUiView;
 pub use bind_copy::{CopyView, JpegPicture, LoginView};
 
 use std::path::Path;

@@ -309,6 +309,8 @@ pub struct JourneysConfig {
     pub ticket: TicketJourneyConfig,
     #[serde(default, rename = "id-copy")]
     pub id_copy: IdCopyConfig,
+    #[serde(default)]
+    pub apply: ApplyConfig,
 }
 
 impl Default for JourneysConfig {
@@ -317,6 +319,7 @@ impl Default for JourneysConfig {
             offered: default_offered(),
             ticket: TicketJourneyConfig::default(),
             id_copy: IdCopyConfig::default(),
+            apply: ApplyConfig::default(),
         }
     }
 }
@@ -349,8 +352,48 @@ pub struct IdCopyConfig {
     pub purposes: Vec<LocalText>,
 }
 
+/// `[journeys.apply]`: applying for a service item after its guide (offered with `apply` in
+/// `offered`, as "Apply here" on the guide's material list). Devices default to the first of
+/// their kind; the login uses the ticket journey's reader and scanner, the receipt its
+/// printer. `pickups` are the ways a result can be collected here (`window`, `mail`,
+/// `locker`); `agents` lets someone file for another person (代办).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyConfig {
+    #[serde(default)]
+    pub document_camera: Option<String>,
+    #[serde(default)]
+    pub face_camera: Option<String>,
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+    #[serde(default = "default_pickups")]
+    pub pickups: Vec<String>,
+    #[serde(default = "yes")]
+    pub agents: bool,
+}
+
+fn default_pickups() -> Vec<String> {
+    vec!["window".into(), "mail".into()]
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for ApplyConfig {
+    fn default() -> Self {
+        ApplyConfig {
+            document_camera: None,
+            face_camera: None,
+            fingerprint: None,
+            pickups: default_pickups(),
+            agents: true,
+        }
+    }
+}
+
 /// The journeys a terminal can offer.
-pub const JOURNEYS: &[&str] = &["ticket", "guide", "id-copy"];
+pub const JOURNEYS: &[&str] = &["ticket", "guide", "id-copy", "apply"];
 
 /// `[catalogue]`: for a terminal whose centre is embedded (the sim profile, a stand-alone
 /// ticket machine), a catalogue file to publish into that centre at start, signed with a

@@ -109,6 +109,8 @@ pub enum Input {
     Retry,
     Done,
     Cancel,
+    /// "Apply here" on the material list.
+    Apply,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,12 +130,32 @@ pub enum Outcome {
         item: String,
         printed: bool,
     },
+    /// The citizen applies for `item` with these answers here: the application journey
+    /// takes over.
+    Apply {
+        item: String,
+        answers: Answers,
+    },
     Left,
 }
 
 pub struct Context<'a> {
     pub catalogue: Option<&'a Catalogue>,
     pub can_print: bool,
+    /// This terminal takes applications (`apply` is offered).
+    pub can_apply: bool,
+}
+
+impl Context<'_> {
+    /// Whether "Apply here" shows on the material list of `item` for `answers`: an item that
+    /// is a case, answers that keep it out of a window, and a terminal that takes them.
+    pub fn applicable(&self, item: &str, answers: &Answers) -> bool {
+        self.can_apply
+            && self.item(item).is_some_and(|i| {
+                i.kind == crate::services::catalogue::ItemKind::Apply
+                    && i.plan(answers).is_ok_and(|p| p.at_window.is_empty())
+            })
+    }
 }
 
 impl Context<'_> {
@@ -348,6 +370,15 @@ pub fn step(stage: &Stage, input: Input, ctx: &Context<'_>) -> (Stage, Vec<Effec
             }
         }
 
+        (Stage::Materials { item, answers, .. }, Input::Apply) if ctx.applicable(item, answers) => {
+            (
+                stage.clone(),
+                vec![Effect::Finish(Outcome::Apply {
+                    item: item.clone(),
+                    answers: answers.clone(),
+                })],
+            )
+        }
         (Stage::Materials { item, answers, .. }, Input::Print) if ctx.can_print => (
             Stage::Printing {
                 item: item.clone(),

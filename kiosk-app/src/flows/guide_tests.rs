@@ -13,6 +13,7 @@ fn run(c: &Catalogue, can_print: bool, inputs: Vec<Input>) -> (Stage, Vec<Effect
     let ctx = Context {
         catalogue: Some(c),
         can_print,
+        can_apply: true,
     };
     let (mut stage, mut all) = start(&ctx);
     for i in inputs {
@@ -219,6 +220,7 @@ fn printing_the_list_and_every_print_fault() {
         let ctx = Context {
             catalogue: Some(&c),
             can_print: true,
+            can_apply: true,
         };
         let (back, _) = step(&stage, Input::Back, &ctx);
         assert!(
@@ -243,6 +245,7 @@ fn a_print_in_progress_is_not_abandoned_and_every_other_screen_leads_out() {
     let ctx = Context {
         catalogue: Some(&c),
         can_print: true,
+        can_apply: true,
     };
     let printing = Stage::Printing {
         item: "gongjijin-jiaocun-zhengming".into(),
@@ -279,6 +282,7 @@ fn no_items_is_a_problem_screen_not_an_empty_list() {
     let ctx = Context {
         catalogue: None,
         can_print: true,
+        can_apply: true,
     };
     let (stage, _) = start(&ctx);
     let (_, fx) = step(&stage, Input::Back, &ctx);

@@ -34,6 +34,8 @@ use crate::services::guide::{self as lights, Module};
 use crate::services::outputs::OutputDesk;
 use crate::services::queue::{self, NumberProblem, PrintProblem, Printed};
 
+#[path = "host_apply.rs"]
+mod application;
 #[path = "host_idcopy.rs"]
 mod copy;
 #[path = "host_login.rs"]
@@ -75,6 +77,8 @@ pub struct View {
     pub guide_url: String,
     /// The session holds a receipt printer (the guide can print its list).
     pub can_print: bool,
+    /// "Apply here" shows on the guide's material list.
+    pub guide_can_apply: bool,
     /// The login can fall back to the finger: a module, and a card with fingerprints.
     pub finger_possible: bool,
     /// The identified citizen's name, masked (张**), once the login succeeded.
@@ -90,7 +94,11 @@ pub struct View {
     /// The copy's front as taken, and the page as it will print (JPEG, the session's).
     pub copy_front: Option<Picture>,
     pub copy_page: Option<Picture>,
+    /// What the application screens show.
+    pub apply: Option<application::ApplyView>,
 }
+
+pub use application::{ApplyView, Secret};
 
 /// What the on-screen keyboard shows.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -142,6 +150,17 @@ enum Msg {
     SideCaptured(u64, Side, Result<Zeroizing<Vec<u8>>, CaptureProblem>),
     Composed(u64, Result<crate::services::idcopy::Copy, String>),
     CopyPrinted(u64, Result<(), PrintProblem>),
+    PageCaptured(
+        u64,
+        usize,
+        Result<crate::services::apply::Page, super::apply::CaptureProblem>,
+    ),
+    Filed(
+        u64,
+        Box<crate::services::apply::Application>,
+        Result<crate::services::apply::filing::Receipt, String>,
+    ),
+    ReceiptPrinted(u64, Result<(), PrintProblem>),
     Stop,
 }
 
@@ -320,6 +339,12 @@ struct Worker {
     pictures: Vec<(&'static str, Picture)>,
     /// The on-screen keyboard's text while a journey asks for one.
     typing: Option<typing::Typing>,
+    /// The item and answers the guide handed over, while the application starts.
+    pending_apply: Option<(String, crate::services::catalogue::Answers)>,
+    /// The application being filled (personal data; wiped with the session).
+    application: Option<crate::services::apply::Application>,
+    /// The application's shape while the filing thread holds it.
+    apply_shape: Option<super::apply::Context>,
 }
 
 impl Worker {
@@ -363,6 +388,9 @@ impl Worker {
             purposes: Vec::new(),
             pictures: Vec::new(),
             typing: None,
+            pending_apply: None,
+            application: None,
+            apply_shape: None,
         };
         w.purposes = crate::services::idcopy::purposes(&w.cfg.config.journeys.id_copy.purposes);
         w.offers = w.compute_offers();
@@ -447,6 +475,21 @@ impl Worker {
                 _ => String::new(),
             },
             can_print: self.claims.as_ref().is_some_and(|c| c.printer.is_some()),
+            guide_can_apply: match &self.kiosk.screen {
+                Screen::Guide(guide::Stage::Materials { item, answers, .. }) => guide::Context {
+                    catalogue: c,
+                    can_print: false,
+                    can_apply: self
+                        .cfg
+                        .config
+                        .journeys
+                        .offered
+                        .iter()
+                        .any(|j| j == "apply"),
+                }
+                .applicable(item, answers),
+                _ => false,
+            },
             finger_possible: self.card_facts.fingerprint
                 && self
                     .claims
@@ -471,16 +514,25 @@ impl Worker {
             face_preview: self.picture(login::FACE_PREVIEW),
             copy_front: self.picture(copy::kept_name(Side::Front)),
             copy_page: self.picture(copy::PREVIEW),
+            apply: self.apply_view(),
         }
     }
 
     /// On a screen where the citizen types: what "next" sends when words are typed.
-    fn typing_screen(&self) -> Option<idcopy::Input> {
+    fn typing_screen(&self) -> Option<kiosk::Input> {
         match &self.kiosk.screen {
-            Screen::IdCopy(idcopy::Stage::TypeUse) => Some(idcopy::Input::UseTyped),
-            Screen::IdCopy(idcopy::Stage::Rating(super::rating::Stage::Complaint { .. })) => {
-                Some(idcopy::Input::Rating(super::rating::Input::Complained))
+            Screen::IdCopy(idcopy::Stage::TypeUse) => {
+                Some(kiosk::Input::IdCopy(idcopy::Input::UseTyped))
             }
+            Screen::IdCopy(idcopy::Stage::Rating(super::rating::Stage::Complaint { .. })) => Some(
+                kiosk::Input::IdCopy(idcopy::Input::Rating(super::rating::Input::Complained)),
+            ),
+            Screen::Apply(super::apply::Stage::Rating {
+                stage: super::rating::Stage::Complaint { .. },
+                ..
+            }) => Some(kiosk::Input::Apply(super::apply::Input::Rating(
+                super::rating::Input::Complained,
+            ))),
             _ => None,
         }
     }
@@ -541,6 +593,7 @@ impl Worker {
         let now = self.now();
         let offers = self.offers.clone();
         let idcopy = self.idcopy_context();
+        let apply = self.apply_context();
         let effects = {
             let ctx = kiosk::Context {
                 now,
@@ -555,8 +608,16 @@ impl Worker {
                 guide: guide::Context {
                     catalogue: self.catalogue.as_ref(),
                     can_print,
+                    can_apply: self
+                        .cfg
+                        .config
+                        .journeys
+                        .offered
+                        .iter()
+                        .any(|j| j == "apply"),
                 },
                 idcopy,
+                apply,
                 default_english,
             };
             self.kiosk.step(input, &ctx)
@@ -572,10 +633,14 @@ impl Worker {
                 self.tap(tap);
                 self.step(kiosk::Input::Touch);
             }
+            Msg::Input(kiosk::Input::Ink(stroke)) => {
+                self.ink(stroke);
+                self.step(kiosk::Input::Touch);
+            }
             // "Next" on a typed text (the copy's use, a complaint): only with words typed.
             Msg::Input(kiosk::Input::Next) if self.typing_screen().is_some() => {
                 if let (Some(done), Some(_)) = (self.typing_screen(), self.typed()) {
-                    self.step(kiosk::Input::IdCopy(done));
+                    self.step(done);
                 }
             }
             Msg::Input(i) => {
@@ -601,11 +666,11 @@ impl Worker {
             }
             Msg::Code(generation, result)
                 if generation == self.generation
-                    && matches!(self.kiosk.screen, Screen::IdCopy(_)) =>
+                    && matches!(self.kiosk.screen, Screen::IdCopy(_) | Screen::Apply(_)) =>
             {
                 if let Ok((code, _)) = result {
                     let input = self.login_code(&code);
-                    self.step(kiosk::Input::IdCopy(idcopy::Input::Login(input)));
+                    self.to_login(input);
                 }
             }
             Msg::Code(generation, result) if generation == self.generation => {
@@ -653,17 +718,18 @@ impl Worker {
             }
             Msg::LoginCard(generation, result) if generation == self.generation => {
                 let input = self.login_card(result);
-                self.step(kiosk::Input::IdCopy(idcopy::Input::Login(input)));
+                self.to_login(input);
             }
             Msg::FacePrompt(generation, p) if generation == self.generation => {
-                self.step(kiosk::Input::IdCopy(idcopy::Input::Login(
-                    super::identify::Input::FacePrompt(p),
-                )));
+                self.to_login(super::identify::Input::FacePrompt(p));
             }
             Msg::FacePreview(generation, jpeg) if generation == self.generation => {
                 if matches!(
                     self.kiosk.screen,
                     Screen::IdCopy(idcopy::Stage::Login(super::identify::Stage::Face { .. }))
+                        | Screen::Apply(super::apply::Stage::Login(
+                            super::identify::Stage::Face { .. }
+                        ))
                 ) {
                     self.pictures.retain(|(n, _)| *n != login::FACE_PREVIEW);
                     self.pictures
@@ -673,15 +739,11 @@ impl Worker {
             Msg::FaceDone(generation, d) if generation == self.generation => {
                 self.face_cancel = None;
                 self.drop_face_preview();
-                self.step(kiosk::Input::IdCopy(idcopy::Input::Login(
-                    super::identify::Input::FaceDone(d),
-                )));
+                self.to_login(super::identify::Input::FaceDone(d));
             }
             Msg::FingerDone(generation, r) if generation == self.generation => {
                 self.finger_cancel = None;
-                self.step(kiosk::Input::IdCopy(idcopy::Input::Login(
-                    super::identify::Input::FingerDone(r),
-                )));
+                self.to_login(super::identify::Input::FingerDone(r));
             }
             Msg::SideCaptured(generation, side, r) if generation == self.generation => {
                 let r = r.map(|bytes| self.keep_picture(copy::kept_name(side), bytes));
@@ -699,6 +761,15 @@ impl Worker {
             Msg::CopyPrinted(generation, r) if generation == self.generation => {
                 self.step(kiosk::Input::IdCopy(idcopy::Input::Printed(r)));
             }
+            Msg::PageCaptured(generation, at, r) if generation == self.generation => {
+                self.page_captured(at, r);
+            }
+            Msg::Filed(generation, app, r) if generation == self.generation => {
+                self.filed(app, r);
+            }
+            Msg::ReceiptPrinted(generation, r) if generation == self.generation => {
+                self.step(kiosk::Input::Apply(super::apply::Input::Printed(r)));
+            }
             // A result from a session that already ended.
             Msg::Card(..)
             | Msg::Code(..)
@@ -712,8 +783,19 @@ impl Worker {
             | Msg::FingerDone(..)
             | Msg::SideCaptured(..)
             | Msg::Composed(..)
-            | Msg::CopyPrinted(..) => {}
+            | Msg::CopyPrinted(..)
+            | Msg::PageCaptured(..)
+            | Msg::Filed(..)
+            | Msg::ReceiptPrinted(..) => {}
             Msg::Stop => {}
+        }
+    }
+
+    /// A login input for whichever journey's login is on screen.
+    fn to_login(&mut self, input: super::identify::Input) {
+        match self.kiosk.screen {
+            Screen::Apply(_) => self.step(kiosk::Input::Apply(super::apply::Input::Login(input))),
+            _ => self.step(kiosk::Input::IdCopy(idcopy::Input::Login(input))),
         }
     }
 
@@ -878,6 +960,8 @@ impl Worker {
             kiosk::Effect::EndSession(reason) => self.end_session(reason),
             kiosk::Effect::Journey(j) => self.journey(j),
             kiosk::Effect::Guide(g) => self.guide(g),
+            kiosk::Effect::Apply(a) => self.apply(a),
+            kiosk::Effect::BeginApply { item, answers } => self.begin_apply(item, answers),
         }
     }
 
@@ -968,6 +1052,12 @@ impl Worker {
             });
             return;
         }
+        if journey == "apply" {
+            let (claims, app) = self.claims_for_apply(&|id| claim(id).unwrap_or(None));
+            self.claims = Some(claims);
+            self.application = app;
+            return;
+        }
         if journey == "id-copy" {
             // A device the session cannot have is simply not there: the login goes by what
             // remains, and without the camera or the printer the journey says so.
@@ -1036,6 +1126,8 @@ impl Worker {
         };
         self.pictures.clear();
         self.typing = None;
+        self.application = None;
+        self.apply_shape = None;
         self.taken_until = None;
         self.request = None;
         self.ticket = None;

@@ -139,7 +139,7 @@ impl Worker {
                 level,
                 tags,
                 complaint,
-            }) => self.record_rating(level, &tags, complaint),
+            }) => self.record_rating(level, &tags, complaint, None),
             idcopy::Effect::StartTyping => self.start_typing(),
             idcopy::Effect::StopTyping => self.stop_typing(),
             idcopy::Effect::Finish(_) => {}

@@ -42,15 +42,17 @@ impl Worker {
                 has_scanner: has(DeviceKind::QrScanner, &j.ticket.scanner),
                 face: has(DeviceKind::FaceCamera, &j.id_copy.face_camera),
                 finger: has(DeviceKind::Fingerprint, &j.id_copy.fingerprint),
-                agents: false,
+                agents: self.pending_apply.is_some() && j.apply.agents,
             };
         };
+        // Filing for someone is for applications; a copy of a card needs its holder.
+        let applying = self.session.as_ref().is_some_and(|s| s.journey == "apply");
         identify::Context {
             has_reader: c.reader.is_some(),
             has_scanner: c.scanner.is_some(),
             face: c.face_camera.is_some(),
             finger: c.fingerprint.is_some(),
-            agents: false,
+            agents: applying && self.cfg.config.journeys.apply.agents,
         }
     }
 
@@ -105,7 +107,7 @@ impl Worker {
                     c.cancel();
                 }
             }
-            identify::Effect::Identified(_, factor) => {
+            identify::Effect::Identified(role, factor) => {
                 let bus = &self.cfg.runtime.events;
                 if let Some(s) = self.session.as_mut() {
                     s.identified(factor.as_str());
@@ -115,12 +117,32 @@ impl Worker {
                             .field("session", s.id)
                             .field("journey", s.journey)
                             .field("factor", factor.as_str())
+                            .field("role", role.as_str())
                             .field("holder", masked),
+                    );
+                    if role == identify::Role::Agent {
+                        s.identity_is_agent();
+                    }
+                }
+            }
+            // The principal's card was read after the agent's check: the session names the
+            // principal, and the agent stays beside (the record says who acted for whom).
+            identify::Effect::PrincipalRead => {
+                let bus = &self.cfg.runtime.events;
+                if let Some(s) = self.session.as_ref() {
+                    let principal = s.identity().map(|i| i.masked_number()).unwrap_or_default();
+                    let agent = s.agent().map(|i| i.masked_number()).unwrap_or_default();
+                    bus.emit(
+                        Event::new(EventKind::SessionIdentified, bus.now())
+                            .field("session", s.id)
+                            .field("journey", s.journey)
+                            .field("factor", "principal-card")
+                            .field("role", "principal")
+                            .field("holder", principal)
+                            .field("agent", agent),
                     );
                 }
             }
-            // Filing for someone is not offered by the journeys on screen yet.
-            identify::Effect::PrincipalRead => {}
             identify::Effect::Forget => {
                 self.card_facts = CardFacts {
                     photo: false,

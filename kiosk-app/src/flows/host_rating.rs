@@ -1,7 +1,7 @@
 //! The host's side of the rating (好差评): one `session.rated` record in the journal with the
 //! level and tags, and the complaint typed for a low level sealed in the attachment store (it
 //! is the citizen's own words and may name them), referred to by its hash. The sync uploads
-//! both to the centre.
+//! both to the centre. An application's rating names its case.
 
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -10,7 +10,15 @@ use super::Worker;
 use crate::flows::rating::Level;
 
 impl Worker {
-    pub(super) fn record_rating(&mut self, level: Level, tags: &[String], complaint: bool) {
+    /// `case`: the case the rating is for (an application's number or reference): the centre
+    /// keeps one rating per case.
+    pub(super) fn record_rating(
+        &mut self,
+        level: Level,
+        tags: &[String],
+        complaint: bool,
+        case: Option<&str>,
+    ) {
         let Some(session) = self.session.as_ref() else {
             return;
         };
@@ -41,6 +49,10 @@ impl Worker {
             "at": self.cfg.runtime.events.now(),
             "attachments": attachments,
         });
+        let mut payload = payload;
+        if let Some(c) = case {
+            payload["case"] = json!(c);
+        }
         if let Err(e) = self.cfg.journal.lock().enqueue("session.rated", payload) {
             tracing::error!(error = %e, "the rating could not be recorded");
         }

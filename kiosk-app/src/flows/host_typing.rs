@@ -16,6 +16,9 @@ pub enum Tap {
     Key(Key),
     /// A candidate of the page showing.
     Pick(usize),
+    /// A digit, `X` (the ID number's check letter), or `-`, `.`, `@` from the digit pad: typed
+    /// as it is.
+    Char(char),
 }
 
 #[derive(Default)]
@@ -25,12 +28,15 @@ pub(super) struct Typing {
     pub state: State,
     /// The engine could not start: letters are typed as they are.
     pub plain: bool,
+    /// The longest text this keyboard takes.
+    pub max: usize,
 }
 
 impl Typing {
     fn push(&mut self, s: &str) {
+        let max = if self.max == 0 { MAX_CHARS } else { self.max };
         for c in s.chars() {
-            if self.text.chars().count() < MAX_CHARS {
+            if self.text.chars().count() < max {
                 self.text.push(c);
             }
         }
@@ -39,15 +45,28 @@ impl Typing {
 
 impl Worker {
     pub(super) fn start_typing(&mut self) {
-        let dir = self.cfg.config.data_dir().join("ime");
-        let ime = Ime::start(&dir)
-            .map_err(|e| tracing::warn!(error = %e, "pinyin input unavailable; letters only"))
-            .ok();
-        self.typing = Some(Typing {
+        self.start_typing_with("", MAX_CHARS, true);
+    }
+
+    /// The keyboard starts with `initial` (a prefilled or earlier value), taking at most `max`
+    /// characters; `pinyin` false for the digit pad and Latin letters (no engine then).
+    pub(super) fn start_typing_with(&mut self, initial: &str, max: usize, pinyin: bool) {
+        let ime = if pinyin {
+            let dir = self.cfg.config.data_dir().join("ime");
+            Ime::start(&dir)
+                .map_err(|e| tracing::warn!(error = %e, "pinyin input unavailable; letters only"))
+                .ok()
+        } else {
+            None
+        };
+        let mut t = Typing {
             plain: ime.is_none(),
             ime,
+            max,
             ..Typing::default()
-        });
+        };
+        t.push(initial);
+        self.typing = Some(t);
     }
 
     /// The keyboard goes; what was typed stays for the page.
@@ -74,7 +93,10 @@ impl Worker {
             (None, Tap::Key(Key::Letter(c))) if c.is_ascii_alphabetic() => {
                 t.push(&c.to_string());
             }
-            (None, _) => {}
+            (_, Tap::Char(c)) if !pending && (c.is_ascii_digit() || "Xx-.@_".contains(c)) => {
+                t.push(&c.to_ascii_uppercase().to_string());
+            }
+            (_, Tap::Char(_)) | (None, _) => {}
         }
         let committed = std::mem::take(&mut t.state.committed);
         t.push(&committed);

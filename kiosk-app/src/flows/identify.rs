@@ -31,6 +31,15 @@ pub enum Role {
     Agent,
 }
 
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Citizen => "citizen",
+            Role::Agent => "agent",
+        }
+    }
+}
+
 /// How a person was identified, for the record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Factor {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
+use super::apply;
 use super::guide;
 use super::idcopy;
 use super::idle::{Idle, IdleState};
@@ -42,6 +43,7 @@ pub enum Screen {
     Ticket(ticket::Stage),
     Guide(guide::Stage),
     IdCopy(idcopy::Stage),
+    Apply(apply::Stage),
     StaffPin,
     DeviceStatus,
 }
@@ -54,6 +56,7 @@ impl Screen {
             Screen::Ticket(s) => s.screen(),
             Screen::Guide(s) => s.screen(),
             Screen::IdCopy(s) => s.screen(),
+            Screen::Apply(s) => s.screen(),
             Screen::StaffPin => "staff-pin",
             Screen::DeviceStatus => "device-status",
         }
@@ -76,7 +79,7 @@ impl Screen {
                         | idcopy::Stage::Printing { .. }
                         | idcopy::Stage::Login(super::identify::Stage::Face { .. })
                 )
-        )
+        ) || matches!(self, Screen::Apply(s) if s.waits())
     }
 }
 
@@ -128,6 +131,7 @@ pub enum Input {
     Journey(ticket::Input),
     Guide(guide::Input),
     IdCopy(idcopy::Input),
+    Apply(apply::Input),
     /// "Back", "Try again" and "Done" as the screen's buttons say them, for whichever
     /// journey is showing.
     Back,
@@ -139,6 +143,8 @@ pub enum Input {
     Next,
     /// A tap on the on-screen keyboard (the host keeps the text).
     Type(super::host::typing::Tap),
+    /// A stroke finished on the signature pad (the host keeps the strokes).
+    Ink(Vec<crate::services::apply::ink::InkPoint>),
     Help(bool),
     ToggleLanguage,
     ToggleCare,
@@ -163,6 +169,13 @@ pub enum Effect {
     Journey(ticket::Effect),
     Guide(guide::Effect),
     IdCopy(idcopy::Effect),
+    Apply(apply::Effect),
+    /// The guide handed over to an application for `item` with `answers`: the host prepares
+    /// it and starts the `apply` journey.
+    BeginApply {
+        item: String,
+        answers: crate::services::catalogue::Answers,
+    },
 }
 
 /// What the kiosk knows when it steps.
@@ -175,6 +188,8 @@ pub struct Context<'a> {
     pub ticket: ticket::Context<'a>,
     pub guide: guide::Context<'a>,
     pub idcopy: idcopy::Context,
+    /// The application the host prepared, when one is about to start or running.
+    pub apply: Option<apply::Context>,
     pub default_english: bool,
 }
 
@@ -195,7 +210,7 @@ impl Kiosk {
     pub fn in_journey(&self) -> bool {
         matches!(
             self.screen,
-            Screen::Ticket(_) | Screen::Guide(_) | Screen::IdCopy(_)
+            Screen::Ticket(_) | Screen::Guide(_) | Screen::IdCopy(_) | Screen::Apply(_)
         )
     }
 
@@ -213,7 +228,7 @@ impl Kiosk {
                     self.go(Screen::Home, ctx);
                 }
             }
-            Input::Touch | Input::Continue | Input::Type(_) => {}
+            Input::Touch | Input::Continue | Input::Type(_) | Input::Ink(_) => {}
             Input::Next => match &self.screen {
                 Screen::Guide(stage) => {
                     let (stage, gfx) = guide::step(stage, guide::Input::Next, &ctx.guide);
@@ -224,6 +239,7 @@ impl Kiosk {
                     let (stage, cfx) = idcopy::step(stage, next, &ctx.idcopy);
                     self.enter_idcopy(stage, cfx, ctx, &mut fx);
                 }
+                Screen::Apply(_) => self.apply(apply::Input::Next, ctx, &mut fx),
                 _ => {}
             },
             Input::Help(on) => self.help = on,
@@ -240,6 +256,14 @@ impl Kiosk {
                     fx.push(Effect::StartSession("guide"));
                     let (stage, gfx) = guide::start(&ctx.guide);
                     self.enter_guide(stage, gfx, ctx, &mut fx);
+                }
+                // Not a home tile: the guide hands over to it, and the host prepared it.
+                if self.screen == Screen::Home && j == "apply" {
+                    if let Some(actx) = &ctx.apply {
+                        fx.push(Effect::StartSession("apply"));
+                        let (stage, afx) = apply::start(actx);
+                        self.enter_apply(stage, afx, ctx, &mut fx);
+                    }
                 }
                 if self.screen == Screen::Home && offered && j == "id-copy" {
                     fx.push(Effect::StartSession("id-copy"));
@@ -277,6 +301,14 @@ impl Kiosk {
                         let (stage, cfx) = idcopy::step(stage, c, &ctx.idcopy);
                         self.enter_idcopy(stage, cfx, ctx, &mut fx);
                     }
+                    Screen::Apply(_) => {
+                        let a = match input {
+                            Input::Back => apply::Input::Back,
+                            Input::Retry => apply::Input::Retry,
+                            _ => apply::Input::Done,
+                        };
+                        self.apply(a, ctx, &mut fx);
+                    }
                     _ => {}
                 }
             }
@@ -289,8 +321,10 @@ impl Kiosk {
                     let (stage, cfx) = idcopy::step(stage, idcopy::Input::Print, &ctx.idcopy);
                     self.enter_idcopy(stage, cfx, ctx, &mut fx);
                 }
+                Screen::Apply(_) => self.apply(apply::Input::Print, ctx, &mut fx),
                 _ => {}
             },
+            Input::Apply(i) => self.apply(i, ctx, &mut fx),
             Input::IdCopy(i) => {
                 if let Screen::IdCopy(stage) = &self.screen {
                     let (stage, cfx) = idcopy::step(stage, i, &ctx.idcopy);
@@ -316,6 +350,7 @@ impl Kiosk {
                     let (stage, cfx) = idcopy::step(stage, idcopy::Input::Cancel, &ctx.idcopy);
                     self.enter_idcopy(stage, cfx, ctx, &mut fx);
                 }
+                Screen::Apply(_) => self.apply(apply::Input::Cancel, ctx, &mut fx),
                 Screen::StaffPin | Screen::DeviceStatus => self.go(Screen::Home, ctx),
                 _ => {}
             },
@@ -402,6 +437,15 @@ impl Kiosk {
                     );
                     fx.push(Effect::EndSession(EndReason::TimedOut));
                 }
+                if let (Screen::Apply(stage), Some(actx)) = (&self.screen, &ctx.apply) {
+                    let (_, afx) = apply::step(stage, apply::Input::Cancel, actx);
+                    fx.extend(
+                        afx.into_iter()
+                            .filter(|e| !matches!(e, apply::Effect::Finish(_)))
+                            .map(Effect::Apply),
+                    );
+                    fx.push(Effect::EndSession(EndReason::TimedOut));
+                }
                 self.go(Screen::Attract, ctx);
             }
         }
@@ -453,12 +497,17 @@ impl Kiosk {
         }
         match finished {
             Some(outcome) => {
-                let reason = match outcome {
+                let reason = match &outcome {
                     guide::Outcome::Left => EndReason::Cancelled,
-                    guide::Outcome::Listed { .. } => EndReason::Done,
+                    guide::Outcome::Listed { .. } | guide::Outcome::Apply { .. } => EndReason::Done,
                 };
                 fx.push(Effect::EndSession(reason));
-                self.care = false;
+                if let guide::Outcome::Apply { item, answers } = outcome {
+                    // The citizen goes on: care mode and language stay for the application.
+                    fx.push(Effect::BeginApply { item, answers });
+                } else {
+                    self.care = false;
+                }
                 self.go(Screen::Home, ctx);
             }
             None => self.go(Screen::Guide(stage), ctx),
@@ -491,6 +540,43 @@ impl Kiosk {
                 self.go(Screen::Home, ctx);
             }
             None => self.go(Screen::IdCopy(stage), ctx),
+        }
+    }
+
+    /// One input to the application on screen.
+    fn apply(&mut self, input: apply::Input, ctx: &Context<'_>, fx: &mut Vec<Effect>) {
+        if let (Screen::Apply(stage), Some(actx)) = (&self.screen, &ctx.apply) {
+            let (stage, afx) = apply::step(stage, input, actx);
+            self.enter_apply(stage, afx, ctx, fx);
+        }
+    }
+
+    /// Moves to the application's new stage, or out of it when it finished.
+    fn enter_apply(
+        &mut self,
+        stage: apply::Stage,
+        afx: Vec<apply::Effect>,
+        ctx: &Context<'_>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let mut finished = None;
+        for e in afx {
+            if let apply::Effect::Finish(o) = &e {
+                finished = Some(o.clone());
+            }
+            fx.push(Effect::Apply(e));
+        }
+        match finished {
+            Some(outcome) => {
+                let reason = match outcome {
+                    apply::Outcome::Left => EndReason::Cancelled,
+                    _ => EndReason::Done,
+                };
+                fx.push(Effect::EndSession(reason));
+                self.care = false;
+                self.go(Screen::Home, ctx);
+            }
+            None => self.go(Screen::Apply(stage), ctx),
         }
     }
 

@@ -33,6 +33,8 @@ pub struct Session {
     /// On the terminal's clock.
     pub started: Duration,
     identity: Option<CitizenIdentity>,
+    /// Who files for the citizen (代办人), once confirmed; `identity` is then the principal.
+    agent: Option<CitizenIdentity>,
     appointment: Option<Zeroizing<String>>,
     /// Every code scanned during the visit, whatever it was.
     codes: Vec<Zeroizing<String>>,
@@ -51,6 +53,7 @@ impl Session {
             journey,
             started,
             identity: None,
+            agent: None,
             appointment: None,
             codes: Vec::new(),
             biometrics: None,
@@ -92,6 +95,18 @@ impl Session {
         self.kept.retain(|(n, _)| *n != name);
     }
 
+    /// The identity just confirmed is an agent's: it moves aside for the principal's card.
+    pub fn identity_is_agent(&mut self) {
+        if let Some(i) = self.identity.take() {
+            self.agent = Some(i);
+        }
+        self.biometrics = None;
+    }
+
+    pub fn agent(&self) -> Option<&CitizenIdentity> {
+        self.agent.as_ref()
+    }
+
     pub fn set_identity(&mut self, identity: CitizenIdentity) {
         self.identity = Some(identity);
     }
@@ -116,6 +131,7 @@ impl Session {
     /// keeping the session itself.
     pub fn forget(&mut self) {
         self.identity = None;
+        self.agent = None;
         self.appointment = None;
         self.biometrics = None;
         self.identified = None;
@@ -124,6 +140,7 @@ impl Session {
     /// Whether the session holds any personal data.
     pub fn holds_personal_data(&self) -> bool {
         self.identity.is_some()
+            || self.agent.is_some()
             || self.appointment.is_some()
             || !self.codes.is_empty()
             || self.biometrics.is_some()
@@ -133,6 +150,7 @@ impl Session {
     /// Wipes everything it holds (also done when it is dropped).
     pub fn wipe(&mut self) {
         self.identity = None;
+        self.agent = None;
         self.appointment = None;
         self.biometrics = None;
         self.identified = None;

@@ -488,6 +488,7 @@ impl Shell {
             guide: super::guide::Context {
                 catalogue: Some(&self.c),
                 can_print: true,
+                can_apply: true,
             },
             idcopy: super::idcopy::Context {
                 login: super::identify::Context {
@@ -506,6 +507,7 @@ impl Shell {
                 satisfied_tags: Vec::new(),
                 unsatisfied_tags: Vec::new(),
             },
+            apply: None,
             default_english: false,
         };
         self.k.step(i, &cx)

@@ -72,6 +72,17 @@ pub fn purposes(config: &[crate::config::LocalText]) -> Vec<Text> {
 /// One side of the card from a full-resolution still (inline, never a file), cut out and
 /// turned landscape, as JPEG.
 pub fn capture_side(rt: &Runtime, camera: &Claim) -> Result<Zeroizing<Vec<u8>>, CaptureProblem> {
+    let bytes = still(rt, camera)?;
+    let photo = kiosk_image::scan::decode(&bytes)
+        .map_err(|e| CaptureProblem::Camera(format!("the picture: {e}")))?;
+    let card = cut_out(&photo)?;
+    jpeg(&card, 92)
+        .map(|j| Zeroizing::new(j.bytes))
+        .map_err(|e| CaptureProblem::Camera(format!("encoding the side: {e}")))
+}
+
+/// A full-resolution still from the document camera, inline (never a file), as JPEG.
+pub fn still(rt: &Runtime, camera: &Claim) -> Result<Zeroizing<Vec<u8>>, CaptureProblem> {
     let mut v = rt
         .call_unrecorded(
             camera,
@@ -85,13 +96,7 @@ pub fn capture_side(rt: &Runtime, camera: &Claim) -> Result<Zeroizing<Vec<u8>>, 
         .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
         .map(Zeroizing::new);
     crate::services::card::wipe_json(&mut v);
-    let bytes = bytes.ok_or_else(|| CaptureProblem::Camera("a frame without a picture".into()))?;
-    let photo = kiosk_image::scan::decode(&bytes)
-        .map_err(|e| CaptureProblem::Camera(format!("the picture: {e}")))?;
-    let card = cut_out(&photo)?;
-    jpeg(&card, 92)
-        .map(|j| Zeroizing::new(j.bytes))
-        .map_err(|e| CaptureProblem::Camera(format!("encoding the side: {e}")))
+    bytes.ok_or_else(|| CaptureProblem::Camera("a frame without a picture".into()))
 }
 
 fn camera_problem(e: &CallError) -> String {

@@ -3,6 +3,7 @@
 //! intents; it decides nothing.
 
 pub mod view;
+pub mod view_apply;
 pub mod view_copy;
 pub mod voice;
 pub mod watchdog;

@@ -16,9 +16,19 @@ use crate::services::card::CardProblem;
 use crate::services::catalogue::{Category, Choice, Identification, Method, QueueGroup};
 use crate::services::queue::{NumberProblem, PrintProblem};
 
-pub fn intent(i: UiIntent) -> kiosk::Input {
+/// What a touch means to the flows, on the screen showing.
+pub fn intent(i: UiIntent, screen: &Screen) -> kiosk::Input {
+    use crate::flows::apply::Input as A;
     use kiosk::Input as K;
     use ticket::Input as T;
+    let applying = matches!(screen, Screen::Apply(_));
+    let login = |l: identify::Input| {
+        if applying {
+            K::Apply(A::Login(l))
+        } else {
+            K::IdCopy(idcopy::Input::Login(l))
+        }
+    };
     match i {
         UiIntent::Wake => K::Wake,
         UiIntent::Touch => K::Touch,
@@ -55,20 +65,41 @@ pub fn intent(i: UiIntent) -> kiosk::Input {
         UiIntent::ToggleCare => K::ToggleCare,
         // Speech is the window's (see `ui::voice`); as a step it is only a touch.
         UiIntent::ReadAloud | UiIntent::Speak(_) => K::Touch,
-        UiIntent::Agree => K::IdCopy(idcopy::Input::Login(identify::Input::Agree)),
-        UiIntent::UseFingerprint => {
-            K::IdCopy(idcopy::Input::Login(identify::Input::UseFingerprint))
-        }
+        UiIntent::Agree => login(identify::Input::Agree),
+        UiIntent::UseFingerprint => login(identify::Input::UseFingerprint),
+        UiIntent::Capture if applying => K::Apply(A::Capture),
         UiIntent::Capture => K::IdCopy(idcopy::Input::Capture),
         UiIntent::ChoosePurpose(n) => K::IdCopy(idcopy::Input::Purpose(n)),
         UiIntent::OtherUse => K::IdCopy(idcopy::Input::TypeUse),
         UiIntent::Rate(n) => match crate::flows::rating::Level::from_score(n) {
+            Some(l) if applying => K::Apply(A::Rate(l)),
             Some(l) => K::IdCopy(idcopy::Input::Rate(l)),
             None => K::Touch,
         },
+        UiIntent::RatingTag(t) if applying => {
+            K::Apply(A::Rating(crate::flows::rating::Input::Tag(t)))
+        }
         UiIntent::RatingTag(t) => {
             K::IdCopy(idcopy::Input::Rating(crate::flows::rating::Input::Tag(t)))
         }
+        UiIntent::ApplyHere => K::Guide(guide::Input::Apply),
+        UiIntent::ChooseOption(n) => K::Apply(A::Choose(n)),
+        UiIntent::DigitKey(c) => K::Type(Tap::Char(c)),
+        UiIntent::DeletePage(n) => K::Apply(A::DeletePage(n)),
+        UiIntent::ClearSignature => K::Apply(A::ClearSignature),
+        UiIntent::InkStroke(points) => K::Ink(
+            points
+                .into_iter()
+                .map(
+                    |(x, y, t_ms, pressure)| crate::services::apply::ink::InkPoint {
+                        x,
+                        y,
+                        t_ms,
+                        pressure,
+                    },
+                )
+                .collect(),
+        ),
         UiIntent::ImePick(n) => K::Type(Tap::Pick(n)),
         UiIntent::ImeKey(k) => {
             use kiosk_ime::Key;
@@ -103,6 +134,7 @@ fn screen_id(s: &Screen) -> ScreenId {
             Stage::Problem { .. } => ScreenId::TicketProblem,
         },
         Screen::IdCopy(stage) => super::view_copy::screen_id(stage),
+        Screen::Apply(stage) => super::view_apply::screen_id(stage),
         Screen::Guide(stage) => match stage {
             guide::Stage::Items { .. } => ScreenId::GuideItems,
             guide::Stage::Item { .. } => ScreenId::GuideItem,
@@ -131,6 +163,7 @@ fn guide_view(v: &View) -> GuideView {
     };
     let mut g = GuideView {
         can_print: v.can_print,
+        can_apply: v.guide_can_apply,
         qr: v.guide_url.clone(),
         ..GuideView::default()
     };
@@ -357,5 +390,6 @@ pub fn ui_view(v: &View, staff_pin_set: bool) -> UiView {
         care: v.care,
         login: super::view_copy::login_view(v),
         copy: super::view_copy::copy_view(v),
+        apply: super::view_apply::apply_view(v),
     }
 }

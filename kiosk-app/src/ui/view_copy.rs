@@ -12,18 +12,28 @@ use crate::flows::rating;
 use crate::services::card::CardProblem;
 use crate::services::catalogue::TagFor;
 
+pub fn login_screen_id(s: &identify::Stage) -> ScreenId {
+    match s {
+        identify::Stage::Present { .. } | identify::Stage::Principal => ScreenId::IdentifyPresent,
+        identify::Stage::Consent { .. } => ScreenId::IdentifyConsent,
+        identify::Stage::Face { .. } => ScreenId::IdentifyFace,
+        identify::Stage::FaceFailed { .. } => ScreenId::IdentifyFaceFailed,
+        identify::Stage::Finger { .. } => ScreenId::IdentifyFinger,
+        identify::Stage::Problem { .. } => ScreenId::IdentifyProblem,
+    }
+}
+
+pub fn rating_screen_id(r: &rating::Stage) -> ScreenId {
+    match r {
+        rating::Stage::Tags { .. } => ScreenId::RatingTags,
+        rating::Stage::Complaint { .. } => ScreenId::RatingComplaint,
+        rating::Stage::Thanks => ScreenId::RatingThanks,
+    }
+}
+
 pub fn screen_id(stage: &Stage) -> ScreenId {
     match stage {
-        Stage::Login(s) => match s {
-            identify::Stage::Present { .. } | identify::Stage::Principal => {
-                ScreenId::IdentifyPresent
-            }
-            identify::Stage::Consent { .. } => ScreenId::IdentifyConsent,
-            identify::Stage::Face { .. } => ScreenId::IdentifyFace,
-            identify::Stage::FaceFailed { .. } => ScreenId::IdentifyFaceFailed,
-            identify::Stage::Finger { .. } => ScreenId::IdentifyFinger,
-            identify::Stage::Problem { .. } => ScreenId::IdentifyProblem,
-        },
+        Stage::Login(s) => login_screen_id(s),
         Stage::Place { .. } => ScreenId::IdcopyPlace,
         Stage::Capturing { .. } => ScreenId::IdcopyCapturing,
         Stage::Composing { .. } => ScreenId::IdcopyComposing,
@@ -32,11 +42,7 @@ pub fn screen_id(stage: &Stage) -> ScreenId {
         Stage::TypeUse => ScreenId::IdcopyTypeUse,
         Stage::Preview { .. } => ScreenId::IdcopyPreview,
         Stage::Printed => ScreenId::IdcopyPrinted,
-        Stage::Rating(r) => match r {
-            rating::Stage::Tags { .. } => ScreenId::RatingTags,
-            rating::Stage::Complaint { .. } => ScreenId::RatingComplaint,
-            rating::Stage::Thanks => ScreenId::RatingThanks,
-        },
+        Stage::Rating(r) => rating_screen_id(r),
         Stage::Problem { .. } => ScreenId::IdcopyProblem,
     }
 }
@@ -76,8 +82,10 @@ pub fn login_problem(p: &Problem) -> (String, String) {
 }
 
 pub fn login_view(v: &View) -> LoginView {
-    let Screen::IdCopy(Stage::Login(stage)) = &v.screen else {
-        return LoginView::default();
+    let stage = match &v.screen {
+        Screen::IdCopy(Stage::Login(stage))
+        | Screen::Apply(crate::flows::apply::Stage::Login(stage)) => stage,
+        _ => return LoginView::default(),
     };
     let mut l = LoginView {
         by_card: v.has_reader,
@@ -123,23 +131,8 @@ fn picture(p: &Option<Picture>) -> Option<JpegPicture> {
     })
 }
 
-pub fn copy_view(v: &View) -> CopyView {
-    let Screen::IdCopy(stage) = &v.screen else {
-        return CopyView::default();
-    };
-    let english = v.english;
-    let mut c = CopyView {
-        citizen: v.citizen.clone(),
-        side: "front".into(),
-        purposes: v
-            .purposes
-            .iter()
-            .map(|p| (p.get(english).to_string(), p.zh.clone()))
-            .collect(),
-        front: picture(&v.copy_front),
-        page: picture(&v.copy_page),
-        ..CopyView::default()
-    };
+/// The keyboard and the rating, which the copy's and the application's screens share.
+fn typing_and_rating(v: &View, rating: Option<&rating::Stage>, c: &mut CopyView) {
     if let Some(t) = &v.typing {
         c.typed = t.text.clone();
         c.preedit = t.preedit.clone();
@@ -148,21 +141,9 @@ pub fn copy_view(v: &View) -> CopyView {
         c.last_page = t.last_page;
         c.plain = t.plain;
     }
-    if let Stage::Composing { purpose } | Stage::Preview { purpose } | Stage::Printing { purpose } =
-        stage
-    {
-        c.chosen = if *purpose == idcopy::TYPED {
-            format!("仅供{}使用，他用无效", c.typed.trim())
-        } else {
-            c.purposes
-                .get(*purpose)
-                .map(|(label, _)| label.clone())
-                .unwrap_or_default()
-        };
-    }
-    if let Stage::Rating(
+    if let Some(
         rating::Stage::Tags { level, chosen } | rating::Stage::Complaint { level, chosen },
-    ) = stage
+    ) = rating
     {
         let side = if level.unsatisfied() {
             TagFor::Unsatisfied
@@ -177,11 +158,60 @@ pub fn copy_view(v: &View) -> CopyView {
             .map(|t| {
                 (
                     t.id.clone(),
-                    t.label.get(english).to_string(),
+                    t.label.get(v.english).to_string(),
                     chosen.contains(&t.id),
                 )
             })
             .collect();
+    }
+}
+
+pub fn copy_view(v: &View) -> CopyView {
+    let stage = match &v.screen {
+        Screen::IdCopy(stage) => stage,
+        Screen::Apply(a) => {
+            let mut c = CopyView {
+                citizen: v.citizen.clone(),
+                ..CopyView::default()
+            };
+            let r = match a {
+                crate::flows::apply::Stage::Rating { stage, .. } => Some(stage),
+                _ => None,
+            };
+            typing_and_rating(v, r, &mut c);
+            return c;
+        }
+        _ => return CopyView::default(),
+    };
+    let english = v.english;
+    let mut c = CopyView {
+        citizen: v.citizen.clone(),
+        side: "front".into(),
+        purposes: v
+            .purposes
+            .iter()
+            .map(|p| (p.get(english).to_string(), p.zh.clone()))
+            .collect(),
+        front: picture(&v.copy_front),
+        page: picture(&v.copy_page),
+        ..CopyView::default()
+    };
+    let r = match stage {
+        Stage::Rating(r) => Some(r),
+        _ => None,
+    };
+    typing_and_rating(v, r, &mut c);
+    if let Stage::Composing { purpose } | Stage::Preview { purpose } | Stage::Printing { purpose } =
+        stage
+    {
+        c.chosen = if *purpose == idcopy::TYPED {
+            format!("仅供{}使用，他用无效", c.typed.trim())
+        } else {
+            c.purposes
+                .get(*purpose)
+                .map(|(label, _)| label.clone())
+                .unwrap_or_default()
+        };
     }
     match stage {
         Stage::Place { side, problem } => {

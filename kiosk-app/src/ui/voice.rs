@@ -17,7 +17,10 @@ pub fn dispatch(i: UiIntent, host: &Host, speaker: &Speaker) {
             let v = host.view();
             speaker.say(&spoken(&v), v.english);
         }
-        other => host.send(view::intent(other)),
+        other => {
+            let screen = host.view().screen;
+            host.send(view::intent(other, &screen))
+        }
     }
 }
 
@@ -104,7 +107,61 @@ pub fn spoken(v: &View) -> String {
             ),
         },
         Screen::IdCopy(stage) => copy_spoken(stage, en, &ui),
+        Screen::Apply(stage) => apply_spoken(stage, en, &ui),
         Screen::StaffPin | Screen::DeviceStatus => t("工作人员页面。", "Staff page."),
+    }
+}
+
+/// The application's screens, said; its login and rating as the copy's are.
+fn apply_spoken(stage: &crate::flows::apply::Stage, en: bool, ui: &kiosk_ui::UiView) -> String {
+    use crate::flows::apply::Stage as A;
+    let t = |zh: &str, e: &str| if en { e.to_string() } else { zh.to_string() };
+    let a = &ui.apply;
+    match stage {
+        A::Login(l) => copy_spoken(&idcopy::Stage::Login(l.clone()), en, ui),
+        A::Rating { stage, .. } => copy_spoken(&idcopy::Stage::Rating(stage.clone()), en, ui),
+        A::Form { .. } if a.keyboard == "none" => format!(
+            "{}{}{}",
+            a.label,
+            t("。请选择：", ". Choose: "),
+            a.options.join(if en { ", " } else { "，" })
+        ),
+        A::Form { .. } => format!("{}{}", a.label, t("。请在下方输入。", ". Type it below.")),
+        A::Pickup => t(
+            "请选择领取结果的方式：窗口领取、邮寄或智能柜。",
+            "Choose how to collect the result: at a window, by post, or from the locker.",
+        ),
+        A::Address { .. } => t("请输入邮寄地址。", "Type the postal address."),
+        A::Pages { .. } => format!(
+            "{}{}",
+            t("请把以下材料放在拍摄区：", "Lay this on the plate: "),
+            a.material
+        ),
+        A::Capturing { .. } => t("正在拍摄，请保持不动。", "Taking the page, keep it still."),
+        A::Review => t(
+            "请核对申请信息，无误后点“确认无误，去签名”。",
+            "Check your application, then touch 'Correct: sign'.",
+        ),
+        A::Sign { .. } => t(
+            "请用手指在签名框内签名，然后点“提交申请”。",
+            "Sign in the box with your finger, then touch 'Submit the application'.",
+        ),
+        A::Submitting => t("正在提交，请稍候。", "Submitting, please wait."),
+        A::Submitted { .. } => format!(
+            "{}{}{}{}",
+            t("申请已提交。办件编号：", "Submitted. Case number: "),
+            a.number,
+            t("。查询密码：", ". Query password: "),
+            a.password
+        ),
+        A::PrintingReceipt { .. } => t(
+            "正在打印回执，请稍候。",
+            "Printing the receipt, please wait.",
+        ),
+        A::Problem { .. } => t(
+            "出现问题，请按屏幕提示操作或向工作人员求助。",
+            "Something went wrong. Follow the screen, or ask the staff for help.",
+        ),
     }
 }
 

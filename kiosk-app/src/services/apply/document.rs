@@ -35,7 +35,7 @@ pub fn page_from_photo(photo_jpeg: &[u8]) -> Result<Page, CaptureProblem> {
     let thumb = thumbnail(&img).map_err(CaptureProblem::Camera)?;
     Ok(Page {
         jpeg: Zeroizing::new(page.bytes),
-        thumb: Zeroizing::new(thumb),
+        thumb: std::sync::Arc::new(Zeroizing::new(thumb)),
     })
 }
 

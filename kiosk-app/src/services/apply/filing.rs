@@ -198,11 +198,9 @@ pub fn pickup_words(p: Option<Pickup>) -> &'static str {
     }
 }
 
-/// The receipt (受理回执) on the receipt printer, two-phase.
-#[allow(clippy::too_many_arguments)]
-pub fn print_receipt(
-    desk: &OutputDesk,
-    printer: &crate::runtime::Claim,
+/// The receipt's (受理回执) print arguments: the number (or the reference, with a line saying
+/// the number follows), the password, the item, the applicant masked, the pages taken.
+pub fn receipt_args(
     app: &Application,
     applicant: &CitizenIdentity,
     filed: &Filed,
@@ -210,7 +208,7 @@ pub fn print_receipt(
     hall: &str,
     query_url: &str,
     accepted_at: &str,
-) -> Result<(), PrintProblem> {
+) -> serde_json::Value {
     let number = filed
         .case_number
         .clone()
@@ -233,7 +231,7 @@ pub fn print_receipt(
     } else {
         format!("{}?case={number}", query_url.trim_end_matches('/'))
     };
-    let args = json!({
+    json!({
         "template": "application-receipt",
         "hall": hall,
         "case_number": number,
@@ -247,7 +245,15 @@ pub fn print_receipt(
         "query_url": url,
         "pickup": pickup_words(app.pickup),
         "note": note,
-    });
+    })
+}
+
+/// Prints the receipt two-phase; a printer that cannot confirm counts as printed.
+pub fn print_receipt(
+    desk: &OutputDesk,
+    printer: &crate::runtime::Claim,
+    args: serde_json::Value,
+) -> Result<(), PrintProblem> {
     let record = desk
         .print_receipt(printer, "application-receipt", args)
         .map_err(|e| PrintProblem::Journal(e.to_string()))?;

@@ -21,6 +21,10 @@ pub struct InkPoint {
     pub pressure: Option<f32>,
 }
 
+// Points are compared to tell inputs apart in tests; a NaN the panel sent is clamped before
+// it is kept, so equality is total where it matters.
+impl Eq for InkPoint {}
+
 /// The strokes on the pad. Wiped when dropped or cleared.
 #[derive(Debug, Default, Serialize)]
 pub struct Ink {

@@ -145,7 +145,8 @@ pub fn shape(item: &ServiceItem, plan: &Plan) -> Result<Shape, String> {
 /// A page as taken: the document pipeline's page (JPEG) and its thumbnail.
 pub struct Page {
     pub jpeg: Zeroizing<Vec<u8>>,
-    pub thumb: Zeroizing<Vec<u8>>,
+    /// Shared with the screen's view while the page is in the application.
+    pub thumb: std::sync::Arc<Zeroizing<Vec<u8>>>,
 }
 
 /// The application being filled.

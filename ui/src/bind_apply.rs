@@ -1,0 +1,149 @@
+//! The application screens' global, filled from plain values; page thumbnails arrive as JPEG
+//! and are decoded only when the pages change.
+
+use slint::{ComponentHandle, Image, ModelRc, SharedString, VecModel};
+
+use crate::bind::update_model;
+use crate::bind_copy::{jpeg_image, JpegPicture};
+use crate::{Apply, PageThumb, ReviewRow, Ui};
+
+/// What the application screens show, texts in the screen's language.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ApplyUiView {
+    pub item: String,
+    pub citizen: String,
+    pub agent: String,
+    pub form_title: String,
+    pub label: String,
+    pub hint: String,
+    pub at: usize,
+    pub fields: usize,
+    /// `none`, `pinyin`, `digits`, `latin`.
+    pub keyboard: String,
+    pub options: Vec<String>,
+    pub chosen: Option<usize>,
+    pub prefilled: bool,
+    pub error: String,
+    pub pickups: Vec<String>,
+    pub pickup: String,
+    pub address: String,
+    pub material: String,
+    pub material_note: String,
+    pub material_at: usize,
+    pub materials: usize,
+    pub pages: Vec<JpegPicture>,
+    pub min_pages: u32,
+    pub max_pages: u32,
+    pub capture_problem: String,
+    /// label, value as shown.
+    pub review: Vec<(String, String)>,
+    pub page_total: usize,
+    pub ink: String,
+    pub sign_problem: String,
+    pub number: String,
+    pub numbered: bool,
+    pub password: String,
+    pub printed: bool,
+    pub can_print: bool,
+    pub problem: String,
+    pub not_here: Vec<String>,
+    pub can_retry: bool,
+}
+
+fn s(x: &str) -> SharedString {
+    SharedString::from(x)
+}
+
+/// The models the application global's lists live in.
+pub(crate) struct ApplyModels {
+    options: std::rc::Rc<VecModel<SharedString>>,
+    pickups: std::rc::Rc<VecModel<SharedString>>,
+    pages: std::rc::Rc<VecModel<PageThumb>>,
+    review: std::rc::Rc<VecModel<ReviewRow>>,
+    not_here: std::rc::Rc<VecModel<SharedString>>,
+    /// Which thumbnails the pages model shows, by id.
+    shown: std::cell::RefCell<Vec<usize>>,
+}
+
+impl ApplyModels {
+    pub(crate) fn new(app: &crate::AppWindow) -> ApplyModels {
+        let m = ApplyModels {
+            options: Default::default(),
+            pickups: Default::default(),
+            pages: Default::default(),
+            review: Default::default(),
+            not_here: Default::default(),
+            shown: Default::default(),
+        };
+        let a = app.global::<Apply>();
+        a.set_options(ModelRc::from(m.options.clone()));
+        a.set_pickups(ModelRc::from(m.pickups.clone()));
+        a.set_pages(ModelRc::from(m.pages.clone()));
+        a.set_review(ModelRc::from(m.review.clone()));
+        a.set_not_here(ModelRc::from(m.not_here.clone()));
+        m
+    }
+}
+
+impl Ui {
+    pub(crate) fn show_apply(&self, v: &ApplyUiView) {
+        let a = self.app.global::<Apply>();
+        let m = &self.apply;
+        a.set_item(s(&v.item));
+        a.set_citizen(s(&v.citizen));
+        a.set_agent(s(&v.agent));
+        a.set_form_title(s(&v.form_title));
+        a.set_label(s(&v.label));
+        a.set_hint(s(&v.hint));
+        a.set_at(i32::try_from(v.at).unwrap_or(0));
+        a.set_fields(i32::try_from(v.fields).unwrap_or(0));
+        a.set_keyboard(s(&v.keyboard));
+        let to_shared = |l: &[String]| l.iter().map(|x| s(x)).collect::<Vec<_>>();
+        update_model(&m.options, &to_shared(&v.options));
+        a.set_chosen(v.chosen.and_then(|c| i32::try_from(c).ok()).unwrap_or(-1));
+        a.set_prefilled(v.prefilled);
+        a.set_error(s(&v.error));
+        update_model(&m.pickups, &to_shared(&v.pickups));
+        a.set_pickup(s(&v.pickup));
+        a.set_address(s(&v.address));
+        a.set_material(s(&v.material));
+        a.set_material_note(s(&v.material_note));
+        a.set_material_at(i32::try_from(v.material_at).unwrap_or(0));
+        a.set_materials(i32::try_from(v.materials).unwrap_or(0));
+        let ids: Vec<usize> = v.pages.iter().map(|p| p.id).collect();
+        if *m.shown.borrow() != ids {
+            let thumbs: Vec<PageThumb> = v
+                .pages
+                .iter()
+                .map(|p| PageThumb {
+                    picture: jpeg_image(&p.bytes).unwrap_or_else(Image::default),
+                })
+                .collect();
+            m.pages.set_vec(thumbs);
+            *m.shown.borrow_mut() = ids;
+        }
+        a.set_min_pages(i32::try_from(v.min_pages).unwrap_or(0));
+        a.set_max_pages(i32::try_from(v.max_pages).unwrap_or(0));
+        a.set_capture_problem(s(&v.capture_problem));
+        let review: Vec<ReviewRow> = v
+            .review
+            .iter()
+            .map(|(l, x)| ReviewRow {
+                label: s(l),
+                value: s(x),
+            })
+            .collect();
+        update_model(&m.review, &review);
+        a.set_page_total(i32::try_from(v.page_total).unwrap_or(0));
+        a.set_ink(s(&v.ink));
+        a.set_sign_problem(s(&v.sign_problem));
+        a.set_number(s(&v.number));
+        a.set_numbered(v.numbered);
+        a.set_password(s(&v.password));
+        a.set_printed(v.printed);
+        a.set_can_print(v.can_print);
+        a.set_problem(s(&v.problem));
+        update_model(&m.not_here, &to_shared(&v.not_here));
+        a.set_can_retry(v.can_retry);
+    }
+}

@@ -138,6 +138,37 @@ impl CameraSim {
         Ok(path)
     }
 
+    /// A sheet of A4 photographed on the plate: `title` at its head and `lines` of text, a
+    /// little turned, as a citizen lays a document down.
+    fn show_page(&self, title: &str, lines: &[String], seed: u64) -> Result<PathBuf, String> {
+        use kiosk_image::synth::{Shot, SyntheticPage};
+        let dir = self
+            .scenes
+            .as_ref()
+            .ok_or("this camera simulator has no scene folder")?;
+        let image = SyntheticPage {
+            width: 1240,
+            height: 1754,
+            title: title.into(),
+            lines: lines.to_vec(),
+        }
+        .photograph(&Shot {
+            fill: 0.72,
+            rotate_deg: 3.0,
+            keystone: 0.03,
+            shadow: 0.2,
+            seed,
+            ..Shot::default()
+        })
+        .map_err(|e| e.to_string())?
+        .image;
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        let path = dir.join(format!("plate-{}-page-{seed}.jpg", self.id));
+        imgcodecs::imwrite_def(path.as_os_str(), &image).map_err(|e| e.to_string())?;
+        self.show(Some(SceneSource::File(path.clone())), None);
+        Ok(path)
+    }
+
     pub fn rgb_stream(&self) -> FileCapture {
         FileCapture::new(self.shared.clone(), false)
     }
@@ -212,8 +243,31 @@ impl SimControl for CameraSim {
                 let path = self.show_card(side)?;
                 Ok(json!({ "shown": path }))
             }
+            "page" => {
+                let title = args
+                    .get("title")
+                    .and_then(Value::as_str)
+                    .unwrap_or("申请材料");
+                let lines: Vec<String> = match args.get("lines").and_then(Value::as_array) {
+                    Some(l) => l
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect(),
+                    None => vec![
+                        "本页为模拟材料，用于演示拍摄与上传。".into(),
+                        "江苏省昆山市前进西路1801号".into(),
+                    ],
+                };
+                if lines.len() > 40 || title.chars().count() > 40 {
+                    return Err("a page takes a title of up to 40 characters and 40 lines".into());
+                }
+                let seed = args.get("seed").and_then(Value::as_u64).unwrap_or(31);
+                let path = self.show_page(title, &lines, seed)?;
+                Ok(json!({ "shown": path }))
+            }
             other => Err(format!(
-                "camera simulator has no stimulus {other:?}; it knows show and card"
+                "camera simulator has no stimulus {other:?}; it knows show, card and page"
             )),
         }
     }

@@ -46,6 +46,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../tours/guide-care-mode.json"),
     ),
     ("id-copy", include_str!("../../tours/id-copy.json")),
+    ("apply", include_str!("../../tours/apply.json")),
     (
         "id-copy-face-fails-fingerprint",
         include_str!("../../tours/id-copy-face-fails-fingerprint.json"),
@@ -99,6 +100,8 @@ pub enum Action {
     Pin(String),
     /// Tap these letters on the on-screen keyboard.
     Type(String),
+    /// A signature drawn on the pad with a finger: strokes sent as the pad sends them.
+    Sign,
 }
 
 /// One recorded step.
@@ -350,6 +353,22 @@ fn until(cond: Option<&str>, v: &View, before: &View) -> bool {
             .as_ref()
             .is_some_and(|t| t.text == c["typed:".len()..]),
         Some("face-preview") => v.face_preview.is_some(),
+        Some(c) if c.starts_with("pages:") => v
+            .apply
+            .as_ref()
+            .is_some_and(|a| a.pages.len().to_string() == c["pages:".len()..]),
+        // The pad shows this many strokes.
+        Some(c) if c.starts_with("ink:") => v
+            .apply
+            .as_ref()
+            .is_some_and(|a| a.ink.matches('M').count().to_string() == c["ink:".len()..]),
+        Some("receipt-printed") => matches!(
+            v.screen,
+            crate::flows::kiosk::Screen::Apply(crate::flows::apply::Stage::Submitted {
+                printed: true,
+                ..
+            })
+        ),
         Some("finger-missed") => matches!(
             v.screen,
             crate::flows::kiosk::Screen::IdCopy(crate::flows::idcopy::Stage::Login(
@@ -467,6 +486,50 @@ fn act(
         Action::Type(letters) => {
             for c in letters.chars() {
                 touch(ui, &c.to_string())?;
+            }
+            Ok(())
+        }
+        Action::Sign => {
+            use slint::ComponentHandle;
+            // 张三丰, roughly: three strokes, each a few dozen points, 16 ms apart.
+            let strokes: [&[(f32, f32)]; 3] = [
+                &[
+                    (120.0, 150.0),
+                    (260.0, 140.0),
+                    (200.0, 260.0),
+                    (330.0, 250.0),
+                ],
+                &[
+                    (380.0, 120.0),
+                    (420.0, 300.0),
+                    (520.0, 180.0),
+                    (600.0, 290.0),
+                ],
+                &[
+                    (650.0, 160.0),
+                    (820.0, 150.0),
+                    (700.0, 220.0),
+                    (880.0, 280.0),
+                ],
+            ];
+            let mut ms = 0u32;
+            for s in strokes {
+                let mut text = String::new();
+                for w in s.windows(2) {
+                    for k in 0..12 {
+                        let f = k as f32 / 12.0;
+                        let (x, y) = (
+                            w[0].0 + (w[1].0 - w[0].0) * f,
+                            w[0].1 + (w[1].1 - w[0].1) * f,
+                        );
+                        text.push_str(&format!("{x:.0} {y:.0} {ms} -1;"));
+                        ms += 16;
+                    }
+                }
+                ui.app
+                    .global::<kiosk_ui::Intents>()
+                    .invoke_ink_stroke(text.into());
+                ms += 300;
             }
             Ok(())
         }

@@ -875,6 +875,8 @@ impl Worker {
             .journeys
             .offered
             .iter()
+            // Applying starts from an item's guide, not from a tile of its own.
+            .filter(|j| j.as_str() != "apply")
             .map(|j| {
                 let why = match j.as_str() {
                     "ticket" => self.ticket_unavailable(),

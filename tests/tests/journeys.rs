@@ -274,6 +274,7 @@ fn the_ticket_journey_on_the_simulated_terminal() {
     id_copy_by_card_and_face();
     id_copy_by_fingerprint_when_the_face_does_not_match();
     id_copy_by_eid_code();
+    apply_by_card_and_face();
 }
 
 fn by_card_with_people_ahead() {
@@ -1106,6 +1107,121 @@ fn id_copy_by_eid_code() {
         "{identified:?}"
     );
     r.play(vec![step("home", touch("首页", "Home"), "home")]);
+    r.lights_off();
+    r.no_unmasked_identity();
+    r.finish();
+}
+
+/// The built-in tour `name`'s steps from `from` up to and including `to`.
+fn tour_steps(name: &str, from: &str, to: &str) -> Vec<Step> {
+    let text = tour::BUILT_IN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+        .unwrap();
+    let steps = tour::parse(text).unwrap().steps;
+    let a = steps.iter().position(|s| s.name == from).unwrap();
+    let b = steps.iter().position(|s| s.name == to).unwrap();
+    steps[a..=b].to_vec()
+}
+
+/// Applying for a household registration certificate after its guide: card and face, the
+/// form, both card sides, the signature, filed in the journal with every part sealed, numbered
+/// by the centre, found there by number and password, the application PDF read back, the
+/// receipt printed, and the rating naming the case.
+fn apply_by_card_and_face() {
+    let mut r = Run::start("apply", None);
+    let labels = r.play(tour_steps("apply", "home", "materials"));
+    assert!(has(&labels, "在本机申请"), "{labels:?}");
+    let labels = r.play(tour_steps("apply", "login", "name-prefilled"));
+    assert!(
+        has(&labels, "已根据身份证自动填写，如有误请修改。"),
+        "{labels:?}"
+    );
+    let labels = r.play(tour_steps("apply", "id-number-prefilled", "mobile-refused"));
+    assert!(has(&labels, "手机号码不正确"), "{labels:?}");
+    let labels = r.play(tour_steps("apply", "mobile-typed", "both-taken"));
+    assert!(has(&labels, "删除第 2 页"), "{labels:?}");
+    let labels = r.play(tour_steps("apply", "review", "review"));
+    assert!(
+        has(&labels, "联系电话: 138****5678"),
+        "masked on review: {labels:?}"
+    );
+    assert!(has(&labels, "申请人姓名: 张**"), "{labels:?}");
+    r.play(tour_steps("apply", "sign-pad", "submitted"));
+    let view = r.tour.terminal.host.view();
+    let a = view.apply.clone().expect("the application's view");
+    assert!(a.numbered, "the embedded centre numbered it");
+    assert_eq!(a.number.len(), 14, "{}", a.number);
+    assert_eq!(a.password.0.len(), 6);
+
+    // One journal record refers to every part; nothing personal in it in the clear.
+    let filed = r.journal("case.submitted");
+    assert_eq!(filed.len(), 1, "{filed:?}");
+    let text = filed[0].to_string();
+    for secret in ["张三丰", "320583199001011232", "13812345678", &a.password.0] {
+        assert!(
+            !text.contains(secret),
+            "{secret} in the journal record: {text}"
+        );
+    }
+    assert_eq!(filed[0]["holder"], "3205**********1232");
+    let refs = filed[0]["attachments"].as_array().unwrap().clone();
+    assert_eq!(
+        refs.len(),
+        6,
+        "form, PDF, signature, strokes, two pages: {refs:?}"
+    );
+    let store = kiosk_app::terminal::attachment_store(&r.tour.terminal.config).unwrap();
+    let pdf = refs
+        .iter()
+        .find(|x| x["media_type"] == "application/pdf")
+        .unwrap();
+    let pdf = store.read(pdf["sha256"].as_str().unwrap()).unwrap();
+    let doc = lopdf::Document::load_mem(&pdf).unwrap();
+    assert_eq!(doc.get_pages().len(), 3, "the form page and both sides");
+    let strokes = refs
+        .iter()
+        .find(|x| x["media_type"] == "application/vnd.hallkit.ink+json")
+        .unwrap();
+    let strokes: Value =
+        serde_json::from_slice(&store.read(strokes["sha256"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(
+        strokes["strokes"].as_array().unwrap().len(),
+        3,
+        "three strokes kept"
+    );
+    assert!(
+        strokes["strokes"][0][1]["t_ms"].as_u64().unwrap() > 0,
+        "with their times"
+    );
+
+    // The centre has the case; the number and password open it, a wrong password does not.
+    let c = r.tour.terminal.centre.clone();
+    let lookup = |password: &str| {
+        let c = c.clone();
+        let req = kiosk_protocol::cases::CaseLookup {
+            reference: a.number.clone(),
+            password: password.into(),
+        };
+        r.tour
+            .terminal
+            .handle()
+            .block_on(async move { c.lookup_case(&req).await })
+    };
+    let case = lookup(&a.password.0).expect("the case at the centre");
+    assert_eq!(case.item, "huji-zhengming");
+    assert_eq!(case.status, kiosk_protocol::cases::CaseStatus::Submitted);
+    assert!(lookup("000000").is_err());
+
+    let labels = r.play(tour_steps("apply", "receipt", "receipt"));
+    assert!(has(&labels, "再打印一份回执"), "{labels:?}");
+    let receipt = r.sim("receipt", "receipts").to_string();
+    assert!(receipt.contains(&a.number), "{receipt}");
+    r.play(tour_steps("apply", "rated", "done"));
+    let rated = r.journal("session.rated");
+    assert_eq!(rated.len(), 1, "{rated:?}");
+    assert_eq!(rated[0]["case"], a.number.as_str());
     r.lights_off();
     r.no_unmasked_identity();
     r.finish();

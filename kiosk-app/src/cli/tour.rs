@@ -65,7 +65,7 @@ pub struct Script {
     pub steps: Vec<Step>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     pub name: String,
@@ -77,12 +77,13 @@ pub struct Step {
     /// `ticket-unavailable`, `pin-wrong`, `slide-changed`, `changed` (the journey moved on
     /// within the same screen), `guide-printed`, `care`, `not-care`, `finger-missed`,
     /// `face-preview` (the face screen shows the camera's picture),
-    /// `preedit:PINYIN` and `typed:TEXT` (the on-screen keyboard).
+    /// `preedit:PINYIN` and `typed:TEXT` (the on-screen keyboard), `pages:N` (the material on
+    /// screen has N pages), `ink:N` (the signature pad shows N strokes), `receipt-printed`.
     #[serde(default)]
     pub until: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum Action {
     /// Touch the control with this accessible label (`{"en": …, "zh-CN": …}`), or the tile of

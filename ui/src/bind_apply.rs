@@ -1,7 +1,7 @@
 //! The application screens' global, filled from plain values; page thumbnails arrive as JPEG
 //! and are decoded only when the pages change.
 
-use slint::{ComponentHandle, Image, ModelRc, SharedString, VecModel};
+use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
 use crate::bind::update_model;
 use crate::bind_copy::{jpeg_image, JpegPicture};
@@ -116,7 +116,7 @@ impl Ui {
                 .pages
                 .iter()
                 .map(|p| PageThumb {
-                    picture: jpeg_image(&p.bytes).unwrap_or_else(Image::default),
+                    picture: jpeg_image(&p.bytes).unwrap_or_default(),
                 })
                 .collect();
             m.pages.set_vec(thumbs);

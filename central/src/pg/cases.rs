@@ -120,7 +120,7 @@ pub(crate) fn file_case_in(
     )?;
     Ok(by_ref(c, &s.device_id, &s.local_ref)?
         .map(|r| r.case)
-        .ok_or_else(|| CaseRefusal::Unknown(number)))
+        .ok_or(CaseRefusal::Unknown(number)))
 }
 
 pub(crate) fn rate_case_in(

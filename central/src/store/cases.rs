@@ -126,7 +126,7 @@ pub(crate) fn file_case_in(
     )?;
     Ok(by_ref(c, &s.device_id, &s.local_ref)?
         .map(|r| r.case)
-        .ok_or_else(|| CaseRefusal::Unknown(number)))
+        .ok_or(CaseRefusal::Unknown(number)))
 }
 
 /// Keeps the first rating of a case; a second is ignored. Returns whether this one counted.

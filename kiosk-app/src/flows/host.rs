@@ -670,7 +670,7 @@ impl Worker {
             {
                 if let Ok((code, _)) = result {
                     let input = self.login_code(&code);
-                    self.to_login(input);
+                    self.login_input(input);
                 }
             }
             Msg::Code(generation, result) if generation == self.generation => {
@@ -718,10 +718,10 @@ impl Worker {
             }
             Msg::LoginCard(generation, result) if generation == self.generation => {
                 let input = self.login_card(result);
-                self.to_login(input);
+                self.login_input(input);
             }
             Msg::FacePrompt(generation, p) if generation == self.generation => {
-                self.to_login(super::identify::Input::FacePrompt(p));
+                self.login_input(super::identify::Input::FacePrompt(p));
             }
             Msg::FacePreview(generation, jpeg) if generation == self.generation => {
                 if matches!(
@@ -739,11 +739,11 @@ impl Worker {
             Msg::FaceDone(generation, d) if generation == self.generation => {
                 self.face_cancel = None;
                 self.drop_face_preview();
-                self.to_login(super::identify::Input::FaceDone(d));
+                self.login_input(super::identify::Input::FaceDone(d));
             }
             Msg::FingerDone(generation, r) if generation == self.generation => {
                 self.finger_cancel = None;
-                self.to_login(super::identify::Input::FingerDone(r));
+                self.login_input(super::identify::Input::FingerDone(r));
             }
             Msg::SideCaptured(generation, side, r) if generation == self.generation => {
                 let r = r.map(|bytes| self.keep_picture(copy::kept_name(side), bytes));
@@ -792,7 +792,7 @@ impl Worker {
     }
 
     /// A login input for whichever journey's login is on screen.
-    fn to_login(&mut self, input: super::identify::Input) {
+    fn login_input(&mut self, input: super::identify::Input) {
         match self.kiosk.screen {
             Screen::Apply(_) => self.step(kiosk::Input::Apply(super::apply::Input::Login(input))),
             _ => self.step(kiosk::Input::IdCopy(idcopy::Input::Login(input))),

@@ -49,7 +49,7 @@ fn blank(img: &Mat) -> bool {
     if opencv::core::mean_std_dev(&grey, &mut mean, &mut dev, &opencv::core::no_array()).is_err() {
         return false;
     }
-    dev.at::<f64>(0).map_or(false, |d| *d < 6.0)
+    dev.at::<f64>(0).is_ok_and(|d| *d < 6.0)
 }
 
 fn thumbnail(img: &Mat) -> Result<Vec<u8>, String> {

@@ -139,7 +139,7 @@ impl CaseStatus {
 pub struct CaseSubmission {
     #[schemars(length(min = 1, max = 64))]
     pub device_id: String,
-    /// The terminal's own reference, unique on that terminal (`KSK-1-20261203-7Q4M`): what a
+    /// The terminal's own reference, unique on that terminal (`2026120383920174`, 16 digits): what a
     /// receipt shows until the case number is known.
     #[schemars(length(min = 1, max = 64))]
     pub local_ref: String,

@@ -76,6 +76,10 @@ pub enum UiIntent {
     /// A finished stroke on the signature pad: (x, y, milliseconds, pressure) in pad units.
     InkStroke(Vec<(f32, f32, u32, Option<f32>)>),
     ClearSignature,
+    /// Looking a case up: with the ID card, or with the number and password; a case opened.
+    QueryByCard,
+    QueryByNumber,
+    OpenCase(usize),
 }
 
 /// A material line of the guide's list, in the screen's language.
@@ -182,6 +186,7 @@ pub struct UiView {
     pub login: LoginView,
     pub copy: CopyView,
     pub apply: crate::ApplyUiView,
+    pub cases: crate::CasesUiView,
 }
 
 impl Default for UiView {
@@ -213,6 +218,7 @@ impl Default for UiView {
             login: LoginView::default(),
             copy: CopyView::default(),
             apply: crate::ApplyUiView::default(),
+            cases: crate::CasesUiView::default(),
         }
     }
 }
@@ -379,6 +385,16 @@ impl Ui {
         plain!(on_other_use, UiIntent::OtherUse);
         plain!(on_apply_here, UiIntent::ApplyHere);
         plain!(on_clear_signature, UiIntent::ClearSignature);
+        plain!(on_query_by_card, UiIntent::QueryByCard);
+        plain!(on_query_by_number, UiIntent::QueryByNumber);
+        {
+            let f = f.clone();
+            i.on_open_case(move |n| {
+                if let Ok(n) = usize::try_from(n) {
+                    f(UiIntent::OpenCase(n))
+                }
+            });
+        }
         {
             let f = f.clone();
             i.on_choose_option(move |n| {
@@ -594,6 +610,7 @@ impl Ui {
         self.show_login(&v.login);
         self.show_copy(&v.copy);
         self.show_apply(&v.apply);
+        self.show_cases(&v.cases);
         let theme = self.app.global::<crate::Theme>();
         if theme.get_care() != v.care {
             theme.set_care(v.care);

@@ -5,7 +5,31 @@ use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
 use crate::bind::update_model;
 use crate::bind_copy::{jpeg_image, JpegPicture};
-use crate::{Apply, PageThumb, ReviewRow, Ui};
+use crate::{Apply, CaseTile, Cases, LogRow, PageThumb, ReviewRow, Ui};
+
+/// What the case look-up's screens show: (number, item, status words, status code, date).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CasesUiView {
+    pub typed: String,
+    pub cases: Vec<(String, String, String, String, String)>,
+    pub open: Option<(String, String, String, String, String)>,
+    /// at, status, comment.
+    pub log: Vec<(String, String, String)>,
+    pub printed: bool,
+    pub can_print: bool,
+    pub identified: bool,
+    pub problem: String,
+}
+
+fn tile(c: &(String, String, String, String, String)) -> CaseTile {
+    CaseTile {
+        number: SharedString::from(c.0.as_str()),
+        item: SharedString::from(c.1.as_str()),
+        status: SharedString::from(c.2.as_str()),
+        status_code: SharedString::from(c.3.as_str()),
+        date: SharedString::from(c.4.as_str()),
+    }
+}
 
 /// What the application screens show, texts in the screen's language.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -61,6 +85,8 @@ pub(crate) struct ApplyModels {
     pages: std::rc::Rc<VecModel<PageThumb>>,
     review: std::rc::Rc<VecModel<ReviewRow>>,
     not_here: std::rc::Rc<VecModel<SharedString>>,
+    cases: std::rc::Rc<VecModel<CaseTile>>,
+    log: std::rc::Rc<VecModel<LogRow>>,
     /// Which thumbnails the pages model shows, by id.
     shown: std::cell::RefCell<Vec<usize>>,
 }
@@ -73,8 +99,13 @@ impl ApplyModels {
             pages: Default::default(),
             review: Default::default(),
             not_here: Default::default(),
+            cases: Default::default(),
+            log: Default::default(),
             shown: Default::default(),
         };
+        let c = app.global::<Cases>();
+        c.set_cases(ModelRc::from(m.cases.clone()));
+        c.set_log(ModelRc::from(m.log.clone()));
         let a = app.global::<Apply>();
         a.set_options(ModelRc::from(m.options.clone()));
         a.set_pickups(ModelRc::from(m.pickups.clone()));
@@ -86,6 +117,29 @@ impl ApplyModels {
 }
 
 impl Ui {
+    pub(crate) fn show_cases(&self, v: &CasesUiView) {
+        let c = self.app.global::<Cases>();
+        let m = &self.apply;
+        c.set_typed(s(&v.typed));
+        let tiles: Vec<CaseTile> = v.cases.iter().map(tile).collect();
+        update_model(&m.cases, &tiles);
+        c.set_open(v.open.as_ref().map(tile).unwrap_or_default());
+        let log: Vec<LogRow> = v
+            .log
+            .iter()
+            .map(|(at, status, comment)| LogRow {
+                at: s(at),
+                status: s(status),
+                comment: s(comment),
+            })
+            .collect();
+        update_model(&m.log, &log);
+        c.set_printed(v.printed);
+        c.set_can_print(v.can_print);
+        c.set_identified(v.identified);
+        c.set_problem(s(&v.problem));
+    }
+
     pub(crate) fn show_apply(&self, v: &ApplyUiView) {
         let a = self.app.global::<Apply>();
         let m = &self.apply;

@@ -12,7 +12,7 @@ mod bind_copy;
 pub use bind::{
     GroupLine, GuideView, JourneyLine, MaterialLine, Problem, SlideLine, Ui, UiIntent, UiView,
 };
-pub use bind_apply::ApplyUiView;
+pub use bind_apply::{ApplyUiView, CasesUiView};
 pub use bind_copy::{CopyView, JpegPicture, LoginView};
 
 use std::path::Path;
@@ -162,6 +162,14 @@ pub const SCREENS: &[(&str, ScreenId)] = &[
     ("apply-submitted", ScreenId::ApplySubmitted),
     ("apply-printing", ScreenId::ApplyPrinting),
     ("apply-problem", ScreenId::ApplyProblem),
+    ("query-how", ScreenId::QueryHow),
+    ("query-number", ScreenId::QueryNumber),
+    ("query-password", ScreenId::QueryPassword),
+    ("query-looking", ScreenId::QueryLooking),
+    ("query-list", ScreenId::QueryList),
+    ("query-detail", ScreenId::QueryDetail),
+    ("query-printing", ScreenId::QueryPrinting),
+    ("query-problem", ScreenId::QueryProblem),
     ("staff-pin", ScreenId::StaffPin),
     ("device-status", ScreenId::DeviceStatus),
 ];

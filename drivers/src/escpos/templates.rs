@@ -93,6 +93,51 @@ pub struct MaterialList {
     pub qr_url: String,
 }
 
+/// One step of a case's processing, as the slip prints it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseStep {
+    /// Local time, `2026-12-03 10:02`.
+    pub at: String,
+    /// `已提交`, `已受理` …
+    pub status: String,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// A case's progress (办件进度): where it stands and the department's log. Holds no personal
+/// data beyond the case number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseProgressSlip {
+    pub hall: String,
+    pub case_number: String,
+    pub service: String,
+    pub status: String,
+    pub steps: Vec<CaseStep>,
+    pub printed_at: String,
+}
+
+impl CaseProgressSlip {
+    pub fn receipt(&self, paper: Paper) -> Receipt {
+        let mut r = Receipt::new(paper)
+            .styled(&self.hall, Align::Center, true, (1, 1))
+            .styled("办件进度", Align::Center, true, (2, 2))
+            .block(Block::Rule)
+            .block(kv("办件编号", &self.case_number))
+            .block(kv("办理事项", &self.service))
+            .block(kv("当前状态", &self.status))
+            .block(Block::Rule);
+        for st in &self.steps {
+            r = r.text(format!("{}  {}", st.at, st.status));
+            if !st.comment.is_empty() {
+                r = r.text(format!("  {}", st.comment));
+            }
+        }
+        r.block(Block::Rule).block(kv("打印时间", &self.printed_at))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "template", rename_all = "kebab-case")]
 pub enum Template {
@@ -100,6 +145,7 @@ pub enum Template {
     ApplicationReceipt(ApplicationReceipt),
     PrintRecord(PrintRecordSlip),
     MaterialList(MaterialList),
+    CaseProgress(CaseProgressSlip),
 }
 
 impl Template {
@@ -109,6 +155,7 @@ impl Template {
             Template::ApplicationReceipt(t) => t.receipt(paper),
             Template::PrintRecord(t) => Ok(t.receipt(paper)),
             Template::MaterialList(t) => Ok(t.receipt(paper)),
+            Template::CaseProgress(t) => Ok(t.receipt(paper)),
         }
     }
 }

@@ -351,4 +351,18 @@ impl BlockingCentre {
     ) -> Result<kiosk_protocol::cases::Case, CentreError> {
         self.run(|c| async move { c.file_case(filing).await })
     }
+
+    pub fn lookup_case(
+        &self,
+        lookup: &kiosk_protocol::cases::CaseLookup,
+    ) -> Result<kiosk_protocol::cases::Case, CentreError> {
+        self.run(|c| async move { c.lookup_case(lookup).await })
+    }
+
+    pub fn cases_of(
+        &self,
+        holder_sha256: &str,
+    ) -> Result<Vec<kiosk_protocol::cases::Case>, CentreError> {
+        self.run(|c| async move { c.cases_of(holder_sha256).await })
+    }
 }

@@ -47,6 +47,11 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ),
     ("id-copy", include_str!("../../tours/id-copy.json")),
     ("apply", include_str!("../../tours/apply.json")),
+    ("query-print", include_str!("../../tours/query-print.json")),
+    (
+        "query-by-case-number",
+        include_str!("../../tours/query-by-case-number.json"),
+    ),
     (
         "id-copy-face-fails-fingerprint",
         include_str!("../../tours/id-copy-face-fails-fingerprint.json"),
@@ -103,7 +108,20 @@ pub enum Action {
     Type(String),
     /// A signature drawn on the pad with a finger: strokes sent as the pad sends them.
     Sign,
+    /// A case filed at the centre for the sim's resident card (as a window would), with this
+    /// query password, then moved through `moves` (status and the department's comment), as
+    /// `kiosk-central case move` does; `{case}` in later steps is its number.
+    Case {
+        item: String,
+        item_name: String,
+        password: String,
+        #[serde(default)]
+        moves: Vec<(String, String)>,
+    },
 }
+
+/// The number of the case the last `case` step filed, for `{case}`.
+static LAST_CASE: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
 
 /// One recorded step.
 #[derive(Debug, serde::Serialize)]
@@ -354,6 +372,10 @@ fn until(cond: Option<&str>, v: &View, before: &View) -> bool {
             .as_ref()
             .is_some_and(|t| t.text == c["typed:".len()..]),
         Some("face-preview") => v.face_preview.is_some(),
+        Some(c) if c.starts_with("typed-len:") => v
+            .typing
+            .as_ref()
+            .is_some_and(|t| t.text.chars().count().to_string() == c["typed-len:".len()..]),
         Some(c) if c.starts_with("pages:") => v
             .apply
             .as_ref()
@@ -399,8 +421,10 @@ fn act(
     // `{eid}`: a fresh e-ID code for the sim's resident card from the sim issuer;
     // `{eid-expired}`: one that expired ten minutes ago.
     let faces = kiosk_drivers::idcard::sim::faces_dir();
+    let last_case = LAST_CASE.lock().map(|c| c.clone()).unwrap_or_default();
     let fill = |s: &str| -> anyhow::Result<String> {
         let mut s = s
+            .replace("{case}", &last_case)
             .replace("{today}", &today.format("%Y%m%d").to_string())
             .replace("{faces}", &faces.to_string_lossy());
         for (tag, age_s) in [("{eid}", 0), ("{eid-expired}", 900)] {
@@ -484,7 +508,51 @@ fn act(
             })?;
             Ok(())
         }
+        Action::Case {
+            item,
+            item_name,
+            password,
+            moves,
+        } => {
+            use kiosk_protocol::cases::{self as cases, CaseStatus};
+            let salt = uuid::Uuid::new_v4().simple().to_string();
+            let filing = cases::CaseSubmission {
+                device_id: "WINDOW-03".into(),
+                local_ref: uuid::Uuid::new_v4().simple().to_string(),
+                item: item.clone(),
+                item_name: item_name.clone(),
+                holder_sha256: cases::holder_sha256("320583199001011232"),
+                agent_sha256: None,
+                password_sha256: cases::password_sha256(&salt, password),
+                password_salt: salt,
+                pickup: cases::Pickup::Window,
+                submitted_at: t.runtime.events.now().to_rfc3339(),
+                attachments: Vec::new(),
+            };
+            let c = t.centre.clone();
+            let case = t
+                .handle()
+                .block_on(async move { c.file_case(&filing).await })?;
+            for (status, comment) in moves {
+                let status =
+                    CaseStatus::parse(status).ok_or_else(|| anyhow!("no case status {status}"))?;
+                let progress = cases::CaseProgress {
+                    status,
+                    comment: comment.clone(),
+                };
+                let c = t.centre.clone();
+                let path = format!("/api/v1/cases/{}/progress", case.case_number);
+                t.handle().block_on(async move {
+                    c.json::<Value>(c.post_json(&path, &progress)).await
+                })?;
+            }
+            if let Ok(mut last) = LAST_CASE.lock() {
+                *last = case.case_number;
+            }
+            Ok(())
+        }
         Action::Type(letters) => {
+            let letters = fill(letters)?;
             for c in letters.chars() {
                 touch(ui, &c.to_string())?;
             }

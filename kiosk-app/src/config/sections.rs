@@ -393,7 +393,7 @@ impl Default for ApplyConfig {
 }
 
 /// The journeys a terminal can offer.
-pub const JOURNEYS: &[&str] = &["ticket", "guide", "id-copy", "apply"];
+pub const JOURNEYS: &[&str] = &["ticket", "guide", "id-copy", "apply", "query"];
 
 /// `[catalogue]`: for a terminal whose centre is embedded (the sim profile, a stand-alone
 /// ticket machine), a catalogue file to publish into that centre at start, signed with a

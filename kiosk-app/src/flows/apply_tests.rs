@@ -40,7 +40,7 @@ fn ctx() -> Context {
 
 fn filed() -> Filed {
     Filed {
-        local_ref: "KSK-1-20261203-AB12".into(),
+        local_ref: "2026120312345678".into(),
         case_number: Some("20261203000001".into()),
     }
 }
@@ -159,7 +159,7 @@ fn the_whole_way_from_login_to_rating() {
     assert_eq!(
         outcome(&end),
         Some(Outcome::Filed {
-            local_ref: "KSK-1-20261203-AB12".into()
+            local_ref: "2026120312345678".into()
         })
     );
 }
@@ -345,7 +345,7 @@ fn offline_the_filing_stands_under_the_local_reference() {
     let mut c = ctx();
     let mut inputs = to_sign();
     let offline = Filed {
-        local_ref: "KSK-1-20261203-ZZ99".into(),
+        local_ref: "2026120387654321".into(),
         case_number: None,
     };
     inputs.extend([

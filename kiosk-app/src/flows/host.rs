@@ -40,6 +40,8 @@ mod application;
 mod copy;
 #[path = "host_login.rs"]
 mod login;
+#[path = "host_query.rs"]
+mod lookup;
 #[path = "host_rating.rs"]
 mod rating;
 #[path = "host_typing.rs"]
@@ -96,7 +98,11 @@ pub struct View {
     pub copy_page: Option<Picture>,
     /// What the application screens show.
     pub apply: Option<application::ApplyView>,
+    /// The cases the look-up found (the citizen's, for this session).
+    pub cases: Vec<kiosk_protocol::cases::Case>,
 }
+
+pub use lookup::status_zh;
 
 pub use application::{ApplyView, Secret};
 
@@ -161,6 +167,11 @@ enum Msg {
         Result<crate::services::apply::filing::Receipt, String>,
     ),
     ReceiptPrinted(u64, Result<(), PrintProblem>),
+    CasesFound(
+        u64,
+        Result<Vec<kiosk_protocol::cases::Case>, super::query::LookupProblem>,
+    ),
+    SlipPrinted(u64, Result<(), PrintProblem>),
     Stop,
 }
 
@@ -345,6 +356,9 @@ struct Worker {
     application: Option<crate::services::apply::Application>,
     /// The application's shape while the filing thread holds it.
     apply_shape: Option<super::apply::Context>,
+    /// The cases the look-up found, and the number typed before the password.
+    cases: Vec<kiosk_protocol::cases::Case>,
+    query_number: Option<Zeroizing<String>>,
 }
 
 impl Worker {
@@ -391,6 +405,8 @@ impl Worker {
             pending_apply: None,
             application: None,
             apply_shape: None,
+            cases: Vec::new(),
+            query_number: None,
         };
         w.purposes = crate::services::idcopy::purposes(&w.cfg.config.journeys.id_copy.purposes);
         w.offers = w.compute_offers();
@@ -515,6 +531,22 @@ impl Worker {
             copy_front: self.picture(copy::kept_name(Side::Front)),
             copy_page: self.picture(copy::PREVIEW),
             apply: self.apply_view(),
+            cases: match &self.kiosk.screen {
+                // Times in the hall's local minute, as the slip prints them.
+                Screen::Query(_) => self
+                    .cases
+                    .iter()
+                    .map(|c| {
+                        let mut c = c.clone();
+                        for l in &mut c.log {
+                            l.at = self.local_time(&l.at);
+                        }
+                        c.submitted_at = self.local_time(&c.submitted_at);
+                        c
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
         }
     }
 
@@ -533,6 +565,9 @@ impl Worker {
             }) => Some(kiosk::Input::Apply(super::apply::Input::Rating(
                 super::rating::Input::Complained,
             ))),
+            Screen::Query(super::query::Stage::Number | super::query::Stage::Password) => {
+                Some(kiosk::Input::Query(super::query::Input::Next))
+            }
             _ => None,
         }
     }
@@ -594,6 +629,7 @@ impl Worker {
         let offers = self.offers.clone();
         let idcopy = self.idcopy_context();
         let apply = self.apply_context();
+        let query = self.query_context();
         let effects = {
             let ctx = kiosk::Context {
                 now,
@@ -618,6 +654,7 @@ impl Worker {
                 },
                 idcopy,
                 apply,
+                query,
                 default_english,
             };
             self.kiosk.step(input, &ctx)
@@ -666,7 +703,10 @@ impl Worker {
             }
             Msg::Code(generation, result)
                 if generation == self.generation
-                    && matches!(self.kiosk.screen, Screen::IdCopy(_) | Screen::Apply(_)) =>
+                    && matches!(
+                        self.kiosk.screen,
+                        Screen::IdCopy(_) | Screen::Apply(_) | Screen::Query(_)
+                    ) =>
             {
                 if let Ok((code, _)) = result {
                     let input = self.login_code(&code);
@@ -730,6 +770,9 @@ impl Worker {
                         | Screen::Apply(super::apply::Stage::Login(
                             super::identify::Stage::Face { .. }
                         ))
+                        | Screen::Query(super::query::Stage::Login(
+                            super::identify::Stage::Face { .. }
+                        ))
                 ) {
                     self.pictures.retain(|(n, _)| *n != login::FACE_PREVIEW);
                     self.pictures
@@ -770,6 +813,12 @@ impl Worker {
             Msg::ReceiptPrinted(generation, r) if generation == self.generation => {
                 self.step(kiosk::Input::Apply(super::apply::Input::Printed(r)));
             }
+            Msg::CasesFound(generation, r) if generation == self.generation => {
+                self.cases_found(r);
+            }
+            Msg::SlipPrinted(generation, r) if generation == self.generation => {
+                self.step(kiosk::Input::Query(super::query::Input::Printed(r)));
+            }
             // A result from a session that already ended.
             Msg::Card(..)
             | Msg::Code(..)
@@ -786,7 +835,9 @@ impl Worker {
             | Msg::CopyPrinted(..)
             | Msg::PageCaptured(..)
             | Msg::Filed(..)
-            | Msg::ReceiptPrinted(..) => {}
+            | Msg::ReceiptPrinted(..)
+            | Msg::CasesFound(..)
+            | Msg::SlipPrinted(..) => {}
             Msg::Stop => {}
         }
     }
@@ -795,6 +846,7 @@ impl Worker {
     fn login_input(&mut self, input: super::identify::Input) {
         match self.kiosk.screen {
             Screen::Apply(_) => self.step(kiosk::Input::Apply(super::apply::Input::Login(input))),
+            Screen::Query(_) => self.step(kiosk::Input::Query(super::query::Input::Login(input))),
             _ => self.step(kiosk::Input::IdCopy(idcopy::Input::Login(input))),
         }
     }
@@ -886,6 +938,8 @@ impl Worker {
                         .is_none_or(|c| c.items.is_empty())
                         .then_some(Unavailable::Catalogue),
                     "id-copy" => self.id_copy_unavailable(),
+                    // Cases live at the centre: the look-up says so when it is away.
+                    "query" => None,
                     _ => Some(Unavailable::Busy),
                 };
                 Offer {
@@ -963,6 +1017,7 @@ impl Worker {
             kiosk::Effect::Journey(j) => self.journey(j),
             kiosk::Effect::Guide(g) => self.guide(g),
             kiosk::Effect::Apply(a) => self.apply(a),
+            kiosk::Effect::Query(q) => self.query(q),
             kiosk::Effect::BeginApply { item, answers } => self.begin_apply(item, answers),
         }
     }
@@ -1054,6 +1109,23 @@ impl Worker {
             });
             return;
         }
+        if journey == "query" {
+            // Identifying is one way in; the number and password need no device at all.
+            let j = &self.cfg.config.journeys;
+            let get =
+                |kind, named: &Option<String>| claim(self.device(kind, named)).unwrap_or(None);
+            self.claims = Some(Claims {
+                reader: get(DeviceKind::IdCardReader, &j.ticket.card_reader),
+                scanner: get(DeviceKind::QrScanner, &j.ticket.scanner),
+                board: get(DeviceKind::Board, &j.ticket.board),
+                face_camera: get(DeviceKind::FaceCamera, &j.apply.face_camera),
+                fingerprint: get(DeviceKind::Fingerprint, &j.apply.fingerprint),
+                printer: get(DeviceKind::ReceiptPrinter, &j.ticket.printer),
+                document_camera: None,
+                a4: None,
+            });
+            return;
+        }
         if journey == "apply" {
             let (claims, app) = self.claims_for_apply(&|id| claim(id).unwrap_or(None));
             self.claims = Some(claims);
@@ -1130,6 +1202,8 @@ impl Worker {
         self.typing = None;
         self.application = None;
         self.apply_shape = None;
+        self.cases.clear();
+        self.query_number = None;
         self.taken_until = None;
         self.request = None;
         self.ticket = None;

@@ -11,6 +11,7 @@ use super::apply;
 use super::guide;
 use super::idcopy;
 use super::idle::{Idle, IdleState};
+use super::query;
 use super::session::EndReason;
 use super::ticket;
 use crate::config::IdleConfig;
@@ -44,6 +45,7 @@ pub enum Screen {
     Guide(guide::Stage),
     IdCopy(idcopy::Stage),
     Apply(apply::Stage),
+    Query(query::Stage),
     StaffPin,
     DeviceStatus,
 }
@@ -57,6 +59,7 @@ impl Screen {
             Screen::Guide(s) => s.screen(),
             Screen::IdCopy(s) => s.screen(),
             Screen::Apply(s) => s.screen(),
+            Screen::Query(s) => s.screen(),
             Screen::StaffPin => "staff-pin",
             Screen::DeviceStatus => "device-status",
         }
@@ -80,6 +83,7 @@ impl Screen {
                         | idcopy::Stage::Login(super::identify::Stage::Face { .. })
                 )
         ) || matches!(self, Screen::Apply(s) if s.waits())
+            || matches!(self, Screen::Query(s) if s.waits())
     }
 }
 
@@ -132,6 +136,7 @@ pub enum Input {
     Guide(guide::Input),
     IdCopy(idcopy::Input),
     Apply(apply::Input),
+    Query(query::Input),
     /// "Back", "Try again" and "Done" as the screen's buttons say them, for whichever
     /// journey is showing.
     Back,
@@ -170,6 +175,7 @@ pub enum Effect {
     Guide(guide::Effect),
     IdCopy(idcopy::Effect),
     Apply(apply::Effect),
+    Query(query::Effect),
     /// The guide handed over to an application for `item` with `answers`: the host prepares
     /// it and starts the `apply` journey.
     BeginApply {
@@ -190,6 +196,7 @@ pub struct Context<'a> {
     pub idcopy: idcopy::Context,
     /// The application the host prepared, when one is about to start or running.
     pub apply: Option<apply::Context>,
+    pub query: query::Context,
     pub default_english: bool,
 }
 
@@ -210,7 +217,11 @@ impl Kiosk {
     pub fn in_journey(&self) -> bool {
         matches!(
             self.screen,
-            Screen::Ticket(_) | Screen::Guide(_) | Screen::IdCopy(_) | Screen::Apply(_)
+            Screen::Ticket(_)
+                | Screen::Guide(_)
+                | Screen::IdCopy(_)
+                | Screen::Apply(_)
+                | Screen::Query(_)
         )
     }
 
@@ -240,6 +251,7 @@ impl Kiosk {
                     self.enter_idcopy(stage, cfx, ctx, &mut fx);
                 }
                 Screen::Apply(_) => self.apply(apply::Input::Next, ctx, &mut fx),
+                Screen::Query(_) => self.query(query::Input::Next, ctx, &mut fx),
                 _ => {}
             },
             Input::Help(on) => self.help = on,
@@ -264,6 +276,11 @@ impl Kiosk {
                         let (stage, afx) = apply::start(actx);
                         self.enter_apply(stage, afx, ctx, &mut fx);
                     }
+                }
+                if self.screen == Screen::Home && offered && j == "query" {
+                    fx.push(Effect::StartSession("query"));
+                    let (stage, qfx) = query::start(&ctx.query);
+                    self.enter_query(stage, qfx, ctx, &mut fx);
                 }
                 if self.screen == Screen::Home && offered && j == "id-copy" {
                     fx.push(Effect::StartSession("id-copy"));
@@ -309,6 +326,14 @@ impl Kiosk {
                         };
                         self.apply(a, ctx, &mut fx);
                     }
+                    Screen::Query(_) => {
+                        let q = match input {
+                            Input::Back => query::Input::Back,
+                            Input::Retry => query::Input::Retry,
+                            _ => query::Input::Done,
+                        };
+                        self.query(q, ctx, &mut fx);
+                    }
                     _ => {}
                 }
             }
@@ -322,9 +347,11 @@ impl Kiosk {
                     self.enter_idcopy(stage, cfx, ctx, &mut fx);
                 }
                 Screen::Apply(_) => self.apply(apply::Input::Print, ctx, &mut fx),
+                Screen::Query(_) => self.query(query::Input::Print, ctx, &mut fx),
                 _ => {}
             },
             Input::Apply(i) => self.apply(i, ctx, &mut fx),
+            Input::Query(i) => self.query(i, ctx, &mut fx),
             Input::IdCopy(i) => {
                 if let Screen::IdCopy(stage) = &self.screen {
                     let (stage, cfx) = idcopy::step(stage, i, &ctx.idcopy);
@@ -351,6 +378,7 @@ impl Kiosk {
                     self.enter_idcopy(stage, cfx, ctx, &mut fx);
                 }
                 Screen::Apply(_) => self.apply(apply::Input::Cancel, ctx, &mut fx),
+                Screen::Query(_) => self.query(query::Input::Cancel, ctx, &mut fx),
                 Screen::StaffPin | Screen::DeviceStatus => self.go(Screen::Home, ctx),
                 _ => {}
             },
@@ -443,6 +471,15 @@ impl Kiosk {
                         afx.into_iter()
                             .filter(|e| !matches!(e, apply::Effect::Finish(_)))
                             .map(Effect::Apply),
+                    );
+                    fx.push(Effect::EndSession(EndReason::TimedOut));
+                }
+                if let Screen::Query(stage) = &self.screen {
+                    let (_, qfx) = query::step(stage, query::Input::Cancel, &ctx.query);
+                    fx.extend(
+                        qfx.into_iter()
+                            .filter(|e| !matches!(e, query::Effect::Finish(_)))
+                            .map(Effect::Query),
                     );
                     fx.push(Effect::EndSession(EndReason::TimedOut));
                 }
@@ -577,6 +614,43 @@ impl Kiosk {
                 self.go(Screen::Home, ctx);
             }
             None => self.go(Screen::Apply(stage), ctx),
+        }
+    }
+
+    /// One input to the case look-up on screen.
+    fn query(&mut self, input: query::Input, ctx: &Context<'_>, fx: &mut Vec<Effect>) {
+        if let Screen::Query(stage) = &self.screen {
+            let (stage, qfx) = query::step(stage, input, &ctx.query);
+            self.enter_query(stage, qfx, ctx, fx);
+        }
+    }
+
+    /// Moves to the look-up's new stage, or out of it when it finished.
+    fn enter_query(
+        &mut self,
+        stage: query::Stage,
+        qfx: Vec<query::Effect>,
+        ctx: &Context<'_>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let mut finished = None;
+        for e in qfx {
+            if let query::Effect::Finish(o) = &e {
+                finished = Some(o.clone());
+            }
+            fx.push(Effect::Query(e));
+        }
+        match finished {
+            Some(outcome) => {
+                let reason = match outcome {
+                    query::Outcome::Left => EndReason::Cancelled,
+                    _ => EndReason::Done,
+                };
+                fx.push(Effect::EndSession(reason));
+                self.care = false;
+                self.go(Screen::Home, ctx);
+            }
+            None => self.go(Screen::Query(stage), ctx),
         }
     }
 

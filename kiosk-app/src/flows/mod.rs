@@ -14,6 +14,7 @@ pub mod idcopy;
 pub mod identify;
 pub mod idle;
 pub mod kiosk;
+pub mod query;
 pub mod rating;
 pub mod session;
 pub mod ticket;

@@ -508,6 +508,21 @@ impl Shell {
                 unsatisfied_tags: Vec::new(),
             },
             apply: None,
+            query: super::query::Context {
+                login: super::identify::Context {
+                    has_reader: true,
+                    has_scanner: true,
+                    face: true,
+                    finger: true,
+                    agents: false,
+                },
+                card: super::identify::CardFacts {
+                    photo: true,
+                    fingerprint: true,
+                },
+                can_print: true,
+                identified: false,
+            },
             default_english: false,
         };
         self.k.step(i, &cx)

@@ -22,12 +22,10 @@ pub fn intent(i: UiIntent, screen: &Screen) -> kiosk::Input {
     use kiosk::Input as K;
     use ticket::Input as T;
     let applying = matches!(screen, Screen::Apply(_));
-    let login = |l: identify::Input| {
-        if applying {
-            K::Apply(A::Login(l))
-        } else {
-            K::IdCopy(idcopy::Input::Login(l))
-        }
+    let login = |l: identify::Input| match screen {
+        Screen::Apply(_) => K::Apply(A::Login(l)),
+        Screen::Query(_) => K::Query(crate::flows::query::Input::Login(l)),
+        _ => K::IdCopy(idcopy::Input::Login(l)),
     };
     match i {
         UiIntent::Wake => K::Wake,
@@ -83,6 +81,9 @@ pub fn intent(i: UiIntent, screen: &Screen) -> kiosk::Input {
             K::IdCopy(idcopy::Input::Rating(crate::flows::rating::Input::Tag(t)))
         }
         UiIntent::ApplyHere => K::Guide(guide::Input::Apply),
+        UiIntent::QueryByCard => K::Query(crate::flows::query::Input::ByCard),
+        UiIntent::QueryByNumber => K::Query(crate::flows::query::Input::ByNumber),
+        UiIntent::OpenCase(n) => K::Query(crate::flows::query::Input::Open(n)),
         UiIntent::ChooseOption(n) => K::Apply(A::Choose(n)),
         UiIntent::DigitKey(c) => K::Type(Tap::Char(c)),
         UiIntent::DeletePage(n) => K::Apply(A::DeletePage(n)),
@@ -135,6 +136,7 @@ fn screen_id(s: &Screen) -> ScreenId {
         },
         Screen::IdCopy(stage) => super::view_copy::screen_id(stage),
         Screen::Apply(stage) => super::view_apply::screen_id(stage),
+        Screen::Query(stage) => super::view_query::screen_id(stage),
         Screen::Guide(stage) => match stage {
             guide::Stage::Items { .. } => ScreenId::GuideItems,
             guide::Stage::Item { .. } => ScreenId::GuideItem,
@@ -391,5 +393,6 @@ pub fn ui_view(v: &View, staff_pin_set: bool) -> UiView {
         login: super::view_copy::login_view(v),
         copy: super::view_copy::copy_view(v),
         apply: super::view_apply::apply_view(v),
+        cases: super::view_query::cases_view(v),
     }
 }

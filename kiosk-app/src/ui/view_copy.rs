@@ -84,7 +84,8 @@ pub fn login_problem(p: &Problem) -> (String, String) {
 pub fn login_view(v: &View) -> LoginView {
     let stage = match &v.screen {
         Screen::IdCopy(Stage::Login(stage))
-        | Screen::Apply(crate::flows::apply::Stage::Login(stage)) => stage,
+        | Screen::Apply(crate::flows::apply::Stage::Login(stage))
+        | Screen::Query(crate::flows::query::Stage::Login(stage)) => stage,
         _ => return LoginView::default(),
     };
     let mut l = LoginView {

@@ -108,7 +108,54 @@ pub fn spoken(v: &View) -> String {
         },
         Screen::IdCopy(stage) => copy_spoken(stage, en, &ui),
         Screen::Apply(stage) => apply_spoken(stage, en, &ui),
+        Screen::Query(stage) => query_spoken(stage, en, &ui),
         Screen::StaffPin | Screen::DeviceStatus => t("工作人员页面。", "Staff page."),
+    }
+}
+
+/// The case look-up's screens, said; its login as the copy's is.
+fn query_spoken(stage: &crate::flows::query::Stage, en: bool, ui: &kiosk_ui::UiView) -> String {
+    use crate::flows::query::Stage as Q;
+    let t = |zh: &str, e: &str| if en { e.to_string() } else { zh.to_string() };
+    let c = &ui.cases;
+    match stage {
+        Q::Login(l) => copy_spoken(&idcopy::Stage::Login(l.clone()), en, ui),
+        Q::How => t(
+            "查询办件进度：可以刷身份证，也可以输入办件编号和查询密码。",
+            "Check an application: with your ID card, or with the case number and password.",
+        ),
+        Q::Number => t(
+            "请输入回执上的办件编号。",
+            "Type the case number from your receipt.",
+        ),
+        Q::Password => t("请输入查询密码。", "Type the query password."),
+        Q::Looking | Q::Printing { .. } => t("请稍候。", "Please wait."),
+        Q::List { .. } => format!(
+            "{}{}",
+            t("您的办件：", "Your applications: "),
+            c.cases
+                .iter()
+                .map(|x| format!("{} {}", x.1, x.2))
+                .collect::<Vec<_>>()
+                .join(if en { "; " } else { "；" })
+        ),
+        Q::Detail { .. } => match &c.open {
+            Some(o) => format!(
+                "{} {}{}",
+                o.1,
+                o.2,
+                c.log
+                    .last()
+                    .filter(|l| !l.2.is_empty())
+                    .map(|l| format!(" {}", l.2))
+                    .unwrap_or_default()
+            ),
+            None => String::new(),
+        },
+        Q::Problem { .. } => t(
+            "出现问题，请按屏幕提示操作或向工作人员求助。",
+            "Something went wrong. Follow the screen, or ask the staff for help.",
+        ),
     }
 }
 

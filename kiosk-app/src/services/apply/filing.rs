@@ -51,15 +51,14 @@ fn random_bytes() -> [u8; 16] {
     *uuid::Uuid::new_v4().as_bytes()
 }
 
-/// `KSK-1-20261203-7Q4M`: the terminal, the day, four characters without look-alikes.
-pub fn local_ref(device: &str, date: &str) -> String {
-    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+/// `2026120383920174`: the day and eight random digits — digits only, so the citizen can
+/// type it on the keypad to look the case up before it has its number (case numbers are 14
+/// digits, references 16).
+pub fn local_ref(date: &str) -> String {
     let r = random_bytes();
-    let tail: String = r[..4]
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect();
-    format!("{device}-{}-{tail}", date.replace('-', ""))
+    let n =
+        u64::from_le_bytes([r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]]) % 100_000_000;
+    format!("{}{n:08}", date.replace('-', ""))
 }
 
 /// Six digits.
@@ -80,7 +79,7 @@ pub fn file(
     centre: Option<&BlockingCentre>,
 ) -> Result<Receipt, String> {
     let device = journal.lock().device_id().to_string();
-    let local_ref = local_ref(&device, when.date);
+    let local_ref = local_ref(when.date);
     let agent_name = who.agent.map(|a| a.name.clone());
     let page = form_page(
         app,

@@ -270,7 +270,9 @@ fn a_filing_is_one_journal_record_with_nothing_personal_in_the_clear() {
         date: "2026-12-03",
     };
     let receipt = filing::file(&app, &who, &when, &store, &journal, None).unwrap();
-    assert!(receipt.filed.local_ref.starts_with("KSK-1-20261203-"));
+    assert!(receipt.filed.local_ref.starts_with("20261203"));
+    assert_eq!(receipt.filed.local_ref.len(), 16);
+    assert!(receipt.filed.local_ref.bytes().all(|b| b.is_ascii_digit()));
     assert_eq!(
         receipt.filed.case_number, None,
         "no centre: the reference stands"

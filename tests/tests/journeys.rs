@@ -275,6 +275,8 @@ fn the_ticket_journey_on_the_simulated_terminal() {
     id_copy_by_fingerprint_when_the_face_does_not_match();
     id_copy_by_eid_code();
     apply_by_card_and_face();
+    apply_offline_then_numbered_and_looked_up();
+    query_by_case_number();
 }
 
 fn by_card_with_people_ahead() {
@@ -1224,6 +1226,67 @@ fn apply_by_card_and_face() {
     assert_eq!(rated[0]["case"], a.number.as_str());
     r.lights_off();
     r.no_unmasked_identity();
+    r.finish();
+}
+
+/// The hall's link down while a citizen applies: filed under the terminal's reference with
+/// the receipt saying so; the link back, the journal record numbers the case at the centre,
+/// and the reference and password open it.
+fn apply_offline_then_numbered_and_looked_up() {
+    let mut r = Run::start("apply-offline", None);
+    r.play(tour_steps("apply-offline", "home", "submitted-offline"));
+    let a = r
+        .tour
+        .terminal
+        .host
+        .view()
+        .apply
+        .expect("the application's view");
+    assert!(!a.numbered, "no centre, no number");
+    assert_eq!(a.number.len(), 16, "the terminal's reference: {}", a.number);
+    r.play(tour_steps("apply-offline", "receipt", "receipt"));
+    let receipt = r.sim("receipt", "receipts").to_string();
+    assert!(receipt.contains(&a.number), "{receipt}");
+    r.play(tour_steps("apply-offline", "done", "password-typed"));
+    let labels = r.play(tour_steps("apply-offline", "numbered", "numbered"));
+    let view = r.tour.terminal.host.view();
+    let case = view.cases.first().expect("the case found").clone();
+    assert_eq!(case.local_ref, a.number);
+    assert_eq!(
+        case.case_number.len(),
+        14,
+        "numbered by the centre from the journal"
+    );
+    assert!(
+        has(&labels, &format!("办件编号 {}", case.case_number)),
+        "{labels:?}"
+    );
+    r.play(tour_steps("apply-offline", "finished", "finished"));
+    r.no_unmasked_identity();
+    r.finish();
+}
+
+/// A case filed at a window and moved on by the department, looked up without an ID card:
+/// a wrong password is no case, the right one shows the log with the comment; the slip prints.
+fn query_by_case_number() {
+    let mut r = Run::start("query-by-case-number", None);
+    let labels = r.play(tour_steps(
+        "query-by-case-number",
+        "filed-at-a-window",
+        "not-found",
+    ));
+    assert!(has(&labels, "没有查到该编号和密码对应的办件"), "{labels:?}");
+    let labels = r.play(tour_steps("query-by-case-number", "again", "case"));
+    assert!(
+        labels
+            .iter()
+            .any(|l| l.contains("签注已完成，请凭身份证到3号窗口领取居住证")),
+        "the department's comment: {labels:?}"
+    );
+    r.play(tour_steps("query-by-case-number", "slip", "slip"));
+    let slip = r.sim("receipt", "receipts").to_string();
+    assert!(slip.contains("已办结"), "{slip}");
+    r.play(tour_steps("query-by-case-number", "done", "done"));
     r.finish();
 }
 

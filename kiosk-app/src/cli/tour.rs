@@ -47,6 +47,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ),
     ("id-copy", include_str!("../../tours/id-copy.json")),
     ("apply", include_str!("../../tours/apply.json")),
+    (
+        "apply-offline",
+        include_str!("../../tours/apply-offline.json"),
+    ),
     ("query-print", include_str!("../../tours/query-print.json")),
     (
         "query-by-case-number",
@@ -108,6 +112,11 @@ pub enum Action {
     Type(String),
     /// A signature drawn on the pad with a finger: strokes sent as the pad sends them.
     Sign,
+    /// The hall's link to the centre goes `down` or comes back `up` (the embedded centre is
+    /// taken off the network and brought back with its database).
+    Centre(String),
+    /// Upload the outbox now (the sync's next round, without waiting for it).
+    Sync,
     /// A case filed at the centre for the sim's resident card (as a window would), with this
     /// query password, then moved through `moves` (status and the department's comment), as
     /// `kiosk-central case move` does; `{case}` in later steps is its number.
@@ -122,6 +131,10 @@ pub enum Action {
 
 /// The number of the case the last `case` step filed, for `{case}`.
 static LAST_CASE: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+/// The number (or reference) and password the last application on screen got, for
+/// `{apply-number}` and `{apply-password}`.
+static LAST_APPLY: std::sync::Mutex<(String, String)> =
+    std::sync::Mutex::new((String::new(), String::new()));
 
 /// One recorded step.
 #[derive(Debug, serde::Serialize)]
@@ -422,9 +435,17 @@ fn act(
     // `{eid-expired}`: one that expired ten minutes ago.
     let faces = kiosk_drivers::idcard::sim::faces_dir();
     let last_case = LAST_CASE.lock().map(|c| c.clone()).unwrap_or_default();
+    if let Some(a) = view.apply.as_ref().filter(|a| !a.number.is_empty()) {
+        if let Ok(mut last) = LAST_APPLY.lock() {
+            *last = (a.number.clone(), a.password.0.clone());
+        }
+    }
+    let (apply_number, apply_password) = LAST_APPLY.lock().map(|l| l.clone()).unwrap_or_default();
     let fill = |s: &str| -> anyhow::Result<String> {
         let mut s = s
             .replace("{case}", &last_case)
+            .replace("{apply-number}", &apply_number)
+            .replace("{apply-password}", &apply_password)
             .replace("{today}", &today.format("%Y%m%d").to_string())
             .replace("{faces}", &faces.to_string_lossy());
         for (tag, age_s) in [("{eid}", 0), ("{eid-expired}", 900)] {
@@ -508,6 +529,12 @@ fn act(
             })?;
             Ok(())
         }
+        Action::Sync => t.sync_now(),
+        Action::Centre(state) => match state.as_str() {
+            "down" => t.embedded_centre_down(),
+            "up" => t.embedded_centre_up(),
+            other => bail!("the centre goes down or up, not {other:?}"),
+        },
         Action::Case {
             item,
             item_name,

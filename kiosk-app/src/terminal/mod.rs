@@ -64,6 +64,8 @@ pub struct Terminal {
     tokio: tokio::runtime::Runtime,
     running: Mutex<Option<Running>>,
     stopped: Mutex<Option<StopReport>>,
+    /// Where the embedded centre listened while it is taken down.
+    embedded_addr: Mutex<Option<String>>,
 }
 
 fn tokio_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -212,10 +214,57 @@ impl Terminal {
                 embedded,
             })),
             stopped: Mutex::new(None),
+            embedded_addr: Mutex::new(None),
         }))
     }
 
     /// The line `kiosk run` prints once it is up.
+    /// Takes the embedded centre off the network (a hall's link going down), keeping its
+    /// database; `embedded_centre_up` brings it back on the same address. For tours and
+    /// tests of the offline paths; a terminal with a remote centre has nothing to take down.
+    pub fn embedded_centre_down(&self) -> anyhow::Result<()> {
+        let handle = {
+            let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+            running.as_mut().and_then(|r| r.embedded.take())
+        };
+        let handle = handle.ok_or_else(|| anyhow::anyhow!("no embedded centre is running"))?;
+        let addr = handle.base_url().trim_start_matches("http://").to_string();
+        self.tokio.block_on(handle.stop())?;
+        *self.embedded_addr.lock().unwrap_or_else(|p| p.into_inner()) = Some(addr);
+        Ok(())
+    }
+
+    pub fn embedded_centre_up(&self) -> anyhow::Result<()> {
+        let addr = self
+            .embedded_addr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("the embedded centre was not taken down"))?;
+        let db = self.config.data_dir().join("central").join("central.db");
+        let store = kiosk_central::SqliteStore::open(&db)?;
+        let handle = self.tokio.block_on(CentreHandle::start(&addr, store))?;
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        match running.as_mut() {
+            Some(r) => r.embedded = Some(handle),
+            None => {
+                drop(running);
+                self.tokio.block_on(handle.stop())?;
+                anyhow::bail!("the terminal is stopping");
+            }
+        }
+        Ok(())
+    }
+
+    /// Uploads what the outbox holds now, once (what the sync task does on its own schedule).
+    pub fn sync_now(&self) -> anyhow::Result<()> {
+        let up = uploader(&self.centre, &self.config);
+        let journal = self.journal.clone();
+        self.tokio
+            .block_on(async move { up.drain(&journal).await })?;
+        Ok(())
+    }
+
     pub fn ready_line(&self) -> serde_json::Value {
         serde_json::json!({
             "ready": true,

@@ -76,6 +76,8 @@ pub enum UiIntent {
     /// A finished stroke on the signature pad: (x, y, milliseconds, pressure) in pad units.
     InkStroke(Vec<(f32, f32, u32, Option<f32>)>),
     ClearSignature,
+    /// The login: the one at the terminal files for someone else (代办).
+    ForSomeoneElse,
     /// Looking a case up: with the ID card, or with the number and password; a case opened.
     QueryByCard,
     QueryByNumber,
@@ -386,6 +388,7 @@ impl Ui {
         plain!(on_apply_here, UiIntent::ApplyHere);
         plain!(on_clear_signature, UiIntent::ClearSignature);
         plain!(on_query_by_card, UiIntent::QueryByCard);
+        plain!(on_for_someone_else, UiIntent::ForSomeoneElse);
         plain!(on_query_by_number, UiIntent::QueryByNumber);
         {
             let f = f.clone();

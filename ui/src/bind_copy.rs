@@ -23,6 +23,10 @@ pub struct LoginView {
     pub can_retry: bool,
     /// The face camera's picture, mirrored, while the face check runs.
     pub preview: Option<JpegPicture>,
+    /// Someone may file for another person here (代办).
+    pub agents: bool,
+    /// Whose card the present screen asks for: `citizen`, `agent` or `principal`.
+    pub role: String,
 }
 
 /// A JPEG of the session shown on screen; its `id` changes when the picture does.
@@ -97,6 +101,8 @@ impl Ui {
         l.set_problem(s(&v.problem));
         l.set_problem_detail(s(&v.problem_detail));
         l.set_can_retry(v.can_retry);
+        l.set_agents(v.agents);
+        l.set_role(s(&v.role));
         let mut shown = self.face_preview.borrow_mut();
         let id = v.preview.as_ref().map(|p| p.id);
         if *shown != id {

@@ -51,6 +51,15 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "apply-offline",
         include_str!("../../tours/apply-offline.json"),
     ),
+    (
+        "apply-by-agent",
+        include_str!("../../tours/apply-by-agent.json"),
+    ),
+    ("apply-en", include_str!("../../tours/apply-en.json")),
+    (
+        "apply-care-mode",
+        include_str!("../../tours/apply-care-mode.json"),
+    ),
     ("query-print", include_str!("../../tours/query-print.json")),
     (
         "query-by-case-number",
@@ -71,6 +80,9 @@ pub const BUILT_IN: &[(&str, &str)] = &[
 pub struct Script {
     #[serde(default)]
     pub summary: String,
+    /// The language the tour plays in when `--lang` does not say (`en` for an English tour).
+    #[serde(default)]
+    pub language: Option<String>,
     pub steps: Vec<Step>,
 }
 
@@ -175,6 +187,10 @@ pub fn run(config: Config, opts: TourOptions) -> anyhow::Result<ExitCode> {
         },
     };
     let script: Script = serde_json::from_str(&text).context("the tour script")?;
+    let mut opts = opts;
+    if opts.lang.is_none() {
+        opts.lang = script.language.clone();
+    }
     let records = play(config, &script, &opts)?;
     println!(
         "{}",

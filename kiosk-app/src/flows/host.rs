@@ -83,6 +83,8 @@ pub struct View {
     pub guide_can_apply: bool,
     /// The login can fall back to the finger: a module, and a card with fingerprints.
     pub finger_possible: bool,
+    /// The login offers filing for someone else (代办).
+    pub agents_possible: bool,
     /// The identified citizen's name, masked (张**), once the login succeeded.
     pub citizen: String,
     /// The uses an ID card copy may be printed for.
@@ -506,6 +508,8 @@ impl Worker {
                 .applicable(item, answers),
                 _ => false,
             },
+            agents_possible: matches!(self.kiosk.screen, Screen::Apply(_))
+                && self.login_context().agents,
             finger_possible: self.card_facts.fingerprint
                 && self
                     .claims

@@ -178,7 +178,7 @@ impl Stage {
             Stage::Face { .. } => "identify-face",
             Stage::FaceFailed { .. } => "identify-face-failed",
             Stage::Finger { .. } => "identify-finger",
-            Stage::Principal => "identify-principal",
+            Stage::Principal => "identify-present",
             Stage::Problem { .. } => "identify-problem",
         }
     }

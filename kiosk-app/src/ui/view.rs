@@ -65,6 +65,7 @@ pub fn intent(i: UiIntent, screen: &Screen) -> kiosk::Input {
         UiIntent::ReadAloud | UiIntent::Speak(_) => K::Touch,
         UiIntent::Agree => login(identify::Input::Agree),
         UiIntent::UseFingerprint => login(identify::Input::UseFingerprint),
+        UiIntent::ForSomeoneElse => login(identify::Input::ForSomeoneElse),
         UiIntent::Capture if applying => K::Apply(A::Capture),
         UiIntent::Capture => K::IdCopy(idcopy::Input::Capture),
         UiIntent::ChoosePurpose(n) => K::IdCopy(idcopy::Input::Purpose(n)),

@@ -89,6 +89,15 @@ pub fn login_view(v: &View) -> LoginView {
         _ => return LoginView::default(),
     };
     let mut l = LoginView {
+        agents: v.agents_possible,
+        role: match stage {
+            identify::Stage::Present {
+                role: identify::Role::Agent,
+            } => "agent",
+            identify::Stage::Principal => "principal",
+            _ => "citizen",
+        }
+        .into(),
         by_card: v.has_reader,
         by_code: v.has_scanner,
         finger_possible: v.finger_possible,

@@ -306,7 +306,8 @@ pub fn mask_value(kind: FieldKind, v: &str) -> String {
     match kind {
         FieldKind::IdNumber => mask_id_number(v),
         FieldKind::Mobile => mask_phone(v),
-        FieldKind::Text if v.chars().count() <= 4 => mask_name(v),
+        // Names: the first character, as on every receipt and screen of the hall.
+        FieldKind::Text => mask_name(v),
         _ => {
             let keep: String = v.chars().take(2).collect();
             format!(

@@ -55,6 +55,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "apply-by-agent",
         include_str!("../../tours/apply-by-agent.json"),
     ),
+    (
+        "apply-face-fails-fingerprint",
+        include_str!("../../tours/apply-face-fails-fingerprint.json"),
+    ),
     ("apply-en", include_str!("../../tours/apply-en.json")),
     (
         "apply-care-mode",
@@ -424,6 +428,8 @@ fn until(cond: Option<&str>, v: &View, before: &View) -> bool {
         Some("finger-missed") => matches!(
             v.screen,
             crate::flows::kiosk::Screen::IdCopy(crate::flows::idcopy::Stage::Login(
+                crate::flows::identify::Stage::Finger { missed: true, .. }
+            )) | crate::flows::kiosk::Screen::Apply(crate::flows::apply::Stage::Login(
                 crate::flows::identify::Stage::Finger { missed: true, .. }
             ))
         ),

@@ -180,6 +180,8 @@ pub enum Input {
     SignChecked(Result<(), SignProblem>),
     /// "Clear" on the signature pad.
     ClearSignature,
+    /// A stroke landed on the pad (the host keeps it): an earlier "too little" goes.
+    Inked,
     Submitted(Result<Filed, String>),
     Print,
     Printed(Result<(), PrintProblem>),
@@ -475,6 +477,7 @@ pub fn step(stage: &Stage, input: Input, ctx: &Context) -> (Stage, Vec<Effect>) 
         (Stage::Sign { .. }, Input::ClearSignature) => {
             (Stage::Sign { problem: None }, vec![Effect::ClearSignature])
         }
+        (Stage::Sign { .. }, Input::Inked) => (Stage::Sign { problem: None }, Vec::new()),
         (Stage::Sign { .. }, Input::Next) => (stage.clone(), vec![Effect::CheckSignature]),
         (Stage::Sign { .. }, Input::SignChecked(result)) => match result {
             Ok(()) => (Stage::Submitting, vec![Effect::Submit]),

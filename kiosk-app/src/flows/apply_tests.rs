@@ -306,6 +306,16 @@ fn too_little_ink_is_asked_again_and_clear_starts_over() {
             problem: Some(SignProblem::TooLittle)
         }
     );
+    let (inked, _) = run(&mut ctx(), {
+        let mut i = inputs.clone();
+        i.push(Input::Inked);
+        i
+    });
+    assert_eq!(
+        inked,
+        Stage::Sign { problem: None },
+        "new ink takes the warning away"
+    );
     inputs.push(Input::ClearSignature);
     let (stage, fx) = run(&mut ctx(), inputs);
     assert_eq!(stage, Stage::Sign { problem: None });

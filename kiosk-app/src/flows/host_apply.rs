@@ -471,8 +471,12 @@ impl Worker {
         if !matches!(self.kiosk.screen, Screen::Apply(apply::Stage::Sign { .. })) {
             return;
         }
-        if let Some(app) = self.application.as_mut() {
-            app.ink.add(stroke);
+        let added = self
+            .application
+            .as_mut()
+            .is_some_and(|app| app.ink.add(stroke));
+        if added {
+            self.answer(apply::Input::Inked);
         }
     }
 

@@ -281,33 +281,23 @@ pub fn start(ctx: &Context) -> (Stage, Vec<Effect>) {
 }
 
 fn login(stage: identify::Stage, fx: Vec<identify::Effect>, ctx: &Context) -> (Stage, Vec<Effect>) {
-    let mut out = Vec::new();
-    let mut next = Stage::Login(stage);
-    for e in fx {
-        match &e {
-            identify::Effect::Finish(identify::Outcome::Identified { .. }) => {
-                out.push(Effect::Login(e.clone()));
-                let (s, more) = first_field(ctx);
-                next = s;
-                out.extend(more);
-                continue;
-            }
-            identify::Effect::Finish(identify::Outcome::Left) => {
-                out.push(Effect::Login(e.clone()));
-                out.push(Effect::Finish(Outcome::Left));
-                continue;
-            }
-            identify::Effect::Finish(identify::Outcome::NotIdentified { problem }) => {
-                let problem = format!("login-{problem}");
-                out.push(Effect::Login(e.clone()));
-                out.push(Effect::Finish(Outcome::NotFiled { problem }));
-                continue;
-            }
-            _ => {}
+    let (mut out, ended) = identify::wrap(fx, Effect::Login);
+    match ended {
+        Some(identify::Ended::Identified) => {
+            let (s, more) = first_field(ctx);
+            out.extend(more);
+            (s, out)
         }
-        out.push(Effect::Login(e));
+        Some(identify::Ended::Left) => {
+            out.push(Effect::Finish(Outcome::Left));
+            (Stage::Login(stage), out)
+        }
+        Some(identify::Ended::NotIdentified(problem)) => {
+            out.push(Effect::Finish(Outcome::NotFiled { problem }));
+            (Stage::Login(stage), out)
+        }
+        None => (Stage::Login(stage), out),
     }
-    (next, out)
 }
 
 fn first_field(ctx: &Context) -> (Stage, Vec<Effect>) {

@@ -11,7 +11,6 @@ use kiosk_protocol::cases::Pickup;
 
 use super::{spawn, Msg, Picture, Worker};
 use crate::flows::apply::{self, FieldShape, PagesWanted, SignProblem};
-use crate::flows::identify;
 use crate::flows::kiosk::{self, Screen};
 use crate::flows::rating;
 use crate::services::apply::filing::{self, When, Who};
@@ -144,19 +143,6 @@ impl Worker {
                     .is_some(),
                     |c| c.document_camera.is_some(),
                 ));
-        let tags = |side: TagFor| -> Vec<String> {
-            self.catalogue
-                .as_ref()
-                .map(|c| {
-                    c.rating
-                        .tags
-                        .iter()
-                        .filter(|t| t.for_levels == side)
-                        .map(|t| t.id.clone())
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
         Some(apply::Context {
             login,
             card: self.card_facts,
@@ -182,8 +168,8 @@ impl Worker {
                 .collect(),
             devices,
             not_here: !app.shape.not_here.is_empty(),
-            satisfied_tags: tags(TagFor::Satisfied),
-            unsatisfied_tags: tags(TagFor::Unsatisfied),
+            satisfied_tags: self.rating_tags(TagFor::Satisfied),
+            unsatisfied_tags: self.rating_tags(TagFor::Unsatisfied),
         })
     }
 
@@ -206,17 +192,8 @@ impl Worker {
         let generation = self.generation;
         match e {
             apply::Effect::Login(l) => {
-                let starts = matches!(
-                    l,
-                    identify::Effect::WaitForCard
-                        | identify::Effect::WaitForCode
-                        | identify::Effect::VerifyFace(_)
-                        | identify::Effect::VerifyFinger(_)
-                );
                 let on_login = matches!(self.kiosk.screen, Screen::Apply(apply::Stage::Login(_)));
-                if !starts || on_login {
-                    self.login(l);
-                }
+                self.journey_login(l, on_login);
                 if matches!(self.kiosk.screen, Screen::Apply(apply::Stage::Form { .. })) {
                     self.prefill();
                 }

@@ -29,26 +29,44 @@ impl Worker {
             // Before the session claims them: what the device table has.
             None => self.id_copy_unavailable().is_none(),
         };
-        let tags = |side: TagFor| -> Vec<String> {
-            self.catalogue
-                .as_ref()
-                .map(|c| {
-                    c.rating
-                        .tags
-                        .iter()
-                        .filter(|t| t.for_levels == side)
-                        .map(|t| t.id.clone())
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
         idcopy::Context {
             login: self.login_context(),
             card: self.card_facts,
             devices,
             purposes: self.purposes.len(),
-            satisfied_tags: tags(TagFor::Satisfied),
-            unsatisfied_tags: tags(TagFor::Unsatisfied),
+            satisfied_tags: self.rating_tags(TagFor::Satisfied),
+            unsatisfied_tags: self.rating_tags(TagFor::Unsatisfied),
+        }
+    }
+
+    /// The catalogue's rating tags for the satisfied or the unsatisfied levels.
+    pub(super) fn rating_tags(&self, side: TagFor) -> Vec<String> {
+        self.catalogue
+            .as_ref()
+            .map(|c| {
+                c.rating
+                    .tags
+                    .iter()
+                    .filter(|t| t.for_levels == side)
+                    .map(|t| t.id.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A login effect from a journey: waits and checks start only while its login shows
+    /// (`on_login`), so a journey that left its login (its devices were not to be had)
+    /// starts nothing.
+    pub(super) fn journey_login(&mut self, l: identify::Effect, on_login: bool) {
+        let starts = matches!(
+            l,
+            identify::Effect::WaitForCard
+                | identify::Effect::WaitForCode
+                | identify::Effect::VerifyFace(_)
+                | identify::Effect::VerifyFinger(_)
+        );
+        if !starts || on_login {
+            self.login(l);
         }
     }
 
@@ -56,18 +74,8 @@ impl Worker {
         let generation = self.generation;
         match e {
             idcopy::Effect::Login(l) => {
-                // Nothing starts waiting or checking once the journey left its login (its
-                // devices were not to be had).
-                let starts = matches!(
-                    l,
-                    identify::Effect::WaitForCard
-                        | identify::Effect::WaitForCode
-                        | identify::Effect::VerifyFace(_)
-                        | identify::Effect::VerifyFinger(_)
-                );
-                if !starts || matches!(self.kiosk.screen, Screen::IdCopy(idcopy::Stage::Login(_))) {
-                    self.login(l);
-                }
+                let on_login = matches!(self.kiosk.screen, Screen::IdCopy(idcopy::Stage::Login(_)));
+                self.journey_login(l, on_login);
             }
             idcopy::Effect::Light(m, on) => {
                 if let Some(b) = self.claims.as_ref().and_then(|c| c.board.clone()) {

@@ -8,7 +8,6 @@ use zeroize::Zeroizing;
 
 use super::{spawn, Msg, Worker};
 use crate::centre::CentreError;
-use crate::flows::identify;
 use crate::flows::kiosk::{self, Screen};
 use crate::flows::query::{self, LookupProblem};
 use crate::services::guide as lights;
@@ -48,16 +47,8 @@ impl Worker {
         let generation = self.generation;
         match e {
             query::Effect::Login(l) => {
-                let starts = matches!(
-                    l,
-                    identify::Effect::WaitForCard
-                        | identify::Effect::WaitForCode
-                        | identify::Effect::VerifyFace(_)
-                        | identify::Effect::VerifyFinger(_)
-                );
-                if !starts || matches!(self.kiosk.screen, Screen::Query(query::Stage::Login(_))) {
-                    self.login(l);
-                }
+                let on_login = matches!(self.kiosk.screen, Screen::Query(query::Stage::Login(_)));
+                self.journey_login(l, on_login);
             }
             query::Effect::Light(m, on) => {
                 if let Some(b) = self.claims.as_ref().and_then(|c| c.board.clone()) {

@@ -193,30 +193,22 @@ pub fn start(ctx: &Context) -> (Stage, Vec<Effect>) {
 }
 
 fn login(stage: identify::Stage, fx: Vec<identify::Effect>) -> (Stage, Vec<Effect>) {
-    let mut out = Vec::new();
-    let mut next = Stage::Login(stage);
-    for e in fx {
-        match &e {
-            identify::Effect::Finish(identify::Outcome::Identified { .. }) => {
-                next = place(Side::Front, None);
-                out.push(Effect::Light(Module::Camera, true));
-            }
-            identify::Effect::Finish(identify::Outcome::Left) => {
-                out.push(Effect::Login(e.clone()));
-                out.push(Effect::Finish(Outcome::Left));
-                continue;
-            }
-            identify::Effect::Finish(identify::Outcome::NotIdentified { problem }) => {
-                let problem = format!("login-{problem}");
-                out.push(Effect::Login(e.clone()));
-                out.push(Effect::Finish(Outcome::NotPrinted { problem }));
-                continue;
-            }
-            _ => {}
+    let (mut out, ended) = identify::wrap(fx, Effect::Login);
+    match ended {
+        Some(identify::Ended::Identified) => {
+            out.push(Effect::Light(Module::Camera, true));
+            (place(Side::Front, None), out)
         }
-        out.push(Effect::Login(e));
+        Some(identify::Ended::Left) => {
+            out.push(Effect::Finish(Outcome::Left));
+            (Stage::Login(stage), out)
+        }
+        Some(identify::Ended::NotIdentified(problem)) => {
+            out.push(Effect::Finish(Outcome::NotPrinted { problem }));
+            (Stage::Login(stage), out)
+        }
+        None => (Stage::Login(stage), out),
     }
-    (next, out)
 }
 
 fn place(side: Side, problem: Option<CaptureProblem>) -> Stage {

@@ -234,6 +234,35 @@ pub enum Outcome {
     Left,
 }
 
+/// How a login ended, for the journey that asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    Identified,
+    Left,
+    /// Why, as `login-…` for the journey's outcome.
+    NotIdentified(String),
+}
+
+/// The login's effects as the journey's (`wrap` each, in order, the finish too: the host
+/// performs it) and how the login ended, when it did.
+pub fn wrap<E>(fx: Vec<Effect>, wrap: impl Fn(Effect) -> E) -> (Vec<E>, Option<Ended>) {
+    let mut ended = None;
+    let mut out = Vec::with_capacity(fx.len());
+    for e in fx {
+        if let Effect::Finish(o) = &e {
+            ended = Some(match o {
+                Outcome::Identified { .. } => Ended::Identified,
+                Outcome::Left => Ended::Left,
+                Outcome::NotIdentified { problem } => {
+                    Ended::NotIdentified(format!("login-{problem}"))
+                }
+            });
+        }
+        out.push(wrap(e));
+    }
+    (out, ended)
+}
+
 /// What the journey knows of the terminal.
 #[derive(Debug, Clone, Copy)]
 pub struct Context {

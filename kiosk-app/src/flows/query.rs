@@ -154,33 +154,20 @@ pub fn start(_ctx: &Context) -> (Stage, Vec<Effect>) {
 }
 
 fn login(stage: identify::Stage, fx: Vec<identify::Effect>) -> (Stage, Vec<Effect>) {
-    let mut out = Vec::new();
-    let mut next = Stage::Login(stage);
-    for e in fx {
-        match &e {
-            identify::Effect::Finish(identify::Outcome::Identified { .. }) => {
-                out.push(Effect::Login(e.clone()));
-                out.push(Effect::LookUpMine);
-                next = Stage::Looking;
-                continue;
-            }
-            // Leaving the login goes back to the choice, not out of the journey.
-            identify::Effect::Finish(identify::Outcome::Left) => {
-                out.push(Effect::Login(e.clone()));
-                next = Stage::How;
-                continue;
-            }
-            identify::Effect::Finish(identify::Outcome::NotIdentified { problem }) => {
-                let problem = format!("login-{problem}");
-                out.push(Effect::Login(e.clone()));
-                out.push(Effect::Finish(Outcome::NotSeen { problem }));
-                continue;
-            }
-            _ => {}
+    let (mut out, ended) = identify::wrap(fx, Effect::Login);
+    match ended {
+        Some(identify::Ended::Identified) => {
+            out.push(Effect::LookUpMine);
+            (Stage::Looking, out)
         }
-        out.push(Effect::Login(e));
+        // Leaving the login goes back to the choice, not out of the journey.
+        Some(identify::Ended::Left) => (Stage::How, out),
+        Some(identify::Ended::NotIdentified(problem)) => {
+            out.push(Effect::Finish(Outcome::NotSeen { problem }));
+            (Stage::Login(stage), out)
+        }
+        None => (Stage::Login(stage), out),
     }
-    (next, out)
 }
 
 fn finish(outcome: Outcome) -> Vec<Effect> {

@@ -172,14 +172,7 @@ pub fn form_page(app: &Application, h: &Header<'_>) -> Result<Mat, String> {
         _ => "窗口领取".into(),
     };
     line(&mut page, &mut y, "结果领取", &pickup)?;
-    let materials: Vec<String> = app
-        .shape
-        .captures
-        .iter()
-        .enumerate()
-        .map(|(i, c)| format!("{}（{} 页）", c.name.zh, app.page_count(i)))
-        .chain(app.shape.generated.iter().map(|g| g.zh.clone()))
-        .collect();
+    let materials = app.materials_zh();
     line(&mut page, &mut y, "提交材料", &materials.join("、"))?;
     if let Some(agent) = h.agent {
         line(&mut page, &mut y, "代办人", agent)?;

@@ -217,14 +217,7 @@ pub fn receipt_args(
     } else {
         ""
     };
-    let materials: Vec<String> = app
-        .shape
-        .captures
-        .iter()
-        .enumerate()
-        .map(|(i, c)| format!("{}（{} 页）", c.name.zh, app.page_count(i)))
-        .chain(app.shape.generated.iter().map(|g| g.zh.clone()))
-        .collect();
+    let materials = app.materials_zh();
     let url = if query_url.is_empty() {
         String::new()
     } else {

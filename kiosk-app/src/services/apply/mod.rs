@@ -246,6 +246,15 @@ impl Application {
     /// A field's value as the screens and the review show it: personal values masked, a
     /// choice by its label.
     pub fn shown(&self, at: usize, english: bool) -> String {
+        self.words(at, english, true)
+    }
+
+    /// A field's value in full, a choice by its label: what the application PDF says.
+    pub fn shown_in_full(&self, at: usize) -> String {
+        self.words(at, false, false)
+    }
+
+    fn words(&self, at: usize, english: bool, masked: bool) -> String {
         let (Some(e), Some(v)) = (self.shape.entries.get(at), self.value(at)) else {
             return String::new();
         };
@@ -258,25 +267,8 @@ impl Application {
                 .map(|o| o.label.get(english).to_string())
                 .unwrap_or_default();
         }
-        if f.personal {
+        if masked && f.personal {
             return mask_value(f.kind, v);
-        }
-        v.to_string()
-    }
-
-    /// A field's value in full, a choice by its label: what the application PDF says.
-    pub fn shown_in_full(&self, at: usize) -> String {
-        let (Some(e), Some(v)) = (self.shape.entries.get(at), self.value(at)) else {
-            return String::new();
-        };
-        let f = &e.field.field;
-        if f.kind == FieldKind::Choice {
-            return f
-                .options
-                .iter()
-                .find(|o| o.value == v)
-                .map(|o| o.label.zh.clone())
-                .unwrap_or_default();
         }
         v.to_string()
     }
@@ -293,6 +285,18 @@ impl Application {
                 )
             })
             .unwrap_or_default()
+    }
+
+    /// What is handed in, in Chinese: each photographed material with its page count, then the
+    /// generated ones (the application form) — for the PDF and the receipt.
+    pub fn materials_zh(&self) -> Vec<String> {
+        self.shape
+            .captures
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{}（{} 页）", c.name.zh, self.page_count(i)))
+            .chain(self.shape.generated.iter().map(|g| g.zh.clone()))
+            .collect()
     }
 
     /// How many pages capture material `at` holds now.

@@ -62,7 +62,7 @@ pub fn check_submission(s: &CaseSubmission) -> Result<(), CaseRefusal> {
             "holder, agent and password hashes are 64 lowercase hex digits".into(),
         ));
     }
-    let salt = s.password_salt.len();
+    let salt = s.password_salt.chars().count();
     if !(16..=64).contains(&salt) || s.attachments.iter().any(|a| !is_sha256_hex(a)) {
         return Err(CaseRefusal::Invalid(
             "password_salt is 16 to 64 characters; attachments are sha256 hex".into(),

@@ -149,17 +149,17 @@ pub struct CaseSubmission {
     #[schemars(length(min = 1, max = 128))]
     pub item_name: String,
     /// [`holder_sha256`] of the applicant's ID number.
-    #[schemars(length(min = 64, max = 64))]
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
     pub holder_sha256: String,
     /// [`holder_sha256`] of the agent's ID number when someone filed for the applicant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 64, max = 64))]
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
     pub agent_sha256: Option<String>,
     /// The salt and [`password_sha256`] of the query password the citizen got. The password
     /// itself never leaves the terminal's screen and receipt.
     #[schemars(length(min = 16, max = 64))]
     pub password_salt: String,
-    #[schemars(length(min = 64, max = 64))]
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
     pub password_sha256: String,
     pub pickup: Pickup,
     /// RFC 3339, the terminal's clock.
@@ -168,6 +168,7 @@ pub struct CaseSubmission {
     /// The application's attachments (form, pages, signature, application PDF) by hash; they
     /// arrive by the attachment upload.
     #[serde(default)]
+    #[schemars(inner(regex(pattern = r"^[0-9a-f]{64}$")))]
     pub attachments: Vec<String>,
 }
 

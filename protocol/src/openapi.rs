@@ -273,7 +273,7 @@ pub fn document() -> Value {
             }},
             "/api/v1/holders/{holder}/cases": { "get": {
                 "summary": "The cases of an identified citizen, newest first (at most 50), by the SHA-256 of their ID number",
-                "parameters": [text("holder")],
+                "parameters": [{ "name": "holder", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[0-9a-f]{64}$" } }],
                 "responses": {
                     "200": { "description": "The cases", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/Case" } } } } },
                     "400": bad, "401": unsigned, "503": busy

@@ -39,10 +39,14 @@ pub(super) async fn lookup(
     b: JsonBody<CaseLookup>,
 ) -> Result<Response, ApiError> {
     let l = body(b)?;
-    if l.reference.is_empty() || l.reference.chars().count() > 64 || l.password.is_empty() {
+    if l.reference.is_empty()
+        || l.reference.chars().count() > 64
+        || l.password.is_empty()
+        || l.password.chars().count() > 16
+    {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "reference (1 to 64 characters) and password are required",
+            "reference (1 to 64 characters) and password (1 to 16) are required",
         ));
     }
     let store = state.store.clone();

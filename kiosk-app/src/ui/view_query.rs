@@ -37,9 +37,17 @@ pub fn status_words(s: CaseStatus, english: bool) -> &'static str {
 }
 
 fn tile(c: &Case, v: &View) -> (String, String, String, String, String) {
+    // The item's name in the citizen's language when the catalogue knows it; the centre's
+    // (Chinese) name otherwise.
+    let item = v
+        .items
+        .iter()
+        .find(|i| i.id == c.item)
+        .map(|i| i.name.get(v.english).to_string())
+        .unwrap_or_else(|| c.item_name.clone());
     (
         c.case_number.clone(),
-        c.item_name.clone(),
+        item,
         status_words(c.status, v.english).into(),
         c.status.as_str().into(),
         c.submitted_at.chars().take(10).collect(),

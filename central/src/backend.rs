@@ -7,12 +7,14 @@ use kiosk_protocol::wire::{
 };
 
 use crate::cases::CaseRefusal;
+use crate::documents::{DocumentRefusal, HolderDocuments};
 use crate::pg::PgStore;
 use crate::store::{
     AckRefusal, AttachmentError, BookingRefusal, ConsumeRefusal, EnrolRefusal, PublishRefusal,
     SqliteStore, StoreError, TicketRefusal,
 };
 use kiosk_protocol::cases::{Case, CaseProgress, CaseStatus, CaseSubmission};
+use kiosk_protocol::documents::{Licence, Proof, ProofCheck, ProofKind, ProofRequest};
 use kiosk_protocol::signing::{DocumentKind, SignedDocument};
 use kiosk_protocol::wire::{Appointment, AppointmentRequest};
 
@@ -259,5 +261,30 @@ impl Store {
         now: &str,
     ) -> Result<Result<Case, CaseRefusal>, StoreError> {
         each!(self.progress_case(number, p, now))
+    }
+
+    pub fn import_documents(&self, docs: &[HolderDocuments]) -> Result<(usize, usize), StoreError> {
+        each!(self.import_documents(docs))
+    }
+    pub fn licences_of(&self, holder_sha256: &str) -> Result<Vec<Licence>, StoreError> {
+        each!(self.licences_of(holder_sha256))
+    }
+    pub fn proofs_of(&self, holder_sha256: &str) -> Result<Vec<ProofKind>, StoreError> {
+        each!(self.proofs_of(holder_sha256))
+    }
+    pub fn issue_proof(
+        &self,
+        r: &ProofRequest,
+        day: &str,
+        now: &str,
+    ) -> Result<Result<Proof, DocumentRefusal>, StoreError> {
+        each!(self.issue_proof(r, day, now))
+    }
+    pub fn check_proof(
+        &self,
+        number: &str,
+        code: &str,
+    ) -> Result<Result<ProofCheck, DocumentRefusal>, StoreError> {
+        each!(self.check_proof(number, code))
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod cases;
+pub mod documents;
 pub mod loadgen;
 pub mod pg;
 pub mod pgserver;

@@ -16,6 +16,7 @@ use kiosk_protocol::wire::{
 use postgres::{Client, NoTls, Row};
 
 mod cases;
+mod documents;
 use sha2::{Digest, Sha256};
 
 use crate::store::{
@@ -158,6 +159,38 @@ const MIGRATIONS: &[&str] = &[
         tags        TEXT NOT NULL,
         device_id   TEXT NOT NULL,
         at          TEXT NOT NULL
+    );",
+    "CREATE TABLE licences (
+        licence_id    TEXT PRIMARY KEY,
+        holder_sha256 TEXT NOT NULL,
+        licence_type  TEXT NOT NULL,
+        body          TEXT NOT NULL,
+        printed       BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE INDEX licences_by_holder ON licences (holder_sha256);
+    CREATE TABLE licence_prints (
+        device_id   TEXT NOT NULL,
+        licence_id  TEXT NOT NULL,
+        printed_at  TEXT NOT NULL,
+        received_at TEXT NOT NULL
+    );
+    CREATE TABLE proof_data (
+        holder_sha256 TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        body          TEXT NOT NULL,
+        PRIMARY KEY (holder_sha256, kind)
+    );
+    CREATE TABLE proofs (
+        proof_number  TEXT PRIMARY KEY,
+        day           TEXT NOT NULL,
+        seq           BIGINT NOT NULL,
+        device_id     TEXT NOT NULL,
+        holder_sha256 TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        check_code    TEXT NOT NULL,
+        issued_at     TEXT NOT NULL,
+        body          TEXT NOT NULL,
+        UNIQUE (day, seq)
     );",
 ];
 
@@ -303,6 +336,9 @@ impl PgStore {
                 }
                 if let Some((case, level, tags)) = crate::cases::rating_in(e) {
                     cases::rate_case_in(&mut tx, &case, level, &tags, device_id, now)?;
+                }
+                if let Some(print) = crate::documents::print_in(e) {
+                    documents::count_print_in(&mut tx, &print, now)?;
                 }
                 if e.kind == "output.result" {
                     if let Some(t) = ticket_settlement(&e.payload) {

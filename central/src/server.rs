@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 mod cases;
+mod documents;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -89,6 +90,16 @@ pub fn router_with(store: impl Into<Store>, options: CentreOptions) -> Router {
         .route("/api/v1/cases/lookup", post(cases::lookup))
         .route("/api/v1/cases/{number}/progress", post(cases::progress))
         .route("/api/v1/holders/{holder}/cases", get(cases::of_holder))
+        .route(
+            "/api/v1/holders/{holder}/licences",
+            get(documents::licences_of),
+        )
+        .route("/api/v1/holders/{holder}/proofs", get(documents::proofs_of))
+        .route("/api/v1/proofs", post(documents::issue))
+        .route(
+            "/api/v1/proofs/{number}/check/{code}",
+            get(documents::check),
+        )
         .route("/api/v1/enrol", post(enrol))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -208,15 +219,17 @@ fn device_route<'a>(method: &axum::http::Method, path: &'a str) -> Option<&'a st
 }
 
 /// Requests only terminals make that do not name the terminal in their path: tickets, seal
-/// authorisations, attachment uploads, and filing and looking up cases.
+/// authorisations, attachment uploads, filing and looking up cases, and a citizen's licences and
+/// proofs.
 fn terminal_route(method: &axum::http::Method, path: &str) -> bool {
     (method == axum::http::Method::POST
         && (path.starts_with("/api/v1/seal-authorisations")
             || (path.starts_with("/api/v1/halls/") && path.ends_with("/tickets"))
             || path == "/api/v1/cases"
-            || path == "/api/v1/cases/lookup"))
+            || path == "/api/v1/cases/lookup"
+            || path == "/api/v1/proofs"))
         || path.starts_with("/api/v1/attachments/")
-        || (path.starts_with("/api/v1/holders/") && path.ends_with("/cases"))
+        || path.starts_with("/api/v1/holders/")
 }
 
 /// The largest signed request body the centre buffers to check its signature.

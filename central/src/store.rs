@@ -13,6 +13,7 @@ use kiosk_protocol::wire::{Appointment, AppointmentRequest};
 use rusqlite::{params, Connection, OptionalExtension};
 
 mod cases;
+mod documents;
 
 /// Each entry moves the schema from version `index` to `index + 1`; never edit a shipped one.
 const SEAL_COLUMNS: &str =
@@ -575,6 +576,38 @@ const MIGRATIONS: &[&str] = &[
         device_id   TEXT NOT NULL,
         at          TEXT NOT NULL
     );",
+    "CREATE TABLE licences (
+        licence_id    TEXT PRIMARY KEY,
+        holder_sha256 TEXT NOT NULL,
+        licence_type  TEXT NOT NULL,
+        body          TEXT NOT NULL,
+        printed       INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX licences_by_holder ON licences (holder_sha256);
+    CREATE TABLE licence_prints (
+        device_id   TEXT NOT NULL,
+        licence_id  TEXT NOT NULL,
+        printed_at  TEXT NOT NULL,
+        received_at TEXT NOT NULL
+    );
+    CREATE TABLE proof_data (
+        holder_sha256 TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        body          TEXT NOT NULL,
+        PRIMARY KEY (holder_sha256, kind)
+    );
+    CREATE TABLE proofs (
+        proof_number  TEXT PRIMARY KEY,
+        day           TEXT NOT NULL,
+        seq           INTEGER NOT NULL,
+        device_id     TEXT NOT NULL,
+        holder_sha256 TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        check_code    TEXT NOT NULL,
+        issued_at     TEXT NOT NULL,
+        body          TEXT NOT NULL,
+        UNIQUE (day, seq)
+    );",
 ];
 
 /// Why a seal authorisation cannot be used.
@@ -785,6 +818,9 @@ impl SqliteStore {
                     }
                     if let Some((case, level, tags)) = crate::cases::rating_in(e) {
                         cases::rate_case_in(&tx, &case, level, &tags, device_id, now)?;
+                    }
+                    if let Some(print) = crate::documents::print_in(e) {
+                        documents::count_print_in(&tx, &print, now)?;
                     }
                 }
             }
@@ -1451,7 +1487,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/centre.db");
         let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 11);
+        assert_eq!(s.schema_version().unwrap(), 12);
         assert!(s.enrol_device("KSK-0001", "2026-11-22T09:00:00Z").unwrap());
         assert!(!s.enrol_device("KSK-0001", "2026-11-22T10:00:00Z").unwrap());
         drop(s);

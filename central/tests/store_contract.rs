@@ -523,7 +523,7 @@ fn a_centre_on_postgres_serves_http_and_takes_a_load() {
             .json()
             .await
             .unwrap();
-        assert_eq!((h.store.as_str(), h.schema_version), ("postgres", 6));
+        assert_eq!((h.store.as_str(), h.schema_version), ("postgres", 7));
         let plan = kiosk_central::loadgen::LoadPlan {
             devices: 4,
             events: 500,
@@ -934,5 +934,102 @@ fn a_case_filed_offline_arrives_by_the_journal_and_takes_one_rating() {
         .unwrap();
         let rated = s.lookup_case(&case.case_number, "222333").unwrap().unwrap();
         assert_eq!(rated.rating, Some(5), "{k}: one rating per case, the first");
+    }
+}
+
+#[test]
+fn licences_count_prints_from_the_journal_and_proofs_check_by_code() {
+    use kiosk_central::documents::{DocumentRefusal, Import};
+    use kiosk_protocol::cases::holder_sha256;
+    use kiosk_protocol::documents::{LicencePrint, ProofRequest};
+    let sample = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../config/sample-documents.json"
+    ))
+    .unwrap();
+    let docs = Import::parse(&sample).unwrap();
+    let holder = holder_sha256("320583199001011232");
+    let (_d, stores) = stores();
+    for s in &stores {
+        let k = s.kind();
+        assert_eq!(s.import_documents(&docs).unwrap(), (4, 2), "{k}");
+        let licences = s.licences_of(&holder).unwrap();
+        assert_eq!(licences.len(), 4, "{k}");
+        assert!(licences.iter().all(|l| l.printed == 0), "{k}");
+        assert!(s
+            .licences_of(&holder_sha256("11010519491231002X"))
+            .unwrap()
+            .is_empty());
+        let print = |seq: u64, holder: &str| {
+            let p = LicencePrint {
+                device_id: "KSK-1".into(),
+                licence_id: licences[0].licence_id.clone(),
+                holder_sha256: holder.into(),
+                printed_at: "2026-12-03T10:00:00+08:00".into(),
+            };
+            envelope("KSK-1", seq, "licence.printed", json!({ "licence": p }))
+        };
+        let other = holder_sha256("11010519491231002X");
+        let batch = IngestBatch {
+            events: vec![print(1, &holder), print(2, &holder), print(3, &other)],
+        };
+        s.ingest("KSK-1", &batch, "t").unwrap();
+        // The same records again (a lost reply) count nothing more.
+        s.ingest("KSK-1", &batch, "t").unwrap();
+        let after = s.licences_of(&holder).unwrap();
+        assert_eq!(
+            after[0].printed, 2,
+            "{k}: two prints by the holder, once each"
+        );
+        // A re-import keeps the count.
+        s.import_documents(&docs).unwrap();
+        assert_eq!(s.licences_of(&holder).unwrap()[0].printed, 2, "{k}");
+
+        let kinds = s.proofs_of(&holder).unwrap();
+        let names: Vec<&str> = kinds.iter().map(|p| p.kind.as_str()).collect();
+        assert_eq!(names, ["gongjijin-jiaocun", "shebao-canbao"], "{k}");
+        let ask = |kind: &str, months: u32| ProofRequest {
+            device_id: "KSK-1".into(),
+            holder_sha256: holder.clone(),
+            kind: kind.into(),
+            months,
+            purpose: "申请住房贷款".into(),
+        };
+        let a = s
+            .issue_proof(&ask("shebao-canbao", 6), "20261203", "t1")
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.proof_number, "ZM20261203000001", "{k}");
+        assert_eq!(a.data.rows.len(), 6, "{k}");
+        let b = s
+            .issue_proof(&ask("gongjijin-jiaocun", 0), "20261203", "t2")
+            .unwrap()
+            .unwrap();
+        assert_eq!(b.proof_number, "ZM20261203000002", "{k}");
+        assert!(
+            b.data.rows.is_empty() && b.data.columns.is_empty(),
+            "{k}: the summary"
+        );
+        assert_eq!(
+            s.issue_proof(&ask("no-such-proof", 0), "20261203", "t")
+                .unwrap(),
+            Err(DocumentRefusal::NoData("no-such-proof".into())),
+            "{k}"
+        );
+        let checked = s
+            .check_proof(&a.proof_number, &a.check_code)
+            .unwrap()
+            .unwrap();
+        assert_eq!(checked.digest, a.digest(), "{k}");
+        assert_eq!(checked.title, "社会保险参保缴费证明", "{k}");
+        let wrong = if a.check_code == "AAAAAAAA" {
+            "BBBBBBBB"
+        } else {
+            "AAAAAAAA"
+        };
+        assert!(
+            s.check_proof(&a.proof_number, wrong).unwrap().is_err(),
+            "{k}"
+        );
     }
 }

@@ -1,6 +1,9 @@
 //! What the device and the centre say to each other, and the catalogue of events a terminal emits.
+// The OpenAPI document is one `json!` literal, deeper than the default limit.
+#![recursion_limit = "256"]
 
 pub mod cases;
+pub mod documents;
 pub mod events;
 pub mod openapi;
 pub mod signing;

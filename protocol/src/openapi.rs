@@ -81,6 +81,23 @@ pub fn document() -> Value {
         schema::<crate::cases::CaseProgress>(&mut defs),
     );
     schemas.insert(
+        "Licence".into(),
+        schema::<crate::documents::Licence>(&mut defs),
+    );
+    schemas.insert(
+        "ProofKind".into(),
+        schema::<crate::documents::ProofKind>(&mut defs),
+    );
+    schemas.insert(
+        "ProofRequest".into(),
+        schema::<crate::documents::ProofRequest>(&mut defs),
+    );
+    schemas.insert("Proof".into(), schema::<crate::documents::Proof>(&mut defs));
+    schemas.insert(
+        "ProofCheck".into(),
+        schema::<crate::documents::ProofCheck>(&mut defs),
+    );
+    schemas.insert(
         "SealAuthorisationRequest".into(),
         schema::<SealAuthorisationRequest>(&mut defs),
     );
@@ -277,6 +294,43 @@ pub fn document() -> Value {
                 "responses": {
                     "200": { "description": "The cases", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/Case" } } } } },
                     "400": bad, "401": unsigned, "503": busy
+                }
+            }},
+            "/api/v1/holders/{holder}/licences": { "get": {
+                "summary": "The electronic licences (电子证照) of an identified citizen, by the SHA-256 of their ID number, each with how often terminals printed it",
+                "parameters": [{ "name": "holder", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[0-9a-f]{64}$" } }],
+                "responses": {
+                    "200": { "description": "The licences", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/Licence" } } } } },
+                    "400": bad, "401": unsigned, "503": busy
+                }
+            }},
+            "/api/v1/holders/{holder}/proofs": { "get": {
+                "summary": "The proofs (证明) the centre can issue for an identified citizen",
+                "parameters": [{ "name": "holder", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[0-9a-f]{64}$" } }],
+                "responses": {
+                    "200": { "description": "The proofs on offer", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/ProofKind" } } } } },
+                    "400": bad, "401": unsigned, "503": busy
+                }
+            }},
+            "/api/v1/proofs": { "post": {
+                "summary": "Issue a proof for an identified citizen: the department's data with a proof number and a check code",
+                "requestBody": json_body("ProofRequest"),
+                "responses": {
+                    "200": ok("The proof", "Proof"),
+                    "400": bad, "401": unsigned,
+                    "404": e("No data for that proof of this citizen (reason `proof-no-data`)"),
+                    "413": e("The body is over 32 MiB"),
+                    "503": busy
+                }
+            }},
+            "/api/v1/proofs/{number}/check/{code}": { "get": {
+                "summary": "Check a printed proof by its number and check code (the verification QR points here)",
+                "parameters": [text("number"), { "name": "code", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[A-HJ-NP-Z2-9]{8}$" } }],
+                "responses": {
+                    "200": ok("The proof is genuine: its title, issuer, time and digest", "ProofCheck"),
+                    "400": bad,
+                    "404": e("No proof with that number and code (reason `proof-unknown`)"),
+                    "503": busy
                 }
             }},
             "/api/v1/seal-authorisations": { "post": {

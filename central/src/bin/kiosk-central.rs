@@ -87,6 +87,20 @@ enum Command {
         #[command(subcommand)]
         action: CaseAction,
     },
+    /// The licence library and proof data the centre serves to terminals (in a hall: fed from
+    /// the province's licence library and the departments): import a file of citizens by ID
+    /// number (hashed on import, never stored) with their licences and proof data.
+    Documents {
+        #[arg(
+            long,
+            default_value = "var/central/central.db",
+            env = "HALLKIT_CENTRAL_DB"
+        )]
+        db: String,
+        /// The JSON file (see config/sample-documents.json).
+        #[arg(long)]
+        import: std::path::PathBuf,
+    },
     /// Make the hall's CA and a server certificate for the centre: `ca.pem` is what terminals
     /// pin (`[centre] ca_cert`), `server.pem`/`server.key` what `serve --tls-…` uses.
     TlsInit {
@@ -328,6 +342,19 @@ async fn main() -> anyhow::Result<()> {
             for l in lines {
                 println!("{l}");
             }
+            Ok(())
+        }
+        Command::Documents { db, import } => {
+            let shown = kiosk_central::pg::redact(&db);
+            let json =
+                std::fs::read(&import).with_context(|| format!("reading {}", import.display()))?;
+            let docs = kiosk_central::documents::Import::parse(&json)
+                .with_context(|| format!("{}", import.display()))?;
+            let (licences, proofs) =
+                tokio::task::spawn_blocking(move || Store::open(&db)?.import_documents(&docs))
+                    .await?
+                    .with_context(|| format!("documents in {shown}"))?;
+            println!("{licences} licences and {proofs} proofs' data imported into {shown}");
             Ok(())
         }
         Command::TlsInit { dir, hall, hosts } => {

@@ -79,8 +79,9 @@ impl Import {
     }
 }
 
+/// Present and at most `max` characters (as the API's schema says it: no trimming).
 fn short(v: &str, max: usize) -> bool {
-    !v.trim().is_empty() && v.chars().count() <= max
+    !v.is_empty() && v.chars().count() <= max
 }
 
 fn check_licence(l: &Licence) -> Result<(), DocumentRefusal> {

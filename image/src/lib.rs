@@ -10,6 +10,7 @@ pub mod idcopy;
 pub mod page;
 pub mod raster;
 pub mod scan;
+pub mod seal;
 pub mod synth;
 pub mod text;
 

@@ -88,8 +88,13 @@ pub struct ProofData {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProofRequest {
+    #[schemars(length(min = 1, max = 64))]
     pub device_id: String,
+    /// `cases::holder_sha256` of the identified citizen's ID number.
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
     pub holder_sha256: String,
+    /// The proof's kind, as `GET /api/v1/holders/{holder}/proofs` lists them.
+    #[schemars(length(min = 1, max = 64))]
     pub kind: String,
     /// How many recent months of records the proof lists (newest first); 0: none, the summary.
     #[serde(default)]

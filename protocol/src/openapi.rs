@@ -325,7 +325,10 @@ pub fn document() -> Value {
             }},
             "/api/v1/proofs/{number}/check/{code}": { "get": {
                 "summary": "Check a printed proof by its number and check code (the verification QR points here)",
-                "parameters": [text("number"), { "name": "code", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[A-HJ-NP-Z2-9]{8}$" } }],
+                "parameters": [
+                    { "name": "number", "in": "path", "required": true, "schema": { "type": "string", "minLength": 1, "maxLength": 64 } },
+                    { "name": "code", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[A-HJ-NP-Z2-9]{8}$" } }
+                ],
                 "responses": {
                     "200": ok("The proof is genuine: its title, issuer, time and digest", "ProofCheck"),
                     "400": bad,

@@ -292,6 +292,8 @@ fn the_ticket_journey_on_the_simulated_terminal() {
     apply_by_card_and_face();
     apply_offline_then_numbered_and_looked_up();
     query_by_case_number();
+    licences_listed_printed_and_counted_at_the_centre();
+    a_proof_issued_printed_and_checked_by_its_code();
 }
 
 fn by_card_with_people_ahead() {
@@ -1302,6 +1304,98 @@ fn query_by_case_number() {
     let slip = r.sim("receipt", "receipts").to_string();
     assert!(slip.contains("已办结"), "{slip}");
     r.play(tour_steps("query-by-case-number", "done", "done"));
+    r.finish();
+}
+
+/// The citizen's e-licences from the centre's library after card and face: one opened as its
+/// A4 print-out, printed two-phase, recorded in the journal, counted at the centre once synced
+/// and shown as printed before on the list.
+fn licences_listed_printed_and_counted_at_the_centre() {
+    let mut r = Run::start("licences", None);
+    let labels = r.play(tour_steps("licences", "home", "list"));
+    for name in ["居民户口簿", "结婚证", "不动产权证书", "机动车驾驶证"] {
+        assert!(has(&labels, name), "{name}: {labels:?}");
+    }
+    let labels = r.play(tour_steps("licences", "preview", "preview"));
+    assert!(has(&labels, "此前未打印过。"), "{labels:?}");
+    r.play(tour_steps("licences", "printed", "printed"));
+    let results = r.journal("output.result");
+    assert!(
+        results
+            .iter()
+            .any(|e| e.to_string().contains("licence") && e.to_string().contains("printed")),
+        "two-phase A4 output recorded: {results:?}"
+    );
+    let prints = r.journal("licence.printed");
+    assert_eq!(prints.len(), 1, "{prints:?}");
+    assert!(!prints[0].to_string().contains("320583199001011232"));
+    let labels = r.play(tour_steps("licences", "list-again", "list-again"));
+    assert!(has(&labels, "已打印 1 次"), "{labels:?}");
+    r.play(vec![step("synced", Some(Action::Sync), "papers-list")]);
+    let store = kiosk_central::SqliteStore::open(
+        &r.tour
+            .terminal
+            .config
+            .data_dir()
+            .join("central")
+            .join("central.db"),
+    )
+    .unwrap();
+    let holder = kiosk_protocol::cases::holder_sha256("320583199001011232");
+    let counted = store.licences_of(&holder).unwrap();
+    let marriage = counted
+        .iter()
+        .find(|l| l.licence_type == "marriage-certificate")
+        .unwrap();
+    assert_eq!(
+        marriage.printed, 1,
+        "the centre counted the print: {counted:?}"
+    );
+    r.play(tour_steps("licences", "done", "done"));
+    r.finish();
+}
+
+/// A proof from the guide: the records period, the centre issues it (numbered, with a check
+/// code), the A4 paper printed two-phase; the proof checks at the centre by number and code.
+fn a_proof_issued_printed_and_checked_by_its_code() {
+    let mut r = Run::start("proof", None);
+    let labels = r.play(tour_steps("proof", "home", "materials"));
+    assert!(has(&labels, "在本机打印"), "{labels:?}");
+    let labels = r.play(tour_steps("proof", "login", "preview"));
+    assert!(has(&labels, "社会保险参保缴费证明"), "{labels:?}");
+    r.play(tour_steps("proof", "printed", "printed"));
+    let results = r.journal("output.result");
+    assert!(
+        results
+            .iter()
+            .any(|e| e.to_string().contains("proof") && e.to_string().contains("printed")),
+        "{results:?}"
+    );
+    let db = r
+        .tour
+        .terminal
+        .config
+        .data_dir()
+        .join("central")
+        .join("central.db");
+    let store = kiosk_central::SqliteStore::open(&db).unwrap();
+    let (number, code, rows) = store
+        .with(|c| {
+            c.query_row(
+                "SELECT proof_number, check_code, body FROM proofs",
+                [],
+                |row| {
+                    let body: String = row.get(2)?;
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, body))
+                },
+            )
+        })
+        .unwrap();
+    let proof: kiosk_protocol::documents::Proof = serde_json::from_str(&rows).unwrap();
+    assert_eq!(proof.data.rows.len(), 12, "the period chosen");
+    let checked = store.check_proof(&number, &code).unwrap().unwrap();
+    assert_eq!(checked.digest, proof.digest());
+    r.play(tour_steps("proof", "done", "done"));
     r.finish();
 }
 

@@ -82,6 +82,10 @@ pub enum UiIntent {
     QueryByCard,
     QueryByNumber,
     OpenCase(usize),
+    /// A licence of the papers' list opened.
+    OpenPaper(usize),
+    /// A proof's records period chosen, in months.
+    ChooseMonths(u32),
 }
 
 /// A material line of the guide's list, in the screen's language.
@@ -120,6 +124,7 @@ pub struct GuideView {
     pub can_print: bool,
     /// "Apply here" shows.
     pub can_apply: bool,
+    pub can_prove: bool,
     pub printed: bool,
     /// What the QR code holds (empty: none).
     pub qr: String,
@@ -189,6 +194,7 @@ pub struct UiView {
     pub copy: CopyView,
     pub apply: crate::ApplyUiView,
     pub cases: crate::CasesUiView,
+    pub papers: crate::PapersUiView,
 }
 
 impl Default for UiView {
@@ -221,6 +227,7 @@ impl Default for UiView {
             copy: CopyView::default(),
             apply: crate::ApplyUiView::default(),
             cases: crate::CasesUiView::default(),
+            papers: crate::PapersUiView::default(),
         }
     }
 }
@@ -249,6 +256,7 @@ pub struct Ui {
     language: RefCell<Option<Language>>,
     last_slide: RefCell<Option<SlideLine>>,
     pub(crate) apply: crate::bind_apply::ApplyModels,
+    pub(crate) papers: crate::bind_papers::PapersModels,
 }
 
 /// Makes `model` hold `rows`, touching only the rows that differ.
@@ -276,6 +284,7 @@ impl Ui {
     pub fn new(texts: &TerminalTexts, lang: Language, portrait: bool) -> Result<Ui, UiError> {
         let app = AppWindow::new().map_err(|e| UiError::Platform(e.to_string()))?;
         let apply = crate::bind_apply::ApplyModels::new(&app);
+        let papers = crate::bind_papers::PapersModels::new(&app);
         let ui = Ui {
             rows: Rc::new(VecModel::default()),
             left: Rc::new(VecModel::default()),
@@ -295,6 +304,7 @@ impl Ui {
             language: RefCell::new(None),
             last_slide: RefCell::new(None),
             apply,
+            papers,
             app,
         };
         let d = ui.app.global::<Devices>();
@@ -390,6 +400,22 @@ impl Ui {
         plain!(on_query_by_card, UiIntent::QueryByCard);
         plain!(on_for_someone_else, UiIntent::ForSomeoneElse);
         plain!(on_query_by_number, UiIntent::QueryByNumber);
+        {
+            let f = f.clone();
+            i.on_open_paper(move |n| {
+                if let Ok(n) = usize::try_from(n) {
+                    f(UiIntent::OpenPaper(n))
+                }
+            });
+        }
+        {
+            let f = f.clone();
+            i.on_choose_months(move |n| {
+                if let Ok(n) = u32::try_from(n) {
+                    f(UiIntent::ChooseMonths(n))
+                }
+            });
+        }
         {
             let f = f.clone();
             i.on_open_case(move |n| {
@@ -614,6 +640,7 @@ impl Ui {
         self.show_copy(&v.copy);
         self.show_apply(&v.apply);
         self.show_cases(&v.cases);
+        self.show_papers(&v.papers);
         let theme = self.app.global::<crate::Theme>();
         if theme.get_care() != v.care {
             theme.set_care(v.care);
@@ -672,6 +699,7 @@ impl Ui {
         g.set_at_window(v.at_window);
         g.set_can_print(v.can_print);
         g.set_can_apply(v.can_apply);
+        g.set_can_prove(v.can_prove);
         g.set_printed(v.printed);
         g.set_problem(s(&v.problem));
         let current = self.qr.borrow().as_ref().map(|(text, _)| text.clone());

@@ -8,12 +8,14 @@ slint::include_modules!();
 mod bind;
 mod bind_apply;
 mod bind_copy;
+mod bind_papers;
 
 pub use bind::{
     GroupLine, GuideView, JourneyLine, MaterialLine, Problem, SlideLine, Ui, UiIntent, UiView,
 };
 pub use bind_apply::{ApplyUiView, CasesUiView};
 pub use bind_copy::{CopyView, JpegPicture, LoginView};
+pub use bind_papers::PapersUiView;
 
 use std::path::Path;
 use std::rc::Rc;
@@ -170,6 +172,13 @@ pub const SCREENS: &[(&str, ScreenId)] = &[
     ("query-detail", ScreenId::QueryDetail),
     ("query-printing", ScreenId::QueryPrinting),
     ("query-problem", ScreenId::QueryProblem),
+    ("papers-months", ScreenId::PapersMonths),
+    ("papers-looking", ScreenId::PapersLooking),
+    ("papers-list", ScreenId::PapersList),
+    ("papers-opening", ScreenId::PapersOpening),
+    ("papers-preview", ScreenId::PapersPreview),
+    ("papers-printing", ScreenId::PapersPrinting),
+    ("papers-problem", ScreenId::PapersProblem),
     ("staff-pin", ScreenId::StaffPin),
     ("device-status", ScreenId::DeviceStatus),
 ];

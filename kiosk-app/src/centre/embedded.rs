@@ -12,6 +12,15 @@ pub async fn start(config: &Config) -> anyhow::Result<Option<CentreHandle>> {
     }
     let db = config.data_dir().join("central").join("central.db");
     let store = SqliteStore::open(&db)?;
+    if let Some(sample) = &config.catalogue.embedded_documents {
+        use anyhow::Context;
+        let json =
+            std::fs::read(sample).with_context(|| format!("reading {}", sample.display()))?;
+        let docs = kiosk_central::documents::Import::parse(&json)
+            .with_context(|| format!("{}", sample.display()))?;
+        let (licences, proofs) = store.import_documents(&docs)?;
+        tracing::info!(licences, proofs, sample = %sample.display(), "sample e-licences and proof data in the embedded centre");
+    }
     let handle = CentreHandle::start(&config.centre.listen, store).await?;
     tracing::info!(url = %handle.base_url(), db = %db.display(), "embedded central service started");
     Ok(Some(handle))

@@ -12,6 +12,7 @@ pub mod identity;
 pub mod sync;
 pub mod tls;
 
+use kiosk_protocol::documents::{Licence, Proof, ProofRequest};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -293,6 +294,30 @@ impl CentreClient {
         self.json(self.get(&path)).await
     }
 
+    /// An identified citizen's electronic licences, with their print counts.
+    pub async fn licences_of(&self, holder_sha256: &str) -> Result<Vec<Licence>, CentreError> {
+        let path = format!("/api/v1/holders/{holder_sha256}/licences");
+        self.json(self.get(&path)).await
+    }
+
+    /// Has the centre issue a proof for the identified citizen (this terminal's request).
+    pub async fn issue_proof(
+        &self,
+        holder_sha256: &str,
+        kind: &str,
+        months: u32,
+        purpose: &str,
+    ) -> Result<Proof, CentreError> {
+        let r = ProofRequest {
+            device_id: self.device_id.clone(),
+            holder_sha256: holder_sha256.to_string(),
+            kind: kind.to_string(),
+            months,
+            purpose: purpose.to_string(),
+        };
+        self.json(self.post_json("/api/v1/proofs", &r)).await
+    }
+
     pub async fn consume_seal(&self, id: &str) -> Result<SealAuthorisation, CentreError> {
         let path = format!("/api/v1/seal-authorisations/{id}/consume");
         let body = serde_json::json!({ "device_id": self.device_id });
@@ -364,5 +389,24 @@ impl BlockingCentre {
         holder_sha256: &str,
     ) -> Result<Vec<kiosk_protocol::cases::Case>, CentreError> {
         self.run(|c| async move { c.cases_of(holder_sha256).await })
+    }
+
+    pub fn licences_of(&self, holder_sha256: &str) -> Result<Vec<Licence>, CentreError> {
+        self.run(|c| async move { c.licences_of(holder_sha256).await })
+    }
+
+    pub fn issue_proof(
+        &self,
+        holder_sha256: &str,
+        kind: &str,
+        months: u32,
+        purpose: &str,
+    ) -> Result<Proof, CentreError> {
+        self.run(|c| async move { c.issue_proof(holder_sha256, kind, months, purpose).await })
+    }
+
+    /// The centre's base URL, for the verification QR of a proof.
+    pub fn base_url(&self) -> String {
+        self.client.base.clone()
     }
 }

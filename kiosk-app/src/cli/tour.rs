@@ -69,6 +69,8 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "query-by-case-number",
         include_str!("../../tours/query-by-case-number.json"),
     ),
+    ("licences", include_str!("../../tours/licences.json")),
+    ("proof", include_str!("../../tours/proof.json")),
     (
         "id-copy-face-fails-fingerprint",
         include_str!("../../tours/id-copy-face-fails-fingerprint.json"),

@@ -189,6 +189,7 @@ impl Config {
         attract.folder = attract.folder.as_deref().map(beside);
         let mut catalogue = raw.catalogue;
         catalogue.embedded_sample = catalogue.embedded_sample.as_deref().map(beside);
+        catalogue.embedded_documents = catalogue.embedded_documents.as_deref().map(beside);
         for d in devices.iter_mut() {
             for key in ["sim_source", "sim_ir", "capture_dir"] {
                 if let Some(serde_json::Value::String(s)) = d.options.get(key) {

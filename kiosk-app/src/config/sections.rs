@@ -311,6 +311,8 @@ pub struct JourneysConfig {
     pub id_copy: IdCopyConfig,
     #[serde(default)]
     pub apply: ApplyConfig,
+    #[serde(default)]
+    pub papers: PapersConfig,
 }
 
 impl Default for JourneysConfig {
@@ -320,6 +322,33 @@ impl Default for JourneysConfig {
             ticket: TicketJourneyConfig::default(),
             id_copy: IdCopyConfig::default(),
             apply: ApplyConfig::default(),
+            papers: PapersConfig::default(),
+        }
+    }
+}
+
+/// `[journeys.papers]`: printing the citizen's e-licences (`licences` in `offered`, a home
+/// tile) and proofs (`proof` in `offered`, "Print it here" on a proof item's guide) on the A4
+/// printer (default: the first). `months` are the records periods a proof with records
+/// offers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PapersConfig {
+    #[serde(default)]
+    pub printer: Option<String>,
+    #[serde(default = "default_months")]
+    pub months: Vec<u32>,
+}
+
+fn default_months() -> Vec<u32> {
+    vec![6, 12, 24, 36]
+}
+
+impl Default for PapersConfig {
+    fn default() -> Self {
+        PapersConfig {
+            printer: None,
+            months: default_months(),
         }
     }
 }
@@ -393,7 +422,9 @@ impl Default for ApplyConfig {
 }
 
 /// The journeys a terminal can offer.
-pub const JOURNEYS: &[&str] = &["ticket", "guide", "id-copy", "apply", "query"];
+pub const JOURNEYS: &[&str] = &[
+    "ticket", "guide", "id-copy", "apply", "query", "licences", "proof",
+];
 
 /// `[catalogue]`: for a terminal whose centre is embedded (the sim profile, a stand-alone
 /// ticket machine), a catalogue file to publish into that centre at start, signed with a
@@ -404,6 +435,10 @@ pub const JOURNEYS: &[&str] = &["ticket", "guide", "id-copy", "apply", "query"];
 pub struct CatalogueConfig {
     #[serde(default)]
     pub embedded_sample: Option<PathBuf>,
+    /// Sample e-licences and proof data (a `kiosk-central documents` import file) the
+    /// embedded centre takes at start, so the licence and proof journeys run end to end.
+    #[serde(default)]
+    pub embedded_documents: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -109,7 +109,7 @@ pub enum Input {
     Retry,
     Done,
     Cancel,
-    /// "Apply here" on the material list.
+    /// "Apply here" on the material list (for a proof item: "Print here").
     Apply,
 }
 
@@ -136,6 +136,12 @@ pub enum Outcome {
         item: String,
         answers: Answers,
     },
+    /// The citizen has the proof `item` printed here with these answers: the papers journey
+    /// takes over.
+    Proof {
+        item: String,
+        answers: Answers,
+    },
     Left,
 }
 
@@ -144,6 +150,8 @@ pub struct Context<'a> {
     pub can_print: bool,
     /// This terminal takes applications (`apply` is offered).
     pub can_apply: bool,
+    /// This terminal prints proofs (`proof` is offered, with an A4 printer).
+    pub can_prove: bool,
 }
 
 impl Context<'_> {
@@ -159,6 +167,15 @@ impl Context<'_> {
 }
 
 impl Context<'_> {
+    /// Whether "Print here" shows on the material list of `item`: a proof item on a terminal
+    /// that prints proofs.
+    pub fn provable(&self, item: &str) -> bool {
+        self.can_prove
+            && self.item(item).is_some_and(|i| {
+                i.kind == crate::services::catalogue::ItemKind::Proof && i.proof.is_some()
+            })
+    }
+
     fn item(&self, id: &str) -> Option<&ServiceItem> {
         self.catalogue.and_then(|c| c.item(id))
     }
@@ -370,6 +387,13 @@ pub fn step(stage: &Stage, input: Input, ctx: &Context<'_>) -> (Stage, Vec<Effec
             }
         }
 
+        (Stage::Materials { item, answers, .. }, Input::Apply) if ctx.provable(item) => (
+            stage.clone(),
+            vec![Effect::Finish(Outcome::Proof {
+                item: item.clone(),
+                answers: answers.clone(),
+            })],
+        ),
         (Stage::Materials { item, answers, .. }, Input::Apply) if ctx.applicable(item, answers) => {
             (
                 stage.clone(),

@@ -14,6 +14,7 @@ fn run(c: &Catalogue, can_print: bool, inputs: Vec<Input>) -> (Stage, Vec<Effect
         catalogue: Some(c),
         can_print,
         can_apply: true,
+        can_prove: false,
     };
     let (mut stage, mut all) = start(&ctx);
     for i in inputs {
@@ -221,6 +222,7 @@ fn printing_the_list_and_every_print_fault() {
             catalogue: Some(&c),
             can_print: true,
             can_apply: true,
+            can_prove: false,
         };
         let (back, _) = step(&stage, Input::Back, &ctx);
         assert!(
@@ -246,6 +248,7 @@ fn a_print_in_progress_is_not_abandoned_and_every_other_screen_leads_out() {
         catalogue: Some(&c),
         can_print: true,
         can_apply: true,
+        can_prove: false,
     };
     let printing = Stage::Printing {
         item: "gongjijin-jiaocun-zhengming".into(),
@@ -283,6 +286,7 @@ fn no_items_is_a_problem_screen_not_an_empty_list() {
         catalogue: None,
         can_print: true,
         can_apply: true,
+        can_prove: false,
     };
     let (stage, _) = start(&ctx);
     let (_, fx) = step(&stage, Input::Back, &ctx);

@@ -42,6 +42,8 @@ mod copy;
 mod login;
 #[path = "host_query.rs"]
 mod lookup;
+#[path = "host_papers.rs"]
+mod papers_host;
 #[path = "host_rating.rs"]
 mod rating;
 #[path = "host_typing.rs"]
@@ -81,6 +83,8 @@ pub struct View {
     pub can_print: bool,
     /// "Apply here" shows on the guide's material list.
     pub guide_can_apply: bool,
+    /// The guide's material list may offer "Print it here" (a proof item).
+    pub guide_can_prove: bool,
     /// The login can fall back to the finger: a module, and a card with fingerprints.
     pub finger_possible: bool,
     /// The login offers filing for someone else (代办).
@@ -102,7 +106,11 @@ pub struct View {
     pub apply: Option<application::ApplyView>,
     /// The cases the look-up found (the citizen's, for this session).
     pub cases: Vec<kiosk_protocol::cases::Case>,
+    /// What the papers screens show.
+    pub papers: Option<PapersView>,
 }
+
+pub use papers_host::PapersView;
 
 pub use lookup::status_zh;
 
@@ -174,6 +182,9 @@ enum Msg {
         Result<Vec<kiosk_protocol::cases::Case>, super::query::LookupProblem>,
     ),
     SlipPrinted(u64, Result<(), PrintProblem>),
+    PapersFound(u64, Result<papers_host::Found, super::query::LookupProblem>),
+    PaperMade(u64, Result<crate::services::papers::Paper, String>),
+    PaperPrinted(u64, usize, Result<(), PrintProblem>),
     Stop,
 }
 
@@ -361,6 +372,8 @@ struct Worker {
     /// The cases the look-up found, and the number typed before the password.
     cases: Vec<kiosk_protocol::cases::Case>,
     query_number: Option<Zeroizing<String>>,
+    /// The licences or the proof of a papers session.
+    papers: papers_host::Papers,
 }
 
 impl Worker {
@@ -409,6 +422,7 @@ impl Worker {
             apply_shape: None,
             cases: Vec::new(),
             query_number: None,
+            papers: papers_host::Papers::default(),
         };
         w.purposes = crate::services::idcopy::purposes(&w.cfg.config.journeys.id_copy.purposes);
         w.offers = w.compute_offers();
@@ -494,18 +508,15 @@ impl Worker {
             },
             can_print: self.claims.as_ref().is_some_and(|c| c.printer.is_some()),
             guide_can_apply: match &self.kiosk.screen {
-                Screen::Guide(guide::Stage::Materials { item, answers, .. }) => guide::Context {
-                    catalogue: c,
-                    can_print: false,
-                    can_apply: self
-                        .cfg
-                        .config
-                        .journeys
-                        .offered
-                        .iter()
-                        .any(|j| j == "apply"),
+                Screen::Guide(guide::Stage::Materials { item, answers, .. }) => {
+                    self.guide_context_for(c).applicable(item, answers)
                 }
-                .applicable(item, answers),
+                _ => false,
+            },
+            guide_can_prove: match &self.kiosk.screen {
+                Screen::Guide(guide::Stage::Materials { item, .. }) => {
+                    self.guide_context_for(c).provable(item)
+                }
                 _ => false,
             },
             agents_possible: matches!(self.kiosk.screen, Screen::Apply(_))
@@ -535,6 +546,7 @@ impl Worker {
             copy_front: self.picture(copy::kept_name(Side::Front)),
             copy_page: self.picture(copy::PREVIEW),
             apply: self.apply_view(),
+            papers: self.papers_view(),
             cases: match &self.kiosk.screen {
                 // Times in the hall's local minute, as the slip prints them.
                 Screen::Query(_) => self
@@ -634,6 +646,7 @@ impl Worker {
         let idcopy = self.idcopy_context();
         let apply = self.apply_context();
         let query = self.query_context();
+        let papers = self.papers_context();
         let effects = {
             let ctx = kiosk::Context {
                 now,
@@ -646,19 +659,13 @@ impl Worker {
                     has_scanner,
                 },
                 guide: guide::Context {
-                    catalogue: self.catalogue.as_ref(),
                     can_print,
-                    can_apply: self
-                        .cfg
-                        .config
-                        .journeys
-                        .offered
-                        .iter()
-                        .any(|j| j == "apply"),
+                    ..self.guide_context_for(self.catalogue.as_ref())
                 },
                 idcopy,
                 apply,
                 query,
+                papers,
                 default_english,
             };
             self.kiosk.step(input, &ctx)
@@ -709,7 +716,7 @@ impl Worker {
                 if generation == self.generation
                     && matches!(
                         self.kiosk.screen,
-                        Screen::IdCopy(_) | Screen::Apply(_) | Screen::Query(_)
+                        Screen::IdCopy(_) | Screen::Apply(_) | Screen::Query(_) | Screen::Papers(_)
                     ) =>
             {
                 if let Ok((code, _)) = result {
@@ -777,6 +784,9 @@ impl Worker {
                         | Screen::Query(super::query::Stage::Login(
                             super::identify::Stage::Face { .. }
                         ))
+                        | Screen::Papers(super::papers::Stage::Login(
+                            super::identify::Stage::Face { .. }
+                        ))
                 ) {
                     self.pictures.retain(|(n, _)| *n != login::FACE_PREVIEW);
                     self.pictures
@@ -823,6 +833,15 @@ impl Worker {
             Msg::SlipPrinted(generation, r) if generation == self.generation => {
                 self.step(kiosk::Input::Query(super::query::Input::Printed(r)));
             }
+            Msg::PapersFound(generation, r) if generation == self.generation => {
+                self.papers_found(r);
+            }
+            Msg::PaperMade(generation, r) if generation == self.generation => {
+                self.paper_made(r);
+            }
+            Msg::PaperPrinted(generation, at, r) if generation == self.generation => {
+                self.paper_printed(at, r);
+            }
             // A result from a session that already ended.
             Msg::Card(..)
             | Msg::Code(..)
@@ -841,7 +860,10 @@ impl Worker {
             | Msg::Filed(..)
             | Msg::ReceiptPrinted(..)
             | Msg::CasesFound(..)
-            | Msg::SlipPrinted(..) => {}
+            | Msg::SlipPrinted(..)
+            | Msg::PapersFound(..)
+            | Msg::PaperMade(..)
+            | Msg::PaperPrinted(..) => {}
             Msg::Stop => {}
         }
     }
@@ -851,6 +873,9 @@ impl Worker {
         match self.kiosk.screen {
             Screen::Apply(_) => self.step(kiosk::Input::Apply(super::apply::Input::Login(input))),
             Screen::Query(_) => self.step(kiosk::Input::Query(super::query::Input::Login(input))),
+            Screen::Papers(_) => {
+                self.step(kiosk::Input::Papers(super::papers::Input::Login(input)))
+            }
             _ => self.step(kiosk::Input::IdCopy(idcopy::Input::Login(input))),
         }
     }
@@ -925,14 +950,26 @@ impl Worker {
         }
     }
 
+    /// The guide's context over `catalogue` (printing the list is the session's, set by the
+    /// caller): whether it may hand over to an application or a proof here.
+    fn guide_context_for<'c>(&self, catalogue: Option<&'c Catalogue>) -> guide::Context<'c> {
+        let offered = |j: &str| self.cfg.config.journeys.offered.iter().any(|o| o == j);
+        guide::Context {
+            catalogue,
+            can_print: false,
+            can_apply: offered("apply"),
+            can_prove: offered("proof") && self.proof_unavailable().is_none(),
+        }
+    }
+
     fn compute_offers(&self) -> Vec<Offer> {
         self.cfg
             .config
             .journeys
             .offered
             .iter()
-            // Applying starts from an item's guide, not from a tile of its own.
-            .filter(|j| j.as_str() != "apply")
+            // Applying and proofs start from an item's guide, not from a tile of their own.
+            .filter(|j| j.as_str() != "apply" && j.as_str() != "proof")
             .map(|j| {
                 let why = match j.as_str() {
                     "ticket" => self.ticket_unavailable(),
@@ -944,6 +981,7 @@ impl Worker {
                     "id-copy" => self.id_copy_unavailable(),
                     // Cases live at the centre: the look-up says so when it is away.
                     "query" => None,
+                    "licences" => self.proof_unavailable(),
                     _ => Some(Unavailable::Busy),
                 };
                 Offer {
@@ -996,6 +1034,26 @@ impl Worker {
         }
     }
 
+    /// Licences and proofs need a working A4 printer and a way to identify.
+    fn proof_unavailable(&self) -> Option<Unavailable> {
+        let t = &self.cfg.config.journeys.ticket;
+        let Some(printer) = self.device(
+            DeviceKind::A4Printer,
+            &self.cfg.config.journeys.papers.printer,
+        ) else {
+            return Some(Unavailable::Printer);
+        };
+        if self
+            .device(DeviceKind::IdCardReader, &t.card_reader)
+            .is_none()
+            && self.device(DeviceKind::QrScanner, &t.scanner).is_none()
+        {
+            return Some(Unavailable::Busy);
+        }
+        self.printer_unusable(&printer)
+            .or_else(|| self.held_elsewhere(&printer))
+    }
+
     /// The copy needs a working A4 printer, a document camera and a way to identify.
     fn id_copy_unavailable(&self) -> Option<Unavailable> {
         let c = &self.cfg.config.journeys.id_copy;
@@ -1023,6 +1081,8 @@ impl Worker {
             kiosk::Effect::Apply(a) => self.apply(a),
             kiosk::Effect::Query(q) => self.query(q),
             kiosk::Effect::BeginApply { item, answers } => self.begin_apply(item, answers),
+            kiosk::Effect::Papers(p) => self.papers(p),
+            kiosk::Effect::BeginProof { item, answers } => self.begin_proof(item, answers),
         }
     }
 
@@ -1079,7 +1139,12 @@ impl Worker {
     }
 
     fn start_session(&mut self, journey: &'static str) {
+        // The proof the guide handed over outlives the guide's session, into its own.
+        let order = self.papers.order.take();
         self.end_session(EndReason::Cancelled);
+        if journey == "proof" {
+            self.papers.order = order;
+        }
         self.reload_catalogue();
         self.generation += 1;
         let id = self.next_session;
@@ -1134,6 +1199,34 @@ impl Worker {
             let (claims, app) = self.claims_for_apply(&|id| claim(id).unwrap_or(None));
             self.claims = Some(claims);
             self.application = app;
+            return;
+        }
+        if journey == "licences" || journey == "proof" {
+            let j = &self.cfg.config.journeys;
+            let get =
+                |kind, named: &Option<String>| claim(self.device(kind, named)).unwrap_or(None);
+            self.claims = Some(Claims {
+                reader: get(DeviceKind::IdCardReader, &t.card_reader),
+                scanner: get(DeviceKind::QrScanner, &t.scanner),
+                board: get(DeviceKind::Board, &t.board),
+                face_camera: get(DeviceKind::FaceCamera, &j.apply.face_camera),
+                fingerprint: get(DeviceKind::Fingerprint, &j.apply.fingerprint),
+                a4: get(DeviceKind::A4Printer, &j.papers.printer),
+                document_camera: None,
+                printer: None,
+            });
+            if self
+                .claims
+                .as_ref()
+                .is_some_and(|c| c.a4.is_none() || (c.reader.is_none() && c.scanner.is_none()))
+            {
+                tracing::warn!(journey, "the papers cannot have their devices");
+                self.stop_waiting();
+                self.kiosk.screen = Screen::Papers(super::papers::Stage::Problem {
+                    problem: super::papers::Problem::Unavailable,
+                    at: None,
+                });
+            }
             return;
         }
         if journey == "id-copy" {
@@ -1208,6 +1301,7 @@ impl Worker {
         self.apply_shape = None;
         self.cases.clear();
         self.query_number = None;
+        self.papers = papers_host::Papers::default();
         self.taken_until = None;
         self.request = None;
         self.ticket = None;

@@ -11,6 +11,7 @@ use super::apply;
 use super::guide;
 use super::idcopy;
 use super::idle::{Idle, IdleState};
+use super::papers;
 use super::query;
 use super::session::EndReason;
 use super::ticket;
@@ -46,6 +47,7 @@ pub enum Screen {
     IdCopy(idcopy::Stage),
     Apply(apply::Stage),
     Query(query::Stage),
+    Papers(papers::Stage),
     StaffPin,
     DeviceStatus,
 }
@@ -60,6 +62,7 @@ impl Screen {
             Screen::IdCopy(s) => s.screen(),
             Screen::Apply(s) => s.screen(),
             Screen::Query(s) => s.screen(),
+            Screen::Papers(s) => s.screen(),
             Screen::StaffPin => "staff-pin",
             Screen::DeviceStatus => "device-status",
         }
@@ -84,6 +87,7 @@ impl Screen {
                 )
         ) || matches!(self, Screen::Apply(s) if s.waits())
             || matches!(self, Screen::Query(s) if s.waits())
+            || matches!(self, Screen::Papers(s) if s.waits())
     }
 }
 
@@ -137,6 +141,7 @@ pub enum Input {
     IdCopy(idcopy::Input),
     Apply(apply::Input),
     Query(query::Input),
+    Papers(papers::Input),
     /// "Back", "Try again" and "Done" as the screen's buttons say them, for whichever
     /// journey is showing.
     Back,
@@ -176,6 +181,13 @@ pub enum Effect {
     IdCopy(idcopy::Effect),
     Apply(apply::Effect),
     Query(query::Effect),
+    Papers(papers::Effect),
+    /// The guide handed over to a proof for `item` with `answers`: the host prepares it and
+    /// starts the `proof` journey.
+    BeginProof {
+        item: String,
+        answers: crate::services::catalogue::Answers,
+    },
     /// The guide handed over to an application for `item` with `answers`: the host prepares
     /// it and starts the `apply` journey.
     BeginApply {
@@ -197,6 +209,8 @@ pub struct Context<'a> {
     /// The application the host prepared, when one is about to start or running.
     pub apply: Option<apply::Context>,
     pub query: query::Context,
+    /// The papers journey as the host prepared it (the licence list, or a proof).
+    pub papers: papers::Context,
     pub default_english: bool,
 }
 
@@ -222,6 +236,7 @@ impl Kiosk {
                 | Screen::IdCopy(_)
                 | Screen::Apply(_)
                 | Screen::Query(_)
+                | Screen::Papers(_)
         )
     }
 
@@ -282,6 +297,17 @@ impl Kiosk {
                     let (stage, qfx) = query::start(&ctx.query);
                     self.enter_query(stage, qfx, ctx, &mut fx);
                 }
+                if self.screen == Screen::Home && offered && j == "licences" {
+                    fx.push(Effect::StartSession("licences"));
+                    let (stage, pfx) = papers::start(&ctx.papers);
+                    self.enter_papers(stage, pfx, ctx, &mut fx);
+                }
+                // Not a home tile: the guide hands over to it, and the host prepared it.
+                if self.screen == Screen::Home && j == "proof" && ctx.papers.proof {
+                    fx.push(Effect::StartSession("proof"));
+                    let (stage, pfx) = papers::start(&ctx.papers);
+                    self.enter_papers(stage, pfx, ctx, &mut fx);
+                }
                 if self.screen == Screen::Home && offered && j == "id-copy" {
                     fx.push(Effect::StartSession("id-copy"));
                     let (stage, cfx) = idcopy::start(&ctx.idcopy);
@@ -334,6 +360,14 @@ impl Kiosk {
                         };
                         self.query(q, ctx, &mut fx);
                     }
+                    Screen::Papers(_) => {
+                        let p = match input {
+                            Input::Back => papers::Input::Back,
+                            Input::Retry => papers::Input::Retry,
+                            _ => papers::Input::Done,
+                        };
+                        self.papers(p, ctx, &mut fx);
+                    }
                     _ => {}
                 }
             }
@@ -348,10 +382,12 @@ impl Kiosk {
                 }
                 Screen::Apply(_) => self.apply(apply::Input::Print, ctx, &mut fx),
                 Screen::Query(_) => self.query(query::Input::Print, ctx, &mut fx),
+                Screen::Papers(_) => self.papers(papers::Input::Print, ctx, &mut fx),
                 _ => {}
             },
             Input::Apply(i) => self.apply(i, ctx, &mut fx),
             Input::Query(i) => self.query(i, ctx, &mut fx),
+            Input::Papers(i) => self.papers(i, ctx, &mut fx),
             Input::IdCopy(i) => {
                 if let Screen::IdCopy(stage) = &self.screen {
                     let (stage, cfx) = idcopy::step(stage, i, &ctx.idcopy);
@@ -379,6 +415,7 @@ impl Kiosk {
                 }
                 Screen::Apply(_) => self.apply(apply::Input::Cancel, ctx, &mut fx),
                 Screen::Query(_) => self.query(query::Input::Cancel, ctx, &mut fx),
+                Screen::Papers(_) => self.papers(papers::Input::Cancel, ctx, &mut fx),
                 Screen::StaffPin | Screen::DeviceStatus => self.go(Screen::Home, ctx),
                 _ => {}
             },
@@ -483,6 +520,15 @@ impl Kiosk {
                     );
                     fx.push(Effect::EndSession(EndReason::TimedOut));
                 }
+                if let Screen::Papers(stage) = &self.screen {
+                    let (_, pfx) = papers::step(stage, papers::Input::Cancel, &ctx.papers);
+                    fx.extend(
+                        pfx.into_iter()
+                            .filter(|e| !matches!(e, papers::Effect::Finish(_)))
+                            .map(Effect::Papers),
+                    );
+                    fx.push(Effect::EndSession(EndReason::TimedOut));
+                }
                 self.go(Screen::Attract, ctx);
             }
         }
@@ -536,14 +582,20 @@ impl Kiosk {
             Some(outcome) => {
                 let reason = match &outcome {
                     guide::Outcome::Left => EndReason::Cancelled,
-                    guide::Outcome::Listed { .. } | guide::Outcome::Apply { .. } => EndReason::Done,
+                    guide::Outcome::Listed { .. }
+                    | guide::Outcome::Apply { .. }
+                    | guide::Outcome::Proof { .. } => EndReason::Done,
                 };
                 fx.push(Effect::EndSession(reason));
-                if let guide::Outcome::Apply { item, answers } = outcome {
-                    // The citizen goes on: care mode and language stay for the application.
-                    fx.push(Effect::BeginApply { item, answers });
-                } else {
-                    self.care = false;
+                // The citizen goes on: care mode and language stay for what follows.
+                match outcome {
+                    guide::Outcome::Apply { item, answers } => {
+                        fx.push(Effect::BeginApply { item, answers })
+                    }
+                    guide::Outcome::Proof { item, answers } => {
+                        fx.push(Effect::BeginProof { item, answers })
+                    }
+                    _ => self.care = false,
                 }
                 self.go(Screen::Home, ctx);
             }
@@ -651,6 +703,43 @@ impl Kiosk {
                 self.go(Screen::Home, ctx);
             }
             None => self.go(Screen::Query(stage), ctx),
+        }
+    }
+
+    /// One input to the papers on screen.
+    fn papers(&mut self, input: papers::Input, ctx: &Context<'_>, fx: &mut Vec<Effect>) {
+        if let Screen::Papers(stage) = &self.screen {
+            let (stage, pfx) = papers::step(stage, input, &ctx.papers);
+            self.enter_papers(stage, pfx, ctx, fx);
+        }
+    }
+
+    /// Moves to the papers' new stage, or out of them when they finished.
+    fn enter_papers(
+        &mut self,
+        stage: papers::Stage,
+        pfx: Vec<papers::Effect>,
+        ctx: &Context<'_>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let mut finished = None;
+        for e in pfx {
+            if let papers::Effect::Finish(o) = &e {
+                finished = Some(o.clone());
+            }
+            fx.push(Effect::Papers(e));
+        }
+        match finished {
+            Some(outcome) => {
+                let reason = match outcome {
+                    papers::Outcome::Left => EndReason::Cancelled,
+                    _ => EndReason::Done,
+                };
+                fx.push(Effect::EndSession(reason));
+                self.care = false;
+                self.go(Screen::Home, ctx);
+            }
+            None => self.go(Screen::Papers(stage), ctx),
         }
     }
 

@@ -489,6 +489,7 @@ impl Shell {
                 catalogue: Some(&self.c),
                 can_print: true,
                 can_apply: true,
+                can_prove: false,
             },
             idcopy: super::idcopy::Context {
                 login: super::identify::Context {
@@ -522,6 +523,25 @@ impl Shell {
                 },
                 can_print: true,
                 identified: false,
+            },
+            papers: super::papers::Context {
+                login: super::identify::Context {
+                    has_reader: true,
+                    has_scanner: true,
+                    face: true,
+                    finger: true,
+                    agents: false,
+                },
+                card: super::identify::CardFacts {
+                    photo: true,
+                    fingerprint: true,
+                },
+                can_print: true,
+                identified: false,
+                proof: false,
+                months: Vec::new(),
+                count: 0,
+                printed: 0,
             },
             default_english: false,
         };

@@ -162,36 +162,14 @@ pub fn compose(front: &[u8], back: &[u8], watermark: &str) -> Result<Copy, Strin
     Ok(Copy { pdf, preview })
 }
 
-/// Prints the copy two-phase. The PDF is written into `spool` (mode 0700) for the printer and
-/// removed when the print ends, whatever its outcome.
+/// Prints the copy two-phase (see `spool`).
 pub fn print(
     desk: &OutputDesk,
     printer: &Claim,
     pdf: &[u8],
     spool: &Path,
 ) -> Result<(), PrintProblem> {
-    use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    let fault = |e: std::io::Error| PrintProblem::Fault(format!("spooling the copy: {e}"));
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(spool)
-        .map_err(fault)?;
-    let path = spool.join(format!("idcopy-{}.pdf", uuid::Uuid::new_v4()));
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .and_then(|mut f| f.write_all(pdf));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&path);
-        return Err(fault(e));
-    }
-    let record = desk.print_a4(printer, "id-copy", &path.to_string_lossy(), 1, false);
-    let _ = std::fs::remove_file(&path);
-    super::queue::printed(record.map_err(|e| PrintProblem::Journal(e.to_string()))?)
+    super::spool::print_a4_pdf(desk, printer, "id-copy", pdf, spool)
 }
 
 #[cfg(test)]

@@ -11,5 +11,7 @@ pub mod guide;
 pub mod idcopy;
 pub mod materials;
 pub mod outputs;
+pub mod papers;
 pub mod queue;
 pub mod speech;
+pub mod spool;

@@ -5,6 +5,7 @@
 pub mod view;
 pub mod view_apply;
 pub mod view_copy;
+pub mod view_papers;
 pub mod view_query;
 pub mod voice;
 pub mod watchdog;

@@ -25,6 +25,7 @@ pub fn intent(i: UiIntent, screen: &Screen) -> kiosk::Input {
     let login = |l: identify::Input| match screen {
         Screen::Apply(_) => K::Apply(A::Login(l)),
         Screen::Query(_) => K::Query(crate::flows::query::Input::Login(l)),
+        Screen::Papers(_) => K::Papers(crate::flows::papers::Input::Login(l)),
         _ => K::IdCopy(idcopy::Input::Login(l)),
     };
     match i {
@@ -85,6 +86,8 @@ pub fn intent(i: UiIntent, screen: &Screen) -> kiosk::Input {
         UiIntent::QueryByCard => K::Query(crate::flows::query::Input::ByCard),
         UiIntent::QueryByNumber => K::Query(crate::flows::query::Input::ByNumber),
         UiIntent::OpenCase(n) => K::Query(crate::flows::query::Input::Open(n)),
+        UiIntent::OpenPaper(n) => K::Papers(crate::flows::papers::Input::Open(n)),
+        UiIntent::ChooseMonths(m) => K::Papers(crate::flows::papers::Input::Months(m)),
         UiIntent::ChooseOption(n) => K::Apply(A::Choose(n)),
         UiIntent::DigitKey(c) => K::Type(Tap::Char(c)),
         UiIntent::DeletePage(n) => K::Apply(A::DeletePage(n)),
@@ -138,6 +141,7 @@ fn screen_id(s: &Screen) -> ScreenId {
         Screen::IdCopy(stage) => super::view_copy::screen_id(stage),
         Screen::Apply(stage) => super::view_apply::screen_id(stage),
         Screen::Query(stage) => super::view_query::screen_id(stage),
+        Screen::Papers(stage) => super::view_papers::screen_id(stage),
         Screen::Guide(stage) => match stage {
             guide::Stage::Items { .. } => ScreenId::GuideItems,
             guide::Stage::Item { .. } => ScreenId::GuideItem,
@@ -167,6 +171,7 @@ fn guide_view(v: &View) -> GuideView {
     let mut g = GuideView {
         can_print: v.can_print,
         can_apply: v.guide_can_apply,
+        can_prove: v.guide_can_prove,
         qr: v.guide_url.clone(),
         ..GuideView::default()
     };
@@ -395,5 +400,6 @@ pub fn ui_view(v: &View, staff_pin_set: bool) -> UiView {
         copy: super::view_copy::copy_view(v),
         apply: super::view_apply::apply_view(v),
         cases: super::view_query::cases_view(v),
+        papers: super::view_papers::papers_view(v),
     }
 }

@@ -85,7 +85,8 @@ pub fn login_view(v: &View) -> LoginView {
     let stage = match &v.screen {
         Screen::IdCopy(Stage::Login(stage))
         | Screen::Apply(crate::flows::apply::Stage::Login(stage))
-        | Screen::Query(crate::flows::query::Stage::Login(stage)) => stage,
+        | Screen::Query(crate::flows::query::Stage::Login(stage))
+        | Screen::Papers(crate::flows::papers::Stage::Login(stage)) => stage,
         _ => return LoginView::default(),
     };
     let mut l = LoginView {
@@ -134,7 +135,7 @@ pub fn login_view(v: &View) -> LoginView {
     l
 }
 
-fn picture(p: &Option<Picture>) -> Option<JpegPicture> {
+pub(crate) fn picture(p: &Option<Picture>) -> Option<JpegPicture> {
     p.as_ref().map(|p| JpegPicture {
         id: std::sync::Arc::as_ptr(&p.0) as usize,
         bytes: p.0.clone(),

@@ -109,7 +109,52 @@ pub fn spoken(v: &View) -> String {
         Screen::IdCopy(stage) => copy_spoken(stage, en, &ui),
         Screen::Apply(stage) => apply_spoken(stage, en, &ui),
         Screen::Query(stage) => query_spoken(stage, en, &ui),
+        Screen::Papers(stage) => papers_spoken(stage, en, &ui),
         Screen::StaffPin | Screen::DeviceStatus => t("工作人员页面。", "Staff page."),
+    }
+}
+
+/// The papers' screens, said; their login as the copy's is.
+fn papers_spoken(stage: &crate::flows::papers::Stage, en: bool, ui: &kiosk_ui::UiView) -> String {
+    use crate::flows::papers::Stage as P;
+    let t = |zh: &str, e: &str| if en { e.to_string() } else { zh.to_string() };
+    let p = &ui.papers;
+    match stage {
+        P::Login(l) => copy_spoken(&idcopy::Stage::Login(l.clone()), en, ui),
+        P::Months => t(
+            "请选择证明上列出最近几个月的缴费记录。",
+            "Choose how many recent months the certificate lists.",
+        ),
+        P::Looking | P::Opening { .. } | P::Printing { .. } => t("请稍候。", "Please wait."),
+        P::List => format!(
+            "{}{}",
+            t("您的电子证照：", "Your e-licences: "),
+            p.licences
+                .iter()
+                .map(|l| l.0.clone())
+                .collect::<Vec<_>>()
+                .join(if en { "; " } else { "；" })
+        ),
+        P::Preview { printed, .. } => {
+            let mut said = p.title.clone();
+            if *printed {
+                said.push_str(&t(
+                    "。已打印，请从出纸口取走。",
+                    ". Printed: take it from the tray.",
+                ));
+            } else if !p.proof && p.printed_before > 0 {
+                said.push_str(&if en {
+                    format!(". It was printed {} times before.", p.printed_before)
+                } else {
+                    format!("。此前已打印 {} 次。", p.printed_before)
+                });
+            }
+            said
+        }
+        P::Problem { .. } => t(
+            "出现问题，请重试或到服务窗口咨询。",
+            "Something went wrong. Try again, or ask at a service window.",
+        ),
     }
 }
 

@@ -14,7 +14,7 @@ packages=(
   postgresql
   python3-venv
   espeak-ng sox alsa-utils
-  librime-dev rime-prelude rime-data-luna-pinyin libopencc-data
+  librime-dev rime-prelude rime-essay rime-data-luna-pinyin libopencc-data
 )
 
 missing=()

@@ -71,6 +71,10 @@ pub struct ApplyUiView {
     pub can_print: bool,
     pub problem: String,
     pub not_here: Vec<String>,
+    /// The e-licence materials: name, where the licence came from (empty: none found),
+    /// required.
+    pub licences: Vec<(String, String, bool)>,
+    pub licences_ready: bool,
     pub can_retry: bool,
 }
 
@@ -85,6 +89,7 @@ pub(crate) struct ApplyModels {
     pages: std::rc::Rc<VecModel<PageThumb>>,
     review: std::rc::Rc<VecModel<ReviewRow>>,
     not_here: std::rc::Rc<VecModel<SharedString>>,
+    licences: std::rc::Rc<VecModel<crate::ApplyLicence>>,
     cases: std::rc::Rc<VecModel<CaseTile>>,
     log: std::rc::Rc<VecModel<LogRow>>,
     /// Which thumbnails the pages model shows, by id.
@@ -99,6 +104,7 @@ impl ApplyModels {
             pages: Default::default(),
             review: Default::default(),
             not_here: Default::default(),
+            licences: Default::default(),
             cases: Default::default(),
             log: Default::default(),
             shown: Default::default(),
@@ -112,6 +118,7 @@ impl ApplyModels {
         a.set_pages(ModelRc::from(m.pages.clone()));
         a.set_review(ModelRc::from(m.review.clone()));
         a.set_not_here(ModelRc::from(m.not_here.clone()));
+        a.set_licences(ModelRc::from(m.licences.clone()));
         m
     }
 }
@@ -198,6 +205,17 @@ impl Ui {
         a.set_can_print(v.can_print);
         a.set_problem(s(&v.problem));
         update_model(&m.not_here, &to_shared(&v.not_here));
+        let licences: Vec<crate::ApplyLicence> = v
+            .licences
+            .iter()
+            .map(|(name, from, required)| crate::ApplyLicence {
+                name: s(name),
+                from: s(from),
+                required: *required,
+            })
+            .collect();
+        update_model(&m.licences, &licences);
+        a.set_licences_ready(v.licences_ready);
         a.set_can_retry(v.can_retry);
     }
 }

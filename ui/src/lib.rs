@@ -164,6 +164,8 @@ pub const SCREENS: &[(&str, ScreenId)] = &[
     ("apply-submitted", ScreenId::ApplySubmitted),
     ("apply-printing", ScreenId::ApplyPrinting),
     ("apply-problem", ScreenId::ApplyProblem),
+    ("apply-fetching-licences", ScreenId::ApplyFetchingLicences),
+    ("apply-licences", ScreenId::ApplyLicences),
     ("query-how", ScreenId::QueryHow),
     ("query-number", ScreenId::QueryNumber),
     ("query-password", ScreenId::QueryPassword),

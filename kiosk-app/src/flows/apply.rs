@@ -14,6 +14,7 @@
 use kiosk_protocol::cases::Pickup;
 
 use super::identify::{self, CardFacts};
+use super::query::LookupProblem;
 use super::rating::{self, Level};
 use crate::services::catalogue::FieldError;
 use crate::services::guide::Module;
@@ -64,6 +65,8 @@ pub enum Problem {
     Submit(String),
     /// The receipt did not print (the application stands).
     Print(PrintProblem),
+    /// The licence library cannot be reached for the e-licence materials.
+    LicencesAway,
 }
 
 impl Problem {
@@ -73,6 +76,7 @@ impl Problem {
             Problem::NotHere => "not-here".into(),
             Problem::Submit(_) => "submit".into(),
             Problem::Print(p) => p.code().into(),
+            Problem::LicencesAway => "licences-away".into(),
         }
     }
 }
@@ -108,6 +112,12 @@ pub enum Stage {
     Capturing {
         at: usize,
     },
+    /// The citizen's e-licences (电子证照) the answers ask for, fetched from the licence
+    /// library.
+    FetchingLicences,
+    /// The e-licences found for the materials (taken into the application), or which are
+    /// missing.
+    Licences,
     /// Everything at a glance before signing.
     Review,
     Sign {
@@ -142,6 +152,8 @@ impl Stage {
             Stage::Address { .. } => "apply-address",
             Stage::Pages { .. } => "apply-pages",
             Stage::Capturing { .. } => "apply-capturing",
+            Stage::FetchingLicences => "apply-fetching-licences",
+            Stage::Licences => "apply-licences",
             Stage::Review => "apply-review",
             Stage::Sign { .. } => "apply-sign",
             Stage::Submitting => "apply-submitting",
@@ -157,6 +169,7 @@ impl Stage {
         matches!(
             self,
             Stage::Capturing { .. }
+                | Stage::FetchingLicences
                 | Stage::Submitting
                 | Stage::PrintingReceipt { .. }
                 | Stage::Login(identify::Stage::Face { .. })
@@ -176,6 +189,8 @@ pub enum Input {
     Captured(Result<(), CaptureProblem>),
     /// Page `page` of the material showing is deleted.
     DeletePage(usize),
+    /// The citizen's e-licences arrived (the host matched them to the materials), or not.
+    LicencesFound(Result<(), LookupProblem>),
     /// The host checked the ink on the pad.
     SignChecked(Result<(), SignProblem>),
     /// "Clear" on the signature pad.
@@ -222,6 +237,9 @@ pub enum Effect {
         at: usize,
         page: usize,
     },
+    /// Fetch the identified citizen's e-licences for the e-licence materials; answer
+    /// `LicencesFound`.
+    FetchLicences,
     /// The signature pad starts empty.
     ClearSignature,
     /// Check the ink on the pad; answer `SignChecked`.
@@ -255,6 +273,10 @@ pub struct Context {
     pub devices: bool,
     /// The answers need something this terminal cannot take.
     pub not_here: bool,
+    /// The answers ask for e-licences from the citizen's licence list.
+    pub licences: bool,
+    /// Every required e-licence was found (after the fetch).
+    pub licences_ready: bool,
     pub satisfied_tags: Vec<String>,
     pub unsatisfied_tags: Vec<String>,
 }
@@ -324,10 +346,32 @@ fn pages(at: usize) -> (Stage, Vec<Effect>) {
     )
 }
 
-/// After the pick-up: the first material's pages, or the review when there are none.
+/// After the pages (or the pick-up when there are none): the e-licences, or the review.
+fn after_pages(ctx: &Context) -> (Stage, Vec<Effect>) {
+    let mut fx = vec![Effect::Light(Module::Camera, false)];
+    if ctx.licences {
+        fx.push(Effect::FetchLicences);
+        (Stage::FetchingLicences, fx)
+    } else {
+        (Stage::Review, fx)
+    }
+}
+
+/// Back from the e-licences or the review: the last material's pages, or the pick-up.
+fn before_licences(ctx: &Context) -> (Stage, Vec<Effect>) {
+    if ctx.captures.is_empty() {
+        (Stage::Pickup, Vec::new())
+    } else {
+        pages(ctx.captures.len() - 1)
+    }
+}
+
+/// After the pick-up: the first material's pages, or what follows them.
 fn after_pickup(ctx: &Context) -> (Stage, Vec<Effect>) {
     if ctx.captures.is_empty() {
-        (Stage::Review, vec![Effect::StopTyping])
+        let (s, mut fx) = after_pages(ctx);
+        fx.insert(0, Effect::StopTyping);
+        (s, fx)
     } else {
         let (s, mut fx) = pages(0);
         fx.insert(0, Effect::StopTyping);
@@ -450,9 +494,7 @@ pub fn step(stage: &Stage, input: Input, ctx: &Context) -> (Stage, Vec<Effect>) 
         }
         (Stage::Pages { at, .. }, Input::Next) if !ctx.captures[*at].enough() => unchanged(),
         (Stage::Pages { at, .. }, Input::Next) if at + 1 < ctx.captures.len() => pages(at + 1),
-        (Stage::Pages { .. }, Input::Next) => {
-            (Stage::Review, vec![Effect::Light(Module::Camera, false)])
-        }
+        (Stage::Pages { .. }, Input::Next) => after_pages(ctx),
         (Stage::Pages { at: 0, .. }, Input::Back) => {
             (Stage::Pickup, vec![Effect::Light(Module::Camera, false)])
         }
@@ -461,8 +503,44 @@ pub fn step(stage: &Stage, input: Input, ctx: &Context) -> (Stage, Vec<Effect>) 
         (Stage::Review, Input::Next) => {
             (Stage::Sign { problem: None }, vec![Effect::ClearSignature])
         }
-        (Stage::Review, Input::Back) if ctx.captures.is_empty() => (Stage::Pickup, Vec::new()),
-        (Stage::Review, Input::Back) => pages(ctx.captures.len() - 1),
+        // The e-licences: taken when every required one was found; otherwise the screen says
+        // which are missing and the citizen goes to a window with them.
+        (Stage::FetchingLicences, Input::LicencesFound(Ok(()))) => (Stage::Licences, Vec::new()),
+        (Stage::FetchingLicences, Input::LicencesFound(Err(LookupProblem::NotFound))) => {
+            (Stage::Licences, Vec::new())
+        }
+        (Stage::FetchingLicences, Input::LicencesFound(Err(LookupProblem::CentreAway))) => (
+            Stage::Problem {
+                problem: Problem::LicencesAway,
+                filed: None,
+            },
+            Vec::new(),
+        ),
+        (Stage::Licences, Input::Next) if ctx.licences_ready => (Stage::Review, Vec::new()),
+        (Stage::Licences, Input::Done) if !ctx.licences_ready => (
+            stage.clone(),
+            finish(Outcome::NotFiled {
+                problem: "licence-missing".into(),
+            }),
+        ),
+        (Stage::Licences, Input::Back) => before_licences(ctx),
+        (
+            Stage::Problem {
+                problem: Problem::LicencesAway,
+                ..
+            },
+            Input::Retry,
+        ) => (Stage::FetchingLicences, vec![Effect::FetchLicences]),
+        (
+            Stage::Problem {
+                problem: Problem::LicencesAway,
+                ..
+            },
+            Input::Back,
+        ) => before_licences(ctx),
+
+        (Stage::Review, Input::Back) if ctx.licences => (Stage::Licences, Vec::new()),
+        (Stage::Review, Input::Back) => before_licences(ctx),
 
         (Stage::Sign { .. }, Input::ClearSignature) => {
             (Stage::Sign { problem: None }, vec![Effect::ClearSignature])

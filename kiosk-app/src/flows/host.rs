@@ -183,6 +183,10 @@ enum Msg {
     ),
     SlipPrinted(u64, Result<(), PrintProblem>),
     PapersFound(u64, Result<papers_host::Found, super::query::LookupProblem>),
+    ApplyLicences(
+        u64,
+        Result<Vec<kiosk_protocol::documents::Licence>, super::query::LookupProblem>,
+    ),
     PaperMade(u64, Result<crate::services::papers::Paper, String>),
     PaperPrinted(u64, usize, Result<(), PrintProblem>),
     Stop,
@@ -833,6 +837,9 @@ impl Worker {
             Msg::SlipPrinted(generation, r) if generation == self.generation => {
                 self.step(kiosk::Input::Query(super::query::Input::Printed(r)));
             }
+            Msg::ApplyLicences(generation, r) if generation == self.generation => {
+                self.apply_licences(r);
+            }
             Msg::PapersFound(generation, r) if generation == self.generation => {
                 self.papers_found(r);
             }
@@ -862,6 +869,7 @@ impl Worker {
             | Msg::CasesFound(..)
             | Msg::SlipPrinted(..)
             | Msg::PapersFound(..)
+            | Msg::ApplyLicences(..)
             | Msg::PaperMade(..)
             | Msg::PaperPrinted(..) => {}
             Msg::Stop => {}

@@ -55,6 +55,11 @@ pub struct ApplyView {
     pub numbered: bool,
     pub password: Secret,
     pub not_here: Vec<Text>,
+    /// The e-licence materials: name, where the licence came from (issuer, issued on; empty
+    /// when the citizen has none of that type), required.
+    pub licences: Vec<(Text, String, bool)>,
+    /// Every required e-licence was found.
+    pub licences_ready: bool,
     /// The agent filing for the citizen, masked.
     pub agent: String,
 }
@@ -168,6 +173,8 @@ impl Worker {
                 .collect(),
             devices,
             not_here: !app.shape.not_here.is_empty(),
+            licences: !app.shape.licences.is_empty(),
+            licences_ready: app.licences_ready(),
             satisfied_tags: self.rating_tags(TagFor::Satisfied),
             unsatisfied_tags: self.rating_tags(TagFor::Unsatisfied),
         })
@@ -289,6 +296,26 @@ impl Worker {
                         pages.remove(page);
                     }
                 }
+            }
+            apply::Effect::FetchLicences => {
+                let holder = self
+                    .session
+                    .as_ref()
+                    .and_then(|s| s.citizen())
+                    .map(|(c, _)| kiosk_protocol::cases::holder_sha256(&c.number));
+                let (centre, tx) = (self.cfg.desk.centre.clone(), self.tx.clone());
+                spawn("apply-licences", move || {
+                    use crate::flows::query::LookupProblem;
+                    let r = match (centre, holder) {
+                        (Some(c), Some(h)) => c.licences_of(&h).map_err(|e| match e {
+                            CentreError::Refused { status: 404, .. } => LookupProblem::NotFound,
+                            _ => LookupProblem::CentreAway,
+                        }),
+                        (None, _) => Err(LookupProblem::CentreAway),
+                        (_, None) => Err(LookupProblem::NotFound),
+                    };
+                    let _ = tx.send(Msg::ApplyLicences(generation, r));
+                });
             }
             apply::Effect::ClearSignature => {
                 if let Some(app) = self.application.as_mut() {
@@ -474,6 +501,19 @@ impl Worker {
         self.answer(apply::Input::Captured(r));
     }
 
+    /// The citizen's licence list arrived: matched to the e-licence materials.
+    pub(super) fn apply_licences(
+        &mut self,
+        r: Result<Vec<kiosk_protocol::documents::Licence>, crate::flows::query::LookupProblem>,
+    ) {
+        let r = r.map(|list| {
+            if let Some(app) = self.application.as_mut() {
+                app.take_licences(&list);
+            }
+        });
+        self.answer(apply::Input::LicencesFound(r));
+    }
+
     pub(super) fn filed(&mut self, app: Box<Application>, r: Result<filing::Receipt, String>) {
         let mut app = *app;
         let r = r.map(|receipt| {
@@ -500,6 +540,22 @@ impl Worker {
             address: app.shown_address(),
             page_total: app.pages.iter().map(Vec::len).sum(),
             not_here: app.shape.not_here.clone(),
+            licences: app
+                .shape
+                .licences
+                .iter()
+                .zip(&app.licences)
+                .map(|(w, l)| {
+                    (
+                        w.name.clone(),
+                        l.as_ref()
+                            .map(|l| format!("{} · {}", l.issuer, l.issued_on))
+                            .unwrap_or_default(),
+                        w.required,
+                    )
+                })
+                .collect(),
+            licences_ready: app.licences_ready(),
             agent: self
                 .session
                 .as_ref()
@@ -551,6 +607,14 @@ impl Worker {
                         )
                     })
                     .collect();
+                // The e-licences taken, by where they came from.
+                for (w, l) in app.shape.licences.iter().zip(&app.licences) {
+                    if let Some(l) = l {
+                        let from = if english { "e-licence" } else { "电子证照" };
+                        v.review
+                            .push((w.name.clone(), format!("{from} · {}", l.issuer)));
+                    }
+                }
             }
             apply::Stage::Sign { .. } => v.ink = app.ink.svg_path(),
             apply::Stage::Submitted { filed, .. }

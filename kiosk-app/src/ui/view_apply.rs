@@ -17,6 +17,8 @@ pub fn screen_id(stage: &Stage) -> ScreenId {
         Stage::Address { .. } => ScreenId::ApplyAddress,
         Stage::Pages { .. } => ScreenId::ApplyPages,
         Stage::Capturing { .. } => ScreenId::ApplyCapturing,
+        Stage::FetchingLicences => ScreenId::ApplyFetchingLicences,
+        Stage::Licences => ScreenId::ApplyLicences,
         Stage::Review => ScreenId::ApplyReview,
         Stage::Sign { .. } => ScreenId::ApplySign,
         Stage::Submitting => ScreenId::ApplySubmitting,
@@ -85,6 +87,12 @@ pub fn apply_view(v: &View) -> ApplyUiView {
         password: a.password.0.clone(),
         can_print: v.can_print,
         not_here: a.not_here.iter().map(|t| t.get(en).to_string()).collect(),
+        licences: a
+            .licences
+            .iter()
+            .map(|(name, from, required)| (name.get(en).to_string(), from.clone(), *required))
+            .collect(),
+        licences_ready: a.licences_ready,
         ..ApplyUiView::default()
     };
     match stage {
@@ -106,7 +114,7 @@ pub fn apply_view(v: &View) -> ApplyUiView {
             };
             u.can_retry = match problem {
                 apply::Problem::Print(_) => filed.is_some(),
-                apply::Problem::Submit(_) => true,
+                apply::Problem::Submit(_) | apply::Problem::LicencesAway => true,
                 _ => false,
             };
         }

@@ -215,8 +215,13 @@ pub fn form_page(app: &Application, h: &Header<'_>) -> Result<Mat, String> {
     Ok(page)
 }
 
-/// The application PDF: the form page, then every material's pages in order.
-pub fn application_pdf(form: &Mat, app: &Application) -> Result<Zeroizing<Vec<u8>>, String> {
+/// The application PDF: the form page, then every material's pages in order, then the
+/// e-licences' print-outs (`licences`).
+pub fn application_pdf(
+    form: &Mat,
+    app: &Application,
+    licences: &[Mat],
+) -> Result<Zeroizing<Vec<u8>>, String> {
     let mut pages: Vec<Jpeg> = vec![jpeg(form, 88).map_err(|e| e.to_string())?];
     for p in app.pages.iter().flatten() {
         let img = kiosk_image::scan::decode(&p.jpeg).map_err(|e| e.to_string())?;
@@ -227,6 +232,9 @@ pub fn application_pdf(form: &Mat, app: &Application) -> Result<Zeroizing<Vec<u8
             height: img.rows(),
             channels: img.channels(),
         });
+    }
+    for l in licences {
+        pages.push(jpeg(l, 85).map_err(|e| e.to_string())?);
     }
     let out = pdf(&pages, 8.0).map_err(|e| e.to_string());
     for p in &mut pages {

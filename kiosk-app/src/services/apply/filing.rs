@@ -90,8 +90,20 @@ pub fn file(
             agent: agent_name.as_deref(),
         },
     )?;
-    let pdf = application_pdf(&page, app)?;
+    // The e-licences taken as materials, as their print-outs at the end of the PDF.
+    let mut licence_pages = Vec::new();
+    for l in app.licences.iter().flatten() {
+        let holder = crate::services::papers::Holder {
+            name: &who.applicant.name,
+            number: &who.applicant.number,
+        };
+        licence_pages.extend(crate::services::papers::licence_pages(
+            l, &holder, when.hall, when.date,
+        )?);
+    }
+    let pdf = application_pdf(&page, app, &licence_pages)?;
     drop(page);
+    drop(licence_pages);
 
     // The parts, sealed: the form as data, the PDF, the signature as picture and as the
     // strokes with their times, and every page.
@@ -107,6 +119,18 @@ pub fn file(
             "item": app.item.id,
             "values": values,
             "address": app.address.as_deref().map(String::as_str),
+            "elicences": app
+                .shape
+                .licences
+                .iter()
+                .zip(&app.licences)
+                .filter_map(|(w, l)| l.as_ref().map(|l| json!({
+                    "material": w.id,
+                    "licence_type": l.licence_type,
+                    "licence_id": l.licence_id,
+                    "issuer": l.issuer,
+                })))
+                .collect::<Vec<_>>(),
         }))
         .unwrap_or_default(),
     );
@@ -156,6 +180,7 @@ pub fn file(
         "session": when.session,
         "answers": answers,
         "pages": app.pages.iter().map(Vec::len).sum::<usize>(),
+        "elicences": app.licences.iter().flatten().count(),
         "holder": who.applicant.masked_number(),
         "agent": who.agent.map(CitizenIdentity::masked_number),
         "factor": who.factor,

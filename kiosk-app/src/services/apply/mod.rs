@@ -75,15 +75,26 @@ pub struct Capture {
     pub max: u32,
 }
 
+/// An e-licence material: taken from the citizen's licence list (电子证照库).
+#[derive(Debug, Clone)]
+pub struct LicenceWanted {
+    pub id: String,
+    pub name: Text,
+    pub licence_type: String,
+    pub required: bool,
+}
+
 /// What this terminal takes for the item and the answers, or why it cannot.
 #[derive(Debug, Clone)]
 pub struct Shape {
     pub entries: Vec<Entry>,
     pub captures: Vec<Capture>,
+    /// The e-licence materials, from the citizen's licence list.
+    pub licences: Vec<LicenceWanted>,
     /// The generated materials (the application form as PDF), by name.
     pub generated: Vec<Text>,
-    /// Materials this terminal cannot take (e-licences, those for a window): the citizen is
-    /// sent to a window with them.
+    /// Materials this terminal cannot take (those for a window): the citizen is sent to a
+    /// window with them.
     pub not_here: Vec<Text>,
 }
 
@@ -103,6 +114,7 @@ pub fn shape(item: &ServiceItem, plan: &Plan) -> Result<Shape, String> {
         }
     }
     let mut captures = Vec::new();
+    let mut licences = Vec::new();
     let mut generated = Vec::new();
     let mut not_here = Vec::new();
     for id in &plan.materials {
@@ -121,7 +133,13 @@ pub fn shape(item: &ServiceItem, plan: &Plan) -> Result<Shape, String> {
                 max: (*max_pages).max(1),
             }),
             MaterialSource::Generated { .. } => generated.push(m.name.clone()),
-            MaterialSource::Elicence { .. } | MaterialSource::AtWindow => {
+            MaterialSource::Elicence { licence_type } => licences.push(LicenceWanted {
+                id: m.id.clone(),
+                name: m.name.clone(),
+                licence_type: licence_type.clone(),
+                required: m.required,
+            }),
+            MaterialSource::AtWindow => {
                 if m.required {
                     not_here.push(m.name.clone());
                 }
@@ -137,6 +155,7 @@ pub fn shape(item: &ServiceItem, plan: &Plan) -> Result<Shape, String> {
     Ok(Shape {
         entries,
         captures,
+        licences,
         generated,
         not_here,
     })
@@ -159,6 +178,9 @@ pub struct Application {
     pub address: Option<Zeroizing<String>>,
     /// Pages per capture material, in `shape.captures` order.
     pub pages: Vec<Vec<Page>>,
+    /// The citizen's licence for each e-licence material, in `shape.licences` order (none:
+    /// not in their list).
+    pub licences: Vec<Option<kiosk_protocol::documents::Licence>>,
     pub ink: ink::Ink,
     /// The query password and the reference, once filed.
     pub password: Option<Zeroizing<String>>,
@@ -172,6 +194,7 @@ impl Application {
     pub fn new(item: ServiceItem, answers: Answers, shape: Shape) -> Application {
         let n = shape.entries.len();
         let pages = shape.captures.iter().map(|_| Vec::new()).collect();
+        let licences = shape.licences.iter().map(|_| None).collect();
         Application {
             item,
             answers,
@@ -180,6 +203,7 @@ impl Application {
             pickup: None,
             address: None,
             pages,
+            licences,
             ink: ink::Ink::default(),
             password: None,
         }
@@ -295,8 +319,39 @@ impl Application {
             .iter()
             .enumerate()
             .map(|(i, c)| format!("{}（{} 页）", c.name.zh, self.page_count(i)))
+            .chain(
+                self.shape
+                    .licences
+                    .iter()
+                    .zip(&self.licences)
+                    .filter_map(|(w, l)| {
+                        l.as_ref()
+                            .map(|l| format!("{}（电子证照 {}）", w.name.zh, l.licence_id))
+                    }),
+            )
             .chain(self.shape.generated.iter().map(|g| g.zh.clone()))
             .collect()
+    }
+
+    /// Matches the citizen's licence list to the e-licence materials (the first of each
+    /// type); returns whether every required one was found.
+    pub fn take_licences(&mut self, list: &[kiosk_protocol::documents::Licence]) -> bool {
+        for (w, slot) in self.shape.licences.iter().zip(self.licences.iter_mut()) {
+            *slot = list
+                .iter()
+                .find(|l| l.licence_type == w.licence_type)
+                .cloned();
+        }
+        self.licences_ready()
+    }
+
+    /// Every required e-licence is in the application.
+    pub fn licences_ready(&self) -> bool {
+        self.shape
+            .licences
+            .iter()
+            .zip(&self.licences)
+            .all(|(w, l)| !w.required || l.is_some())
     }
 
     /// How many pages capture material `at` holds now.

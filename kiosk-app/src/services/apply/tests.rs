@@ -231,7 +231,7 @@ fn a_page_from_the_plate_and_the_pdf_read_back_with_the_signature() {
         opencv::core::count_non_zero(&dark).unwrap() > 500,
         "ink at the signature"
     );
-    let pdf = document::application_pdf(&form, &app).unwrap();
+    let pdf = document::application_pdf(&form, &app, &[]).unwrap();
     let doc = lopdf::Document::load_mem(&pdf).unwrap();
     assert_eq!(doc.get_pages().len(), 3, "the form and two pages");
 }

@@ -55,6 +55,26 @@ pub fn licence_paper(
     printed_before: u32,
     date: &str,
 ) -> Result<Paper, String> {
+    finish(licence_sheet(l, holder, hall, printed_before, date)?)
+}
+
+/// The licence's print-out as pages (for an application's PDF, where it is a material).
+pub fn licence_pages(
+    l: &Licence,
+    holder: &Holder<'_>,
+    hall: &str,
+    date: &str,
+) -> Result<Vec<Mat>, String> {
+    Ok(licence_sheet(l, holder, hall, 0, date)?.pages)
+}
+
+fn licence_sheet(
+    l: &Licence,
+    holder: &Holder<'_>,
+    hall: &str,
+    printed_before: u32,
+    date: &str,
+) -> Result<Sheet, String> {
     let mut s = Sheet::new(&l.name)?;
     frame(s.page())?;
     s.text("电子证照打印件", MARGIN, 24.0, SOFT)?;
@@ -109,7 +129,7 @@ pub fn licence_paper(
         let y = PAGE_H as f32 - MARGIN - 10.0 + i as f32 * 30.0;
         draw_text(page, line, MARGIN, y, 22.0, SOFT, 1.0).map_err(err)?;
     }
-    finish(s)
+    Ok(s)
 }
 
 /// The proof (证明): title and number, the statement about the holder, the department's

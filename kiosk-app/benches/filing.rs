@@ -84,6 +84,8 @@ fn main() {
         name: "张三丰".into(),
         number: "320583199001011232".into(),
         card_type: "居民身份证".into(),
+        address: String::new(),
+        nation: String::new(),
         valid_to: "2040-05-01".into(),
     };
 

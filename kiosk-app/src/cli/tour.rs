@@ -70,6 +70,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../tours/query-by-case-number.json"),
     ),
     ("licences", include_str!("../../tours/licences.json")),
+    (
+        "apply-with-e-licence",
+        include_str!("../../tours/apply-with-e-licence.json"),
+    ),
     ("proof", include_str!("../../tours/proof.json")),
     (
         "id-copy-face-fails-fingerprint",

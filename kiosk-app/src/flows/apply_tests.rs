@@ -33,6 +33,8 @@ fn ctx() -> Context {
         }],
         devices: true,
         not_here: false,
+        licences: false,
+        licences_ready: true,
         satisfied_tags: vec!["态度好".into()],
         unsatisfied_tags: vec!["等待久".into()],
     }
@@ -465,4 +467,73 @@ fn a_failed_login_ends_the_application_without_filing() {
     let (stage, _) = run(&mut c, inputs);
     assert!(matches!(stage, Stage::Login(_)), "{stage:?}");
     assert!(stage.screen().starts_with("identify-"));
+}
+
+/// E-licence materials: fetched after the pages, shown as taken, then the review; a required
+/// one missing ends at a window; the library away can be tried again or gone back from.
+#[test]
+fn e_licences_are_fetched_after_the_pages_and_a_missing_one_sends_to_a_window() {
+    let c = Context {
+        licences: true,
+        licences_ready: true,
+        captures: vec![PagesWanted {
+            min: 1,
+            max: 2,
+            have: 1,
+        }],
+        ..ctx()
+    };
+    let pages = Stage::Pages {
+        at: 0,
+        problem: None,
+    };
+    let (fetching, fx) = step(&pages, Input::Next, &c);
+    assert_eq!(fetching, Stage::FetchingLicences);
+    assert!(fx.contains(&Effect::FetchLicences));
+    assert!(fetching.waits());
+    let (shown, _) = step(&fetching, Input::LicencesFound(Ok(())), &c);
+    assert_eq!(shown, Stage::Licences);
+    assert_eq!(step(&shown, Input::Next, &c).0, Stage::Review);
+    assert_eq!(step(&Stage::Review, Input::Back, &c).0, Stage::Licences);
+    assert_eq!(step(&shown, Input::Back, &c).0, pages);
+
+    // Nothing in the list: the screen says what is missing; "next" does nothing, "done"
+    // ends the application unfiled.
+    let missing = Context {
+        licences_ready: false,
+        ..c.clone()
+    };
+    let (shown, _) = step(
+        &fetching,
+        Input::LicencesFound(Err(LookupProblem::NotFound)),
+        &missing,
+    );
+    assert_eq!(shown, Stage::Licences);
+    assert_eq!(step(&shown, Input::Next, &missing).0, Stage::Licences);
+    let (_, fx) = step(&shown, Input::Done, &missing);
+    assert_eq!(
+        outcome(&fx),
+        Some(Outcome::NotFiled {
+            problem: "licence-missing".into()
+        })
+    );
+
+    let (away, _) = step(
+        &fetching,
+        Input::LicencesFound(Err(LookupProblem::CentreAway)),
+        &c,
+    );
+    assert_eq!(
+        away,
+        Stage::Problem {
+            problem: Problem::LicencesAway,
+            filed: None
+        }
+    );
+    let (again, fx) = step(&away, Input::Retry, &c);
+    assert_eq!(again, Stage::FetchingLicences);
+    assert!(fx.contains(&Effect::FetchLicences));
+    assert_eq!(step(&away, Input::Back, &c).0, pages);
+    let (_, fx) = step(&away, Input::Cancel, &c);
+    assert_eq!(outcome(&fx), Some(Outcome::Left));
 }

@@ -30,6 +30,8 @@ pub struct ApplyView {
     pub at: usize,
     pub fields: usize,
     pub keyboard: Option<Keyboard>,
+    /// The digit pad's extra key for the field (X, -, .), or none.
+    pub digit_extra: &'static str,
     pub options: Vec<Text>,
     pub chosen: Option<usize>,
     /// The value came from the ID card.
@@ -308,7 +310,9 @@ impl Worker {
                     use crate::flows::query::LookupProblem;
                     let r = match (centre, holder) {
                         (Some(c), Some(h)) => c.licences_of(&h).map_err(|e| match e {
-                            CentreError::Refused { status: 404, .. } => LookupProblem::NotFound,
+                            crate::centre::CentreError::Refused { status: 404, .. } => {
+                                LookupProblem::NotFound
+                            }
                             _ => LookupProblem::CentreAway,
                         }),
                         (None, _) => Err(LookupProblem::CentreAway),
@@ -573,6 +577,7 @@ impl Worker {
                     v.label = f.label.clone();
                     v.hint = f.hint.clone();
                     v.keyboard = Some(e.keyboard());
+                    v.digit_extra = e.digit_extra();
                     v.options = f.options.iter().map(|o| o.label.clone()).collect();
                     v.chosen = app
                         .value(*at)

@@ -180,6 +180,8 @@ mod tests {
             name: "张三丰".into(),
             number: "320583199001011234".into(),
             card_type: "resident".into(),
+            address: String::new(),
+            nation: String::new(),
             valid_to: "2040-05-01".into(),
         });
         s.scanned(Zeroizing::new("YY20261202-0042".into()), true);
@@ -202,6 +204,8 @@ mod tests {
             name: "张三丰".into(),
             number: "320583199001011232".into(),
             card_type: "resident".into(),
+            address: String::new(),
+            nation: String::new(),
             valid_to: "2040-05-01".into(),
         });
         s.set_biometrics(CardBiometrics {

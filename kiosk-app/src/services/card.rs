@@ -19,6 +19,10 @@ pub struct CitizenIdentity {
     pub card_type: String,
     /// The last day of validity (`2040-05-01`), or `long-term`.
     pub valid_to: String,
+    /// The address on the card (empty when the card has none, as an e-ID code).
+    pub address: String,
+    /// 汉, 回, … (empty when the card says none).
+    pub nation: String,
 }
 
 impl CitizenIdentity {
@@ -180,6 +184,13 @@ fn identity_from(v: &Value) -> Option<CitizenIdentity> {
         number: s("number")?,
         card_type: s("card_type").unwrap_or_default(),
         valid_to,
+        address: s("address").unwrap_or_default(),
+        // The reader gives the nation as its code and name.
+        nation: match v.get("nation") {
+            Some(Value::Array(a)) => a.get(1).and_then(Value::as_str).unwrap_or("").to_string(),
+            Some(Value::String(n)) => n.clone(),
+            _ => String::new(),
+        },
     })
 }
 

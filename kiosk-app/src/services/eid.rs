@@ -283,6 +283,8 @@ pub fn verify(
         name: payload.name.clone(),
         number: payload.id_number.to_ascii_uppercase(),
         card_type: "电子身份凭证".into(),
+        address: String::new(),
+        nation: String::new(),
         valid_to: DateTime::from_timestamp(payload.exp, 0)
             .map(|t| t.to_rfc3339())
             .unwrap_or_default(),

@@ -50,6 +50,7 @@ pub fn apply_view(v: &View) -> ApplyUiView {
             Some(Keyboard::None) | None => "none",
         }
         .into(),
+        digit_extra: a.digit_extra.into(),
         options: a.options.iter().map(|o| o.get(en).to_string()).collect(),
         chosen: a.chosen,
         prefilled: a.prefilled,

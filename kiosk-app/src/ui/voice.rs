@@ -230,6 +230,21 @@ fn apply_spoken(stage: &crate::flows::apply::Stage, en: bool, ui: &kiosk_ui::UiV
             a.material
         ),
         A::Capturing { .. } => t("正在拍摄，请保持不动。", "Taking the page, keep it still."),
+        A::FetchingLicences => t("正在调取您的电子证照。", "Fetching your e-licences."),
+        A::Licences if a.licences_ready => format!(
+            "{}{}",
+            t("以下材料已从电子证照调取：", "Taken from your e-licences: "),
+            a.licences
+                .iter()
+                .filter(|l| !l.1.is_empty())
+                .map(|l| l.0.clone())
+                .collect::<Vec<_>>()
+                .join(if en { ", " } else { "，" })
+        ),
+        A::Licences => t(
+            "有必需的电子证照未找到，请携带纸质证件到窗口办理。",
+            "A required e-licence was not found. Please take it on paper to a service window.",
+        ),
         A::Review => t(
             "请核对申请信息，无误后点“确认无误，去签名”。",
             "Check your application, then touch 'Correct: sign'.",

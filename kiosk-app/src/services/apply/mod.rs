@@ -40,6 +40,17 @@ impl Entry {
         }
     }
 
+    /// The key the digit pad offers beside the digits: X for ID numbers, - for dates, . for
+    /// numbers, none for mobiles and integers.
+    pub fn digit_extra(&self) -> &'static str {
+        match self.field.field.kind {
+            FieldKind::IdNumber => "X",
+            FieldKind::Date => "-",
+            FieldKind::Number => ".",
+            _ => "",
+        }
+    }
+
     /// The longest value the keyboard takes for this field.
     pub fn max_chars(&self) -> usize {
         let from_rules = self.field.field.validators.iter().find_map(|v| match v {
@@ -397,7 +408,8 @@ fn prefilled(
             let b = number.get(6..14)?;
             Some(format!("{}-{}-{}", &b[0..4], &b[4..6], &b[6..8]))
         }
-        Prefill::CardAddress | Prefill::CardNation => None,
+        Prefill::CardAddress => Some(citizen.address.clone()).filter(|a| !a.is_empty()),
+        Prefill::CardNation => Some(citizen.nation.clone()).filter(|n| !n.is_empty()),
         Prefill::AgentName => agent.map(|a| a.name.clone()),
         Prefill::AgentNumber => agent.map(|a| a.number.clone()),
     }

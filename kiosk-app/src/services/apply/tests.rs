@@ -101,11 +101,33 @@ fn the_answers_decide_fields_pages_and_what_only_a_window_takes() {
         ("for_whom", "family"),
         ("relation", "child"),
     ]);
+    assert!(child.shape.not_here.is_empty());
     assert_eq!(
-        child.shape.not_here.len(),
+        child.shape.licences.len(),
         1,
         "a birth certificate e-licence"
     );
+    assert_eq!(child.shape.licences[0].licence_type, "birth-certificate");
+    // Taken from the citizen's licence list when it holds one of that type.
+    let mut child = child;
+    assert!(!child.licences_ready());
+    let list = vec![kiosk_protocol::documents::Licence {
+        licence_id: "出生医学证明 N320000001".into(),
+        licence_type: "birth-certificate".into(),
+        name: "出生医学证明".into(),
+        name_en: String::new(),
+        issuer: "昆山市第一人民医院".into(),
+        issued_on: "2019-05-01".into(),
+        valid_until: None,
+        entries: vec![],
+        printed: 0,
+    }];
+    assert!(child.take_licences(&list));
+    assert!(child
+        .materials_zh()
+        .iter()
+        .any(|m| m.contains("电子证照 出生医学证明 N320000001")));
+    assert!(!child.take_licences(&[]), "none of that type");
     let deceased = application(&[("purpose", "job"), ("for_whom", "deceased")]);
     assert!(!deceased.shape.not_here.is_empty(), "a case for a window");
 }

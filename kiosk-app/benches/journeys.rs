@@ -175,5 +175,47 @@ fn main() {
         ratios[ratios.len() / 2],
         ratios[ratios.len() - 1]
     );
+    // The application journey (居住证签注 with an e-licence), played through the tour steps
+    // HALLKIT_BENCH_APPLICATIONS times: every touch that moves to another screen (touch → the
+    // flow on the next screen), and "submit" → the submitted screen with the case number (the
+    // PDF, the sealed parts, the journal commit and the centre's number included).
+    let mut tour = tour;
+    psim.set_faults(serde_json::from_value(json!({})).expect("faults"))
+        .expect("unpace");
+    let applications: usize = std::env::var("HALLKIT_BENCH_APPLICATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let (_, text) = kiosk_app::cli::tour::BUILT_IN
+        .iter()
+        .find(|(n, _)| *n == "apply-with-e-licence")
+        .expect("the tour");
+    let steps = kiosk_app::cli::tour::parse(text).expect("steps").steps;
+    let (mut transitions, mut submits) = (Vec::new(), Vec::new());
+    let mut n = 0;
+    for _ in 0..applications {
+        tour.clock.advance(Duration::from_secs(200));
+        wait("attract");
+        for step in &steps {
+            n += 1;
+            let before = host.view().screen.name();
+            let r = tour.step(n, step).expect("application step");
+            let took = Duration::from_millis(r.elapsed_ms);
+            let touched = matches!(step.action, Some(kiosk_app::cli::tour::Action::Touch(_)));
+            if step.name == "submitted" {
+                submits.push(took);
+            } else if touched && step.until.is_none() && r.screen != before {
+                transitions.push(took);
+            }
+        }
+    }
+    report(
+        "application: touch → the flow on the next screen (every screen change)",
+        transitions,
+    );
+    report(
+        "application: \"submit\" → submitted screen with the case number (1 page, 1 e-licence)",
+        submits,
+    );
     tour.finish("bench", "").expect("stop");
 }

@@ -293,6 +293,7 @@ fn the_ticket_journey_on_the_simulated_terminal() {
     apply_offline_then_numbered_and_looked_up();
     query_by_case_number();
     licences_listed_printed_and_counted_at_the_centre();
+    an_application_takes_an_e_licence_from_the_list();
     a_proof_issued_printed_and_checked_by_its_code();
 }
 
@@ -1352,6 +1353,54 @@ fn licences_listed_printed_and_counted_at_the_centre() {
         "the centre counted the print: {counted:?}"
     );
     r.play(tour_steps("licences", "done", "done"));
+    r.finish();
+}
+
+/// An application whose answers ask for the property certificate: taken from the citizen's
+/// licence list (the optional social insurance record is not there), its print-out inside the
+/// application PDF after the form and the photographed permit, the address from the card.
+fn an_application_takes_an_e_licence_from_the_list() {
+    let mut r = Run::start("apply-with-e-licence", None);
+    r.play(tour_steps(
+        "apply-with-e-licence",
+        "home",
+        "address-prefilled",
+    ));
+    let typed = r.tour.terminal.host.view().typing.clone().unwrap().text;
+    assert!(typed.contains("前进西路"), "the card's address: {typed}");
+    let labels = r.play(tour_steps("apply-with-e-licence", "arrived", "licences"));
+    assert!(has(&labels, "不动产权证书"), "{labels:?}");
+    assert!(has(&labels, "✓ 已调取"), "{labels:?}");
+    assert!(
+        has(&labels, "您的电子证照中没有此证照（选交）"),
+        "{labels:?}"
+    );
+    r.play(tour_steps("apply-with-e-licence", "review", "submitted"));
+    let filed = r.journal("case.submitted");
+    assert_eq!(filed.len(), 1, "{filed:?}");
+    assert_eq!(filed[0]["elicences"], 1);
+    let store = kiosk_app::terminal::attachment_store(&r.tour.terminal.config).unwrap();
+    let refs = filed[0]["attachments"].as_array().unwrap().clone();
+    let pdf = refs
+        .iter()
+        .find(|x| x["media_type"] == "application/pdf")
+        .unwrap();
+    let pdf = store.read(pdf["sha256"].as_str().unwrap()).unwrap();
+    let doc = lopdf::Document::load_mem(&pdf).unwrap();
+    assert_eq!(
+        doc.get_pages().len(),
+        3,
+        "the form, the permit, the property certificate's print-out"
+    );
+    let form = refs
+        .iter()
+        .find(|x| x["media_type"] == "application/json")
+        .unwrap();
+    let form: Value =
+        serde_json::from_slice(&store.read(form["sha256"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(form["elicences"][0]["licence_type"], "property-certificate");
+    r.play(tour_steps("apply-with-e-licence", "done", "done"));
+    r.no_unmasked_identity();
     r.finish();
 }
 

@@ -35,6 +35,8 @@ fn citizen() -> CitizenIdentity {
         number: "320583199001011232".into(),
         card_type: "居民身份证".into(),
         valid_to: "2040-05-01".into(),
+        address: "江苏省昆山市前进西路1801号".into(),
+        nation: "汉".into(),
     }
 }
 
@@ -353,4 +355,30 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+#[test]
+fn the_card_prefills_the_address_too() {
+    let it = item("juzhuzheng-qianzhu");
+    let answers = answers(&[("valid", "yes"), ("basis", "own")]);
+    let plan = it.plan(&answers).unwrap();
+    let s = shape(&it, &plan).unwrap();
+    assert_eq!(s.licences.len(), 1, "the property certificate");
+    let mut app = Application::new(it, answers, s);
+    app.prefill(&citizen(), None);
+    let at = app
+        .shape
+        .entries
+        .iter()
+        .position(|e| e.field.field.code == "home_address")
+        .unwrap();
+    assert_eq!(app.value(at), Some("江苏省昆山市前进西路1801号"));
+    assert_eq!(app.shape.entries[3].keyboard(), Keyboard::Pinyin);
+    let date = app
+        .shape
+        .entries
+        .iter()
+        .find(|e| e.field.field.code == "arrived_on")
+        .unwrap();
+    assert_eq!(date.digit_extra(), "-");
 }

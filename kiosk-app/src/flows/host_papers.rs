@@ -355,6 +355,7 @@ pub struct PapersView {
     pub licences: Vec<LicenceLine>,
     /// The paper on screen: its title, pages, how often printed before (licences).
     pub title: String,
+    pub title_en: String,
     pub pages: usize,
     pub printed_before: u32,
     pub preview: Option<super::Picture>,
@@ -386,10 +387,10 @@ impl Worker {
             _ => None,
         };
         let licence = open.and_then(|at| self.papers.licences.get(at));
-        let title = match (&self.papers.proof, licence) {
-            (Some(p), _) => p.data.title.clone(),
-            (None, Some(l)) => l.name.clone(),
-            _ => String::new(),
+        let (title, title_en) = match (&self.papers.proof, licence) {
+            (Some(p), _) => (p.data.title.clone(), p.data.title_en.clone()),
+            (None, Some(l)) => (l.name.clone(), l.name_en.clone()),
+            _ => Default::default(),
         };
         Some(PapersView {
             proof: self.papers.order.is_some(),
@@ -412,6 +413,7 @@ impl Worker {
                 })
                 .collect(),
             title,
+            title_en,
             pages: self.papers.pages,
             // The paper on screen was made before this print: it says the count then.
             printed_before: licence.map_or(0, |l| l.printed),

@@ -245,6 +245,11 @@ fn guide_view(v: &View) -> GuideView {
                     optional: l.optional,
                 })
                 .collect();
+            // Nothing to bring (a proof printed here): no list to print or to take away.
+            if g.materials.is_empty() {
+                g.can_print = false;
+                g.qr.clear();
+            }
         }
         guide::Stage::Problem { problem, .. } => g.problem = problem.code().into(),
         _ => {}

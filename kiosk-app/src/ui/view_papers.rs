@@ -41,7 +41,11 @@ pub fn papers_view(v: &View) -> PapersUiView {
                 (name, l.issuer.clone(), l.issued_on.clone(), l.printed)
             })
             .collect(),
-        title: p.title.clone(),
+        title: if english && !p.title_en.is_empty() {
+            format!("{} {}", p.title, p.title_en)
+        } else {
+            p.title.clone()
+        },
         pages: p.pages,
         printed_before: p.printed_before,
         printed: matches!(stage, Stage::Preview { printed: true, .. }),

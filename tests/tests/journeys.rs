@@ -259,6 +259,17 @@ impl Run {
         }
     }
 
+    /// An A4 output `what` was recorded two-phase and printed.
+    fn printed_as(&self, what: &str) {
+        let results = self.journal("output.result");
+        assert!(
+            results
+                .iter()
+                .any(|e| e.to_string().contains(what) && e.to_string().contains("printed")),
+            "two-phase A4 output {what} recorded: {results:?}"
+        );
+    }
+
     fn finish(self) {
         self.tour.finish("test", "").unwrap();
     }
@@ -1320,13 +1331,7 @@ fn licences_listed_printed_and_counted_at_the_centre() {
     let labels = r.play(tour_steps("licences", "preview", "preview"));
     assert!(has(&labels, "此前未打印过。"), "{labels:?}");
     r.play(tour_steps("licences", "printed", "printed"));
-    let results = r.journal("output.result");
-    assert!(
-        results
-            .iter()
-            .any(|e| e.to_string().contains("licence") && e.to_string().contains("printed")),
-        "two-phase A4 output recorded: {results:?}"
-    );
+    r.printed_as("licence");
     let prints = r.journal("licence.printed");
     assert_eq!(prints.len(), 1, "{prints:?}");
     assert!(!prints[0].to_string().contains("320583199001011232"));
@@ -1413,13 +1418,7 @@ fn a_proof_issued_printed_and_checked_by_its_code() {
     let labels = r.play(tour_steps("proof", "login", "preview"));
     assert!(has(&labels, "社会保险参保缴费证明"), "{labels:?}");
     r.play(tour_steps("proof", "printed", "printed"));
-    let results = r.journal("output.result");
-    assert!(
-        results
-            .iter()
-            .any(|e| e.to_string().contains("proof") && e.to_string().contains("printed")),
-        "{results:?}"
-    );
+    r.printed_as("proof");
     let db = r
         .tour
         .terminal

@@ -71,6 +71,8 @@ pub struct ApplyUiView {
     pub can_print: bool,
     pub problem: String,
     pub not_here: Vec<String>,
+    /// The document camera's live picture of the plate.
+    pub plate: Option<JpegPicture>,
     /// The digit pad's extra key (X, -, .), or none.
     pub digit_extra: String,
     /// The e-licence materials: name, where the licence came from (empty: none found),
@@ -96,6 +98,8 @@ pub(crate) struct ApplyModels {
     log: std::rc::Rc<VecModel<LogRow>>,
     /// Which thumbnails the pages model shows, by id.
     shown: std::cell::RefCell<Vec<usize>>,
+    /// Which plate picture shows.
+    plate: std::cell::Cell<Option<usize>>,
 }
 
 impl ApplyModels {
@@ -110,6 +114,7 @@ impl ApplyModels {
             cases: Default::default(),
             log: Default::default(),
             shown: Default::default(),
+            plate: Default::default(),
         };
         let c = app.global::<Cases>();
         c.set_cases(ModelRc::from(m.cases.clone()));
@@ -185,6 +190,13 @@ impl Ui {
                 .collect();
             m.pages.set_vec(thumbs);
             *m.shown.borrow_mut() = ids;
+        }
+        let plate = v.plate.as_ref().map(|p| p.id);
+        if m.plate.get() != plate {
+            let image = v.plate.as_ref().and_then(|p| jpeg_image(&p.bytes));
+            a.set_has_plate(image.is_some());
+            a.set_plate(image.unwrap_or_default());
+            m.plate.set(plate);
         }
         a.set_min_pages(i32::try_from(v.min_pages).unwrap_or(0));
         a.set_max_pages(i32::try_from(v.max_pages).unwrap_or(0));

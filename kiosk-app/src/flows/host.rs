@@ -161,6 +161,8 @@ enum Msg {
     ),
     FacePrompt(u64, kiosk_models::Prompt),
     FacePreview(u64, Zeroizing<Vec<u8>>),
+    /// A frame of the document camera's plate, for the pages screen.
+    PlatePreview(u64, Zeroizing<Vec<u8>>),
     FaceDone(u64, kiosk_models::Decision),
     FingerDone(u64, Result<bool, FingerProblem>),
     SideCaptured(u64, Side, Result<Zeroizing<Vec<u8>>, CaptureProblem>),
@@ -358,6 +360,8 @@ struct Worker {
     last_offer_check: Option<Duration>,
     face: login::SharedFace,
     face_cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// The document camera's live picture loop while a material's pages are being taken.
+    plate_preview: Option<Arc<std::sync::atomic::AtomicBool>>,
     finger_cancel: Option<CancelToken>,
     /// What the last card read for a login carries (no personal data).
     card_facts: CardFacts,
@@ -412,6 +416,7 @@ impl Worker {
             last_offer_check: None,
             face: Arc::new(Mutex::new(None)),
             face_cancel: None,
+            plate_preview: None,
             finger_cancel: None,
             card_facts: CardFacts {
                 photo: false,
@@ -677,6 +682,7 @@ impl Worker {
         for e in effects {
             self.perform(e);
         }
+        self.follow_plate_preview();
     }
 
     fn handle(&mut self, msg: Msg) {
@@ -778,6 +784,9 @@ impl Worker {
             Msg::FacePrompt(generation, p) if generation == self.generation => {
                 self.login_input(super::identify::Input::FacePrompt(p));
             }
+            Msg::PlatePreview(generation, jpeg) if generation == self.generation => {
+                self.plate_preview_frame(jpeg);
+            }
             Msg::FacePreview(generation, jpeg) if generation == self.generation => {
                 if matches!(
                     self.kiosk.screen,
@@ -871,6 +880,7 @@ impl Worker {
             | Msg::PapersFound(..)
             | Msg::ApplyLicences(..)
             | Msg::PaperMade(..)
+            | Msg::PlatePreview(..)
             | Msg::PaperPrinted(..) => {}
             Msg::Stop => {}
         }
@@ -1042,20 +1052,23 @@ impl Worker {
         }
     }
 
+    /// Neither the card reader nor the code scanner is there: nobody can identify.
+    fn no_way_to_identify(&self) -> bool {
+        let t = &self.cfg.config.journeys.ticket;
+        self.device(DeviceKind::IdCardReader, &t.card_reader)
+            .is_none()
+            && self.device(DeviceKind::QrScanner, &t.scanner).is_none()
+    }
+
     /// Licences and proofs need a working A4 printer and a way to identify.
     fn proof_unavailable(&self) -> Option<Unavailable> {
-        let t = &self.cfg.config.journeys.ticket;
         let Some(printer) = self.device(
             DeviceKind::A4Printer,
             &self.cfg.config.journeys.papers.printer,
         ) else {
             return Some(Unavailable::Printer);
         };
-        if self
-            .device(DeviceKind::IdCardReader, &t.card_reader)
-            .is_none()
-            && self.device(DeviceKind::QrScanner, &t.scanner).is_none()
-        {
+        if self.no_way_to_identify() {
             return Some(Unavailable::Busy);
         }
         self.printer_unusable(&printer)
@@ -1065,14 +1078,9 @@ impl Worker {
     /// The copy needs a working A4 printer, a document camera and a way to identify.
     fn id_copy_unavailable(&self) -> Option<Unavailable> {
         let c = &self.cfg.config.journeys.id_copy;
-        let t = &self.cfg.config.journeys.ticket;
         let printer = self.device(DeviceKind::A4Printer, &c.printer)?;
         self.device(DeviceKind::DocumentCamera, &c.document_camera)?;
-        if self
-            .device(DeviceKind::IdCardReader, &t.card_reader)
-            .is_none()
-            && self.device(DeviceKind::QrScanner, &t.scanner).is_none()
-        {
+        if self.no_way_to_identify() {
             return Some(Unavailable::Busy);
         }
         self.printer_unusable(&printer)
@@ -1293,6 +1301,7 @@ impl Worker {
 
     fn end_session(&mut self, reason: EndReason) {
         self.stop_waiting();
+        self.stop_plate_preview();
         if let Some(c) = self.face_cancel.take() {
             c.store(true, std::sync::atomic::Ordering::Relaxed);
         }

@@ -19,6 +19,10 @@ use crate::services::apply::{document, shape, Application, Keyboard};
 use crate::services::catalogue::{Answers, TagFor, Text};
 use crate::services::guide as lights;
 use crate::services::queue::PrintProblem;
+use zeroize::Zeroizing;
+
+/// The document camera's live picture of the plate (the session's pictures).
+pub(super) const PLATE_PREVIEW: &str = "plate-preview";
 
 /// What the application screens show (no value in the clear but what the citizen is typing).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -43,6 +47,8 @@ pub struct ApplyView {
     pub material_at: usize,
     pub materials: usize,
     pub pages: Vec<Picture>,
+    /// The plate as the document camera sees it now.
+    pub plate: Option<Picture>,
     pub min_pages: u32,
     pub max_pages: u32,
     /// The review: each field's label and its value as shown (personal ones masked).
@@ -505,6 +511,61 @@ impl Worker {
         self.answer(apply::Input::Captured(r));
     }
 
+    /// Starts the document camera's live picture when a material's pages are on screen, and
+    /// stops it when they are not (another screen, the session's end).
+    pub(super) fn follow_plate_preview(&mut self) {
+        // On through taking a page, so the picture is there again when the page is taken.
+        let wanted = matches!(
+            self.kiosk.screen,
+            Screen::Apply(apply::Stage::Pages { .. } | apply::Stage::Capturing { .. })
+        );
+        if !wanted {
+            self.stop_plate_preview();
+            return;
+        }
+        if self.plate_preview.is_some() {
+            return;
+        }
+        let Some(camera) = self.claims.as_ref().and_then(|c| c.document_camera.clone()) else {
+            return;
+        };
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        self.plate_preview = Some(stop.clone());
+        let (rt, tx, generation) = (self.cfg.runtime.clone(), self.tx.clone(), self.generation);
+        spawn("plate-preview", move || {
+            use std::sync::atomic::Ordering;
+            // About four pictures a second: live enough to lay a page straight, light on the
+            // camera and the CPU.
+            let every = std::time::Duration::from_millis(250);
+            while !stop.load(Ordering::Relaxed) {
+                let started = std::time::Instant::now();
+                match crate::services::apply::document::plate_preview(&rt, &camera) {
+                    Ok(jpeg) => {
+                        if tx.send(Msg::PlatePreview(generation, jpeg)).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => tracing::debug!(error = %e, "no plate picture now"),
+                }
+                std::thread::sleep(every.saturating_sub(started.elapsed()));
+            }
+        });
+    }
+
+    pub(super) fn stop_plate_preview(&mut self) {
+        if let Some(stop) = self.plate_preview.take() {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.pictures.retain(|(n, _)| *n != PLATE_PREVIEW);
+    }
+
+    pub(super) fn plate_preview_frame(&mut self, jpeg: Zeroizing<Vec<u8>>) {
+        if self.plate_preview.is_some() {
+            self.pictures.retain(|(n, _)| *n != PLATE_PREVIEW);
+            self.pictures.push((PLATE_PREVIEW, Picture(Arc::new(jpeg))));
+        }
+    }
+
     /// The citizen's licence list arrived: matched to the e-licence materials.
     pub(super) fn apply_licences(
         &mut self,
@@ -601,6 +662,7 @@ impl Worker {
                         .iter()
                         .map(|p| Picture(p.thumb.clone()))
                         .collect();
+                    v.plate = self.picture(PLATE_PREVIEW);
                 }
             }
             apply::Stage::Review => {

@@ -74,6 +74,7 @@ pub fn apply_view(v: &View) -> ApplyUiView {
                 bytes: p.0.clone(),
             })
             .collect(),
+        plate: super::view_copy::picture(&a.plate),
         min_pages: a.min_pages,
         max_pages: a.max_pages,
         review: a

@@ -39,6 +39,47 @@ pub fn page_from_photo(photo_jpeg: &[u8]) -> Result<Page, CaptureProblem> {
     })
 }
 
+/// The plate as the document camera sees it now, small enough to show live (640 px wide):
+/// the citizen sees what will be taken before touching "take".
+pub fn plate_preview(
+    rt: &crate::runtime::Runtime,
+    camera: &crate::runtime::Claim,
+) -> Result<Zeroizing<Vec<u8>>, String> {
+    let mut v = rt
+        .call_unrecorded(
+            camera,
+            "frame",
+            serde_json::json!({ "still": false, "quality": 80 }),
+            std::time::Duration::from_secs(5),
+        )
+        .map_err(|e| e.detail())?;
+    let bytes = {
+        use base64::Engine;
+        v["jpeg"]
+            .as_str()
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .map(Zeroizing::new)
+    };
+    crate::services::card::wipe_json(&mut v);
+    let bytes = bytes.ok_or("a frame without a picture")?;
+    let img = kiosk_image::scan::decode(&bytes).map_err(|e| e.to_string())?;
+    let w = 640;
+    let h = (img.rows() as f32 * w as f32 / img.cols().max(1) as f32).round() as i32;
+    let mut small = Mat::default();
+    imgproc::resize(
+        &img,
+        &mut small,
+        Size::new(w, h.max(1)),
+        0.0,
+        0.0,
+        imgproc::INTER_AREA,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Zeroizing::new(
+        jpeg(&small, 75).map_err(|e| e.to_string())?.bytes,
+    ))
+}
+
 /// Whether an image is one even tone (an empty plate): no writing, no edges.
 fn blank(img: &Mat) -> bool {
     let mut grey = Mat::default();
@@ -65,26 +106,6 @@ fn thumbnail(img: &Mat) -> Result<Vec<u8>, String> {
     )
     .map_err(|e| e.to_string())?;
     jpeg(&small, 80).map(|j| j.bytes).map_err(|e| e.to_string())
-}
-
-/// Lines of at most `width` pixels at `px`.
-fn wrap(text: &str, px: f32, width: f32) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for c in text.chars() {
-        let mut next = line.clone();
-        next.push(c);
-        if text_width(&next, px).unwrap_or(0.0) > width && !line.is_empty() {
-            lines.push(std::mem::take(&mut line));
-            line.push(c);
-        } else {
-            line = next;
-        }
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
 }
 
 /// What the form page says besides the fields.
@@ -138,7 +159,10 @@ pub fn form_page(app: &Application, h: &Header<'_>) -> Result<Mat, String> {
         let px = 30.0;
         draw_text(page, &format!("{label}："), MARGIN, *y, px, soft, 1.0).map_err(e)?;
         let lw = text_width(&format!("{label}："), px).map_err(e)?.max(260.0);
-        for (i, l) in wrap(value, px, width - lw).iter().enumerate() {
+        for (i, l) in crate::services::papers::wrap(value, px, width - lw, 0.0)
+            .iter()
+            .enumerate()
+        {
             if i > 0 {
                 *y += px * 1.4;
             }

@@ -15,6 +15,7 @@ use opencv::imgproc;
 use opencv::prelude::*;
 use zeroize::Zeroizing;
 
+pub use sheet::wrap;
 use sheet::{Sheet, INK, MARGIN, PAGE_H, PAGE_W, SOFT};
 
 /// Whose paper it is, as the card said.
@@ -122,7 +123,7 @@ fn licence_sheet(
     let foot = format!("本件由{hall}自助终端于{date}打印，与电子证照内容一致；{times}。");
     s.y = (PAGE_H as f32 - MARGIN + 10.0).max(s.y);
     let page = s.page();
-    for (i, line) in sheet::wrap(&foot, 22.0, PAGE_W as f32 - 2.0 * MARGIN, 0.0)
+    for (i, line) in wrap(&foot, 22.0, PAGE_W as f32 - 2.0 * MARGIN, 0.0)
         .iter()
         .enumerate()
     {

@@ -51,6 +51,13 @@ fn config_in(dir: &Path, scanner_options: &str) -> PathBuf {
             ),
         )
         .replace(
+            "embedded_documents = \"sample-documents.json\"",
+            &format!(
+                "embedded_documents = {:?}",
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/sample-documents.json")
+            ),
+        )
+        .replace(
             "options = { suffix = \"\\r\\n\" }",
             &format!("options = {{ suffix = \"\\r\\n\"{scanner_options} }}"),
         );

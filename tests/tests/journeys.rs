@@ -1358,6 +1358,7 @@ fn licences_listed_printed_and_counted_at_the_centre() {
         "the centre counted the print: {counted:?}"
     );
     r.play(tour_steps("licences", "done", "done"));
+    r.no_unmasked_identity();
     r.finish();
 }
 
@@ -1444,6 +1445,7 @@ fn a_proof_issued_printed_and_checked_by_its_code() {
     let checked = store.check_proof(&number, &code).unwrap().unwrap();
     assert_eq!(checked.digest, proof.digest());
     r.play(tour_steps("proof", "done", "done"));
+    r.no_unmasked_identity();
     r.finish();
 }
 

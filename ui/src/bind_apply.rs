@@ -75,6 +75,8 @@ pub struct ApplyUiView {
     pub plate: Option<JpegPicture>,
     /// The digit pad's extra key (X, -, .), or none.
     pub digit_extra: String,
+    /// What is typed passes the field's rules.
+    pub typed_ok: bool,
     /// The e-licence materials: name, where the licence came from (empty: none found),
     /// required.
     pub licences: Vec<(String, String, bool)>,
@@ -167,6 +169,7 @@ impl Ui {
         a.set_fields(i32::try_from(v.fields).unwrap_or(0));
         a.set_keyboard(s(&v.keyboard));
         a.set_digit_extra(s(&v.digit_extra));
+        a.set_typed_ok(v.typed_ok);
         let to_shared = |l: &[String]| l.iter().map(|x| s(x)).collect::<Vec<_>>();
         update_model(&m.options, &to_shared(&v.options));
         a.set_chosen(v.chosen.and_then(|c| i32::try_from(c).ok()).unwrap_or(-1));

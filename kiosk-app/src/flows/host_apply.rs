@@ -40,6 +40,9 @@ pub struct ApplyView {
     pub chosen: Option<usize>,
     /// The value came from the ID card.
     pub prefilled: bool,
+    /// What is typed now passes the field's rules (checked as the citizen types; what is
+    /// wrong is said when they confirm).
+    pub typed_ok: bool,
     pub error: Option<Text>,
     pub pickups: Vec<Pickup>,
     pub material: Text,
@@ -639,6 +642,10 @@ impl Worker {
                     v.hint = f.hint.clone();
                     v.keyboard = Some(e.keyboard());
                     v.digit_extra = e.digit_extra();
+                    v.typed_ok = e.keyboard() != Keyboard::None
+                        && self.typing.as_ref().is_some_and(|t| {
+                            !t.text.trim().is_empty() && e.field.check(&t.text).is_ok()
+                        });
                     v.options = f.options.iter().map(|o| o.label.clone()).collect();
                     v.chosen = app
                         .value(*at)

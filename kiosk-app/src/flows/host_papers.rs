@@ -42,6 +42,15 @@ pub(super) struct Papers {
     pub printed: usize,
 }
 
+impl Drop for Papers {
+    fn drop(&mut self) {
+        self.licences.iter_mut().for_each(paper::wipe_licence);
+        if let Some(p) = self.proof.as_mut() {
+            paper::wipe_proof(p);
+        }
+    }
+}
+
 /// The order for proof item `item` with `answers`: the periods when the answers ask for the
 /// records (a form with a `months` field), the purpose when a question `use` was answered
 /// with something other than "other".

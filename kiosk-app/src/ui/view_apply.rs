@@ -54,6 +54,7 @@ pub fn apply_view(v: &View) -> ApplyUiView {
         options: a.options.iter().map(|o| o.get(en).to_string()).collect(),
         chosen: a.chosen,
         prefilled: a.prefilled,
+        typed_ok: a.typed_ok,
         error: a
             .error
             .as_ref()

@@ -197,6 +197,16 @@ pub struct Application {
     pub password: Option<Zeroizing<String>>,
 }
 
+impl Drop for Application {
+    fn drop(&mut self) {
+        // The e-licences taken are the citizen's; the rest wipes itself (`Zeroizing`).
+        self.licences
+            .iter_mut()
+            .flatten()
+            .for_each(crate::services::papers::wipe_licence);
+    }
+}
+
 /// The postal address: at least a street and number, at most what a label holds.
 pub const ADDRESS_MIN: usize = 8;
 pub const ADDRESS_MAX: usize = 60;

@@ -271,6 +271,33 @@ fn finish(s: Sheet) -> Result<Paper, String> {
     })
 }
 
+/// Overwrites a licence's texts before it is freed: its entries are the citizen's (an
+/// address, a registration number).
+pub fn wipe_licence(l: &mut Licence) {
+    use zeroize::Zeroize;
+    l.licence_id.zeroize();
+    l.issued_on.zeroize();
+    l.valid_until.zeroize();
+    for e in &mut l.entries {
+        e.value.zeroize();
+    }
+}
+
+/// Overwrites a proof's data before it is freed.
+pub fn wipe_proof(p: &mut Proof) {
+    use zeroize::Zeroize;
+    p.proof_number.zeroize();
+    p.check_code.zeroize();
+    p.purpose.zeroize();
+    p.data.statement.zeroize();
+    for e in &mut p.data.entries {
+        e.value.zeroize();
+    }
+    for r in &mut p.data.rows {
+        r.iter_mut().for_each(Zeroize::zeroize);
+    }
+}
+
 /// The journal record of a printed licence (`licence.printed`): the centre counts it.
 pub fn print_record(print: &LicencePrint, licence_type: &str) -> serde_json::Value {
     serde_json::json!({ "licence": print, "licence_type": licence_type })

@@ -682,6 +682,10 @@ pub enum AttachmentError {
 pub struct SqliteStore {
     path: PathBuf,
     conn: Arc<Mutex<Connection>>,
+    /// Held across an attachment chunk's check, file write and status update: two uploads of
+    /// the same file (a terminal's loop and its "upload now") must not interleave their writes
+    /// to the part file, or the finished file no longer hashes to its name.
+    attachment_writes: Arc<Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -712,6 +716,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             path: path.to_path_buf(),
             conn: Arc::new(Mutex::new(conn)),
+            attachment_writes: Arc::new(Mutex::new(())),
         })
     }
 
@@ -918,6 +923,10 @@ impl SqliteStore {
         bytes: &[u8],
     ) -> Result<AttachmentStatus, AttachmentError> {
         check_hash(sha256)?;
+        let _one_writer = self
+            .attachment_writes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let status = match self.attachment_status(sha256)? {
             Some(s) => s,
             None => {

@@ -387,6 +387,51 @@ fn attachments_resume_and_verify_their_hash() {
     }
 }
 
+/// A terminal's sync loop and its "upload now" may send the same attachment at once; like
+/// the client, each uploader resumes from the offset the store reports. The finished file
+/// must still hash to its name.
+#[test]
+fn two_uploaders_of_one_attachment_finish_it_whole() {
+    let (_d, stores) = stores();
+    for (round, s) in stores.iter().enumerate() {
+        let k = s.kind();
+        for attempt in 0..8u32 {
+            let data: Vec<u8> = (0..300_000u32)
+                .map(|i| ((i * 13 + attempt * 31 + round as u32) % 253) as u8)
+                .collect();
+            let sha = sha256_hex(&data);
+            let data = std::sync::Arc::new(data);
+            let uploaders: Vec<_> = (0..3)
+                .map(|_| {
+                    let (s, data, sha) = (s.clone(), data.clone(), sha.clone());
+                    std::thread::spawn(move || {
+                        let size = data.len() as u64;
+                        let mut offset = 0u64;
+                        loop {
+                            let end = (offset as usize + 7_000).min(data.len());
+                            match s.put_attachment_chunk(
+                                &sha,
+                                size,
+                                offset,
+                                &data[offset as usize..end],
+                            ) {
+                                Ok(st) if st.complete => return Ok(()),
+                                Ok(st) => offset = st.received,
+                                Err(AttachmentError::Offset { received, .. }) => offset = received,
+                                Err(e) => return Err(format!("{e:?}")),
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for u in uploaders {
+                assert_eq!(u.join().unwrap(), Ok(()), "{k}: attempt {attempt}");
+            }
+            assert!(s.attachment_status(&sha).unwrap().unwrap().complete, "{k}");
+        }
+    }
+}
+
 #[test]
 fn seal_authorisations_are_used_once_by_their_terminal_in_time() {
     let (_d, stores) = stores();

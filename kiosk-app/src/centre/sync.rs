@@ -37,6 +37,9 @@ pub struct SyncClient {
     centre: CentreClient,
     batch: usize,
     attachments: Option<AttachmentStore>,
+    /// One drain at a time per terminal: the loop and a remote "upload now" would otherwise
+    /// send the same batch's attachments side by side.
+    draining: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Upload chunk size: small enough that a flaky hall link loses little per failure.
@@ -48,6 +51,7 @@ impl SyncClient {
             centre,
             batch: batch.clamp(1, kiosk_central::server::MAX_BATCH),
             attachments: None,
+            draining: Default::default(),
         }
     }
 
@@ -142,6 +146,7 @@ impl SyncClient {
     /// Uploads everything pending, batch by batch, and stops at the first failure (the failed
     /// batch returns to pending). The outbox is touched off the async executor.
     pub async fn drain(&self, journal: &Journal) -> Result<DrainReport, SyncError> {
+        let _one_drain = self.draining.lock().await;
         let mut report = DrainReport::default();
         let size = self.batch;
         loop {

@@ -113,8 +113,40 @@ impl Store {
         service: &str,
         day: &str,
         req: &TicketRequest,
+        priority: &[kiosk_protocol::queue::PriorityReason],
     ) -> Result<Result<Ticket, TicketRefusal>, StoreError> {
-        each!(self.issue_ticket(hall, service, day, req))
+        each!(self.issue_ticket(hall, service, day, req, priority))
+    }
+    pub fn create_display_token(&self, hall: &str) -> Result<String, StoreError> {
+        each!(self.create_display_token(hall))
+    }
+    pub fn display_token_allows(&self, hall: &str, token: &str) -> Result<bool, StoreError> {
+        each!(self.display_token_allows(hall, token))
+    }
+    /// Runs `f` on a hall's queue for `day` in one transaction (see `queue::BuiltinQueue`).
+    pub fn queue_transact<T, E>(
+        &self,
+        hall: &str,
+        day: &str,
+        f: impl FnOnce(&mut crate::queue::HallQueue) -> Result<T, E>,
+    ) -> Result<Result<T, E>, StoreError> {
+        each!(self.queue_transact(hall, day, f))
+    }
+    pub fn queue_events_after(
+        &self,
+        hall: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<kiosk_protocol::queue::QueueEvent>, StoreError> {
+        each!(self.queue_events_after(hall, after, limit))
+    }
+    pub fn queue_tickets_between(
+        &self,
+        hall: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<kiosk_protocol::queue::QueueTicket>, StoreError> {
+        each!(self.queue_tickets_between(hall, from, to))
     }
     pub fn book_appointment(
         &self,

@@ -7,6 +7,7 @@ pub mod documents;
 pub mod loadgen;
 pub mod pg;
 pub mod pgserver;
+pub mod queue;
 pub mod server;
 pub mod store;
 pub mod tls;

@@ -17,6 +17,7 @@ use postgres::{Client, NoTls, Row};
 
 mod cases;
 mod documents;
+pub(crate) mod queue;
 use sha2::{Digest, Sha256};
 
 use crate::store::{
@@ -192,6 +193,34 @@ const MIGRATIONS: &[&str] = &[
         body          TEXT NOT NULL,
         UNIQUE (day, seq)
     );",
+    "CREATE TABLE queue_tickets (
+        hall    TEXT NOT NULL,
+        day     TEXT NOT NULL,
+        number  TEXT NOT NULL,
+        service TEXT NOT NULL,
+        state   TEXT NOT NULL,
+        body    TEXT NOT NULL,
+        PRIMARY KEY (hall, day, number)
+    );
+    CREATE INDEX queue_tickets_by_state ON queue_tickets (hall, day, state);
+    CREATE TABLE queue_windows (
+        hall      TEXT NOT NULL,
+        window_no TEXT NOT NULL,
+        body      TEXT NOT NULL,
+        PRIMARY KEY (hall, window_no)
+    );
+    CREATE TABLE queue_events (
+        hall TEXT NOT NULL,
+        id   BIGINT NOT NULL,
+        at   TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (hall, id)
+    );
+    CREATE TABLE display_tokens (
+        token_sha256 TEXT PRIMARY KEY,
+        hall         TEXT NOT NULL,
+        created_at   TEXT NOT NULL
+    );",
 ];
 
 /// Connections kept open; requests take the next one in turn.
@@ -346,6 +375,14 @@ impl PgStore {
                             "UPDATE tickets SET state = $5 WHERE hall = $1 AND service = $2 AND day = $3 AND number = $4",
                             &[&t.hall, &t.service, &t.day, &t.number, &t.state.as_str()],
                         )?;
+                        queue::settle_in(
+                            &mut tx,
+                            t.hall,
+                            t.day,
+                            t.number,
+                            t.state != TicketState::Void,
+                            &crate::queue::now_rfc3339(),
+                        )?;
                     }
                 }
                 continue;
@@ -483,6 +520,7 @@ impl PgStore {
         service: &str,
         day: &str,
         req: &TicketRequest,
+        priority: &[kiosk_protocol::queue::PriorityReason],
     ) -> Result<Result<Ticket, TicketRefusal>, StoreError> {
         let mut client = self.client();
         let mut tx = client.transaction()?;
@@ -521,6 +559,12 @@ impl PgStore {
                 &[&hall, code, &number],
             )?;
         }
+        queue::admit_in(
+            &mut tx,
+            hall,
+            crate::queue::new_ticket(&number, service, day, priority),
+            &crate::queue::now_rfc3339(),
+        )?;
         let t = ticket_row(&tx.query_one(&by_request, &[&req.request_id])?);
         tx.commit()?;
         Ok(Ok(t))

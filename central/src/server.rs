@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 mod cases;
 mod documents;
+mod queue;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -24,6 +25,10 @@ use kiosk_protocol::signing::{DocumentKind, SignedDocument};
 pub struct AppState {
     pub store: Store,
     pub options: CentreOptions,
+    /// The hall queue windows and displays talk to.
+    pub queue: std::sync::Arc<dyn crate::queue::QueueEngine>,
+    /// Woken after every queue change, so the feeds send it at once.
+    pub queue_news: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// How strict a centre is with terminals.
@@ -33,6 +38,8 @@ pub struct CentreOptions {
     /// Off: terminals without a key are served unsigned (the embedded centre of one terminal);
     /// an enrolled terminal's requests must be signed either way.
     pub require_enrolment: bool,
+    /// The hall's calling rules.
+    pub queue: crate::queue::QueueRules,
 }
 
 /// The most events one batch may carry; larger uploads are split by the device.
@@ -43,8 +50,14 @@ pub fn router(store: impl Into<Store>) -> Router {
 }
 
 pub fn router_with(store: impl Into<Store>, options: CentreOptions) -> Router {
+    let store: Store = store.into();
     let state = AppState {
-        store: store.into(),
+        queue: std::sync::Arc::new(crate::queue::BuiltinQueue::new(
+            store.clone(),
+            options.queue,
+        )),
+        queue_news: Default::default(),
+        store,
         options,
     };
     Router::new()
@@ -75,6 +88,18 @@ pub fn router_with(store: impl Into<Store>, options: CentreOptions) -> Router {
             "/api/v1/halls/{hall}/services/{service}/tickets/{day}/{number}",
             get(ticket_state),
         )
+        .route(
+            "/api/v1/halls/{hall}/queue/windows/{window}",
+            axum::routing::put(queue::set_window),
+        )
+        .route(
+            "/api/v1/halls/{hall}/queue/windows/{window}/commands",
+            post(queue::command),
+        )
+        .route("/api/v1/halls/{hall}/queue/board", get(queue::board))
+        .route("/api/v1/halls/{hall}/queue/events", get(queue::events))
+        .route("/api/v1/halls/{hall}/queue/feed", get(queue::feed))
+        .route("/api/v1/halls/{hall}/queue/stats", get(queue::stats))
         .route("/api/v1/halls/{hall}/appointments", post(book_appointment))
         .route("/api/v1/halls/{hall}/appointments/{code}", get(appointment))
         .route("/api/v1/seal-authorisations", post(authorise_seal))
@@ -225,6 +250,7 @@ fn terminal_route(method: &axum::http::Method, path: &str) -> bool {
     (method == axum::http::Method::POST
         && (path.starts_with("/api/v1/seal-authorisations")
             || (path.starts_with("/api/v1/halls/") && path.ends_with("/tickets"))
+            || (path.starts_with("/api/v1/halls/") && path.ends_with("/commands"))
             || path == "/api/v1/cases"
             || path == "/api/v1/cases/lookup"
             || path == "/api/v1/proofs"))
@@ -483,7 +509,12 @@ async fn ticket(
         .format("%Y-%m-%d")
         .to_string();
     let store = state.store.clone();
-    match store_call(move || store.issue_ticket(&hall, &service, &day, &req)).await? {
+    let priority =
+        crate::queue::engine::priority_of(&state.options.queue, req.appointment.is_some(), req.age);
+    let issued =
+        store_call(move || store.issue_ticket(&hall, &service, &day, &req, &priority)).await?;
+    state.queue_news.notify_waiters();
+    match issued {
         Ok(t) => Ok(Json(t).into_response()),
         Err(refusal) => {
             let (code, reason) = match refusal {

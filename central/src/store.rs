@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use kiosk_protocol::queue::PriorityReason;
 use kiosk_protocol::signing::{DocumentKind, SignedDocument};
 use kiosk_protocol::wire::{
     canonical_json, payload_sha256, AttachmentStatus, CommandAck, CommandRequest, CommandState,
@@ -14,6 +15,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 mod cases;
 mod documents;
+pub(crate) mod queue;
 
 /// Each entry moves the schema from version `index` to `index + 1`; never edit a shipped one.
 const SEAL_COLUMNS: &str =
@@ -32,7 +34,14 @@ fn apply_ticket_result(
         "UPDATE tickets SET state = ?5 WHERE hall = ?1 AND service = ?2 AND day = ?3 AND number = ?4",
         params![t.hall, t.service, t.day, t.number, t.state.as_str()],
     )?;
-    Ok(())
+    queue::settle_in(
+        tx,
+        t.hall,
+        t.day,
+        t.number,
+        t.state != TicketState::Void,
+        &crate::queue::now_rfc3339(),
+    )
 }
 
 /// What an `output.result` event says about the queue ticket it printed, if it printed one.
@@ -608,6 +617,34 @@ const MIGRATIONS: &[&str] = &[
         body          TEXT NOT NULL,
         UNIQUE (day, seq)
     );",
+    "CREATE TABLE queue_tickets (
+        hall    TEXT NOT NULL,
+        day     TEXT NOT NULL,
+        number  TEXT NOT NULL,
+        service TEXT NOT NULL,
+        state   TEXT NOT NULL,
+        body    TEXT NOT NULL,
+        PRIMARY KEY (hall, day, number)
+    );
+    CREATE INDEX queue_tickets_by_state ON queue_tickets (hall, day, state);
+    CREATE TABLE queue_windows (
+        hall      TEXT NOT NULL,
+        window_no TEXT NOT NULL,
+        body      TEXT NOT NULL,
+        PRIMARY KEY (hall, window_no)
+    );
+    CREATE TABLE queue_events (
+        hall TEXT NOT NULL,
+        id   INTEGER NOT NULL,
+        at   TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (hall, id)
+    );
+    CREATE TABLE display_tokens (
+        token_sha256 TEXT PRIMARY KEY,
+        hall         TEXT NOT NULL,
+        created_at   TEXT NOT NULL
+    );",
 ];
 
 /// Why a seal authorisation cannot be used.
@@ -1004,6 +1041,7 @@ impl SqliteStore {
         service: &str,
         day: &str,
         req: &TicketRequest,
+        priority: &[PriorityReason],
     ) -> Result<Result<Ticket, TicketRefusal>, StoreError> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction()?;
@@ -1045,6 +1083,12 @@ impl SqliteStore {
                 params![hall, code, number],
             )?;
         }
+        queue::admit_in(
+            &tx,
+            hall,
+            crate::queue::new_ticket(&number, service, day, priority),
+            &crate::queue::now_rfc3339(),
+        )?;
         let t = tx.query_row(
             &format!("SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.request_id = ?1"),
             params![req.request_id],

@@ -123,6 +123,7 @@ fn tickets_count_per_hall_service_and_day_and_settle_from_print_results() {
             prefix: prefix.into(),
             appointment: None,
             holder: None,
+            age: None,
         };
         let day = "2026-11-22";
         let a1 = s
@@ -238,6 +239,7 @@ fn an_appointment_checks_in_once_for_its_service_and_day() {
             prefix: "A".into(),
             appointment: Some(code.into()),
             holder: None,
+            age: None,
         };
         let day = "2026-11-22";
         let t = s

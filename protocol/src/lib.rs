@@ -4,6 +4,7 @@
 
 pub mod cases;
 pub mod documents;
+pub mod queue;
 pub mod events;
 pub mod openapi;
 pub mod signing;

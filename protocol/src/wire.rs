@@ -230,6 +230,11 @@ pub struct TicketRequest {
     /// match the card shown there; never the full number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holder: Option<String>,
+    /// The citizen's age in whole years from the ID card's birth date, where the terminal read
+    /// a card: a hall that calls the elderly first uses it. Never the birth date itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 150))]
+    pub age: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

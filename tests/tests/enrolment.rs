@@ -28,6 +28,7 @@ fn only_enrolled_terminals_with_signed_requests_are_served() {
             store.clone(),
             CentreOptions {
                 require_enrolment: true,
+                ..Default::default()
             },
         ))
         .unwrap();
@@ -152,6 +153,7 @@ fn only_enrolled_terminals_with_signed_requests_are_served() {
         prefix: "A".into(),
         appointment: None,
         holder: None,
+age: None,
     };
     let e = tokio
         .block_on(unsigned.issue_ticket("kunshan", "social", &req))

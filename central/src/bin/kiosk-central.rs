@@ -101,6 +101,36 @@ enum Command {
         #[arg(long)]
         import: std::path::PathBuf,
     },
+    /// The hall queue: set up a window and the services it calls from, or make a display
+    /// token for the hall's TV page.
+    Queue {
+        #[arg(
+            long,
+            default_value = "var/central/central.db",
+            env = "HALLKIT_CENTRAL_DB"
+        )]
+        db: String,
+        #[command(subcommand)]
+        action: QueueAction,
+    },
+    /// Queue statistics of a hall from the tickets' timelines (JSON): calls, served, average
+    /// wait and handling, no-shows, satisfaction, in total and per window, service, hour and day.
+    Stats {
+        #[arg(
+            long,
+            default_value = "var/central/central.db",
+            env = "HALLKIT_CENTRAL_DB"
+        )]
+        db: String,
+        #[arg(long)]
+        hall: String,
+        /// First day (YYYY-MM-DD, CST); today when left out.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day; today when left out.
+        #[arg(long)]
+        to: Option<String>,
+    },
     /// Make the hall's CA and a server certificate for the centre: `ca.pem` is what terminals
     /// pin (`[centre] ca_cert`), `server.pem`/`server.key` what `serve --tls-…` uses.
     TlsInit {
@@ -133,6 +163,32 @@ enum Command {
         /// … and this key (PEM).
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<std::path::PathBuf>,
+        /// Calls before a ticket becomes a no-show (the first call and its recalls).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=9))]
+        queue_max_calls: u32,
+        /// Call citizens this old or older first (from the ID card); off when left out.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(50..=100))]
+        queue_elderly_age: Option<u32>,
+    },
+}
+
+#[derive(Subcommand)]
+enum QueueAction {
+    /// Sets up a window (or changes its services).
+    Window {
+        #[arg(long)]
+        hall: String,
+        /// As said aloud: `3` for 「3 号窗口」.
+        #[arg(long)]
+        window: String,
+        /// The services it calls from, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        services: Vec<String>,
+    },
+    /// Makes a display token for the hall's TV page (printed once; only its hash is kept).
+    DisplayToken {
+        #[arg(long)]
+        hall: String,
     },
 }
 
@@ -357,6 +413,51 @@ async fn main() -> anyhow::Result<()> {
             println!("{licences} licences and {proofs} proofs' data imported into {shown}");
             Ok(())
         }
+        Command::Queue { db, action } => {
+            let shown = kiosk_central::pg::redact(&db);
+            let out = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+                let store = Store::open(&db)?;
+                match action {
+                    QueueAction::Window {
+                        hall,
+                        window,
+                        services,
+                    } => {
+                        use kiosk_central::queue::QueueEngine;
+                        let q = kiosk_central::queue::BuiltinQueue::new(store, Default::default());
+                        Ok(serde_json::to_string(
+                            &q.set_window(&hall, &window, &services)?,
+                        )?)
+                    }
+                    QueueAction::DisplayToken { hall } => {
+                        let token = store.create_display_token(&hall)?;
+                        Ok(serde_json::json!({ "hall": hall, "token": token }).to_string())
+                    }
+                }
+            })
+            .await?
+            .with_context(|| format!("the queue in {shown}"))?;
+            println!("{out}");
+            Ok(())
+        }
+        Command::Stats { db, hall, from, to } => {
+            let shown = kiosk_central::pg::redact(&db);
+            let today = kiosk_central::queue::today();
+            let (from, to) = (from.unwrap_or_else(|| today.clone()), to.unwrap_or(today));
+            for d in [&from, &to] {
+                chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .with_context(|| format!("{d} is not a day (YYYY-MM-DD)"))?;
+            }
+            let stats = tokio::task::spawn_blocking(move || {
+                use kiosk_central::queue::QueueEngine;
+                kiosk_central::queue::BuiltinQueue::new(Store::open(&db)?, Default::default())
+                    .stats(&hall, &from, &to)
+            })
+            .await?
+            .with_context(|| format!("statistics from {shown}"))?;
+            println!("{}", serde_json::to_string_pretty(&stats)?);
+            Ok(())
+        }
         Command::TlsInit { dir, hall, hosts } => {
             kiosk_central::tls::make_bundle(&hall, &hosts)?
                 .write(&dir)
@@ -375,6 +476,8 @@ async fn main() -> anyhow::Result<()> {
             require_enrolment,
             tls_cert,
             tls_key,
+            queue_max_calls,
+            queue_elderly_age,
         } => {
             // The PostgreSQL client blocks on a runtime of its own: open off the executor.
             let shown = kiosk_central::pg::redact(&db);
@@ -386,7 +489,14 @@ async fn main() -> anyhow::Result<()> {
             // announcement is never missed.
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-            let options = kiosk_central::CentreOptions { require_enrolment };
+            let options = kiosk_central::CentreOptions {
+                require_enrolment,
+                queue: kiosk_central::queue::QueueRules {
+                    max_calls: queue_max_calls,
+                    elderly_age: queue_elderly_age,
+                    ..Default::default()
+                },
+            };
             let centre = match (tls_cert, tls_key) {
                 (Some(c), Some(k)) => {
                     let config =

@@ -81,6 +81,7 @@ pub fn number(
         prefix: group.prefix.clone(),
         appointment: appointment.map(str::to_string),
         holder: holder.map(str::to_string),
+        age: None,
     };
     match desk.number_ticket(&catalogue.hall.id, &group.id, &req) {
         Ok(t) => Ok(t),

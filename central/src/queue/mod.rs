@@ -1,0 +1,294 @@
+//! The hall queue engine: windows call tickets, the queue keeps each ticket's timeline and a
+//! feed of what happened for windows and displays. `QueueEngine` is the seam a hall's
+//! existing queue system would be adapted behind; `BuiltinQueue` is HallKit's own, over the
+//! centre's store (SQLite or PostgreSQL) with the rules of `engine`.
+
+pub mod engine;
+pub mod stats;
+#[cfg(test)]
+mod tests;
+
+use kiosk_protocol::queue::{
+    HallBoard, QueueEvent, QueueEventKind, QueueStats, QueueTicket, QueueWindow, WindowCommand,
+    WindowOutcome, WindowState,
+};
+
+use crate::backend::Store;
+use crate::store::StoreError;
+pub use engine::{HallQueue, QueueRefusal};
+
+/// A hall's calling rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueRules {
+    /// Calls before a ticket is a no-show: the first call and its recalls.
+    pub max_calls: u32,
+    /// Weight of a checked-in appointment.
+    pub appointment_weight: u32,
+    /// Weight of an elderly citizen.
+    pub elderly_weight: u32,
+    /// Citizens this old or older come first, where the hall turns it on.
+    pub elderly_age: Option<u32>,
+}
+
+impl Default for QueueRules {
+    fn default() -> Self {
+        QueueRules {
+            max_calls: 3,
+            appointment_weight: 2,
+            elderly_weight: 1,
+            elderly_age: None,
+        }
+    }
+}
+
+impl QueueRules {
+    pub fn weight(&self, reasons: &[kiosk_protocol::queue::PriorityReason]) -> u32 {
+        use kiosk_protocol::queue::PriorityReason as R;
+        reasons
+            .iter()
+            .map(|r| match r {
+                R::Appointment => self.appointment_weight,
+                R::Elderly => self.elderly_weight,
+            })
+            .sum()
+    }
+}
+
+/// How many of the last calls the board shows.
+pub const RECENT_CALLS: usize = 8;
+
+/// What a queue does for windows, displays and the statistics, whoever runs it.
+pub trait QueueEngine: Send + Sync {
+    /// Sets up (or changes) a window and the services it calls from.
+    fn set_window(
+        &self,
+        hall: &str,
+        window: &str,
+        services: &[String],
+    ) -> Result<QueueWindow, StoreError>;
+    /// One window's command, in one transaction.
+    fn command(
+        &self,
+        hall: &str,
+        window: &str,
+        cmd: &WindowCommand,
+    ) -> Result<Result<WindowOutcome, QueueRefusal>, StoreError>;
+    /// The hall now.
+    fn board(&self, hall: &str) -> Result<HallBoard, StoreError>;
+    /// What happened after event `after`, oldest first, at most `limit`.
+    fn events_after(
+        &self,
+        hall: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<QueueEvent>, StoreError>;
+    /// Figures for the days `from` ..= `to` (`YYYY-MM-DD`).
+    fn stats(&self, hall: &str, from: &str, to: &str) -> Result<QueueStats, StoreError>;
+}
+
+/// HallKit's own queue over the centre's store.
+#[derive(Clone)]
+pub struct BuiltinQueue {
+    store: Store,
+    rules: QueueRules,
+}
+
+/// Now, as the queue writes times.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The hall's day (CST) as `YYYY-MM-DD`.
+pub fn today() -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(8))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+impl BuiltinQueue {
+    pub fn new(store: Store, rules: QueueRules) -> BuiltinQueue {
+        BuiltinQueue { store, rules }
+    }
+
+    pub fn rules(&self) -> QueueRules {
+        self.rules
+    }
+
+    /// Runs `f` on the hall's day inside one store transaction; what it changed is written
+    /// back only when it succeeds.
+    pub fn transact<T, E>(
+        &self,
+        hall: &str,
+        day: &str,
+        f: impl FnOnce(&mut HallQueue) -> Result<T, E>,
+    ) -> Result<Result<T, E>, StoreError> {
+        self.store.queue_transact(hall, day, f)
+    }
+
+    /// Like `transact` for work that cannot be refused.
+    fn always<T>(
+        &self,
+        hall: &str,
+        day: &str,
+        f: impl FnOnce(&mut HallQueue) -> T,
+    ) -> Result<T, StoreError> {
+        match self.transact::<T, std::convert::Infallible>(hall, day, |q| Ok(f(q)))? {
+            Ok(v) => Ok(v),
+            Err(never) => match never {},
+        }
+    }
+}
+
+fn outcome(q: &HallQueue, rules: &QueueRules, window: &str) -> WindowOutcome {
+    let w = q.windows.get(window).cloned().unwrap_or(QueueWindow {
+        window: window.to_string(),
+        services: Vec::new(),
+        state: WindowState::Closed,
+        staff: None,
+        current: None,
+    });
+    let ticket = w.current.as_ref().and_then(|n| q.tickets.get(n)).cloned();
+    let waiting = q.callable(rules, &w).len() as u32;
+    WindowOutcome {
+        window: w,
+        ticket,
+        waiting,
+    }
+}
+
+impl QueueEngine for BuiltinQueue {
+    fn set_window(
+        &self,
+        hall: &str,
+        window: &str,
+        services: &[String],
+    ) -> Result<QueueWindow, StoreError> {
+        self.always(hall, &today(), |q| {
+            let mut w = q.windows.get(window).cloned().unwrap_or(QueueWindow {
+                window: window.to_string(),
+                services: Vec::new(),
+                state: WindowState::Closed,
+                staff: None,
+                current: None,
+            });
+            w.services = services.to_vec();
+            q.windows.insert(window.to_string(), w.clone());
+            q.changed_windows.insert(window.to_string());
+            w
+        })
+    }
+
+    fn command(
+        &self,
+        hall: &str,
+        window: &str,
+        cmd: &WindowCommand,
+    ) -> Result<Result<WindowOutcome, QueueRefusal>, StoreError> {
+        let rules = self.rules;
+        let now = now_rfc3339();
+        self.transact(hall, &today(), |q| {
+            q.command(&rules, window, cmd, &now)?;
+            Ok(outcome(q, &rules, window))
+        })
+    }
+
+    fn board(&self, hall: &str) -> Result<HallBoard, StoreError> {
+        let day = today();
+        let q = self.always(hall, &day, |q| q.clone())?;
+        let last_event = q.next_event.saturating_sub(1);
+        // The last calls, one per ticket: scan back through the feed until enough are found.
+        let mut recent: Vec<QueueEvent> = Vec::new();
+        let mut before = last_event + 1;
+        'scan: while recent.len() < RECENT_CALLS && before > 1 {
+            let from = before.saturating_sub(200).max(1);
+            let page = self.events_after(hall, from - 1, (before - from) as usize)?;
+            for e in page.iter().rev() {
+                if cst_day_of(&e.at).as_deref() != Some(day.as_str()) {
+                    // The feed is in order: everything further back is from earlier days.
+                    break 'scan;
+                }
+                if e.kind == QueueEventKind::Called
+                    && !recent.iter().any(|r| r.number == e.number)
+                    && recent.len() < RECENT_CALLS
+                {
+                    recent.push(e.clone());
+                }
+            }
+            before = from;
+        }
+        Ok(HallBoard {
+            hall: hall.to_string(),
+            day,
+            windows: q.windows.values().cloned().collect(),
+            waiting: q.waiting_by_service(),
+            recent,
+            last_event,
+        })
+    }
+
+    fn events_after(
+        &self,
+        hall: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<QueueEvent>, StoreError> {
+        self.store.queue_events_after(hall, after, limit)
+    }
+
+    fn stats(&self, hall: &str, from: &str, to: &str) -> Result<QueueStats, StoreError> {
+        let tickets: Vec<QueueTicket> = self.store.queue_tickets_between(hall, from, to)?;
+        Ok(stats::figures(hall, from, to, &tickets))
+    }
+}
+
+/// The hall's day (CST, `YYYY-MM-DD`) of an RFC 3339 time.
+pub fn cst_day_of(at: &str) -> Option<String> {
+    let t = chrono::DateTime::parse_from_rfc3339(at).ok()?;
+    Some(
+        (t.with_timezone(&chrono::Utc) + chrono::Duration::hours(8))
+            .format("%Y-%m-%d")
+            .to_string(),
+    )
+}
+
+/// A ticket just issued, waiting for its print to settle.
+pub fn new_ticket(
+    number: &str,
+    service: &str,
+    day: &str,
+    priority: &[kiosk_protocol::queue::PriorityReason],
+) -> QueueTicket {
+    let now = now_rfc3339();
+    QueueTicket {
+        number: number.to_string(),
+        service: service.to_string(),
+        day: day.to_string(),
+        arrived_at: now.clone(),
+        state: kiosk_protocol::queue::QueueState::Issued,
+        calls: 0,
+        priority: priority.to_vec(),
+        for_window: None,
+        window: None,
+        staff: None,
+        case_number: None,
+        rating: None,
+        periods: vec![kiosk_protocol::queue::Period {
+            state: kiosk_protocol::queue::QueueState::Issued,
+            window: None,
+            staff: None,
+            from: now,
+            to: None,
+        }],
+    }
+}
+
+/// A new display token: 128 random bits, hex.
+pub fn new_display_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// How a display token is kept: its SHA-256, so a copy of the database opens no display.
+pub fn token_hash(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}

@@ -1,0 +1,241 @@
+//! The hall queue over HTTP: window units send their commands; windows and the hall display
+//! read the board and follow the feed (server-sent events that resume from `Last-Event-ID`);
+//! the statistics come out per window, service, hour and day.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use kiosk_protocol::queue::WindowCommand;
+use serde::Deserialize;
+
+use super::{body, store_call, ApiError, AppState, JsonBody};
+use crate::queue::QueueRefusal;
+
+/// How long the feed waits for news before it looks at the store again: the wake-up comes at
+/// once from this node; this is for calls made through another centre node.
+const FEED_POLL: Duration = Duration::from_millis(500);
+
+fn refused(r: QueueRefusal) -> ApiError {
+    let code = match r {
+        QueueRefusal::UnknownWindow(_) => StatusCode::NOT_FOUND,
+        QueueRefusal::TransferNowhere => StatusCode::BAD_REQUEST,
+        _ => StatusCode::CONFLICT,
+    };
+    let reason = r.reason();
+    ApiError::new(code, r.to_string()).because(reason)
+}
+
+fn name(what: &str, v: &str, max: usize) -> Result<(), ApiError> {
+    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("{what} is 1 to {max} printable characters"),
+        ));
+    }
+    Ok(())
+}
+
+pub(super) async fn command(
+    State(state): State<AppState>,
+    Path((hall, window)): Path<(String, String)>,
+    b: JsonBody<WindowCommand>,
+) -> Result<Response, ApiError> {
+    let cmd = body(b)?;
+    name("the hall", &hall, 64)?;
+    name("the window", &window, 16)?;
+    match &cmd {
+        WindowCommand::Login { staff } => name("the staff number", staff, 32)?,
+        WindowCommand::CallHeld { number } => name("the ticket number", number, 16)?,
+        WindowCommand::Transfer { service, window } => {
+            if let Some(s) = service {
+                name("the service", s, 64)?;
+            }
+            if let Some(w) = window {
+                name("the window", w, 16)?;
+            }
+        }
+        _ => {}
+    }
+    let queue = state.queue.clone();
+    let out = store_call(move || queue.command(&hall, &window, &cmd)).await?;
+    state.queue_news.notify_waiters();
+    match out {
+        Ok(o) => Ok(Json(o).into_response()),
+        Err(r) => Err(refused(r)),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct WindowSetup {
+    services: Vec<String>,
+}
+
+pub(super) async fn set_window(
+    State(state): State<AppState>,
+    Path((hall, window)): Path<(String, String)>,
+    b: JsonBody<WindowSetup>,
+) -> Result<Response, ApiError> {
+    let setup = body(b)?;
+    name("the hall", &hall, 64)?;
+    name("the window", &window, 16)?;
+    for s in &setup.services {
+        name("a service", s, 64)?;
+    }
+    let queue = state.queue.clone();
+    let w = store_call(move || queue.set_window(&hall, &window, &setup.services)).await?;
+    state.queue_news.notify_waiters();
+    Ok(Json(w).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct TokenQuery {
+    token: Option<String>,
+}
+
+/// A display or window reads the hall only with the hall's display token.
+async fn allowed(state: &AppState, hall: &str, token: Option<String>) -> Result<(), ApiError> {
+    let Some(token) = token else {
+        return Err(
+            ApiError::new(StatusCode::FORBIDDEN, "a display token is required")
+                .because("token-missing"),
+        );
+    };
+    let store = state.store.clone();
+    let h = hall.to_string();
+    if store_call(move || store.display_token_allows(&h, &token)).await? {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "this display token is not for this hall",
+        )
+        .because("token-refused"))
+    }
+}
+
+pub(super) async fn board(
+    State(state): State<AppState>,
+    Path(hall): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, ApiError> {
+    name("the hall", &hall, 64)?;
+    allowed(&state, &hall, q.token).await?;
+    let queue = state.queue.clone();
+    let b = store_call(move || queue.board(&hall)).await?;
+    Ok(Json(b).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct EventsQuery {
+    token: Option<String>,
+    #[serde(default)]
+    after: u64,
+}
+
+/// The feed's page size.
+const PAGE: usize = 200;
+
+pub(super) async fn events(
+    State(state): State<AppState>,
+    Path(hall): Path<String>,
+    Query(q): Query<EventsQuery>,
+) -> Result<Response, ApiError> {
+    name("the hall", &hall, 64)?;
+    allowed(&state, &hall, q.token).await?;
+    let queue = state.queue.clone();
+    let after = q.after;
+    let events = store_call(move || queue.events_after(&hall, after, PAGE)).await?;
+    Ok(Json(events).into_response())
+}
+
+/// Server-sent events: every queue event after `Last-Event-ID` (or `after`), then each new
+/// one as it happens. A display that lost its connection reconnects with the last id it saw
+/// and misses nothing.
+pub(super) async fn feed(
+    State(state): State<AppState>,
+    Path(hall): Path<String>,
+    Query(q): Query<EventsQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    name("the hall", &hall, 64)?;
+    allowed(&state, &hall, q.token).await?;
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(q.after);
+    struct Follow {
+        state: AppState,
+        hall: String,
+        after: u64,
+        ready: std::collections::VecDeque<kiosk_protocol::queue::QueueEvent>,
+    }
+    let start = Follow {
+        state,
+        hall,
+        after,
+        ready: Default::default(),
+    };
+    let stream = futures_util::stream::unfold(start, |mut f| async move {
+        loop {
+            if let Some(e) = f.ready.pop_front() {
+                f.after = e.id;
+                let data = serde_json::to_string(&e).unwrap_or_default();
+                let ev = Event::default()
+                    .id(e.id.to_string())
+                    .event("queue")
+                    .data(data);
+                return Some((Ok::<Event, Infallible>(ev), f));
+            }
+            // Registered before reading, so a call made while we read still wakes us.
+            let news = f.state.queue_news.clone();
+            let woken = news.notified();
+            let queue = f.state.queue.clone();
+            let (h, after) = (f.hall.clone(), f.after);
+            match store_call(move || queue.events_after(&h, after, PAGE)).await {
+                Ok(page) if !page.is_empty() => f.ready.extend(page),
+                _ => {
+                    let _ = tokio::time::timeout(FEED_POLL, woken).await;
+                }
+            }
+        }
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct StatsQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn is_day(d: &str) -> bool {
+    chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok() && d.len() == 10
+}
+
+pub(super) async fn stats(
+    State(state): State<AppState>,
+    Path(hall): Path<String>,
+    Query(q): Query<StatsQuery>,
+) -> Result<Response, ApiError> {
+    name("the hall", &hall, 64)?;
+    let today = crate::queue::today();
+    let from = q.from.unwrap_or_else(|| today.clone());
+    let to = q.to.unwrap_or(today);
+    if !is_day(&from) || !is_day(&to) || from > to {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "from and to are days (YYYY-MM-DD), from not after to",
+        ));
+    }
+    let queue = state.queue.clone();
+    let s = store_call(move || queue.stats(&hall, &from, &to)).await?;
+    Ok(Json(s).into_response())
+}

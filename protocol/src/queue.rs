@@ -1,0 +1,272 @@
+//! The hall queue (排队叫号) between window units, displays and the centre: what a window asks
+//! (`WindowCommand`), what a ticket's life looks like (`QueueTicket` with its timeline of
+//! periods), what the hall board shows and the feed of calls pushed to windows and displays.
+//! The rules that decide who is called next live in the centre (`kiosk_central::queue`).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Where a ticket stands. `Issued` waits for its print to settle (a ticket whose print failed
+/// is `Cancelled`); `Called` counts its calls; `Hold` is set aside by the clerk (a missing
+/// paper) and called again by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum QueueState {
+    Issued,
+    Waiting,
+    Called,
+    Serving,
+    Hold,
+    Finished,
+    NoShow,
+    Cancelled,
+}
+
+impl QueueState {
+    /// Still in the hall's queue (not finished one way or another).
+    pub fn is_open(self) -> bool {
+        !matches!(
+            self,
+            QueueState::Finished | QueueState::NoShow | QueueState::Cancelled
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueState::Issued => "issued",
+            QueueState::Waiting => "waiting",
+            QueueState::Called => "called",
+            QueueState::Serving => "serving",
+            QueueState::Hold => "hold",
+            QueueState::Finished => "finished",
+            QueueState::NoShow => "no-show",
+            QueueState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One stretch of a ticket's life: who had it, from when to when. Wait and handling times
+/// fall out of these (as in bcgov TheQ).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Period {
+    pub state: QueueState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff: Option<String>,
+    /// RFC 3339.
+    pub from: String,
+    /// RFC 3339; open while the ticket is still in this state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+/// Why a ticket is called before others that came earlier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PriorityReason {
+    /// Checked in with a booked appointment.
+    Appointment,
+    /// Aged at or over the hall's threshold (from the ID card's birth date).
+    Elderly,
+}
+
+/// A ticket in the hall's queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueTicket {
+    /// `A023`: unique in the hall for the day.
+    pub number: String,
+    /// The service it waits for now (a transfer changes it).
+    pub service: String,
+    /// `YYYY-MM-DD` (CST).
+    pub day: String,
+    /// When the citizen took it (RFC 3339). A transfer keeps it, so the citizen keeps their
+    /// place; an offline ticket keeps the time its machine printed it.
+    pub arrived_at: String,
+    pub state: QueueState,
+    /// Calls so far at the current window (1 at the first call; a recall adds one).
+    #[serde(default)]
+    pub calls: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub priority: Vec<PriorityReason>,
+    /// Only this window may call it (transferred to a window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_window: Option<String>,
+    /// The window and clerk that have it now (called, serving or on hold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff: Option<String>,
+    /// The case handled for it, once the clerk's business system names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_number: Option<String>,
+    /// The citizen's rating of this visit (1 very dissatisfied … 5 very satisfied), one per
+    /// ticket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<u8>,
+    pub periods: Vec<Period>,
+}
+
+/// A window's state as the queue knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum WindowState {
+    /// Nobody logged in.
+    Closed,
+    Open,
+    /// The clerk is away for a while; nothing is called here.
+    Paused,
+}
+
+/// A hall window: the services it serves and who sits there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueWindow {
+    /// `3`, as said aloud: 「到 3 号窗口」.
+    pub window: String,
+    /// Services it calls from, in no order (the queue's order decides).
+    pub services: Vec<String>,
+    pub state: WindowState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff: Option<String>,
+    /// The ticket it has now (called, serving or on hold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<String>,
+}
+
+/// What a window asks of the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "command", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum WindowCommand {
+    /// A clerk sits down (the window unit has checked their credential).
+    Login {
+        #[schemars(length(min = 1, max = 32))]
+        staff: String,
+    },
+    Logout,
+    /// Calls the next ticket this window serves: priority first, then arrival.
+    CallNext,
+    /// Calls a ticket on hold at this window again.
+    CallHeld {
+        #[schemars(length(min = 1, max = 16))]
+        number: String,
+    },
+    /// Calls the current ticket again; past the hall's limit it becomes a no-show.
+    Recall,
+    /// The citizen came: handling starts.
+    Start,
+    NoShow,
+    Finish,
+    /// Sets the current ticket aside (the citizen fetches a paper).
+    Hold,
+    /// Sends the current ticket to another service or window; it keeps its arrival time.
+    Transfer {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(length(min = 1, max = 64))]
+        service: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(length(min = 1, max = 16))]
+        window: Option<String>,
+    },
+    Pause,
+    Resume,
+}
+
+/// What happened in the hall, in the order it happened: pushed to windows and displays, and
+/// replayed from any point after a dropped connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueEvent {
+    /// Rises by one per event in a hall; a client resumes after the last one it saw.
+    pub id: u64,
+    pub at: String,
+    pub kind: QueueEventKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// For a call: 1 the first time, 2 … for recalls.
+    #[serde(default)]
+    pub calls: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum QueueEventKind {
+    Issued,
+    Called,
+    Serving,
+    Finished,
+    NoShow,
+    Hold,
+    Transferred,
+    Cancelled,
+    WindowOpened,
+    WindowPaused,
+    WindowClosed,
+}
+
+/// What a window's command did: the window and ticket after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WindowOutcome {
+    pub window: QueueWindow,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<QueueTicket>,
+    /// Tickets this window may call now.
+    pub waiting: u32,
+}
+
+/// The hall at a glance, for the display and the windows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HallBoard {
+    pub hall: String,
+    pub day: String,
+    pub windows: Vec<QueueWindow>,
+    /// Tickets waiting per service.
+    pub waiting: std::collections::BTreeMap<String, u32>,
+    /// The last calls, newest first, one per ticket (a recall moves it up, never doubles it).
+    pub recent: Vec<QueueEvent>,
+    /// The feed position this board reflects: follow the feed from here.
+    pub last_event: u64,
+}
+
+/// Figures over a stretch of tickets, from their timelines.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueFigures {
+    pub issued: u32,
+    pub calls: u32,
+    pub served: u32,
+    pub no_shows: u32,
+    pub transfers: u32,
+    /// Average seconds from arrival to the first call, over tickets called.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub average_wait_s: Option<f64>,
+    /// Average seconds of handling (serving periods), over tickets served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub average_handling_s: Option<f64>,
+    pub ratings: u32,
+    /// Share of ratings that were satisfied or better (4 or 5), 0–1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub satisfaction: Option<f64>,
+}
+
+/// Statistics of a hall over days: in total and per window, service, hour (CST, `08`) and day.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueStats {
+    pub hall: String,
+    pub from: String,
+    pub to: String,
+    pub total: QueueFigures,
+    pub by_window: std::collections::BTreeMap<String, QueueFigures>,
+    pub by_service: std::collections::BTreeMap<String, QueueFigures>,
+    pub by_hour: std::collections::BTreeMap<String, QueueFigures>,
+    pub by_day: std::collections::BTreeMap<String, QueueFigures>,
+}

@@ -1,55 +1,13 @@
 //! One contract, two stores: every rule of the centre's storage checked against SQLite and
 //! against a real PostgreSQL server started for this test binary.
 
-use std::sync::OnceLock;
-
-use kiosk_central::pgserver::PgServer;
 use kiosk_central::store::ConsumeRefusal;
-use kiosk_central::{AttachmentError, SqliteStore, Store};
-use kiosk_protocol::wire::{
-    payload_sha256, EventEnvelope, IngestBatch, SealAuthorisationRequest, TicketRequest,
-    TicketState,
-};
+use kiosk_central::{AttachmentError, Store};
+use kiosk_protocol::wire::{IngestBatch, SealAuthorisationRequest, TicketRequest, TicketState};
 use serde_json::json;
 
-struct Pg {
-    server: PgServer,
-    _dir: tempfile::TempDir,
-}
-
-fn pg() -> &'static Pg {
-    static PG: OnceLock<Pg> = OnceLock::new();
-    PG.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let server = PgServer::start(&dir.path().join("pg")).unwrap_or_else(|e| {
-            panic!("PostgreSQL must start (scripts/setup-debian.sh installs it): {e}")
-        });
-        Pg { server, _dir: dir }
-    })
-}
-
-/// Both stores, fresh. The temp dir keeps the SQLite file alive for the test.
-fn stores() -> (tempfile::TempDir, Vec<Store>) {
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = Store::from(SqliteStore::open(&dir.path().join("c.db")).unwrap());
-    let url = pg().server.database().unwrap();
-    let postgres = Store::open(&url).unwrap_or_else(|e| panic!("{e}\n{}", pg().server.log()));
-    (dir, vec![sqlite, postgres])
-}
-
-fn envelope(device: &str, seq: u64, kind: &str, payload: serde_json::Value) -> EventEnvelope {
-    EventEnvelope {
-        device_id: device.into(),
-        seq,
-        uuid: format!("u-{seq}"),
-        kind: kind.into(),
-        created_at: chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc),
-        payload_sha256: payload_sha256(&payload),
-        payload,
-    }
-}
+mod common;
+use common::{envelope, pg, stores};
 
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
@@ -127,11 +85,11 @@ fn tickets_count_per_hall_service_and_day_and_settle_from_print_results() {
         };
         let day = "2026-11-22";
         let a1 = s
-            .issue_ticket("kunshan", "social", day, &req("r1", "A"))
+            .issue_ticket("kunshan", "social", day, &req("r1", "A"), &[])
             .unwrap()
             .unwrap();
         let a2 = s
-            .issue_ticket("kunshan", "social", day, &req("r2", "A"))
+            .issue_ticket("kunshan", "social", day, &req("r2", "A"), &[])
             .unwrap()
             .unwrap();
         assert_eq!(
@@ -140,14 +98,14 @@ fn tickets_count_per_hall_service_and_day_and_settle_from_print_results() {
             "{k}"
         );
         assert_eq!(
-            s.issue_ticket("kunshan", "social", day, &req("r1", "A"))
+            s.issue_ticket("kunshan", "social", day, &req("r1", "A"), &[])
                 .unwrap()
                 .unwrap(),
             a1,
             "{k}: a retry gets the same ticket"
         );
         assert_eq!(
-            s.issue_ticket("kunshan", "estate", day, &req("r3", "B"))
+            s.issue_ticket("kunshan", "estate", day, &req("r3", "B"), &[])
                 .unwrap()
                 .unwrap()
                 .number,
@@ -155,7 +113,7 @@ fn tickets_count_per_hall_service_and_day_and_settle_from_print_results() {
             "{k}"
         );
         assert_eq!(
-            s.issue_ticket("kunshan", "social", "2026-11-23", &req("r5", "A"))
+            s.issue_ticket("kunshan", "social", "2026-11-23", &req("r5", "A"), &[])
                 .unwrap()
                 .unwrap()
                 .number,
@@ -190,7 +148,7 @@ fn tickets_count_per_hall_service_and_day_and_settle_from_print_results() {
         // People ahead: earlier tickets of the service that day, void ones not counted.
         assert_eq!((a1.ahead, a2.ahead), (0, 1), "{k}");
         let a3 = s
-            .issue_ticket("kunshan", "social", day, &req("r6", "A"))
+            .issue_ticket("kunshan", "social", day, &req("r6", "A"), &[])
             .unwrap()
             .unwrap();
         assert_eq!((a3.number.as_str(), a3.ahead), ("A003", 1), "{k}");
@@ -243,7 +201,7 @@ fn an_appointment_checks_in_once_for_its_service_and_day() {
         };
         let day = "2026-11-22";
         let t = s
-            .issue_ticket("kunshan", "social", day, &req("a1", "YY20261122-0042"))
+            .issue_ticket("kunshan", "social", day, &req("a1", "YY20261122-0042"), &[])
             .unwrap()
             .unwrap();
         assert_eq!(t.appointment.as_deref(), Some("YY20261122-0042"), "{k}");
@@ -259,14 +217,14 @@ fn an_appointment_checks_in_once_for_its_service_and_day() {
         // The same request again (a lost answer) gets the same ticket; another request with
         // the same code is refused, naming the ticket.
         assert_eq!(
-            s.issue_ticket("kunshan", "social", day, &req("a1", "YY20261122-0042"))
+            s.issue_ticket("kunshan", "social", day, &req("a1", "YY20261122-0042"), &[])
                 .unwrap()
                 .unwrap(),
             t,
             "{k}"
         );
         assert_eq!(
-            s.issue_ticket("kunshan", "social", day, &req("a2", "YY20261122-0042"))
+            s.issue_ticket("kunshan", "social", day, &req("a2", "YY20261122-0042"), &[])
                 .unwrap()
                 .unwrap_err(),
             TicketRefusal::AppointmentUsed {
@@ -276,12 +234,12 @@ fn an_appointment_checks_in_once_for_its_service_and_day() {
             "{k}"
         );
         assert!(matches!(
-            s.issue_ticket("kunshan", "social", day, &req("a3", "YY20261123-0001"))
+            s.issue_ticket("kunshan", "social", day, &req("a3", "YY20261123-0001"), &[])
                 .unwrap(),
             Err(TicketRefusal::AppointmentElsewhere { .. })
         ));
         assert!(matches!(
-            s.issue_ticket("kunshan", "social", day, &req("a4", "YY20991231-9999"))
+            s.issue_ticket("kunshan", "social", day, &req("a4", "YY20991231-9999"), &[])
                 .unwrap(),
             Err(TicketRefusal::UnknownAppointment(_))
         ));
@@ -309,8 +267,9 @@ fn concurrent_ticket_requests_get_distinct_numbers() {
                                 prefix: "A".into(),
                                 appointment: None,
                                 holder: None,
+                                age: None,
                             };
-                            s.issue_ticket("kunshan", "social", "2026-11-22", &req)
+                            s.issue_ticket("kunshan", "social", "2026-11-22", &req, &[])
                                 .unwrap()
                                 .unwrap()
                                 .seq
@@ -570,7 +529,7 @@ fn a_centre_on_postgres_serves_http_and_takes_a_load() {
             .json()
             .await
             .unwrap();
-        assert_eq!((h.store.as_str(), h.schema_version), ("postgres", 7));
+        assert_eq!((h.store.as_str(), h.schema_version), ("postgres", 8));
         let plan = kiosk_central::loadgen::LoadPlan {
             devices: 4,
             events: 500,

@@ -1,0 +1,250 @@
+//! The hall queue on both stores: tickets issued and printed join the queue, many windows
+//! calling at once never get one ticket twice and take tickets in their order, a restart in
+//! the middle of a call loses nothing, and the feed and the statistics tell what happened.
+
+use kiosk_central::queue::{BuiltinQueue, QueueEngine, QueueRefusal, QueueRules};
+use kiosk_central::{SqliteStore, Store};
+use kiosk_protocol::queue::{QueueEventKind, QueueState, WindowCommand};
+use kiosk_protocol::wire::{IngestBatch, TicketRequest};
+use serde_json::json;
+
+mod common;
+use common::{envelope, pg};
+
+const HALL: &str = "kunshan";
+
+/// Both stores as targets that can be opened again (a restart).
+fn targets() -> (tempfile::TempDir, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = dir.path().join("c.db").display().to_string();
+    SqliteStore::open(std::path::Path::new(&sqlite)).unwrap();
+    (dir, vec![sqlite, pg().server.database().unwrap()])
+}
+
+/// Issues `n` tickets of `service` and settles them as printed through the journal, as a
+/// ticket machine does.
+fn printed_tickets(s: &Store, service: &str, prefix: &str, n: u32, first_seq: u64) -> Vec<String> {
+    let day = kiosk_central::queue::today();
+    let mut numbers = Vec::new();
+    let mut events = Vec::new();
+    for i in 0..n {
+        let req = TicketRequest {
+            device_id: "KSK-1".into(),
+            request_id: format!("{service}-{i}"),
+            prefix: prefix.into(),
+            appointment: None,
+            holder: None,
+            age: None,
+        };
+        let t = s
+            .issue_ticket(HALL, service, &day, &req, &[])
+            .unwrap()
+            .unwrap();
+        events.push(envelope(
+            "KSK-1",
+            first_seq + i as u64,
+            "output.result",
+            json!({"outcome": "printed", "ticket": {"hall": HALL, "service": service, "day": t.day, "number": t.number}}),
+        ));
+        numbers.push(t.number);
+    }
+    s.ingest("KSK-1", &IngestBatch { events }, "t").unwrap();
+    numbers
+}
+
+#[test]
+fn windows_calling_at_once_never_call_one_ticket_twice_and_keep_the_order() {
+    let (_d, targets) = targets();
+    for target in &targets {
+        let s = Store::open(target).unwrap();
+        let k = s.kind();
+        let q = BuiltinQueue::new(s.clone(), QueueRules::default());
+        const WINDOWS: usize = 8;
+        for w in 1..=WINDOWS {
+            q.set_window(HALL, &w.to_string(), &["social".into()])
+                .unwrap();
+            q.command(
+                HALL,
+                &w.to_string(),
+                &WindowCommand::Login {
+                    staff: format!("S{w:03}"),
+                },
+            )
+            .unwrap()
+            .unwrap();
+        }
+        let issued = printed_tickets(&s, "social", "A", 60, 1);
+        let windows: Vec<_> = (1..=WINDOWS)
+            .map(|w| {
+                let q = q.clone();
+                std::thread::spawn(move || {
+                    let w = w.to_string();
+                    let mut mine = Vec::new();
+                    loop {
+                        match q.command(HALL, &w, &WindowCommand::CallNext).unwrap() {
+                            Ok(o) => {
+                                mine.push(o.ticket.unwrap().number);
+                                q.command(HALL, &w, &WindowCommand::Finish)
+                                    .unwrap()
+                                    .unwrap();
+                            }
+                            Err(QueueRefusal::NobodyWaiting(_)) => return mine,
+                            Err(e) => panic!("window {w}: {e}"),
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut called: Vec<String> = windows
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        assert_eq!(called.len(), 60, "{k}: every ticket called once");
+        called.sort();
+        called.dedup();
+        assert_eq!(called, issued, "{k}: no ticket twice, none left out");
+        // The feed shows the calls in the order they were made: the order of arrival.
+        let feed = q.events_after(HALL, 0, 10_000).unwrap();
+        let calls: Vec<&str> = feed
+            .iter()
+            .filter(|e| e.kind == QueueEventKind::Called)
+            .filter_map(|e| e.number.as_deref())
+            .collect();
+        let mut in_order = calls.clone();
+        in_order.sort();
+        assert_eq!(calls, in_order, "{k}: called in arrival order");
+        for (i, e) in feed.iter().enumerate() {
+            assert_eq!(e.id, i as u64 + 1, "{k}: the feed has no gaps");
+        }
+        let stats = q
+            .stats(
+                HALL,
+                &kiosk_central::queue::today(),
+                &kiosk_central::queue::today(),
+            )
+            .unwrap();
+        assert_eq!(
+            (stats.total.issued, stats.total.calls, stats.total.served),
+            (60, 60, 60),
+            "{k}"
+        );
+        assert_eq!(
+            stats.by_window.values().map(|f| f.served).sum::<u32>(),
+            60,
+            "{k}"
+        );
+    }
+}
+
+#[test]
+fn a_restart_in_the_middle_of_a_call_loses_nothing() {
+    let (_d, targets) = targets();
+    for target in &targets {
+        let k;
+        {
+            let s = Store::open(target).unwrap();
+            k = s.kind();
+            let q = BuiltinQueue::new(s.clone(), QueueRules::default());
+            q.set_window(HALL, "3", &["social".into(), "estate".into()])
+                .unwrap();
+            q.command(
+                HALL,
+                "3",
+                &WindowCommand::Login {
+                    staff: "S003".into(),
+                },
+            )
+            .unwrap()
+            .unwrap();
+            printed_tickets(&s, "social", "A", 2, 1);
+            let o = q
+                .command(HALL, "3", &WindowCommand::CallNext)
+                .unwrap()
+                .unwrap();
+            assert_eq!(o.ticket.unwrap().number, "A001", "{k}");
+        }
+        // The centre comes back: the call stands, the recall counts on, the feed resumes.
+        let s = Store::open(target).unwrap();
+        let q = BuiltinQueue::new(s, QueueRules::default());
+        let board = q.board(HALL).unwrap();
+        let w3 = board.windows.iter().find(|w| w.window == "3").unwrap();
+        assert_eq!(w3.current.as_deref(), Some("A001"), "{k}");
+        assert_eq!(board.waiting.get("social"), Some(&1), "{k}");
+        assert_eq!(board.recent.len(), 1, "{k}");
+        let seen = board.last_event;
+        let o = q
+            .command(HALL, "3", &WindowCommand::Recall)
+            .unwrap()
+            .unwrap();
+        let t = o.ticket.unwrap();
+        assert_eq!(
+            (t.number.as_str(), t.calls, t.state),
+            ("A001", 2, QueueState::Called),
+            "{k}"
+        );
+        let news = q.events_after(HALL, seen, 100).unwrap();
+        assert_eq!(news.len(), 1, "{k}");
+        assert_eq!(
+            (news[0].kind, news[0].calls),
+            (QueueEventKind::Called, 2),
+            "{k}"
+        );
+        // A recall moves the ticket up the board, never twice on it.
+        assert_eq!(q.board(HALL).unwrap().recent.len(), 1, "{k}");
+    }
+}
+
+#[test]
+fn a_failed_print_never_joins_the_queue_and_display_tokens_open_one_hall() {
+    let (_d, targets) = targets();
+    for target in &targets {
+        let s = Store::open(target).unwrap();
+        let k = s.kind();
+        let q = BuiltinQueue::new(s.clone(), QueueRules::default());
+        q.set_window(HALL, "1", &["social".into()]).unwrap();
+        q.command(HALL, "1", &WindowCommand::Login { staff: "S1".into() })
+            .unwrap()
+            .unwrap();
+        let day = kiosk_central::queue::today();
+        let req = TicketRequest {
+            device_id: "KSK-1".into(),
+            request_id: "lost".into(),
+            prefix: "A".into(),
+            appointment: None,
+            holder: None,
+            age: None,
+        };
+        let t = s
+            .issue_ticket(HALL, "social", &day, &req, &[])
+            .unwrap()
+            .unwrap();
+        let failed = envelope(
+            "KSK-1",
+            1,
+            "output.result",
+            json!({"outcome": "failed", "ticket": {"hall": HALL, "service": "social", "day": day, "number": t.number}}),
+        );
+        s.ingest(
+            "KSK-1",
+            &IngestBatch {
+                events: vec![failed],
+            },
+            "t",
+        )
+        .unwrap();
+        assert!(
+            matches!(
+                q.command(HALL, "1", &WindowCommand::CallNext).unwrap(),
+                Err(QueueRefusal::NobodyWaiting(_))
+            ),
+            "{k}"
+        );
+        let token = s.create_display_token(HALL).unwrap();
+        assert!(s.display_token_allows(HALL, &token).unwrap(), "{k}");
+        assert!(
+            !s.display_token_allows("other-hall", &token).unwrap(),
+            "{k}"
+        );
+        assert!(!s.display_token_allows(HALL, "guess").unwrap(), "{k}");
+    }
+}

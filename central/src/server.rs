@@ -29,6 +29,24 @@ pub struct AppState {
     pub queue: std::sync::Arc<dyn crate::queue::QueueEngine>,
     /// Woken after every queue change, so the feeds send it at once.
     pub queue_news: std::sync::Arc<tokio::sync::Notify>,
+    /// Set when the centre stops: long-lived answers (the queue feed) end so the graceful
+    /// shutdown does not wait for the hall's displays to hang up.
+    pub closing: tokio::sync::watch::Sender<bool>,
+}
+
+impl AppState {
+    pub fn new(store: Store, options: CentreOptions) -> AppState {
+        AppState {
+            queue: std::sync::Arc::new(crate::queue::BuiltinQueue::new(
+                store.clone(),
+                options.queue,
+            )),
+            queue_news: Default::default(),
+            closing: tokio::sync::watch::Sender::new(false),
+            store,
+            options,
+        }
+    }
 }
 
 /// How strict a centre is with terminals.
@@ -50,16 +68,10 @@ pub fn router(store: impl Into<Store>) -> Router {
 }
 
 pub fn router_with(store: impl Into<Store>, options: CentreOptions) -> Router {
-    let store: Store = store.into();
-    let state = AppState {
-        queue: std::sync::Arc::new(crate::queue::BuiltinQueue::new(
-            store.clone(),
-            options.queue,
-        )),
-        queue_news: Default::default(),
-        store,
-        options,
-    };
+    router_for(AppState::new(store.into(), options))
+}
+
+pub fn router_for(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/api/v1/devices/{device_id}/events", post(ingest))
@@ -805,11 +817,14 @@ impl CentreHandle {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
-        let app = router_with(store, options);
+        let state = AppState::new(store.into(), options);
+        let closing = state.closing.clone();
+        let app = router_for(state);
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
-                .with_graceful_shutdown(async {
+                .with_graceful_shutdown(async move {
                     let _ = rx.await;
+                    closing.send_replace(true);
                 })
                 .await
         });
@@ -833,7 +848,9 @@ impl CentreHandle {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
-        let app = router_with(store, options);
+        let state = AppState::new(store.into(), options);
+        let closing = state.closing.clone();
+        let app = router_for(state);
         let handle = axum_server::Handle::new();
         let server = axum_server::from_tcp_rustls(
             listener,
@@ -843,6 +860,7 @@ impl CentreHandle {
         let task = tokio::spawn(async move {
             tokio::spawn(async move {
                 let _ = rx.await;
+                closing.send_replace(true);
                 handle.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
             });
             server.serve(app.into_make_service()).await

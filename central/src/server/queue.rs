@@ -174,8 +174,10 @@ pub(super) async fn feed(
         hall: String,
         after: u64,
         ready: std::collections::VecDeque<kiosk_protocol::queue::QueueEvent>,
+        closing: tokio::sync::watch::Receiver<bool>,
     }
     let start = Follow {
+        closing: state.closing.subscribe(),
         state,
         hall,
         after,
@@ -183,6 +185,9 @@ pub(super) async fn feed(
     };
     let stream = futures_util::stream::unfold(start, |mut f| async move {
         loop {
+            if *f.closing.borrow() {
+                return None;
+            }
             if let Some(e) = f.ready.pop_front() {
                 f.after = e.id;
                 let data = serde_json::to_string(&e).unwrap_or_default();
@@ -200,7 +205,11 @@ pub(super) async fn feed(
             match store_call(move || queue.events_after(&h, after, PAGE)).await {
                 Ok(page) if !page.is_empty() => f.ready.extend(page),
                 _ => {
-                    let _ = tokio::time::timeout(FEED_POLL, woken).await;
+                    let mut closing = f.closing.clone();
+                    tokio::select! {
+                        _ = tokio::time::timeout(FEED_POLL, woken) => {}
+                        _ = closing.changed() => {}
+                    }
                 }
             }
         }

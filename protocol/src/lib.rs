@@ -4,9 +4,9 @@
 
 pub mod cases;
 pub mod documents;
-pub mod queue;
 pub mod events;
 pub mod openapi;
+pub mod queue;
 pub mod signing;
 pub mod wire;
 

@@ -68,6 +68,34 @@ pub fn document() -> Value {
     );
     schemas.insert("Ticket".into(), schema::<Ticket>(&mut defs));
     schemas.insert(
+        "WindowSetup".into(),
+        schema::<crate::queue::WindowSetup>(&mut defs),
+    );
+    schemas.insert(
+        "QueueWindow".into(),
+        schema::<crate::queue::QueueWindow>(&mut defs),
+    );
+    schemas.insert(
+        "WindowCommand".into(),
+        schema::<crate::queue::WindowCommand>(&mut defs),
+    );
+    schemas.insert(
+        "WindowOutcome".into(),
+        schema::<crate::queue::WindowOutcome>(&mut defs),
+    );
+    schemas.insert(
+        "HallBoard".into(),
+        schema::<crate::queue::HallBoard>(&mut defs),
+    );
+    schemas.insert(
+        "QueueEvents".into(),
+        schema::<Vec<crate::queue::QueueEvent>>(&mut defs),
+    );
+    schemas.insert(
+        "QueueStats".into(),
+        schema::<crate::queue::QueueStats>(&mut defs),
+    );
+    schemas.insert(
         "CaseSubmission".into(),
         schema::<crate::cases::CaseSubmission>(&mut defs),
     );
@@ -141,6 +169,11 @@ pub fn document() -> Value {
     // Every error answer is a JSON object with an `error` message, a stable `reason` where a
     // terminal acts on which refusal it was, and `received` for resumable uploads.
     let e = |what: &str| json!({ "description": what, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ApiError" } } } });
+    // Hall, window and service names: 1 to `max` printable characters.
+    let name = |n: &str, max: u32| json!({ "name": n, "in": "path", "required": true, "schema": { "type": "string", "minLength": 1, "maxLength": max, "pattern": crate::queue::NAME_PATTERN } });
+    let token = json!({ "name": "token", "in": "query", "required": false, "schema": { "type": "string" },
+                        "description": "The hall's display token (`kiosk-central queue display-token`); without the right one the answer is 403." });
+    let refused_token = e("No display token, or one not made for this hall (reasons `token-missing`, `token-refused`)");
     let bad = e("The request does not parse (body, path or query) or breaks a rule of this schema");
     let unsigned = e("The terminal is enrolled and the request is not signed by its key, or the centre serves enrolled terminals only");
     let busy = e("The store cannot be reached; try again");
@@ -234,6 +267,59 @@ pub fn document() -> Value {
                 "responses": {
                     "200": ok("The ticket", "Ticket"),
                     "404": e("No such ticket"), "503": busy
+                }
+            }},
+            "/api/v1/halls/{hall}/queue/windows/{window}": { "put": {
+                "summary": "Set up a window of the hall's queue, or change the services it calls from",
+                "parameters": [name("hall", 64), name("window", 16)],
+                "requestBody": json_body("WindowSetup"),
+                "responses": {
+                    "200": ok("The window", "QueueWindow"),
+                    "400": bad, "413": e("The body is over 32 MiB"), "503": busy
+                }
+            }},
+            "/api/v1/halls/{hall}/queue/windows/{window}/commands": { "post": {
+                "summary": "A window unit's command: log in or out, call next, recall, start, finish, no-show, hold, call a held ticket, transfer, pause, resume — one transaction each",
+                "parameters": [name("hall", 64), name("window", 16)],
+                "requestBody": json_body("WindowCommand"),
+                "responses": {
+                    "200": ok("The window and its ticket after the command, with the tickets it may call", "WindowOutcome"),
+                    "400": bad, "401": unsigned,
+                    "404": e("No such window in this hall (reason `unknown-window`)"),
+                    "409": e("Refused as things stand: `not-logged-in`, `paused`, `busy` (a ticket is out), `no-ticket`, `nobody-waiting`, `not-held`, `wrong-state`, `unknown-service`, `staff-elsewhere`"),
+                    "413": e("The body is over 32 MiB"),
+                    "503": busy
+                }
+            }},
+            "/api/v1/halls/{hall}/queue/board": { "get": {
+                "summary": "The hall now, for its display and windows: windows, waiting per service, the last calls (a recall moves a ticket up, never doubles it), and the feed position",
+                "parameters": [name("hall", 64), token],
+                "responses": {
+                    "200": ok("The board", "HallBoard"),
+                    "400": bad, "403": refused_token, "503": busy
+                }
+            }},
+            "/api/v1/halls/{hall}/queue/events": { "get": {
+                "summary": "The queue feed after event `after`, oldest first, at most 200. The same events stream as server-sent events from `/api/v1/halls/{hall}/queue/feed` (resuming from `Last-Event-ID`)",
+                "parameters": [
+                    name("hall", 64), token,
+                    { "name": "after", "in": "query", "required": false, "schema": { "type": "integer", "format": "int64", "minimum": 0, "maximum": i64::MAX } }
+                ],
+                "responses": {
+                    "200": ok("The events", "QueueEvents"),
+                    "400": bad, "403": refused_token, "503": busy
+                }
+            }},
+            "/api/v1/halls/{hall}/queue/stats": { "get": {
+                "summary": "Queue statistics from the tickets' timelines for the days `from` to `to` (CST; today when left out): in total and per window, service, hour and day",
+                "parameters": [
+                    name("hall", 64),
+                    { "name": "from", "in": "query", "required": false, "schema": { "type": "string", "format": "date" } },
+                    { "name": "to", "in": "query", "required": false, "schema": { "type": "string", "format": "date" } }
+                ],
+                "responses": {
+                    "200": ok("The figures", "QueueStats"),
+                    "400": bad, "503": busy
                 }
             }},
             "/api/v1/halls/{hall}/appointments": { "post": {

@@ -6,6 +6,28 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// What a hall, window, service, staff or ticket name may hold: no ASCII control characters.
+pub const NAME_PATTERN: &str = r"^[^\x00-\x1f\x7f]+$";
+
+/// Whether `v` is a name of 1 to `max` printable characters (see `NAME_PATTERN`).
+pub fn is_name(v: &str, max: usize) -> bool {
+    !v.is_empty() && v.chars().count() <= max && !v.chars().any(|c| c.is_ascii_control())
+}
+
+/// A window's setup: the services it calls from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSetup {
+    #[schemars(
+        length(max = 50),
+        inner(
+            length(min = 1, max = 64),
+            regex(pattern = r"^[^\x00-\x1f\x7f]+$")
+        )
+    )]
+    pub services: Vec<String>,
+}
+
 /// Where a ticket stands. `Issued` waits for its print to settle (a ticket whose print failed
 /// is `Cancelled`); `Called` counts its calls; `Hold` is set aside by the clerk (a missing
 /// paper) and called again by hand.
@@ -142,7 +164,10 @@ pub struct QueueWindow {
 pub enum WindowCommand {
     /// A clerk sits down (the window unit has checked their credential).
     Login {
-        #[schemars(length(min = 1, max = 32))]
+        #[schemars(
+            length(min = 1, max = 32),
+            regex(pattern = r"^[^\x00-\x1f\x7f]+$")
+        )]
         staff: String,
     },
     Logout,
@@ -150,7 +175,10 @@ pub enum WindowCommand {
     CallNext,
     /// Calls a ticket on hold at this window again.
     CallHeld {
-        #[schemars(length(min = 1, max = 16))]
+        #[schemars(
+            length(min = 1, max = 16),
+            regex(pattern = r"^[^\x00-\x1f\x7f]+$")
+        )]
         number: String,
     },
     /// Calls the current ticket again; past the hall's limit it becomes a no-show.
@@ -164,10 +192,16 @@ pub enum WindowCommand {
     /// Sends the current ticket to another service or window; it keeps its arrival time.
     Transfer {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schemars(length(min = 1, max = 64))]
+        #[schemars(
+            length(min = 1, max = 64),
+            regex(pattern = r"^[^\x00-\x1f\x7f]+$")
+        )]
         service: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schemars(length(min = 1, max = 16))]
+        #[schemars(
+            length(min = 1, max = 16),
+            regex(pattern = r"^[^\x00-\x1f\x7f]+$")
+        )]
         window: Option<String>,
     },
     Pause,

@@ -153,7 +153,7 @@ fn only_enrolled_terminals_with_signed_requests_are_served() {
         prefix: "A".into(),
         appointment: None,
         holder: None,
-age: None,
+        age: None,
     };
     let e = tokio
         .block_on(unsigned.issue_ticket("kunshan", "social", &req))

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kiosk_protocol::queue::WindowCommand;
+use kiosk_protocol::queue::{WindowCommand, WindowSetup};
 use serde::Deserialize;
 
 use super::{body, store_call, ApiError, AppState, JsonBody};
@@ -31,7 +31,7 @@ fn refused(r: QueueRefusal) -> ApiError {
 }
 
 fn name(what: &str, v: &str, max: usize) -> Result<(), ApiError> {
-    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
+    if !kiosk_protocol::queue::is_name(v, max) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             format!("{what} is 1 to {max} printable characters"),
@@ -70,11 +70,6 @@ pub(super) async fn command(
     }
 }
 
-#[derive(Deserialize)]
-pub(super) struct WindowSetup {
-    services: Vec<String>,
-}
-
 pub(super) async fn set_window(
     State(state): State<AppState>,
     Path((hall, window)): Path<(String, String)>,
@@ -83,6 +78,12 @@ pub(super) async fn set_window(
     let setup = body(b)?;
     name("the hall", &hall, 64)?;
     name("the window", &window, 16)?;
+    if setup.services.len() > 50 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "a window serves at most 50 services",
+        ));
+    }
     for s in &setup.services {
         name("a service", s, 64)?;
     }
@@ -238,10 +239,11 @@ pub(super) async fn stats(
     let today = crate::queue::today();
     let from = q.from.unwrap_or_else(|| today.clone());
     let to = q.to.unwrap_or(today);
-    if !is_day(&from) || !is_day(&to) || from > to {
+    // A range that ends before it starts simply holds no tickets.
+    if !is_day(&from) || !is_day(&to) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "from and to are days (YYYY-MM-DD), from not after to",
+            "from and to are days (YYYY-MM-DD)",
         ));
     }
     let queue = state.queue.clone();

@@ -314,7 +314,7 @@ impl OutputDesk {
             prefix: prefix.to_string(),
             appointment: None,
             holder: None,
-age: None,
+            age: None,
         };
         let ticket = self.number_ticket(order.hall, order.service, &req)?;
         let record = self.print_ticket(printer, &ticket, order)?;

@@ -14,8 +14,12 @@ packages=(
   postgresql
   python3-venv
   espeak-ng sox alsa-utils
+  chromium nodejs
   librime-dev rime-prelude rime-essay rime-data-luna-pinyin libopencc-data
 )
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -26,8 +30,6 @@ done
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
@@ -61,4 +63,24 @@ pinned_venv schemathesis-4.32.5 "$(dirname "$0")/schemathesis-requirements.txt"
 # Other vendors' host libraries (pyfingerprint) talk to `kiosk simulate` in
 # kiosk-app/tests/vendor_hosts.rs.
 pinned_venv vendor-hosts-1 "$(dirname "$0")/vendor-hosts-requirements.txt"
+# Browser tests drive Debian's Chromium with playwright-core (never a browser of its own),
+# pinned by scripts/browser-tests/package-lock.json; the same stamp rule as the venvs.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing npm"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends npm
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "setup: Node.js $node_major is too old for playwright-core (it needs 20 or newer)" >&2
+  exit 1
+fi
+browser_tests="${XDG_CACHE_HOME:-$HOME/.cache}/hallkit/browser-tests-1"
+if ! cmp -s "$(dirname "$0")/browser-tests/package-lock.json" "$browser_tests/installed-lock.json"; then
+  echo "setup: installing playwright-core into $browser_tests"
+  rm -rf "$browser_tests"
+  mkdir -p "$browser_tests"
+  cp "$(dirname "$0")/browser-tests/package.json" "$(dirname "$0")/browser-tests/package-lock.json" "$browser_tests/"
+  (cd "$browser_tests" && npm ci --no-audit --no-fund --silent)
+  cp "$(dirname "$0")/browser-tests/package-lock.json" "$browser_tests/installed-lock.json"
+fi
 echo "setup: system packages, Rust toolchain ($(cargo --version)), schemathesis and vendor host libraries present"

@@ -9,7 +9,7 @@ use kiosk_protocol::wire::{IngestBatch, TicketRequest};
 use serde_json::json;
 
 mod common;
-use common::{envelope, pg};
+use common::{envelope, pg, printed_tickets};
 
 const HALL: &str = "kunshan";
 
@@ -19,37 +19,6 @@ fn targets() -> (tempfile::TempDir, Vec<String>) {
     let sqlite = dir.path().join("c.db").display().to_string();
     SqliteStore::open(std::path::Path::new(&sqlite)).unwrap();
     (dir, vec![sqlite, pg().server.database().unwrap()])
-}
-
-/// Issues `n` tickets of `service` and settles them as printed through the journal, as a
-/// ticket machine does.
-fn printed_tickets(s: &Store, service: &str, prefix: &str, n: u32, first_seq: u64) -> Vec<String> {
-    let day = kiosk_central::queue::today();
-    let mut numbers = Vec::new();
-    let mut events = Vec::new();
-    for i in 0..n {
-        let req = TicketRequest {
-            device_id: "KSK-1".into(),
-            request_id: format!("{service}-{i}"),
-            prefix: prefix.into(),
-            appointment: None,
-            holder: None,
-            age: None,
-        };
-        let t = s
-            .issue_ticket(HALL, service, &day, &req, &[])
-            .unwrap()
-            .unwrap();
-        events.push(envelope(
-            "KSK-1",
-            first_seq + i as u64,
-            "output.result",
-            json!({"outcome": "printed", "ticket": {"hall": HALL, "service": service, "day": t.day, "number": t.number}}),
-        ));
-        numbers.push(t.number);
-    }
-    s.ingest("KSK-1", &IngestBatch { events }, "t").unwrap();
-    numbers
 }
 
 #[test]
@@ -73,7 +42,7 @@ fn windows_calling_at_once_never_call_one_ticket_twice_and_keep_the_order() {
             .unwrap()
             .unwrap();
         }
-        let issued = printed_tickets(&s, "social", "A", 60, 1);
+        let issued = printed_tickets(&s, HALL, "social", "A", 60, 1);
         let windows: Vec<_> = (1..=WINDOWS)
             .map(|w| {
                 let q = q.clone();
@@ -156,7 +125,7 @@ fn a_restart_in_the_middle_of_a_call_loses_nothing() {
             )
             .unwrap()
             .unwrap();
-            printed_tickets(&s, "social", "A", 2, 1);
+            printed_tickets(&s, HALL, "social", "A", 2, 1);
             let o = q
                 .command(HALL, "3", &WindowCommand::CallNext)
                 .unwrap()

@@ -232,6 +232,8 @@ pub struct QueueEvent {
 #[serde(rename_all = "kebab-case")]
 pub enum QueueEventKind {
     Issued,
+    /// Its print settled: the ticket is in the queue.
+    Waiting,
     Called,
     Serving,
     Finished,
@@ -264,10 +266,25 @@ pub struct HallBoard {
     pub windows: Vec<QueueWindow>,
     /// Tickets waiting per service.
     pub waiting: std::collections::BTreeMap<String, u32>,
+    /// What the services are called, from the hall's published catalogue (its queue groups).
+    #[serde(default)]
+    pub services: std::collections::BTreeMap<String, ServiceLabel>,
     /// The last calls, newest first, one per ticket (a recall moves it up, never doubles it).
     pub recent: Vec<QueueEvent>,
     /// The feed position this board reflects: follow the feed from here.
     pub last_event: u64,
+}
+
+/// A service's name on the hall display.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceLabel {
+    pub name: String,
+    #[serde(default)]
+    pub name_en: String,
+    /// The ticket letter (`A`).
+    #[serde(default)]
+    pub prefix: String,
 }
 
 /// Figures over a stretch of tickets, from their timelines.

@@ -152,6 +152,8 @@ impl HallQueue {
         }
         if printed {
             self.move_to(number, QueueState::Waiting, None, None, now);
+            let t = self.tickets[number].clone();
+            self.event(now, QueueEventKind::Waiting, Some(&t), "");
         } else {
             self.move_to(number, QueueState::Cancelled, None, None, now);
             let t = self.tickets[number].clone();

@@ -216,11 +216,19 @@ impl QueueEngine for BuiltinQueue {
             }
             before = from;
         }
+        let catalogue = self.store.latest_document(
+            kiosk_protocol::signing::DocumentKind::Catalogue,
+            "hall-display",
+            0,
+        )?;
         Ok(HallBoard {
             hall: hall.to_string(),
             day,
             windows: q.windows.values().cloned().collect(),
             waiting: q.waiting_by_service(),
+            services: catalogue
+                .map(|d| service_labels(hall, &d.body))
+                .unwrap_or_default(),
             recent,
             last_event,
         })
@@ -291,4 +299,34 @@ pub fn new_display_token() -> String {
 pub fn token_hash(token: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// The queue groups of a published catalogue, when it is this hall's: what the display calls
+/// each service. A catalogue it cannot read names nothing (the display shows the service ids).
+pub fn service_labels(
+    hall: &str,
+    catalogue: &serde_json::Value,
+) -> std::collections::BTreeMap<String, kiosk_protocol::queue::ServiceLabel> {
+    let mut m = std::collections::BTreeMap::new();
+    if catalogue["hall"]["id"].as_str() != Some(hall) {
+        return m;
+    }
+    for g in catalogue["queue"]["groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let text = |v: &serde_json::Value, lang: &str| v[lang].as_str().unwrap_or("").to_string();
+        if let Some(id) = g["id"].as_str() {
+            m.insert(
+                id.to_string(),
+                kiosk_protocol::queue::ServiceLabel {
+                    name: text(&g["name"], "zh-CN"),
+                    name_en: text(&g["name"], "en"),
+                    prefix: g["prefix"].as_str().unwrap_or("").to_string(),
+                },
+            );
+        }
+    }
+    m
 }

@@ -250,3 +250,30 @@ pub(super) async fn stats(
     let s = store_call(move || queue.stats(&hall, &from, &to)).await?;
     Ok(Json(s).into_response())
 }
+
+/// The hall display page (for the hall TV's browser): it needs the hall's display token, and
+/// uses it for the board and the feed.
+pub(super) async fn display_page(
+    State(state): State<AppState>,
+    Path(hall): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    let html = [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")];
+    if !kiosk_protocol::queue::is_name(&hall, 64) {
+        return (StatusCode::BAD_REQUEST, html, "<p>No such hall.</p>").into_response();
+    }
+    match allowed(&state, &hall, q.token).await {
+        Ok(()) => (
+            html,
+            [(axum::http::header::CACHE_CONTROL, "no-store")],
+            include_str!("../../assets/display.html"),
+        )
+            .into_response(),
+        Err(e) => (
+            e.code,
+            html,
+            "<!doctype html><meta charset=utf-8><p>此显示屏未获授权 — this display needs the hall's display token (kiosk-central queue display-token).</p>",
+        )
+            .into_response(),
+    }
+}

@@ -5,7 +5,8 @@ use std::sync::OnceLock;
 
 use kiosk_central::pgserver::PgServer;
 use kiosk_central::{SqliteStore, Store};
-use kiosk_protocol::wire::{payload_sha256, EventEnvelope};
+use kiosk_protocol::wire::{payload_sha256, EventEnvelope, IngestBatch, TicketRequest};
+use serde_json::json;
 
 pub struct Pg {
     pub server: PgServer,
@@ -46,4 +47,43 @@ pub fn envelope(device: &str, seq: u64, kind: &str, payload: serde_json::Value) 
         payload_sha256: payload_sha256(&payload),
         payload,
     }
+}
+
+#[allow(dead_code)] // not every test binary issues tickets
+/// Issues `n` tickets of `service` and settles them as printed through the journal, as a
+/// ticket machine does.
+pub fn printed_tickets(
+    s: &Store,
+    hall: &str,
+    service: &str,
+    prefix: &str,
+    n: u32,
+    first_seq: u64,
+) -> Vec<String> {
+    let day = kiosk_central::queue::today();
+    let mut numbers = Vec::new();
+    let mut events = Vec::new();
+    for i in 0..n {
+        let req = TicketRequest {
+            device_id: "KSK-1".into(),
+            request_id: format!("{service}-{i}"),
+            prefix: prefix.into(),
+            appointment: None,
+            holder: None,
+            age: None,
+        };
+        let t = s
+            .issue_ticket(hall, service, &day, &req, &[])
+            .unwrap()
+            .unwrap();
+        events.push(envelope(
+            "KSK-1",
+            first_seq + i as u64,
+            "output.result",
+            json!({"outcome": "printed", "ticket": {"hall": hall, "service": service, "day": t.day, "number": t.number}}),
+        ));
+        numbers.push(t.number);
+    }
+    s.ingest("KSK-1", &IngestBatch { events }, "t").unwrap();
+    numbers
 }

@@ -1,6 +1,7 @@
 //! The thin central service the terminals sync with. It runs on its own (`kiosk-central serve`)
 //! or embedded in a terminal's runtime on loopback when no remote centre is configured.
 
+pub mod announce;
 pub mod backend;
 pub mod cases;
 pub mod documents;

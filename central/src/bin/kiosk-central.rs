@@ -131,6 +131,24 @@ enum Command {
         #[arg(long)]
         to: Option<String>,
     },
+    /// Voice announcements for the hall: follows the queue and, for each call and recall,
+    /// plays a chime and 「请 A 零 二 三 号，到 三 号窗口办理」 (espeak-ng, Mandarin), one after
+    /// another, until SIGTERM or Ctrl-C.
+    Announce {
+        #[arg(long, default_value = "http://127.0.0.1:8640")]
+        url: String,
+        #[arg(long)]
+        hall: String,
+        /// The hall's display token (`queue display-token`).
+        #[arg(long, env = "HALLKIT_DISPLAY_TOKEN", hide_env_values = true)]
+        token: String,
+        /// The command that plays a WAV file.
+        #[arg(long, default_value = "aplay -q")]
+        player: String,
+        /// Write the announcements as numbered WAV files here instead of playing them.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Make the hall's CA and a server certificate for the centre: `ca.pem` is what terminals
     /// pin (`[centre] ca_cert`), `server.pem`/`server.key` what `serve --tls-…` uses.
     TlsInit {
@@ -456,6 +474,52 @@ async fn main() -> anyhow::Result<()> {
             .await?
             .with_context(|| format!("statistics from {shown}"))?;
             println!("{}", serde_json::to_string_pretty(&stats)?);
+            Ok(())
+        }
+        Command::Announce {
+            url,
+            hall,
+            token,
+            player,
+            out,
+        } => {
+            use kiosk_central::announce::{follow, Announcer, Follow, Sink};
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flag = stop.clone();
+            tokio::spawn(async move {
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                Ok::<_, std::io::Error>(())
+            });
+            let said = tokio::task::spawn_blocking(move || {
+                let work =
+                    std::env::temp_dir().join(format!("hallkit-announce-{}", std::process::id()));
+                let sink = match out {
+                    Some(dir) => Sink::Files(dir),
+                    None => Sink::Play { player },
+                };
+                let mut announcer = Announcer::new(sink, &work)?;
+                let said = follow(
+                    url.trim_end_matches('/'),
+                    &hall,
+                    &token,
+                    &mut announcer,
+                    Follow {
+                        after: None,
+                        limit: None,
+                        stop: &|| stop.load(std::sync::atomic::Ordering::Relaxed),
+                    },
+                );
+                let _ = std::fs::remove_dir_all(&work);
+                said
+            })
+            .await??;
+            println!("{said} calls announced");
             Ok(())
         }
         Command::TlsInit { dir, hall, hosts } => {

@@ -117,6 +117,15 @@ impl Store {
     ) -> Result<Result<Ticket, TicketRefusal>, StoreError> {
         each!(self.issue_ticket(hall, service, day, req, priority))
     }
+    pub fn reserve_block(
+        &self,
+        hall: &str,
+        service: &str,
+        day: &str,
+        req: &kiosk_protocol::wire::NumberBlockRequest,
+    ) -> Result<kiosk_protocol::wire::NumberBlock, StoreError> {
+        each!(self.reserve_block(hall, service, day, req))
+    }
     pub fn create_display_token(&self, hall: &str) -> Result<String, StoreError> {
         each!(self.create_display_token(hall))
     }

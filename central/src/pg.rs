@@ -15,6 +15,7 @@ use kiosk_protocol::wire::{
 };
 use postgres::{Client, NoTls, Row};
 
+mod blocks;
 mod cases;
 mod documents;
 pub(crate) mod queue;
@@ -220,6 +221,16 @@ const MIGRATIONS: &[&str] = &[
         token_sha256 TEXT PRIMARY KEY,
         hall         TEXT NOT NULL,
         created_at   TEXT NOT NULL
+    );
+    CREATE TABLE number_blocks (
+        hall       TEXT NOT NULL,
+        service    TEXT NOT NULL,
+        day        TEXT NOT NULL,
+        first      INTEGER NOT NULL,
+        last       INTEGER NOT NULL,
+        device_id  TEXT NOT NULL,
+        request_id TEXT NOT NULL UNIQUE,
+        PRIMARY KEY (hall, service, day, first)
     );",
 ];
 
@@ -368,6 +379,9 @@ impl PgStore {
                 }
                 if let Some(print) = crate::documents::print_in(e) {
                     documents::count_print_in(&mut tx, &print, now)?;
+                }
+                if let Some(t) = crate::queue::offline_ticket_in(e) {
+                    blocks::offline_ticket_in(&mut tx, device_id, &t)?;
                 }
                 if e.kind == "output.result" {
                     if let Some(t) = ticket_settlement(&e.payload) {
@@ -542,12 +556,7 @@ impl PgStore {
                 return Ok(Err(refusal));
             }
         }
-        let seq: i32 = tx
-            .query_one(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM tickets WHERE hall = $1 AND service = $2 AND day = $3",
-                &[&hall, &service, &day],
-            )?
-            .get(0);
+        let seq = blocks::next_seq_in(&mut tx, hall, service, day)?;
         let number = ticket_number(&req.prefix, seq as u32);
         tx.execute(
             "INSERT INTO tickets (hall, service, day, seq, number, device_id, request_id, appointment, holder) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -987,6 +996,7 @@ fn ticket_row(r: &Row) -> Ticket {
         state: TicketState::parse(&r.get::<_, String>(5)),
         appointment: r.get(6),
         ahead: u32::try_from(r.get::<_, i64>(7)).unwrap_or(u32::MAX),
+        offline: false,
     }
 }
 

@@ -97,6 +97,10 @@ pub fn router_for(state: AppState) -> Router {
             post(ticket),
         )
         .route(
+            "/api/v1/halls/{hall}/services/{service}/blocks",
+            post(queue::reserve_block),
+        )
+        .route(
             "/api/v1/halls/{hall}/services/{service}/tickets/{day}/{number}",
             get(ticket_state),
         )
@@ -264,6 +268,7 @@ fn terminal_route(method: &axum::http::Method, path: &str) -> bool {
         && (path.starts_with("/api/v1/seal-authorisations")
             || (path.starts_with("/api/v1/halls/") && path.ends_with("/tickets"))
             || (path.starts_with("/api/v1/halls/") && path.ends_with("/commands"))
+            || (path.starts_with("/api/v1/halls/") && path.ends_with("/blocks"))
             || path == "/api/v1/cases"
             || path == "/api/v1/cases/lookup"
             || path == "/api/v1/proofs"))

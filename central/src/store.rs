@@ -13,6 +13,7 @@ use kiosk_protocol::wire::{
 use kiosk_protocol::wire::{Appointment, AppointmentRequest};
 use rusqlite::{params, Connection, OptionalExtension};
 
+mod blocks;
 mod cases;
 mod documents;
 pub(crate) mod queue;
@@ -419,6 +420,7 @@ fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Ticket> {
         state: TicketState::parse(&r.get::<_, String>(5)?),
         appointment: r.get(6)?,
         ahead: u32::try_from(r.get::<_, i64>(7)?).unwrap_or(u32::MAX),
+        offline: false,
     })
 }
 
@@ -644,6 +646,16 @@ const MIGRATIONS: &[&str] = &[
         token_sha256 TEXT PRIMARY KEY,
         hall         TEXT NOT NULL,
         created_at   TEXT NOT NULL
+    );
+    CREATE TABLE number_blocks (
+        hall       TEXT NOT NULL,
+        service    TEXT NOT NULL,
+        day        TEXT NOT NULL,
+        first      INTEGER NOT NULL,
+        last       INTEGER NOT NULL,
+        device_id  TEXT NOT NULL,
+        request_id TEXT NOT NULL UNIQUE,
+        PRIMARY KEY (hall, service, day, first)
     );",
 ];
 
@@ -846,6 +858,9 @@ impl SqliteStore {
                         ],
                     )?;
                     result.accepted.push(e.seq);
+                    if let Some(t) = crate::queue::offline_ticket_in(e) {
+                        blocks::offline_ticket_in(&tx, device_id, &t)?;
+                    }
                     if e.kind == "output.result" {
                         apply_ticket_result(&tx, &e.payload)?;
                     }
@@ -1067,11 +1082,7 @@ impl SqliteStore {
                 return Ok(Err(refusal));
             }
         }
-        let seq: i64 = tx.query_row(
-            "SELECT COALESCE(MAX(seq), 0) + 1 FROM tickets WHERE hall = ?1 AND service = ?2 AND day = ?3",
-            params![hall, service, day],
-            |r| r.get(0),
-        )?;
+        let seq = blocks::next_seq_in(&tx, hall, service, day)?;
         let number = ticket_number(&req.prefix, seq as u32);
         tx.execute(
             "INSERT INTO tickets (hall, service, day, seq, number, device_id, request_id, appointment, holder) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",

@@ -217,3 +217,106 @@ fn a_failed_print_never_joins_the_queue_and_display_tokens_open_one_hall() {
         assert!(!s.display_token_allows(HALL, "guess").unwrap(), "{k}");
     }
 }
+
+#[test]
+fn offline_tickets_from_a_reserved_block_join_in_arrival_order_and_never_repeat_a_number() {
+    use kiosk_protocol::wire::NumberBlockRequest;
+    let (_d, targets) = targets();
+    for target in &targets {
+        let s = Store::open(target).unwrap();
+        let k = s.kind();
+        let q = BuiltinQueue::new(s.clone(), QueueRules::default());
+        q.set_window(HALL, "1", &["social".into()]).unwrap();
+        q.command(HALL, "1", &WindowCommand::Login { staff: "S1".into() })
+            .unwrap()
+            .unwrap();
+        let day = kiosk_central::queue::today();
+        let ask = |id: &str, size: u32| NumberBlockRequest {
+            device_id: "KSK-2".into(),
+            request_id: id.into(),
+            size,
+        };
+        // In advance: the machine reserves five numbers; a retry gets the same five.
+        let block = s
+            .reserve_block(HALL, "social", &day, &ask("b1", 5))
+            .unwrap();
+        assert_eq!((block.first, block.last), (1, 5), "{k}");
+        assert_eq!(
+            s.reserve_block(HALL, "social", &day, &ask("b1", 5))
+                .unwrap(),
+            block,
+            "{k}"
+        );
+
+        // The centre is cut off from KSK-2: it prints A001 and A002 from its block. Meanwhile
+        // another machine, online, gets the next number past the block.
+        let early = |minutes: i64| {
+            (chrono::Utc::now() - chrono::Duration::minutes(minutes))
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        };
+        let online = printed_tickets(&s, HALL, "social", "A", 1, 1);
+        assert_eq!(
+            online,
+            ["A006"],
+            "{k}: online numbering goes past the block"
+        );
+        let offline = |seq: u32, number: &str, at: String, request: &str| {
+            json!({"ticket": {"hall": HALL, "service": "social", "day": day, "seq": seq,
+                              "number": number, "issued_at": at, "request_id": request}})
+        };
+        let printed = |number: &str| json!({"outcome": "printed", "ticket": {"hall": HALL, "service": "social", "day": day, "number": number}});
+        // Back online: its journal arrives, each ticket before its print result.
+        let events = vec![
+            envelope(
+                "KSK-2",
+                1,
+                "ticket.offline",
+                offline(1, "A001", early(10), "o1"),
+            ),
+            envelope("KSK-2", 2, "output.result", printed("A001")),
+            envelope(
+                "KSK-2",
+                3,
+                "ticket.offline",
+                offline(2, "A002", early(8), "o2"),
+            ),
+            envelope("KSK-2", 4, "output.result", printed("A002")),
+            // Outside its block, and a number already used: neither is taken.
+            envelope(
+                "KSK-2",
+                5,
+                "ticket.offline",
+                offline(9, "A009", early(7), "o3"),
+            ),
+            envelope(
+                "KSK-2",
+                6,
+                "ticket.offline",
+                offline(2, "A002", early(6), "o4"),
+            ),
+        ];
+        s.ingest("KSK-2", &IngestBatch { events }, "t").unwrap();
+        let mut called = Vec::new();
+        while let Ok(o) = q.command(HALL, "1", &WindowCommand::CallNext).unwrap() {
+            called.push(o.ticket.unwrap().number);
+            q.command(HALL, "1", &WindowCommand::Finish)
+                .unwrap()
+                .unwrap();
+        }
+        assert_eq!(
+            called,
+            ["A001", "A002", "A006"],
+            "{k}: in the order they were issued"
+        );
+        let stats = q.stats(HALL, &day, &day).unwrap();
+        assert_eq!(
+            stats.total.issued, 3,
+            "{k}: A009 and the second A002 were not taken"
+        );
+        // The next block starts after everything issued or reserved.
+        let next = s
+            .reserve_block(HALL, "social", &day, &ask("b2", 3))
+            .unwrap();
+        assert_eq!((next.first, next.last), (7, 9), "{k}");
+    }
+}

@@ -68,6 +68,14 @@ pub fn document() -> Value {
     );
     schemas.insert("Ticket".into(), schema::<Ticket>(&mut defs));
     schemas.insert(
+        "NumberBlockRequest".into(),
+        schema::<crate::wire::NumberBlockRequest>(&mut defs),
+    );
+    schemas.insert(
+        "NumberBlock".into(),
+        schema::<crate::wire::NumberBlock>(&mut defs),
+    );
+    schemas.insert(
         "WindowSetup".into(),
         schema::<crate::queue::WindowSetup>(&mut defs),
     );
@@ -257,6 +265,17 @@ pub fn document() -> Value {
                     "400": bad, "401": unsigned,
                     "404": e("No such appointment is booked at this hall (reason `appointment-unknown`)"),
                     "409": e("The appointment is for another service or day (`appointment-elsewhere`), or already checked in (`appointment-used`)"),
+                    "413": e("The body is over 32 MiB"),
+                    "503": busy
+                }
+            }},
+            "/api/v1/halls/{hall}/services/{service}/blocks": { "post": {
+                "summary": "Reserve numbers of today for a ticket machine to issue while it cannot reach the centre (its `ticket.offline` journal records bring them into the queue later); online numbering goes past every block",
+                "parameters": [text("hall"), text("service")],
+                "requestBody": json_body("NumberBlockRequest"),
+                "responses": {
+                    "200": ok("The block (the same one again for a repeated request_id)", "NumberBlock"),
+                    "400": bad, "401": unsigned,
                     "413": e("The body is over 32 MiB"),
                     "503": busy
                 }

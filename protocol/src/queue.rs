@@ -20,10 +20,7 @@ pub fn is_name(v: &str, max: usize) -> bool {
 pub struct WindowSetup {
     #[schemars(
         length(max = 50),
-        inner(
-            length(min = 1, max = 64),
-            regex(pattern = r"^[^\x00-\x1f\x7f]+$")
-        )
+        inner(length(min = 1, max = 64), regex(pattern = r"^[^\x00-\x1f\x7f]+$"))
     )]
     pub services: Vec<String>,
 }
@@ -164,10 +161,7 @@ pub struct QueueWindow {
 pub enum WindowCommand {
     /// A clerk sits down (the window unit has checked their credential).
     Login {
-        #[schemars(
-            length(min = 1, max = 32),
-            regex(pattern = r"^[^\x00-\x1f\x7f]+$")
-        )]
+        #[schemars(length(min = 1, max = 32), regex(pattern = r"^[^\x00-\x1f\x7f]+$"))]
         staff: String,
     },
     Logout,
@@ -175,10 +169,7 @@ pub enum WindowCommand {
     CallNext,
     /// Calls a ticket on hold at this window again.
     CallHeld {
-        #[schemars(
-            length(min = 1, max = 16),
-            regex(pattern = r"^[^\x00-\x1f\x7f]+$")
-        )]
+        #[schemars(length(min = 1, max = 16), regex(pattern = r"^[^\x00-\x1f\x7f]+$"))]
         number: String,
     },
     /// Calls the current ticket again; past the hall's limit it becomes a no-show.
@@ -192,16 +183,10 @@ pub enum WindowCommand {
     /// Sends the current ticket to another service or window; it keeps its arrival time.
     Transfer {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schemars(
-            length(min = 1, max = 64),
-            regex(pattern = r"^[^\x00-\x1f\x7f]+$")
-        )]
+        #[schemars(length(min = 1, max = 64), regex(pattern = r"^[^\x00-\x1f\x7f]+$"))]
         service: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schemars(
-            length(min = 1, max = 16),
-            regex(pattern = r"^[^\x00-\x1f\x7f]+$")
-        )]
+        #[schemars(length(min = 1, max = 16), regex(pattern = r"^[^\x00-\x1f\x7f]+$"))]
         window: Option<String>,
     },
     Pause,

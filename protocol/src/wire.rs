@@ -256,6 +256,51 @@ pub struct Ticket {
     /// The appointment this ticket checked in, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appointment: Option<String>,
+    /// Numbered by the terminal from its reserved block while the centre could not be
+    /// reached: nobody knows yet how many are ahead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub offline: bool,
+}
+
+/// `POST /api/v1/halls/{hall}/services/{service}/blocks`: a ticket machine reserves numbers of
+/// today to issue on its own while the centre cannot be reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NumberBlockRequest {
+    pub device_id: String,
+    /// The same id again (a retry after a lost answer) gets the same block.
+    #[schemars(length(min = 1, max = 64))]
+    pub request_id: String,
+    #[schemars(range(min = 1, max = 200))]
+    pub size: u32,
+}
+
+/// Numbers `first ..= last` of a service's day, the terminal's alone to issue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NumberBlock {
+    pub hall: String,
+    pub service: String,
+    pub day: String,
+    pub first: u32,
+    pub last: u32,
+}
+
+/// The body of a `ticket.offline` journal record: a ticket a terminal numbered from its block.
+/// The centre takes it into the queue at the time it was issued, so it keeps its place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfflineTicket {
+    pub hall: String,
+    pub service: String,
+    pub day: String,
+    pub seq: u32,
+    pub number: String,
+    /// RFC 3339.
+    pub issued_at: String,
+    pub request_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
 }
 
 /// `POST /api/v1/halls/{hall}/appointments`: the hall's booking system registers a booked

@@ -266,7 +266,17 @@ pub fn new_ticket(
     day: &str,
     priority: &[kiosk_protocol::queue::PriorityReason],
 ) -> QueueTicket {
-    let now = now_rfc3339();
+    new_ticket_at(number, service, day, priority, now_rfc3339())
+}
+
+/// A ticket issued at `now` (an offline ticket keeps the time its machine printed it).
+pub fn new_ticket_at(
+    number: &str,
+    service: &str,
+    day: &str,
+    priority: &[kiosk_protocol::queue::PriorityReason],
+    now: String,
+) -> QueueTicket {
     QueueTicket {
         number: number.to_string(),
         service: service.to_string(),
@@ -329,4 +339,23 @@ pub fn service_labels(
         }
     }
     m
+}
+
+/// Whether an offline ticket's number is its sequence under some letter (`A007` for 7).
+pub fn offline_number_fits(t: &kiosk_protocol::wire::OfflineTicket) -> bool {
+    let digits = format!("{:03}", t.seq);
+    t.seq > 0
+        && t.number.ends_with(&digits)
+        && t.number.len() <= digits.len() + 2
+        && kiosk_protocol::queue::is_name(&t.number, 16)
+}
+
+/// The offline ticket a `ticket.offline` journal record carries, if it is one.
+pub fn offline_ticket_in(
+    e: &kiosk_protocol::wire::EventEnvelope,
+) -> Option<kiosk_protocol::wire::OfflineTicket> {
+    if e.kind != "ticket.offline" {
+        return None;
+    }
+    serde_json::from_value(e.payload.get("ticket")?.clone()).ok()
 }

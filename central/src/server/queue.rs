@@ -277,3 +277,25 @@ pub(super) async fn display_page(
             .into_response(),
     }
 }
+
+/// A ticket machine reserves numbers of today to issue while it cannot reach the centre.
+pub(super) async fn reserve_block(
+    State(state): State<AppState>,
+    Path((hall, service)): Path<(String, String)>,
+    b: JsonBody<kiosk_protocol::wire::NumberBlockRequest>,
+) -> Result<Response, ApiError> {
+    let req = body(b)?;
+    if req.request_id.is_empty()
+        || req.request_id.chars().count() > 64
+        || !(1..=200).contains(&req.size)
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "request_id is 1 to 64 characters and size 1 to 200",
+        ));
+    }
+    let day = crate::queue::today();
+    let store = state.store.clone();
+    let block = store_call(move || store.reserve_block(&hall, &service, &day, &req)).await?;
+    Ok(Json(block).into_response())
+}

@@ -179,7 +179,8 @@ pub struct UiView {
     pub by_code: bool,
     pub may_skip: bool,
     pub number: String,
-    pub ahead: u32,
+    /// `None` when the ticket was numbered offline (nobody knows yet how many are ahead).
+    pub ahead: Option<u32>,
     pub unconfirmed: bool,
     pub problem: Option<Problem>,
     pub slides: Vec<SlideLine>,
@@ -212,7 +213,7 @@ impl Default for UiView {
             by_code: false,
             may_skip: false,
             number: String::new(),
-            ahead: 0,
+            ahead: Some(0),
             unconfirmed: false,
             problem: None,
             slides: Vec::new(),
@@ -614,7 +615,7 @@ impl Ui {
         q.set_by_code(v.by_code);
         q.set_may_skip(v.may_skip);
         q.set_number(s(&v.number));
-        q.set_ahead(i32::try_from(v.ahead).unwrap_or(i32::MAX));
+        q.set_ahead(v.ahead.map_or(-1, |a| i32::try_from(a).unwrap_or(i32::MAX)));
         q.set_unconfirmed(v.unconfirmed);
         if let Some(p) = &v.problem {
             q.set_problem(p.kind);

@@ -13,7 +13,9 @@ pub struct QueueTicket {
     pub hall: String,
     pub number: String,
     pub service: String,
-    pub waiting: u32,
+    /// People ahead; `None` for a ticket the machine numbered while the hall's centre was out
+    /// of reach (nobody knows yet).
+    pub waiting: Option<u32>,
     /// Local time the ticket was taken, as printed ("2026-11-23 09:41").
     pub issued_at: String,
     /// Where the citizen can follow the queue on a phone.
@@ -178,7 +180,10 @@ impl QueueTicket {
             .styled(&self.number, Align::Center, true, (3, 3))
             .styled(&self.service, Align::Center, true, (1, 2))
             .block(Block::Rule)
-            .block(kv("前面等候", &format!("{} 人", self.waiting)))
+            .block(match self.waiting {
+                Some(n) => kv("前面等候", &format!("{n} 人")),
+                None => kv("前面等候", "请留意叫号屏"),
+            })
             .block(kv("取号时间", &self.issued_at));
         if let Some(w) = &self.window_hint {
             r = r.block(kv("办理窗口", w));
@@ -373,7 +378,7 @@ mod tests {
             hall: "南京市政务服务中心".into(),
             number: "A023".into(),
             service: "户籍业务 Household registration".into(),
-            waiting: 7,
+            waiting: Some(7),
             issued_at: "2026-11-23 09:41".into(),
             qr_url: "https://zwfw.example/queue/A023".into(),
             window_hint: Some("3-8 号窗口".into()),

@@ -59,7 +59,7 @@ pub fn ticket() -> Value {
         hall: "南京市政务服务中心".into(),
         number: "A023".into(),
         service: "户籍业务".into(),
-        waiting: 7,
+        waiting: Some(7),
         issued_at: "2026-11-23 09:41".into(),
         qr_url: "https://zwfw.example/queue/A023".into(),
         window_hint: None,

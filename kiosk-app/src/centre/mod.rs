@@ -268,6 +268,17 @@ impl CentreClient {
             .await
     }
 
+    /// Reserves ticket numbers of today for issuing while the centre cannot be reached.
+    pub async fn reserve_block(
+        &self,
+        hall: &str,
+        service: &str,
+        req: &kiosk_protocol::wire::NumberBlockRequest,
+    ) -> Result<kiosk_protocol::wire::NumberBlock, CentreError> {
+        let path = format!("/api/v1/halls/{hall}/services/{service}/blocks");
+        self.json(self.post_json(&path, req)).await
+    }
+
     /// Files an application; the same `local_ref` again gets the same case.
     pub async fn file_case(
         &self,
@@ -357,6 +368,15 @@ impl BlockingCentre {
         req: &TicketRequest,
     ) -> Result<Ticket, CentreError> {
         self.run(|c| async move { c.issue_ticket(hall, service, req).await })
+    }
+
+    pub fn reserve_block(
+        &self,
+        hall: &str,
+        service: &str,
+        req: &kiosk_protocol::wire::NumberBlockRequest,
+    ) -> Result<kiosk_protocol::wire::NumberBlock, CentreError> {
+        self.run(|c| async move { c.reserve_block(hall, service, req).await })
     }
 
     pub fn authorise_seal(

@@ -538,6 +538,7 @@ fn act(
                     prefix: prefix.clone(),
                     appointment: None,
                     holder: None,
+                    age: None,
                 };
                 handle.block_on(c.issue_ticket(&hall, group, &req))?;
             }

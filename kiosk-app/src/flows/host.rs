@@ -257,6 +257,7 @@ impl Host {
     pub fn start(cfg: HostConfig) -> std::io::Result<Host> {
         let (tx, rx) = mpsc::channel();
         let mut worker = Worker::new(cfg, tx.clone());
+        worker.reserve_ticket_numbers();
         let first = worker.view(0);
         let shared = Arc::new(Shared {
             view: Mutex::new(first),
@@ -752,7 +753,7 @@ impl Worker {
                 let info = result.map(|t| {
                     let info = TicketInfo {
                         number: t.number.clone(),
-                        ahead: t.ahead,
+                        ahead: (!t.offline).then_some(t.ahead),
                         unconfirmed: false,
                     };
                     self.ticket = Some(t);
@@ -763,7 +764,7 @@ impl Worker {
             Msg::Printed(generation, result) if generation == self.generation => {
                 let info = result.map(|p| TicketInfo {
                     number: p.ticket.number.clone(),
-                    ahead: p.ticket.ahead,
+                    ahead: (!p.ticket.offline).then_some(p.ticket.ahead),
                     unconfirmed: p.unconfirmed,
                 });
                 if let Ok(i) = &info {
@@ -1443,6 +1444,13 @@ impl Worker {
                         .map(|i| i.masked_number()),
                     _ => None,
                 };
+                let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+                let age = match how {
+                    How::Card => session
+                        .and_then(|s| s.identity())
+                        .and_then(|i| i.age_on(today)),
+                    _ => None,
+                };
                 let (desk, tx) = (self.cfg.desk.clone(), self.tx.clone());
                 spawn("ticket-number", move || {
                     let r = queue::number(
@@ -1452,6 +1460,7 @@ impl Worker {
                         &request_id,
                         appointment.as_deref().map(String::as_str),
                         holder.as_deref(),
+                        age,
                     );
                     let _ = tx.send(Msg::Numbered(generation, r));
                 });
@@ -1487,6 +1496,29 @@ impl Worker {
                     .field("problem", problem.clone()),
             );
         }
+    }
+
+    /// Numbers in hand before the first citizen: a ticket machine that loses the centre
+    /// early in the day can still issue tickets from its reserved blocks.
+    fn reserve_ticket_numbers(&self) {
+        let offered = self
+            .cfg
+            .config
+            .journeys
+            .offered
+            .iter()
+            .any(|o| o == "ticket");
+        let (Some(c), true) = (self.catalogue.clone(), offered) else {
+            return;
+        };
+        let desk = self.cfg.desk.clone();
+        spawn("ticket-blocks", move || {
+            for g in &c.queue.groups {
+                if let Err(e) = queue::top_up(&desk, &c.hall.id, &g.id) {
+                    tracing::warn!(error = %e, service = %g.id, "no numbers reserved for offline tickets");
+                }
+            }
+        });
     }
 
     fn group(&self, id: &str) -> Option<(Catalogue, QueueGroup)> {

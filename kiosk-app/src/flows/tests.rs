@@ -38,7 +38,7 @@ fn ctx(c: &Catalogue) -> ticket::Context<'_> {
 fn info(n: &str) -> TicketInfo {
     TicketInfo {
         number: n.into(),
-        ahead: 7,
+        ahead: Some(7),
         unconfirmed: false,
     }
 }

@@ -13,7 +13,9 @@ use crate::services::queue::{NumberProblem, PrintProblem};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketInfo {
     pub number: String,
-    pub ahead: u32,
+    /// People ahead; `None` for a ticket numbered from the machine's reserved block while the
+    /// centre was out of reach.
+    pub ahead: Option<u32>,
     /// Printed by a printer that could not confirm it.
     pub unconfirmed: bool,
 }

@@ -55,6 +55,19 @@ CREATE INDEX IF NOT EXISTS outbox_by_kind ON outbox (kind, seq);
 ALTER TABLE remote_commands ADD COLUMN finished_at TEXT;
 ";
 
+/// Version 3: the number blocks a ticket machine reserved, to number tickets on its own while
+/// the centre cannot be reached (`next` is the next number it will issue).
+const V3: &str = "
+CREATE TABLE IF NOT EXISTS number_blocks (
+    hall    TEXT NOT NULL,
+    service TEXT NOT NULL,
+    day     TEXT NOT NULL,
+    first   INTEGER NOT NULL,
+    last    INTEGER NOT NULL,
+    next    INTEGER NOT NULL,
+    PRIMARY KEY (hall, service, day, first)
+);
+";
 const STEPS: &[Step] = &[
     Step {
         version: 1,
@@ -66,10 +79,15 @@ const STEPS: &[Step] = &[
         what: "index by kind; remote commands' finish time",
         sql: V2,
     },
+    Step {
+        version: 3,
+        what: "reserved ticket number blocks",
+        sql: V3,
+    },
 ];
 
 /// The version this kiosk writes.
-pub const LATEST: u32 = 2;
+pub const LATEST: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {

@@ -4,6 +4,7 @@
 
 pub mod attachments;
 pub mod migrations;
+pub mod number_blocks;
 pub mod outbox;
 pub mod recorder;
 pub mod sealed;

@@ -33,6 +33,13 @@ impl CitizenIdentity {
     pub fn masked_name(&self) -> String {
         mask_name(&self.name)
     }
+
+    /// Whole years of age on `today`, from the birth date inside the ID number (a hall that
+    /// calls the elderly first asks for this, never the date).
+    pub fn age_on(&self, today: chrono::NaiveDate) -> Option<u32> {
+        let born = chrono::NaiveDate::parse_from_str(self.number.get(6..14)?, "%Y%m%d").ok()?;
+        today.years_since(born)
+    }
 }
 
 impl std::fmt::Debug for CitizenIdentity {

@@ -287,7 +287,7 @@ impl OutputDesk {
             "hall": order.hall_name,
             "number": ticket.number,
             "service": order.service_name,
-            "waiting": ticket.ahead,
+            "waiting": (!ticket.offline).then_some(ticket.ahead),
             "issued_at": order.issued_at,
         });
         if !order.queue_url.is_empty() {

@@ -8,6 +8,7 @@ use kiosk_protocol::wire::{Ticket, TicketRequest};
 use super::catalogue::{Catalogue, QueueGroup};
 use super::outputs::{OutputDesk, OutputError, OutputOutcome, TicketOrder};
 use crate::centre::CentreError;
+use crate::journal::number_blocks;
 use crate::runtime::Claim;
 
 /// Why no number was given.
@@ -65,8 +66,23 @@ pub struct Printed {
     pub unconfirmed: bool,
 }
 
+/// Numbers a machine keeps in hand for when the centre cannot be reached: below `LOW_WATER`
+/// it reserves `BLOCK` more.
+const LOW_WATER: u32 = 10;
+const BLOCK: u32 = 30;
+
+/// The hall's day (China Standard Time), as the centre numbers it.
+fn hall_day() -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(8))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
 /// Asks the centre for a number in `group`. `request_id` must be the same on a retry after a
-/// lost answer, so the citizen gets one number, not two.
+/// lost answer, so the citizen gets one number, not two. When the centre cannot be reached,
+/// a plain ticket (not an appointment check-in, which only the centre can check) is numbered
+/// from the block this machine reserved, and a `ticket.offline` record brings it into the
+/// queue once the centre is back.
 pub fn number(
     desk: &OutputDesk,
     catalogue: &Catalogue,
@@ -74,6 +90,7 @@ pub fn number(
     request_id: &str,
     appointment: Option<&str>,
     holder: Option<&str>,
+    age: Option<u32>,
 ) -> Result<Ticket, NumberProblem> {
     let req = TicketRequest {
         device_id: desk.journal.lock().device_id().to_string(),
@@ -81,10 +98,15 @@ pub fn number(
         prefix: group.prefix.clone(),
         appointment: appointment.map(str::to_string),
         holder: holder.map(str::to_string),
-        age: None,
+        age,
     };
     match desk.number_ticket(&catalogue.hall.id, &group.id, &req) {
-        Ok(t) => Ok(t),
+        Ok(t) => {
+            if let Err(e) = top_up(desk, &catalogue.hall.id, &group.id) {
+                tracing::warn!(error = %e, service = %group.id, "no numbers reserved for offline tickets");
+            }
+            Ok(t)
+        }
         Err(OutputError::Centre(CentreError::Refused { body, .. })) => {
             let v = serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default();
             let why = v["error"].as_str().map(str::to_string).unwrap_or(body);
@@ -96,9 +118,99 @@ pub fn number(
                 _ => NumberProblem::Refused(why),
             })
         }
-        Err(OutputError::Centre(e)) => Err(NumberProblem::CentreUnreachable(e.to_string())),
-        Err(e) => Err(NumberProblem::CentreUnreachable(e.to_string())),
+        Err(e) => {
+            let unreachable = NumberProblem::CentreUnreachable(e.to_string());
+            if appointment.is_some() {
+                return Err(unreachable);
+            }
+            match offline_number(desk, &catalogue.hall.id, group, &req) {
+                Ok(Some(t)) => Ok(t),
+                Ok(None) => Err(unreachable),
+                Err(e) => Err(NumberProblem::CentreUnreachable(format!(
+                    "{unreachable}; and no offline number: {e}"
+                ))),
+            }
+        }
     }
+}
+
+/// Keeps at least `LOW_WATER` numbers of today in hand for `service`, reserving more at the
+/// centre when fewer are left. Called after each online ticket and at start.
+pub fn top_up(desk: &OutputDesk, hall: &str, service: &str) -> Result<u32, OutputError> {
+    let day = hall_day();
+    let (left, _) = desk.journal.lock().transaction(|tx| {
+        number_blocks::forget_before(tx.conn(), &day)?;
+        Ok(number_blocks::left(tx.conn(), hall, service, &day)?)
+    })?;
+    if left >= LOW_WATER {
+        return Ok(left);
+    }
+    let centre = desk
+        .centre
+        .as_ref()
+        .ok_or(OutputError::NoCentre("ticket number blocks"))?;
+    let req = kiosk_protocol::wire::NumberBlockRequest {
+        device_id: desk.journal.lock().device_id().to_string(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        size: BLOCK,
+    };
+    let block = centre.reserve_block(hall, service, &req)?;
+    let (left, _) = desk.journal.lock().transaction(|tx| {
+        number_blocks::keep(tx.conn(), &block)?;
+        Ok(number_blocks::left(tx.conn(), hall, service, &block.day)?)
+    })?;
+    tracing::info!(
+        service,
+        first = block.first,
+        last = block.last,
+        "ticket numbers reserved for offline use"
+    );
+    Ok(left)
+}
+
+/// Numbers a ticket from the reserved block, with its `ticket.offline` record in the same
+/// journal transaction; `None` when no number of today is left.
+fn offline_number(
+    desk: &OutputDesk,
+    hall: &str,
+    group: &QueueGroup,
+    req: &TicketRequest,
+) -> Result<Option<Ticket>, OutputError> {
+    let day = hall_day();
+    let issued_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let (ticket, _) = desk.journal.lock().transaction(|tx| {
+        let seq = number_blocks::take(tx.conn(), hall, &group.id, &day)?;
+        let Some(seq) = seq else {
+            return Ok(None);
+        };
+        let number = format!("{}{seq:03}", group.prefix);
+        let record = kiosk_protocol::wire::OfflineTicket {
+            hall: hall.to_string(),
+            service: group.id.clone(),
+            day: day.clone(),
+            seq,
+            number: number.clone(),
+            issued_at: issued_at.clone(),
+            request_id: req.request_id.clone(),
+            holder: req.holder.clone(),
+        };
+        tx.enqueue("ticket.offline", serde_json::json!({ "ticket": record }))?;
+        Ok(Some(Ticket {
+            number,
+            seq,
+            day: day.clone(),
+            hall: hall.to_string(),
+            service: group.id.clone(),
+            state: kiosk_protocol::wire::TicketState::Issued,
+            ahead: 0,
+            appointment: None,
+            offline: true,
+        }))
+    })?;
+    if let Some(t) = &ticket {
+        tracing::warn!(number = %t.number, "the centre is out of reach: ticket numbered from the reserved block");
+    }
+    Ok(ticket)
 }
 
 /// Prints `ticket` on the claimed printer, two-phase.

@@ -390,7 +390,7 @@ pub fn ui_view(v: &View, staff_pin_set: bool) -> UiView {
         by_code: group.is_some_and(|g| g.accepts(Method::Appointment)) && v.has_scanner,
         may_skip: group.is_some_and(|g| g.identify == Identification::Optional),
         number: ticket.map(|t| t.number.clone()).unwrap_or_default(),
-        ahead: ticket.map_or(0, |t| t.ahead),
+        ahead: ticket.map_or(Some(0), |t| t.ahead),
         unconfirmed: ticket.is_some_and(|t| t.unconfirmed),
         problem,
         slides,

@@ -17,6 +17,7 @@ bench:
 	cargo bench -p kiosk-drivers --bench identity
 	cargo bench -p kiosk-drivers --bench printing
 	cargo bench -p kiosk-central --bench ingest
+	cargo bench -p kiosk-central --bench queue
 	cargo bench -p kiosk-image --bench document
 	cargo bench -p kiosk-models --bench face
 	# dev profile: these figures are fsync- and network-bound, and a release build of the

@@ -240,7 +240,11 @@ fn offline_tickets_from_a_reserved_block_join_in_arrival_order_and_never_repeat_
         let block = s
             .reserve_block(HALL, "social", &day, &ask("b1", 5))
             .unwrap();
-        assert_eq!((block.first, block.last), (1, 5), "{k}");
+        assert_eq!(
+            (block.first, block.last),
+            (501, 505),
+            "{k}: apart from the online numbers"
+        );
         assert_eq!(
             s.reserve_block(HALL, "social", &day, &ask("b1", 5))
                 .unwrap(),
@@ -248,8 +252,8 @@ fn offline_tickets_from_a_reserved_block_join_in_arrival_order_and_never_repeat_
             "{k}"
         );
 
-        // The centre is cut off from KSK-2: it prints A001 and A002 from its block. Meanwhile
-        // another machine, online, gets the next number past the block.
+        // The centre is cut off from KSK-2: it prints A501 and A502 from its block. Meanwhile
+        // another machine, online, numbers on from A001.
         let early = |minutes: i64| {
             (chrono::Utc::now() - chrono::Duration::minutes(minutes))
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -257,8 +261,8 @@ fn offline_tickets_from_a_reserved_block_join_in_arrival_order_and_never_repeat_
         let online = printed_tickets(&s, HALL, "social", "A", 1, 1);
         assert_eq!(
             online,
-            ["A006"],
-            "{k}: online numbering goes past the block"
+            ["A001"],
+            "{k}: online numbering is not held up by the block"
         );
         let offline = |seq: u32, number: &str, at: String, request: &str| {
             json!({"ticket": {"hall": HALL, "service": "social", "day": day, "seq": seq,
@@ -271,28 +275,35 @@ fn offline_tickets_from_a_reserved_block_join_in_arrival_order_and_never_repeat_
                 "KSK-2",
                 1,
                 "ticket.offline",
-                offline(1, "A001", early(10), "o1"),
+                offline(501, "A501", early(10), "o1"),
             ),
-            envelope("KSK-2", 2, "output.result", printed("A001")),
+            envelope("KSK-2", 2, "output.result", printed("A501")),
             envelope(
                 "KSK-2",
                 3,
                 "ticket.offline",
-                offline(2, "A002", early(8), "o2"),
+                offline(502, "A502", early(8), "o2"),
             ),
-            envelope("KSK-2", 4, "output.result", printed("A002")),
-            // Outside its block, and a number already used: neither is taken.
+            envelope("KSK-2", 4, "output.result", printed("A502")),
+            // Outside its block, a number already used, and a number that is not its
+            // sequence: none is taken.
             envelope(
                 "KSK-2",
                 5,
                 "ticket.offline",
-                offline(9, "A009", early(7), "o3"),
+                offline(509, "A509", early(7), "o3"),
             ),
             envelope(
                 "KSK-2",
                 6,
                 "ticket.offline",
-                offline(2, "A002", early(6), "o4"),
+                offline(502, "A502", early(6), "o4"),
+            ),
+            envelope(
+                "KSK-2",
+                7,
+                "ticket.offline",
+                offline(503, "A999", early(6), "o5"),
             ),
         ];
         s.ingest("KSK-2", &IngestBatch { events }, "t").unwrap();
@@ -305,18 +316,23 @@ fn offline_tickets_from_a_reserved_block_join_in_arrival_order_and_never_repeat_
         }
         assert_eq!(
             called,
-            ["A001", "A002", "A006"],
+            ["A501", "A502", "A001"],
             "{k}: in the order they were issued"
         );
         let stats = q.stats(HALL, &day, &day).unwrap();
         assert_eq!(
             stats.total.issued, 3,
-            "{k}: A009 and the second A002 were not taken"
+            "{k}: A509, A999 and the second A502 were not taken"
         );
-        // The next block starts after everything issued or reserved.
+        // The next block starts after every block; online numbering goes on below.
         let next = s
             .reserve_block(HALL, "social", &day, &ask("b2", 3))
             .unwrap();
-        assert_eq!((next.first, next.last), (7, 9), "{k}");
+        assert_eq!((next.first, next.last), (506, 508), "{k}");
+        assert_eq!(
+            printed_tickets(&s, HALL, "social", "A", 1, 100),
+            ["A002"],
+            "{k}"
+        );
     }
 }

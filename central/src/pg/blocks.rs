@@ -8,20 +8,59 @@ use postgres::{GenericClient, Row};
 use super::{queue, PgStore};
 use crate::store::StoreError;
 
+fn blocks_of(
+    c: &mut impl GenericClient,
+    hall: &str,
+    service: &str,
+    day: &str,
+) -> Result<Vec<(u32, u32)>, postgres::Error> {
+    Ok(c.query(
+        "SELECT first, last FROM number_blocks WHERE hall = $1 AND service = $2 AND day = $3",
+        &[&hall, &service, &day],
+    )?
+    .iter()
+    .map(|r| (r.get::<_, i32>(0) as u32, r.get::<_, i32>(1) as u32))
+    .collect())
+}
+
+/// The next online number of a service's day (see `queue::next_online`).
 pub(crate) fn next_seq_in(
     c: &mut impl GenericClient,
     hall: &str,
     service: &str,
     day: &str,
 ) -> Result<i32, postgres::Error> {
-    Ok(c.query_one(
-        "SELECT MAX(m) + 1 FROM (
-            SELECT COALESCE(MAX(seq), 0) AS m FROM tickets WHERE hall = $1 AND service = $2 AND day = $3
-            UNION ALL
-            SELECT COALESCE(MAX(last), 0) FROM number_blocks WHERE hall = $1 AND service = $2 AND day = $3) s",
-        &[&hall, &service, &day],
-    )?
-    .get(0))
+    let blocks = blocks_of(c, hall, service, day)?;
+    let last_online: i32 = c
+        .query_one(
+            "SELECT COALESCE(MAX(seq), 0) FROM tickets t WHERE hall = $1 AND service = $2 AND day = $3
+             AND NOT EXISTS (SELECT 1 FROM number_blocks b WHERE b.hall = t.hall AND b.service = t.service
+                             AND b.day = t.day AND t.seq BETWEEN b.first AND b.last)",
+            &[&hall, &service, &day],
+        )?
+        .get(0);
+    Ok(crate::queue::next_online(last_online as u32, &blocks) as i32)
+}
+
+/// Where the next block of a service's day starts (see `queue::next_block_start`).
+fn next_block_in(
+    c: &mut impl GenericClient,
+    hall: &str,
+    service: &str,
+    day: &str,
+) -> Result<i32, postgres::Error> {
+    let last_block = blocks_of(c, hall, service, day)?
+        .iter()
+        .map(|b| b.1)
+        .max()
+        .unwrap_or(0);
+    let last_any: i32 = c
+        .query_one(
+            "SELECT COALESCE(MAX(seq), 0) FROM tickets WHERE hall = $1 AND service = $2 AND day = $3",
+            &[&hall, &service, &day],
+        )?
+        .get(0);
+    Ok(crate::queue::next_block_start(last_any as u32, last_block) as i32)
 }
 
 /// Takes an offline ticket inside the caller's ingest transaction (see the SQLite twin).
@@ -100,7 +139,7 @@ impl PgStore {
         if let Some(r) = tx.query_opt(by_request, &[&req.request_id])? {
             return Ok(block_row(&r));
         }
-        let first = next_seq_in(&mut tx, hall, service, day)?;
+        let first = next_block_in(&mut tx, hall, service, day)?;
         let last = first + req.size.clamp(1, 200) as i32 - 1;
         tx.execute(
             "INSERT INTO number_blocks (hall, service, day, first, last, device_id, request_id)

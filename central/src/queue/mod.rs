@@ -359,3 +359,22 @@ pub fn offline_ticket_in(
     }
     serde_json::from_value(e.payload.get("ticket")?.clone()).ok()
 }
+
+/// Where reserved blocks start: offline tickets read A501, A502 …, apart from the day's online
+/// numbers, so hall staff can tell them at a glance.
+pub const OFFLINE_FROM: u32 = 501;
+
+/// The next online number of a service's day: after the last online ticket, stepping over any
+/// reserved block it would run into. `blocks` are (first, last).
+pub fn next_online(last_online: u32, blocks: &[(u32, u32)]) -> u32 {
+    let mut n = last_online + 1;
+    while let Some(&(_, last)) = blocks.iter().find(|(f, l)| (*f..=*l).contains(&n)) {
+        n = last + 1;
+    }
+    n
+}
+
+/// Where the next block starts: from `OFFLINE_FROM`, after every block and every ticket.
+pub fn next_block_start(last_any: u32, last_block: u32) -> u32 {
+    (OFFLINE_FROM - 1).max(last_any).max(last_block) + 1
+}

@@ -429,6 +429,25 @@ fn priority_follows_the_halls_rules() {
     );
 }
 
+#[test]
+fn online_numbers_step_over_blocks_and_blocks_start_apart() {
+    use super::{next_block_start, next_online};
+    assert_eq!(next_online(0, &[]), 1);
+    assert_eq!(next_online(7, &[(501, 530)]), 8);
+    assert_eq!(
+        next_online(500, &[(501, 530), (531, 560)]),
+        561,
+        "never into a block"
+    );
+    assert_eq!(next_block_start(0, 0), 501);
+    assert_eq!(next_block_start(12, 530), 531);
+    assert_eq!(
+        next_block_start(700, 530),
+        701,
+        "past online numbers that ran high"
+    );
+}
+
 #[derive(Debug, Clone)]
 enum Step {
     Arrive { service: usize, priority: bool },

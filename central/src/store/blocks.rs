@@ -7,21 +7,58 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{queue, SqliteStore, StoreError};
 
-/// The next number of a service's day: after every ticket and every reserved block.
+fn blocks_of(
+    c: &Connection,
+    hall: &str,
+    service: &str,
+    day: &str,
+) -> rusqlite::Result<Vec<(u32, u32)>> {
+    c.prepare(
+        "SELECT first, last FROM number_blocks WHERE hall = ?1 AND service = ?2 AND day = ?3",
+    )?
+    .query_map(params![hall, service, day], |r| {
+        Ok((r.get::<_, i64>(0)? as u32, r.get::<_, i64>(1)? as u32))
+    })?
+    .collect()
+}
+
+/// The next online number of a service's day (see `queue::next_online`).
 pub(crate) fn next_seq_in(
     c: &Connection,
     hall: &str,
     service: &str,
     day: &str,
 ) -> rusqlite::Result<i64> {
-    c.query_row(
-        "SELECT MAX(m) + 1 FROM (
-            SELECT COALESCE(MAX(seq), 0) AS m FROM tickets WHERE hall = ?1 AND service = ?2 AND day = ?3
-            UNION ALL
-            SELECT COALESCE(MAX(last), 0) FROM number_blocks WHERE hall = ?1 AND service = ?2 AND day = ?3)",
+    let blocks = blocks_of(c, hall, service, day)?;
+    let last_online: i64 = c.query_row(
+        "SELECT COALESCE(MAX(seq), 0) FROM tickets t WHERE hall = ?1 AND service = ?2 AND day = ?3
+         AND NOT EXISTS (SELECT 1 FROM number_blocks b WHERE b.hall = t.hall AND b.service = t.service
+                         AND b.day = t.day AND t.seq BETWEEN b.first AND b.last)",
         params![hall, service, day],
         |r| r.get(0),
-    )
+    )?;
+    Ok(i64::from(crate::queue::next_online(
+        last_online as u32,
+        &blocks,
+    )))
+}
+
+/// Where the next block of a service's day starts (see `queue::next_block_start`).
+fn next_block_in(c: &Connection, hall: &str, service: &str, day: &str) -> rusqlite::Result<i64> {
+    let last_block = blocks_of(c, hall, service, day)?
+        .iter()
+        .map(|b| b.1)
+        .max()
+        .unwrap_or(0);
+    let last_any: i64 = c.query_row(
+        "SELECT COALESCE(MAX(seq), 0) FROM tickets WHERE hall = ?1 AND service = ?2 AND day = ?3",
+        params![hall, service, day],
+        |r| r.get(0),
+    )?;
+    Ok(i64::from(crate::queue::next_block_start(
+        last_any as u32,
+        last_block,
+    )))
 }
 
 /// Takes an offline ticket inside the caller's ingest transaction, when it lies in a block of
@@ -101,7 +138,7 @@ impl SqliteStore {
         {
             return Ok(b);
         }
-        let first = next_seq_in(&tx, hall, service, day)?;
+        let first = next_block_in(&tx, hall, service, day)?;
         let last = first + i64::from(req.size.clamp(1, 200)) - 1;
         tx.execute(
             "INSERT INTO number_blocks (hall, service, day, first, last, device_id, request_id)

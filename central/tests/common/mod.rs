@@ -66,7 +66,7 @@ pub fn printed_tickets(
     for i in 0..n {
         let req = TicketRequest {
             device_id: "KSK-1".into(),
-            request_id: format!("{service}-{i}"),
+            request_id: format!("{service}-{first_seq}-{i}"),
             prefix: prefix.into(),
             appointment: None,
             holder: None,

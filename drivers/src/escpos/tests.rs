@@ -375,6 +375,19 @@ fn receipts_render_for_review() {
                 .unwrap(),
         ),
         (
+            // Numbered while the centre was out of reach: nobody knows how many are ahead.
+            "queue-ticket-offline-58mm",
+            serde_json::from_value::<Template>({
+                let mut t = ticket();
+                t["number"] = serde_json::json!("A501");
+                t["waiting"] = serde_json::Value::Null;
+                t
+            })
+            .unwrap()
+            .receipt(Paper::Mm58)
+            .unwrap(),
+        ),
+        (
             "test-page-58mm",
             templates::test_page(Paper::Mm58, "receipt"),
         ),

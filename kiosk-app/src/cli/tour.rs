@@ -52,6 +52,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../tours/apply-offline.json"),
     ),
     (
+        "ticket-offline",
+        include_str!("../../tours/ticket-offline.json"),
+    ),
+    (
         "apply-by-agent",
         include_str!("../../tours/apply-by-agent.json"),
     ),

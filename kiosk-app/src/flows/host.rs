@@ -963,6 +963,9 @@ impl Worker {
                 if c != self.catalogue {
                     self.search = c.as_ref().map(Catalogue::search_index);
                     self.catalogue = c;
+                    // A new catalogue may bring new queue groups (the first one arrives after
+                    // start): have numbers in hand for each.
+                    self.reserve_ticket_numbers();
                 }
             }
             Err(e) => tracing::warn!(error = %e, "the catalogue in force cannot be used"),

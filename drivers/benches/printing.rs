@@ -36,7 +36,7 @@ fn ticket() -> QueueTicket {
         hall: "昆山市政务服务中心".into(),
         number: "A023".into(),
         service: "社保业务".into(),
-        waiting: 7,
+        waiting: Some(7),
         issued_at: "2026-11-23 09:41".into(),
         qr_url: "https://zwfw.example/queue/A023".into(),
         window_hint: Some("3-8 号窗口".into()),

@@ -127,7 +127,7 @@ fn screens_show_their_view_and_touches_become_intents() {
     // Taken: the number and the people ahead.
     v.screen = ScreenId::TicketTaken;
     v.number = "A023".into();
-    v.ahead = 7;
+    v.ahead = Some(7);
     ui.show_view(&v).unwrap();
     assert_eq!(labelled(app, "Your number A023"), 1);
     assert_eq!(

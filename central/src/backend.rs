@@ -126,6 +126,14 @@ impl Store {
     ) -> Result<kiosk_protocol::wire::NumberBlock, StoreError> {
         each!(self.reserve_block(hall, service, day, req))
     }
+    pub fn queue_ratings(
+        &self,
+        hall: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<kiosk_protocol::queue::TicketRating>, StoreError> {
+        each!(self.queue_ratings(hall, from, to))
+    }
     pub fn create_display_token(&self, hall: &str) -> Result<String, StoreError> {
         each!(self.create_display_token(hall))
     }

@@ -231,6 +231,15 @@ const MIGRATIONS: &[&str] = &[
         device_id  TEXT NOT NULL,
         request_id TEXT NOT NULL UNIQUE,
         PRIMARY KEY (hall, service, day, first)
+    );
+    CREATE TABLE queue_ratings (
+        hall      TEXT NOT NULL,
+        day       TEXT NOT NULL,
+        number    TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        rated_at  TEXT NOT NULL,
+        body      TEXT NOT NULL,
+        PRIMARY KEY (hall, day, number)
     );",
 ];
 
@@ -382,6 +391,9 @@ impl PgStore {
                 }
                 if let Some(t) = crate::queue::offline_ticket_in(e) {
                     blocks::offline_ticket_in(&mut tx, device_id, &t)?;
+                }
+                if let Some(r) = crate::queue::ticket_rating_in(e) {
+                    queue::rate_in(&mut tx, device_id, &r)?;
                 }
                 if e.kind == "output.result" {
                     if let Some(t) = ticket_settlement(&e.payload) {

@@ -116,6 +116,7 @@ pub fn router_for(state: AppState) -> Router {
         .route("/api/v1/halls/{hall}/queue/events", get(queue::events))
         .route("/api/v1/halls/{hall}/queue/feed", get(queue::feed))
         .route("/api/v1/halls/{hall}/queue/stats", get(queue::stats))
+        .route("/api/v1/halls/{hall}/queue/ratings", get(queue::ratings))
         .route("/display/{hall}", get(queue::display_page))
         .route("/api/v1/halls/{hall}/appointments", post(book_appointment))
         .route("/api/v1/halls/{hall}/appointments/{code}", get(appointment))

@@ -656,6 +656,15 @@ const MIGRATIONS: &[&str] = &[
         device_id  TEXT NOT NULL,
         request_id TEXT NOT NULL UNIQUE,
         PRIMARY KEY (hall, service, day, first)
+    );
+    CREATE TABLE queue_ratings (
+        hall      TEXT NOT NULL,
+        day       TEXT NOT NULL,
+        number    TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        rated_at  TEXT NOT NULL,
+        body      TEXT NOT NULL,
+        PRIMARY KEY (hall, day, number)
     );",
 ];
 
@@ -860,6 +869,9 @@ impl SqliteStore {
                     result.accepted.push(e.seq);
                     if let Some(t) = crate::queue::offline_ticket_in(e) {
                         blocks::offline_ticket_in(&tx, device_id, &t)?;
+                    }
+                    if let Some(r) = crate::queue::ticket_rating_in(e) {
+                        queue::rate_in(&tx, device_id, &r)?;
                     }
                     if e.kind == "output.result" {
                         apply_ticket_result(&tx, &e.payload)?;

@@ -336,3 +336,80 @@ fn offline_tickets_from_a_reserved_block_join_in_arrival_order_and_never_repeat_
         );
     }
 }
+
+#[test]
+fn one_rating_per_ticket_bound_to_case_window_and_clerk_through_the_journal() {
+    use kiosk_protocol::queue::TicketRating;
+    let (_d, targets) = targets();
+    for target in &targets {
+        let s = Store::open(target).unwrap();
+        let k = s.kind();
+        let q = BuiltinQueue::new(s.clone(), QueueRules::default());
+        q.set_window(HALL, "3", &["social".into()]).unwrap();
+        q.command(
+            HALL,
+            "3",
+            &WindowCommand::Login {
+                staff: "S003".into(),
+            },
+        )
+        .unwrap()
+        .unwrap();
+        printed_tickets(&s, HALL, "social", "A", 1, 1);
+        q.command(HALL, "3", &WindowCommand::CallNext)
+            .unwrap()
+            .unwrap();
+        q.command(HALL, "3", &WindowCommand::Start)
+            .unwrap()
+            .unwrap();
+        q.command(HALL, "3", &WindowCommand::Finish)
+            .unwrap()
+            .unwrap();
+        let day = kiosk_central::queue::today();
+        let rating = |level: u8, complaint: Option<&str>| TicketRating {
+            hall: HALL.into(),
+            day: day.clone(),
+            number: "A001".into(),
+            service: "social".into(),
+            window: "3".into(),
+            staff: "S003".into(),
+            case_number: Some("20261203000042".into()),
+            level,
+            tags: vec!["办事效率高".into()],
+            complaint: complaint.map(str::to_string),
+            channel: "window-pad".into(),
+            rated_at: kiosk_central::queue::now_rfc3339(),
+        };
+        let first = rating(2, Some("等待时间太长"));
+        let events = vec![
+            envelope("WIN-3", 1, "queue.rated", json!({ "rating": first })),
+            // The same ticket again (a second tap): the first rating stands.
+            envelope(
+                "WIN-3",
+                2,
+                "queue.rated",
+                json!({ "rating": rating(5, None) }),
+            ),
+            // A level out of range is no rating.
+            envelope(
+                "WIN-3",
+                3,
+                "queue.rated",
+                json!({ "rating": rating(9, None) }),
+            ),
+        ];
+        s.ingest("WIN-3", &IngestBatch { events }, "t").unwrap();
+        let kept = s.queue_ratings(HALL, &day, &day).unwrap();
+        assert_eq!(kept, [first.clone()], "{k}: every field, once");
+        let stats = q.stats(HALL, &day, &day).unwrap();
+        assert_eq!(
+            (stats.total.ratings, stats.total.satisfaction),
+            (1, Some(0.0)),
+            "{k}"
+        );
+        assert_eq!(stats.by_window["3"].ratings, 1, "{k}");
+        let t = s.queue_tickets_between(HALL, &day, &day).unwrap();
+        assert_eq!(t[0].rating, Some(2), "{k}");
+        assert_eq!(t[0].case_number.as_deref(), Some("20261203000042"), "{k}");
+    }
+}

@@ -100,6 +100,10 @@ pub fn document() -> Value {
         schema::<Vec<crate::queue::QueueEvent>>(&mut defs),
     );
     schemas.insert(
+        "TicketRatings".into(),
+        schema::<Vec<crate::queue::TicketRating>>(&mut defs),
+    );
+    schemas.insert(
         "QueueStats".into(),
         schema::<crate::queue::QueueStats>(&mut defs),
     );
@@ -338,6 +342,18 @@ pub fn document() -> Value {
                 ],
                 "responses": {
                     "200": ok("The figures", "QueueStats"),
+                    "400": bad, "503": busy
+                }
+            }},
+            "/api/v1/halls/{hall}/queue/ratings": { "get": {
+                "summary": "The window ratings (一号一评) of the days `from` to `to` (CST; today when left out), every field: ticket, case, window, clerk, service, level, tags, complaint, channel, time. They arrive in terminals' `queue.rated` journal records, one per ticket",
+                "parameters": [
+                    name("hall", 64),
+                    { "name": "from", "in": "query", "required": false, "schema": { "type": "string", "format": "date" } },
+                    { "name": "to", "in": "query", "required": false, "schema": { "type": "string", "format": "date" } }
+                ],
+                "responses": {
+                    "200": ok("The ratings, oldest first", "TicketRatings"),
                     "400": bad, "503": busy
                 }
             }},

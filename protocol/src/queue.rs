@@ -306,3 +306,32 @@ pub struct QueueStats {
     pub by_hour: std::collections::BTreeMap<String, QueueFigures>,
     pub by_day: std::collections::BTreeMap<String, QueueFigures>,
 }
+
+/// A citizen's rating of a visit to a window (一号一评): bound to the ticket, the case, the
+/// window, the clerk and the service; one per ticket. The body of a `queue.rated` journal
+/// record, under `"rating"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketRating {
+    pub hall: String,
+    pub day: String,
+    pub number: String,
+    pub service: String,
+    pub window: String,
+    /// The clerk's staff number.
+    pub staff: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_number: Option<String>,
+    /// 1 非常不满意 … 5 非常满意.
+    #[schemars(range(min = 1, max = 5))]
+    pub level: u8,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// What the citizen wrote with a bad rating; the department follows it up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complaint: Option<String>,
+    /// `window-pad`, `kiosk`, `mobile`.
+    pub channel: String,
+    /// RFC 3339.
+    pub rated_at: String,
+}

@@ -134,7 +134,46 @@ pub(crate) fn settle_in(
     save_in(c, &q)
 }
 
+/// Keeps a window rating inside the caller's ingest transaction (see the SQLite twin).
+pub(crate) fn rate_in(
+    c: &mut impl GenericClient,
+    device_id: &str,
+    r: &kiosk_protocol::queue::TicketRating,
+) -> Result<bool, StoreError> {
+    let body = serde_json::to_string(r).map_err(bad)?;
+    let kept = c.execute(
+        "INSERT INTO queue_ratings (hall, day, number, device_id, rated_at, body)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        &[&r.hall, &r.day, &r.number, &device_id, &r.rated_at, &body],
+    )?;
+    if kept == 0 {
+        return Ok(false);
+    }
+    lock_hall(c, &r.hall)?;
+    let mut q = load_in(c, &r.hall, &r.day, Some(&r.number))?;
+    crate::queue::rate(&mut q, r);
+    save_in(c, &q)?;
+    Ok(true)
+}
+
 impl PgStore {
+    pub fn queue_ratings(
+        &self,
+        hall: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<kiosk_protocol::queue::TicketRating>, StoreError> {
+        self.client()
+            .query(
+                "SELECT body FROM queue_ratings WHERE hall = $1 AND day >= $2 AND day <= $3
+                 ORDER BY rated_at",
+                &[&hall, &from, &to],
+            )?
+            .into_iter()
+            .map(|r| serde_json::from_str(&r.get::<_, String>(0)).map_err(bad))
+            .collect()
+    }
+
     /// Makes a display token for `hall`; only its hash is kept.
     pub fn create_display_token(&self, hall: &str) -> Result<String, StoreError> {
         let token = crate::queue::new_display_token();

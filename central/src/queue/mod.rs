@@ -378,3 +378,31 @@ pub fn next_online(last_online: u32, blocks: &[(u32, u32)]) -> u32 {
 pub fn next_block_start(last_any: u32, last_block: u32) -> u32 {
     (OFFLINE_FROM - 1).max(last_any).max(last_block) + 1
 }
+
+/// The rating a `queue.rated` journal record carries, when it is a well-formed one.
+pub fn ticket_rating_in(
+    e: &kiosk_protocol::wire::EventEnvelope,
+) -> Option<kiosk_protocol::queue::TicketRating> {
+    if e.kind != "queue.rated" {
+        return None;
+    }
+    let r: kiosk_protocol::queue::TicketRating =
+        serde_json::from_value(e.payload.get("rating")?.clone()).ok()?;
+    ((1..=5).contains(&r.level) && kiosk_protocol::queue::is_name(&r.number, 16)).then_some(r)
+}
+
+/// Binds a rating to its ticket in the queue (the first one counts). Returns whether it did.
+pub fn rate(q: &mut HallQueue, r: &kiosk_protocol::queue::TicketRating) -> bool {
+    let Some(t) = q.tickets.get_mut(&r.number) else {
+        return false;
+    };
+    if t.rating.is_some() {
+        return false;
+    }
+    t.rating = Some(r.level);
+    if t.case_number.is_none() {
+        t.case_number = r.case_number.clone();
+    }
+    q.changed_tickets.insert(r.number.clone());
+    true
+}

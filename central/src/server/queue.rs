@@ -230,22 +230,42 @@ fn is_day(d: &str) -> bool {
     chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok() && d.len() == 10
 }
 
-pub(super) async fn stats(
+/// The window ratings of the days `from` ..= `to`, every field (for the department that
+/// follows up a complaint).
+pub(super) async fn ratings(
     State(state): State<AppState>,
     Path(hall): Path<String>,
     Query(q): Query<StatsQuery>,
 ) -> Result<Response, ApiError> {
     name("the hall", &hall, 64)?;
+    let (from, to) = days(q)?;
+    let store = state.store.clone();
+    let r = store_call(move || store.queue_ratings(&hall, &from, &to)).await?;
+    Ok(Json(r).into_response())
+}
+
+/// The days a statistics query names: today when left out.
+fn days(q: StatsQuery) -> Result<(String, String), ApiError> {
     let today = crate::queue::today();
     let from = q.from.unwrap_or_else(|| today.clone());
     let to = q.to.unwrap_or(today);
-    // A range that ends before it starts simply holds no tickets.
     if !is_day(&from) || !is_day(&to) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "from and to are days (YYYY-MM-DD)",
         ));
     }
+    Ok((from, to))
+}
+
+pub(super) async fn stats(
+    State(state): State<AppState>,
+    Path(hall): Path<String>,
+    Query(q): Query<StatsQuery>,
+) -> Result<Response, ApiError> {
+    name("the hall", &hall, 64)?;
+    // A range that ends before it starts simply holds no tickets.
+    let (from, to) = days(q)?;
     let queue = state.queue.clone();
     let s = store_call(move || queue.stats(&hall, &from, &to)).await?;
     Ok(Json(s).into_response())

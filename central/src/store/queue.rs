@@ -145,7 +145,53 @@ pub(crate) fn settle_in(
     save_in(c, &q)
 }
 
+/// Keeps a window rating inside the caller's ingest transaction and binds it to its ticket;
+/// a second rating of the same ticket is not kept.
+pub(crate) fn rate_in(
+    c: &Connection,
+    device_id: &str,
+    r: &kiosk_protocol::queue::TicketRating,
+) -> rusqlite::Result<bool> {
+    let kept = c.execute(
+        "INSERT INTO queue_ratings (hall, day, number, device_id, rated_at, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+        params![
+            r.hall,
+            r.day,
+            r.number,
+            device_id,
+            r.rated_at,
+            serde_json::to_string(r).map_err(json_err)?
+        ],
+    )?;
+    if kept == 0 {
+        return Ok(false);
+    }
+    let mut q = load_in(c, &r.hall, &r.day, Some(&r.number))?;
+    crate::queue::rate(&mut q, r);
+    save_in(c, &q)?;
+    Ok(true)
+}
+
 impl SqliteStore {
+    /// The window ratings of a hall's days, every field.
+    pub fn queue_ratings(
+        &self,
+        hall: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<kiosk_protocol::queue::TicketRating>, StoreError> {
+        self.with(|c| {
+            c.prepare(
+                "SELECT body FROM queue_ratings WHERE hall = ?1 AND day >= ?2 AND day <= ?3
+                 ORDER BY rated_at",
+            )?
+            .query_map(params![hall, from, to], |r| r.get::<_, String>(0))?
+            .map(|b| from_json(&b?))
+            .collect()
+        })
+    }
+
     /// Makes a display token for `hall`; only its hash is kept.
     pub fn create_display_token(&self, hall: &str) -> Result<String, StoreError> {
         let token = crate::queue::new_display_token();

@@ -126,6 +126,27 @@ impl Store {
     ) -> Result<kiosk_protocol::wire::NumberBlock, StoreError> {
         each!(self.reserve_block(hall, service, day, req))
     }
+    pub fn put_staff(&self, hall: &str, e: &crate::staff::StaffEntry) -> Result<(), StoreError> {
+        each!(self.put_staff(hall, e))
+    }
+    pub fn staff_login(
+        &self,
+        hall: &str,
+        staff: &str,
+        pin: &str,
+        window: &str,
+        device_id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Result<crate::staff::StaffEntry, crate::staff::StaffRefusal>, StoreError> {
+        each!(self.staff_login(hall, staff, pin, window, device_id, now))
+    }
+    pub fn staff_audit(
+        &self,
+        hall: &str,
+        staff: &str,
+    ) -> Result<Vec<(String, String, String, String)>, StoreError> {
+        each!(self.staff_audit(hall, staff))
+    }
     pub fn queue_ratings(
         &self,
         hall: &str,

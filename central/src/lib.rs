@@ -10,6 +10,7 @@ pub mod pg;
 pub mod pgserver;
 pub mod queue;
 pub mod server;
+pub mod staff;
 pub mod store;
 pub mod tls;
 

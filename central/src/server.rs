@@ -117,6 +117,10 @@ pub fn router_for(state: AppState) -> Router {
         .route("/api/v1/halls/{hall}/queue/feed", get(queue::feed))
         .route("/api/v1/halls/{hall}/queue/stats", get(queue::stats))
         .route("/api/v1/halls/{hall}/queue/ratings", get(queue::ratings))
+        .route(
+            "/api/v1/halls/{hall}/staff/{staff}/login",
+            post(queue::staff_login),
+        )
         .route("/display/{hall}", get(queue::display_page))
         .route("/api/v1/halls/{hall}/appointments", post(book_appointment))
         .route("/api/v1/halls/{hall}/appointments/{code}", get(appointment))
@@ -270,6 +274,7 @@ fn terminal_route(method: &axum::http::Method, path: &str) -> bool {
             || (path.starts_with("/api/v1/halls/") && path.ends_with("/tickets"))
             || (path.starts_with("/api/v1/halls/") && path.ends_with("/commands"))
             || (path.starts_with("/api/v1/halls/") && path.ends_with("/blocks"))
+            || (path.starts_with("/api/v1/halls/") && path.ends_with("/login"))
             || path == "/api/v1/cases"
             || path == "/api/v1/cases/lookup"
             || path == "/api/v1/proofs"))

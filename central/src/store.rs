@@ -17,6 +17,7 @@ mod blocks;
 mod cases;
 mod documents;
 pub(crate) mod queue;
+mod staff;
 
 /// Each entry moves the schema from version `index` to `index + 1`; never edit a shipped one.
 const SEAL_COLUMNS: &str =
@@ -665,6 +666,22 @@ const MIGRATIONS: &[&str] = &[
         rated_at  TEXT NOT NULL,
         body      TEXT NOT NULL,
         PRIMARY KEY (hall, day, number)
+    );
+    CREATE TABLE staff (
+        hall         TEXT NOT NULL,
+        staff_no     TEXT NOT NULL,
+        body         TEXT NOT NULL,
+        failures     INTEGER NOT NULL DEFAULT 0,
+        locked_until TEXT,
+        PRIMARY KEY (hall, staff_no)
+    );
+    CREATE TABLE staff_audit (
+        hall      TEXT NOT NULL,
+        staff_no  TEXT NOT NULL,
+        at        TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        window_no TEXT NOT NULL,
+        outcome   TEXT NOT NULL
     );",
 ];
 

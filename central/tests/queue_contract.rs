@@ -413,3 +413,78 @@ fn one_rating_per_ticket_bound_to_case_window_and_clerk_through_the_journal() {
         assert_eq!(t[0].case_number.as_deref(), Some("20261203000042"), "{k}");
     }
 }
+
+#[test]
+fn five_wrong_pins_lock_a_clerk_for_fifteen_minutes_across_restarts_and_every_try_is_audited() {
+    use kiosk_central::staff::{hash_pin, StaffEntry, StaffRefusal};
+    let (_d, targets) = targets();
+    let t0 = chrono::Utc::now();
+    for target in &targets {
+        let k;
+        {
+            let s = Store::open(target).unwrap();
+            k = s.kind();
+            s.put_staff(
+                HALL,
+                &StaffEntry {
+                    staff: "S003".into(),
+                    name: "张三".into(),
+                    title: "综合窗口".into(),
+                    photo_jpeg_base64: None,
+                    pin_hash: hash_pin("246810").unwrap(),
+                },
+            )
+            .unwrap();
+            let login = |pin: &str| s.staff_login(HALL, "S003", pin, "3", "WIN-3", t0).unwrap();
+            assert_eq!(login("246810").unwrap().name, "张三", "{k}");
+            for left in [4, 3, 2, 1] {
+                assert_eq!(
+                    login("000000"),
+                    Err(StaffRefusal::WrongPin { tries_left: left }),
+                    "{k}"
+                );
+            }
+            assert!(
+                matches!(login("000000"), Err(StaffRefusal::Locked { .. })),
+                "{k}"
+            );
+        }
+        // The centre restarts: still locked, even for the right PIN, until 15 minutes pass.
+        let s = Store::open(target).unwrap();
+        let at = |m: i64| t0 + chrono::Duration::minutes(m);
+        assert!(
+            matches!(
+                s.staff_login(HALL, "S003", "246810", "3", "WIN-3", at(14))
+                    .unwrap(),
+                Err(StaffRefusal::Locked { .. })
+            ),
+            "{k}"
+        );
+        assert!(
+            s.staff_login(HALL, "S003", "246810", "3", "WIN-3", at(16))
+                .unwrap()
+                .is_ok(),
+            "{k}"
+        );
+        assert_eq!(
+            s.staff_login(HALL, "S999", "246810", "3", "WIN-3", at(16))
+                .unwrap(),
+            Err(StaffRefusal::Unknown("S999".into())),
+            "{k}"
+        );
+        let audit = s.staff_audit(HALL, "S003").unwrap();
+        let outcomes: Vec<&str> = audit.iter().map(|a| a.3.as_str()).collect();
+        assert_eq!(outcomes.len(), 8, "{k}: every try: {outcomes:?}");
+        assert_eq!(
+            outcomes.iter().filter(|o| **o == "logged-in").count(),
+            2,
+            "{k}"
+        );
+        assert_eq!(
+            outcomes.iter().filter(|o| **o == "locked").count(),
+            2,
+            "{k}"
+        );
+        assert!(audit.iter().all(|a| a.1 == "WIN-3" && a.2 == "3"), "{k}");
+    }
+}

@@ -215,3 +215,81 @@ async fn windows_call_and_the_feed_resumes_from_the_last_event_seen() {
     assert_eq!(r.status(), 400);
     centre.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_clerk_logs_in_with_staff_number_and_pin_and_the_window_opens() {
+    use kiosk_central::staff::{hash_pin, StaffEntry};
+    use kiosk_protocol::queue::StaffPlate;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("c.db")).unwrap();
+    store
+        .put_staff(
+            HALL,
+            &StaffEntry {
+                staff: "S003".into(),
+                name: "张三".into(),
+                title: "综合窗口".into(),
+                photo_jpeg_base64: None,
+                pin_hash: hash_pin("246810").unwrap(),
+            },
+        )
+        .unwrap();
+    let token = store.create_display_token(HALL).unwrap();
+    let centre = CentreHandle::start("127.0.0.1:0", store).await.unwrap();
+    let url = centre.base_url();
+    let c = reqwest::Client::new();
+    c.put(format!("{url}/api/v1/halls/{HALL}/queue/windows/3"))
+        .json(&json!({"services": ["social"]}))
+        .send()
+        .await
+        .unwrap();
+    let login = |pin: &str| {
+        c.post(format!("{url}/api/v1/halls/{HALL}/staff/S003/login"))
+            .json(&json!({"pin": pin, "window": "3", "device_id": "WIN-3"}))
+            .send()
+    };
+    let r = login("111111").await.unwrap();
+    assert_eq!(r.status(), 403);
+    let why: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(why["reason"], "pin-wrong");
+    assert!(
+        why["error"].as_str().unwrap().contains("4 tries left"),
+        "{why}"
+    );
+    assert_eq!(
+        login("12ab").await.unwrap().status(),
+        400,
+        "a PIN is digits"
+    );
+    let plate: StaffPlate = login("246810").await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (plate.name.as_str(), plate.window.as_str(), plate.stars),
+        ("张三", "3", None)
+    );
+    let board: HallBoard = c
+        .get(format!(
+            "{url}/api/v1/halls/{HALL}/queue/board?token={token}"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        board.windows[0].staff.as_deref(),
+        Some("S003"),
+        "the window opened"
+    );
+    for _ in 0..4 {
+        login("111111").await.unwrap();
+    }
+    let r = login("111111").await.unwrap();
+    assert_eq!(r.status(), 423, "locked after five wrong PINs");
+    assert_eq!(
+        login("246810").await.unwrap().status(),
+        423,
+        "even the right one"
+    );
+    centre.stop().await.unwrap();
+}

@@ -100,6 +100,14 @@ pub fn document() -> Value {
         schema::<Vec<crate::queue::QueueEvent>>(&mut defs),
     );
     schemas.insert(
+        "StaffLogin".into(),
+        schema::<crate::queue::StaffLogin>(&mut defs),
+    );
+    schemas.insert(
+        "StaffPlate".into(),
+        schema::<crate::queue::StaffPlate>(&mut defs),
+    );
+    schemas.insert(
         "TicketRatings".into(),
         schema::<Vec<crate::queue::TicketRating>>(&mut defs),
     );
@@ -343,6 +351,21 @@ pub fn document() -> Value {
                 "responses": {
                     "200": ok("The figures", "QueueStats"),
                     "400": bad, "503": busy
+                }
+            }},
+            "/api/v1/halls/{hall}/staff/{staff}/login": { "post": {
+                "summary": "A clerk logs in at a window with staff number and PIN; the window opens for them. Five wrong PINs lock the staff number for 15 minutes (kept across restarts); every attempt is audited",
+                "parameters": [name("hall", 64), name("staff", 32)],
+                "requestBody": json_body("StaffLogin"),
+                "responses": {
+                    "200": ok("The clerk's name plate", "StaffPlate"),
+                    "400": bad, "401": unsigned,
+                    "403": e("Wrong PIN (reason `pin-wrong`; the message says how many tries are left)"),
+                    "404": e("No such staff number in the hall's directory (`staff-unknown`), or no such window (`unknown-window`)"),
+                    "409": e("The clerk is logged in at another window (`staff-elsewhere`)"),
+                    "413": e("The body is over 32 MiB"),
+                    "423": e("Locked after too many wrong PINs (`locked`; the message says until when)"),
+                    "503": busy
                 }
             }},
             "/api/v1/halls/{hall}/queue/ratings": { "get": {

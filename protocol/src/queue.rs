@@ -335,3 +335,33 @@ pub struct TicketRating {
     /// RFC 3339.
     pub rated_at: String,
 }
+
+/// A clerk sits down at a window: `POST /api/v1/halls/{hall}/staff/{staff}/login`. The centre
+/// checks the PIN; five wrong ones lock the staff number for 15 minutes (kept across restarts,
+/// every attempt audited). On success the window is opened for the clerk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffLogin {
+    #[schemars(length(min = 4, max = 12), regex(pattern = r"^[0-9]+$"))]
+    pub pin: String,
+    #[schemars(length(min = 1, max = 16), regex(pattern = r"^[^\x00-\x1f\x7f]+$"))]
+    pub window: String,
+    pub device_id: String,
+}
+
+/// The electronic name plate (电子工位牌): what the citizen screen shows of the clerk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffPlate {
+    pub staff: String,
+    pub name: String,
+    #[serde(default)]
+    pub title: String,
+    /// A JPEG portrait, base64, when the directory has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo_jpeg_base64: Option<String>,
+    /// The clerk's average rating (1–5) over the last 90 days, once there are ratings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stars: Option<f64>,
+    pub window: String,
+}

@@ -208,6 +208,21 @@ enum QueueAction {
         #[arg(long)]
         hall: String,
     },
+    /// Adds a clerk to the hall's staff directory (or changes them): the PIN (4 to 12 digits)
+    /// comes from HALLKIT_STAFF_PIN, never the command line, and is kept as an Argon2 hash.
+    Staff {
+        #[arg(long)]
+        hall: String,
+        #[arg(long)]
+        staff: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        title: String,
+        /// A JPEG portrait for the name plate.
+        #[arg(long)]
+        photo: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -450,6 +465,50 @@ async fn main() -> anyhow::Result<()> {
                     QueueAction::DisplayToken { hall } => {
                         let token = store.create_display_token(&hall)?;
                         Ok(serde_json::json!({ "hall": hall, "token": token }).to_string())
+                    }
+                    QueueAction::Staff {
+                        hall,
+                        staff,
+                        name,
+                        title,
+                        photo,
+                    } => {
+                        use base64::Engine;
+                        let pin = zeroize::Zeroizing::new(
+                            std::env::var("HALLKIT_STAFF_PIN")
+                                .context("set HALLKIT_STAFF_PIN to the clerk's PIN")?,
+                        );
+                        anyhow::ensure!(
+                            kiosk_central::staff::is_pin(&pin),
+                            "HALLKIT_STAFF_PIN must be 4 to 12 digits"
+                        );
+                        anyhow::ensure!(
+                            kiosk_protocol::queue::is_name(&staff, 32),
+                            "the staff number is 1 to 32 characters"
+                        );
+                        let photo_jpeg_base64 = match photo {
+                            Some(p) => {
+                                let bytes = std::fs::read(&p)
+                                    .with_context(|| format!("reading {}", p.display()))?;
+                                anyhow::ensure!(
+                                    bytes.starts_with(&[0xFF, 0xD8]),
+                                    "{} is not a JPEG",
+                                    p.display()
+                                );
+                                Some(base64::engine::general_purpose::STANDARD.encode(bytes))
+                            }
+                            None => None,
+                        };
+                        let entry = kiosk_central::staff::StaffEntry {
+                            staff: staff.clone(),
+                            name,
+                            title,
+                            photo_jpeg_base64,
+                            pin_hash: kiosk_central::staff::hash_pin(&pin)
+                                .map_err(anyhow::Error::msg)?,
+                        };
+                        store.put_staff(&hall, &entry)?;
+                        Ok(serde_json::json!({ "hall": hall, "staff": staff }).to_string())
                     }
                 }
             })

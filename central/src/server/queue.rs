@@ -319,3 +319,79 @@ pub(super) async fn reserve_block(
     let block = store_call(move || store.reserve_block(&hall, &service, &day, &req)).await?;
     Ok(Json(block).into_response())
 }
+
+/// A clerk logs in at a window with staff number and PIN; on success the window opens for
+/// them and the answer is their name plate.
+pub(super) async fn staff_login(
+    State(state): State<AppState>,
+    Path((hall, staff)): Path<(String, String)>,
+    b: JsonBody<kiosk_protocol::queue::StaffLogin>,
+) -> Result<Response, ApiError> {
+    let login = body(b)?;
+    name("the hall", &hall, 64)?;
+    name("the staff number", &staff, 32)?;
+    name("the window", &login.window, 16)?;
+    if !crate::staff::is_pin(&login.pin) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "a PIN is 4 to 12 digits",
+        ));
+    }
+    let store = state.store.clone();
+    let (h, s, l) = (hall.clone(), staff.clone(), login.clone());
+    let checked = store_call(move || {
+        store.staff_login(&h, &s, &l.pin, &l.window, &l.device_id, chrono::Utc::now())
+    })
+    .await?;
+    let entry = match checked {
+        Ok(e) => e,
+        Err(r) => {
+            let code = match r {
+                crate::staff::StaffRefusal::Unknown(_) => StatusCode::NOT_FOUND,
+                crate::staff::StaffRefusal::WrongPin { .. } => StatusCode::FORBIDDEN,
+                crate::staff::StaffRefusal::Locked { .. } => StatusCode::LOCKED,
+            };
+            tracing::warn!(hall, staff, window = %login.window, reason = r.reason(), "staff login refused");
+            return Err(ApiError::new(code, r.to_string()).because(r.reason()));
+        }
+    };
+    let queue = state.queue.clone();
+    let (h, s, w) = (hall.clone(), staff.clone(), login.window.clone());
+    let opened = store_call(move || {
+        queue.command(
+            &h,
+            &w,
+            &kiosk_protocol::queue::WindowCommand::Login { staff: s },
+        )
+    })
+    .await?;
+    state.queue_news.notify_waiters();
+    if let Err(r) = opened {
+        return Err(refused(r));
+    }
+    // The clerk's stars: their ratings of the last 90 days.
+    let store = state.store.clone();
+    let today = crate::queue::today();
+    let since = (chrono::Utc::now() - chrono::Duration::days(90) + chrono::Duration::hours(8))
+        .format("%Y-%m-%d")
+        .to_string();
+    let h = hall.clone();
+    let ratings = store_call(move || store.queue_ratings(&h, &since, &today)).await?;
+    let mine: Vec<f64> = ratings
+        .iter()
+        .filter(|r| r.staff == staff)
+        .map(|r| f64::from(r.level))
+        .collect();
+    let stars = (!mine.is_empty())
+        .then(|| (mine.iter().sum::<f64>() / mine.len() as f64 * 10.0).round() / 10.0);
+    tracing::info!(hall, staff, window = %login.window, "staff logged in");
+    Ok(Json(kiosk_protocol::queue::StaffPlate {
+        staff: entry.staff,
+        name: entry.name,
+        title: entry.title,
+        photo_jpeg_base64: entry.photo_jpeg_base64,
+        stars,
+        window: login.window,
+    })
+    .into_response())
+}

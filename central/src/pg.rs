@@ -199,9 +199,10 @@ const MIGRATIONS: &[&str] = &[
         hall    TEXT NOT NULL,
         day     TEXT NOT NULL,
         number  TEXT NOT NULL,
-        service TEXT NOT NULL,
-        state   TEXT NOT NULL,
-        body    TEXT NOT NULL,
+        service    TEXT NOT NULL,
+        state      TEXT NOT NULL,
+        arrived_at TEXT NOT NULL,
+        body       TEXT NOT NULL,
         PRIMARY KEY (hall, day, number)
     );
     CREATE INDEX queue_tickets_by_state ON queue_tickets (hall, day, state);

@@ -292,10 +292,14 @@ pub(crate) fn check_appointment(
 }
 
 /// The columns `ticket_row` reads, with the people ahead counted at read time.
+/// The people ahead are the tickets of the service that arrived earlier and still wait in the
+/// queue (a ticket at a window, served, gone or void is not ahead of anyone).
 pub(crate) const TICKET_COLUMNS: &str =
     "t.hall, t.service, t.day, t.seq, t.number, t.state, t.appointment,
-     (SELECT COUNT(*) FROM tickets o WHERE o.hall = t.hall AND o.service = t.service
-        AND o.day = t.day AND o.seq < t.seq AND o.state <> 'void')";
+     (SELECT COUNT(*) FROM queue_tickets q, queue_tickets me
+        WHERE me.hall = t.hall AND me.day = t.day AND me.number = t.number
+        AND q.hall = t.hall AND q.service = t.service AND q.day = t.day
+        AND q.arrived_at < me.arrived_at AND q.state IN ('issued', 'waiting'))";
 
 /// How a one-time enrolment code is kept: only its hash is stored.
 pub fn code_sha256(code: &str) -> String {
@@ -624,9 +628,10 @@ const MIGRATIONS: &[&str] = &[
         hall    TEXT NOT NULL,
         day     TEXT NOT NULL,
         number  TEXT NOT NULL,
-        service TEXT NOT NULL,
-        state   TEXT NOT NULL,
-        body    TEXT NOT NULL,
+        service    TEXT NOT NULL,
+        state      TEXT NOT NULL,
+        arrived_at TEXT NOT NULL,
+        body       TEXT NOT NULL,
         PRIMARY KEY (hall, day, number)
     );
     CREATE INDEX queue_tickets_by_state ON queue_tickets (hall, day, state);

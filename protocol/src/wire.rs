@@ -250,7 +250,7 @@ pub struct Ticket {
     /// the ticket's print result. A void number is never called.
     #[serde(default)]
     pub state: TicketState,
-    /// Tickets of the same service issued earlier today and not void: the people ahead.
+    /// Other tickets of the same service still waiting in the hall's queue: the people ahead.
     #[serde(default)]
     pub ahead: u32,
     /// The appointment this ticket checked in, if any.

@@ -70,16 +70,17 @@ pub(crate) fn save_in(c: &Connection, q: &HallQueue) -> rusqlite::Result<()> {
     for n in &q.changed_tickets {
         let Some(t) = q.tickets.get(n) else { continue };
         c.execute(
-            "INSERT INTO queue_tickets (hall, day, number, service, state, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO queue_tickets (hall, day, number, service, state, arrived_at, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (hall, day, number) DO UPDATE SET service = excluded.service,
-                state = excluded.state, body = excluded.body",
+                state = excluded.state, arrived_at = excluded.arrived_at, body = excluded.body",
             params![
                 q.hall,
                 t.day,
                 t.number,
                 t.service,
                 t.state.as_str(),
+                t.arrived_at,
                 serde_json::to_string(t).map_err(json_err)?
             ],
         )?;

@@ -68,8 +68,17 @@ fn tickets_keep_coming_with_the_centre_cut_off_and_join_the_queue_in_order() {
             Duration::ZERO,
         )
         .unwrap();
+    fn ask<'a>(request_id: &'a str, appointment: Option<&'a str>) -> queue::NumberAsk<'a> {
+        queue::NumberAsk {
+            request_id,
+            appointment,
+            holder: None,
+            age: None,
+            offline_numbers: 30,
+        }
+    }
     let take = |request: &str| {
-        let t = queue::number(&desk, &catalogue, &group, request, None, None, None)?;
+        let t = queue::number(&desk, &catalogue, &group, &ask(request, None))?;
         queue::print(&desk, &printer, &catalogue, &group, &t, "2026-12-03 09:00").expect("printed");
         Ok::<_, NumberProblem>(t)
     };
@@ -77,7 +86,7 @@ fn tickets_keep_coming_with_the_centre_cut_off_and_join_the_queue_in_order() {
     // Online: the first ticket, and numbers reserved for later.
     let first = take("r1").unwrap();
     assert_eq!((first.number.as_str(), first.offline), ("A001", false));
-    assert!(queue::top_up(&desk, &hall, "huji").unwrap() >= 10);
+    assert!(queue::top_up(&desk, &hall, "huji", 30).unwrap() >= 10);
 
     // The centre goes away. Tickets keep coming, from the block, in order.
     tokio.block_on(centre.stop()).unwrap();
@@ -94,7 +103,7 @@ fn tickets_keep_coming_with_the_centre_cut_off_and_join_the_queue_in_order() {
     assert!(offline.iter().all(|t| t.offline));
     // An appointment cannot be checked in without the centre: told so, no number used.
     assert!(matches!(
-        queue::number(&desk, &catalogue, &group, "r5", Some("YY-1"), None, None),
+        queue::number(&desk, &catalogue, &group, &ask("r5", Some("YY-1"))),
         Err(NumberProblem::CentreUnreachable(_))
     ));
 

@@ -401,6 +401,11 @@ fn validate(raw: &RawConfig, e: &Errors<'_>) -> Result<(), ConfigError> {
         "journeys.ticket.taken_s must be between 3 and 300",
     )?;
     e.check(
+        tj.offline_numbers <= 200,
+        &["journeys", "ticket", "offline_numbers"],
+        "journeys.ticket.offline_numbers must be between 0 (off) and 200",
+    )?;
+    e.check(
         (5..=600).contains(&tj.card_timeout_s),
         &["journeys", "ticket", "card_timeout_s"],
         "journeys.ticket.card_timeout_s must be between 5 and 600",

@@ -264,6 +264,9 @@ fn default_taken_s() -> u64 {
 fn default_card_timeout_s() -> u64 {
     60
 }
+fn default_offline_numbers() -> u32 {
+    30
+}
 
 /// `[journeys.ticket]`: which devices the queue-ticket journey uses (by default the first of
 /// each kind in the device table) and how long its last screen stays.
@@ -284,6 +287,10 @@ pub struct TicketJourneyConfig {
     /// How long the reader waits for a card before the citizen is asked again.
     #[serde(default = "default_card_timeout_s")]
     pub card_timeout_s: u64,
+    /// Ticket numbers reserved at the centre at a time, to issue while it cannot be reached
+    /// (from A501 on); 0 turns offline numbering off.
+    #[serde(default = "default_offline_numbers")]
+    pub offline_numbers: u32,
 }
 
 impl Default for TicketJourneyConfig {
@@ -295,6 +302,7 @@ impl Default for TicketJourneyConfig {
             board: None,
             taken_s: default_taken_s(),
             card_timeout_s: default_card_timeout_s(),
+            offline_numbers: default_offline_numbers(),
         }
     }
 }

@@ -1030,8 +1030,18 @@ impl Worker {
         if let Some(why) = self.printer_unusable(&printer) {
             return Some(why);
         }
+        // Without the centre, tickets come from the numbers reserved for it, while any last.
         if !self.cfg.link.borrow().reachable {
-            return Some(Unavailable::Centre);
+            let in_hand = match (
+                &self.catalogue,
+                self.cfg.config.journeys.ticket.offline_numbers,
+            ) {
+                (Some(c), n) if n > 0 => queue::numbers_in_hand(&self.cfg.desk, &c.hall.id),
+                _ => 0,
+            };
+            if in_hand == 0 {
+                return Some(Unavailable::Centre);
+            }
         }
         self.held_elsewhere(&printer)
     }
@@ -1454,17 +1464,17 @@ impl Worker {
                         .and_then(|i| i.age_on(today)),
                     _ => None,
                 };
+                let offline_numbers = self.cfg.config.journeys.ticket.offline_numbers;
                 let (desk, tx) = (self.cfg.desk.clone(), self.tx.clone());
                 spawn("ticket-number", move || {
-                    let r = queue::number(
-                        &desk,
-                        &catalogue,
-                        &g,
-                        &request_id,
-                        appointment.as_deref().map(String::as_str),
-                        holder.as_deref(),
+                    let ask = queue::NumberAsk {
+                        request_id: &request_id,
+                        appointment: appointment.as_deref().map(String::as_str),
+                        holder: holder.as_deref(),
                         age,
-                    );
+                        offline_numbers,
+                    };
+                    let r = queue::number(&desk, &catalogue, &g, &ask);
                     let _ = tx.send(Msg::Numbered(generation, r));
                 });
             }
@@ -1514,10 +1524,14 @@ impl Worker {
         let (Some(c), true) = (self.catalogue.clone(), offered) else {
             return;
         };
+        let size = self.cfg.config.journeys.ticket.offline_numbers;
+        if size == 0 {
+            return;
+        }
         let desk = self.cfg.desk.clone();
         spawn("ticket-blocks", move || {
             for g in &c.queue.groups {
-                if let Err(e) = queue::top_up(&desk, &c.hall.id, &g.id) {
+                if let Err(e) = queue::top_up(&desk, &c.hall.id, &g.id, size) {
                     tracing::warn!(error = %e, service = %g.id, "no numbers reserved for offline tickets");
                 }
             }

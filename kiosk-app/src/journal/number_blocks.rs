@@ -26,6 +26,17 @@ pub fn left(c: &Connection, hall: &str, service: &str, day: &str) -> rusqlite::R
     .map(|n| u32::try_from(n).unwrap_or(0))
 }
 
+/// Numbers still to issue for any service of the hall's day.
+pub fn left_in_hall(c: &Connection, hall: &str, day: &str) -> rusqlite::Result<u32> {
+    c.query_row(
+        "SELECT COALESCE(SUM(last - next + 1), 0) FROM number_blocks
+         WHERE hall = ?1 AND day = ?2 AND next <= last",
+        params![hall, day],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| u32::try_from(n).unwrap_or(0))
+}
+
 /// Takes the next number of the service's day, oldest block first; `None` when all are used.
 pub fn take(c: &Connection, hall: &str, service: &str, day: &str) -> rusqlite::Result<Option<u32>> {
     let first: Option<(i64, i64)> = c

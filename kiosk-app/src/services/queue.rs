@@ -66,10 +66,24 @@ pub struct Printed {
     pub unconfirmed: bool,
 }
 
-/// Numbers a machine keeps in hand for when the centre cannot be reached: below `LOW_WATER`
-/// it reserves `BLOCK` more.
+/// Below this many numbers in hand for when the centre cannot be reached, a machine reserves
+/// another block (its size is `[journeys.ticket] offline_numbers`).
 const LOW_WATER: u32 = 10;
-const BLOCK: u32 = 30;
+
+/// What a citizen's ticket request carries.
+#[derive(Debug, Clone, Copy)]
+pub struct NumberAsk<'a> {
+    /// The same on a retry after a lost answer, so the citizen gets one number, not two.
+    pub request_id: &'a str,
+    /// An appointment code to check in.
+    pub appointment: Option<&'a str>,
+    /// The card the citizen identified with, masked.
+    pub holder: Option<&'a str>,
+    /// Whole years, from the card, for a hall that calls the elderly first.
+    pub age: Option<u32>,
+    /// `[journeys.ticket] offline_numbers`: 0 issues nothing without the centre.
+    pub offline_numbers: u32,
+}
 
 /// The hall's day (China Standard Time), as the centre numbers it.
 fn hall_day() -> String {
@@ -87,11 +101,15 @@ pub fn number(
     desk: &OutputDesk,
     catalogue: &Catalogue,
     group: &QueueGroup,
-    request_id: &str,
-    appointment: Option<&str>,
-    holder: Option<&str>,
-    age: Option<u32>,
+    ask: &NumberAsk<'_>,
 ) -> Result<Ticket, NumberProblem> {
+    let NumberAsk {
+        request_id,
+        appointment,
+        holder,
+        age,
+        offline_numbers,
+    } = *ask;
     let req = TicketRequest {
         device_id: desk.journal.lock().device_id().to_string(),
         request_id: request_id.to_string(),
@@ -102,7 +120,7 @@ pub fn number(
     };
     match desk.number_ticket(&catalogue.hall.id, &group.id, &req) {
         Ok(t) => {
-            if let Err(e) = top_up(desk, &catalogue.hall.id, &group.id) {
+            if let Err(e) = top_up(desk, &catalogue.hall.id, &group.id, offline_numbers) {
                 tracing::warn!(error = %e, service = %group.id, "no numbers reserved for offline tickets");
             }
             Ok(t)
@@ -120,7 +138,7 @@ pub fn number(
         }
         Err(e) => {
             let unreachable = NumberProblem::CentreUnreachable(e.to_string());
-            if appointment.is_some() {
+            if appointment.is_some() || offline_numbers == 0 {
                 return Err(unreachable);
             }
             match offline_number(desk, &catalogue.hall.id, group, &req) {
@@ -134,15 +152,15 @@ pub fn number(
     }
 }
 
-/// Keeps at least `LOW_WATER` numbers of today in hand for `service`, reserving more at the
-/// centre when fewer are left. Called after each online ticket and at start.
-pub fn top_up(desk: &OutputDesk, hall: &str, service: &str) -> Result<u32, OutputError> {
+/// Keeps numbers of today in hand for `service`: below `LOW_WATER` it reserves a block of
+/// `size` more at the centre (0: none). Called after each online ticket and at start.
+pub fn top_up(desk: &OutputDesk, hall: &str, service: &str, size: u32) -> Result<u32, OutputError> {
     let day = hall_day();
     let (left, _) = desk.journal.lock().transaction(|tx| {
         number_blocks::forget_before(tx.conn(), &day)?;
         Ok(number_blocks::left(tx.conn(), hall, service, &day)?)
     })?;
-    if left >= LOW_WATER {
+    if left >= LOW_WATER.min(size) {
         return Ok(left);
     }
     let centre = desk
@@ -152,7 +170,7 @@ pub fn top_up(desk: &OutputDesk, hall: &str, service: &str) -> Result<u32, Outpu
     let req = kiosk_protocol::wire::NumberBlockRequest {
         device_id: desk.journal.lock().device_id().to_string(),
         request_id: uuid::Uuid::new_v4().to_string(),
-        size: BLOCK,
+        size,
     };
     let block = centre.reserve_block(hall, service, &req)?;
     let (left, _) = desk.journal.lock().transaction(|tx| {
@@ -166,6 +184,17 @@ pub fn top_up(desk: &OutputDesk, hall: &str, service: &str) -> Result<u32, Outpu
         "ticket numbers reserved for offline use"
     );
     Ok(left)
+}
+
+/// Numbers in hand of today for any of `hall`'s services (the ticket journey stays open while
+/// the centre is away as long as some are left).
+pub fn numbers_in_hand(desk: &OutputDesk, hall: &str) -> u32 {
+    let day = hall_day();
+    desk.journal
+        .lock()
+        .transaction(|tx| Ok(number_blocks::left_in_hall(tx.conn(), hall, &day)?))
+        .map(|(n, _)| n)
+        .unwrap_or(0)
 }
 
 /// Numbers a ticket from the reserved block, with its `ticket.offline` record in the same

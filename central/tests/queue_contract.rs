@@ -400,7 +400,7 @@ fn one_rating_per_ticket_bound_to_case_window_and_clerk_through_the_journal() {
         ];
         s.ingest("WIN-3", &IngestBatch { events }, "t").unwrap();
         let kept = s.queue_ratings(HALL, &day, &day).unwrap();
-        assert_eq!(kept, [first.clone()], "{k}: every field, once");
+        assert_eq!(kept, std::slice::from_ref(&first), "{k}: every field, once");
         let stats = q.stats(HALL, &day, &day).unwrap();
         assert_eq!(
             (stats.total.ratings, stats.total.satisfaction),

@@ -54,7 +54,7 @@ impl PgStore {
         let entry: StaffEntry = serde_json::from_str(&row.get::<_, String>(0)).map_err(bad)?;
         let failures: i32 = row.get(1);
         let locked = parse_time(row.get(2));
-        let ok = !locked.is_some_and(|u| u > now) && pin_matches(pin, &entry.pin_hash);
+        let ok = locked.is_none_or(|u| u <= now) && pin_matches(pin, &entry.pin_hash);
         let (failures, locked, refusal) = attempt(ok, failures as u32, locked, now);
         tx.execute(
             "UPDATE staff SET failures = $3, locked_until = $4 WHERE hall = $1 AND staff_no = $2",

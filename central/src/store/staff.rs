@@ -61,7 +61,7 @@ impl SqliteStore {
         })?;
         let locked = parse_time(locked);
         // A lock in force refuses before the PIN is even looked at.
-        let ok = !locked.is_some_and(|u| u > now) && pin_matches(pin, &entry.pin_hash);
+        let ok = locked.is_none_or(|u| u <= now) && pin_matches(pin, &entry.pin_hash);
         let (failures, locked, refusal) = attempt(ok, failures as u32, locked, now);
         tx.execute(
             "UPDATE staff SET failures = ?3, locked_until = ?4 WHERE hall = ?1 AND staff_no = ?2",

@@ -8,6 +8,7 @@ slint::include_modules!();
 mod bind;
 mod bind_apply;
 mod bind_copy;
+mod bind_desk;
 mod bind_papers;
 
 pub use bind::{
@@ -15,6 +16,9 @@ pub use bind::{
 };
 pub use bind_apply::{ApplyUiView, CasesUiView};
 pub use bind_copy::{CopyView, JpegPicture, LoginView};
+pub use bind_desk::{
+    parse_stroke, select_language, DeskIntent, DeskStageUi, DeskUiView, DeskWindows, STAGE_SIZE,
+};
 pub use bind_papers::PapersUiView;
 
 use std::path::Path;

@@ -21,6 +21,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Option<CentreHandle>> {
         let (licences, proofs) = store.import_documents(&docs)?;
         tracing::info!(licences, proofs, sample = %sample.display(), "sample e-licences and proof data in the embedded centre");
     }
+    if let Some(sample) = &config.catalogue.embedded_staff {
+        let n = import_staff(&store, sample)?;
+        tracing::info!(staff = n, sample = %sample.display(), "sample staff directory in the embedded centre");
+    }
     let handle = CentreHandle::start(&config.centre.listen, store).await?;
     tracing::info!(url = %handle.base_url(), db = %db.display(), "embedded central service started");
     Ok(Some(handle))
@@ -154,4 +158,46 @@ fn key_in_data_dir(
         .with_context(|| format!("creating {}", key_path.display()))?;
     writeln!(f, "{}", key.to_secret_string())?;
     Ok(key)
+}
+
+/// A sample staff directory for the embedded centre: `{"hall": …, "staff": [{"staff", "name",
+/// "title", "pin"}]}`, the PINs hashed on the way in (a hall's centre takes its directory with
+/// `kiosk-central queue staff`).
+fn import_staff(store: &SqliteStore, path: &std::path::Path) -> anyhow::Result<usize> {
+    use anyhow::Context;
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Sample {
+        hall: String,
+        staff: Vec<Clerk>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Clerk {
+        staff: String,
+        name: String,
+        #[serde(default)]
+        title: String,
+        pin: String,
+    }
+    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let sample: Sample =
+        serde_json::from_slice(&text).with_context(|| format!("{}", path.display()))?;
+    for c in &sample.staff {
+        anyhow::ensure!(
+            kiosk_central::staff::is_pin(&c.pin),
+            "{}: staff {}: a PIN is 4 to 12 digits",
+            path.display(),
+            c.staff
+        );
+        let entry = kiosk_central::staff::StaffEntry {
+            staff: c.staff.clone(),
+            name: c.name.clone(),
+            title: c.title.clone(),
+            photo_jpeg_base64: None,
+            pin_hash: kiosk_central::staff::hash_pin(&c.pin).map_err(anyhow::Error::msg)?,
+        };
+        store.put_staff(&sample.hall, &entry)?;
+    }
+    Ok(sample.staff.len())
 }

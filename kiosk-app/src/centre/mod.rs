@@ -279,6 +279,46 @@ impl CentreClient {
         self.json(self.post_json(&path, req)).await
     }
 
+    /// A clerk signs in at a window: the centre checks the PIN (and keeps the lock).
+    pub async fn staff_login(
+        &self,
+        hall: &str,
+        staff: &str,
+        login: &kiosk_protocol::queue::StaffLogin,
+    ) -> Result<kiosk_protocol::queue::StaffPlate, CentreError> {
+        let path = format!("/api/v1/halls/{hall}/staff/{staff}/login");
+        self.json(self.post_json(&path, login)).await
+    }
+
+    /// One command of a window to the hall's queue.
+    pub async fn window_command(
+        &self,
+        hall: &str,
+        window: &str,
+        command: &kiosk_protocol::queue::WindowCommand,
+    ) -> Result<kiosk_protocol::queue::WindowOutcome, CentreError> {
+        let path = format!("/api/v1/halls/{hall}/queue/windows/{window}/commands");
+        self.json(self.post_json(&path, command)).await
+    }
+
+    /// Sets up the services a window calls from (an embedded centre's sample hall).
+    pub async fn set_window(
+        &self,
+        hall: &str,
+        window: &str,
+        setup: &kiosk_protocol::queue::WindowSetup,
+    ) -> Result<kiosk_protocol::queue::QueueWindow, CentreError> {
+        let path = format!("/api/v1/halls/{hall}/queue/windows/{window}");
+        let url = self.url(&path);
+        let body = serde_json::to_vec(setup).map_err(|e| CentreError::BadAnswer(e.to_string()))?;
+        let b = self
+            .http
+            .put(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        self.json(self.signed(b, "PUT", &url, &body).body(body))
+            .await
+    }
+
     /// Files an application; the same `local_ref` again gets the same case.
     pub async fn file_case(
         &self,

@@ -45,12 +45,28 @@ pub fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<E
                 let _ = slint::quit_event_loop();
             });
         });
-        if let Err(e) = ui::window::run_window(
-            &terminal.config,
-            terminal.runtime.clone(),
-            terminal.link.clone(),
-            terminal.host.clone(),
-        ) {
+        let shown = match &terminal.window_unit {
+            // A window unit: the clerk's caller toolbar and the citizen screen.
+            Some(desk) => {
+                desk.set_speaker(crate::services::speech::Speaker::start(
+                    crate::services::speech::Voice::default(),
+                    crate::services::speech::Output::Device,
+                ));
+                let events = terminal.runtime.events.clone();
+                ui::desk::run_windows(
+                    &terminal.config,
+                    desk.clone(),
+                    std::sync::Arc::new(move || events.now()),
+                )
+            }
+            None => ui::window::run_window(
+                &terminal.config,
+                terminal.runtime.clone(),
+                terminal.link.clone(),
+                terminal.host.clone(),
+            ),
+        };
+        if let Err(e) = shown {
             tracing::error!(error = %format!("{e:#}"), "the screen failed; stopping the terminal");
             failure = Some(format!("{e:#}"));
         }

@@ -41,6 +41,8 @@ struct RawConfig {
     #[serde(default)]
     face: FaceConfig,
     #[serde(default)]
+    window: Option<WindowConfig>,
+    #[serde(default)]
     devices: Vec<Spanned<DeviceSpec>>,
 }
 
@@ -59,6 +61,8 @@ pub struct Config {
     pub outbox: OutboxConfig,
     pub outputs: OutputsConfig,
     pub face: FaceConfig,
+    /// The window unit's settings (present exactly when the role is `window`).
+    pub window: Option<WindowConfig>,
     pub devices: Vec<DeviceSpec>,
 }
 
@@ -190,6 +194,7 @@ impl Config {
         let mut catalogue = raw.catalogue;
         catalogue.embedded_sample = catalogue.embedded_sample.as_deref().map(beside);
         catalogue.embedded_documents = catalogue.embedded_documents.as_deref().map(beside);
+        catalogue.embedded_staff = catalogue.embedded_staff.as_deref().map(beside);
         for d in devices.iter_mut() {
             for key in ["sim_source", "sim_ir", "capture_dir"] {
                 if let Some(serde_json::Value::String(s)) = d.options.get(key) {
@@ -229,6 +234,18 @@ impl Config {
             }
         }
 
+        if let Some(w) = &raw.window {
+            for (key, named) in [("card_reader", &w.card_reader), ("printer", &w.printer)] {
+                if let Some(id) = named {
+                    if !devices.iter().any(|d| &d.id == id) {
+                        return Err(errors.key(
+                            &["window", key],
+                            format!("window.{key} names no device {id:?} in the device table"),
+                        ));
+                    }
+                }
+            }
+        }
         Ok(Config {
             source: path.to_path_buf(),
             terminal: raw.terminal,
@@ -242,6 +259,7 @@ impl Config {
             outbox: raw.outbox,
             outputs: raw.outputs,
             face,
+            window: raw.window,
             devices,
         })
     }
@@ -304,6 +322,60 @@ fn validate(raw: &RawConfig, e: &Errors<'_>) -> Result<(), ConfigError> {
         &["terminal", "poll_interval_ms"],
         "terminal.poll_interval_ms must be between 100 and 60000",
     )?;
+    match (t.role, &raw.window) {
+        (Role::Window, None) => {
+            return Err(e.key(
+                &["terminal", "role"],
+                "terminal.role = \"window\" needs a [window] section (number = \"3\" at least)"
+                    .to_string(),
+            ))
+        }
+        (Role::Kiosk, Some(_)) => {
+            return Err(e.key(
+                &["window"],
+                "[window] is for a window unit: set terminal.role = \"window\" or remove it"
+                    .to_string(),
+            ))
+        }
+        (Role::Window, Some(w)) => {
+            e.check(
+                kiosk_protocol::queue::is_name(&w.number, 16),
+                &["window", "number"],
+                "window.number must be 1 to 16 printable characters (as said aloud: 3, 12A)",
+            )?;
+            let hhmm =
+                |s: &str| chrono::NaiveTime::parse_from_str(s, "%H:%M").is_ok() && s.len() == 5;
+            e.check(
+                hhmm(&w.opens),
+                &["window", "opens"],
+                &format!("window.opens {:?} must be a time as 08:30", w.opens),
+            )?;
+            e.check(
+                hhmm(&w.closes) && w.closes > w.opens,
+                &["window", "closes"],
+                &format!(
+                    "window.closes {:?} must be a time as 17:30, after window.opens",
+                    w.closes
+                ),
+            )?;
+            e.check(
+                !w.days.is_empty() && w.days.iter().all(|d| (1..=7).contains(d)),
+                &["window", "days"],
+                "window.days are weekdays 1 (Monday) to 7 (Sunday)",
+            )?;
+            e.check(
+                (1..=120).contains(&w.thanks_s),
+                &["window", "thanks_s"],
+                "window.thanks_s must be between 1 and 120",
+            )?;
+            e.check(
+                (5..=300).contains(&w.card_timeout_s),
+                &["window", "card_timeout_s"],
+                "window.card_timeout_s must be between 5 and 300",
+            )?;
+        }
+        (Role::Kiosk, None) => {}
+    }
     let c = &raw.centre;
     if let Some(url) = &c.url {
         e.check(

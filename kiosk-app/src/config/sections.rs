@@ -88,6 +88,81 @@ pub struct TerminalConfig {
     /// How often idle devices are polled for health.
     #[serde(default = "default_poll_ms")]
     pub poll_interval_ms: u64,
+    /// What this terminal is: a self-service kiosk, or a window dual-screen unit (`[window]`).
+    #[serde(default)]
+    pub role: Role,
+}
+
+/// What a terminal is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// The citizens' self-service kiosk (journeys on one touch screen).
+    #[default]
+    Kiosk,
+    /// A hall window's dual-screen unit: the clerk's caller toolbar and the citizen screen.
+    Window,
+}
+
+fn default_window_open() -> String {
+    "08:30".into()
+}
+fn default_window_close() -> String {
+    "17:30".into()
+}
+fn default_window_days() -> Vec<u8> {
+    vec![1, 2, 3, 4, 5, 6]
+}
+fn default_thanks_s() -> u64 {
+    6
+}
+
+/// `[window]`: a window dual-screen unit (`[terminal] role = "window"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowConfig {
+    /// The window's number as the hall says it aloud (`3`: 「到 3 号窗口」).
+    pub number: String,
+    /// Opening hours, local time (`08:30`, `17:30`), and the days open (1 Monday … 7
+    /// Sunday): outside them, with no clerk signed in, the citizen screen sleeps.
+    #[serde(default = "default_window_open")]
+    pub opens: String,
+    #[serde(default = "default_window_close")]
+    pub closes: String,
+    #[serde(default = "default_window_days")]
+    pub days: Vec<u8>,
+    /// The services this window calls from. A hall's centre keeps them (`kiosk-central queue
+    /// window`); with the embedded centre the unit sets them up itself. Empty: every queue
+    /// group of the catalogue.
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// "Thank you" after a rating stays this long.
+    #[serde(default = "default_thanks_s")]
+    pub thanks_s: u64,
+    /// How long the reader waits for the citizen's card.
+    #[serde(default = "default_card_timeout_s")]
+    pub card_timeout_s: u64,
+    /// The calls are said on the unit's speaker too (the hall display host says them as well).
+    #[serde(default = "default_true")]
+    pub announce: bool,
+    #[serde(default)]
+    pub card_reader: Option<String>,
+    #[serde(default)]
+    pub printer: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl WindowConfig {
+    /// Whether the hall is open at `local` (the terminal's time zone).
+    pub fn open_at(&self, local: chrono::NaiveDateTime) -> bool {
+        use chrono::Datelike;
+        let day = local.weekday().number_from_monday() as u8;
+        let t = local.format("%H:%M").to_string();
+        self.days.contains(&day) && t >= self.opens && t < self.closes
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -447,6 +522,11 @@ pub struct CatalogueConfig {
     /// embedded centre takes at start, so the licence and proof journeys run end to end.
     #[serde(default)]
     pub embedded_documents: Option<PathBuf>,
+    /// A sample staff directory (JSON: staff, name, title, pin) the embedded centre takes at
+    /// start, so a window unit can be signed in to. A hall's centre keeps its own
+    /// (`kiosk-central queue staff`).
+    #[serde(default)]
+    pub embedded_staff: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1638,7 +1638,7 @@ fn wait_for_code(
 }
 
 /// The attract screen's pictures: PNG and JPEG files of `folder`, in name order.
-fn attract_pictures(folder: Option<&std::path::Path>) -> Vec<std::path::PathBuf> {
+pub(crate) fn attract_pictures(folder: Option<&std::path::Path>) -> Vec<std::path::PathBuf> {
     let Some(dir) = folder else {
         return Vec::new();
     };

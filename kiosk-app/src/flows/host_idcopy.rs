@@ -47,7 +47,7 @@ impl Worker {
                 c.rating
                     .tags
                     .iter()
-                    .filter(|t| t.for_levels == side)
+                    .filter(|t| t.for_levels == side && t.offered_at(false))
                     .map(|t| t.id.clone())
                     .collect()
             })

@@ -20,6 +20,8 @@ pub mod query;
 pub mod rating;
 pub mod session;
 pub mod ticket;
+pub mod window;
+pub mod window_host;
 
 #[cfg(test)]
 mod tests;

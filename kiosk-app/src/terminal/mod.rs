@@ -57,6 +57,8 @@ pub struct Terminal {
     pub desk: OutputDesk,
     /// The journeys' host: what the screens show and where touches go.
     pub host: Arc<Host>,
+    /// A window unit's desk (`[terminal] role = "window"`): the caller and citizen screen.
+    pub window_unit: Option<crate::flows::window_host::DeskHost>,
     /// The centre's health, as the status screen shows it.
     pub link: watch::Receiver<CentreLink>,
     /// Set with a reason when a vital task failed and the terminal must stop.
@@ -189,6 +191,8 @@ impl Terminal {
             link_tx,
             extra_keys,
         )?;
+        let clock_for_desk = clock_for_flows.clone();
+        let embedded_for_desk = embedded.is_some();
         let host = Arc::new(Host::start(HostConfig {
             config: config.clone(),
             runtime: runtime.clone(),
@@ -197,6 +201,19 @@ impl Terminal {
             clock: clock_for_flows,
             link: link.clone(),
         })?);
+        let window_unit = match config.terminal.role {
+            crate::config::Role::Window => Some(crate::flows::window_host::DeskHost::start(
+                crate::flows::window_host::DeskHostConfig {
+                    config: config.clone(),
+                    runtime: runtime.clone(),
+                    desk: desk.clone(),
+                    journal: journal.clone(),
+                    clock: clock_for_desk,
+                    set_up_window: embedded_for_desk,
+                },
+            )?),
+            crate::config::Role::Kiosk => None,
+        };
         Ok(Arc::new(Terminal {
             config,
             profile,
@@ -205,6 +222,7 @@ impl Terminal {
             centre,
             desk,
             host,
+            window_unit,
             link,
             stop_request,
             tokio,
@@ -326,6 +344,9 @@ impl Terminal {
             ));
             // A citizen's session ends first: its devices are released, its data wiped.
             self.host.stop();
+            if let Some(w) = &self.window_unit {
+                w.stop();
+            }
             self.tokio.block_on(supervisor.stop(Duration::from_secs(5)));
             // Everything emitted so far, the stop event included, goes into the outbox first.
             self.runtime.events.close_record_lane();

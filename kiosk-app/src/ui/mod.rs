@@ -2,6 +2,7 @@
 //! display, and the software renderer for screenshots and tours. The UI reads state and sends
 //! intents; it decides nothing.
 
+pub mod desk;
 pub mod view;
 pub mod view_apply;
 pub mod view_copy;

@@ -165,7 +165,7 @@ fn typing_and_rating(v: &View, rating: Option<&rating::Stage>, c: &mut CopyView)
         c.rating_tags = v
             .rating_tags
             .iter()
-            .filter(|t| t.for_levels == side)
+            .filter(|t| t.for_levels == side && t.offered_at(false))
             .map(|t| {
                 (
                     t.id.clone(),

@@ -135,6 +135,31 @@ pub struct RatingTag {
     pub label: Text,
     #[serde(rename = "for")]
     pub for_levels: TagFor,
+    /// Where the tag is offered: a kiosk's tag ("the machine failed") means nothing for a
+    /// clerk, and a window's ("friendly") nothing for a machine.
+    #[serde(default)]
+    pub channel: TagChannel,
+}
+
+/// Which ratings offer a tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TagChannel {
+    #[default]
+    Any,
+    Kiosk,
+    Window,
+}
+
+impl RatingTag {
+    /// Offered on a kiosk's rating (`window` false) or a window unit's.
+    pub fn offered_at(&self, window: bool) -> bool {
+        match self.channel {
+            TagChannel::Any => true,
+            TagChannel::Kiosk => !window,
+            TagChannel::Window => window,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -1,0 +1,978 @@
+//! The host of the window unit: it feeds the desk's state machine the clerk's and citizen's
+//! touches, the queue's answers, card reads and the clock; performs its effects on worker
+//! threads (the centre's queue and staff login, the ID reader and receipt printer through
+//! claims, the journal, the speaker); holds the citizen's card data and signature ink for as
+//! long as the ticket is at the window; and publishes what both screens show as a `DeskView`.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use kiosk_hal::clock::SharedClock;
+use kiosk_hal::device::CancelToken;
+use kiosk_hal::DeviceKind;
+use kiosk_protocol::queue::{StaffLogin, TicketRating, WindowState};
+use serde_json::json;
+
+use super::rating;
+use super::window::{
+    CardFacts, Citizen, CitizenAct, ClerkAct, Desk, DeskProblem, DeskTicket, Effect, Input, Kept,
+    LoginProblem, RatingDraft,
+};
+use crate::centre::{BlockingCentre, CentreError};
+use crate::config::{Config, WindowConfig};
+use crate::journal::Journal;
+use crate::runtime::{Owner, Runtime};
+use crate::services::apply::ink::{Ink, InkPoint};
+use crate::services::card;
+use crate::services::catalogue::{Catalogue, Notice, Text};
+use crate::services::outputs::OutputDesk;
+use crate::services::speech::Speaker;
+
+/// A line the citizen is asked to confirm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmLine {
+    pub label: String,
+    pub value: String,
+}
+
+/// A service the clerk may transfer to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceChoice {
+    pub id: String,
+    pub name: Text,
+}
+
+/// A rating tag as the citizen screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagLine {
+    pub id: String,
+    pub label: Text,
+    pub chosen: bool,
+}
+
+/// What the two screens show. The citizen's own name and masked ID number appear only in
+/// `confirm`, for the citizen screen; the clerk's toolbar gets the masked name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeskView {
+    pub version: u64,
+    pub window: String,
+    pub hall: Option<Text>,
+    pub clerk: Option<kiosk_protocol::queue::StaffPlate>,
+    pub window_state: WindowState,
+    pub ticket: Option<DeskTicket>,
+    /// The name of the ticket's service.
+    pub service: Option<Text>,
+    pub last: Option<String>,
+    pub held: Vec<String>,
+    pub waiting: Option<u32>,
+    pub pending: Option<&'static str>,
+    pub login_problem: Option<LoginProblem>,
+    pub problem: Option<DeskProblem>,
+    pub done: Option<&'static str>,
+    pub citizen: Citizen,
+    pub asleep: bool,
+    pub masked_name: Option<String>,
+    pub confirm: Vec<ConfirmLine>,
+    pub confirmed: Option<bool>,
+    pub signed: bool,
+    pub can_rate: bool,
+    pub case_number: Option<String>,
+    pub plate_only: bool,
+    /// The signature so far (SVG path in pad units).
+    pub ink: String,
+    pub strokes: usize,
+    pub services: Vec<ServiceChoice>,
+    pub tags: Vec<TagLine>,
+    pub rating_level: u8,
+    pub typed: String,
+    pub preedit: String,
+    pub candidates: Vec<String>,
+    pub plain_keys: bool,
+    pub notices: Vec<Notice>,
+    pub slides: Vec<std::path::PathBuf>,
+    pub slide: usize,
+    pub opens: String,
+    pub closes: String,
+}
+
+/// The complaint's keyboard: pinyin through the input engine, or letters without it.
+#[derive(Default)]
+struct Typing {
+    ime: Option<kiosk_ime::Ime>,
+    text: zeroize::Zeroizing<String>,
+    state: kiosk_ime::State,
+}
+
+/// The longest complaint taken on the citizen screen.
+const MAX_COMPLAINT: usize = 120;
+
+struct Inner {
+    desk: Desk,
+    version: u64,
+    ink: Ink,
+    typing: Option<Typing>,
+    identity: Option<card::CitizenIdentity>,
+    card_cancel: Option<CancelToken>,
+    catalogue: Option<Catalogue>,
+    slide: usize,
+    slide_since: chrono::DateTime<chrono::Utc>,
+    thanks_until: Option<chrono::DateTime<chrono::Utc>>,
+    stopped: bool,
+}
+
+pub struct DeskHostConfig {
+    pub config: Config,
+    pub runtime: Arc<Runtime>,
+    pub desk: OutputDesk,
+    pub journal: Journal,
+    pub clock: SharedClock,
+    /// With the embedded centre the unit sets up its window's services itself.
+    pub set_up_window: bool,
+}
+
+struct Shared {
+    cfg: DeskHostConfig,
+    window: WindowConfig,
+    inner: Mutex<Inner>,
+    changed: Condvar,
+    notify: Mutex<Box<dyn Fn() + Send>>,
+    slides: Vec<std::path::PathBuf>,
+    /// Says the calls on the unit's speaker.
+    speaker: Mutex<Option<Speaker>>,
+}
+
+/// The window unit's host.
+#[derive(Clone)]
+pub struct DeskHost {
+    shared: Arc<Shared>,
+}
+
+fn centre_problem(e: CentreError) -> DeskProblem {
+    match e {
+        CentreError::Refused { status, body } => {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            let message = v["error"].as_str().unwrap_or(&body).to_string();
+            match v["reason"].as_str() {
+                Some(r) => DeskProblem::Refused {
+                    reason: r.to_string(),
+                    message,
+                },
+                None => DeskProblem::Centre(format!("{status}: {message}")),
+            }
+        }
+        other => DeskProblem::Centre(other.to_string()),
+    }
+}
+
+fn login_problem(e: CentreError) -> LoginProblem {
+    match e {
+        CentreError::Refused { status, body } => {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            let message = v["error"].as_str().unwrap_or(&body).to_string();
+            match v["reason"].as_str() {
+                Some("staff-unknown") => LoginProblem::Unknown,
+                Some("pin-wrong") => LoginProblem::WrongPin {
+                    tries_left: message
+                        .split_whitespace()
+                        .find_map(|w| w.parse().ok())
+                        .unwrap_or(0),
+                },
+                Some("locked") => LoginProblem::Locked {
+                    until: message
+                        .rsplit("until ")
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                },
+                Some("staff-elsewhere") => LoginProblem::Elsewhere(message),
+                _ => LoginProblem::Refused(format!("{status}: {message}")),
+            }
+        }
+        other => LoginProblem::Centre(other.to_string()),
+    }
+}
+
+/// The stroke the screen sends: `x y t p;` per point (pressure -1 when the panel has none).
+pub fn stroke(points: &[(f32, f32, u32, Option<f32>)]) -> Vec<InkPoint> {
+    points
+        .iter()
+        .map(|&(x, y, t_ms, pressure)| InkPoint {
+            x,
+            y,
+            t_ms,
+            pressure,
+        })
+        .collect()
+}
+
+impl DeskHost {
+    pub fn start(cfg: DeskHostConfig) -> anyhow::Result<DeskHost> {
+        let window = cfg
+            .config
+            .window
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("a window unit needs a [window] section"))?;
+        let now = cfg.clock.now();
+        let slides = super::host::attract_pictures(cfg.config.attract.folder.as_deref());
+        let mut desk = Desk::new(&window.number, Vec::new(), Vec::new());
+        desk.open_hours = window.open_at(now.with_timezone(&cfg.config.offset()).naive_local());
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                desk,
+                version: 1,
+                ink: Ink::default(),
+                typing: None,
+                identity: None,
+                card_cancel: None,
+                catalogue: None,
+                slide: 0,
+                slide_since: now,
+                thanks_until: None,
+                stopped: false,
+            }),
+            changed: Condvar::new(),
+            notify: Mutex::new(Box::new(|| {})),
+            slides,
+            speaker: Mutex::new(None),
+            window,
+            cfg,
+        });
+        let host = DeskHost { shared };
+        host.load_catalogue();
+        let ticker = host.clone();
+        std::thread::Builder::new()
+            .name("window-desk".into())
+            .spawn(move || ticker.tick_loop())?;
+        Ok(host)
+    }
+
+    /// Where the calls are said: the sound card (`kiosk run`) or WAV files (a tour).
+    pub fn set_speaker(&self, s: Speaker) {
+        *self
+            .shared
+            .speaker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(s);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.shared.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_notify(&self, f: Box<dyn Fn() + Send>) {
+        *self.shared.notify.lock().unwrap_or_else(|p| p.into_inner()) = f;
+    }
+
+    fn changed(&self, inner: &mut Inner) {
+        inner.version += 1;
+        self.shared.changed.notify_all();
+        let notify = self.shared.notify.lock().unwrap_or_else(|p| p.into_inner());
+        notify();
+    }
+
+    /// The catalogue in force gives the hall, the service names and the rating tags.
+    fn load_catalogue(&self) -> bool {
+        let c = match Catalogue::in_force(&self.shared.cfg.journal) {
+            Ok(Some(c)) => c,
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::warn!(error = %e, "the catalogue in force cannot be read");
+                return false;
+            }
+        };
+        let mut inner = self.lock();
+        let tags = |f: crate::services::catalogue::TagFor| {
+            c.rating
+                .tags
+                .iter()
+                .filter(|t| t.for_levels == f && t.offered_at(true))
+                .map(|t| t.id.clone())
+                .collect::<Vec<_>>()
+        };
+        inner.desk.satisfied_tags = tags(crate::services::catalogue::TagFor::Satisfied);
+        inner.desk.unsatisfied_tags = tags(crate::services::catalogue::TagFor::Unsatisfied);
+        inner.catalogue = Some(c);
+        self.changed(&mut inner);
+        true
+    }
+
+    /// The hall's id at the centre, once the catalogue has arrived.
+    pub fn hall(&self) -> Option<String> {
+        self.lock().catalogue.as_ref().map(|c| c.hall.id.clone())
+    }
+
+    /// The services this window calls from: the configured ones, or every queue group.
+    pub fn services(&self) -> Vec<String> {
+        if !self.shared.window.services.is_empty() {
+            return self.shared.window.services.clone();
+        }
+        self.lock()
+            .catalogue
+            .as_ref()
+            .map(|c| c.queue.groups.iter().map(|g| g.id.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The clock: the catalogue until it arrives, opening hours, the carousel, "thank you".
+    fn tick_loop(&self) {
+        let mut have_catalogue = self.lock().catalogue.is_some();
+        // A hall's centre keeps its windows' services; the embedded one learns them from here.
+        let mut set_up = !self.shared.cfg.set_up_window;
+        let mut n = 0u64;
+        loop {
+            std::thread::sleep(Duration::from_millis(200));
+            n += 1;
+            if self.lock().stopped {
+                return;
+            }
+            if !have_catalogue && n % 5 == 0 {
+                have_catalogue = self.load_catalogue();
+            }
+            if have_catalogue && !set_up && n % 5 == 0 {
+                set_up = match self.centre().and_then(|c| set_up_window(self, c)) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the window is not set up at the embedded centre yet");
+                        false
+                    }
+                };
+            }
+            let now = self.shared.cfg.clock.now();
+            let local = now
+                .with_timezone(&self.shared.cfg.config.offset())
+                .naive_local();
+            let open = self.shared.window.open_at(local);
+            let thanks_over;
+            {
+                let mut inner = self.lock();
+                let mut moved = false;
+                if inner.desk.open_hours != open {
+                    inner.desk.step(Input::Hours(open));
+                    moved = true;
+                }
+                let slides = self.shared.slides.len()
+                    + inner.catalogue.as_ref().map_or(0, |c| c.notices.len());
+                let every =
+                    chrono::Duration::seconds(self.shared.cfg.config.attract.slide_s.max(1) as i64);
+                if slides > 0 && now - inner.slide_since >= every {
+                    inner.slide = (inner.slide + 1) % slides;
+                    inner.slide_since = now;
+                    moved = true;
+                }
+                thanks_over = inner.thanks_until.is_some_and(|t| now >= t);
+                if moved && !thanks_over {
+                    self.changed(&mut inner);
+                }
+            }
+            if thanks_over {
+                self.lock().thanks_until = None;
+                self.send(Input::ThanksOver);
+            }
+        }
+    }
+
+    /// A touch on either screen, or a result.
+    pub fn send(&self, input: Input) {
+        let effects = {
+            let mut inner = self.lock();
+            if inner.stopped {
+                return;
+            }
+            let fx = inner.desk.step(input);
+            self.changed(&mut inner);
+            fx
+        };
+        for e in effects {
+            self.perform(e);
+        }
+    }
+
+    pub fn clerk(&self, act: ClerkAct) {
+        self.send(Input::Clerk(act));
+    }
+
+    pub fn citizen(&self, act: CitizenAct) {
+        // "Done" under the signature: the ink decides whether it is one.
+        let act = match act {
+            CitizenAct::SignDone { .. } => CitizenAct::SignDone {
+                enough: self.lock().ink.enough(),
+            },
+            a => a,
+        };
+        self.send(Input::Citizen(act));
+    }
+
+    /// A stroke drawn on the signature pad.
+    pub fn ink(&self, stroke: Vec<InkPoint>) {
+        let mut inner = self.lock();
+        if matches!(inner.desk.citizen, Citizen::Sign { .. }) && inner.ink.add(stroke) {
+            self.changed(&mut inner);
+        }
+    }
+
+    /// A tap on the complaint keyboard.
+    pub fn tap(&self, tap: super::host::typing::Tap) {
+        use super::host::typing::Tap;
+        use kiosk_ime::Key;
+        let mut inner = self.lock();
+        let Some(t) = inner.typing.as_mut() else {
+            return;
+        };
+        let pending = !t.state.preedit.is_empty();
+        match (t.ime.as_mut(), tap) {
+            (_, Tap::Key(Key::Backspace)) if !pending => {
+                t.text.pop();
+            }
+            (Some(ime), Tap::Key(k)) => t.state = ime.key(k),
+            (Some(ime), Tap::Pick(i)) => t.state = ime.pick(i),
+            (None, Tap::Key(Key::Letter(c))) if c.is_ascii_alphabetic() => {
+                push(&mut t.text, &c.to_string())
+            }
+            (None, Tap::Key(Key::Space)) => push(&mut t.text, " "),
+            _ => {}
+        }
+        let committed = std::mem::take(&mut t.state.committed);
+        push(&mut t.text, &committed);
+        self.changed(&mut inner);
+    }
+
+    /// The complaint is typed: only with words in it.
+    pub fn complained(&self) {
+        let typed = self
+            .lock()
+            .typing
+            .as_ref()
+            .is_some_and(|t| !t.text.trim().is_empty());
+        if typed {
+            self.send(Input::Citizen(CitizenAct::Complained));
+        }
+    }
+
+    pub fn view(&self) -> DeskView {
+        let inner = self.lock();
+        self.view_of(&inner)
+    }
+
+    /// Waits up to `timeout` for a view that satisfies `want`.
+    pub fn wait_for(
+        &self,
+        timeout: Duration,
+        want: impl Fn(&DeskView) -> bool,
+    ) -> Option<DeskView> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut inner = self.lock();
+        loop {
+            let v = self.view_of(&inner);
+            if want(&v) {
+                return Some(v);
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            inner = self
+                .shared
+                .changed
+                .wait_timeout(inner, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    /// Leaves the window: the citizen's data wiped, a card read canceled.
+    pub fn stop(&self) {
+        let mut inner = self.lock();
+        inner.stopped = true;
+        if let Some(c) = inner.card_cancel.take() {
+            c.cancel();
+        }
+        inner.identity = None;
+        inner.typing = None;
+        inner.ink.clear();
+    }
+
+    fn view_of(&self, inner: &Inner) -> DeskView {
+        let d = &inner.desk;
+        let c = inner.catalogue.as_ref();
+        let service_name = |id: &str| {
+            c.and_then(|c| c.group(id))
+                .map(|g| g.name.clone())
+                .unwrap_or_else(|| Text::zh(id))
+        };
+        let confirm = match (&d.identity, &d.ticket) {
+            (Some(f), Some(t)) => confirm_lines(f, &service_name(&t.service), d),
+            _ => Vec::new(),
+        };
+        let (rating_level, chosen) = match &d.citizen {
+            Citizen::Rating(Some(
+                rating::Stage::Tags { level, chosen } | rating::Stage::Complaint { level, chosen },
+            )) => (level.score(), chosen.clone()),
+            _ => (0, Vec::new()),
+        };
+        let tags = c
+            .map(|c| {
+                let unsatisfied = rating_level > 0 && rating_level <= 2;
+                c.rating
+                    .tags
+                    .iter()
+                    .filter(|t| {
+                        t.offered_at(true)
+                            && (t.for_levels == crate::services::catalogue::TagFor::Unsatisfied)
+                                == unsatisfied
+                    })
+                    .map(|t| TagLine {
+                        id: t.id.clone(),
+                        label: t.label.clone(),
+                        chosen: chosen.contains(&t.id),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let typing = inner.typing.as_ref();
+        DeskView {
+            version: inner.version,
+            window: d.window.clone(),
+            hall: c.map(|c| c.hall.name.clone()),
+            clerk: d.clerk.clone(),
+            window_state: d.window_state,
+            ticket: d.ticket.clone(),
+            service: d.ticket.as_ref().map(|t| service_name(&t.service)),
+            last: d.last.as_ref().map(|t| t.number.clone()),
+            held: d.held.clone(),
+            waiting: d.waiting,
+            pending: d.pending,
+            login_problem: d.login_problem.clone(),
+            problem: d.problem.clone(),
+            done: d.done,
+            citizen: d.citizen.clone(),
+            asleep: d.asleep(),
+            masked_name: d.identity.as_ref().map(|f| f.masked_name.clone()),
+            confirm,
+            confirmed: d.confirmed,
+            signed: d.signed,
+            can_rate: d.ratable().is_some(),
+            case_number: d.case_number.clone(),
+            plate_only: d.plate_only,
+            ink: inner.ink.svg_path(),
+            strokes: inner.ink.strokes.len(),
+            services: c
+                .map(|c| {
+                    c.queue
+                        .groups
+                        .iter()
+                        .map(|g| ServiceChoice {
+                            id: g.id.clone(),
+                            name: g.name.clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            tags,
+            rating_level,
+            typed: typing.map(|t| t.text.to_string()).unwrap_or_default(),
+            preedit: typing
+                .map(|t| t.state.preedit.to_string())
+                .unwrap_or_default(),
+            candidates: typing
+                .map(|t| t.state.candidates.iter().map(|s| s.to_string()).collect())
+                .unwrap_or_default(),
+            plain_keys: typing.is_some_and(|t| t.ime.is_none()),
+            notices: c.map(|c| c.notices.clone()).unwrap_or_default(),
+            slides: self.shared.slides.clone(),
+            slide: inner.slide,
+            opens: self.shared.window.opens.clone(),
+            closes: self.shared.window.closes.clone(),
+        }
+    }
+
+    fn perform(&self, e: Effect) {
+        match e {
+            Effect::SignIn { staff, pin } => {
+                let Some(hall) = self.hall() else {
+                    self.send(Input::SignedIn(Err(LoginProblem::Centre(
+                        "the hall's catalogue has not arrived yet".into(),
+                    ))));
+                    return;
+                };
+                let login = StaffLogin {
+                    pin: pin.0.to_string(),
+                    window: self.shared.window.number.clone(),
+                    device_id: self.shared.cfg.config.terminal.id.clone(),
+                };
+                self.background(move |h| {
+                    let result = h.centre().map_err(LoginProblem::Centre).and_then(|c| {
+                        c.run(|c| async move { c.staff_login(&hall, &staff, &login).await })
+                            .map_err(login_problem)
+                    });
+                    h.send(Input::SignedIn(result));
+                });
+            }
+            Effect::Command(cmd) => {
+                let Some(hall) = self.hall() else {
+                    self.send(Input::Answer {
+                        command: cmd,
+                        result: Err(DeskProblem::Centre(
+                            "the hall's catalogue has not arrived yet".into(),
+                        )),
+                    });
+                    return;
+                };
+                let window = self.shared.window.number.clone();
+                self.background(move |h| {
+                    let c2 = cmd.clone();
+                    let result = h.centre().map_err(DeskProblem::Centre).and_then(|c| {
+                        c.run(|c| async move { c.window_command(&hall, &window, &c2).await })
+                            .map_err(centre_problem)
+                    });
+                    if let Err(p) = &result {
+                        tracing::warn!(command = ?cmd, problem = ?p, "the queue did not take the window's command");
+                    }
+                    h.send(Input::Answer {
+                        command: cmd,
+                        result,
+                    });
+                });
+            }
+            Effect::ReadCard => {
+                let cancel = CancelToken::new();
+                self.lock().card_cancel = Some(cancel.clone());
+                self.background(move |h| {
+                    let result = h.read_card(cancel);
+                    h.lock().card_cancel = None;
+                    h.send(Input::Card(result));
+                });
+            }
+            Effect::CancelCard => {
+                if let Some(c) = self.lock().card_cancel.take() {
+                    c.cancel();
+                }
+            }
+            Effect::KeepSignature {
+                ticket,
+                staff,
+                case_number,
+            } => self.background(move |h| {
+                let result = h.keep_signature(&ticket, &staff, case_number.as_deref());
+                h.send(Input::Kept(Kept::Signature, result));
+            }),
+            Effect::ClearInk => {
+                let mut inner = self.lock();
+                inner.ink.clear();
+                self.changed(&mut inner);
+            }
+            Effect::StartTyping => {
+                let dir = self.shared.cfg.config.data_dir().join("ime");
+                let ime = kiosk_ime::Ime::start(&dir)
+                    .map_err(
+                        |e| tracing::warn!(error = %e, "pinyin input unavailable; letters only"),
+                    )
+                    .ok();
+                let mut inner = self.lock();
+                inner.typing = Some(Typing {
+                    ime,
+                    ..Typing::default()
+                });
+                self.changed(&mut inner);
+            }
+            Effect::StopTyping => {
+                let mut inner = self.lock();
+                if let Some(t) = inner.typing.as_mut() {
+                    t.ime = None;
+                    t.state = kiosk_ime::State::default();
+                }
+                self.changed(&mut inner);
+            }
+            Effect::Rate(draft) => self.background(move |h| {
+                let result = h.record_rating(&draft);
+                h.lock().typing = None;
+                h.send(Input::Kept(Kept::Rating, result));
+            }),
+            Effect::Announce { number } => {
+                let speaker = self
+                    .shared
+                    .speaker
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                if let (true, Some(s)) = (self.shared.window.announce, speaker.as_ref()) {
+                    s.say(
+                        &kiosk_central::announce::words(&number, &self.shared.window.number),
+                        false,
+                    );
+                }
+            }
+            Effect::PrintSlip {
+                ticket,
+                staff,
+                case_number,
+            } => self.background(move |h| {
+                let result = h.print_slip(&ticket, &staff, case_number.as_deref());
+                h.send(Input::Kept(Kept::Slip, result));
+            }),
+            Effect::Forget => {
+                let mut inner = self.lock();
+                inner.identity = None;
+                inner.typing = None;
+                inner.ink.clear();
+            }
+            Effect::ThanksTimer => {
+                let until = self.shared.cfg.clock.now()
+                    + chrono::Duration::seconds(self.shared.window.thanks_s as i64);
+                self.lock().thanks_until = Some(until);
+            }
+        }
+    }
+
+    fn background(&self, job: impl FnOnce(&DeskHost) + Send + 'static) {
+        let h = self.clone();
+        if let Err(e) = std::thread::Builder::new()
+            .name("window-job".into())
+            .spawn(move || job(&h))
+        {
+            tracing::error!(error = %e, "the window unit could not start a job");
+        }
+    }
+
+    fn centre(&self) -> Result<&BlockingCentre, String> {
+        self.shared
+            .cfg
+            .desk
+            .centre
+            .as_ref()
+            .ok_or_else(|| "no centre is configured".to_string())
+    }
+
+    fn owner(&self) -> Owner {
+        Owner::Flow(format!("window-{}", self.shared.window.number))
+    }
+
+    fn read_card(&self, cancel: CancelToken) -> Result<CardFacts, DeskProblem> {
+        let cfg = &self.shared.cfg;
+        let reader = cfg
+            .config
+            .device_for(
+                self.shared.window.card_reader.as_deref(),
+                DeviceKind::IdCardReader,
+            )
+            .ok_or_else(|| DeskProblem::Card("this window has no ID card reader".into()))?;
+        let claim = cfg
+            .runtime
+            .claim(
+                &reader,
+                self.owner(),
+                Duration::from_secs(120),
+                Duration::from_secs(2),
+            )
+            .map_err(|e| DeskProblem::Card(e.to_string()))?;
+        let timeout = Duration::from_secs(self.shared.window.card_timeout_s);
+        let identity = card::wait_and_read(&cfg.runtime, &claim, card::context(timeout, cancel))
+            .map_err(|p| match p {
+                card::CardProblem::NoCard => DeskProblem::NoCard,
+                other => DeskProblem::Card(other.to_string()),
+            })?;
+        let facts = CardFacts {
+            name: identity.name.clone(),
+            masked_name: identity.masked_name(),
+            masked_number: identity.masked_number(),
+        };
+        self.lock().identity = Some(identity);
+        Ok(facts)
+    }
+
+    fn keep_signature(
+        &self,
+        ticket: &DeskTicket,
+        staff: &str,
+        case_number: Option<&str>,
+    ) -> Result<(), DeskProblem> {
+        let png = {
+            let inner = self.lock();
+            let img = inner
+                .ink
+                .picture(1000)
+                .map_err(|e| DeskProblem::Journal(e.to_string()))?;
+            let mut buf = opencv::core::Vector::<u8>::new();
+            opencv::imgcodecs::imencode(".png", &img, &mut buf, &opencv::core::Vector::new())
+                .map_err(|e| DeskProblem::Journal(e.to_string()))?;
+            zeroize::Zeroizing::new(buf.as_slice().to_vec())
+        };
+        let cfg = &self.shared.cfg;
+        let stored = crate::terminal::attachment_store(&cfg.config)
+            .and_then(|s| s.put(&png, "image/png"))
+            .map_err(|e| DeskProblem::Journal(e.to_string()))?;
+        let mut payload = json!({
+            "hall": self.hall().unwrap_or_default(),
+            "day": ticket.day,
+            "number": ticket.number,
+            "service": ticket.service,
+            "window": self.shared.window.number,
+            "staff": staff,
+            "at": cfg.runtime.events.now(),
+            "attachments": [stored],
+        });
+        if let Some(c) = case_number {
+            payload["case"] = json!(c);
+        }
+        cfg.journal
+            .lock()
+            .enqueue("window.signed", payload)
+            .map_err(|e| DeskProblem::Journal(e.to_string()))?;
+        Ok(())
+    }
+
+    fn record_rating(&self, d: &RatingDraft) -> Result<(), DeskProblem> {
+        let complaint = if d.complaint {
+            self.lock()
+                .typing
+                .as_ref()
+                .map(|t| t.text.trim().to_string())
+                .filter(|t| !t.is_empty())
+        } else {
+            None
+        };
+        let rating = TicketRating {
+            hall: self.hall().unwrap_or_default(),
+            day: d.ticket.day.clone(),
+            number: d.ticket.number.clone(),
+            service: d.ticket.service.clone(),
+            window: self.shared.window.number.clone(),
+            staff: d.staff.clone(),
+            case_number: d.case_number.clone(),
+            level: d.level.score(),
+            tags: d.tags.clone(),
+            complaint,
+            channel: "window-pad".into(),
+            rated_at: self.shared.cfg.clock.now().to_rfc3339(),
+        };
+        self.shared
+            .cfg
+            .journal
+            .lock()
+            .enqueue("queue.rated", json!({ "rating": rating }))
+            .map_err(|e| DeskProblem::Journal(e.to_string()))?;
+        Ok(())
+    }
+
+    /// The handling slip (办理凭条): ticket, service, window, clerk, case and time.
+    fn print_slip(
+        &self,
+        ticket: &DeskTicket,
+        staff: &str,
+        case_number: Option<&str>,
+    ) -> Result<(), DeskProblem> {
+        use kiosk_drivers::escpos::doc::{Align, Block, Paper, Receipt};
+        let cfg = &self.shared.cfg;
+        let printer = cfg
+            .config
+            .device_for(
+                self.shared.window.printer.as_deref(),
+                DeviceKind::ReceiptPrinter,
+            )
+            .ok_or_else(|| DeskProblem::Printer("this window has no receipt printer".into()))?;
+        let claim = cfg
+            .runtime
+            .claim(
+                &printer,
+                self.owner(),
+                Duration::from_secs(60),
+                Duration::from_secs(2),
+            )
+            .map_err(|e| DeskProblem::Printer(e.to_string()))?;
+        let (hall, service) = {
+            let inner = self.lock();
+            let c = inner.catalogue.as_ref();
+            (
+                c.map(|c| c.hall.name.zh.clone()).unwrap_or_default(),
+                c.and_then(|c| c.group(&ticket.service))
+                    .map(|g| g.name.zh.clone())
+                    .unwrap_or_else(|| ticket.service.clone()),
+            )
+        };
+        let now = cfg
+            .clock
+            .now()
+            .with_timezone(&cfg.config.offset())
+            .format("%Y-%m-%d %H:%M")
+            .to_string();
+        let mut r = Receipt::new(Paper::Mm80)
+            .styled(&hall, Align::Center, true, (1, 1))
+            .styled("办理凭条", Align::Center, true, (2, 2))
+            .block(Block::Rule)
+            .text(format!("排队号码：{}", ticket.number))
+            .text(format!("办理事项：{service}"))
+            .text(format!("受理窗口：{} 号窗口", self.shared.window.number))
+            .text(format!("受理人员：工号 {staff}"));
+        if let Some(c) = case_number {
+            r = r.text(format!("办件编号：{c}"));
+        }
+        r = r
+            .text(format!("办理时间：{now}"))
+            .block(Block::Rule)
+            .styled(
+                "感谢您的耐心等候，欢迎评价我们的服务",
+                Align::Center,
+                false,
+                (1, 1),
+            );
+        let record = cfg
+            .desk
+            .print_receipt(&claim, "window-slip", json!({ "receipt": r }))
+            .map_err(|e| DeskProblem::Printer(e.to_string()))?;
+        crate::services::queue::printed(record).map_err(|p| DeskProblem::Printer(p.to_string()))
+    }
+}
+
+fn push(text: &mut zeroize::Zeroizing<String>, s: &str) {
+    for c in s.chars() {
+        if text.chars().count() < MAX_COMPLAINT {
+            text.push(c);
+        }
+    }
+}
+
+/// What the citizen is asked to confirm: who the card says they are, what they came for, and
+/// the case once the clerk's system named one.
+fn confirm_lines(f: &CardFacts, service: &Text, d: &Desk) -> Vec<ConfirmLine> {
+    let mut lines = vec![
+        ConfirmLine {
+            label: "name".into(),
+            value: f.name.clone(),
+        },
+        ConfirmLine {
+            label: "id-number".into(),
+            value: f.masked_number.clone(),
+        },
+        ConfirmLine {
+            label: "service".into(),
+            value: service.zh.clone(),
+        },
+        ConfirmLine {
+            label: "window".into(),
+            value: d.window.clone(),
+        },
+    ];
+    if let Some(c) = &d.case_number {
+        lines.push(ConfirmLine {
+            label: "case".into(),
+            value: c.clone(),
+        });
+    }
+    lines
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.ink.clear();
+    }
+}
+
+/// With an embedded centre (a demo or a bench), the window's services are set up at start.
+pub fn set_up_window(host: &DeskHost, centre: &BlockingCentre) -> Result<(), String> {
+    let hall = host.hall().ok_or("the catalogue has not arrived")?;
+    let services = host.services();
+    let number = host.shared.window.number.clone();
+    let setup = kiosk_protocol::queue::WindowSetup { services };
+    centre
+        .run(|c| async move { c.set_window(&hall, &number, &setup).await })
+        .map(drop)
+        .map_err(|e| e.to_string())
+}

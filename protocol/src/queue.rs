@@ -236,6 +236,8 @@ pub enum QueueEventKind {
 #[serde(deny_unknown_fields)]
 pub struct WindowOutcome {
     pub window: QueueWindow,
+    /// The ticket at the window now; when the command let its ticket go (finished, no-show,
+    /// held, transferred), that ticket as it left.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<QueueTicket>,
     /// Tickets this window may call now.

@@ -139,7 +139,9 @@ impl BuiltinQueue {
     }
 }
 
-fn outcome(q: &HallQueue, rules: &QueueRules, window: &str) -> WindowOutcome {
+/// The window after a command, with the ticket it has now or, when the command let its ticket
+/// go (finished, no-show, held, transferred), that ticket as it left.
+fn outcome(q: &HallQueue, rules: &QueueRules, window: &str, acted: Option<&str>) -> WindowOutcome {
     let w = q.windows.get(window).cloned().unwrap_or(QueueWindow {
         window: window.to_string(),
         services: Vec::new(),
@@ -147,7 +149,12 @@ fn outcome(q: &HallQueue, rules: &QueueRules, window: &str) -> WindowOutcome {
         staff: None,
         current: None,
     });
-    let ticket = w.current.as_ref().and_then(|n| q.tickets.get(n)).cloned();
+    let ticket = w
+        .current
+        .as_deref()
+        .or(acted)
+        .and_then(|n| q.tickets.get(n))
+        .cloned();
     let waiting = q.callable(rules, &w).len() as u32;
     WindowOutcome {
         window: w,
@@ -187,8 +194,8 @@ impl QueueEngine for BuiltinQueue {
         let rules = self.rules;
         let now = now_rfc3339();
         self.transact(hall, &today(), |q| {
-            q.command(&rules, window, cmd, &now)?;
-            Ok(outcome(q, &rules, window))
+            let acted = q.command(&rules, window, cmd, &now)?;
+            Ok(outcome(q, &rules, window, acted.as_deref()))
         })
     }
 

@@ -12,6 +12,7 @@ pub mod run;
 pub mod screenshot;
 pub mod simulate;
 pub mod tour;
+pub mod tour_desk;
 
 use std::path::Path;
 use std::process::ExitCode;

@@ -183,6 +183,12 @@ pub struct TourOptions {
 }
 
 pub fn run(config: Config, opts: TourOptions) -> anyhow::Result<ExitCode> {
+    if let Some((_, text)) = super::tour_desk::BUILT_IN
+        .iter()
+        .find(|(n, _)| *n == opts.journey)
+    {
+        return run_desk(config, opts, text);
+    }
     let text = match &opts.script {
         Some(p) => {
             std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
@@ -190,7 +196,11 @@ pub fn run(config: Config, opts: TourOptions) -> anyhow::Result<ExitCode> {
         None => match BUILT_IN.iter().find(|(n, _)| *n == opts.journey) {
             Some((_, t)) => t.to_string(),
             None => {
-                let names: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
+                let names: Vec<&str> = BUILT_IN
+                    .iter()
+                    .chain(super::tour_desk::BUILT_IN)
+                    .map(|(n, _)| *n)
+                    .collect();
                 eprintln!(
                     "kiosk tour: no built-in tour {:?}; tours: {} (or --script FILE)",
                     opts.journey,
@@ -206,6 +216,40 @@ pub fn run(config: Config, opts: TourOptions) -> anyhow::Result<ExitCode> {
         opts.lang = script.language.clone();
     }
     let records = play(config, &script, &opts)?;
+    println!(
+        "{}",
+        json!({ "tour": opts.journey, "steps": records.len(), "out": opts.out })
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A window unit's tour: on the window unit's config (`window.sim.toml` beside a kiosk's).
+fn run_desk(config: Config, opts: TourOptions, built_in: &str) -> anyhow::Result<ExitCode> {
+    let config = if config.terminal.role == crate::config::Role::Window {
+        config
+    } else {
+        let beside = config
+            .source
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join(super::tour_desk::CONFIG);
+        eprintln!(
+            "kiosk tour: {} is a window unit's tour; playing it on {}",
+            opts.journey,
+            beside.display()
+        );
+        Config::load(&beside).map_err(|e| anyhow!("{e}"))?
+    };
+    let text = match &opts.script {
+        Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        None => built_in.to_string(),
+    };
+    let script = super::tour_desk::parse(&text).context("the tour script")?;
+    let mut opts = opts;
+    if opts.lang.is_none() {
+        opts.lang = script.language.clone();
+    }
+    let records = super::tour_desk::play(config, &script, &opts)?;
     println!(
         "{}",
         json!({ "tour": opts.journey, "steps": records.len(), "out": opts.out })

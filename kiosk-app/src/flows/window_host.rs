@@ -117,6 +117,8 @@ struct Inner {
     slide: usize,
     slide_since: chrono::DateTime<chrono::Utc>,
     thanks_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Opening hours decided by hand (a tour), not by the clock.
+    hours_fixed: Option<bool>,
     stopped: bool,
 }
 
@@ -228,6 +230,7 @@ impl DeskHost {
                 slide: 0,
                 slide_since: now,
                 thanks_until: None,
+                hours_fixed: None,
                 stopped: false,
             }),
             changed: Condvar::new(),
@@ -253,6 +256,11 @@ impl DeskHost {
             .speaker
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(s);
+    }
+
+    /// Opening hours by hand (`Some`), or by the clock and `[window]` again (`None`).
+    pub fn fix_hours(&self, open: Option<bool>) {
+        self.lock().hours_fixed = open;
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -341,7 +349,8 @@ impl DeskHost {
             let local = now
                 .with_timezone(&self.shared.cfg.config.offset())
                 .naive_local();
-            let open = self.shared.window.open_at(local);
+            let fixed = self.lock().hours_fixed;
+            let open = fixed.unwrap_or_else(|| self.shared.window.open_at(local));
             let thanks_over;
             {
                 let mut inner = self.lock();

@@ -282,9 +282,10 @@ pub fn run_windows(
     clock_now: Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>,
 ) -> anyhow::Result<()> {
     let english = config.language() == kiosk_ui::Language::En;
-    kiosk_ui::select_language(config.language())?;
     let h = host.clone();
     let windows = Rc::new(DeskWindows::new(Rc::new(move |i| dispatch(i, &h)))?);
+    // Translations are chosen once a component exists.
+    kiosk_ui::select_language(config.language())?;
     DESK_UI.with(|w| *w.borrow_mut() = Some(windows.clone()));
     let show = {
         let config = config.clone();

@@ -147,6 +147,12 @@ pub fn fill(d: &Desk<'_>, v: &DeskUiView, pictures: &mut DeskPictures) {
     d.set_clock(s(&v.clock));
     d.set_signed_in(v.signed_in);
     d.set_clerk_name(s(&v.clerk_name));
+    d.set_clerk_initial(s(&v
+        .clerk_name
+        .chars()
+        .next()
+        .map(String::from)
+        .unwrap_or_default()));
     d.set_clerk_staff(s(&v.clerk_staff));
     d.set_clerk_title(s(&v.clerk_title));
     d.set_clerk_stars(v.clerk_stars);

@@ -241,7 +241,9 @@ fn run_desk(config: Config, opts: TourOptions, built_in: &str) -> anyhow::Result
         Config::load(&beside).map_err(|e| anyhow!("{e}"))?
     };
     let text = match &opts.script {
-        Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        Some(p) => {
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
+        }
         None => built_in.to_string(),
     };
     let script = super::tour_desk::parse(&text).context("the tour script")?;

@@ -77,7 +77,10 @@ pub enum DeskAction {
     /// A simulator stimulus: `[device, what, args]`.
     Sim(String, String, Value),
     /// Citizens take tickets at the ticket machine first: `{"group": …, "others": N}`.
-    Queue { group: String, others: u32 },
+    Queue {
+        group: String,
+        others: u32,
+    },
     /// A signature drawn on the citizen screen's pad.
     Sign,
     /// Tap these letters on the complaint keyboard, then the first character offered.
@@ -89,10 +92,19 @@ pub enum DeskAction {
     Sync,
     /// The hall opens (`true`) or closes (`false`) for the day.
     Hours(bool),
+    /// The hall's operators set up another window (`kiosk-central queue window`).
+    Window {
+        number: String,
+        services: Vec<String>,
+    },
 }
 
 /// Plays a window-unit tour; `config` is the tour's window-unit configuration.
-pub fn play(config: Config, script: &DeskScript, opts: &TourOptions) -> anyhow::Result<Vec<StepRecord>> {
+pub fn play(
+    config: Config,
+    script: &DeskScript,
+    opts: &TourOptions,
+) -> anyhow::Result<Vec<StepRecord>> {
     let mut tour = DeskTour::start(config, opts)?;
     for (i, step) in script.steps.iter().enumerate() {
         tour.step(i + 1, step)?;
@@ -320,6 +332,20 @@ impl DeskTour {
                 other => Err(anyhow!("centre {other:?}: down or up")),
             },
             DeskAction::Sync => self.terminal.sync_now(),
+            DeskAction::Window { number, services } => {
+                let hall = self
+                    .desk
+                    .hall()
+                    .ok_or_else(|| anyhow!("no catalogue in force"))?;
+                let setup = kiosk_protocol::queue::WindowSetup {
+                    services: services.clone(),
+                };
+                let centre = self.terminal.centre.clone();
+                self.terminal
+                    .handle()
+                    .block_on(centre.set_window(&hall, number, &setup))?;
+                Ok(())
+            }
             DeskAction::Hours(open) => {
                 self.desk.fix_hours(Some(*open));
                 Ok(())
@@ -404,7 +430,10 @@ fn until(cond: Option<&str>, v: &DeskView) -> bool {
     c.split(',').all(|c| match c.trim() {
         "signed-in" => v.clerk.is_some(),
         "signed-out" => v.clerk.is_none(),
-        "serving" => v.ticket.as_ref().is_some_and(|t| t.state == QueueState::Serving),
+        "serving" => v
+            .ticket
+            .as_ref()
+            .is_some_and(|t| t.state == QueueState::Serving),
         "no-ticket" => v.ticket.is_none(),
         "card-read" => v.masked_name.is_some(),
         "confirmed" => v.confirmed == Some(true),
@@ -412,19 +441,19 @@ fn until(cond: Option<&str>, v: &DeskView) -> bool {
         "rated" => v.done == Some("rated"),
         "typed" => !v.typed.is_empty(),
         "plate-only" => v.plate_only,
-        c if c.starts_with("called:") => v
-            .ticket
-            .as_ref()
-            .is_some_and(|t| t.state == QueueState::Called && t.calls.to_string() == c["called:".len()..]),
+        c if c.starts_with("called:") => v.ticket.as_ref().is_some_and(|t| {
+            t.state == QueueState::Called && t.calls.to_string() == c["called:".len()..]
+        }),
         c if c.starts_with("ink:") => v.strokes.to_string() == c["ink:".len()..],
         c if c.starts_with("done:") => v.done == Some(&c["done:".len()..]),
         c if c.starts_with("problem:") => {
             v.problem.as_ref().map(|p| p.code()) == Some(&c["problem:".len()..])
         }
-        c if c.starts_with("login:") => v
-            .login_problem
-            .as_ref()
-            .is_some_and(|p| format!("{p:?}").to_lowercase().starts_with(&c["login:".len()..])),
+        c if c.starts_with("login:") => v.login_problem.as_ref().is_some_and(|p| {
+            format!("{p:?}")
+                .to_lowercase()
+                .starts_with(&c["login:".len()..])
+        }),
         c if c.starts_with("held:") => v.held.len().to_string() == c["held:".len()..],
         _ => false,
     })
@@ -433,9 +462,24 @@ fn until(cond: Option<&str>, v: &DeskView) -> bool {
 /// 张三丰, roughly: three strokes as the pad sends them.
 fn signature_strokes() -> Vec<String> {
     let strokes: [&[(f32, f32)]; 3] = [
-        &[(120.0, 150.0), (260.0, 140.0), (200.0, 260.0), (330.0, 250.0)],
-        &[(380.0, 120.0), (420.0, 300.0), (520.0, 180.0), (600.0, 290.0)],
-        &[(650.0, 160.0), (820.0, 150.0), (700.0, 220.0), (880.0, 280.0)],
+        &[
+            (120.0, 150.0),
+            (260.0, 140.0),
+            (200.0, 260.0),
+            (330.0, 250.0),
+        ],
+        &[
+            (380.0, 120.0),
+            (420.0, 300.0),
+            (520.0, 180.0),
+            (600.0, 290.0),
+        ],
+        &[
+            (650.0, 160.0),
+            (820.0, 150.0),
+            (700.0, 220.0),
+            (880.0, 280.0),
+        ],
     ];
     let mut ms = 0u32;
     let mut out = Vec::new();

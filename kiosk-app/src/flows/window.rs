@@ -146,6 +146,8 @@ pub enum ClerkAct {
 pub enum CitizenAct {
     /// "Correct" (true) or "Something is wrong" (false).
     Confirm(bool),
+    /// A stroke went onto the signature pad (the "too short" warning goes).
+    Inked,
     ClearInk,
     /// "Done" under the signature; the host says whether there is enough ink.
     SignDone {
@@ -280,6 +282,8 @@ pub struct Desk {
     /// The ticket whose rating is being kept.
     pub rating_for: Option<String>,
     pub case_number: Option<String>,
+    /// The case of the ticket just finished, for its rating and slip.
+    pub last_case: Option<String>,
     /// The citizen screen shows only the name plate.
     pub plate_only: bool,
     pub open_hours: bool,
@@ -325,6 +329,7 @@ impl Desk {
             rated: Vec::new(),
             rating_for: None,
             case_number: None,
+            last_case: None,
             plate_only: false,
             open_hours: true,
             satisfied_tags,
@@ -345,6 +350,15 @@ impl Desk {
             .filter(|t| t.state == QueueState::Serving)
             .or(self.last.as_ref())
             .filter(|t| !self.rated.contains(&t.number))
+    }
+
+    /// The case of `ticket`: the one at the window, or the one just finished.
+    fn case_of(&self, ticket: &DeskTicket) -> Option<String> {
+        if self.ticket.as_ref().map(|t| &t.number) == Some(&ticket.number) {
+            self.case_number.clone()
+        } else {
+            self.last_case.clone()
+        }
     }
 
     fn staff(&self) -> String {
@@ -536,14 +550,15 @@ impl Desk {
                     (!c.is_empty() && kiosk_protocol::queue::is_name(&c, 64)).then_some(c);
                 Vec::new()
             }
-            ClerkAct::PrintSlip => match self.ticket.as_ref().or(self.last.as_ref()) {
+            ClerkAct::PrintSlip => match self.ticket.as_ref().or(self.last.as_ref()).cloned() {
                 Some(t) => {
                     self.pending = Some("print");
                     self.problem = None;
+                    let case_number = self.case_of(&t);
                     vec![Effect::PrintSlip {
-                        ticket: t.clone(),
+                        ticket: t,
                         staff: self.staff(),
-                        case_number: self.case_number.clone(),
+                        case_number,
                     }]
                 }
                 None => Vec::new(),
@@ -602,6 +617,11 @@ impl Desk {
                     .as_ref()
                     .is_some_and(|t| t.number == b.number && t.state == QueueState::Finished);
                 self.last = finished.then(|| b.clone());
+                self.last_case = if finished {
+                    self.case_number.clone()
+                } else {
+                    None
+                };
                 let keep_rating =
                     finished && matches!(self.citizen, Citizen::Rating(_) | Citizen::Thanks);
                 self.citizen_left(&mut fx);
@@ -613,6 +633,7 @@ impl Desk {
             if now.is_some() {
                 // The next citizen: the last one's rating, if still open, is left.
                 self.last = None;
+                self.last_case = None;
                 self.abandon_rating(&mut fx);
             }
         }
@@ -686,6 +707,10 @@ impl Desk {
                 self.citizen = self.rest();
                 Vec::new()
             }
+            (Citizen::Sign { .. }, CitizenAct::Inked) => {
+                self.citizen = Citizen::Sign { too_short: false };
+                Vec::new()
+            }
             (Citizen::Sign { .. }, CitizenAct::ClearInk) => {
                 self.citizen = Citizen::Sign { too_short: false };
                 vec![Effect::ClearInk]
@@ -740,10 +765,11 @@ impl Desk {
                                 continue;
                             };
                             self.rating_for = Some(t.number.clone());
+                            let case_number = self.case_of(&t);
                             fx.push(Effect::Rate(RatingDraft {
                                 ticket: t,
                                 staff: self.staff(),
-                                case_number: self.case_number.clone(),
+                                case_number,
                                 level,
                                 tags,
                                 complaint,

@@ -413,9 +413,12 @@ impl DeskHost {
 
     /// A stroke drawn on the signature pad.
     pub fn ink(&self, stroke: Vec<InkPoint>) {
-        let mut inner = self.lock();
-        if matches!(inner.desk.citizen, Citizen::Sign { .. }) && inner.ink.add(stroke) {
-            self.changed(&mut inner);
+        let added = {
+            let mut inner = self.lock();
+            matches!(inner.desk.citizen, Citizen::Sign { .. }) && inner.ink.add(stroke)
+        };
+        if added {
+            self.send(Input::Citizen(CitizenAct::Inked));
         }
     }
 

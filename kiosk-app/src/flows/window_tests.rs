@@ -188,6 +188,7 @@ fn a_whole_visit_call_serve_confirm_sign_finish_rate() {
 #[test]
 fn a_rating_after_finish_is_for_the_ticket_just_served_and_the_next_call_leaves_it() {
     let mut d = serving();
+    d.step(Input::Clerk(ClerkAct::SetCase("20261203000007".into())));
     d.step(Input::Clerk(ClerkAct::Finish));
     answer(
         &mut d,
@@ -198,6 +199,23 @@ fn a_rating_after_finish_is_for_the_ticket_just_served_and_the_next_call_leaves_
         ),
     );
     assert_eq!(d.ratable().map(|t| t.number.as_str()), Some("A001"));
+    // The slip and the rating of the ticket just finished still name its case.
+    let fx = d.step(Input::Clerk(ClerkAct::PrintSlip));
+    assert!(
+        matches!(&fx[..], [Effect::PrintSlip { case_number: Some(c), .. }] if c == "20261203000007")
+    );
+    d.step(Input::Kept(Kept::Slip, Ok(())));
+    d.step(Input::Clerk(ClerkAct::AskRating));
+    d.step(Input::Citizen(CitizenAct::Rate(4)));
+    let fx = d.step(Input::Citizen(CitizenAct::RatingNext));
+    assert!(fx.iter().any(
+        |e| matches!(e, Effect::Rate(r) if r.case_number.as_deref() == Some("20261203000007"))
+    ));
+    d.step(Input::Kept(
+        Kept::Rating,
+        Err(DeskProblem::Journal("disk full".into())),
+    ));
+    d.step(Input::Clerk(ClerkAct::Dismiss));
     d.step(Input::Clerk(ClerkAct::AskRating));
     d.step(Input::Citizen(CitizenAct::Rate(2)));
     d.step(Input::Citizen(CitizenAct::RatingTag("slow".into())));

@@ -453,20 +453,7 @@ impl Ui {
         {
             let f = f.clone();
             i.on_ink_stroke(move |text| {
-                // "x y ms pressure;" a point; a point that does not parse is left out.
-                let stroke = text
-                    .split(';')
-                    .filter_map(|p| {
-                        let v: Vec<f32> = p
-                            .split_whitespace()
-                            .filter_map(|n| n.parse().ok())
-                            .collect();
-                        (v.len() == 4).then(|| {
-                            let pressure = (v[3] >= 0.0).then_some(v[3]);
-                            (v[0], v[1], v[2].max(0.0) as u32, pressure)
-                        })
-                    })
-                    .collect();
+                let stroke = crate::bind_desk::parse_stroke(&text);
                 f(UiIntent::InkStroke(stroke))
             });
         }

@@ -317,3 +317,17 @@ pub fn select_language(lang: crate::Language) -> Result<(), crate::UiError> {
     };
     slint::select_bundled_translation(bundle).map_err(|e| crate::UiError::Platform(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stroke_keeps_only_whole_finite_points() {
+        let s = parse_stroke("10 20 0 -1;NaN 1 2 3;30 40 16 0.5;inf 1 1 1;5 5;x y z w;");
+        assert_eq!(s, vec![(10.0, 20.0, 0, None), (30.0, 40.0, 16, Some(0.5))]);
+        assert!(parse_stroke("").is_empty());
+        // A negative time is taken as the pad's start.
+        assert_eq!(parse_stroke("1 1 -5 -1"), vec![(1.0, 1.0, 0, None)]);
+    }
+}

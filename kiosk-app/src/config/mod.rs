@@ -531,6 +531,39 @@ path = "/dev/ttyACM0"
     }
 
     #[test]
+    fn a_window_unit_needs_its_section_and_sane_hours() {
+        let window = GOOD.replace("profile = \"sim\"", "profile = \"sim\"\nrole = \"window\"");
+        let e = parse(&window).unwrap_err();
+        assert_eq!(e.line, 7, "{e}");
+        assert!(e.message.contains("[window]"), "{e}");
+        let c = parse(&format!("{window}\n[window]\nnumber = \"3\"\n")).unwrap();
+        let w = c.window.expect("the window section");
+        assert_eq!((w.opens.as_str(), w.closes.as_str()), ("08:30", "17:30"));
+        let at = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        // 2026-12-03 is a Thursday; 2026-12-06 a Sunday.
+        assert!(w.open_at(at("2026-12-03 08:30")));
+        assert!(!w.open_at(at("2026-12-03 17:30")));
+        assert!(!w.open_at(at("2026-12-03 07:59")));
+        assert!(!w.open_at(at("2026-12-06 10:00")));
+        for (bad, key) in [
+            ("number = \"\"", "window.number"),
+            ("number = \"3\"\nopens = \"8:30\"", "window.opens"),
+            ("number = \"3\"\ncloses = \"08:00\"", "window.closes"),
+            ("number = \"3\"\ndays = [0]", "window.days"),
+            (
+                "number = \"3\"\ncard_reader = \"idcard\"",
+                "window.card_reader",
+            ),
+        ] {
+            let e = parse(&format!("{window}\n[window]\n{bad}\n")).unwrap_err();
+            assert!(e.message.contains(key), "{bad}: {e}");
+        }
+        // A kiosk with a [window] section is a mistake, said as one.
+        let e = parse(&format!("{GOOD}\n[window]\nnumber = \"3\"\n")).unwrap_err();
+        assert!(e.message.contains("terminal.role"), "{e}");
+    }
+
+    #[test]
     fn unknown_key_is_named_with_file_and_line() {
         let bad = GOOD.replace(
             "path = \"/dev/ttyACM0\"",

@@ -1,0 +1,325 @@
+//! The window unit's work outside the desk's state: the centre's queue and staff answers
+//! read as the desk's problems, the ID card read through a claim on the unit's reader, the
+//! signature kept sealed, the rating recorded, the handling slip printed two-phase.
+
+use std::time::Duration;
+
+use kiosk_hal::device::CancelToken;
+use kiosk_hal::DeviceKind;
+use kiosk_protocol::queue::TicketRating;
+use serde_json::json;
+
+use super::DeskHost;
+use crate::centre::{BlockingCentre, CentreError};
+use crate::flows::window::{CardFacts, DeskProblem, DeskTicket, LoginProblem, RatingDraft};
+use crate::runtime::Owner;
+use crate::services::card;
+
+pub(super) fn centre_problem(e: CentreError) -> DeskProblem {
+    match e {
+        CentreError::Refused { status, body } => {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            let message = v["error"].as_str().unwrap_or(&body).to_string();
+            match v["reason"].as_str() {
+                Some(r) => DeskProblem::Refused {
+                    reason: r.to_string(),
+                    message,
+                },
+                None => DeskProblem::Centre(format!("{status}: {message}")),
+            }
+        }
+        other => DeskProblem::Centre(other.to_string()),
+    }
+}
+
+pub(super) fn login_problem(e: CentreError) -> LoginProblem {
+    match e {
+        CentreError::Refused { status, body } => {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            let message = v["error"].as_str().unwrap_or(&body).to_string();
+            match v["reason"].as_str() {
+                Some("staff-unknown") => LoginProblem::Unknown,
+                Some("pin-wrong") => LoginProblem::WrongPin {
+                    tries_left: message
+                        .split_whitespace()
+                        .find_map(|w| w.parse().ok())
+                        .unwrap_or(0),
+                },
+                Some("locked") => LoginProblem::Locked {
+                    until: message
+                        .rsplit("until ")
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                },
+                Some("staff-elsewhere") => LoginProblem::Elsewhere(message),
+                _ => LoginProblem::Refused(format!("{status}: {message}")),
+            }
+        }
+        other => LoginProblem::Centre(other.to_string()),
+    }
+}
+
+impl DeskHost {
+    pub(super) fn centre(&self) -> Result<&BlockingCentre, String> {
+        self.shared
+            .cfg
+            .desk
+            .centre
+            .as_ref()
+            .ok_or_else(|| "no centre is configured".to_string())
+    }
+
+    pub(super) fn owner(&self) -> Owner {
+        Owner::Flow(format!("window-{}", self.shared.window.number))
+    }
+
+    pub(super) fn read_card(&self, cancel: CancelToken) -> Result<CardFacts, DeskProblem> {
+        let cfg = &self.shared.cfg;
+        let reader = cfg
+            .config
+            .device_for(
+                self.shared.window.card_reader.as_deref(),
+                DeviceKind::IdCardReader,
+            )
+            .ok_or_else(|| DeskProblem::Card("this window has no ID card reader".into()))?;
+        let claim = cfg
+            .runtime
+            .claim(
+                &reader,
+                self.owner(),
+                Duration::from_secs(120),
+                Duration::from_secs(2),
+            )
+            .map_err(|e| DeskProblem::Card(e.to_string()))?;
+        let timeout = Duration::from_secs(self.shared.window.card_timeout_s);
+        let identity = card::wait_and_read(&cfg.runtime, &claim, card::context(timeout, cancel))
+            .map_err(|p| match p {
+                card::CardProblem::NoCard => DeskProblem::NoCard,
+                other => DeskProblem::Card(other.to_string()),
+            })?;
+        let facts = CardFacts {
+            name: identity.name.clone(),
+            masked_name: identity.masked_name(),
+            masked_number: identity.masked_number(),
+        };
+        self.lock().identity = Some(identity);
+        Ok(facts)
+    }
+
+    pub(super) fn keep_signature(
+        &self,
+        ticket: &DeskTicket,
+        staff: &str,
+        case_number: Option<&str>,
+    ) -> Result<(), DeskProblem> {
+        let png = {
+            let inner = self.lock();
+            let img = inner
+                .ink
+                .picture(1000)
+                .map_err(|e| DeskProblem::Journal(e.to_string()))?;
+            let mut buf = opencv::core::Vector::<u8>::new();
+            opencv::imgcodecs::imencode(".png", &img, &mut buf, &opencv::core::Vector::new())
+                .map_err(|e| DeskProblem::Journal(e.to_string()))?;
+            zeroize::Zeroizing::new(buf.as_slice().to_vec())
+        };
+        let cfg = &self.shared.cfg;
+        let stored = crate::terminal::attachment_store(&cfg.config)
+            .and_then(|s| s.put(&png, "image/png"))
+            .map_err(|e| DeskProblem::Journal(e.to_string()))?;
+        let mut payload = json!({
+            "hall": self.hall().unwrap_or_default(),
+            "day": ticket.day,
+            "number": ticket.number,
+            "service": ticket.service,
+            "window": self.shared.window.number,
+            "staff": staff,
+            "at": cfg.runtime.events.now(),
+            "attachments": [stored],
+        });
+        if let Some(c) = case_number {
+            payload["case"] = json!(c);
+        }
+        cfg.journal
+            .lock()
+            .enqueue("window.signed", payload)
+            .map_err(|e| DeskProblem::Journal(e.to_string()))?;
+        Ok(())
+    }
+
+    pub(super) fn record_rating(&self, d: &RatingDraft) -> Result<(), DeskProblem> {
+        let complaint = if d.complaint {
+            self.lock()
+                .typing
+                .as_ref()
+                .map(|t| t.text.trim().to_string())
+                .filter(|t| !t.is_empty())
+        } else {
+            None
+        };
+        let rating = TicketRating {
+            hall: self.hall().unwrap_or_default(),
+            day: d.ticket.day.clone(),
+            number: d.ticket.number.clone(),
+            service: d.ticket.service.clone(),
+            window: self.shared.window.number.clone(),
+            staff: d.staff.clone(),
+            case_number: d.case_number.clone(),
+            level: d.level.score(),
+            tags: d.tags.clone(),
+            complaint,
+            channel: "window-pad".into(),
+            rated_at: self.shared.cfg.clock.now().to_rfc3339(),
+        };
+        self.shared
+            .cfg
+            .journal
+            .lock()
+            .enqueue("queue.rated", json!({ "rating": rating }))
+            .map_err(|e| DeskProblem::Journal(e.to_string()))?;
+        Ok(())
+    }
+
+    /// The handling slip (办理凭条): ticket, service, window, clerk, case and time.
+    pub(super) fn print_slip(
+        &self,
+        ticket: &DeskTicket,
+        staff: &str,
+        case_number: Option<&str>,
+    ) -> Result<(), DeskProblem> {
+        use kiosk_drivers::escpos::doc::{Align, Block, Paper, Receipt};
+        let cfg = &self.shared.cfg;
+        let printer = cfg
+            .config
+            .device_for(
+                self.shared.window.printer.as_deref(),
+                DeviceKind::ReceiptPrinter,
+            )
+            .ok_or_else(|| DeskProblem::Printer("this window has no receipt printer".into()))?;
+        let claim = cfg
+            .runtime
+            .claim(
+                &printer,
+                self.owner(),
+                Duration::from_secs(60),
+                Duration::from_secs(2),
+            )
+            .map_err(|e| DeskProblem::Printer(e.to_string()))?;
+        let (hall, service) = {
+            let inner = self.lock();
+            let c = inner.catalogue.as_ref();
+            (
+                c.map(|c| c.hall.name.zh.clone()).unwrap_or_default(),
+                c.and_then(|c| c.group(&ticket.service))
+                    .map(|g| g.name.zh.clone())
+                    .unwrap_or_else(|| ticket.service.clone()),
+            )
+        };
+        let now = cfg
+            .clock
+            .now()
+            .with_timezone(&cfg.config.offset())
+            .format("%Y-%m-%d %H:%M")
+            .to_string();
+        let mut r = Receipt::new(Paper::Mm80)
+            .styled(&hall, Align::Center, true, (1, 1))
+            .styled("办理凭条", Align::Center, true, (2, 2))
+            .block(Block::Rule)
+            .text(format!("排队号码：{}", ticket.number))
+            .text(format!("办理事项：{service}"))
+            .text(format!("受理窗口：{} 号窗口", self.shared.window.number))
+            .text(format!("受理人员：工号 {staff}"));
+        if let Some(c) = case_number {
+            r = r.text(format!("办件编号：{c}"));
+        }
+        r = r
+            .text(format!("办理时间：{now}"))
+            .block(Block::Rule)
+            .styled(
+                "感谢您的耐心等候，欢迎评价我们的服务",
+                Align::Center,
+                false,
+                (1, 1),
+            );
+        let record = cfg
+            .desk
+            .print_receipt(&claim, "window-slip", json!({ "receipt": r }))
+            .map_err(|e| DeskProblem::Printer(e.to_string()))?;
+        crate::services::queue::printed(record).map_err(|p| DeskProblem::Printer(p.to_string()))
+    }
+}
+
+/// With an embedded centre (a demo or a bench), the window's services are set up at start.
+pub fn set_up_window(host: &DeskHost, centre: &BlockingCentre) -> Result<(), String> {
+    let hall = host.hall().ok_or("the catalogue has not arrived")?;
+    let services = host.services();
+    let number = host.shared.window.number.clone();
+    let setup = kiosk_protocol::queue::WindowSetup { services };
+    centre
+        .run(|c| async move { c.set_window(&hall, &number, &setup).await })
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(status: u16, body: &str) -> CentreError {
+        CentreError::Refused {
+            status,
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn the_centres_refusals_become_the_desks_problems() {
+        assert_eq!(
+            login_problem(refused(
+                403,
+                r#"{"error":"wrong PIN; 3 tries left before a 15-minute lock","reason":"pin-wrong"}"#
+            )),
+            LoginProblem::WrongPin { tries_left: 3 }
+        );
+        assert_eq!(
+            login_problem(refused(
+                423,
+                r#"{"error":"too many wrong PINs: locked until 2026-12-03T10:15:00+08:00","reason":"locked"}"#
+            )),
+            LoginProblem::Locked {
+                until: "2026-12-03T10:15:00+08:00".into()
+            }
+        );
+        assert_eq!(
+            login_problem(refused(
+                404,
+                r#"{"error":"no staff number 9","reason":"staff-unknown"}"#
+            )),
+            LoginProblem::Unknown
+        );
+        // An answer that is not the API's JSON still says what came back.
+        assert!(matches!(
+            login_problem(refused(502, "<html>bad gateway</html>")),
+            LoginProblem::Refused(m) if m.contains("502")
+        ));
+        assert!(matches!(
+            login_problem(CentreError::Unreachable("connection refused".into())),
+            LoginProblem::Centre(_)
+        ));
+        assert_eq!(
+            centre_problem(refused(
+                409,
+                r#"{"error":"nobody is waiting for this window","reason":"nobody-waiting"}"#
+            )),
+            DeskProblem::Refused {
+                reason: "nobody-waiting".into(),
+                message: "nobody is waiting for this window".into()
+            }
+        );
+        assert!(matches!(
+            centre_problem(refused(500, "")),
+            DeskProblem::Centre(m) if m.starts_with("500")
+        ));
+    }
+}

@@ -177,7 +177,7 @@ pub enum Input {
     /// The queue's answer to a command the desk sent.
     Answer {
         command: WindowCommand,
-        result: Result<WindowOutcome, DeskProblem>,
+        result: Result<Box<WindowOutcome>, DeskProblem>,
     },
     Card(Result<CardFacts, DeskProblem>),
     Kept(Kept, Result<(), DeskProblem>),
@@ -580,7 +580,7 @@ impl Desk {
     fn answer(
         &mut self,
         command: WindowCommand,
-        result: Result<WindowOutcome, DeskProblem>,
+        result: Result<Box<WindowOutcome>, DeskProblem>,
     ) -> Vec<Effect> {
         self.pending = None;
         let out = match result {

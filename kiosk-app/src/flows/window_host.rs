@@ -290,10 +290,10 @@ impl DeskHost {
             if self.lock().stopped {
                 return;
             }
-            if !have_catalogue && n % 5 == 0 {
+            if !have_catalogue && n.is_multiple_of(5) {
                 have_catalogue = self.load_catalogue();
             }
-            if have_catalogue && !set_up && n % 5 == 0 {
+            if have_catalogue && !set_up && n.is_multiple_of(5) {
                 set_up = match self.centre().and_then(|c| set_up_window(self, c)) {
                     Ok(()) => true,
                     Err(e) => {
@@ -591,6 +591,7 @@ impl DeskHost {
                     let c2 = cmd.clone();
                     let result = h.centre().map_err(DeskProblem::Centre).and_then(|c| {
                         c.run(|c| async move { c.window_command(&hall, &window, &c2).await })
+                            .map(Box::new)
                             .map_err(centre_problem)
                     });
                     if let Err(p) = &result {

@@ -79,7 +79,7 @@ fn signed_in() -> Desk {
 fn answer(d: &mut Desk, cmd: WindowCommand, out: WindowOutcome) -> Vec<Effect> {
     d.step(Input::Answer {
         command: cmd,
-        result: Ok(out),
+        result: Ok(Box::new(out)),
     })
 }
 

@@ -528,11 +528,7 @@ fn act(
             .replace("{faces}", &faces.to_string_lossy());
         for (tag, age_s) in [("{eid}", 0), ("{eid-expired}", 900)] {
             if s.contains(tag) {
-                let issuer = crate::centre::embedded::sample_eid_issuer(&t.config)?;
-                let iat = t.runtime.events.now().timestamp() - age_s;
-                let nonce = uuid::Uuid::new_v4().simple().to_string();
-                let code = issuer.issue("张三丰", "320583199001011232", iat, 180, &nonce);
-                s = s.replace(tag, &code);
+                s = s.replace(tag, &sample_eid(t, age_s)?);
             }
         }
         Ok(s)
@@ -557,21 +553,8 @@ fn act(
             touch(ui, &label)
         }
         Action::Sim(device, what, args) => {
-            let d = t.runtime.device(device)?;
-            let sim = d
-                .sim
-                .as_ref()
-                .ok_or_else(|| anyhow!("{device} is not simulated"))?;
             let args = serde_json::from_str::<Value>(&fill(&args.to_string())?)?;
-            match what.as_str() {
-                "faults" => sim
-                    .set_faults(serde_json::from_value(args)?)
-                    .map_err(|e| anyhow!(e))?,
-                _ => {
-                    sim.inject(what, &args).map_err(|e| anyhow!(e))?;
-                }
-            }
-            Ok(())
+            sim_stimulus(t, device, what, args)
         }
         Action::AdvanceS(s) => {
             clock.advance(Duration::from_secs(*s));
@@ -666,45 +649,10 @@ fn act(
         }
         Action::Sign => {
             use slint::ComponentHandle;
-            // 张三丰, roughly: three strokes, each a few dozen points, 16 ms apart.
-            let strokes: [&[(f32, f32)]; 3] = [
-                &[
-                    (120.0, 150.0),
-                    (260.0, 140.0),
-                    (200.0, 260.0),
-                    (330.0, 250.0),
-                ],
-                &[
-                    (380.0, 120.0),
-                    (420.0, 300.0),
-                    (520.0, 180.0),
-                    (600.0, 290.0),
-                ],
-                &[
-                    (650.0, 160.0),
-                    (820.0, 150.0),
-                    (700.0, 220.0),
-                    (880.0, 280.0),
-                ],
-            ];
-            let mut ms = 0u32;
-            for s in strokes {
-                let mut text = String::new();
-                for w in s.windows(2) {
-                    for k in 0..12 {
-                        let f = k as f32 / 12.0;
-                        let (x, y) = (
-                            w[0].0 + (w[1].0 - w[0].0) * f,
-                            w[0].1 + (w[1].1 - w[0].1) * f,
-                        );
-                        text.push_str(&format!("{x:.0} {y:.0} {ms} -1;"));
-                        ms += 16;
-                    }
-                }
+            for text in signature_strokes() {
                 ui.app
                     .global::<kiosk_ui::Intents>()
                     .invoke_ink_stroke(text.into());
-                ms += 300;
             }
             Ok(())
         }
@@ -779,4 +727,80 @@ pub fn parse(text: &str) -> anyhow::Result<Script> {
         }
     }
     Ok(s)
+}
+
+/// A simulator stimulus: `what` with `args` on the simulated `device` (`faults` sets faults).
+pub(crate) fn sim_stimulus(
+    t: &Terminal,
+    device: &str,
+    what: &str,
+    args: Value,
+) -> anyhow::Result<()> {
+    let d = t.runtime.device(device)?;
+    let sim = d
+        .sim
+        .as_ref()
+        .ok_or_else(|| anyhow!("{device} is not simulated"))?;
+    match what {
+        "faults" => sim
+            .set_faults(serde_json::from_value(args)?)
+            .map_err(|e| anyhow!(e))?,
+        _ => {
+            sim.inject(what, &args).map_err(|e| anyhow!(e))?;
+        }
+    }
+    Ok(())
+}
+
+/// 张三丰, roughly: three strokes as the pad sends them (`x y ms pressure;` per point), each a
+/// few dozen points 16 ms apart.
+pub(crate) fn signature_strokes() -> Vec<String> {
+    let strokes: [&[(f32, f32)]; 3] = [
+        &[
+            (120.0, 150.0),
+            (260.0, 140.0),
+            (200.0, 260.0),
+            (330.0, 250.0),
+        ],
+        &[
+            (380.0, 120.0),
+            (420.0, 300.0),
+            (520.0, 180.0),
+            (600.0, 290.0),
+        ],
+        &[
+            (650.0, 160.0),
+            (820.0, 150.0),
+            (700.0, 220.0),
+            (880.0, 280.0),
+        ],
+    ];
+    let mut ms = 0u32;
+    let mut out = Vec::new();
+    for s in strokes {
+        let mut text = String::new();
+        for w in s.windows(2) {
+            for k in 0..12 {
+                let f = k as f32 / 12.0;
+                let (x, y) = (
+                    w[0].0 + (w[1].0 - w[0].0) * f,
+                    w[0].1 + (w[1].1 - w[0].1) * f,
+                );
+                text.push_str(&format!("{x:.0} {y:.0} {ms} -1;"));
+                ms += 16;
+            }
+        }
+        out.push(text);
+        ms += 300;
+    }
+    out
+}
+
+/// An e-ID code for the sim's resident card from the sim issuer, issued `age_s` ago (it lives
+/// three minutes).
+pub(crate) fn sample_eid(t: &Terminal, age_s: i64) -> anyhow::Result<String> {
+    let issuer = crate::centre::embedded::sample_eid_issuer(&t.config)?;
+    let iat = t.runtime.events.now().timestamp() - age_s;
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    Ok(issuer.issue("张三丰", "320583199001011232", iat, 180, &nonce))
 }

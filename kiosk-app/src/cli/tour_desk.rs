@@ -192,7 +192,10 @@ impl DeskTour {
         let v = self
             .desk
             .wait_for(Duration::from_secs(30), |v| {
-                screen(v) == step.expect && until(step.until.as_deref(), v) && v.pending.is_none()
+                let waits = step.until.as_deref() == Some("scanning");
+                screen(v) == step.expect
+                    && until(step.until.as_deref(), v)
+                    && (waits || v.pending.is_none())
             })
             .ok_or_else(|| {
                 let v = self.desk.view();
@@ -262,20 +265,17 @@ impl DeskTour {
                 Ok(())
             }
             DeskAction::Sim(device, what, args) => {
-                let d = self.terminal.runtime.device(device)?;
-                let sim = d
-                    .sim
-                    .as_ref()
-                    .ok_or_else(|| anyhow!("{device} is not simulated"))?;
-                match what.as_str() {
-                    "faults" => sim
-                        .set_faults(serde_json::from_value(args.clone())?)
-                        .map_err(|e| anyhow!(e))?,
-                    _ => {
-                        sim.inject(what, args).map_err(|e| anyhow!(e))?;
-                    }
+                // `{eid}`: a fresh e-ID code for the sim's resident card.
+                let mut text = args.to_string();
+                if text.contains("{eid}") {
+                    text = text.replace("{eid}", &super::tour::sample_eid(&self.terminal, 0)?);
                 }
-                Ok(())
+                super::tour::sim_stimulus(
+                    &self.terminal,
+                    device,
+                    what,
+                    serde_json::from_str(&text)?,
+                )
             }
             DeskAction::Queue { group, others } => {
                 let c = Catalogue::in_force(&self.terminal.journal)?
@@ -306,7 +306,7 @@ impl DeskTour {
                 Ok(())
             }
             DeskAction::Sign => {
-                for text in signature_strokes() {
+                for text in super::tour::signature_strokes() {
                     self.ui
                         .stage
                         .global::<kiosk_ui::Desk>()
@@ -441,6 +441,7 @@ fn until(cond: Option<&str>, v: &DeskView) -> bool {
         "rated" => v.done == Some("rated"),
         "typed" => !v.typed.is_empty(),
         "plate-only" => v.plate_only,
+        "scanning" => v.pending == Some("scan"),
         c if c.starts_with("called:") => v.ticket.as_ref().is_some_and(|t| {
             t.state == QueueState::Called && t.calls.to_string() == c["called:".len()..]
         }),
@@ -457,49 +458,6 @@ fn until(cond: Option<&str>, v: &DeskView) -> bool {
         c if c.starts_with("held:") => v.held.len().to_string() == c["held:".len()..],
         _ => false,
     })
-}
-
-/// 张三丰, roughly: three strokes as the pad sends them.
-fn signature_strokes() -> Vec<String> {
-    let strokes: [&[(f32, f32)]; 3] = [
-        &[
-            (120.0, 150.0),
-            (260.0, 140.0),
-            (200.0, 260.0),
-            (330.0, 250.0),
-        ],
-        &[
-            (380.0, 120.0),
-            (420.0, 300.0),
-            (520.0, 180.0),
-            (600.0, 290.0),
-        ],
-        &[
-            (650.0, 160.0),
-            (820.0, 150.0),
-            (700.0, 220.0),
-            (880.0, 280.0),
-        ],
-    ];
-    let mut ms = 0u32;
-    let mut out = Vec::new();
-    for s in strokes {
-        let mut text = String::new();
-        for w in s.windows(2) {
-            for k in 0..12 {
-                let f = k as f32 / 12.0;
-                let (x, y) = (
-                    w[0].0 + (w[1].0 - w[0].0) * f,
-                    w[0].1 + (w[1].1 - w[0].1) * f,
-                );
-                text.push_str(&format!("{x:.0} {y:.0} {ms} -1;"));
-                ms += 16;
-            }
-        }
-        out.push(text);
-        ms += 300;
-    }
-    out
 }
 
 /// Touches the control labelled `label`, as a finger or a screen reader would.

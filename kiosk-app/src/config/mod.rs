@@ -235,7 +235,11 @@ impl Config {
         }
 
         if let Some(w) = &raw.window {
-            for (key, named) in [("card_reader", &w.card_reader), ("printer", &w.printer)] {
+            for (key, named) in [
+                ("card_reader", &w.card_reader),
+                ("scanner", &w.scanner),
+                ("printer", &w.printer),
+            ] {
                 if let Some(id) = named {
                     if !devices.iter().any(|d| &d.id == id) {
                         return Err(errors.key(

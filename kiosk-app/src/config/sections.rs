@@ -148,6 +148,8 @@ pub struct WindowConfig {
     #[serde(default)]
     pub card_reader: Option<String>,
     #[serde(default)]
+    pub scanner: Option<String>,
+    #[serde(default)]
     pub printer: Option<String>,
 }
 

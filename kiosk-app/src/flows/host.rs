@@ -1590,7 +1590,7 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
 }
 
 /// Waits for the next code on the claimed scanner until canceled. `Ok((code, appointment))`.
-fn wait_for_code(
+pub(crate) fn wait_for_code(
     rt: &Runtime,
     scanner: &Claim,
     cancel: &CancelToken,

@@ -51,6 +51,9 @@ pub enum DeskProblem {
     },
     /// No card was placed in time.
     NoCard,
+    /// The code shown is not one the window takes (why: not an e-ID or case code, expired,
+    /// forged, replayed).
+    Code(String),
     /// The reader could not read the card (or is not there, or is busy).
     Card(String),
     /// What was asked needs a citizen's card read first.
@@ -69,6 +72,7 @@ impl DeskProblem {
             DeskProblem::Centre(_) => "centre",
             DeskProblem::Refused { .. } => "refused",
             DeskProblem::NoCard => "no-card",
+            DeskProblem::Code(_) => "code",
             DeskProblem::Card(_) => "card",
             DeskProblem::NoIdentity => "no-identity",
             DeskProblem::Journal(_) => "journal",
@@ -91,6 +95,15 @@ impl std::fmt::Debug for CardFacts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "CardFacts({} {})", self.masked_name, self.masked_number)
     }
+}
+
+/// A code shown at the window's scanner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scanned {
+    /// An e-ID verified offline: who the citizen is.
+    Identity(CardFacts),
+    /// A case number (the case's QR code).
+    Case(String),
 }
 
 /// The ticket at the window.
@@ -127,6 +140,10 @@ pub enum ClerkAct {
     Pause,
     Resume,
     ReadCard,
+    /// The citizen shows a code to the window's scanner: an e-ID (亮码) identifies them, a
+    /// case code links the case.
+    ScanCode,
+    /// Stops waiting for a card or a code.
     CancelCard,
     /// Shows the citizen what to confirm.
     AskConfirm,
@@ -180,6 +197,8 @@ pub enum Input {
         result: Result<Box<WindowOutcome>, DeskProblem>,
     },
     Card(Result<CardFacts, DeskProblem>),
+    /// What the scanner read.
+    Code(Result<Scanned, DeskProblem>),
     Kept(Kept, Result<(), DeskProblem>),
     /// "Thank you" has been on the citizen screen long enough.
     ThanksOver,
@@ -206,6 +225,7 @@ pub enum Effect {
     },
     Command(WindowCommand),
     ReadCard,
+    ScanCode,
     CancelCard,
     /// Keep the signature on the pad for this ticket (sealed), then wipe the pad.
     KeepSignature {
@@ -437,6 +457,27 @@ impl Desk {
                     }
                 }
             }
+            Input::Code(result) => {
+                if self.pending == Some("scan") {
+                    self.pending = None;
+                }
+                match result {
+                    // A code read after the ticket left is not kept.
+                    Ok(_) if self.ticket.is_none() => {}
+                    Ok(Scanned::Identity(facts)) => {
+                        self.identity = Some(facts);
+                        self.problem = None;
+                        self.done = Some("code-read");
+                    }
+                    Ok(Scanned::Case(c)) => {
+                        self.case_number = Some(c);
+                        self.problem = None;
+                        self.done = Some("case-scanned");
+                    }
+                    Err(p) => self.problem = Some(p),
+                }
+                Vec::new()
+            }
             Input::Kept(what, result) => self.kept(what, result),
             Input::ThanksOver => {
                 if self.citizen == Citizen::Thanks {
@@ -511,7 +552,13 @@ impl Desk {
                 self.done = None;
                 vec![Effect::ReadCard]
             }
-            ClerkAct::CancelCard if self.pending == Some("read-card") => {
+            ClerkAct::ScanCode if serving => {
+                self.pending = Some("scan");
+                self.problem = None;
+                self.done = None;
+                vec![Effect::ScanCode]
+            }
+            ClerkAct::CancelCard if matches!(self.pending, Some("read-card" | "scan")) => {
                 vec![Effect::CancelCard]
             }
             ClerkAct::AskConfirm if serving => {

@@ -92,13 +92,7 @@ pub struct DeskView {
     pub closes: String,
 }
 
-/// The complaint's keyboard: pinyin through the input engine, or letters without it.
-#[derive(Default)]
-struct Typing {
-    ime: Option<kiosk_ime::Ime>,
-    text: zeroize::Zeroizing<String>,
-    state: kiosk_ime::State,
-}
+use super::host::typing::Typing;
 
 /// The longest complaint taken on the citizen screen.
 const MAX_COMPLAINT: usize = 120;
@@ -110,6 +104,8 @@ struct Inner {
     typing: Option<Typing>,
     identity: Option<card::CitizenIdentity>,
     card_cancel: Option<CancelToken>,
+    /// e-ID codes seen, so one shown twice is refused.
+    eid_replay: crate::services::eid::ReplayGuard,
     catalogue: Option<Catalogue>,
     slide: usize,
     slide_since: chrono::DateTime<chrono::Utc>,
@@ -183,6 +179,7 @@ impl DeskHost {
                 typing: None,
                 identity: None,
                 card_cancel: None,
+                eid_replay: Default::default(),
                 catalogue: None,
                 slide: 0,
                 slide_since: now,
@@ -381,27 +378,11 @@ impl DeskHost {
 
     /// A tap on the complaint keyboard.
     pub fn tap(&self, tap: super::host::typing::Tap) {
-        use super::host::typing::Tap;
-        use kiosk_ime::Key;
         let mut inner = self.lock();
         let Some(t) = inner.typing.as_mut() else {
             return;
         };
-        let pending = !t.state.preedit.is_empty();
-        match (t.ime.as_mut(), tap) {
-            (_, Tap::Key(Key::Backspace)) if !pending => {
-                t.text.pop();
-            }
-            (Some(ime), Tap::Key(k)) => t.state = ime.key(k),
-            (Some(ime), Tap::Pick(i)) => t.state = ime.pick(i),
-            (None, Tap::Key(Key::Letter(c))) if c.is_ascii_alphabetic() => {
-                push(&mut t.text, &c.to_string())
-            }
-            (None, Tap::Key(Key::Space)) => push(&mut t.text, " "),
-            _ => {}
-        }
-        let committed = std::mem::take(&mut t.state.committed);
-        push(&mut t.text, &committed);
+        t.tap(tap);
         self.changed(&mut inner);
     }
 
@@ -545,7 +526,7 @@ impl DeskHost {
             candidates: typing
                 .map(|t| t.state.candidates.iter().map(|s| s.to_string()).collect())
                 .unwrap_or_default(),
-            plain_keys: typing.is_some_and(|t| t.ime.is_none()),
+            plain_keys: typing.is_some_and(|t| t.plain),
             notices: c.map(|c| c.notices.clone()).unwrap_or_default(),
             slides: self.shared.slides.clone(),
             slide: inner.slide,
@@ -603,6 +584,15 @@ impl DeskHost {
                     });
                 });
             }
+            Effect::ScanCode => {
+                let cancel = CancelToken::new();
+                self.lock().card_cancel = Some(cancel.clone());
+                self.background(move |h| {
+                    let result = h.scan_code(cancel);
+                    h.lock().card_cancel = None;
+                    h.send(Input::Code(result));
+                });
+            }
             Effect::ReadCard => {
                 let cancel = CancelToken::new();
                 self.lock().card_cancel = Some(cancel.clone());
@@ -632,23 +622,15 @@ impl DeskHost {
             }
             Effect::StartTyping => {
                 let dir = self.shared.cfg.config.data_dir().join("ime");
-                let ime = kiosk_ime::Ime::start(&dir)
-                    .map_err(
-                        |e| tracing::warn!(error = %e, "pinyin input unavailable; letters only"),
-                    )
-                    .ok();
+                let typing = Typing::start(&dir, "", MAX_COMPLAINT, true);
                 let mut inner = self.lock();
-                inner.typing = Some(Typing {
-                    ime,
-                    ..Typing::default()
-                });
+                inner.typing = Some(typing);
                 self.changed(&mut inner);
             }
             Effect::StopTyping => {
                 let mut inner = self.lock();
                 if let Some(t) = inner.typing.as_mut() {
-                    t.ime = None;
-                    t.state = kiosk_ime::State::default();
+                    t.stop();
                 }
                 self.changed(&mut inner);
             }
@@ -699,14 +681,6 @@ impl DeskHost {
             .spawn(move || job(&h))
         {
             tracing::error!(error = %e, "the window unit could not start a job");
-        }
-    }
-}
-
-fn push(text: &mut zeroize::Zeroizing<String>, s: &str) {
-    for c in s.chars() {
-        if text.chars().count() < MAX_COMPLAINT {
-            text.push(c);
         }
     }
 }

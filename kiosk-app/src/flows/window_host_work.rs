@@ -11,9 +11,11 @@ use serde_json::json;
 
 use super::DeskHost;
 use crate::centre::{BlockingCentre, CentreError};
-use crate::flows::window::{CardFacts, DeskProblem, DeskTicket, LoginProblem, RatingDraft};
+use crate::flows::window::{
+    CardFacts, DeskProblem, DeskTicket, LoginProblem, RatingDraft, Scanned,
+};
 use crate::runtime::Owner;
-use crate::services::card;
+use crate::services::{card, eid};
 
 pub(super) fn centre_problem(e: CentreError) -> DeskProblem {
     match e {
@@ -105,6 +107,47 @@ impl DeskHost {
         };
         self.lock().identity = Some(identity);
         Ok(facts)
+    }
+
+    /// Waits for a code on the window's scanner: an e-ID is verified offline against the
+    /// pool; a case number (or the case's QR link) links the case.
+    pub(super) fn scan_code(&self, cancel: CancelToken) -> Result<Scanned, DeskProblem> {
+        let cfg = &self.shared.cfg;
+        let scanner = cfg
+            .config
+            .device_for(self.shared.window.scanner.as_deref(), DeviceKind::QrScanner)
+            .ok_or_else(|| DeskProblem::Code("this window has no code scanner".into()))?;
+        let claim = cfg
+            .runtime
+            .claim(
+                &scanner,
+                self.owner(),
+                Duration::from_secs(600),
+                Duration::from_secs(2),
+            )
+            .map_err(|e| DeskProblem::Card(e.to_string()))?;
+        let (code, _) = crate::flows::host::wait_for_code(&cfg.runtime, &claim, &cancel)
+            .map_err(|()| DeskProblem::Code("canceled".into()))?;
+        if eid::looks_like_eid(&code) {
+            let pool =
+                eid::Pool::in_force(&cfg.journal).map_err(|e| DeskProblem::Code(e.to_string()))?;
+            let now = cfg.runtime.events.now();
+            let identity = {
+                let mut inner = self.lock();
+                eid::verify(&code, pool.as_ref(), now, &mut inner.eid_replay)
+            }
+            .map_err(|e| DeskProblem::Code(e.to_string()))?;
+            let facts = CardFacts {
+                name: identity.name.clone(),
+                masked_name: identity.masked_name(),
+                masked_number: identity.masked_number(),
+            };
+            self.lock().identity = Some(identity);
+            return Ok(Scanned::Identity(facts));
+        }
+        case_in(&code)
+            .map(Scanned::Case)
+            .ok_or_else(|| DeskProblem::Code("not an e-ID or a case code".into()))
     }
 
     pub(super) fn keep_signature(
@@ -262,6 +305,21 @@ pub fn set_up_window(host: &DeskHost, centre: &BlockingCentre) -> Result<(), Str
         .map_err(|e| e.to_string())
 }
 
+/// The case number a code names: 14 digits alone, or a link's `case=` parameter.
+pub(super) fn case_in(code: &str) -> Option<String> {
+    let code = code.trim();
+    let is_number = |s: &str| s.len() == 14 && s.bytes().all(|b| b.is_ascii_digit());
+    if is_number(code) {
+        return Some(code.to_string());
+    }
+    let (_, query) = code.split_once('?')?;
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, v)| *k == "case" && is_number(v))
+        .map(|(_, v)| v.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,6 +328,27 @@ mod tests {
         CentreError::Refused {
             status,
             body: body.into(),
+        }
+    }
+
+    #[test]
+    fn a_case_code_is_its_number_or_a_link_to_it() {
+        assert_eq!(
+            case_in(" 20261203000042\r\n").as_deref(),
+            Some("20261203000042")
+        );
+        assert_eq!(
+            case_in("https://zwfw.ks.gov.cn/case?lang=zh&case=20261203000042").as_deref(),
+            Some("20261203000042")
+        );
+        for bad in [
+            "2026120300004",
+            "https://x/case?case=abc",
+            "hello",
+            "",
+            "?case=",
+        ] {
+            assert_eq!(case_in(bad), None, "{bad}");
         }
     }
 

@@ -552,3 +552,38 @@ fn transfer_hands_the_citizen_on_and_wipes_what_was_read() {
     assert!(d.identity.is_none() && d.ticket.is_none() && d.last.is_none());
     assert_eq!(d.done, Some("transfer"));
 }
+
+#[test]
+fn a_code_at_the_scanner_identifies_or_links_the_case_and_its_faults_are_shown() {
+    let mut d = serving();
+    assert_eq!(d.step(Input::Clerk(ClerkAct::ScanCode)), [Effect::ScanCode]);
+    assert_eq!(d.pending, Some("scan"));
+    d.step(Input::Code(Ok(Scanned::Identity(facts()))));
+    assert_eq!(
+        d.identity.as_ref().map(|f| f.masked_name.as_str()),
+        Some("王*明")
+    );
+    assert_eq!(d.done, Some("code-read"));
+    d.step(Input::Clerk(ClerkAct::ScanCode));
+    d.step(Input::Code(Ok(Scanned::Case("20261203000042".into()))));
+    assert_eq!(d.case_number.as_deref(), Some("20261203000042"));
+    for problem in [
+        DeskProblem::Code("expired".into()),
+        DeskProblem::Code("not an e-ID or case code".into()),
+        DeskProblem::Card("the scanner is in use".into()),
+    ] {
+        d.step(Input::Clerk(ClerkAct::ScanCode));
+        assert_eq!(
+            d.step(Input::Clerk(ClerkAct::CancelCard)),
+            [Effect::CancelCard]
+        );
+        d.step(Input::Code(Err(problem.clone())));
+        assert_eq!(d.problem, Some(problem));
+        assert!(d.pending.is_none());
+        // What was read before stays.
+        assert!(d.identity.is_some());
+    }
+    // Nothing is scanned for a citizen not being served.
+    let mut d = signed_in();
+    assert!(d.step(Input::Clerk(ClerkAct::ScanCode)).is_empty());
+}

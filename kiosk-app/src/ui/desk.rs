@@ -19,6 +19,7 @@ fn problem(p: &DeskProblem) -> (String, String) {
     let detail = match p {
         DeskProblem::Centre(d)
         | DeskProblem::Card(d)
+        | DeskProblem::Code(d)
         | DeskProblem::Journal(d)
         | DeskProblem::Printer(d) => d.clone(),
         DeskProblem::Refused { message, .. } => message.clone(),
@@ -208,6 +209,7 @@ pub fn dispatch(i: DeskIntent, host: &DeskHost) {
                 "pause" => ClerkAct::Pause,
                 "resume" => ClerkAct::Resume,
                 "read-card" => ClerkAct::ReadCard,
+                "scan-code" => ClerkAct::ScanCode,
                 "cancel-card" => ClerkAct::CancelCard,
                 "ask-confirm" => ClerkAct::AskConfirm,
                 "ask-signature" => ClerkAct::AskSignature,
@@ -245,19 +247,9 @@ pub fn dispatch(i: DeskIntent, host: &DeskHost) {
         }
         DeskIntent::Ink(points) => host.ink(stroke(&points)),
         DeskIntent::Key(k) => {
-            use kiosk_ime::Key;
-            let key = match k.as_str() {
-                "backspace" => Key::Backspace,
-                "space" => Key::Space,
-                "clear" => Key::Clear,
-                "next" => Key::NextPage,
-                "prev" => Key::PreviousPage,
-                letter => match letter.chars().next() {
-                    Some(c) if letter.chars().count() == 1 => Key::Letter(c),
-                    _ => return,
-                },
-            };
-            host.tap(Tap::Key(key));
+            if let Some(key) = crate::flows::host::typing::key_named(&k) {
+                host.tap(Tap::Key(key));
+            }
         }
         DeskIntent::Pick(n) => host.tap(Tap::Pick(n)),
     }

@@ -106,21 +106,10 @@ pub fn intent(i: UiIntent, screen: &Screen) -> kiosk::Input {
                 .collect(),
         ),
         UiIntent::ImePick(n) => K::Type(Tap::Pick(n)),
-        UiIntent::ImeKey(k) => {
-            use kiosk_ime::Key;
-            let key = match k.as_str() {
-                "backspace" => Key::Backspace,
-                "space" => Key::Space,
-                "clear" => Key::Clear,
-                "next" => Key::NextPage,
-                "prev" => Key::PreviousPage,
-                letter => match letter.chars().next() {
-                    Some(c) if letter.chars().count() == 1 => Key::Letter(c),
-                    _ => return K::Touch,
-                },
-            };
-            K::Type(Tap::Key(key))
-        }
+        UiIntent::ImeKey(k) => match crate::flows::host::typing::key_named(&k) {
+            Some(key) => K::Type(Tap::Key(key)),
+            None => K::Touch,
+        },
     }
 }
 

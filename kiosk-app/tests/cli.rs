@@ -1096,3 +1096,70 @@ fn readme_offline_devctl_lines_run_as_written() {
     }
     assert!(dir.path().join("job.png").exists());
 }
+
+/// Paints a `w`×`h` window at the top left of `display` in `pixel` (the server's own value).
+fn paint_corner(
+    display: &str,
+    w: u16,
+    h: u16,
+    pixel: impl Fn(&x11rb::protocol::xproto::Screen) -> u32,
+) -> x11rb::rust_connection::RustConnection {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{ConnectionExt, CreateWindowAux, WindowClass};
+    let (conn, n) = x11rb::connect(Some(display)).unwrap();
+    let screen = conn.setup().roots[n].clone();
+    let id = conn.generate_id().unwrap();
+    conn.create_window(
+        screen.root_depth,
+        id,
+        screen.root,
+        0,
+        0,
+        w,
+        h,
+        0,
+        WindowClass::INPUT_OUTPUT,
+        screen.root_visual,
+        &CreateWindowAux::new()
+            .background_pixel(pixel(&screen))
+            .override_redirect(1),
+    )
+    .unwrap();
+    conn.map_window(id).unwrap();
+    conn.clear_area(false, id, 0, 0, 0, 0).unwrap();
+    conn.sync().unwrap();
+    conn
+}
+
+/// The cast (投屏) grabs the clerk's real X display: what a window paints there is what the
+/// citizen screen gets, scaled to fit, at 24-bit and 16-bit depths.
+#[test]
+fn cast_grabs_the_clerks_x_display() {
+    use kiosk_app::services::cast::{fit, CastSource};
+    for (geometry, red) in [("800x600x24", 0xff0000u32), ("800x600x16", 0xf800)] {
+        let x = Xvfb::with_screen(geometry);
+        let _painter = paint_corner(&x.display, 400, 300, |_| red);
+        let mut grab = CastSource::X11(Some(x.display.clone())).open().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let shot = loop {
+            let shot = grab.grab().unwrap();
+            // BGRA: the top-left pixel is red once the window is drawn.
+            if shot.bgra[..4] == [0, 0, 255, 255] || Instant::now() > deadline {
+                break shot;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!((shot.width, shot.height), (800, 600), "{geometry}");
+        assert_eq!(&shot.bgra[..4], &[0, 0, 255, 255], "{geometry}: top left");
+        // Outside the window: Xvfb's root is not red.
+        let i = (599 * 800 + 799) * 4;
+        assert_ne!(
+            &shot.bgra[i..i + 4],
+            &[0, 0, 255, 255],
+            "{geometry}: bottom right"
+        );
+        let f = fit(&shot, 400, 400, 1).unwrap();
+        assert_eq!((f.width, f.height), (400, 300));
+        assert_eq!(&f.rgba[..4], &[255, 0, 0, 255]);
+    }
+}

@@ -44,6 +44,12 @@ pub struct DeskUiView {
     pub can_rate: bool,
     pub case_number: String,
     pub plate_only: bool,
+    pub casting: bool,
+    /// The clerk's screen while the citizen screen shows it.
+    pub cast_frame: Option<CastPicture>,
+    /// The social-security card read, masked.
+    pub ic_card: String,
+    pub materials: u32,
     /// (label key, value).
     pub confirm_rows: Vec<(String, String)>,
     pub ink: String,
@@ -62,6 +68,28 @@ pub struct DeskUiView {
     pub notice_text: String,
     pub opens: String,
     pub closes: String,
+}
+
+/// One frame of the clerk's screen, RGBA rows without padding.
+#[derive(Clone)]
+pub struct CastPicture {
+    /// Counts frames: a frame already shown is not decoded again.
+    pub seq: u64,
+    pub width: u32,
+    pub height: u32,
+    pub rgba: std::sync::Arc<[u8]>,
+}
+
+impl std::fmt::Debug for CastPicture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CastPicture#{} {}×{}", self.seq, self.width, self.height)
+    }
+}
+
+impl PartialEq for CastPicture {
+    fn eq(&self, o: &Self) -> bool {
+        (self.seq, self.width, self.height) == (o.seq, o.width, o.height)
+    }
 }
 
 /// A touch on the toolbar or the citizen screen.
@@ -107,6 +135,7 @@ pub fn parse_stroke(text: &str) -> Vec<(f32, f32, u32, Option<f32>)> {
 pub struct DeskPictures {
     slide: Option<(PathBuf, Image)>,
     photo: Option<(Vec<u8>, Image)>,
+    cast: Option<(u64, Image)>,
 }
 
 impl DeskPictures {
@@ -126,6 +155,24 @@ impl DeskPictures {
                 None
             }
         }
+    }
+
+    fn cast(&mut self, c: &CastPicture) -> Option<Image> {
+        if let Some((seq, i)) = &self.cast {
+            if *seq == c.seq {
+                return Some(i.clone());
+            }
+        }
+        let len = (c.width as usize) * (c.height as usize) * 4;
+        if c.width == 0 || c.height == 0 || c.rgba.len() != len {
+            return None;
+        }
+        let buf = slint::SharedPixelBuffer::<slint::Rgba8Pixel>::clone_from_slice(
+            &c.rgba, c.width, c.height,
+        );
+        let i = Image::from_rgba8(buf);
+        self.cast = Some((c.seq, i.clone()));
+        Some(i)
     }
 
     fn photo(&mut self, jpeg: &[u8]) -> Option<Image> {
@@ -184,6 +231,12 @@ pub fn fill(d: &Desk<'_>, v: &DeskUiView, pictures: &mut DeskPictures) {
     d.set_can_rate(v.can_rate);
     d.set_case_number(s(&v.case_number));
     d.set_plate_only(v.plate_only);
+    d.set_casting(v.casting);
+    let cast = v.cast_frame.as_ref().and_then(|c| pictures.cast(c));
+    d.set_has_cast_frame(cast.is_some());
+    d.set_cast_frame(cast.unwrap_or_default());
+    d.set_ic_card(s(&v.ic_card));
+    d.set_materials(i32::try_from(v.materials).unwrap_or(i32::MAX));
     d.set_confirm_rows(ModelRc::new(VecModel::from(
         v.confirm_rows
             .iter()
@@ -287,7 +340,7 @@ pub struct DeskStageUi {
 }
 
 /// The stage's size in pixels.
-pub const STAGE_SIZE: (u32, u32) = (1600, 1040);
+pub const STAGE_SIZE: (u32, u32) = (1600, 1120);
 
 impl DeskStageUi {
     pub fn new(f: Rc<dyn Fn(DeskIntent)>) -> Result<DeskStageUi, slint::PlatformError> {

@@ -17,7 +17,8 @@ pub use bind::{
 pub use bind_apply::{ApplyUiView, CasesUiView};
 pub use bind_copy::{CopyView, JpegPicture, LoginView};
 pub use bind_desk::{
-    parse_stroke, select_language, DeskIntent, DeskStageUi, DeskUiView, DeskWindows, STAGE_SIZE,
+    parse_stroke, select_language, CastPicture, DeskIntent, DeskStageUi, DeskUiView, DeskWindows,
+    STAGE_SIZE,
 };
 pub use bind_papers::PapersUiView;
 

@@ -239,6 +239,8 @@ impl Config {
                 ("card_reader", &w.card_reader),
                 ("scanner", &w.scanner),
                 ("printer", &w.printer),
+                ("ic_reader", &w.ic_reader),
+                ("document_camera", &w.document_camera),
             ] {
                 if let Some(id) = named {
                     if !devices.iter().any(|d| &d.id == id) {
@@ -248,6 +250,15 @@ impl Config {
                         ));
                     }
                 }
+            }
+            if let Err(e) = crate::services::cast::CastSource::parse(&w.cast) {
+                return Err(errors.key(&["window", "cast"], format!("window.cast: {e}")));
+            }
+            if !(1..=15).contains(&w.cast_fps) {
+                return Err(errors.key(
+                    &["window", "cast_fps"],
+                    "window.cast_fps is 1 to 15 frames a second".to_string(),
+                ));
             }
         }
         Ok(Config {
@@ -280,6 +291,17 @@ impl Config {
     /// The centre CA file, relative paths taken from the config file's folder.
     pub fn centre_ca(&self) -> Option<PathBuf> {
         self.centre.ca_cert.as_ref().map(|p| self.beside(p))
+    }
+
+    /// What the window unit casts, relative pictures taken from the config file's folder.
+    pub fn cast_source(&self) -> Option<crate::services::cast::CastSource> {
+        let w = self.window.as_ref()?;
+        match crate::services::cast::CastSource::parse(&w.cast).ok()? {
+            crate::services::cast::CastSource::Picture(p) => {
+                Some(crate::services::cast::CastSource::Picture(self.beside(&p)))
+            }
+            other => Some(other),
+        }
     }
 
     /// The data directory, relative paths taken from the config file's folder.
@@ -541,7 +563,7 @@ path = "/dev/ttyACM0"
         assert_eq!(e.line, 7, "{e}");
         assert!(e.message.contains("[window]"), "{e}");
         let c = parse(&format!("{window}\n[window]\nnumber = \"3\"\n")).unwrap();
-        let w = c.window.expect("the window section");
+        let w = c.window.clone().expect("the window section");
         assert_eq!((w.opens.as_str(), w.closes.as_str()), ("08:30", "17:30"));
         let at = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
         // 2026-12-03 is a Thursday; 2026-12-06 a Sunday.
@@ -549,6 +571,19 @@ path = "/dev/ttyACM0"
         assert!(!w.open_at(at("2026-12-03 17:30")));
         assert!(!w.open_at(at("2026-12-03 07:59")));
         assert!(!w.open_at(at("2026-12-06 10:00")));
+        // Casting grabs the X display by default; a picture is taken beside the config.
+        assert_eq!(
+            c.cast_source(),
+            Some(crate::services::cast::CastSource::X11(None))
+        );
+        let pic = parse(&format!(
+            "{window}\n[window]\nnumber = \"3\"\ncast = \"picture:cast/clerk.png\"\n"
+        ))
+        .unwrap();
+        assert!(matches!(
+            pic.cast_source(),
+            Some(crate::services::cast::CastSource::Picture(p)) if p.ends_with("cast/clerk.png")
+        ));
         for (bad, key) in [
             ("number = \"\"", "window.number"),
             ("number = \"3\"\nopens = \"8:30\"", "window.opens"),
@@ -558,6 +593,9 @@ path = "/dev/ttyACM0"
                 "number = \"3\"\ncard_reader = \"idcard\"",
                 "window.card_reader",
             ),
+            ("number = \"3\"\nic_reader = \"sscard\"", "window.ic_reader"),
+            ("number = \"3\"\ncast = \"wayland\"", "window.cast"),
+            ("number = \"3\"\ncast_fps = 0", "window.cast_fps"),
         ] {
             let e = parse(&format!("{window}\n[window]\n{bad}\n")).unwrap_err();
             assert!(e.message.contains(key), "{bad}: {e}");

@@ -151,6 +151,28 @@ pub struct WindowConfig {
     pub scanner: Option<String>,
     #[serde(default)]
     pub printer: Option<String>,
+    /// The IC card reader for the citizen's social-security card (PC/SC).
+    #[serde(default)]
+    pub ic_reader: Option<String>,
+    /// The document camera (高拍仪) the clerk photographs materials with.
+    #[serde(default)]
+    pub document_camera: Option<String>,
+    /// What "cast" (投屏) shows on the citizen screen: `x11` (the clerk's X display, from
+    /// `$DISPLAY`), `x11::1` (a named display), or `picture:PATH` (a still picture of a
+    /// clerk's screen, for the simulator; relative to the config file).
+    #[serde(default = "default_cast")]
+    pub cast: String,
+    /// Frames a second while casting.
+    #[serde(default = "default_cast_fps")]
+    pub cast_fps: u32,
+}
+
+fn default_cast() -> String {
+    "x11".into()
+}
+
+fn default_cast_fps() -> u32 {
+    4
 }
 
 fn default_true() -> bool {

@@ -63,6 +63,12 @@ pub enum DeskProblem {
     /// The signature pad has too little ink to be a signature.
     TooShort,
     Printer(String),
+    /// The IC (social-security) card could not be read.
+    IcCard(String),
+    /// The document camera could not take the material.
+    Camera(String),
+    /// The clerk's screen cannot be cast.
+    Cast(String),
 }
 
 impl DeskProblem {
@@ -78,6 +84,9 @@ impl DeskProblem {
             DeskProblem::Journal(_) => "journal",
             DeskProblem::TooShort => "too-short",
             DeskProblem::Printer(_) => "printer",
+            DeskProblem::IcCard(_) => "ic-card",
+            DeskProblem::Camera(_) => "camera",
+            DeskProblem::Cast(_) => "cast",
         }
     }
 }
@@ -143,6 +152,10 @@ pub enum ClerkAct {
     /// The citizen shows a code to the window's scanner: an e-ID (亮码) identifies them, a
     /// case code links the case.
     ScanCode,
+    /// Reads the citizen's social-security card on the IC card reader.
+    ReadIcCard,
+    /// Photographs a material on the document camera: kept sealed with the ticket's case.
+    CaptureMaterial,
     /// Stops waiting for a card or a code.
     CancelCard,
     /// Shows the citizen what to confirm.
@@ -151,6 +164,8 @@ pub enum ClerkAct {
     AskRating,
     /// The citizen screen shows only the name plate (水牌), or the service again.
     TogglePlate,
+    /// The citizen screen shows the clerk's screen (投屏), or stops showing it.
+    ToggleCast,
     /// The case the clerk's business system opened for this ticket.
     SetCase(String),
     PrintSlip,
@@ -184,6 +199,8 @@ pub enum Kept {
     Signature,
     Rating,
     Slip,
+    /// A material photographed on the document camera.
+    Material,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -197,6 +214,10 @@ pub enum Input {
         result: Result<Box<WindowOutcome>, DeskProblem>,
     },
     Card(Result<CardFacts, DeskProblem>),
+    /// The social-security card's number, masked, or why not.
+    IcCard(Result<String, DeskProblem>),
+    /// The cast stopped on its own: the clerk's screen could not be grabbed.
+    CastFailed(DeskProblem),
     /// What the scanner read.
     Code(Result<Scanned, DeskProblem>),
     Kept(Kept, Result<(), DeskProblem>),
@@ -226,7 +247,16 @@ pub enum Effect {
     Command(WindowCommand),
     ReadCard,
     ScanCode,
+    ReadIcCard,
+    CaptureMaterial {
+        ticket: DeskTicket,
+        staff: String,
+        case_number: Option<String>,
+    },
     CancelCard,
+    /// Start grabbing the clerk's screen for the citizen screen, or stop.
+    StartCast,
+    StopCast,
     /// Keep the signature on the pad for this ticket (sealed), then wipe the pad.
     KeepSignature {
         ticket: DeskTicket,
@@ -263,6 +293,8 @@ pub enum Citizen {
     Called,
     /// The clerk paused the window.
     Paused,
+    /// The clerk's screen, cast (投屏).
+    Cast,
     /// The citizen's card facts and the service, to confirm.
     Confirm,
     Sign {
@@ -306,6 +338,12 @@ pub struct Desk {
     pub last_case: Option<String>,
     /// The citizen screen shows only the name plate.
     pub plate_only: bool,
+    /// The clerk's screen is cast to the citizen screen.
+    pub casting: bool,
+    /// The social-security card read for this ticket, masked.
+    pub ic_card: Option<String>,
+    /// Materials photographed for this ticket.
+    pub materials: u32,
     pub open_hours: bool,
     pub satisfied_tags: Vec<String>,
     pub unsatisfied_tags: Vec<String>,
@@ -351,6 +389,9 @@ impl Desk {
             case_number: None,
             last_case: None,
             plate_only: false,
+            casting: false,
+            ic_card: None,
+            materials: 0,
             open_hours: true,
             satisfied_tags,
             unsatisfied_tags,
@@ -397,9 +438,17 @@ impl Desk {
 
     /// The citizen left the window (served, no-show, transferred, held, signed out).
     fn citizen_left(&mut self, fx: &mut Vec<Effect>) {
-        if self.identity.is_some() || self.signed || self.confirmed.is_some() {
+        if self.identity.is_some()
+            || self.signed
+            || self.confirmed.is_some()
+            || self.ic_card.is_some()
+        {
             fx.push(Effect::Forget);
         }
+        // The clerk's screen may still show this citizen's forms: the next one does not see it.
+        self.stop_cast(fx);
+        self.ic_card = None;
+        self.materials = 0;
         self.identity = None;
         self.confirmed = None;
         self.signed = false;
@@ -415,7 +464,26 @@ impl Desk {
             (None, ..) => Citizen::Closed,
             (Some(_), WindowState::Paused, None) => Citizen::Paused,
             (Some(_), _, Some(t)) if t.state == QueueState::Called => Citizen::Called,
+            (Some(_), _, _) if self.casting => Citizen::Cast,
             _ => Citizen::Plate,
+        }
+    }
+
+    /// Nothing is asked of the citizen: the screen shows what the window is doing.
+    fn at_rest(&self) -> bool {
+        matches!(
+            self.citizen,
+            Citizen::Closed | Citizen::Plate | Citizen::Called | Citizen::Paused | Citizen::Cast
+        )
+    }
+
+    fn stop_cast(&mut self, fx: &mut Vec<Effect>) {
+        if self.casting {
+            self.casting = false;
+            fx.push(Effect::StopCast);
+            if self.citizen == Citizen::Cast {
+                self.citizen = self.rest();
+            }
         }
     }
 
@@ -456,6 +524,27 @@ impl Desk {
                         Vec::new()
                     }
                 }
+            }
+            Input::IcCard(result) => {
+                if self.pending == Some("ic-card") {
+                    self.pending = None;
+                }
+                match result {
+                    Ok(masked) if self.ticket.is_some() => {
+                        self.ic_card = Some(masked);
+                        self.problem = None;
+                        self.done = Some("ic-card-read");
+                    }
+                    Ok(_) => {}
+                    Err(p) => self.problem = Some(p),
+                }
+                Vec::new()
+            }
+            Input::CastFailed(p) => {
+                let mut fx = Vec::new();
+                self.stop_cast(&mut fx);
+                self.problem = Some(p);
+                fx
             }
             Input::Code(result) => {
                 if self.pending == Some("scan") {
@@ -558,7 +647,28 @@ impl Desk {
                 self.done = None;
                 vec![Effect::ScanCode]
             }
-            ClerkAct::CancelCard if matches!(self.pending, Some("read-card" | "scan")) => {
+            ClerkAct::ReadIcCard if serving => {
+                self.pending = Some("ic-card");
+                self.problem = None;
+                self.done = None;
+                vec![Effect::ReadIcCard]
+            }
+            ClerkAct::CaptureMaterial if serving => match self.ticket.clone() {
+                Some(ticket) => {
+                    self.pending = Some("capture");
+                    self.problem = None;
+                    self.done = None;
+                    vec![Effect::CaptureMaterial {
+                        case_number: self.case_number.clone(),
+                        staff: self.staff(),
+                        ticket,
+                    }]
+                }
+                None => Vec::new(),
+            },
+            ClerkAct::CancelCard
+                if matches!(self.pending, Some("read-card" | "scan" | "ic-card")) =>
+            {
                 vec![Effect::CancelCard]
             }
             ClerkAct::AskConfirm if serving => {
@@ -588,8 +698,25 @@ impl Desk {
                 fx
             }
             ClerkAct::TogglePlate => {
+                let mut fx = Vec::new();
+                self.stop_cast(&mut fx);
                 self.plate_only = !self.plate_only;
-                Vec::new()
+                fx
+            }
+            ClerkAct::ToggleCast => {
+                let mut fx = Vec::new();
+                if self.casting {
+                    self.stop_cast(&mut fx);
+                } else {
+                    self.casting = true;
+                    self.plate_only = false;
+                    self.problem = None;
+                    fx.push(Effect::StartCast);
+                    if self.at_rest() {
+                        self.citizen = self.rest();
+                    }
+                }
+                fx
             }
             ClerkAct::SetCase(c) if self.ticket.is_some() => {
                 let c = c.trim().to_string();
@@ -715,6 +842,7 @@ impl Desk {
             }
         }
         if command == WindowCommand::Logout {
+            self.stop_cast(&mut fx);
             self.clerk = None;
             self.held.clear();
             self.last = None;
@@ -726,10 +854,7 @@ impl Desk {
             self.abandon_rating(&mut fx);
         }
         // Nothing is being asked of the citizen: the screen follows the window.
-        if matches!(
-            self.citizen,
-            Citizen::Closed | Citizen::Plate | Citizen::Called | Citizen::Paused
-        ) {
+        if self.at_rest() {
             self.citizen = self.rest();
         }
         fx
@@ -857,6 +982,17 @@ impl Desk {
             (Kept::Slip, Ok(())) => {
                 self.pending = None;
                 self.done = Some("printed");
+                Vec::new()
+            }
+            (Kept::Material, Ok(())) => {
+                self.pending = None;
+                self.materials += 1;
+                self.done = Some("captured");
+                Vec::new()
+            }
+            (Kept::Material, Err(p)) => {
+                self.pending = None;
+                self.problem = Some(p);
                 Vec::new()
             }
             (Kept::Rating, Err(p)) => {

@@ -75,6 +75,12 @@ pub struct DeskView {
     pub can_rate: bool,
     pub case_number: Option<String>,
     pub plate_only: bool,
+    pub casting: bool,
+    /// The clerk's screen as cast, while the citizen screen shows it.
+    pub cast_frame: Option<crate::services::cast::Frame>,
+    /// The social-security card read, masked.
+    pub ic_card: Option<String>,
+    pub materials: u32,
     /// The signature so far (SVG path in pad units).
     pub ink: String,
     pub strokes: usize,
@@ -104,6 +110,11 @@ struct Inner {
     typing: Option<Typing>,
     identity: Option<card::CitizenIdentity>,
     card_cancel: Option<CancelToken>,
+    /// The social-security card read for this ticket (wiped when it leaves).
+    ic_card: Option<crate::services::iccard::SsCard>,
+    cast: Option<cast::CastRun>,
+    cast_frame: Option<crate::services::cast::Frame>,
+    cast_seq: u64,
     /// e-ID codes seen, so one shown twice is refused.
     eid_replay: crate::services::eid::ReplayGuard,
     catalogue: Option<Catalogue>,
@@ -142,6 +153,10 @@ pub struct DeskHost {
     shared: Arc<Shared>,
 }
 
+#[path = "window_cast.rs"]
+mod cast;
+#[path = "window_host_more.rs"]
+mod more;
 #[path = "window_host_work.rs"]
 mod work;
 pub use work::set_up_window;
@@ -179,6 +194,10 @@ impl DeskHost {
                 typing: None,
                 identity: None,
                 card_cancel: None,
+                ic_card: None,
+                cast: None,
+                cast_frame: None,
+                cast_seq: 0,
                 eid_replay: Default::default(),
                 catalogue: None,
                 slide: 0,
@@ -437,6 +456,9 @@ impl DeskHost {
             c.cancel();
         }
         inner.identity = None;
+        inner.ic_card = None;
+        inner.cast = None;
+        inner.cast_frame = None;
         inner.typing = None;
         inner.ink.clear();
     }
@@ -503,6 +525,12 @@ impl DeskHost {
             can_rate: d.ratable().is_some(),
             case_number: d.case_number.clone(),
             plate_only: d.plate_only,
+            casting: d.casting,
+            cast_frame: (d.citizen == Citizen::Cast)
+                .then(|| inner.cast_frame.clone())
+                .flatten(),
+            ic_card: d.ic_card.clone(),
+            materials: d.materials,
             ink: inner.ink.svg_path(),
             strokes: inner.ink.strokes.len(),
             services: c
@@ -602,6 +630,25 @@ impl DeskHost {
                     h.send(Input::Card(result));
                 });
             }
+            Effect::ReadIcCard => {
+                let cancel = CancelToken::new();
+                self.lock().card_cancel = Some(cancel.clone());
+                self.background(move |h| {
+                    let result = h.read_ic_card(cancel);
+                    h.lock().card_cancel = None;
+                    h.send(Input::IcCard(result));
+                });
+            }
+            Effect::CaptureMaterial {
+                ticket,
+                staff,
+                case_number,
+            } => self.background(move |h| {
+                let result = h.capture_material(&ticket, &staff, case_number.as_deref());
+                h.send(Input::Kept(Kept::Material, result));
+            }),
+            Effect::StartCast => self.start_cast(),
+            Effect::StopCast => self.stop_cast(),
             Effect::CancelCard => {
                 if let Some(c) = self.lock().card_cancel.take() {
                     c.cancel();
@@ -663,6 +710,7 @@ impl DeskHost {
             Effect::Forget => {
                 let mut inner = self.lock();
                 inner.identity = None;
+                inner.ic_card = None;
                 inner.typing = None;
                 inner.ink.clear();
             }

@@ -587,3 +587,174 @@ fn a_code_at_the_scanner_identifies_or_links_the_case_and_its_faults_are_shown()
     let mut d = signed_in();
     assert!(d.step(Input::Clerk(ClerkAct::ScanCode)).is_empty());
 }
+
+#[test]
+fn casting_shows_the_clerks_screen_until_the_citizen_leaves_and_questions_come_first() {
+    let mut d = signed_in();
+    assert_eq!(
+        d.step(Input::Clerk(ClerkAct::ToggleCast)),
+        [Effect::StartCast]
+    );
+    assert!(d.casting);
+    assert_eq!(d.citizen, Citizen::Cast);
+    // A call shows the number; once the citizen is at the window the cast is back.
+    d.step(Input::Clerk(ClerkAct::CallNext));
+    answer(
+        &mut d,
+        WindowCommand::CallNext,
+        outcome(
+            Some(ticket("A001", QueueState::Called, 1)),
+            WindowState::Open,
+        ),
+    );
+    assert_eq!(d.citizen, Citizen::Called);
+    d.step(Input::Clerk(ClerkAct::Start));
+    answer(
+        &mut d,
+        WindowCommand::Start,
+        outcome(
+            Some(ticket("A001", QueueState::Serving, 1)),
+            WindowState::Open,
+        ),
+    );
+    assert_eq!(d.citizen, Citizen::Cast);
+    // Asking the citizen something takes the screen, and gives it back after.
+    d.step(Input::Card(Ok(facts())));
+    d.step(Input::Clerk(ClerkAct::AskConfirm));
+    assert_eq!(d.citizen, Citizen::Confirm);
+    d.step(Input::Citizen(CitizenAct::Confirm(true)));
+    assert_eq!(d.citizen, Citizen::Cast);
+    // The citizen leaves: the next one must not see this one's forms.
+    d.step(Input::Clerk(ClerkAct::Finish));
+    let fx = answer(
+        &mut d,
+        WindowCommand::Finish,
+        outcome(
+            Some(ticket("A001", QueueState::Finished, 1)),
+            WindowState::Open,
+        ),
+    );
+    assert!(fx.contains(&Effect::StopCast), "{fx:?}");
+    assert!(!d.casting);
+    assert_eq!(d.citizen, Citizen::Plate);
+
+    // The name plate and the cast are one or the other.
+    d.step(Input::Clerk(ClerkAct::ToggleCast));
+    assert_eq!(
+        d.step(Input::Clerk(ClerkAct::TogglePlate)),
+        [Effect::StopCast]
+    );
+    assert!(d.plate_only && !d.casting);
+    assert_eq!(
+        d.step(Input::Clerk(ClerkAct::ToggleCast)),
+        [Effect::StartCast]
+    );
+    assert!(!d.plate_only && d.casting);
+    assert_eq!(
+        d.step(Input::Clerk(ClerkAct::ToggleCast)),
+        [Effect::StopCast]
+    );
+    assert_eq!(d.citizen, Citizen::Plate);
+
+    // A screen that cannot be grabbed stops the cast and says why.
+    d.step(Input::Clerk(ClerkAct::ToggleCast));
+    let fx = d.step(Input::CastFailed(DeskProblem::Cast("no display".into())));
+    assert_eq!(fx, [Effect::StopCast]);
+    assert!(!d.casting);
+    assert_eq!(d.citizen, Citizen::Plate);
+    assert_eq!(d.problem.as_ref().map(DeskProblem::code), Some("cast"));
+
+    // Signing out stops it too.
+    d.step(Input::Clerk(ClerkAct::ToggleCast));
+    d.step(Input::Clerk(ClerkAct::SignOut));
+    let fx = answer(
+        &mut d,
+        WindowCommand::Logout,
+        outcome(None, WindowState::Closed),
+    );
+    assert!(fx.contains(&Effect::StopCast), "{fx:?}");
+    assert_eq!(d.citizen, Citizen::Closed);
+    // Signed out, the toolbar has no cast.
+    assert!(d.step(Input::Clerk(ClerkAct::ToggleCast)).is_empty());
+}
+
+#[test]
+fn the_ic_card_and_the_document_camera_serve_the_ticket_and_their_faults_are_shown() {
+    // Not without a citizen being served.
+    let mut d = signed_in();
+    assert!(d.step(Input::Clerk(ClerkAct::ReadIcCard)).is_empty());
+    assert!(d.step(Input::Clerk(ClerkAct::CaptureMaterial)).is_empty());
+
+    let mut d = serving();
+    // The IC card: every fault shown, the button works again.
+    for p in [
+        DeskProblem::NoCard,
+        DeskProblem::IcCard("this card is not a social-security card".into()),
+        DeskProblem::IcCard("the reader is in use".into()),
+    ] {
+        assert_eq!(
+            d.step(Input::Clerk(ClerkAct::ReadIcCard)),
+            [Effect::ReadIcCard]
+        );
+        assert_eq!(d.pending, Some("ic-card"));
+        d.step(Input::IcCard(Err(p.clone())));
+        assert_eq!(d.pending, None);
+        assert_eq!(d.problem, Some(p));
+        assert_eq!(d.ic_card, None);
+    }
+    // Canceled while waiting.
+    d.step(Input::Clerk(ClerkAct::ReadIcCard));
+    assert_eq!(
+        d.step(Input::Clerk(ClerkAct::CancelCard)),
+        [Effect::CancelCard]
+    );
+    d.step(Input::IcCard(Err(DeskProblem::IcCard("canceled".into()))));
+    assert_eq!(d.pending, None);
+    d.step(Input::Clerk(ClerkAct::ReadIcCard));
+    d.step(Input::IcCard(Ok("D123****8".into())));
+    assert_eq!(d.ic_card.as_deref(), Some("D123****8"));
+    assert_eq!(d.done, Some("ic-card-read"));
+    assert_eq!(d.problem, None);
+
+    // The document camera: the page is kept with the ticket and its case.
+    d.step(Input::Clerk(ClerkAct::SetCase("20261203000042".into())));
+    let fx = d.step(Input::Clerk(ClerkAct::CaptureMaterial));
+    assert!(matches!(
+        &fx[..],
+        [Effect::CaptureMaterial { ticket, staff, case_number }]
+            if ticket.number == "A001" && staff == "8801"
+                && case_number.as_deref() == Some("20261203000042")
+    ));
+    assert_eq!(d.pending, Some("capture"));
+    // Nothing else while it is taken.
+    assert!(d.step(Input::Clerk(ClerkAct::Finish)).is_empty());
+    for p in [
+        DeskProblem::Camera("no page lies on the camera's plate".into()),
+        DeskProblem::Journal("disk full".into()),
+    ] {
+        d.step(Input::Kept(Kept::Material, Err(p.clone())));
+        assert_eq!((d.pending, d.materials), (None, 0));
+        assert_eq!(d.problem, Some(p));
+        d.step(Input::Clerk(ClerkAct::CaptureMaterial));
+    }
+    d.step(Input::Kept(Kept::Material, Ok(())));
+    d.step(Input::Clerk(ClerkAct::CaptureMaterial));
+    d.step(Input::Kept(Kept::Material, Ok(())));
+    assert_eq!((d.materials, d.done), (2, Some("captured")));
+
+    // The citizen leaves: what was read is forgotten, the count starts again.
+    d.step(Input::Clerk(ClerkAct::Finish));
+    let fx = answer(
+        &mut d,
+        WindowCommand::Finish,
+        outcome(
+            Some(ticket("A001", QueueState::Finished, 1)),
+            WindowState::Open,
+        ),
+    );
+    assert!(fx.contains(&Effect::Forget), "{fx:?}");
+    assert_eq!((d.ic_card.as_deref(), d.materials), (None, 0));
+    // A card read after the ticket left is not kept.
+    d.step(Input::IcCard(Ok("D123****8".into())));
+    assert_eq!(d.ic_card, None);
+}

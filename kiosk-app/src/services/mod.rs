@@ -4,10 +4,12 @@
 
 pub mod apply;
 pub mod card;
+pub mod cast;
 pub mod catalogue;
 pub mod eid;
 pub mod face;
 pub mod guide;
+pub mod iccard;
 pub mod idcopy;
 pub mod materials;
 pub mod outputs;

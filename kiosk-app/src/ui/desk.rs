@@ -21,7 +21,10 @@ fn problem(p: &DeskProblem) -> (String, String) {
         | DeskProblem::Card(d)
         | DeskProblem::Code(d)
         | DeskProblem::Journal(d)
-        | DeskProblem::Printer(d) => d.clone(),
+        | DeskProblem::Printer(d)
+        | DeskProblem::IcCard(d)
+        | DeskProblem::Camera(d)
+        | DeskProblem::Cast(d) => d.clone(),
         DeskProblem::Refused { message, .. } => message.clone(),
         DeskProblem::NoCard | DeskProblem::NoIdentity | DeskProblem::TooShort => String::new(),
     };
@@ -49,6 +52,7 @@ fn citizen(v: &DeskView) -> &'static str {
         Citizen::Plate => "plate",
         Citizen::Called => "called",
         Citizen::Paused => "paused",
+        Citizen::Cast => "cast",
         Citizen::Confirm => "confirm",
         Citizen::Sign { .. } => "sign",
         Citizen::Rating(None) => "levels",
@@ -142,6 +146,15 @@ pub fn ui_view(v: &DeskView, english: bool, clock: &str) -> DeskUiView {
         can_rate: v.can_rate,
         case_number: v.case_number.clone().unwrap_or_default(),
         plate_only: v.plate_only,
+        casting: v.casting,
+        cast_frame: v.cast_frame.as_ref().map(|f| kiosk_ui::CastPicture {
+            seq: f.seq,
+            width: f.width,
+            height: f.height,
+            rgba: f.rgba.clone(),
+        }),
+        ic_card: v.ic_card.clone().unwrap_or_default(),
+        materials: v.materials,
         confirm_rows: v
             .confirm
             .iter()
@@ -215,6 +228,9 @@ pub fn dispatch(i: DeskIntent, host: &DeskHost) {
                 "ask-signature" => ClerkAct::AskSignature,
                 "ask-rating" => ClerkAct::AskRating,
                 "toggle-plate" => ClerkAct::TogglePlate,
+                "toggle-cast" => ClerkAct::ToggleCast,
+                "read-ic-card" => ClerkAct::ReadIcCard,
+                "capture-material" => ClerkAct::CaptureMaterial,
                 "set-case" => ClerkAct::SetCase(arg),
                 "print-slip" => ClerkAct::PrintSlip,
                 "dismiss" => ClerkAct::Dismiss,

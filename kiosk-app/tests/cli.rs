@@ -1106,7 +1106,16 @@ fn paint_corner(
 ) -> x11rb::rust_connection::RustConnection {
     use x11rb::connection::Connection;
     use x11rb::protocol::xproto::{ConnectionExt, CreateWindowAux, WindowClass};
-    let (conn, n) = x11rb::connect(Some(display)).unwrap();
+    // Xvfb resets when its last client leaves (the readiness probe's), refusing connections
+    // for a moment: try again for a while.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (conn, n) = loop {
+        match x11rb::connect(Some(display)) {
+            Ok(c) => break c,
+            Err(e) if Instant::now() > deadline => panic!("{display}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
     let screen = conn.setup().roots[n].clone();
     let id = conn.generate_id().unwrap();
     conn.create_window(
@@ -1127,7 +1136,9 @@ fn paint_corner(
     .unwrap();
     conn.map_window(id).unwrap();
     conn.clear_area(false, id, 0, 0, 0, 0).unwrap();
-    conn.sync().unwrap();
+    conn.flush().unwrap();
+    // A round trip: the server has done all of the above.
+    conn.get_input_focus().unwrap().reply().unwrap();
     conn
 }
 

@@ -1,5 +1,5 @@
 //! The window dual-screen unit end to end on the simulated devices and the embedded centre:
-//! its three tours played through the screens by their accessible labels, then what reached
+//! its four tours played through the screens by their accessible labels, then what reached
 //! the centre (the queue's tickets, the rating with every field), the journal (the sealed
 //! signature, the printed slip) and the disk (no citizen's name or ID number in plain).
 
@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use kiosk_app::cli::tour::TourOptions;
 use kiosk_app::cli::tour_desk::{self, DeskTour};
-use kiosk_e2e::sample_config;
+use kiosk_e2e::{sample_config, sample_config_with_ic_card};
 use kiosk_protocol::queue::QueueState;
 
 fn script(name: &str) -> tour_desk::DeskScript {
@@ -21,7 +21,10 @@ fn script(name: &str) -> tour_desk::DeskScript {
 
 fn play(name: &str) -> (DeskTour, Vec<Vec<String>>) {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = sample_config("window.sim.toml", dir.path());
+    play_with(name, sample_config("window.sim.toml", dir.path()))
+}
+
+fn play_with(name: &str, cfg: kiosk_app::Config) -> (DeskTour, Vec<Vec<String>>) {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join("window-unit")
         .join(name);
@@ -55,31 +58,14 @@ fn store(tour: &DeskTour) -> kiosk_central::SqliteStore {
     .unwrap()
 }
 
-/// Neither the sim card's name nor its ID number is anywhere in the terminal's files or
-/// journal in plain.
+/// Neither the sim card's name nor its ID number, nor its social-security card number, is
+/// anywhere in the terminal's files in plain.
 fn no_unmasked_identity(tour: &DeskTour) {
-    let data = tour.terminal.config.data_dir();
-    let mut files = vec![data];
-    while let Some(p) = files.pop() {
-        let Ok(meta) = std::fs::symlink_metadata(&p) else {
-            continue;
-        };
-        if meta.is_dir() {
-            files.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
-            continue;
-        }
-        if !meta.is_file() {
-            continue;
-        }
-        let bytes = std::fs::read(&p).unwrap_or_default();
-        for secret in ["320583199001011232", "张三丰"] {
-            assert!(
-                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                "{} holds {secret}",
-                p.display()
-            );
-        }
-    }
+    kiosk_e2e::assert_no_plain(
+        &tour.terminal.config.data_dir(),
+        None,
+        &["320583199001011232", "张三丰", "D12345678"],
+    );
 }
 
 fn call_serve_rate() {
@@ -213,6 +199,57 @@ fn transfer() {
     tour.finish("window-transfer", "").unwrap();
 }
 
+/// Casting, the social-security card on pcscd's virtual reader and a material on the
+/// document camera.
+fn cast_materials() {
+    kiosk_app::cli::pcscd::ensure().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (tour, labels) = play_with(
+        "window-cast-materials",
+        sample_config_with_ic_card("window.sim.toml", dir.path()),
+    );
+    let has = |step: usize, want: &str| labels[step - 1].iter().any(|l| l == want);
+    // The citizen screen showed the clerk's screen, and said what the reader waited for.
+    assert!(has(7, "工作人员的屏幕"), "{:?}", labels[6]);
+    assert!(has(8, "请将身份证放在读卡器上"), "{:?}", labels[7]);
+    assert!(has(10, "请将社保卡插入读卡器"), "{:?}", labels[9]);
+    // The clerk saw the social-security card masked, and the material counted.
+    assert!(has(13, "社保卡 D123****8"), "{:?}", labels[12]);
+    assert!(has(13, "材料 1 份"), "{:?}", labels[12]);
+    // The confirmation took the screen; the cast came back after it.
+    assert!(has(15, "工作人员的屏幕"), "{:?}", labels[14]);
+    // The citizen left: the cast stopped, nothing of theirs stayed on the toolbar.
+    assert!(!has(16, "工作人员的屏幕"), "{:?}", labels[15]);
+    assert!(labels[15].iter().all(|l| !l.contains("D123")));
+    let v = tour.desk.view();
+    assert!(!v.casting && v.cast_frame.is_none() && v.ic_card.is_none());
+
+    let journal = tour.terminal.journal.lock();
+    let kept = journal.events_like("window.material", 10).unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let p = &kept[0].2;
+    assert_eq!(
+        (p["number"].as_str(), p["staff"].as_str()),
+        (Some("Z001"), Some("8801"))
+    );
+    let sha = p["attachments"][0]["sha256"].as_str().unwrap();
+    let bytes = std::fs::read(
+        tour.terminal
+            .config
+            .data_dir()
+            .join("attachments")
+            .join(sha),
+    )
+    .unwrap();
+    assert!(
+        bytes.starts_with(b"HKSEAL1"),
+        "the material is sealed at rest"
+    );
+    drop(journal);
+    no_unmasked_identity(&tour);
+    tour.finish("window-cast-materials", "").unwrap();
+}
+
 #[test]
 fn the_window_unit_on_the_simulated_hall() {
     for (name, _) in tour_desk::BUILT_IN {
@@ -221,4 +258,5 @@ fn the_window_unit_on_the_simulated_hall() {
     call_serve_rate();
     confirm_sign();
     transfer();
+    cast_materials();
 }

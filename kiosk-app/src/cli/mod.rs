@@ -8,6 +8,7 @@ pub mod face;
 pub mod image;
 pub mod imaging;
 pub mod outbox_stress;
+pub mod pcscd;
 pub mod run;
 pub mod screenshot;
 pub mod simulate;

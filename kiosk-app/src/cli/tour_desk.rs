@@ -36,6 +36,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "window-transfer",
         include_str!("../../tours/window-transfer.json"),
     ),
+    (
+        "window-cast-materials",
+        include_str!("../../tours/window-cast-materials.json"),
+    ),
 ];
 
 /// The window unit's config for a tour: the sim's window unit, beside the given config.
@@ -105,6 +109,14 @@ pub fn play(
     script: &DeskScript,
     opts: &TourOptions,
 ) -> anyhow::Result<Vec<StepRecord>> {
+    // The simulated social-security card sits in pcscd's virtual reader.
+    let ic_card = script
+        .steps
+        .iter()
+        .any(|s| matches!(&s.action, Some(DeskAction::Sim(d, ..)) if d == "sscard"));
+    if ic_card {
+        super::pcscd::ensure().map_err(|e| anyhow!("this tour reads an IC card: {e}"))?;
+    }
     let mut tour = DeskTour::start(config, opts)?;
     for (i, step) in script.steps.iter().enumerate() {
         tour.step(i + 1, step)?;
@@ -192,7 +204,11 @@ impl DeskTour {
         let v = self
             .desk
             .wait_for(Duration::from_secs(30), |v| {
-                let waits = step.until.as_deref() == Some("scanning");
+                // A step that shows the unit waiting for the citizen ends while it waits.
+                let waits = step
+                    .until
+                    .as_deref()
+                    .is_some_and(|u| u == "scanning" || u.starts_with("waiting:"));
                 screen(v) == step.expect
                     && until(step.until.as_deref(), v)
                     && (waits || v.pending.is_none())
@@ -414,6 +430,7 @@ pub fn screen(v: &DeskView) -> &'static str {
         "plate" => "plate",
         "called" => "called",
         "paused" => "paused",
+        "cast" => "cast",
         "confirm" => "confirm",
         "sign" => "sign",
         "levels" => "levels",
@@ -442,6 +459,12 @@ fn until(cond: Option<&str>, v: &DeskView) -> bool {
         "typed" => !v.typed.is_empty(),
         "plate-only" => v.plate_only,
         "scanning" => v.pending == Some("scan"),
+        "casting" => v.casting,
+        "not-casting" => !v.casting,
+        "cast-frame" => v.cast_frame.is_some(),
+        "ic-card-read" => v.ic_card.is_some(),
+        c if c.starts_with("waiting:") => v.pending == Some(&c["waiting:".len()..]),
+        c if c.starts_with("materials:") => v.materials.to_string() == c["materials:".len()..],
         c if c.starts_with("called:") => v.ticket.as_ref().is_some_and(|t| {
             t.state == QueueState::Called && t.calls.to_string() == c["called:".len()..]
         }),

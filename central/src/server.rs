@@ -106,7 +106,7 @@ pub fn router_for(state: AppState) -> Router {
         )
         .route(
             "/api/v1/halls/{hall}/queue/windows/{window}",
-            axum::routing::put(queue::set_window),
+            axum::routing::put(queue::set_window).get(queue::window_now),
         )
         .route(
             "/api/v1/halls/{hall}/queue/windows/{window}/commands",

@@ -111,6 +111,24 @@ async fn windows_call_and_the_feed_resumes_from_the_last_event_seen() {
         .unwrap();
     assert_eq!(r.status(), 200);
 
+    // The window's unit reads how many it may call between its commands.
+    let now: serde_json::Value = c
+        .get(format!("{q}/windows/3"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (now["waiting"].as_u64(), now["window"]["state"].as_str()),
+        (Some(2), Some("open"))
+    );
+    let r = c.get(format!("{q}/windows/9")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let why: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(why["reason"], "unknown-window");
+
     // The display needs its token.
     let r = c.get(format!("{q}/board")).send().await.unwrap();
     assert_eq!(r.status(), 403);

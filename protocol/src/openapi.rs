@@ -308,6 +308,15 @@ pub fn document() -> Value {
                     "200": ok("The window", "QueueWindow"),
                     "400": bad, "413": e("The body is over 32 MiB"), "503": busy
                 }
+            }, "get": {
+                "summary": "One window now: its state, its ticket and how many tickets it may call (a window unit keeps its waiting count live between commands)",
+                "parameters": [name("hall", 64), name("window", 16)],
+                "responses": {
+                    "200": ok("The window and its ticket, with the tickets it may call", "WindowOutcome"),
+                    "400": bad, "401": unsigned,
+                    "404": e("No such window in this hall (reason `unknown-window`)"),
+                    "503": busy
+                }
             }},
             "/api/v1/halls/{hall}/queue/windows/{window}/commands": { "post": {
                 "summary": "A window unit's command: log in or out, call next, recall, start, finish, no-show, hold, call a held ticket, transfer, pause, resume — one transaction each",

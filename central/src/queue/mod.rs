@@ -73,6 +73,9 @@ pub trait QueueEngine: Send + Sync {
         window: &str,
         cmd: &WindowCommand,
     ) -> Result<Result<WindowOutcome, QueueRefusal>, StoreError>;
+    /// One window now: its state, its ticket and how many it may call (`None`: no such
+    /// window). A window unit reads it to keep its waiting count live between commands.
+    fn window_now(&self, hall: &str, window: &str) -> Result<Option<WindowOutcome>, StoreError>;
     /// The hall now.
     fn board(&self, hall: &str) -> Result<HallBoard, StoreError>;
     /// What happened after event `after`, oldest first, at most `limit`.
@@ -196,6 +199,15 @@ impl QueueEngine for BuiltinQueue {
         self.transact(hall, &today(), |q| {
             let acted = q.command(&rules, window, cmd, &now)?;
             Ok(outcome(q, &rules, window, acted.as_deref()))
+        })
+    }
+
+    fn window_now(&self, hall: &str, window: &str) -> Result<Option<WindowOutcome>, StoreError> {
+        let rules = self.rules;
+        self.always(hall, &today(), |q| {
+            q.windows
+                .contains_key(window)
+                .then(|| outcome(q, &rules, window, None))
         })
     }
 

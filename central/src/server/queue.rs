@@ -93,6 +93,25 @@ pub(super) async fn set_window(
     Ok(Json(w).into_response())
 }
 
+/// One window now, for its unit (its waiting count between commands).
+pub(super) async fn window_now(
+    State(state): State<AppState>,
+    Path((hall, window)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    name("the hall", &hall, 64)?;
+    name("the window", &window, 16)?;
+    let queue = state.queue.clone();
+    let w = window.clone();
+    match store_call(move || queue.window_now(&hall, &w)).await? {
+        Some(o) => Ok(Json(o).into_response()),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no window {window} in this hall"),
+        )
+        .because("unknown-window")),
+    }
+}
+
 #[derive(Deserialize)]
 pub(super) struct TokenQuery {
     token: Option<String>,

@@ -301,6 +301,16 @@ impl CentreClient {
         self.json(self.post_json(&path, command)).await
     }
 
+    /// One window now: its state, its ticket and how many it may call.
+    pub async fn window_now(
+        &self,
+        hall: &str,
+        window: &str,
+    ) -> Result<kiosk_protocol::queue::WindowOutcome, CentreError> {
+        let path = format!("/api/v1/halls/{hall}/queue/windows/{window}");
+        self.json(self.get(&path)).await
+    }
+
     /// Sets up the services a window calls from (an embedded centre's sample hall).
     pub async fn set_window(
         &self,

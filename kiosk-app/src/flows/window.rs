@@ -216,6 +216,8 @@ pub enum Input {
     Card(Result<CardFacts, DeskProblem>),
     /// The social-security card's number, masked, or why not.
     IcCard(Result<String, DeskProblem>),
+    /// How many tickets this window may call now (read from the queue between commands).
+    Waiting(u32),
     /// The cast stopped on its own: the clerk's screen could not be grabbed.
     CastFailed(DeskProblem),
     /// What the scanner read.
@@ -254,6 +256,8 @@ pub enum Effect {
         case_number: Option<String>,
     },
     CancelCard,
+    /// Ask the queue how many this window may call.
+    RefreshWaiting,
     /// Start grabbing the clerk's screen for the citizen screen, or stop.
     StartCast,
     StopCast,
@@ -500,6 +504,7 @@ impl Desk {
                         self.window_state = WindowState::Open;
                         self.login_problem = None;
                         self.citizen = self.rest();
+                        return vec![Effect::RefreshWaiting];
                     }
                     Err(p) => self.login_problem = Some(p),
                 }
@@ -537,6 +542,13 @@ impl Desk {
                     }
                     Ok(_) => {}
                     Err(p) => self.problem = Some(p),
+                }
+                Vec::new()
+            }
+            Input::Waiting(n) => {
+                // Signed out meanwhile: there is no window to count for.
+                if self.clerk.is_some() {
+                    self.waiting = Some(n);
                 }
                 Vec::new()
             }

@@ -100,6 +100,9 @@ pub struct DeskView {
 
 use super::host::typing::Typing;
 
+/// How often (in 200 ms ticks) a signed-in unit asks the queue how many wait: 5 s.
+const WAITING_EVERY_TICKS: u64 = 25;
+
 /// The longest complaint taken on the citizen screen.
 const MAX_COMPLAINT: usize = 120;
 
@@ -317,6 +320,16 @@ impl DeskHost {
                         false
                     }
                 };
+            }
+            // The waiting count between commands (tickets issued, transferred here).
+            if n.is_multiple_of(WAITING_EVERY_TICKS) {
+                let idle = {
+                    let inner = self.lock();
+                    inner.desk.clerk.is_some() && inner.desk.pending.is_none()
+                };
+                if idle {
+                    self.background(|h| h.refresh_waiting());
+                }
             }
             let now = self.shared.cfg.clock.now();
             let local = now
@@ -647,6 +660,7 @@ impl DeskHost {
                 let result = h.capture_material(&ticket, &staff, case_number.as_deref());
                 h.send(Input::Kept(Kept::Material, result));
             }),
+            Effect::RefreshWaiting => self.background(|h| h.refresh_waiting()),
             Effect::StartCast => self.start_cast(),
             Effect::StopCast => self.stop_cast(),
             Effect::CancelCard => {

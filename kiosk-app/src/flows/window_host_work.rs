@@ -12,7 +12,7 @@ use serde_json::json;
 use super::DeskHost;
 use crate::centre::{BlockingCentre, CentreError};
 use crate::flows::window::{
-    CardFacts, DeskProblem, DeskTicket, LoginProblem, RatingDraft, Scanned,
+    CardFacts, DeskProblem, DeskTicket, Input, LoginProblem, RatingDraft, Scanned,
 };
 use crate::runtime::Owner;
 use crate::services::{card, eid};
@@ -74,6 +74,18 @@ impl DeskHost {
 
     pub(super) fn owner(&self) -> Owner {
         Owner::Flow(format!("window-{}", self.shared.window.number))
+    }
+
+    /// Asks the queue how many tickets this window may call; a failure is left for the next
+    /// try (the count is informative, the commands say what went wrong).
+    pub(super) fn refresh_waiting(&self) {
+        let Some(hall) = self.hall() else { return };
+        let window = self.shared.window.number.clone();
+        let Ok(centre) = self.centre() else { return };
+        match centre.run(|c| async move { c.window_now(&hall, &window).await }) {
+            Ok(o) => self.send(Input::Waiting(o.waiting)),
+            Err(e) => tracing::debug!(error = %e, "the queue's waiting count was not read"),
+        }
     }
 
     pub(super) fn read_card(&self, cancel: CancelToken) -> Result<CardFacts, DeskProblem> {

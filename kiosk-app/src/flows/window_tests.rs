@@ -72,7 +72,13 @@ fn signed_in() -> Desk {
         pin: pin("135790"),
     }));
     assert!(matches!(&fx[..], [Effect::SignIn { staff, .. }] if staff == "8801"));
-    d.step(Input::SignedIn(Ok(plate())));
+    // Signed in, the unit asks how many wait at once.
+    assert_eq!(
+        d.step(Input::SignedIn(Ok(plate()))),
+        [Effect::RefreshWaiting]
+    );
+    d.step(Input::Waiting(3));
+    assert_eq!(d.waiting, Some(3));
     d
 }
 

@@ -377,6 +377,7 @@ fn one_rating_per_ticket_bound_to_case_window_and_clerk_through_the_journal() {
             level,
             tags: vec!["办事效率高".into()],
             complaint: complaint.map(str::to_string),
+            complaint_sha256: None,
             channel: "window-pad".into(),
             rated_at: kiosk_central::queue::now_rfc3339(),
         };

@@ -332,6 +332,11 @@ pub struct TicketRating {
     /// What the citizen wrote with a bad rating; the department follows it up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub complaint: Option<String>,
+    /// A complaint sent as an attachment instead (the citizen's own words, sealed at rest on
+    /// the terminal like every personal datum): its SHA-256, readable at
+    /// `GET /api/v1/attachments/{sha256}/content` once uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complaint_sha256: Option<String>,
     /// `window-pad`, `kiosk`, `mobile`.
     pub channel: String,
     /// RFC 3339.

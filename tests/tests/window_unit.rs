@@ -166,10 +166,25 @@ fn confirm_sign() {
     assert_eq!(r.level, 2);
     assert_eq!(r.tags, ["unfriendly"]);
     assert_eq!(r.case_number.as_deref(), Some("20261203000042"));
+    // The complaint went sealed, as an attachment the rating names (never inline).
+    assert_eq!(r.complaint, None, "{r:?}");
+    let sha = r.complaint_sha256.clone().expect("the complaint's hash");
+    let sealed = std::fs::read(
+        tour.terminal
+            .config
+            .data_dir()
+            .join("attachments")
+            .join(&sha),
+    )
+    .unwrap();
     assert!(
-        r.complaint.as_deref().is_some_and(|c| !c.is_empty()),
-        "{r:?}"
+        sealed.starts_with(b"HKSEAL1"),
+        "the complaint is sealed at rest"
     );
+    let journal = tour.terminal.journal.lock();
+    let rated = journal.events_like("queue.rated", 10).unwrap();
+    assert_eq!(rated[0].2["attachments"][0]["sha256"], sha.as_str());
+    drop(journal);
     no_unmasked_identity(&tour);
     tour.finish("window-confirm-sign", "").unwrap();
 }

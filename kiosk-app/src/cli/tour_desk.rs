@@ -62,11 +62,13 @@ pub struct DeskStep {
     #[serde(default, rename = "do")]
     pub action: Option<DeskAction>,
     /// What the citizen screen shows when the step ends (`closed`, `plate`, `called`,
-    /// `confirm`, `sign`, `levels`, `tags`, `complaint`, `thanks`, `paused`, `asleep`).
+    /// `confirm`, `sign`, `levels`, `tags`, `complaint`, `thanks`, `paused`, `cast`, `asleep`).
     pub expect: String,
     /// A further condition on the desk: `signed-in`, `serving`, `called:N` (calls),
     /// `card-read`, `confirmed`, `signed`, `rated`, `ink:N`, `done:WHAT`, `problem:CODE`,
-    /// `login:CODE`, `no-ticket`, `held:N`, `typed`.
+    /// `login:CODE`, `no-ticket`, `held:N`, `typed`, `counted` (the waiting count known),
+    /// `casting`, `not-casting`, `cast-frame`, `ic-card-read`, `materials:N`, and
+    /// `pending:WHAT` (the unit waits for the citizen: `read-card`, `ic-card`, …).
     #[serde(default)]
     pub until: Option<String>,
 }
@@ -208,7 +210,7 @@ impl DeskTour {
                 let waits = step
                     .until
                     .as_deref()
-                    .is_some_and(|u| u == "scanning" || u.starts_with("waiting:"));
+                    .is_some_and(|u| u == "scanning" || u.starts_with("pending:"));
                 screen(v) == step.expect
                     && until(step.until.as_deref(), v)
                     && (waits || v.pending.is_none())
@@ -463,7 +465,8 @@ fn until(cond: Option<&str>, v: &DeskView) -> bool {
         "not-casting" => !v.casting,
         "cast-frame" => v.cast_frame.is_some(),
         "ic-card-read" => v.ic_card.is_some(),
-        c if c.starts_with("waiting:") => v.pending == Some(&c["waiting:".len()..]),
+        "counted" => v.waiting.is_some(),
+        c if c.starts_with("pending:") => v.pending == Some(&c["pending:".len()..]),
         c if c.starts_with("materials:") => v.materials.to_string() == c["materials:".len()..],
         c if c.starts_with("called:") => v.ticket.as_ref().is_some_and(|t| {
             t.state == QueueState::Called && t.calls.to_string() == c["called:".len()..]

@@ -203,15 +203,25 @@ impl DeskHost {
         Ok(())
     }
 
+    /// The rating as `queue.rated`; a complaint typed with it is the citizen's own words (it
+    /// may name them), so it is sealed in the attachment store and the record names its hash.
     pub(super) fn record_rating(&self, d: &RatingDraft) -> Result<(), DeskProblem> {
-        let complaint = if d.complaint {
+        let text = if d.complaint {
             self.lock()
                 .typing
                 .as_ref()
-                .map(|t| t.text.trim().to_string())
+                .map(|t| zeroize::Zeroizing::new(t.text.trim().as_bytes().to_vec()))
                 .filter(|t| !t.is_empty())
         } else {
             None
+        };
+        let complaint = match text {
+            Some(t) => Some(
+                crate::terminal::attachment_store(&self.shared.cfg.config)
+                    .and_then(|s| s.put(&t, "text/plain; charset=utf-8"))
+                    .map_err(|e| DeskProblem::Journal(e.to_string()))?,
+            ),
+            None => None,
         };
         let rating = TicketRating {
             hall: self.hall().unwrap_or_default(),
@@ -223,15 +233,20 @@ impl DeskHost {
             case_number: d.case_number.clone(),
             level: d.level.score(),
             tags: d.tags.clone(),
-            complaint,
+            complaint: None,
+            complaint_sha256: complaint.as_ref().map(|c| c.sha256.clone()),
             channel: "window-pad".into(),
             rated_at: self.shared.cfg.clock.now().to_rfc3339(),
         };
+        let attachments: Vec<_> = complaint.into_iter().collect();
         self.shared
             .cfg
             .journal
             .lock()
-            .enqueue("queue.rated", json!({ "rating": rating }))
+            .enqueue(
+                "queue.rated",
+                json!({ "rating": rating, "attachments": attachments }),
+            )
             .map_err(|e| DeskProblem::Journal(e.to_string()))?;
         Ok(())
     }

@@ -25,7 +25,7 @@ const DIGITS: [&str; 10] = ["零", "一", "二", "三", "四", "五", "六", "�
 
 /// A window number as said aloud: 3 → 三, 12 → 十二, 20 → 二十; anything else character by
 /// character.
-fn window_words(window: &str) -> String {
+pub fn window_words(window: &str) -> String {
     match window.parse::<u32>() {
         Ok(n @ 0..=9) => DIGITS[n as usize].to_string(),
         Ok(n @ 10..=99) => {

@@ -185,6 +185,20 @@ fn confirm_sign() {
     let rated = journal.events_like("queue.rated", 10).unwrap();
     assert_eq!(rated[0].2["attachments"][0]["sha256"], sha.as_str());
     drop(journal);
+    // The speaker said the call, then the prompts: welcome, place the card, confirm, sign,
+    // rate, thanks — each a real WAV with sound in it.
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("window-unit")
+        .join("window-confirm-sign");
+    let wavs: Vec<u64> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".wav"))
+        .map(|e| e.metadata().unwrap().len())
+        .collect();
+    assert!(wavs.len() >= 6, "{} said", wavs.len());
+    // 16 kHz 16-bit mono: a quarter of a second at least.
+    assert!(wavs.iter().all(|&n| n > 44 + 8_000), "{wavs:?}");
     no_unmasked_identity(&tour);
     tour.finish("window-confirm-sign", "").unwrap();
 }

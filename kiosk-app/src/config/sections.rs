@@ -145,6 +145,10 @@ pub struct WindowConfig {
     /// The calls are said on the unit's speaker too (the hall display host says them as well).
     #[serde(default = "default_true")]
     pub announce: bool,
+    /// The unit says its prompts to the citizen (welcome, place your card, please confirm,
+    /// please sign, please rate, thank you), as evaluation pads do.
+    #[serde(default = "default_true")]
+    pub voice_prompts: bool,
     #[serde(default)]
     pub card_reader: Option<String>,
     #[serde(default)]

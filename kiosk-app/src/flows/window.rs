@@ -193,6 +193,20 @@ pub enum CitizenAct {
     Complained,
 }
 
+/// What the unit's speaker says to the citizen, as evaluation pads (评价器) do: a welcome when
+/// they sit down, what the reader waits for, what the screen asks, thanks after the rating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoicePrompt {
+    Welcome,
+    PlaceIdCard,
+    ShowCode,
+    InsertSsCard,
+    Confirm,
+    Sign,
+    Rate,
+    Thanks,
+}
+
 /// Something kept by the host for the desk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kept {
@@ -258,6 +272,8 @@ pub enum Effect {
     CancelCard,
     /// Ask the queue how many this window may call.
     RefreshWaiting,
+    /// Say this to the citizen on the unit's speaker.
+    Prompt(VoicePrompt),
     /// Start grabbing the clerk's screen for the citizen screen, or stop.
     StartCast,
     StopCast,
@@ -651,19 +667,22 @@ impl Desk {
                 self.pending = Some("read-card");
                 self.problem = None;
                 self.done = None;
-                vec![Effect::ReadCard]
+                vec![Effect::ReadCard, Effect::Prompt(VoicePrompt::PlaceIdCard)]
             }
             ClerkAct::ScanCode if serving => {
                 self.pending = Some("scan");
                 self.problem = None;
                 self.done = None;
-                vec![Effect::ScanCode]
+                vec![Effect::ScanCode, Effect::Prompt(VoicePrompt::ShowCode)]
             }
             ClerkAct::ReadIcCard if serving => {
                 self.pending = Some("ic-card");
                 self.problem = None;
                 self.done = None;
-                vec![Effect::ReadIcCard]
+                vec![
+                    Effect::ReadIcCard,
+                    Effect::Prompt(VoicePrompt::InsertSsCard),
+                ]
             }
             ClerkAct::CaptureMaterial if serving => match self.ticket.clone() {
                 Some(ticket) => {
@@ -693,6 +712,7 @@ impl Desk {
                 let mut fx = Vec::new();
                 self.leave_asking(&mut fx);
                 self.citizen = Citizen::Confirm;
+                fx.push(Effect::Prompt(VoicePrompt::Confirm));
                 fx
             }
             ClerkAct::AskSignature if serving => {
@@ -701,12 +721,14 @@ impl Desk {
                 self.signed = false;
                 self.citizen = Citizen::Sign { too_short: false };
                 fx.push(Effect::ClearInk);
+                fx.push(Effect::Prompt(VoicePrompt::Sign));
                 fx
             }
             ClerkAct::AskRating if self.ratable().is_some() => {
                 let mut fx = Vec::new();
                 self.leave_asking(&mut fx);
                 self.citizen = Citizen::Rating(None);
+                fx.push(Effect::Prompt(VoicePrompt::Rate));
                 fx
             }
             ClerkAct::TogglePlate => {
@@ -839,6 +861,15 @@ impl Desk {
             (c, _) => command_name(c),
         });
         self.ticket = now;
+        // The citizen sat down: welcome them.
+        if command == WindowCommand::Start
+            && self
+                .ticket
+                .as_ref()
+                .is_some_and(|t| t.state == QueueState::Serving)
+        {
+            fx.push(Effect::Prompt(VoicePrompt::Welcome));
+        }
         if let Some(t) = &self.ticket {
             if t.state == QueueState::Called
                 && matches!(
@@ -989,7 +1020,7 @@ impl Desk {
                 }
                 self.done = Some("rated");
                 self.citizen = Citizen::Thanks;
-                vec![Effect::ThanksTimer]
+                vec![Effect::ThanksTimer, Effect::Prompt(VoicePrompt::Thanks)]
             }
             (Kept::Slip, Ok(())) => {
                 self.pending = None;
@@ -1012,7 +1043,7 @@ impl Desk {
                 self.rating_for = None;
                 self.problem = Some(p);
                 self.citizen = Citizen::Thanks;
-                vec![Effect::ThanksTimer]
+                vec![Effect::ThanksTimer, Effect::Prompt(VoicePrompt::Thanks)]
             }
             (Kept::Slip, Err(p)) => {
                 self.pending = None;

@@ -661,6 +661,21 @@ impl DeskHost {
                 h.send(Input::Kept(Kept::Material, result));
             }),
             Effect::RefreshWaiting => self.background(|h| h.refresh_waiting()),
+            Effect::Prompt(p) => {
+                if self.shared.window.voice_prompts {
+                    let english = self.shared.cfg.config.language() == kiosk_ui::Language::En;
+                    let text = prompt_words(p, &self.shared.window.number, english);
+                    if let Some(s) = self
+                        .shared
+                        .speaker
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .as_ref()
+                    {
+                        s.say(&text, english);
+                    }
+                }
+            }
             Effect::StartCast => self.start_cast(),
             Effect::StopCast => self.stop_cast(),
             Effect::CancelCard => {
@@ -744,6 +759,36 @@ impl DeskHost {
         {
             tracing::error!(error = %e, "the window unit could not start a job");
         }
+    }
+}
+
+/// What the speaker says for `p` at window `window`.
+pub fn prompt_words(p: super::window::VoicePrompt, window: &str, english: bool) -> String {
+    use super::window::VoicePrompt as V;
+    if english {
+        return match p {
+            V::Welcome => format!("Hello. Window {window} is serving you."),
+            V::PlaceIdCard => "Please place your ID card on the reader.".into(),
+            V::ShowCode => "Please show your e-ID code to the scanner.".into(),
+            V::InsertSsCard => "Please insert your social-security card.".into(),
+            V::Confirm => "Please check your information on the screen.".into(),
+            V::Sign => "Please sign on the screen.".into(),
+            V::Rate => "Please rate our service.".into(),
+            V::Thanks => "Thank you for your rating. Please take your things with you.".into(),
+        };
+    }
+    match p {
+        V::Welcome => format!(
+            "您好，{} 号窗口为您服务",
+            kiosk_central::announce::window_words(window)
+        ),
+        V::PlaceIdCard => "请将身份证放在读卡器上".into(),
+        V::ShowCode => "请出示您的电子身份码".into(),
+        V::InsertSsCard => "请插入社保卡".into(),
+        V::Confirm => "请核对屏幕上的信息".into(),
+        V::Sign => "请在屏幕上签名".into(),
+        V::Rate => "请您对本次服务进行评价".into(),
+        V::Thanks => "谢谢您的评价，请带好随身物品".into(),
     }
 }
 

@@ -112,7 +112,8 @@ fn serving() -> Desk {
     );
     assert_eq!(d.citizen, Citizen::Called);
     d.step(Input::Clerk(ClerkAct::Start));
-    answer(
+    // The citizen sits down: the speaker welcomes them.
+    let fx = answer(
         &mut d,
         WindowCommand::Start,
         outcome(
@@ -120,6 +121,7 @@ fn serving() -> Desk {
             WindowState::Open,
         ),
     );
+    assert_eq!(fx, [Effect::Prompt(VoicePrompt::Welcome)]);
     assert_eq!(d.citizen, Citizen::Plate);
     d
 }
@@ -127,18 +129,28 @@ fn serving() -> Desk {
 #[test]
 fn a_whole_visit_call_serve_confirm_sign_finish_rate() {
     let mut d = serving();
-    assert_eq!(d.step(Input::Clerk(ClerkAct::ReadCard)), [Effect::ReadCard]);
+    // The speaker tells the citizen what the reader waits for.
+    assert_eq!(
+        d.step(Input::Clerk(ClerkAct::ReadCard)),
+        [Effect::ReadCard, Effect::Prompt(VoicePrompt::PlaceIdCard)]
+    );
     d.step(Input::Card(Ok(facts())));
     assert_eq!(
         d.identity.as_ref().map(|f| f.masked_name.as_str()),
         Some("王*明")
     );
     d.step(Input::Clerk(ClerkAct::SetCase("20261203000042".into())));
-    d.step(Input::Clerk(ClerkAct::AskConfirm));
+    assert_eq!(
+        d.step(Input::Clerk(ClerkAct::AskConfirm)),
+        [Effect::Prompt(VoicePrompt::Confirm)]
+    );
     assert_eq!(d.citizen, Citizen::Confirm);
     d.step(Input::Citizen(CitizenAct::Confirm(true)));
     assert_eq!(d.confirmed, Some(true));
-    d.step(Input::Clerk(ClerkAct::AskSignature));
+    assert_eq!(
+        d.step(Input::Clerk(ClerkAct::AskSignature)),
+        [Effect::ClearInk, Effect::Prompt(VoicePrompt::Sign)]
+    );
     assert_eq!(d.citizen, Citizen::Sign { too_short: false });
     assert!(d
         .step(Input::Citizen(CitizenAct::SignDone { enough: false }))
@@ -152,7 +164,10 @@ fn a_whole_visit_call_serve_confirm_sign_finish_rate() {
     d.step(Input::Kept(Kept::Signature, Ok(())));
     assert!(d.signed);
     // The clerk asks for the rating while serving; the citizen rates, then the clerk finishes.
-    d.step(Input::Clerk(ClerkAct::AskRating));
+    assert_eq!(
+        d.step(Input::Clerk(ClerkAct::AskRating)),
+        [Effect::Prompt(VoicePrompt::Rate)]
+    );
     assert_eq!(d.citizen, Citizen::Rating(None));
     d.step(Input::Citizen(CitizenAct::Rate(5)));
     d.step(Input::Citizen(CitizenAct::RatingTag("fast".into())));
@@ -169,7 +184,10 @@ fn a_whole_visit_call_serve_confirm_sign_finish_rate() {
     assert_eq!(draft.case_number.as_deref(), Some("20261203000042"));
     assert_eq!(draft.level, Level::VerySatisfied);
     assert_eq!(draft.tags, ["fast"]);
-    d.step(Input::Kept(Kept::Rating, Ok(())));
+    assert_eq!(
+        d.step(Input::Kept(Kept::Rating, Ok(()))),
+        [Effect::ThanksTimer, Effect::Prompt(VoicePrompt::Thanks)]
+    );
     assert_eq!(d.citizen, Citizen::Thanks);
     // One rating per ticket.
     assert!(d.ratable().is_none());
@@ -562,7 +580,10 @@ fn transfer_hands_the_citizen_on_and_wipes_what_was_read() {
 #[test]
 fn a_code_at_the_scanner_identifies_or_links_the_case_and_its_faults_are_shown() {
     let mut d = serving();
-    assert_eq!(d.step(Input::Clerk(ClerkAct::ScanCode)), [Effect::ScanCode]);
+    assert_eq!(
+        d.step(Input::Clerk(ClerkAct::ScanCode)),
+        [Effect::ScanCode, Effect::Prompt(VoicePrompt::ShowCode)]
+    );
     assert_eq!(d.pending, Some("scan"));
     d.step(Input::Code(Ok(Scanned::Identity(facts()))));
     assert_eq!(
@@ -700,7 +721,10 @@ fn the_ic_card_and_the_document_camera_serve_the_ticket_and_their_faults_are_sho
     ] {
         assert_eq!(
             d.step(Input::Clerk(ClerkAct::ReadIcCard)),
-            [Effect::ReadIcCard]
+            [
+                Effect::ReadIcCard,
+                Effect::Prompt(VoicePrompt::InsertSsCard)
+            ]
         );
         assert_eq!(d.pending, Some("ic-card"));
         d.step(Input::IcCard(Err(p.clone())));
@@ -763,4 +787,29 @@ fn the_ic_card_and_the_document_camera_serve_the_ticket_and_their_faults_are_sho
     // A card read after the ticket left is not kept.
     d.step(Input::IcCard(Ok("D123****8".into())));
     assert_eq!(d.ic_card, None);
+}
+
+#[test]
+fn the_speakers_prompts_are_said_in_the_halls_words() {
+    use crate::flows::window_host::prompt_words;
+    assert_eq!(
+        prompt_words(VoicePrompt::Welcome, "3", false),
+        "您好，三 号窗口为您服务"
+    );
+    assert_eq!(
+        prompt_words(VoicePrompt::Welcome, "12", true),
+        "Hello. Window 12 is serving you."
+    );
+    for p in [
+        VoicePrompt::PlaceIdCard,
+        VoicePrompt::ShowCode,
+        VoicePrompt::InsertSsCard,
+        VoicePrompt::Confirm,
+        VoicePrompt::Sign,
+        VoicePrompt::Rate,
+        VoicePrompt::Thanks,
+    ] {
+        assert!(!prompt_words(p, "3", false).is_empty());
+        assert!(prompt_words(p, "3", true).is_ascii());
+    }
 }

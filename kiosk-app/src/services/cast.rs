@@ -288,11 +288,8 @@ pub struct PictureGrab {
 impl PictureGrab {
     pub fn load(path: &Path) -> Result<PictureGrab, CastError> {
         let bad = || CastError::Picture(path.display().to_string());
-        let img = imgcodecs::imread(
-            &path.to_string_lossy().into_owned(),
-            imgcodecs::IMREAD_COLOR,
-        )
-        .map_err(|_| bad())?;
+        let img = imgcodecs::imread(path.to_string_lossy().into_owned(), imgcodecs::IMREAD_COLOR)
+            .map_err(|_| bad())?;
         if img.empty() {
             return Err(bad());
         }

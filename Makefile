@@ -24,6 +24,7 @@ bench:
 	# kiosk-app dependency tree (Slint) would add many minutes.
 	cargo bench --profile dev -p kiosk-app --bench outbox
 	cargo bench --profile dev -p kiosk-app --bench filing
+	cargo bench --profile dev -p kiosk-app --bench cast
 	# Journeys are timed in release, as a terminal runs them (the first release build of the
 	# Slint tree takes a while on two cores): touch and presence to the next frame, a ticket
 	# to the printer's confirmation, then a soak of HALLKIT_SOAK_JOURNEYS journeys.

@@ -62,7 +62,8 @@ impl CastSource {
     }
 }
 
-/// One picture of a screen, 8-bit BGRA rows without padding.
+/// One picture of a screen, 8-bit BGRA rows without padding (the fourth byte is ignored: a
+/// screen is opaque, and X leaves that byte undefined).
 pub struct Shot {
     pub width: u32,
     pub height: u32,
@@ -129,8 +130,11 @@ pub fn fit(shot: &Shot, max_w: u32, max_h: u32, seq: u64) -> Result<Frame, CastE
         )
         .map_err(bad)?;
     }
+    // Through BGR, so the frame comes out opaque whatever the fourth byte held.
+    let mut bgr = Mat::default();
+    imgproc::cvt_color_def(&scaled, &mut bgr, imgproc::COLOR_BGRA2BGR).map_err(bad)?;
     let mut rgba = Mat::default();
-    imgproc::cvt_color_def(&scaled, &mut rgba, imgproc::COLOR_BGRA2RGBA).map_err(bad)?;
+    imgproc::cvt_color_def(&bgr, &mut rgba, imgproc::COLOR_BGR2RGBA).map_err(bad)?;
     let bytes = rgba.data_bytes().map_err(bad)?;
     Ok(Frame {
         seq,
@@ -243,8 +247,6 @@ impl ScreenGrab for X11Grab {
                     )));
                 }
                 d.truncate(pixels * 4);
-                // X leaves the padding byte undefined: the picture is opaque.
-                d.chunks_exact_mut(4).for_each(|p| p[3] = 0xff);
                 d
             }
             PixelLayout::Rgb565 => {

@@ -17,22 +17,13 @@ impl DeskHost {
     /// number (for the business system) until the ticket leaves, the desk only its mask.
     pub(super) fn read_ic_card(&self, cancel: CancelToken) -> Result<String, DeskProblem> {
         let cfg = &self.shared.cfg;
-        let reader = cfg
-            .config
-            .device_for(
-                self.shared.window.ic_reader.as_deref(),
-                DeviceKind::CardReader,
-            )
-            .ok_or_else(|| DeskProblem::IcCard("this window has no IC card reader".into()))?;
-        let claim = cfg
-            .runtime
-            .claim(
-                &reader,
-                self.owner(),
-                Duration::from_secs(120),
-                Duration::from_secs(2),
-            )
-            .map_err(|e| DeskProblem::IcCard(e.to_string()))?;
+        let claim = self.claim_device(
+            self.shared.window.ic_reader.as_deref(),
+            DeviceKind::CardReader,
+            Duration::from_secs(120),
+            DeskProblem::IcCard,
+            "this window has no IC card reader",
+        )?;
         let timeout = Duration::from_secs(self.shared.window.card_timeout_s);
         let ss = iccard::read_ss_card(&cfg.runtime, &claim, card::context(timeout, cancel))
             .map_err(|p| match p {
@@ -53,22 +44,13 @@ impl DeskHost {
         case_number: Option<&str>,
     ) -> Result<(), DeskProblem> {
         let cfg = &self.shared.cfg;
-        let camera = cfg
-            .config
-            .device_for(
-                self.shared.window.document_camera.as_deref(),
-                DeviceKind::DocumentCamera,
-            )
-            .ok_or_else(|| DeskProblem::Camera("this window has no document camera".into()))?;
-        let claim = cfg
-            .runtime
-            .claim(
-                &camera,
-                self.owner(),
-                Duration::from_secs(60),
-                Duration::from_secs(2),
-            )
-            .map_err(|e| DeskProblem::Camera(e.to_string()))?;
+        let claim = self.claim_device(
+            self.shared.window.document_camera.as_deref(),
+            DeviceKind::DocumentCamera,
+            Duration::from_secs(60),
+            DeskProblem::Camera,
+            "this window has no document camera",
+        )?;
         let page = crate::services::idcopy::still(&cfg.runtime, &claim)
             .and_then(|photo| crate::services::apply::document::page_from_photo(&photo))
             .map_err(|e| {

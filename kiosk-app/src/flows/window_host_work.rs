@@ -14,7 +14,7 @@ use crate::centre::{BlockingCentre, CentreError};
 use crate::flows::window::{
     CardFacts, DeskProblem, DeskTicket, Input, LoginProblem, RatingDraft, Scanned,
 };
-use crate::runtime::Owner;
+use crate::runtime::{Claim, Owner};
 use crate::services::{card, eid};
 
 pub(super) fn centre_problem(e: CentreError) -> DeskProblem {
@@ -76,6 +76,27 @@ impl DeskHost {
         Owner::Flow(format!("window-{}", self.shared.window.number))
     }
 
+    /// Claims the window's device `named` (or the first of `kind`) for `lease`; what goes
+    /// wrong comes back as `problem` (the desk's word for that device), `missing` when the
+    /// unit has none.
+    pub(super) fn claim_device(
+        &self,
+        named: Option<&str>,
+        kind: DeviceKind,
+        lease: Duration,
+        problem: fn(String) -> DeskProblem,
+        missing: &str,
+    ) -> Result<Claim, DeskProblem> {
+        let cfg = &self.shared.cfg;
+        let id = cfg
+            .config
+            .device_for(named, kind)
+            .ok_or_else(|| problem(missing.to_string()))?;
+        cfg.runtime
+            .claim(&id, self.owner(), lease, Duration::from_secs(2))
+            .map_err(|e| problem(e.to_string()))
+    }
+
     /// Asks the queue how many tickets this window may call; a failure is left for the next
     /// try (the count is informative, the commands say what went wrong).
     pub(super) fn refresh_waiting(&self) {
@@ -90,22 +111,13 @@ impl DeskHost {
 
     pub(super) fn read_card(&self, cancel: CancelToken) -> Result<CardFacts, DeskProblem> {
         let cfg = &self.shared.cfg;
-        let reader = cfg
-            .config
-            .device_for(
-                self.shared.window.card_reader.as_deref(),
-                DeviceKind::IdCardReader,
-            )
-            .ok_or_else(|| DeskProblem::Card("this window has no ID card reader".into()))?;
-        let claim = cfg
-            .runtime
-            .claim(
-                &reader,
-                self.owner(),
-                Duration::from_secs(120),
-                Duration::from_secs(2),
-            )
-            .map_err(|e| DeskProblem::Card(e.to_string()))?;
+        let claim = self.claim_device(
+            self.shared.window.card_reader.as_deref(),
+            DeviceKind::IdCardReader,
+            Duration::from_secs(120),
+            DeskProblem::Card,
+            "this window has no ID card reader",
+        )?;
         let timeout = Duration::from_secs(self.shared.window.card_timeout_s);
         let identity = card::wait_and_read(&cfg.runtime, &claim, card::context(timeout, cancel))
             .map_err(|p| match p {
@@ -125,19 +137,13 @@ impl DeskHost {
     /// pool; a case number (or the case's QR link) links the case.
     pub(super) fn scan_code(&self, cancel: CancelToken) -> Result<Scanned, DeskProblem> {
         let cfg = &self.shared.cfg;
-        let scanner = cfg
-            .config
-            .device_for(self.shared.window.scanner.as_deref(), DeviceKind::QrScanner)
-            .ok_or_else(|| DeskProblem::Code("this window has no code scanner".into()))?;
-        let claim = cfg
-            .runtime
-            .claim(
-                &scanner,
-                self.owner(),
-                Duration::from_secs(600),
-                Duration::from_secs(2),
-            )
-            .map_err(|e| DeskProblem::Card(e.to_string()))?;
+        let claim = self.claim_device(
+            self.shared.window.scanner.as_deref(),
+            DeviceKind::QrScanner,
+            Duration::from_secs(600),
+            DeskProblem::Code,
+            "this window has no code scanner",
+        )?;
         let (code, _) = crate::flows::host::wait_for_code(&cfg.runtime, &claim, &cancel)
             .map_err(|()| DeskProblem::Code("canceled".into()))?;
         if eid::looks_like_eid(&code) {
@@ -260,22 +266,13 @@ impl DeskHost {
     ) -> Result<(), DeskProblem> {
         use kiosk_drivers::escpos::doc::{Align, Block, Paper, Receipt};
         let cfg = &self.shared.cfg;
-        let printer = cfg
-            .config
-            .device_for(
-                self.shared.window.printer.as_deref(),
-                DeviceKind::ReceiptPrinter,
-            )
-            .ok_or_else(|| DeskProblem::Printer("this window has no receipt printer".into()))?;
-        let claim = cfg
-            .runtime
-            .claim(
-                &printer,
-                self.owner(),
-                Duration::from_secs(60),
-                Duration::from_secs(2),
-            )
-            .map_err(|e| DeskProblem::Printer(e.to_string()))?;
+        let claim = self.claim_device(
+            self.shared.window.printer.as_deref(),
+            DeviceKind::ReceiptPrinter,
+            Duration::from_secs(60),
+            DeskProblem::Printer,
+            "this window has no receipt printer",
+        )?;
         let (hall, service) = {
             let inner = self.lock();
             let c = inner.catalogue.as_ref();

@@ -76,6 +76,14 @@ fn call_serve_rate() {
         "{labels:?}"
     );
     assert!(labels.iter().flatten().all(|l| !l.contains("张三丰")));
+    // The clerk sees the window's own figures of today once the ticket is served.
+    assert!(
+        labels
+            .iter()
+            .flatten()
+            .any(|l| l.starts_with("今日已办 1 件")),
+        "{labels:?}"
+    );
     let store = store(&tour);
     let day = kiosk_central::queue::today();
     let ratings = store.queue_ratings("kunshan-zwfw", &day, &day).unwrap();

@@ -50,6 +50,11 @@ pub struct DeskUiView {
     /// The social-security card read, masked.
     pub ic_card: String,
     pub materials: u32,
+    /// This window's figures of today: tickets served (`None` until known), the average
+    /// handling in whole minutes and the satisfied share in percent (empty without any).
+    pub today_served: Option<u32>,
+    pub today_handling_min: String,
+    pub today_satisfied_pct: String,
     /// (label key, value).
     pub confirm_rows: Vec<(String, String)>,
     pub ink: String,
@@ -237,6 +242,12 @@ pub fn fill(d: &Desk<'_>, v: &DeskUiView, pictures: &mut DeskPictures) {
     d.set_cast_frame(cast.unwrap_or_default());
     d.set_ic_card(s(&v.ic_card));
     d.set_materials(i32::try_from(v.materials).unwrap_or(i32::MAX));
+    d.set_today_served(
+        v.today_served
+            .map_or(-1, |n| i32::try_from(n).unwrap_or(i32::MAX)),
+    );
+    d.set_today_handling_min(s(&v.today_handling_min));
+    d.set_today_satisfied_pct(s(&v.today_satisfied_pct));
     d.set_confirm_rows(ModelRc::new(VecModel::from(
         v.confirm_rows
             .iter()

@@ -301,6 +301,15 @@ impl CentreClient {
         self.json(self.post_json(&path, command)).await
     }
 
+    /// The hall's queue figures of today (the centre's day).
+    pub async fn queue_stats_today(
+        &self,
+        hall: &str,
+    ) -> Result<kiosk_protocol::queue::QueueStats, CentreError> {
+        let path = format!("/api/v1/halls/{hall}/queue/stats");
+        self.json(self.get(&path)).await
+    }
+
     /// One window now: its state, its ticket and how many it may call.
     pub async fn window_now(
         &self,

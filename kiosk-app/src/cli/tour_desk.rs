@@ -67,7 +67,8 @@ pub struct DeskStep {
     /// A further condition on the desk: `signed-in`, `serving`, `called:N` (calls),
     /// `card-read`, `confirmed`, `signed`, `rated`, `ink:N`, `done:WHAT`, `problem:CODE`,
     /// `login:CODE`, `no-ticket`, `held:N`, `typed`, `counted` (the waiting count known),
-    /// `casting`, `not-casting`, `cast-frame`, `ic-card-read`, `materials:N`, and
+    /// `casting`, `not-casting`, `cast-frame`, `ic-card-read`, `materials:N`, `served:N`
+    /// (the window's figures of today), and
     /// `pending:WHAT` (the unit waits for the citizen: `read-card`, `ic-card`, …).
     #[serde(default)]
     pub until: Option<String>,
@@ -466,6 +467,10 @@ fn until(cond: Option<&str>, v: &DeskView) -> bool {
         "cast-frame" => v.cast_frame.is_some(),
         "ic-card-read" => v.ic_card.is_some(),
         "counted" => v.waiting.is_some(),
+        c if c.starts_with("served:") => v
+            .figures
+            .as_ref()
+            .is_some_and(|f| f.served.to_string() == c["served:".len()..]),
         c if c.starts_with("pending:") => v.pending == Some(&c["pending:".len()..]),
         c if c.starts_with("materials:") => v.materials.to_string() == c["materials:".len()..],
         c if c.starts_with("called:") => v.ticket.as_ref().is_some_and(|t| {

@@ -6,7 +6,9 @@
 //! the five-level rating. The host performs the effects (centre, reader, journal, speaker) and
 //! feeds their results back; nothing here waits or touches a device.
 
-use kiosk_protocol::queue::{QueueState, StaffPlate, WindowCommand, WindowOutcome, WindowState};
+use kiosk_protocol::queue::{
+    QueueFigures, QueueState, StaffPlate, WindowCommand, WindowOutcome, WindowState,
+};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::rating::{self, Level};
@@ -232,6 +234,8 @@ pub enum Input {
     IcCard(Result<String, DeskProblem>),
     /// How many tickets this window may call now (read from the queue between commands).
     Waiting(u32),
+    /// This window's figures of today (served, handling time, satisfaction).
+    Figures(QueueFigures),
     /// The cast stopped on its own: the clerk's screen could not be grabbed.
     CastFailed(DeskProblem),
     /// What the scanner read.
@@ -272,6 +276,8 @@ pub enum Effect {
     CancelCard,
     /// Ask the queue how many this window may call.
     RefreshWaiting,
+    /// Ask the centre for this window's figures of today.
+    RefreshFigures,
     /// Say this to the citizen on the unit's speaker.
     Prompt(VoicePrompt),
     /// Start grabbing the clerk's screen for the citizen screen, or stop.
@@ -364,6 +370,8 @@ pub struct Desk {
     pub ic_card: Option<String>,
     /// Materials photographed for this ticket.
     pub materials: u32,
+    /// This window's figures of today, for the clerk.
+    pub figures: Option<QueueFigures>,
     pub open_hours: bool,
     pub satisfied_tags: Vec<String>,
     pub unsatisfied_tags: Vec<String>,
@@ -412,6 +420,7 @@ impl Desk {
             casting: false,
             ic_card: None,
             materials: 0,
+            figures: None,
             open_hours: true,
             satisfied_tags,
             unsatisfied_tags,
@@ -520,7 +529,7 @@ impl Desk {
                         self.window_state = WindowState::Open;
                         self.login_problem = None;
                         self.citizen = self.rest();
-                        return vec![Effect::RefreshWaiting];
+                        return vec![Effect::RefreshWaiting, Effect::RefreshFigures];
                     }
                     Err(p) => self.login_problem = Some(p),
                 }
@@ -558,6 +567,12 @@ impl Desk {
                     }
                     Ok(_) => {}
                     Err(p) => self.problem = Some(p),
+                }
+                Vec::new()
+            }
+            Input::Figures(f) => {
+                if self.clerk.is_some() {
+                    self.figures = Some(f);
                 }
                 Vec::new()
             }
@@ -861,6 +876,13 @@ impl Desk {
             (c, _) => command_name(c),
         });
         self.ticket = now;
+        // A ticket served or let go changes the day's figures.
+        if matches!(
+            command,
+            WindowCommand::Finish | WindowCommand::NoShow | WindowCommand::Transfer { .. }
+        ) {
+            fx.push(Effect::RefreshFigures);
+        }
         // The citizen sat down: welcome them.
         if command == WindowCommand::Start
             && self
@@ -886,6 +908,7 @@ impl Desk {
         }
         if command == WindowCommand::Logout {
             self.stop_cast(&mut fx);
+            self.figures = None;
             self.clerk = None;
             self.held.clear();
             self.last = None;

@@ -81,6 +81,7 @@ pub struct DeskView {
     /// The social-security card read, masked.
     pub ic_card: Option<String>,
     pub materials: u32,
+    pub figures: Option<kiosk_protocol::queue::QueueFigures>,
     /// The signature so far (SVG path in pad units).
     pub ink: String,
     pub strokes: usize,
@@ -102,6 +103,8 @@ use super::host::typing::Typing;
 
 /// How often (in 200 ms ticks) a signed-in unit asks the queue how many wait: 5 s.
 const WAITING_EVERY_TICKS: u64 = 25;
+/// And its figures of today (heavier to count), besides after each ticket: every minute.
+const FIGURES_EVERY_TICKS: u64 = 300;
 
 /// The longest complaint taken on the citizen screen.
 const MAX_COMPLAINT: usize = 120;
@@ -331,6 +334,9 @@ impl DeskHost {
                     self.background(|h| h.refresh_waiting());
                 }
             }
+            if n.is_multiple_of(FIGURES_EVERY_TICKS) && self.lock().desk.clerk.is_some() {
+                self.background(|h| h.refresh_figures());
+            }
             let now = self.shared.cfg.clock.now();
             let local = now
                 .with_timezone(&self.shared.cfg.config.offset())
@@ -544,6 +550,7 @@ impl DeskHost {
                 .flatten(),
             ic_card: d.ic_card.clone(),
             materials: d.materials,
+            figures: d.figures.clone(),
             ink: inner.ink.svg_path(),
             strokes: inner.ink.strokes.len(),
             services: c
@@ -661,6 +668,7 @@ impl DeskHost {
                 h.send(Input::Kept(Kept::Material, result));
             }),
             Effect::RefreshWaiting => self.background(|h| h.refresh_waiting()),
+            Effect::RefreshFigures => self.background(|h| h.refresh_figures()),
             Effect::Prompt(p) => {
                 if self.shared.window.voice_prompts {
                     let english = self.shared.cfg.config.language() == kiosk_ui::Language::En;

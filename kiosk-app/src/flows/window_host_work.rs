@@ -109,6 +109,22 @@ impl DeskHost {
         }
     }
 
+    /// Asks the centre for this window's figures of today (a window with none yet has zeros).
+    pub(super) fn refresh_figures(&self) {
+        let Some(hall) = self.hall() else { return };
+        let Ok(centre) = self.centre() else { return };
+        match centre.run(|c| async move { c.queue_stats_today(&hall).await }) {
+            Ok(mut s) => {
+                let mine = s
+                    .by_window
+                    .remove(&self.shared.window.number)
+                    .unwrap_or_default();
+                self.send(Input::Figures(mine));
+            }
+            Err(e) => tracing::debug!(error = %e, "the window's figures were not read"),
+        }
+    }
+
     pub(super) fn read_card(&self, cancel: CancelToken) -> Result<CardFacts, DeskProblem> {
         let cfg = &self.shared.cfg;
         let claim = self.claim_device(

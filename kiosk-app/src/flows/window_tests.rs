@@ -75,10 +75,15 @@ fn signed_in() -> Desk {
     // Signed in, the unit asks how many wait at once.
     assert_eq!(
         d.step(Input::SignedIn(Ok(plate()))),
-        [Effect::RefreshWaiting]
+        [Effect::RefreshWaiting, Effect::RefreshFigures]
     );
     d.step(Input::Waiting(3));
     assert_eq!(d.waiting, Some(3));
+    d.step(Input::Figures(QueueFigures {
+        served: 2,
+        ..Default::default()
+    }));
+    assert_eq!(d.figures.as_ref().map(|f| f.served), Some(2));
     d
 }
 
@@ -201,8 +206,9 @@ fn a_whole_visit_call_serve_confirm_sign_finish_rate() {
             WindowState::Open,
         ),
     );
-    // What the desk held of the citizen goes with them.
+    // What the desk held of the citizen goes with them; the day's figures are read again.
     assert!(fx.contains(&Effect::Forget));
+    assert!(fx.contains(&Effect::RefreshFigures));
     assert!(d.identity.is_none() && !d.signed && d.case_number.is_none());
     assert!(d.ticket.is_none());
     d.step(Input::ThanksOver);

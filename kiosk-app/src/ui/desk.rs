@@ -155,6 +155,19 @@ pub fn ui_view(v: &DeskView, english: bool, clock: &str) -> DeskUiView {
         }),
         ic_card: v.ic_card.clone().unwrap_or_default(),
         materials: v.materials,
+        today_served: v.figures.as_ref().map(|f| f.served),
+        today_handling_min: v
+            .figures
+            .as_ref()
+            .and_then(|f| f.average_handling_s)
+            .map(|s| format!("{:.0}", (s / 60.0).max(1.0)))
+            .unwrap_or_default(),
+        today_satisfied_pct: v
+            .figures
+            .as_ref()
+            .and_then(|f| f.satisfaction)
+            .map(|s| format!("{:.0}", s * 100.0))
+            .unwrap_or_default(),
         confirm_rows: v
             .confirm
             .iter()

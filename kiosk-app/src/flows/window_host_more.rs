@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use kiosk_hal::device::CancelToken;
 use kiosk_hal::DeviceKind;
-use serde_json::json;
 
 use super::DeskHost;
 use crate::flows::window::{DeskProblem, DeskTicket};
@@ -61,26 +60,7 @@ impl DeskHost {
                     crate::flows::idcopy::CaptureProblem::Camera(d) => d,
                 })
             })?;
-        let stored = crate::terminal::attachment_store(&cfg.config)
-            .and_then(|s| s.put(&page.jpeg, "image/jpeg"))
-            .map_err(|e| DeskProblem::Journal(e.to_string()))?;
-        let mut payload = json!({
-            "hall": self.hall().unwrap_or_default(),
-            "day": ticket.day,
-            "number": ticket.number,
-            "service": ticket.service,
-            "window": self.shared.window.number,
-            "staff": staff,
-            "at": cfg.runtime.events.now(),
-            "attachments": [stored],
-        });
-        if let Some(c) = case_number {
-            payload["case"] = json!(c);
-        }
-        cfg.journal
-            .lock()
-            .enqueue("window.material", payload)
-            .map_err(|e| DeskProblem::Journal(e.to_string()))?;
-        Ok(())
+        let stored = self.seal(&page.jpeg, "image/jpeg")?;
+        self.record_for_ticket("window.material", ticket, staff, case_number, stored)
     }
 }

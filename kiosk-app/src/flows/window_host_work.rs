@@ -140,11 +140,7 @@ impl DeskHost {
                 card::CardProblem::NoCard => DeskProblem::NoCard,
                 other => DeskProblem::Card(other.to_string()),
             })?;
-        let facts = CardFacts {
-            name: identity.name.clone(),
-            masked_name: identity.masked_name(),
-            masked_number: identity.masked_number(),
-        };
+        let facts = facts_of(&identity);
         self.lock().identity = Some(identity);
         Ok(facts)
     }
@@ -171,11 +167,7 @@ impl DeskHost {
                 eid::verify(&code, pool.as_ref(), now, &mut inner.eid_replay)
             }
             .map_err(|e| DeskProblem::Code(e.to_string()))?;
-            let facts = CardFacts {
-                name: identity.name.clone(),
-                masked_name: identity.masked_name(),
-                masked_number: identity.masked_number(),
-            };
+            let facts = facts_of(&identity);
             self.lock().identity = Some(identity);
             return Ok(Scanned::Identity(facts));
         }
@@ -201,10 +193,32 @@ impl DeskHost {
                 .map_err(|e| DeskProblem::Journal(e.to_string()))?;
             zeroize::Zeroizing::new(buf.as_slice().to_vec())
         };
+        let stored = self.seal(&png, "image/png")?;
+        self.record_for_ticket("window.signed", ticket, staff, case_number, stored)
+    }
+
+    /// `bytes` sealed in the attachment store (personal data at rest).
+    pub(super) fn seal(
+        &self,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<kiosk_protocol::wire::AttachmentRef, DeskProblem> {
+        crate::terminal::attachment_store(&self.shared.cfg.config)
+            .and_then(|s| s.put(bytes, media_type))
+            .map_err(|e| DeskProblem::Journal(e.to_string()))
+    }
+
+    /// A journal record `kind` of something kept for `ticket` at this window: the ticket,
+    /// window, clerk, case and the sealed attachment.
+    pub(super) fn record_for_ticket(
+        &self,
+        kind: &str,
+        ticket: &DeskTicket,
+        staff: &str,
+        case_number: Option<&str>,
+        stored: kiosk_protocol::wire::AttachmentRef,
+    ) -> Result<(), DeskProblem> {
         let cfg = &self.shared.cfg;
-        let stored = crate::terminal::attachment_store(&cfg.config)
-            .and_then(|s| s.put(&png, "image/png"))
-            .map_err(|e| DeskProblem::Journal(e.to_string()))?;
         let mut payload = json!({
             "hall": self.hall().unwrap_or_default(),
             "day": ticket.day,
@@ -220,7 +234,7 @@ impl DeskHost {
         }
         cfg.journal
             .lock()
-            .enqueue("window.signed", payload)
+            .enqueue(kind, payload)
             .map_err(|e| DeskProblem::Journal(e.to_string()))?;
         Ok(())
     }
@@ -238,11 +252,7 @@ impl DeskHost {
             None
         };
         let complaint = match text {
-            Some(t) => Some(
-                crate::terminal::attachment_store(&self.shared.cfg.config)
-                    .and_then(|s| s.put(&t, "text/plain; charset=utf-8"))
-                    .map_err(|e| DeskProblem::Journal(e.to_string()))?,
-            ),
+            Some(t) => Some(self.seal(&t, "text/plain; charset=utf-8")?),
             None => None,
         };
         let rating = TicketRating {
@@ -343,6 +353,16 @@ pub fn set_up_window(host: &DeskHost, centre: &BlockingCentre) -> Result<(), Str
         .run(|c| async move { c.set_window(&hall, &number, &setup).await })
         .map(drop)
         .map_err(|e| e.to_string())
+}
+
+/// What the desk may show of a card's identity (the name for the citizen's own screen, the
+/// masks for the clerk's).
+fn facts_of(identity: &card::CitizenIdentity) -> CardFacts {
+    CardFacts {
+        name: identity.name.clone(),
+        masked_name: identity.masked_name(),
+        masked_number: identity.masked_number(),
+    }
 }
 
 /// The case number a code names: 14 digits alone, or a link's `case=` parameter.

@@ -1,4 +1,4 @@
-.PHONY: run test lint fmt screenshots bench
+.PHONY: run test lint fmt screenshots bench business-app sdk
 run:
 	./scripts/run.sh
 test:
@@ -8,6 +8,13 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 fmt:
 	cargo fmt --all
+# The device API's TypeScript SDK (types checked against the terminal's schema, then compiled).
+sdk:
+	bash scripts/setup-debian.sh
+	cd sdk/js && npm run build
+# The sample business page on http://127.0.0.1:5847, beside `make run` (its gateway on 5846).
+business-app: sdk
+	node examples/business-app/serve.mjs --port 5847
 screenshots:
 	mkdir -p docs/screens
 	cargo run -q -p kiosk-app --bin kiosk -- screenshot home docs/screens/home.png --config config/kiosk.sim.toml
@@ -25,6 +32,7 @@ bench:
 	cargo bench --profile dev -p kiosk-app --bench outbox
 	cargo bench --profile dev -p kiosk-app --bench filing
 	cargo bench --profile dev -p kiosk-app --bench cast
+	cargo bench --profile dev -p kiosk-app --bench gateway
 	# Journeys are timed in release, as a terminal runs them (the first release build of the
 	# Slint tree takes a while on two cores): touch and presence to the next frame, a ticket
 	# to the printer's confirmation, then a soak of HALLKIT_SOAK_JOURNEYS journeys.

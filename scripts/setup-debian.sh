@@ -83,4 +83,11 @@ if ! cmp -s "$(dirname "$0")/browser-tests/package-lock.json" "$browser_tests/in
   (cd "$browser_tests" && npm ci --no-audit --no-fund --silent)
   cp "$(dirname "$0")/browser-tests/package-lock.json" "$browser_tests/installed-lock.json"
 fi
+# The device API's TypeScript SDK builds with its own pinned tools (sdk/js/package-lock.json).
+sdk="$(dirname "$0")/../sdk/js"
+if ! cmp -s "$sdk/package-lock.json" "$sdk/node_modules/.installed-lock.json"; then
+  echo "setup: installing the SDK's build tools into sdk/js/node_modules"
+  (cd "$sdk" && npm ci --no-audit --no-fund --silent)
+  cp "$sdk/package-lock.json" "$sdk/node_modules/.installed-lock.json"
+fi
 echo "setup: system packages, Rust toolchain ($(cargo --version)), schemathesis and vendor host libraries present"

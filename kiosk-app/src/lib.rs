@@ -4,6 +4,7 @@
 //!
 //! - `cli/`: one file per subcommand of `kiosk`; `main.rs` only parses and dispatches.
 //! - `terminal/`: the composition root: starts and stops everything as named, supervised tasks.
+//! - `gateway/`: the local device API for browser business systems; reads state, sends intents.
 //! - `ui/`: binds flow and runtime state to the Slint globals; sends intents.
 //! - `flows/`: journeys as pure state machines, and the host that runs their effects.
 //! - `services/`: typed capabilities journeys use (outputs, face, card, queue, lights …).
@@ -16,6 +17,7 @@ pub mod centre;
 pub mod cli;
 pub mod config;
 pub mod flows;
+pub mod gateway;
 pub mod journal;
 pub mod logging;
 pub mod runtime;

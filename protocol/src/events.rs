@@ -102,6 +102,7 @@ event_catalogue! {
     1103 DeviceInput         Device   "device.input"            "设备输入"               "Device input received";
     1104 DeviceClaimed       Device   "device.claimed"          "设备已被占用"           "Device claimed";
     1105 DeviceReleased      Device   "device.released"         "设备已释放"             "Device released";
+    1106 GatewayCall         Device   "device.gateway.call"     "业务系统调用设备"       "A business system's page called a device through the local API";
     1200 CentreReachable     Sync     "sync.centre.reachable"   "中心服务已连接"         "Central service reachable";
     1201 CentreUnreachable   Sync     "sync.centre.unreachable" "中心服务无法连接"       "Central service unreachable";
     1300 AdminModeEntered    Admin    "admin.entered"           "进入设备管理模式"       "Admin mode entered";
@@ -119,6 +120,7 @@ event_catalogue! {
     1500 CabinetDoorOpened   Security "security.door.opened"    "机柜门已打开"           "Cabinet door opened";
     1501 CabinetDoorClosed   Security "security.door.closed"    "机柜门已关闭"           "Cabinet door closed";
     1502 DocumentRejected    Security "security.document.rejected" "下发文件被拒绝"     "Document from the centre rejected (signature, scope or version)";
+    1503 GatewayRefused      Security "security.gateway.refused" "业务系统调用被拒绝"   "A page's call to the local device API was refused (origin, token or scope)";
     1600 OutputIntent        Output   "output.intent"           "输出意图已记录"         "Output intent recorded before the device acts";
     1601 OutputResult        Output   "output.result"           "输出结果已记录"         "Output result recorded after the device answered";
 }

@@ -5,6 +5,7 @@
 pub mod cases;
 pub mod documents;
 pub mod events;
+pub mod gateway;
 pub mod openapi;
 pub mod queue;
 pub mod signing;

@@ -21,6 +21,10 @@ pub fn sample_config_with_ic_card(name: &str, dir: &Path) -> kiosk_app::Config {
     let mut cfg = kiosk_app::Config::load(&repo_root().join("config").join(name))
         .unwrap_or_else(|e| panic!("{e}"));
     cfg.terminal.data_dir = dir.to_path_buf();
+    // Tests run side by side: each gateway takes a free port (the ready line names it).
+    if let Some(g) = cfg.gateway.as_mut() {
+        g.port = 0;
+    }
     cfg
 }
 

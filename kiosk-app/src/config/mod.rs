@@ -43,6 +43,8 @@ struct RawConfig {
     #[serde(default)]
     window: Option<WindowConfig>,
     #[serde(default)]
+    gateway: Option<GatewayConfig>,
+    #[serde(default)]
     devices: Vec<Spanned<DeviceSpec>>,
 }
 
@@ -63,6 +65,8 @@ pub struct Config {
     pub face: FaceConfig,
     /// The window unit's settings (present exactly when the role is `window`).
     pub window: Option<WindowConfig>,
+    /// The local device API for browser business systems (started when present).
+    pub gateway: Option<GatewayConfig>,
     pub devices: Vec<DeviceSpec>,
 }
 
@@ -261,6 +265,9 @@ impl Config {
                 ));
             }
         }
+        if let Some(g) = &raw.gateway {
+            check_gateway(g, &errors)?;
+        }
         Ok(Config {
             source: path.to_path_buf(),
             terminal: raw.terminal,
@@ -275,6 +282,7 @@ impl Config {
             outputs: raw.outputs,
             face,
             window: raw.window,
+            gateway: raw.gateway,
             devices,
         })
     }
@@ -695,4 +703,53 @@ path = "/dev/ttyACM0"
             "expected the sim and hardware sample configs in config/"
         );
     }
+}
+
+/// The gateway's systems: tokens as SHA-256 hex, known scopes, origins a browser can send.
+fn check_gateway(g: &GatewayConfig, errors: &Errors<'_>) -> Result<(), ConfigError> {
+    if g.mode == GatewayMode::Kiosk && g.kiosk_url.is_none() {
+        return Err(errors.key(
+            &["gateway", "kiosk_url"],
+            "gateway.mode = \"kiosk\" needs kiosk_url, the business page to show".into(),
+        ));
+    }
+    let mut names = std::collections::HashSet::new();
+    for s in &g.systems {
+        if !names.insert(s.name.as_str()) || s.name.is_empty() {
+            return Err(errors.key(
+                &["gateway", "systems"],
+                format!("gateway system name {:?} is empty or used twice", s.name),
+            ));
+        }
+        if s.token_sha256.len() != 64 || !s.token_sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(errors.key(
+                &["gateway", "systems"],
+                format!(
+                    "gateway system {}: token_sha256 is the token's SHA-256 in 64 hex digits",
+                    s.name
+                ),
+            ));
+        }
+        for scope in &s.scopes {
+            if !crate::gateway::access::SCOPES.contains(&scope.as_str()) {
+                return Err(errors.key(
+                    &["gateway", "systems"],
+                    format!(
+                        "gateway system {}: unknown scope {scope:?} (known: {})",
+                        s.name,
+                        crate::gateway::access::SCOPES.join(", ")
+                    ),
+                ));
+            }
+        }
+        for origin in &s.origins {
+            if let Err(why) = crate::gateway::access::check_origin_syntax(origin) {
+                return Err(errors.key(
+                    &["gateway", "systems"],
+                    format!("gateway system {}: origin {origin:?}: {why}", s.name),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

@@ -638,3 +638,81 @@ impl Default for FaceConfig {
         }
     }
 }
+
+/// `[gateway]`: the local device API for the hall's browser business systems (HTTP and
+/// WebSocket on loopback). Absent: not started.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// The port on 127.0.0.1 and ::1 (XFS4IoT's discovery range starts at 5846); 0 takes any
+    /// free port (tests).
+    #[serde(default = "default_gateway_port")]
+    pub port: u16,
+    /// How long a one-time result URL (an ID photo, a scan) may be fetched.
+    #[serde(default = "default_result_ttl_s")]
+    pub result_ttl_s: u64,
+    /// Commands one connection may have in flight; more are refused as tooManyRequests.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// Connections at once; more are refused with 503.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// `background` (the service only) or `kiosk` (also Chromium full-screen at `kiosk_url`).
+    #[serde(default)]
+    pub mode: GatewayMode,
+    #[serde(default)]
+    pub kiosk_url: Option<String>,
+    /// The Chromium to start in kiosk mode.
+    #[serde(default = "default_chromium")]
+    pub chromium: String,
+    /// The business systems allowed to call, each with its origins, token and scopes.
+    #[serde(default)]
+    pub systems: Vec<BusinessSystem>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GatewayMode {
+    #[default]
+    Background,
+    Kiosk,
+}
+
+/// One business system: who may call, from where, with which token, to do what.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessSystem {
+    /// How the audit log names it (`ywxt`).
+    pub name: String,
+    /// The page origins it serves from (`https://yw.example.gov.cn`), exactly as a browser
+    /// sends them. `native` admits a local program that sends no Origin.
+    pub origins: Vec<String>,
+    /// SHA-256 (hex) of its token; the token itself is handed to the business system, never
+    /// kept here.
+    pub token_sha256: String,
+    /// What it may do: `idcard.read`, `scanner.scan`, `printer.print`, `camera.capture`.
+    pub scopes: Vec<String>,
+    /// The last day the token is good for (`2027-06-30`); absent: no end.
+    #[serde(default)]
+    pub expires: Option<chrono::NaiveDate>,
+}
+
+fn default_gateway_port() -> u16 {
+    5846
+}
+
+fn default_result_ttl_s() -> u64 {
+    60
+}
+
+fn default_max_in_flight() -> usize {
+    8
+}
+
+fn default_max_connections() -> usize {
+    128
+}
+
+fn default_chromium() -> String {
+    "/usr/bin/chromium".into()
+}

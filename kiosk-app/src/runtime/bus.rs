@@ -9,7 +9,8 @@ use kiosk_hal::clock::SharedClock;
 use kiosk_protocol::{Event, EventKind};
 
 /// Whether an event kind must reach the centre (and so the journal): device action pairs, health
-/// changes, start and stop, door, sessions, tickets and failures of the terminal's own tasks.
+/// changes, start and stop, door, sessions, tickets, failures of the terminal's own tasks, and
+/// every call to the local device API and every refusal of one (the audit the tenders ask for).
 pub fn must_record(kind: EventKind) -> bool {
     matches!(
         kind,
@@ -28,6 +29,8 @@ pub fn must_record(kind: EventKind) -> bool {
             | EventKind::TicketTaken
             | EventKind::TicketNotTaken
             | EventKind::SessionIdentified
+            | EventKind::GatewayCall
+            | EventKind::GatewayRefused
     )
 }
 

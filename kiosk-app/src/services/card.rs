@@ -148,6 +148,29 @@ pub fn wait_and_read_biometrics(
     Ok((identity, biometrics))
 }
 
+/// As [`wait_and_read_biometrics`], for a caller that maps the reader's answer itself (the
+/// gateway): the answer as JSON (the caller wipes it) and the biometrics taken out of it.
+pub fn wait_and_read_biometrics_json(
+    rt: &Runtime,
+    reader: &Claim,
+    ctx: CommandContext,
+) -> Result<(Value, CardBiometrics), CallError> {
+    let mut answer = rt.call_with(
+        reader,
+        "wait-card",
+        json!({ "reveal": true, "biometrics": true, "fingerprint": true }),
+        ctx,
+    )?;
+    let biometrics = biometrics_from(&answer);
+    if let Some(photo) = answer.get_mut("photo") {
+        wipe_json(photo);
+    }
+    if let Some(f) = answer.get_mut("fingerprint_hex") {
+        wipe_json(f);
+    }
+    Ok((answer, biometrics))
+}
+
 fn biometrics_from(v: &Value) -> CardBiometrics {
     use base64::Engine as _;
     let photo_bmp = v["photo"]["bmp_base64"]

@@ -68,6 +68,10 @@ pub struct Terminal {
     stopped: Mutex<Option<StopReport>>,
     /// Where the embedded centre listened while it is taken down.
     embedded_addr: Mutex<Option<String>>,
+    /// The local device API for browser business systems (`[gateway]`), and its kiosk browser.
+    gateway: Mutex<Option<crate::gateway::GatewayHandle>>,
+    gateway_url: Option<String>,
+    browser: Mutex<Option<crate::gateway::browser::KioskBrowser>>,
 }
 
 fn tokio_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -201,6 +205,37 @@ impl Terminal {
             clock: clock_for_flows,
             link: link.clone(),
         })?);
+        // The citizens' journeys do not depend on the gateway: a port another program holds
+        // is reported, and the kiosk serves on without the local device API.
+        let gateway = match tokio.block_on(crate::gateway::start(
+            &config,
+            runtime.clone(),
+            desk.clone(),
+        )) {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "the local device API did not start");
+                runtime.events.emit(
+                    Event::new(EventKind::TaskFailed, runtime.events.now())
+                        .field("task", "gateway")
+                        .field("error", format!("{e:#}")),
+                );
+                None
+            }
+        };
+        let gateway_url = gateway.as_ref().map(|g| g.base_url());
+        let browser = match &config.gateway {
+            Some(g) if g.mode == crate::config::GatewayMode::Kiosk => {
+                g.kiosk_url.as_ref().map(|url| {
+                    crate::gateway::browser::KioskBrowser::start(
+                        g.chromium.clone(),
+                        url.clone(),
+                        config.data_dir().join("chromium"),
+                    )
+                })
+            }
+            _ => None,
+        };
         let window_unit = match config.terminal.role {
             crate::config::Role::Window => Some(crate::flows::window_host::DeskHost::start(
                 crate::flows::window_host::DeskHostConfig {
@@ -233,6 +268,9 @@ impl Terminal {
             })),
             stopped: Mutex::new(None),
             embedded_addr: Mutex::new(None),
+            gateway: Mutex::new(gateway),
+            gateway_url,
+            browser: Mutex::new(browser),
         }))
     }
 
@@ -283,12 +321,18 @@ impl Terminal {
         Ok(())
     }
 
+    /// The local device API's address (`http://127.0.0.1:5846`), when `[gateway]` is set.
+    pub fn gateway_url(&self) -> Option<&str> {
+        self.gateway_url.as_deref()
+    }
+
     pub fn ready_line(&self) -> serde_json::Value {
         serde_json::json!({
             "ready": true,
             "terminal": self.config.terminal.id,
             "profile": format!("{:?}", self.profile).to_lowercase(),
             "centre": self.centre.base(),
+            "gateway": self.gateway_url,
             "devices": self.runtime.snapshot().iter().map(|d| serde_json::json!({"id": d.id, "health": d.health})).collect::<Vec<_>>(),
         })
     }
@@ -342,6 +386,12 @@ impl Terminal {
                 EventKind::TerminalStopping,
                 self.runtime.events.now(),
             ));
+            // Pages lose the devices first: the browser closes, the gateway stops taking calls.
+            drop(self.browser.lock().unwrap_or_else(|p| p.into_inner()).take());
+            let gateway = self.gateway.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if let Some(g) = gateway {
+                self.tokio.block_on(g.stop());
+            }
             // A citizen's session ends first: its devices are released, its data wiped.
             self.host.stop();
             if let Some(w) = &self.window_unit {

@@ -1,0 +1,512 @@
+//! The local device API over a real WebSocket and real HTTP, against the whole simulated
+//! terminal: the life cycle of a command, refused requestIds, cancel, a dropped connection,
+//! claims between two pages and a citizen's journey, Origin and token refusals, one-time
+//! result URLs, the audit — and never a citizen's data in the audit or on disk in plain.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use kiosk_app::terminal::Terminal;
+use kiosk_app::Profile;
+use kiosk_e2e::sample_config;
+use kiosk_hal::clock::SystemClock;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message as Ws;
+
+const ORIGIN: &str = "http://127.0.0.1:5847";
+const TOKEN: &str = "hallkit-sample-token";
+/// A second system that may only print.
+const PRINT_TOKEN: &str = "print-only-token";
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+struct Rig {
+    terminal: Arc<Terminal>,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+fn rig(tweak: impl FnOnce(&mut kiosk_app::config::GatewayConfig)) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = sample_config("kiosk.sim.toml", dir.path());
+    let g = cfg.gateway.as_mut().expect("the sim config has a [gateway]");
+    g.systems.push(kiosk_app::config::BusinessSystem {
+        name: "print-only".into(),
+        origins: vec!["http://127.0.0.1:6000".into()],
+        token_sha256: sha256(PRINT_TOKEN),
+        scopes: vec!["printer.print".into()],
+        expires: None,
+    });
+    tweak(g);
+    let terminal = Terminal::start(cfg, Profile::Sim, SystemClock::shared()).unwrap();
+    let base = terminal.gateway_url().expect("the gateway runs").to_string();
+    // The devices come up before the pages call them.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while terminal
+        .runtime
+        .snapshot()
+        .iter()
+        .any(|d| d.health != kiosk_hal::Health::Online && d.kind == "id-card-reader")
+    {
+        assert!(Instant::now() < deadline, "the reader never came online");
+        terminal.runtime.poll_all();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Rig {
+        terminal,
+        base,
+        _dir: dir,
+    }
+}
+
+fn sha256(s: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))
+}
+
+impl Rig {
+    fn ws_url(&self) -> String {
+        format!("{}/hallkit/v1/ws", self.base.replace("http://", "ws://"))
+    }
+
+    async fn connect(&self, origin: Option<&str>, token: Option<&str>) -> Result<Socket, (u16, String)> {
+        let mut req = self.ws_url().into_client_request().unwrap();
+        let h = req.headers_mut();
+        if let Some(o) = origin {
+            h.insert("origin", o.parse().unwrap());
+        }
+        let protocols = match token {
+            Some(t) => format!("hallkit.v1, bearer.{t}"),
+            None => "hallkit.v1".into(),
+        };
+        h.insert("sec-websocket-protocol", protocols.parse().unwrap());
+        match tokio_tungstenite::connect_async(req).await {
+            Ok((s, resp)) => {
+                assert_eq!(
+                    resp.headers().get("sec-websocket-protocol").unwrap(),
+                    "hallkit.v1"
+                );
+                Ok(s)
+            }
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+                let body = r
+                    .body()
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(b).to_string())
+                    .unwrap_or_default();
+                Err((r.status().as_u16(), body))
+            }
+            Err(e) => panic!("connect: {e}"),
+        }
+    }
+
+    async fn page(&self) -> Socket {
+        self.connect(Some(ORIGIN), Some(TOKEN)).await.unwrap()
+    }
+
+    fn sim(&self, device: &str, what: &str, args: Value) {
+        self.terminal
+            .runtime
+            .device(device)
+            .unwrap()
+            .sim
+            .as_ref()
+            .unwrap()
+            .inject(what, &args)
+            .unwrap();
+    }
+}
+
+fn command(name: &str, id: u64, payload: Value) -> Ws {
+    Ws::Text(
+        json!({ "header": { "name": name, "requestId": id, "type": "command" }, "payload": payload })
+            .to_string()
+            .into(),
+    )
+}
+
+fn command_with_timeout(name: &str, id: u64, timeout: u64, payload: Value) -> Ws {
+    Ws::Text(
+        json!({ "header": { "name": name, "requestId": id, "type": "command", "timeout": timeout },
+            "payload": payload })
+        .to_string()
+        .into(),
+    )
+}
+
+/// The next message, as JSON; unsolicited status events are skipped unless asked for.
+async fn next(s: &mut Socket) -> Value {
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(30), s.next())
+            .await
+            .expect("a message within 30 s")
+            .expect("the socket is open")
+            .unwrap();
+        if let Ws::Text(t) = m {
+            let v: Value = serde_json::from_str(t.as_str()).unwrap();
+            if v["header"]["type"] != "unsolicited" {
+                return v;
+            }
+        }
+    }
+}
+
+/// Messages until the completion of `id`, in order.
+async fn until_completion(s: &mut Socket, id: u64) -> Vec<Value> {
+    let mut out = Vec::new();
+    loop {
+        let v = next(s).await;
+        let done = v["header"]["type"] == "completion" && v["header"]["requestId"] == id;
+        out.push(v);
+        if done {
+            return out;
+        }
+    }
+}
+
+fn tokio() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn an_id_card_read_is_acknowledged_reports_its_prompts_and_completes_once_with_a_one_time_photo() {
+    let r = rig(|_| {});
+    tokio().block_on(async {
+        let mut s = r.page().await;
+        s.send(command("Common.GetServices", 1, json!({}))).await.unwrap();
+        let msgs = until_completion(&mut s, 1).await;
+        assert_eq!(msgs[0]["header"]["type"], "acknowledge");
+        assert_eq!(msgs[0]["header"]["status"], "ok");
+        let services = &msgs[1]["payload"];
+        assert_eq!(services["system"], "sample-business-app");
+        let idcard = services["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["service"] == "IdCard")
+            .unwrap();
+        assert_eq!(idcard["devices"], json!(["idcard"]));
+        assert_eq!(idcard["allowed"], true);
+
+        s.send(command("IdCard.Read", 2, json!({ "photo": true }))).await.unwrap();
+        let ack = next(&mut s).await;
+        assert_eq!(ack["header"]["status"], "ok");
+        assert_eq!(ack["header"]["requestId"], 2);
+        let prompt = next(&mut s).await;
+        assert_eq!(prompt["header"]["type"], "event");
+        assert_eq!(prompt["header"]["name"], "IdCard.MediaEvent");
+        assert_eq!(prompt["payload"]["prompt"], "placeCard");
+        r.sim("idcard", "place", json!({ "card": "resident" }));
+        let msgs = until_completion(&mut s, 2).await;
+        let done = msgs.last().unwrap();
+        assert_eq!(done["header"]["completionCode"], "success", "{done}");
+        assert_eq!(done["payload"]["name"], "张三丰");
+        assert_eq!(done["payload"]["number"], "320583199001011232");
+        assert_eq!(done["payload"]["validTo"], "2040-05-01");
+        assert_eq!(done["payload"]["nation"], "汉");
+        // Every message between carried this request's id.
+        assert!(msgs.iter().all(|m| m["header"]["requestId"] == 2));
+        let url = done["payload"]["photoUrl"].as_str().unwrap().to_string();
+        let http = reqwest::Client::new();
+        let photo = http.get(&url).send().await.unwrap();
+        assert_eq!(photo.status(), 200);
+        assert_eq!(photo.headers()["content-type"], "image/bmp");
+        let bytes = photo.bytes().await.unwrap();
+        assert_eq!(&bytes[..2], b"BM");
+        assert_eq!(http.get(&url).send().await.unwrap().status(), 404, "once only");
+        r.sim("idcard", "lift", json!({}));
+    });
+    // The audit names the call and never the citizen.
+    let seen = audit_lines(&r);
+    assert!(
+        seen.iter().any(|l| l.contains("IdCard.Read") && l.contains("success")),
+        "{seen:?}"
+    );
+    let data = r.terminal.config.data_dir();
+    r.terminal.stop();
+    kiosk_e2e::assert_no_plain(&data, None, &["张三丰", "320583199001011232"]);
+}
+
+/// The journal's gateway audit lines, as text.
+fn audit_lines(r: &Rig) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = journal_of(r, "device.gateway.call");
+        if !rows.is_empty() || Instant::now() > deadline {
+            return rows.iter().map(|v| v.to_string()).collect();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// What the journal holds of `kind` (once the recorder has written it).
+fn journal_of(r: &Rig, kind: &str) -> Vec<Value> {
+    std::thread::sleep(Duration::from_millis(300));
+    r.terminal
+        .journal
+        .lock()
+        .events_like(kind, 1000)
+        .unwrap()
+        .into_iter()
+        .map(|(_, _, v)| v)
+        .collect()
+}
+
+#[test]
+fn request_ids_are_enforced_and_too_many_commands_are_refused() {
+    let r = rig(|g| g.max_in_flight = 1);
+    tokio().block_on(async {
+        let mut s = r.page().await;
+        s.send(Ws::Text("{not json".into())).await.unwrap();
+        assert_eq!(next(&mut s).await["header"]["status"], "invalidMessage");
+        s.send(command("IdCard.Read", 0, json!({}))).await.unwrap();
+        assert_eq!(next(&mut s).await["header"]["status"], "invalidRequestID");
+
+        s.send(command_with_timeout("IdCard.Read", 5, 20_000, json!({}))).await.unwrap();
+        assert_eq!(next(&mut s).await["header"]["status"], "ok");
+        // The same id while in flight, a lower one, and a second device command.
+        s.send(command("IdCard.Read", 5, json!({}))).await.unwrap();
+        let dup = next(&mut s).await;
+        // The reader's prompt may come first.
+        let dup = if dup["header"]["type"] == "event" { next(&mut s).await } else { dup };
+        assert_eq!(dup["header"]["status"], "invalidRequestID", "{dup}");
+        assert!(dup["header"]["errorDescription"].as_str().unwrap().contains("in flight"));
+        s.send(command("IdCard.Read", 4, json!({}))).await.unwrap();
+        assert_eq!(next(&mut s).await["header"]["status"], "invalidRequestID");
+        s.send(command("Scanner.Scan", 6, json!({}))).await.unwrap();
+        assert_eq!(next(&mut s).await["header"]["status"], "tooManyRequests");
+        // A cancel always gets through, and names what it stopped.
+        s.send(command("Common.Cancel", 7, json!({ "requestIds": [5] }))).await.unwrap();
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            let m = next(&mut s).await;
+            if m["header"]["type"] != "event" {
+                got.push(m);
+            }
+        }
+        let cancel_done = got.iter().find(|m| m["header"]["requestId"] == 7 && m["header"]["type"] == "completion").unwrap();
+        assert_eq!(cancel_done["payload"]["canceled"], json!([5]));
+        let read_done = got.iter().find(|m| m["header"]["requestId"] == 5).unwrap();
+        assert_eq!(read_done["header"]["completionCode"], "canceled", "{read_done}");
+        // An unknown command completes as such; a bad payload as invalidData.
+        s.send(command("Teleport.Now", 8, json!({}))).await.unwrap();
+        let m = until_completion(&mut s, 8).await;
+        assert_eq!(m.last().unwrap()["header"]["completionCode"], "unsupportedCommand");
+        s.send(command("IdCard.Read", 9, json!({ "photo": "yes" }))).await.unwrap();
+        let m = until_completion(&mut s, 9).await;
+        assert_eq!(m.last().unwrap()["header"]["completionCode"], "invalidData");
+    });
+}
+
+#[test]
+fn a_timeout_completes_as_timeout_and_a_closed_page_lets_the_reader_go() {
+    let r = rig(|_| {});
+    tokio().block_on(async {
+        let mut s = r.page().await;
+        s.send(command_with_timeout("IdCard.Read", 1, 600, json!({}))).await.unwrap();
+        let m = until_completion(&mut s, 1).await;
+        assert_eq!(m.last().unwrap()["header"]["completionCode"], "timeOut");
+
+        s.send(command_with_timeout("IdCard.Read", 2, 60_000, json!({}))).await.unwrap();
+        assert_eq!(next(&mut s).await["header"]["status"], "ok");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while r.terminal.runtime.holder("idcard").is_none() {
+            assert!(Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        drop(s);
+        // The page went away: its read is canceled and the reader is free within seconds.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while r.terminal.runtime.holder("idcard").is_some() {
+            assert!(Instant::now() < deadline, "the reader stayed claimed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+}
+
+#[test]
+fn a_second_page_and_a_citizens_journey_keep_the_reader_and_nobody_sees_their_data() {
+    let r = rig(|_| {});
+    tokio().block_on(async {
+        let mut a = r.page().await;
+        let mut b = r.page().await;
+        a.send(command("IdCard.Read", 1, json!({}))).await.unwrap();
+        assert_eq!(next(&mut a).await["header"]["status"], "ok");
+        assert_eq!(next(&mut a).await["payload"]["prompt"], "placeCard");
+        b.send(command("IdCard.Read", 1, json!({}))).await.unwrap();
+        let m = until_completion(&mut b, 1).await;
+        let busy = m.last().unwrap();
+        assert_eq!(busy["header"]["completionCode"], "deviceBusy");
+        assert!(busy["header"]["errorDescription"].as_str().unwrap().contains("business system"));
+        // Status tells b who holds it, in words only.
+        b.send(command("Common.Status", 2, json!({}))).await.unwrap();
+        let m = until_completion(&mut b, 2).await;
+        let reader = m.last().unwrap()["payload"]["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["device"] == "idcard")
+            .unwrap()
+            .clone();
+        assert_eq!(reader["heldBy"], "a business system's page");
+        r.sim("idcard", "place", json!({ "card": "resident" }));
+        let m = until_completion(&mut a, 1).await;
+        assert_eq!(m.last().unwrap()["payload"]["name"], "张三丰");
+        r.sim("idcard", "lift", json!({}));
+        // Nothing of it ever reached b.
+        let quiet = tokio::time::timeout(Duration::from_millis(300), b.next()).await;
+        if let Ok(Some(Ok(Ws::Text(t)))) = quiet {
+            assert!(!t.as_str().contains("张三丰"), "{t}");
+        }
+
+        // A citizen's journey holds the reader: the page waits its turn, the journey goes on.
+        let journey = r
+            .terminal
+            .runtime
+            .claim(
+                "idcard",
+                kiosk_app::runtime::Owner::Flow("ticket#9".into()),
+                Duration::from_secs(60),
+                Duration::from_secs(5),
+            )
+            .unwrap();
+        a.send(command("IdCard.Read", 2, json!({}))).await.unwrap();
+        let m = until_completion(&mut a, 2).await;
+        let busy = m.last().unwrap();
+        assert_eq!(busy["header"]["completionCode"], "deviceBusy");
+        assert!(busy["header"]["errorDescription"].as_str().unwrap().contains("citizen's journey"));
+        assert_eq!(journey.owner(), &kiosk_app::runtime::Owner::Flow("ticket#9".into()));
+        assert!(r.terminal.runtime.holder("idcard").is_some());
+        drop(journey);
+    });
+}
+
+#[test]
+fn origins_tokens_and_scopes_are_checked_and_every_refusal_says_why() {
+    let r = rig(|_| {});
+    tokio().block_on(async {
+        let refused = |res: Result<Socket, (u16, String)>| match res {
+            Ok(_) => panic!("admitted"),
+            Err((status, body)) => {
+                assert_eq!(status, 403);
+                serde_json::from_str::<Value>(&body).unwrap()["error"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            }
+        };
+        assert_eq!(refused(r.connect(Some("https://evil.example"), Some(TOKEN)).await), "origin-not-allowed");
+        assert_eq!(refused(r.connect(Some(ORIGIN), None).await), "token-missing");
+        assert_eq!(refused(r.connect(Some(ORIGIN), Some("guess")).await), "token-unknown");
+        assert_eq!(refused(r.connect(Some(ORIGIN), Some(PRINT_TOKEN)).await), "token-wrong-origin");
+        assert_eq!(refused(r.connect(None, Some(TOKEN)).await), "origin-missing");
+
+        // A token without the scope: the command completes authorisationRequired.
+        let mut p = r.connect(Some("http://127.0.0.1:6000"), Some(PRINT_TOKEN)).await.unwrap();
+        p.send(command("IdCard.Read", 1, json!({}))).await.unwrap();
+        let m = until_completion(&mut p, 1).await;
+        assert_eq!(m.last().unwrap()["header"]["completionCode"], "authorisationRequired");
+
+        // Plain HTTP: the same checks, the same completion with its events in the body.
+        let http = reqwest::Client::new();
+        let url = format!("{}/hallkit/v1/command", r.base);
+        let body = json!({ "header": { "name": "Common.Status", "requestId": 1, "type": "command" } });
+        let res = http.post(&url).header("origin", "https://evil.example")
+            .bearer_auth(TOKEN).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 403);
+        assert!(res.headers().get("access-control-allow-origin").is_none());
+        let res = http.post(&url).header("origin", ORIGIN).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["access-control-allow-origin"], ORIGIN);
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["acknowledge"]["header"]["status"], "ok");
+        assert_eq!(v["completion"]["header"]["completionCode"], "success");
+        assert!(v["completion"]["payload"]["devices"].as_array().unwrap().len() >= 5);
+        // The preflight a browser sends first, Private Network Access included.
+        let pre = http
+            .request(reqwest::Method::OPTIONS, &url)
+            .header("origin", ORIGIN)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-private-network", "true")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pre.status(), 204);
+        assert_eq!(pre.headers()["access-control-allow-private-network"], "true");
+    });
+    let refusals = journal_of(&r, "security.gateway.refused");
+    assert!(refusals.len() >= 6, "{refusals:?}");
+}
+
+#[test]
+fn a_receipt_prints_over_http_and_a_capture_leaves_by_a_url_that_expires() {
+    let r = rig(|g| g.result_ttl_s = 1);
+    tokio().block_on(async {
+        let http = reqwest::Client::new();
+        let url = format!("{}/hallkit/v1/command", r.base);
+        let body = json!({ "header": { "name": "Printer.PrintReceipt", "requestId": 1, "type": "command" },
+            "payload": { "lines": [ { "text": "昆山市政务服务中心", "center": true, "bold": true },
+                                    { "text": "受理回执 A-0001", "large": true } ],
+                         "qr": "https://example.invalid/case/A-0001" } });
+        let v: Value = http.post(&url).header("origin", ORIGIN).bearer_auth(TOKEN)
+            .json(&body).send().await.unwrap().json().await.unwrap();
+        assert_eq!(v["completion"]["header"]["completionCode"], "success", "{v}");
+        assert_eq!(v["completion"]["payload"]["device"], "receipt");
+
+        let mut s = r.page().await;
+        s.send(command("DocumentCamera.Capture", 1, json!({ "document": false }))).await.unwrap();
+        let m = until_completion(&mut s, 1).await;
+        let done = m.last().unwrap();
+        assert_eq!(done["header"]["completionCode"], "success", "{done}");
+        assert!(done["payload"]["width"].as_u64().unwrap() > 100);
+        let picture = done["payload"]["url"].as_str().unwrap().to_string();
+        s.send(command("DocumentCamera.Capture", 2, json!({ "document": false }))).await.unwrap();
+        let m = until_completion(&mut s, 2).await;
+        let late = m.last().unwrap()["payload"]["url"].as_str().unwrap().to_string();
+        let got = http.get(&picture).send().await.unwrap();
+        assert_eq!(got.status(), 200);
+        assert_eq!(got.headers()["content-type"], "image/jpeg");
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        assert_eq!(http.get(&late).send().await.unwrap().status(), 404, "expired");
+    });
+    let printed = journal_of(&r, "output.result");
+    assert!(
+        printed.iter().any(|p| p.to_string().contains("gateway:sample-business-app")),
+        "{printed:?}"
+    );
+}
+
+#[test]
+fn a_device_that_goes_offline_is_told_to_every_page() {
+    let r = rig(|_| {});
+    tokio().block_on(async {
+        let mut s = r.page().await;
+        // The connection is up (a command round trip) before the device is pulled.
+        s.send(command("Common.Status", 1, json!({}))).await.unwrap();
+        until_completion(&mut s, 1).await;
+        r.terminal.runtime.device("scanner").unwrap().sim.as_ref().unwrap().unplug().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(Instant::now() < deadline, "no status event");
+            r.terminal.runtime.poll_all();
+            let m = tokio::time::timeout(Duration::from_millis(500), s.next()).await;
+            if let Ok(Some(Ok(Ws::Text(t)))) = m {
+                let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                if v["header"]["type"] == "unsolicited" && v["payload"]["device"] == "scanner" {
+                    assert_eq!(v["header"]["name"], "Common.StatusChangedEvent");
+                    assert!(v["header"].get("requestId").is_none());
+                    assert_ne!(v["payload"]["health"], "online");
+                    break;
+                }
+            }
+        }
+        r.terminal.runtime.device("scanner").unwrap().sim.as_ref().unwrap().replug().unwrap();
+    });
+}

@@ -30,8 +30,14 @@ const PROMPTS = {
 
 function explain(e) {
   if (e instanceof CommandError) return `${WORDS[e.code] ?? e.code}${e.errorCode ? ` (${e.errorCode})` : ""}`;
-  if (e instanceof RefusedError) return `终端拒绝了本页面 · The terminal refused this page: ${e.reason}`;
-  return `无法连接终端 · Cannot reach the terminal: ${e.message}`;
+  if (e instanceof RefusedError) return `终端拒绝了本页面（${e.reason}），请联系大厅信息管理员 · The terminal refused this page (${e.reason}); ask the hall's IT`;
+  // A browser hides a refusal of an origin the terminal does not list: it looks like no terminal.
+  return "无法连接终端，或本页面未获终端授权，请联系大厅信息管理员 · Cannot reach the terminal, or this page is not authorised on it; ask the hall's IT";
+}
+
+function problem(e) {
+  $("problem").textContent = explain(e);
+  $("problem").hidden = false;
 }
 
 function show(el, text, cls) {
@@ -84,6 +90,7 @@ $("read-card").onclick = async () => {
     show($("card-prompt"), "读卡成功 · Card read", "ok");
   } catch (e) {
     show($("card-prompt"), explain(e), "error");
+    if (!(e instanceof CommandError)) problem(e);
   } finally {
     $("read-card").disabled = false;
     $("cancel-card").hidden = true;
@@ -130,5 +137,8 @@ $("print").onclick = async () => {
 };
 
 hk.status()
-  .then((s) => s.devices.forEach(showDevice))
-  .catch((e) => show($("print-result"), explain(e), "error"));
+  .then((s) => {
+    $("problem").hidden = true;
+    s.devices.forEach(showDevice);
+  })
+  .catch(problem);

@@ -70,8 +70,8 @@ const loaded = (page, sel) =>
 
     const other = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await other.goto(refusedUrl + api);
-    await other.waitForSelector("#print-result.error", { timeout: 20000 });
-    seen.refused = await text(other, "#print-result");
+    await other.waitForSelector("#problem:not([hidden])", { timeout: 20000 });
+    seen.refused = await text(other, "#problem");
     seen.refusedConnection = await text(other, "#connection");
     await other.screenshot({ path: path.join(shots, "06-refused-origin.png") });
   } finally {

@@ -240,10 +240,9 @@ export interface Message {
  * `Printer.PrintPdf`: an A4 document.
  */
 export interface PrintPdfPayload {
-  copies?: number;
   device?: string | null;
   /**
-   * The PDF, base64 (up to the message limit; larger documents are split by the page).
+   * The PDF, base64, within the message limit.
    */
   pdfBase64: string;
 }
@@ -279,6 +278,26 @@ export interface PrintResult {
    * `printed`, or how far it came (`partial`).
    */
   outcome: string;
+}
+/**
+ * `Printer.PrintTemplate`: one of the terminal's receipt templates, laid out by the terminal.
+ */
+export interface PrintTemplatePayload {
+  device?: string | null;
+  /**
+   * The template's fields, snake_case as the terminal's templates name them (for
+   * `application-receipt`: `hall`, `case_number`, `query_password`, `service`, `applicant`,
+   * `id_number_masked`, `materials`, `accepted_at`, `promised_by`, and optionally
+   * `query_url`, `pickup`, `note`). A missing or unknown field completes `invalidData`.
+   */
+  fields: {
+    [k: string]: unknown;
+  };
+  /**
+   * `application-receipt`, `material-list`, `case-progress`, `print-record` or
+   * `queue-ticket`.
+   */
+  template: string;
 }
 /**
  * `Scanner.Scan`.
@@ -336,6 +355,7 @@ export interface Commands {
   "IdCard.Verify": { payload: IdCardVerifyPayload; result: IdCardVerifyResult; event: MediaEvent };
   "Scanner.Scan": { payload: ScanPayload; result: ScanResult; event: MediaEvent };
   "Printer.PrintReceipt": { payload: PrintReceiptPayload; result: PrintResult; event: never };
+  "Printer.PrintTemplate": { payload: PrintTemplatePayload; result: PrintResult; event: never };
   "Printer.PrintPdf": { payload: PrintPdfPayload; result: PrintResult; event: never };
   "DocumentCamera.Capture": { payload: CapturePayload; result: CaptureResult; event: MediaEvent };
 }
@@ -351,6 +371,7 @@ export const COMMANDS: Record<CommandName, { scope: string | null; defaultTimeou
   "IdCard.Verify": { scope: "idcard.verify", defaultTimeoutMs: 60000, personal: true, summary: "Reads the ID card, then checks the person's face or finger against it on the terminal; only the decision and the score leave it." },
   "Scanner.Scan": { scope: "scanner.scan", defaultTimeoutMs: 30000, personal: true, summary: "Waits for the citizen to show a code (an e-ID, a QR code) and reads it." },
   "Printer.PrintReceipt": { scope: "printer.print", defaultTimeoutMs: 30000, personal: false, summary: "Prints lines (and a QR code) on the receipt printer, then cuts." },
+  "Printer.PrintTemplate": { scope: "printer.print", defaultTimeoutMs: 30000, personal: false, summary: "Prints one of the terminal's receipt templates (application receipt, material list, case progress …) from its fields." },
   "Printer.PrintPdf": { scope: "printer.print", defaultTimeoutMs: 120000, personal: false, summary: "Prints an A4 PDF on the A4 printer." },
   "DocumentCamera.Capture": { scope: "camera.capture", defaultTimeoutMs: 30000, personal: true, summary: "Photographs the material on the document camera, straightened as a page." },
 };

@@ -145,7 +145,11 @@ export class HallKit {
         resolve();
       };
       ws.onmessage = (ev: MessageEvent) => this.onMessage(String(ev.data));
-      ws.onclose = () => {
+      // Browsers fire error then close on a refused handshake; some runtimes only error.
+      let ended = false;
+      const end = () => {
+        if (ended) return;
+        ended = true;
         this.opening = undefined;
         this.failAll("the connection to the terminal closed");
         if (!opened) {
@@ -153,6 +157,10 @@ export class HallKit {
           this.whyRefused().then((why) => reject(why ?? new ConnectionError(`cannot reach ${wsUrl}`)));
         }
         this.scheduleReconnect();
+      };
+      ws.onclose = end;
+      ws.onerror = () => {
+        if (!opened) end();
       };
     });
     return this.opening;

@@ -84,17 +84,17 @@ fn place(t: &Terminal) {
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = Config::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/kiosk.sim.toml"),
-    )
-    .unwrap();
+    let mut cfg =
+        Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/kiosk.sim.toml"))
+            .unwrap();
     cfg.terminal.data_dir = dir.path().to_path_buf();
     cfg.devices.retain(|d| d.driver != "pcsc");
     if let Some(g) = cfg.gateway.as_mut() {
         g.port = 0;
         g.max_connections = 256;
     }
-    let terminal: Arc<Terminal> = Terminal::start(cfg, Profile::Sim, SystemClock::shared()).unwrap();
+    let terminal: Arc<Terminal> =
+        Terminal::start(cfg, Profile::Sim, SystemClock::shared()).unwrap();
     terminal.runtime.poll_all();
     let base = terminal.gateway_url().unwrap().to_string();
     let tokio = tokio::runtime::Builder::new_multi_thread()
@@ -109,7 +109,9 @@ fn main() {
         let mut acks = Vec::new();
         for id in 1..=400u64 {
             let t = Instant::now();
-            s.send(command("Common.Status", id, json!({}))).await.unwrap();
+            s.send(command("Common.Status", id, json!({})))
+                .await
+                .unwrap();
             until(&mut s, id, "acknowledge").await;
             acks.push(t.elapsed());
             until(&mut s, id, "completion").await;
@@ -130,7 +132,12 @@ fn main() {
         place(&terminal);
         let claim = terminal
             .runtime
-            .claim("idcard", Owner::Bench, Duration::from_secs(60), Duration::from_secs(5))
+            .claim(
+                "idcard",
+                Owner::Bench,
+                Duration::from_secs(60),
+                Duration::from_secs(5),
+            )
             .unwrap();
         let t = Instant::now();
         let ctx = kiosk_app::services::card::context(
@@ -171,7 +178,9 @@ fn main() {
         let t = Instant::now();
         let sender = tokio::spawn(async move {
             for id in 1..=n {
-                tx.send(command("Common.Status", id, json!({}))).await.unwrap();
+                tx.send(command("Common.Status", id, json!({})))
+                    .await
+                    .unwrap();
             }
             tx
         });
@@ -206,7 +215,9 @@ fn main() {
         for mut s in sockets {
             tasks.push(tokio::spawn(async move {
                 let t = Instant::now();
-                s.send(command("Common.Status", 1, json!({}))).await.unwrap();
+                s.send(command("Common.Status", 1, json!({})))
+                    .await
+                    .unwrap();
                 until(&mut s, 1, "completion").await;
                 t.elapsed()
             }));

@@ -48,15 +48,17 @@ fn the_sdk_and_the_sample_page_work_against_kiosk_run() {
     );
     // The SDK's types must match the terminal's schema; then it is compiled.
     run_ok(
-        Command::new("npm").args(["run", "--silent", "build"]).current_dir(&sdk),
+        Command::new("npm")
+            .args(["run", "--silent", "build"])
+            .current_dir(&sdk),
         "building the SDK",
     );
 
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_in(dir.path(), "");
     let run = KioskRun::start(&cfg, None);
-    let ready: serde_json::Value = serde_json::from_str(&run.ready)
-        .unwrap_or_else(|e| panic!("{e}: {:?}", run.ready));
+    let ready: serde_json::Value =
+        serde_json::from_str(&run.ready).unwrap_or_else(|e| panic!("{e}: {:?}", run.ready));
     let gateway = ready["gateway"]
         .as_str()
         .unwrap_or_else(|| panic!("no gateway in {ready}"))
@@ -96,7 +98,12 @@ fn the_sdk_and_the_sample_page_work_against_kiosk_run() {
     std::fs::create_dir_all(&shots).unwrap();
     let browser = Command::new("node")
         .arg(repo().join("examples/business-app/test/browser.cjs"))
-        .args(["http://127.0.0.1:5847/", "http://127.0.0.1:5848/", &gateway, TOKEN])
+        .args([
+            "http://127.0.0.1:5847/",
+            "http://127.0.0.1:5848/",
+            &gateway,
+            TOKEN,
+        ])
         .arg(&shots)
         .env("NODE_PATH", node_modules())
         .output()
@@ -107,7 +114,11 @@ fn the_sdk_and_the_sample_page_work_against_kiosk_run() {
         .unwrap()
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with("sim-"))
-        .flat_map(|e| std::fs::read_dir(e.path().join("receipts-receipt")).into_iter().flatten())
+        .flat_map(|e| {
+            std::fs::read_dir(e.path().join("receipts-receipt"))
+                .into_iter()
+                .flatten()
+        })
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "png"))
@@ -124,19 +135,36 @@ fn the_sdk_and_the_sample_page_work_against_kiosk_run() {
     let seen: serde_json::Value = serde_json::from_slice(&browser.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&browser.stdout)));
 
-    assert!(seen["connection"].as_str().unwrap().contains("终端已连接"), "{seen}");
-    let devices: Vec<&str> = seen["devices"].as_array().unwrap().iter().filter_map(|d| d.as_str()).collect();
+    assert!(
+        seen["connection"].as_str().unwrap().contains("终端已连接"),
+        "{seen}"
+    );
+    let devices: Vec<&str> = seen["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d.as_str())
+        .collect();
     for d in ["idcard", "scanner", "receipt", "docam"] {
         assert!(devices.contains(&d), "{devices:?}");
     }
-    assert!(seen["cardPrompt"].as_str().unwrap().contains("请将身份证放在读卡器上"));
+    assert!(seen["cardPrompt"]
+        .as_str()
+        .unwrap()
+        .contains("请将身份证放在读卡器上"));
     assert_eq!(seen["name"], "张三丰");
     assert_eq!(seen["number"], "320583199001011232");
     assert!(seen["photoWidth"].as_u64().unwrap() > 50, "{seen}");
-    assert!(seen["capture"].as_str().unwrap().contains("已拍摄"), "{seen}");
+    assert!(
+        seen["capture"].as_str().unwrap().contains("已拍摄"),
+        "{seen}"
+    );
     assert!(seen["pageWidth"].as_u64().unwrap() > 100, "{seen}");
     assert!(seen["print"].as_str().unwrap().contains("已打印"), "{seen}");
-    assert!(seen["refused"].as_str().unwrap().contains("无法连接终端"), "{seen}");
+    assert!(
+        seen["refused"].as_str().unwrap().contains("无法连接终端"),
+        "{seen}"
+    );
 
     // One receipt from the SDK tests, one from the page; each a real picture of a receipt.
     assert!(receipts_copy.len() >= 2, "{receipts:?}");
@@ -149,15 +177,27 @@ fn the_sdk_and_the_sample_page_work_against_kiosk_run() {
     // The audit: every call and the refused origin, never the citizen.
     let db = rusqlite::Connection::open(dir.path().join("data/outbox.db")).unwrap();
     let rows = |kind: &str| -> Vec<String> {
-        let mut st = db.prepare("SELECT payload FROM outbox WHERE kind = ?1").unwrap();
+        let mut st = db
+            .prepare("SELECT payload FROM outbox WHERE kind = ?1")
+            .unwrap();
         st.query_map([kind], |r| r.get::<_, String>(0))
             .unwrap()
             .flatten()
             .collect()
     };
     let calls = rows("device.gateway.call");
-    assert!(calls.iter().any(|c| c.contains("IdCard.Read") && c.contains("success")), "{calls:?}");
-    assert!(calls.iter().all(|c| !c.contains("张三丰") && !c.contains("320583199001011232")));
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.contains("IdCard.Read") && c.contains("success")),
+        "{calls:?}"
+    );
+    assert!(calls
+        .iter()
+        .all(|c| !c.contains("张三丰") && !c.contains("320583199001011232")));
     let refused = rows("security.gateway.refused");
-    assert!(refused.iter().any(|r| r.contains("http://127.0.0.1:5848")), "{refused:?}");
+    assert!(
+        refused.iter().any(|r| r.contains("http://127.0.0.1:5848")),
+        "{refused:?}"
+    );
 }

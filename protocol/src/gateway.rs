@@ -320,7 +320,9 @@ pub fn parse_command(text: &str) -> Result<Command, EnvelopeError> {
         !s.is_empty()
             && !c.is_empty()
             && h.name.len() <= 64
-            && h.name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '.')
+            && h.name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '.')
     });
     if !valid_name {
         return Err(refuse(
@@ -828,7 +830,6 @@ pub fn schema_document() -> Value {
     })
 }
 
-
 /// The API reference (docs/GATEWAY-API.md), generated from the same schema as the SDK.
 pub fn reference_markdown() -> String {
     use std::fmt::Write as _;
@@ -850,10 +851,17 @@ pub fn reference_markdown() -> String {
          by one-time URL.\n"
     );
     let _ = writeln!(out, "| header field | |\n|---|---|");
-    for (k, v) in defs["Header"]["properties"].as_object().into_iter().flatten() {
+    for (k, v) in defs["Header"]["properties"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
         let _ = writeln!(out, "| `{k}` | {} |", one_line(&v["description"]));
     }
-    let _ = writeln!(out, "\n## Acknowledge statuses\n\n| status | meaning |\n|---|---|");
+    let _ = writeln!(
+        out,
+        "\n## Acknowledge statuses\n\n| status | meaning |\n|---|---|"
+    );
     for (name, meaning) in [
         ("ok", "Accepted: events and exactly one completion follow."),
         ("invalidMessage", "Not a message this service reads (bad JSON, wrong shape, not a command)."),
@@ -862,7 +870,10 @@ pub fn reference_markdown() -> String {
     ] {
         let _ = writeln!(out, "| `{name}` | {meaning} |");
     }
-    let _ = writeln!(out, "\n## Completion codes\n\n| code | meaning |\n|---|---|");
+    let _ = writeln!(
+        out,
+        "\n## Completion codes\n\n| code | meaning |\n|---|---|"
+    );
     for c in CompletionCode::ALL {
         let _ = writeln!(out, "| `{}` | {} |", c.as_str(), c.meaning());
     }
@@ -872,14 +883,19 @@ pub fn reference_markdown() -> String {
         let _ = writeln!(
             out,
             "Scope: {}. Default timeout: {} ms.{}{}\n",
-            c.scope.map_or("none (every token)".to_string(), |s| format!("`{s}`")),
+            c.scope
+                .map_or("none (every token)".to_string(), |s| format!("`{s}`")),
             c.default_timeout_ms,
             if c.events.is_empty() {
                 String::new()
             } else {
                 format!(
                     " Events: {} (payload `MediaEvent`).",
-                    c.events.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
+                    c.events
+                        .iter()
+                        .map(|e| format!("`{e}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             },
             if c.personal {
@@ -939,13 +955,20 @@ fn fields(out: &mut String, defs: &Value, name: &str, title: &str) {
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let _ = writeln!(out, "{title} (`{name}`):\n\n| field | type | required | |\n|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "{title} (`{name}`):\n\n| field | type | required | |\n|---|---|---|---|"
+    );
     for (k, v) in props.into_iter().flatten() {
         let _ = writeln!(
             out,
             "| `{k}` | {} | {} | {} |",
             type_words(v),
-            if required.contains(&k.as_str()) { "yes" } else { "no" },
+            if required.contains(&k.as_str()) {
+                "yes"
+            } else {
+                "no"
+            },
             one_line(&v["description"])
         );
     }

@@ -32,7 +32,10 @@ struct Rig {
 fn rig(tweak: impl FnOnce(&mut kiosk_app::config::GatewayConfig)) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = sample_config("kiosk.sim.toml", dir.path());
-    let g = cfg.gateway.as_mut().expect("the sim config has a [gateway]");
+    let g = cfg
+        .gateway
+        .as_mut()
+        .expect("the sim config has a [gateway]");
     g.systems.push(kiosk_app::config::BusinessSystem {
         name: "print-only".into(),
         origins: vec!["http://127.0.0.1:6000".into()],
@@ -42,7 +45,10 @@ fn rig(tweak: impl FnOnce(&mut kiosk_app::config::GatewayConfig)) -> Rig {
     });
     tweak(g);
     let terminal = Terminal::start(cfg, Profile::Sim, SystemClock::shared()).unwrap();
-    let base = terminal.gateway_url().expect("the gateway runs").to_string();
+    let base = terminal
+        .gateway_url()
+        .expect("the gateway runs")
+        .to_string();
     // The devices come up before the pages call them.
     let deadline = Instant::now() + Duration::from_secs(30);
     while terminal
@@ -72,7 +78,11 @@ impl Rig {
         format!("{}/hallkit/v1/ws", self.base.replace("http://", "ws://"))
     }
 
-    async fn connect(&self, origin: Option<&str>, token: Option<&str>) -> Result<Socket, (u16, String)> {
+    async fn connect(
+        &self,
+        origin: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<Socket, (u16, String)> {
         let mut req = self.ws_url().into_client_request().unwrap();
         let h = req.headers_mut();
         if let Some(o) = origin {
@@ -180,7 +190,9 @@ fn an_id_card_read_is_acknowledged_reports_its_prompts_and_completes_once_with_a
     let r = rig(|_| {});
     tokio().block_on(async {
         let mut s = r.page().await;
-        s.send(command("Common.GetServices", 1, json!({}))).await.unwrap();
+        s.send(command("Common.GetServices", 1, json!({})))
+            .await
+            .unwrap();
         let msgs = until_completion(&mut s, 1).await;
         assert_eq!(msgs[0]["header"]["type"], "acknowledge");
         assert_eq!(msgs[0]["header"]["status"], "ok");
@@ -195,7 +207,9 @@ fn an_id_card_read_is_acknowledged_reports_its_prompts_and_completes_once_with_a
         assert_eq!(idcard["devices"], json!(["idcard"]));
         assert_eq!(idcard["allowed"], true);
 
-        s.send(command("IdCard.Read", 2, json!({ "photo": true }))).await.unwrap();
+        s.send(command("IdCard.Read", 2, json!({ "photo": true })))
+            .await
+            .unwrap();
         let ack = next(&mut s).await;
         assert_eq!(ack["header"]["status"], "ok");
         assert_eq!(ack["header"]["requestId"], 2);
@@ -220,13 +234,18 @@ fn an_id_card_read_is_acknowledged_reports_its_prompts_and_completes_once_with_a
         assert_eq!(photo.headers()["content-type"], "image/bmp");
         let bytes = photo.bytes().await.unwrap();
         assert_eq!(&bytes[..2], b"BM");
-        assert_eq!(http.get(&url).send().await.unwrap().status(), 404, "once only");
+        assert_eq!(
+            http.get(&url).send().await.unwrap().status(),
+            404,
+            "once only"
+        );
         r.sim("idcard", "lift", json!({}));
     });
     // The audit names the call and never the citizen.
     let seen = audit_lines(&r);
     assert!(
-        seen.iter().any(|l| l.contains("IdCard.Read") && l.contains("success")),
+        seen.iter()
+            .any(|l| l.contains("IdCard.Read") && l.contains("success")),
         "{seen:?}"
     );
     let data = r.terminal.config.data_dir();
@@ -269,21 +288,32 @@ fn request_ids_are_enforced_and_too_many_commands_are_refused() {
         s.send(command("IdCard.Read", 0, json!({}))).await.unwrap();
         assert_eq!(next(&mut s).await["header"]["status"], "invalidRequestID");
 
-        s.send(command_with_timeout("IdCard.Read", 5, 20_000, json!({}))).await.unwrap();
+        s.send(command_with_timeout("IdCard.Read", 5, 20_000, json!({})))
+            .await
+            .unwrap();
         assert_eq!(next(&mut s).await["header"]["status"], "ok");
         // The same id while in flight, a lower one, and a second device command.
         s.send(command("IdCard.Read", 5, json!({}))).await.unwrap();
         let dup = next(&mut s).await;
         // The reader's prompt may come first.
-        let dup = if dup["header"]["type"] == "event" { next(&mut s).await } else { dup };
+        let dup = if dup["header"]["type"] == "event" {
+            next(&mut s).await
+        } else {
+            dup
+        };
         assert_eq!(dup["header"]["status"], "invalidRequestID", "{dup}");
-        assert!(dup["header"]["errorDescription"].as_str().unwrap().contains("in flight"));
+        assert!(dup["header"]["errorDescription"]
+            .as_str()
+            .unwrap()
+            .contains("in flight"));
         s.send(command("IdCard.Read", 4, json!({}))).await.unwrap();
         assert_eq!(next(&mut s).await["header"]["status"], "invalidRequestID");
         s.send(command("Scanner.Scan", 6, json!({}))).await.unwrap();
         assert_eq!(next(&mut s).await["header"]["status"], "tooManyRequests");
         // A cancel always gets through, and names what it stopped.
-        s.send(command("Common.Cancel", 7, json!({ "requestIds": [5] }))).await.unwrap();
+        s.send(command("Common.Cancel", 7, json!({ "requestIds": [5] })))
+            .await
+            .unwrap();
         let mut got = Vec::new();
         while got.len() < 3 {
             let m = next(&mut s).await;
@@ -291,15 +321,26 @@ fn request_ids_are_enforced_and_too_many_commands_are_refused() {
                 got.push(m);
             }
         }
-        let cancel_done = got.iter().find(|m| m["header"]["requestId"] == 7 && m["header"]["type"] == "completion").unwrap();
+        let cancel_done = got
+            .iter()
+            .find(|m| m["header"]["requestId"] == 7 && m["header"]["type"] == "completion")
+            .unwrap();
         assert_eq!(cancel_done["payload"]["canceled"], json!([5]));
         let read_done = got.iter().find(|m| m["header"]["requestId"] == 5).unwrap();
-        assert_eq!(read_done["header"]["completionCode"], "canceled", "{read_done}");
+        assert_eq!(
+            read_done["header"]["completionCode"], "canceled",
+            "{read_done}"
+        );
         // An unknown command completes as such; a bad payload as invalidData.
         s.send(command("Teleport.Now", 8, json!({}))).await.unwrap();
         let m = until_completion(&mut s, 8).await;
-        assert_eq!(m.last().unwrap()["header"]["completionCode"], "unsupportedCommand");
-        s.send(command("IdCard.Read", 9, json!({ "photo": "yes" }))).await.unwrap();
+        assert_eq!(
+            m.last().unwrap()["header"]["completionCode"],
+            "unsupportedCommand"
+        );
+        s.send(command("IdCard.Read", 9, json!({ "photo": "yes" })))
+            .await
+            .unwrap();
         let m = until_completion(&mut s, 9).await;
         assert_eq!(m.last().unwrap()["header"]["completionCode"], "invalidData");
     });
@@ -310,11 +351,15 @@ fn a_timeout_completes_as_timeout_and_a_closed_page_lets_the_reader_go() {
     let r = rig(|_| {});
     tokio().block_on(async {
         let mut s = r.page().await;
-        s.send(command_with_timeout("IdCard.Read", 1, 600, json!({}))).await.unwrap();
+        s.send(command_with_timeout("IdCard.Read", 1, 600, json!({})))
+            .await
+            .unwrap();
         let m = until_completion(&mut s, 1).await;
         assert_eq!(m.last().unwrap()["header"]["completionCode"], "timeOut");
 
-        s.send(command_with_timeout("IdCard.Read", 2, 60_000, json!({}))).await.unwrap();
+        s.send(command_with_timeout("IdCard.Read", 2, 60_000, json!({})))
+            .await
+            .unwrap();
         assert_eq!(next(&mut s).await["header"]["status"], "ok");
         let deadline = Instant::now() + Duration::from_secs(10);
         while r.terminal.runtime.holder("idcard").is_none() {
@@ -344,9 +389,14 @@ fn a_second_page_and_a_citizens_journey_keep_the_reader_and_nobody_sees_their_da
         let m = until_completion(&mut b, 1).await;
         let busy = m.last().unwrap();
         assert_eq!(busy["header"]["completionCode"], "deviceBusy");
-        assert!(busy["header"]["errorDescription"].as_str().unwrap().contains("business system"));
+        assert!(busy["header"]["errorDescription"]
+            .as_str()
+            .unwrap()
+            .contains("business system"));
         // Status tells b who holds it, in words only.
-        b.send(command("Common.Status", 2, json!({}))).await.unwrap();
+        b.send(command("Common.Status", 2, json!({})))
+            .await
+            .unwrap();
         let m = until_completion(&mut b, 2).await;
         let reader = m.last().unwrap()["payload"]["devices"]
             .as_array()
@@ -381,8 +431,14 @@ fn a_second_page_and_a_citizens_journey_keep_the_reader_and_nobody_sees_their_da
         let m = until_completion(&mut a, 2).await;
         let busy = m.last().unwrap();
         assert_eq!(busy["header"]["completionCode"], "deviceBusy");
-        assert!(busy["header"]["errorDescription"].as_str().unwrap().contains("citizen's journey"));
-        assert_eq!(journey.owner(), &kiosk_app::runtime::Owner::Flow("ticket#9".into()));
+        assert!(busy["header"]["errorDescription"]
+            .as_str()
+            .unwrap()
+            .contains("citizen's journey"));
+        assert_eq!(
+            journey.owner(),
+            &kiosk_app::runtime::Owner::Flow("ticket#9".into())
+        );
         assert!(r.terminal.runtime.holder("idcard").is_some());
         drop(journey);
     });
@@ -402,35 +458,76 @@ fn origins_tokens_and_scopes_are_checked_and_every_refusal_says_why() {
                     .to_string()
             }
         };
-        assert_eq!(refused(r.connect(Some("https://evil.example"), Some(TOKEN)).await), "origin-not-allowed");
-        assert_eq!(refused(r.connect(Some(ORIGIN), None).await), "token-missing");
-        assert_eq!(refused(r.connect(Some(ORIGIN), Some("guess")).await), "token-unknown");
-        assert_eq!(refused(r.connect(Some(ORIGIN), Some(PRINT_TOKEN)).await), "token-wrong-origin");
+        assert_eq!(
+            refused(r.connect(Some("https://evil.example"), Some(TOKEN)).await),
+            "origin-not-allowed"
+        );
+        assert_eq!(
+            refused(r.connect(Some(ORIGIN), None).await),
+            "token-missing"
+        );
+        assert_eq!(
+            refused(r.connect(Some(ORIGIN), Some("guess")).await),
+            "token-unknown"
+        );
+        assert_eq!(
+            refused(r.connect(Some(ORIGIN), Some(PRINT_TOKEN)).await),
+            "token-wrong-origin"
+        );
         // No Origin (a local program): only for a system that lists "native".
-        assert_eq!(refused(r.connect(None, Some(PRINT_TOKEN)).await), "origin-missing");
+        assert_eq!(
+            refused(r.connect(None, Some(PRINT_TOKEN)).await),
+            "origin-missing"
+        );
         assert!(r.connect(None, Some(TOKEN)).await.is_ok());
 
         // A token without the scope: the command completes authorisationRequired.
-        let mut p = r.connect(Some("http://127.0.0.1:6000"), Some(PRINT_TOKEN)).await.unwrap();
+        let mut p = r
+            .connect(Some("http://127.0.0.1:6000"), Some(PRINT_TOKEN))
+            .await
+            .unwrap();
         p.send(command("IdCard.Read", 1, json!({}))).await.unwrap();
         let m = until_completion(&mut p, 1).await;
-        assert_eq!(m.last().unwrap()["header"]["completionCode"], "authorisationRequired");
+        assert_eq!(
+            m.last().unwrap()["header"]["completionCode"],
+            "authorisationRequired"
+        );
 
         // Plain HTTP: the same checks, the same completion with its events in the body.
         let http = reqwest::Client::new();
         let url = format!("{}/hallkit/v1/command", r.base);
-        let body = json!({ "header": { "name": "Common.Status", "requestId": 1, "type": "command" } });
-        let res = http.post(&url).header("origin", "https://evil.example")
-            .bearer_auth(TOKEN).json(&body).send().await.unwrap();
+        let body =
+            json!({ "header": { "name": "Common.Status", "requestId": 1, "type": "command" } });
+        let res = http
+            .post(&url)
+            .header("origin", "https://evil.example")
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 403);
         assert!(res.headers().get("access-control-allow-origin").is_none());
-        let res = http.post(&url).header("origin", ORIGIN).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+        let res = http
+            .post(&url)
+            .header("origin", ORIGIN)
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()["access-control-allow-origin"], ORIGIN);
         let v: Value = res.json().await.unwrap();
         assert_eq!(v["acknowledge"]["header"]["status"], "ok");
         assert_eq!(v["completion"]["header"]["completionCode"], "success");
-        assert!(v["completion"]["payload"]["devices"].as_array().unwrap().len() >= 5);
+        assert!(
+            v["completion"]["payload"]["devices"]
+                .as_array()
+                .unwrap()
+                .len()
+                >= 5
+        );
         // The preflight a browser sends first, Private Network Access included.
         let pre = http
             .request(reqwest::Method::OPTIONS, &url)
@@ -441,7 +538,10 @@ fn origins_tokens_and_scopes_are_checked_and_every_refusal_says_why() {
             .await
             .unwrap();
         assert_eq!(pre.status(), 204);
-        assert_eq!(pre.headers()["access-control-allow-private-network"], "true");
+        assert_eq!(
+            pre.headers()["access-control-allow-private-network"],
+            "true"
+        );
     });
     let refusals = journal_of(&r, "security.gateway.refused");
     assert!(refusals.len() >= 6, "{refusals:?}");
@@ -480,7 +580,9 @@ fn a_receipt_prints_over_http_and_a_capture_leaves_by_a_url_that_expires() {
     });
     let printed = journal_of(&r, "output.result");
     assert!(
-        printed.iter().any(|p| p.to_string().contains("gateway:sample-business-app")),
+        printed
+            .iter()
+            .any(|p| p.to_string().contains("gateway:sample-business-app")),
         "{printed:?}"
     );
 }
@@ -491,9 +593,19 @@ fn a_device_that_goes_offline_is_told_to_every_page() {
     tokio().block_on(async {
         let mut s = r.page().await;
         // The connection is up (a command round trip) before the device is pulled.
-        s.send(command("Common.Status", 1, json!({}))).await.unwrap();
+        s.send(command("Common.Status", 1, json!({})))
+            .await
+            .unwrap();
         until_completion(&mut s, 1).await;
-        r.terminal.runtime.device("scanner").unwrap().sim.as_ref().unwrap().unplug().unwrap();
+        r.terminal
+            .runtime
+            .device("scanner")
+            .unwrap()
+            .sim
+            .as_ref()
+            .unwrap()
+            .unplug()
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             assert!(Instant::now() < deadline, "no status event");
@@ -509,6 +621,100 @@ fn a_device_that_goes_offline_is_told_to_every_page() {
                 }
             }
         }
-        r.terminal.runtime.device("scanner").unwrap().sim.as_ref().unwrap().replug().unwrap();
+        r.terminal
+            .runtime
+            .device("scanner")
+            .unwrap()
+            .sim
+            .as_ref()
+            .unwrap()
+            .replug()
+            .unwrap();
+    });
+}
+
+#[test]
+fn the_holder_is_checked_on_the_terminal_and_only_the_decision_leaves() {
+    let r = rig(|_| {});
+    tokio().block_on(async {
+        let mut s = r.page().await;
+        // Face: the simulated camera shows the card's holder.
+        s.send(command("IdCard.Verify", 1, json!({ "method": "face" })))
+            .await
+            .unwrap();
+        assert_eq!(next(&mut s).await["header"]["status"], "ok");
+        assert_eq!(next(&mut s).await["payload"]["prompt"], "placeCard");
+        r.sim("idcard", "place", json!({ "card": "resident" }));
+        let m = until_completion(&mut s, 1).await;
+        let done = m.last().unwrap();
+        assert_eq!(done["header"]["completionCode"], "success", "{done}");
+        let p = &done["payload"];
+        assert_eq!(p["matched"], true, "{p}");
+        assert_eq!(p["decision"], "verified");
+        assert!(p["score"].as_f64().unwrap() >= p["threshold"].as_f64().unwrap());
+        assert_eq!(p["card"]["name"], "张三丰");
+        // Nothing of the face or the card photo travels: no URL, no picture bytes.
+        let text = done.to_string();
+        assert!(
+            !text.contains("photo") && !text.contains("base64") && text.len() < 2000,
+            "{text}"
+        );
+        r.sim("idcard", "lift", json!({}));
+
+        // Fingerprint: a stranger's finger does not match; the holder's does.
+        for (id, finger, matched) in [
+            (2, "someone-else#0", false),
+            (3, "320583199001011232#1", true),
+        ] {
+            s.send(command(
+                "IdCard.Verify",
+                id,
+                json!({ "method": "fingerprint" }),
+            ))
+            .await
+            .unwrap();
+            assert_eq!(next(&mut s).await["header"]["status"], "ok");
+            assert_eq!(next(&mut s).await["payload"]["prompt"], "placeCard");
+            r.sim("idcard", "place", json!({ "card": "resident" }));
+            loop {
+                let m = next(&mut s).await;
+                if m["payload"]["prompt"] == "placeFinger" {
+                    break;
+                }
+                assert_ne!(m["header"]["type"], "completion", "{m}");
+            }
+            r.sim("fingerprint", "present", json!({ "finger": finger }));
+            let m = until_completion(&mut s, id).await;
+            let done = m.last().unwrap();
+            assert_eq!(done["header"]["completionCode"], "success", "{done}");
+            assert_eq!(done["payload"]["matched"], matched, "{done}");
+            r.sim("fingerprint", "lift", json!({}));
+            r.sim("idcard", "lift", json!({}));
+        }
+
+        // A receipt template is laid out by the terminal; a wrong field is the page's error.
+        s.send(command(
+            "Printer.PrintTemplate",
+            4,
+            json!({ "template": "material-list",
+            "fields": { "nope": 1 } }),
+        ))
+        .await
+        .unwrap();
+        let m = until_completion(&mut s, 4).await;
+        assert_eq!(
+            m.last().unwrap()["header"]["completionCode"],
+            "invalidData",
+            "{m:?}"
+        );
+        s.send(command(
+            "Printer.PrintTemplate",
+            5,
+            json!({ "template": "no-such" }),
+        ))
+        .await
+        .unwrap();
+        let m = until_completion(&mut s, 5).await;
+        assert_eq!(m.last().unwrap()["header"]["completionCode"], "invalidData");
     });
 }

@@ -117,7 +117,12 @@ impl Access {
         let system = self
             .systems
             .iter()
-            .find(|s| constant_time_eq(s.token_sha256.to_ascii_lowercase().as_bytes(), digest.as_bytes()))
+            .find(|s| {
+                constant_time_eq(
+                    s.token_sha256.to_ascii_lowercase().as_bytes(),
+                    digest.as_bytes(),
+                )
+            })
             .ok_or(Refusal::UnknownToken)?;
         if !system.origins.iter().any(|o| o == origin) {
             return Err(if origin == "native" {
@@ -176,13 +181,22 @@ mod tests {
     fn a_token_is_admitted_only_from_its_origins_and_until_it_expires() {
         let access = Access {
             systems: vec![
-                system("ywxt", &["https://yw.example.gov.cn"], "tok-a", Some("2027-06-30")),
+                system(
+                    "ywxt",
+                    &["https://yw.example.gov.cn"],
+                    "tok-a",
+                    Some("2027-06-30"),
+                ),
                 system("local", &["native"], "tok-b", None),
             ],
         };
         let day = |d: &str| d.parse::<NaiveDate>().unwrap();
         let g = access
-            .admit(Some("https://yw.example.gov.cn"), Some("tok-a"), day("2027-06-30"))
+            .admit(
+                Some("https://yw.example.gov.cn"),
+                Some("tok-a"),
+                day("2027-06-30"),
+            )
             .unwrap();
         assert_eq!(g.system, "ywxt");
         assert!(g.allows(Some("idcard.read")));
@@ -191,13 +205,46 @@ mod tests {
         let refused = |o: Option<&str>, t: Option<&str>, d: &str| {
             access.admit(o, t, day(d)).unwrap_err().code()
         };
-        assert_eq!(refused(Some("https://evil.example"), Some("tok-a"), "2027-01-01"), "origin-not-allowed");
-        assert_eq!(refused(Some("https://yw.example.gov.cn"), None, "2027-01-01"), "token-missing");
-        assert_eq!(refused(Some("https://yw.example.gov.cn"), Some("nope"), "2027-01-01"), "token-unknown");
-        assert_eq!(refused(Some("https://yw.example.gov.cn"), Some("tok-b"), "2027-01-01"), "token-wrong-origin");
+        assert_eq!(
+            refused(Some("https://evil.example"), Some("tok-a"), "2027-01-01"),
+            "origin-not-allowed"
+        );
+        assert_eq!(
+            refused(Some("https://yw.example.gov.cn"), None, "2027-01-01"),
+            "token-missing"
+        );
+        assert_eq!(
+            refused(
+                Some("https://yw.example.gov.cn"),
+                Some("nope"),
+                "2027-01-01"
+            ),
+            "token-unknown"
+        );
+        assert_eq!(
+            refused(
+                Some("https://yw.example.gov.cn"),
+                Some("tok-b"),
+                "2027-01-01"
+            ),
+            "token-wrong-origin"
+        );
         assert_eq!(refused(None, Some("tok-a"), "2027-01-01"), "origin-missing");
-        assert_eq!(refused(Some("https://yw.example.gov.cn"), Some("tok-a"), "2027-07-01"), "token-expired");
-        assert_eq!(access.admit(None, Some("tok-b"), day("2030-01-01")).unwrap().origin, "native");
+        assert_eq!(
+            refused(
+                Some("https://yw.example.gov.cn"),
+                Some("tok-a"),
+                "2027-07-01"
+            ),
+            "token-expired"
+        );
+        assert_eq!(
+            access
+                .admit(None, Some("tok-b"), day("2030-01-01"))
+                .unwrap()
+                .origin,
+            "native"
+        );
     }
 
     #[test]
@@ -205,7 +252,14 @@ mod tests {
         for ok in ["https://a.gov.cn", "http://127.0.0.1:8080", "native"] {
             assert!(check_origin_syntax(ok).is_ok(), "{ok}");
         }
-        for bad in ["a.gov.cn", "https://a.gov.cn/", "https://", "ftp://x", "https://a b", "http://x:"] {
+        for bad in [
+            "a.gov.cn",
+            "https://a.gov.cn/",
+            "https://",
+            "ftp://x",
+            "https://a b",
+            "http://x:",
+        ] {
             assert!(check_origin_syntax(bad).is_err(), "{bad}");
         }
     }

@@ -112,10 +112,15 @@ mod tests {
 
     #[test]
     fn the_browser_is_full_screen_at_the_page_and_backs_off_when_it_keeps_dying() {
-        let a = chromium_args("https://yw.example.gov.cn/", Path::new("/var/lib/hallkit/chromium"));
+        let a = chromium_args(
+            "https://yw.example.gov.cn/",
+            Path::new("/var/lib/hallkit/chromium"),
+        );
         assert!(a.contains(&"--kiosk".to_string()));
         assert!(a.contains(&"--app=https://yw.example.gov.cn/".to_string()));
-        assert!(a.iter().any(|x| x == "--user-data-dir=/var/lib/hallkit/chromium"));
+        assert!(a
+            .iter()
+            .any(|x| x == "--user-data-dir=/var/lib/hallkit/chromium"));
         assert_eq!(backoff(0), Duration::from_secs(1));
         assert_eq!(backoff(3), Duration::from_secs(8));
         assert_eq!(backoff(9), Duration::from_secs(30));
@@ -141,7 +146,10 @@ mod tests {
         );
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let starts = std::fs::read_to_string(&log).unwrap_or_default().lines().count();
+            let starts = std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .lines()
+                .count();
             if starts >= 2 {
                 break;
             }

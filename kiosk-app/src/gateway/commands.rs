@@ -12,8 +12,9 @@ use kiosk_hal::device::{CancelToken, CompletionCode as DeviceCode, Progress, Pro
 use kiosk_hal::DeviceKind;
 use kiosk_protocol::gateway::{
     self as api, CapturePayload, CaptureResult, CompletionCode, DeviceState, IdCardReadPayload,
-    IdCardResult, IdCardVerifyPayload, IdCardVerifyResult, MediaEvent, VerifyMethod, PrintPdfPayload, PrintReceiptPayload, PrintTemplatePayload, PrintResult, ScanPayload,
-    ScanResult, ServiceInfo, ServicesResult, StatusResult,
+    IdCardResult, IdCardVerifyPayload, IdCardVerifyResult, MediaEvent, PrintPdfPayload,
+    PrintReceiptPayload, PrintResult, PrintTemplatePayload, ScanPayload, ScanResult, ServiceInfo,
+    ServicesResult, StatusResult, VerifyMethod,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -375,15 +376,21 @@ impl Services {
     ) -> Result<Checked, Outcome> {
         use std::sync::atomic::{AtomicBool, Ordering};
         let Some(photo) = photo else {
-            return Err(Outcome::error_code("noCardPhoto", "the card's photo could not be decoded"));
+            return Err(Outcome::error_code(
+                "noCardPhoto",
+                "the card's photo could not be decoded",
+            ));
         };
-        let card_photo = kiosk_image::scan::decode(&photo)
-            .map_err(|e| Outcome::fail(CompletionCode::HardwareError, format!("the card photo: {e}")))?;
+        let card_photo = kiosk_image::scan::decode(&photo).map_err(|e| {
+            Outcome::fail(
+                CompletionCode::HardwareError,
+                format!("the card photo: {e}"),
+            )
+        })?;
         drop(photo);
         let mut guard = self.face.lock().unwrap_or_else(|p| p.into_inner());
-        let service = guard.get_or_insert_with(|| {
-            crate::services::face::FaceService::load(&self.face_config)
-        });
+        let service = guard
+            .get_or_insert_with(|| crate::services::face::FaceService::load(&self.face_config));
         if let Err(why) = service.available() {
             return Err(Outcome::fail(
                 CompletionCode::DeviceNotReady,
@@ -432,7 +439,8 @@ impl Services {
             D::Unavailable => {
                 return Err(Outcome::fail(
                     CompletionCode::DeviceNotReady,
-                    v.reason.unwrap_or_else(|| "the face check is unavailable".into()),
+                    v.reason
+                        .unwrap_or_else(|| "the face check is unavailable".into()),
                 ))
             }
         };
@@ -459,7 +467,10 @@ impl Services {
         let mut args = json!({ "block": hex::encode(block.as_slice()) });
         drop(block);
         let (ctx, pump) = self.context(call, "IdCard.MediaEvent");
-        let r = pump.run(call, || self.rt.call_with(module, "fp-verify-card", args.clone(), ctx));
+        let r = pump.run(call, || {
+            self.rt
+                .call_with(module, "fp-verify-card", args.clone(), ctx)
+        });
         crate::services::card::wipe_json(&mut args);
         match r {
             Ok(v) => Ok(Checked {
@@ -469,7 +480,10 @@ impl Services {
                 threshold: None,
             }),
             // "confirmation 08" is the module's "does not match".
-            Err(e) if e.device_error().is_some_and(|d| d.detail.starts_with("confirmation 08")) => {
+            Err(e)
+                if e.device_error()
+                    .is_some_and(|d| d.detail.starts_with("confirmation 08")) =>
+            {
                 Ok(Checked {
                     matched: false,
                     decision: "notVerified".into(),
@@ -538,7 +552,10 @@ impl Services {
             .collect();
         if let Some(qr) = &p.qr {
             if qr.is_empty() || qr.len() > 400 {
-                return Outcome::fail(CompletionCode::InvalidData, "a QR code holds 1 to 400 bytes");
+                return Outcome::fail(
+                    CompletionCode::InvalidData,
+                    "a QR code holds 1 to 400 bytes",
+                );
             }
             blocks.push(json!({ "type": "qr", "data": qr }));
         }
@@ -565,7 +582,11 @@ impl Services {
         if !TEMPLATES.contains(&p.template.as_str()) {
             return Outcome::fail(
                 CompletionCode::InvalidData,
-                format!("no template {:?}; templates: {}", p.template, TEMPLATES.join(", ")),
+                format!(
+                    "no template {:?}; templates: {}",
+                    p.template,
+                    TEMPLATES.join(", ")
+                ),
             );
         }
         let mut args = Value::Object(p.fields);
@@ -916,16 +937,31 @@ mod tests {
                 detail: detail.into(),
             })
         };
-        assert_eq!(failed(&dev(DeviceCode::Timeout, "no card"), &c).code, CompletionCode::TimeOut);
-        assert_eq!(failed(&dev(DeviceCode::NotReady, "x"), &c).code, CompletionCode::DeviceNotReady);
-        assert_eq!(failed(&dev(DeviceCode::UserError, "x"), &c).code, CompletionCode::UserError);
+        assert_eq!(
+            failed(&dev(DeviceCode::Timeout, "no card"), &c).code,
+            CompletionCode::TimeOut
+        );
+        assert_eq!(
+            failed(&dev(DeviceCode::NotReady, "x"), &c).code,
+            CompletionCode::DeviceNotReady
+        );
+        assert_eq!(
+            failed(&dev(DeviceCode::UserError, "x"), &c).code,
+            CompletionCode::UserError
+        );
         c.cancel();
-        assert_eq!(failed(&dev(DeviceCode::Timeout, "x"), &c).code, CompletionCode::Canceled);
+        assert_eq!(
+            failed(&dev(DeviceCode::Timeout, "x"), &c).code,
+            CompletionCode::Canceled
+        );
         let held = CallError::HeldBy {
             device: "idcard".into(),
             owner: Owner::Flow("ticket#1".into()),
         };
         assert_eq!(failed(&held, &c).code, CompletionCode::DeviceBusy);
-        assert_eq!(holder_words(&Owner::Flow("ticket#1".into())), "a citizen's journey at this terminal");
+        assert_eq!(
+            holder_words(&Owner::Flow("ticket#1".into())),
+            "a citizen's journey at this terminal"
+        );
     }
 }

@@ -42,7 +42,9 @@ pub async fn start(
     let face_config = config.face.clone();
     let offset = config.offset();
     let events = runtime.events.clone();
-    let results = Arc::new(results::ResultStore::new(Duration::from_secs(g.result_ttl_s)));
+    let results = Arc::new(results::ResultStore::new(Duration::from_secs(
+        g.result_ttl_s,
+    )));
     let handle = server::serve(g.port, move |port| {
         Arc::new(server::Shared::new(
             commands::Services {

@@ -52,7 +52,10 @@ impl Requests {
         if counted && self.in_flight.values().filter(|r| r.counted).count() >= self.max_in_flight {
             return Err((
                 AckStatus::TooManyRequests,
-                format!("{} commands are in flight on this connection", self.max_in_flight),
+                format!(
+                    "{} commands are in flight on this connection",
+                    self.max_in_flight
+                ),
             ));
         }
         self.highest = id;
@@ -112,11 +115,20 @@ mod tests {
     fn request_ids_rise_and_are_never_reused() {
         let mut r = Requests::new(2);
         r.admit(&cmd("IdCard.Read", 5)).unwrap();
-        assert_eq!(r.admit(&cmd("IdCard.Read", 5)).unwrap_err().0, AckStatus::InvalidRequestId);
-        assert_eq!(r.admit(&cmd("IdCard.Read", 4)).unwrap_err().0, AckStatus::InvalidRequestId);
+        assert_eq!(
+            r.admit(&cmd("IdCard.Read", 5)).unwrap_err().0,
+            AckStatus::InvalidRequestId
+        );
+        assert_eq!(
+            r.admit(&cmd("IdCard.Read", 4)).unwrap_err().0,
+            AckStatus::InvalidRequestId
+        );
         assert!(!r.finish(5));
         // Done, but still not reusable: a late answer must never be confused with a new one.
-        assert_eq!(r.admit(&cmd("IdCard.Read", 5)).unwrap_err().0, AckStatus::InvalidRequestId);
+        assert_eq!(
+            r.admit(&cmd("IdCard.Read", 5)).unwrap_err().0,
+            AckStatus::InvalidRequestId
+        );
         r.admit(&cmd("IdCard.Read", 9)).unwrap();
     }
 
@@ -125,7 +137,10 @@ mod tests {
         let mut r = Requests::new(2);
         let a = r.admit(&cmd("IdCard.Read", 1)).unwrap();
         let b = r.admit(&cmd("Scanner.Scan", 2)).unwrap();
-        assert_eq!(r.admit(&cmd("Printer.PrintReceipt", 3)).unwrap_err().0, AckStatus::TooManyRequests);
+        assert_eq!(
+            r.admit(&cmd("Printer.PrintReceipt", 3)).unwrap_err().0,
+            AckStatus::TooManyRequests
+        );
         r.admit(&cmd("Common.Cancel", 4)).unwrap();
         assert_eq!(r.cancel(&[1], 4), vec![1]);
         assert!(a.is_canceled());

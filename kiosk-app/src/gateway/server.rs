@@ -73,7 +73,12 @@ impl Shared {
                 .field("path", path)
                 .field("reason", code),
         );
-        tracing::warn!(origin = origin.unwrap_or("none"), path, reason = code, "gateway refused");
+        tracing::warn!(
+            origin = origin.unwrap_or("none"),
+            path,
+            reason = code,
+            "gateway refused"
+        );
         let mut r = (
             StatusCode::FORBIDDEN,
             Json(json!({ "error": code, "detail": why })),
@@ -377,7 +382,8 @@ async fn command_http(State(sh): State<Arc<Shared>>, headers: HeaderMap, body: B
         Ok(c) => c,
         Err(e) => {
             let ack = Message::acknowledge(&e.name, e.request_id, e.status, Some(e.reason));
-            let mut r = (StatusCode::BAD_REQUEST, Json(json!({ "acknowledge": ack }))).into_response();
+            let mut r =
+                (StatusCode::BAD_REQUEST, Json(json!({ "acknowledge": ack }))).into_response();
             sh.allow_origin(origin.as_deref(), r.headers_mut());
             return r;
         }
@@ -413,7 +419,10 @@ async fn command_http(State(sh): State<Arc<Shared>>, headers: HeaderMap, body: B
         Ok(r) => r,
         Err(e) => (
             Vec::new(),
-            Outcome::fail(CompletionCode::InternalError, format!("the command failed: {e}")),
+            Outcome::fail(
+                CompletionCode::InternalError,
+                format!("the command failed: {e}"),
+            ),
         ),
     };
     drop(guard);
@@ -439,7 +448,10 @@ async fn preflight(State(sh): State<Arc<Shared>>, headers: HeaderMap) -> Respons
                 origin,
                 "preflight",
                 "origin-not-allowed",
-                format!("origin {} is not on this terminal's allow-list", origin.unwrap_or("none")),
+                format!(
+                    "origin {} is not on this terminal's allow-list",
+                    origin.unwrap_or("none")
+                ),
             )
         }
     }
@@ -454,7 +466,10 @@ async fn preflight(State(sh): State<Arc<Shared>>, headers: HeaderMap) -> Respons
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static("authorization, content-type"),
     );
-    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
     if headers.contains_key("access-control-request-private-network") {
         h.insert(
             "access-control-allow-private-network",
@@ -520,7 +535,10 @@ async fn simulate(State(sh): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string);
-    if let Err(r) = sh.access.admit(origin.as_deref(), token.as_deref(), sh.today()) {
+    if let Err(r) = sh
+        .access
+        .admit(origin.as_deref(), token.as_deref(), sh.today())
+    {
         return sh.refuse(origin.as_deref(), "simulator", r.code(), r.to_string());
     }
     let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);

@@ -387,8 +387,17 @@ impl Terminal {
                 self.runtime.events.now(),
             ));
             // Pages lose the devices first: the browser closes, the gateway stops taking calls.
-            drop(self.browser.lock().unwrap_or_else(|p| p.into_inner()).take());
-            let gateway = self.gateway.lock().unwrap_or_else(|p| p.into_inner()).take();
+            drop(
+                self.browser
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take(),
+            );
+            let gateway = self
+                .gateway
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
             if let Some(g) = gateway {
                 self.tokio.block_on(g.stop());
             }

@@ -626,6 +626,63 @@ pub struct CaptureResult {
     pub straightened: bool,
 }
 
+/// `Window.Status`, `Window.CallNext`: the window unit's desk as the clerk's business system
+/// sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WindowStatusResult {
+    /// The window's number (`3`).
+    pub window: String,
+    pub signed_in: bool,
+    /// `open`, `paused` or `closed`.
+    pub state: String,
+    /// The ticket being served or called (`A012`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    /// The ticket's service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// Tickets this window may call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<u32>,
+    /// What the citizen screen shows: `closed`, `plate`, `called`, `paused`, `cast`,
+    /// `confirm`, `sign`, `rating`, `thanks`.
+    pub citizen_screen: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_number: Option<String>,
+}
+
+/// One line the citizen is asked to confirm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfirmLineItem {
+    /// As the citizen reads it (`办理事项`).
+    pub label: String,
+    pub value: String,
+}
+
+/// `Window.Confirm`: the citizen screen shows the card's facts and these lines, and asks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WindowConfirmPayload {
+    #[serde(default)]
+    pub lines: Vec<ConfirmLineItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WindowConfirmResult {
+    /// The citizen touched "correct" (true) or "not correct" (false).
+    pub confirmed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WindowRateResult {
+    /// The citizen rated (the rating itself goes to the centre with the ticket).
+    pub rated: bool,
+}
+
 /// A command of the catalogue, for discovery, the SDK and the reference.
 #[derive(Debug, Clone, Copy)]
 pub struct CommandSpec {
@@ -747,6 +804,48 @@ pub const COMMANDS: &[CommandSpec] = &[
         events: &["DocumentCamera.MediaEvent"],
         personal: true,
     },
+    CommandSpec {
+        name: "Window.Status",
+        scope: Some("window.desk"),
+        summary: "The window unit's desk: who is signed in, the ticket, the waiting count, \
+                  what the citizen screen shows.",
+        default_timeout_ms: 5_000,
+        payload: "Empty",
+        result: "WindowStatusResult",
+        events: &[],
+        personal: false,
+    },
+    CommandSpec {
+        name: "Window.CallNext",
+        scope: Some("window.desk"),
+        summary: "Calls the next ticket through the hall's queue, as the toolbar's 叫号 does.",
+        default_timeout_ms: 10_000,
+        payload: "Empty",
+        result: "WindowStatusResult",
+        events: &[],
+        personal: false,
+    },
+    CommandSpec {
+        name: "Window.Confirm",
+        scope: Some("window.screen"),
+        summary: "Asks the citizen at the window to confirm the card's facts and the page's \
+                  lines on the citizen screen; completes with the answer.",
+        default_timeout_ms: 120_000,
+        payload: "WindowConfirmPayload",
+        result: "WindowConfirmResult",
+        events: &[],
+        personal: false,
+    },
+    CommandSpec {
+        name: "Window.Rate",
+        scope: Some("window.screen"),
+        summary: "Asks the citizen to rate the service on the citizen screen.",
+        default_timeout_ms: 120_000,
+        payload: "Empty",
+        result: "WindowRateResult",
+        events: &[],
+        personal: false,
+    },
 ];
 
 /// Unsolicited events, sent to every connection.
@@ -793,6 +892,10 @@ pub fn schema_document() -> Value {
         PrintResult,
         CapturePayload,
         CaptureResult,
+        WindowStatusResult,
+        WindowConfirmPayload,
+        WindowConfirmResult,
+        WindowRateResult,
         CompletionCode,
         AckStatus,
     );

@@ -164,6 +164,16 @@ async fn next(s: &mut Socket) -> Value {
     }
 }
 
+/// The next acknowledgement, skipping events.
+async fn next_ack(s: &mut Socket) -> Value {
+    loop {
+        let v = next(s).await;
+        if v["header"]["type"] == "acknowledge" {
+            return v;
+        }
+    }
+}
+
 /// Messages until the completion of `id`, in order.
 async fn until_completion(s: &mut Socket, id: u64) -> Vec<Value> {
     let mut out = Vec::new();
@@ -307,9 +317,15 @@ fn request_ids_are_enforced_and_too_many_commands_are_refused() {
             .unwrap()
             .contains("in flight"));
         s.send(command("IdCard.Read", 4, json!({}))).await.unwrap();
-        assert_eq!(next(&mut s).await["header"]["status"], "invalidRequestID");
+        assert_eq!(
+            next_ack(&mut s).await["header"]["status"],
+            "invalidRequestID"
+        );
         s.send(command("Scanner.Scan", 6, json!({}))).await.unwrap();
-        assert_eq!(next(&mut s).await["header"]["status"], "tooManyRequests");
+        assert_eq!(
+            next_ack(&mut s).await["header"]["status"],
+            "tooManyRequests"
+        );
         // A cancel always gets through, and names what it stopped.
         s.send(command("Common.Cancel", 7, json!({ "requestIds": [5] })))
             .await
@@ -717,4 +733,128 @@ fn the_holder_is_checked_on_the_terminal_and_only_the_decision_leaves() {
         let m = until_completion(&mut s, 5).await;
         assert_eq!(m.last().unwrap()["header"]["completionCode"], "invalidData");
     });
+}
+
+/// The window unit's steps, from its built-in confirm-and-sign tour.
+fn desk_steps() -> Vec<kiosk_app::cli::tour_desk::DeskStep> {
+    let text = kiosk_app::cli::tour_desk::BUILT_IN
+        .iter()
+        .find(|(n, _)| *n == "window-confirm-sign")
+        .unwrap()
+        .1;
+    kiosk_app::cli::tour_desk::parse(text).unwrap().steps
+}
+
+#[test]
+fn the_clerks_business_system_drives_the_window_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = sample_config("window.sim.toml", dir.path());
+    let opts = kiosk_app::cli::tour::TourOptions {
+        journey: "window-gateway".into(),
+        script: None,
+        out: std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("window-gateway"),
+        lang: None,
+        portrait: false,
+    };
+    let mut tour = kiosk_app::cli::tour_desk::DeskTour::start(cfg, &opts).unwrap();
+    let steps = desk_steps();
+    let by_name = |n: &str| steps.iter().position(|s| s.name == n).unwrap();
+    let play = |tour: &mut kiosk_app::cli::tour_desk::DeskTour, name: &str| {
+        let i = by_name(name);
+        tour.step(i + 1, &steps[i])
+            .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    };
+    for n in ["others-queue", "staff-number", "pin", "signed-in"] {
+        play(&mut tour, n);
+    }
+    let base = tour.terminal.gateway_url().unwrap().to_string();
+    let rt = tokio();
+    let mut s = rt.block_on(async {
+        let mut req = format!("{}/hallkit/v1/ws", base.replace("http://", "ws://"))
+            .into_client_request()
+            .unwrap();
+        req.headers_mut().insert("origin", ORIGIN.parse().unwrap());
+        req.headers_mut().insert(
+            "sec-websocket-protocol",
+            format!("hallkit.v1, bearer.{TOKEN}").parse().unwrap(),
+        );
+        tokio_tungstenite::connect_async(req).await.unwrap().0
+    });
+    let ask = |s: &mut Socket, name: &str, id: u64, payload: Value| -> Value {
+        rt.block_on(async {
+            s.send(command(name, id, payload)).await.unwrap();
+            until_completion(s, id).await.pop().unwrap()
+        })
+    };
+    let st = ask(&mut s, "Window.Status", 1, json!({}));
+    assert_eq!(st["payload"]["signedIn"], true, "{st}");
+    assert_eq!(st["payload"]["state"], "open");
+    assert_eq!(st["payload"]["window"], "3");
+    // The business system calls the next ticket as the toolbar would.
+    let called = ask(&mut s, "Window.CallNext", 2, json!({}));
+    assert_eq!(called["header"]["completionCode"], "success", "{called}");
+    let ticket = called["payload"]["ticket"].as_str().unwrap().to_string();
+    assert_eq!(called["payload"]["citizenScreen"], "called");
+    // Before the citizen sits down there is nothing to confirm.
+    let early = ask(&mut s, "Window.Confirm", 3, json!({ "lines": [] }));
+    assert_eq!(
+        early["header"]["completionCode"], "sequenceError",
+        "{early}"
+    );
+    for n in ["citizen-came", "card-placed", "card-read"] {
+        play(&mut tour, n);
+    }
+    // The page's lines appear under the card's facts; the citizen answers on their screen.
+    rt.block_on(s.send(command(
+        "Window.Confirm",
+        4,
+        json!({ "lines": [ { "label": "办理事项", "value": "居住证签注" } ] }),
+    )))
+    .unwrap();
+    assert_eq!(rt.block_on(next(&mut s))["header"]["status"], "ok");
+    let shown = tour
+        .desk
+        .wait_for(Duration::from_secs(10), |v| {
+            matches!(v.citizen, kiosk_app::flows::window::Citizen::Confirm)
+        })
+        .expect("the citizen screen asks");
+    assert!(
+        shown
+            .confirm
+            .iter()
+            .any(|l| l.label == "办理事项" && l.value == "居住证签注"),
+        "{:?}",
+        shown.confirm
+    );
+    play(&mut tour, "confirmed");
+    let answer = rt.block_on(until_completion(&mut s, 4)).pop().unwrap();
+    assert_eq!(answer["header"]["completionCode"], "success", "{answer}");
+    assert_eq!(answer["payload"]["confirmed"], true);
+    let st = ask(&mut s, "Window.Status", 5, json!({}));
+    assert_eq!(st["payload"]["ticket"], json!(ticket));
+
+    // After the finish the page asks for the rating; the citizen gives it.
+    play(&mut tour, "finished");
+    rt.block_on(s.send(command("Window.Rate", 6, json!({}))))
+        .unwrap();
+    assert_eq!(rt.block_on(next(&mut s))["header"]["status"], "ok");
+    tour.desk
+        .wait_for(Duration::from_secs(10), |v| {
+            matches!(v.citizen, kiosk_app::flows::window::Citizen::Rating(_))
+        })
+        .expect("the citizen screen asks for a rating");
+    for n in [
+        "unsatisfied",
+        "tag-unfriendly",
+        "complaint",
+        "typed",
+        "rated",
+    ] {
+        play(&mut tour, n);
+    }
+    let rated = rt.block_on(until_completion(&mut s, 6)).pop().unwrap();
+    assert_eq!(rated["payload"]["rated"], true, "{rated}");
+    // One rating per ticket.
+    let again = ask(&mut s, "Window.Rate", 7, json!({}));
+    assert_eq!(again["header"]["completionCode"], "sequenceError");
 }

@@ -530,6 +530,55 @@ fn validate(raw: &RawConfig, e: &Errors<'_>) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// The gateway's systems: tokens as SHA-256 hex, known scopes, origins a browser can send.
+fn check_gateway(g: &GatewayConfig, errors: &Errors<'_>) -> Result<(), ConfigError> {
+    if g.mode == GatewayMode::Kiosk && g.kiosk_url.is_none() {
+        return Err(errors.key(
+            &["gateway", "kiosk_url"],
+            "gateway.mode = \"kiosk\" needs kiosk_url, the business page to show".into(),
+        ));
+    }
+    let mut names = std::collections::HashSet::new();
+    for s in &g.systems {
+        if !names.insert(s.name.as_str()) || s.name.is_empty() {
+            return Err(errors.key(
+                &["gateway", "systems"],
+                format!("gateway system name {:?} is empty or used twice", s.name),
+            ));
+        }
+        if s.token_sha256.len() != 64 || !s.token_sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(errors.key(
+                &["gateway", "systems"],
+                format!(
+                    "gateway system {}: token_sha256 is the token's SHA-256 in 64 hex digits",
+                    s.name
+                ),
+            ));
+        }
+        for scope in &s.scopes {
+            if !crate::gateway::access::SCOPES.contains(&scope.as_str()) {
+                return Err(errors.key(
+                    &["gateway", "systems"],
+                    format!(
+                        "gateway system {}: unknown scope {scope:?} (known: {})",
+                        s.name,
+                        crate::gateway::access::SCOPES.join(", ")
+                    ),
+                ));
+            }
+        }
+        for origin in &s.origins {
+            if let Err(why) = crate::gateway::access::check_origin_syntax(origin) {
+                return Err(errors.key(
+                    &["gateway", "systems"],
+                    format!("gateway system {}: origin {origin:?}: {why}", s.name),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -611,6 +660,47 @@ path = "/dev/ttyACM0"
         // A kiosk with a [window] section is a mistake, said as one.
         let e = parse(&format!("{GOOD}\n[window]\nnumber = \"3\"\n")).unwrap_err();
         assert!(e.message.contains("terminal.role"), "{e}");
+    }
+
+    #[test]
+    fn the_gateway_section_is_checked_before_anything_listens() {
+        let hash = "41e7b3be8eb441c8011112eac5cfd018cb4c4917e6ac2e8c64abd45c107ea0fa";
+        let system = |origins: &str, token: &str, scopes: &str| {
+            format!(
+                "{GOOD}\n[gateway]\nport = 0\n[[gateway.systems]]\nname = \"a\"\norigins = [{origins}]\ntoken_sha256 = \"{token}\"\nscopes = [{scopes}]\n"
+            )
+        };
+        let c = parse(&system(
+            "\"https://yw.example.gov.cn\"",
+            hash,
+            "\"idcard.read\"",
+        ))
+        .unwrap();
+        let g = c.gateway.unwrap();
+        assert_eq!((g.port, g.systems.len(), g.result_ttl_s), (0, 1, 60));
+        assert_eq!(g.mode, GatewayMode::Background);
+        for (bad, words) in [
+            (
+                system("\"https://a.gov.cn\"", "abc", "\"idcard.read\""),
+                "64 hex digits",
+            ),
+            (
+                system("\"https://a.gov.cn\"", hash, "\"everything\""),
+                "unknown scope",
+            ),
+            (system("\"a.gov.cn\"", hash, "\"idcard.read\""), "origin"),
+            (
+                system("\"https://a.gov.cn/path\"", hash, "\"idcard.read\""),
+                "no path",
+            ),
+            (
+                format!("{GOOD}\n[gateway]\nmode = \"kiosk\"\n"),
+                "kiosk_url",
+            ),
+        ] {
+            let e = parse(&bad).unwrap_err();
+            assert!(e.message.contains(words), "{bad}: {e}");
+        }
     }
 
     #[test]
@@ -703,53 +793,4 @@ path = "/dev/ttyACM0"
             "expected the sim and hardware sample configs in config/"
         );
     }
-}
-
-/// The gateway's systems: tokens as SHA-256 hex, known scopes, origins a browser can send.
-fn check_gateway(g: &GatewayConfig, errors: &Errors<'_>) -> Result<(), ConfigError> {
-    if g.mode == GatewayMode::Kiosk && g.kiosk_url.is_none() {
-        return Err(errors.key(
-            &["gateway", "kiosk_url"],
-            "gateway.mode = \"kiosk\" needs kiosk_url, the business page to show".into(),
-        ));
-    }
-    let mut names = std::collections::HashSet::new();
-    for s in &g.systems {
-        if !names.insert(s.name.as_str()) || s.name.is_empty() {
-            return Err(errors.key(
-                &["gateway", "systems"],
-                format!("gateway system name {:?} is empty or used twice", s.name),
-            ));
-        }
-        if s.token_sha256.len() != 64 || !s.token_sha256.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(errors.key(
-                &["gateway", "systems"],
-                format!(
-                    "gateway system {}: token_sha256 is the token's SHA-256 in 64 hex digits",
-                    s.name
-                ),
-            ));
-        }
-        for scope in &s.scopes {
-            if !crate::gateway::access::SCOPES.contains(&scope.as_str()) {
-                return Err(errors.key(
-                    &["gateway", "systems"],
-                    format!(
-                        "gateway system {}: unknown scope {scope:?} (known: {})",
-                        s.name,
-                        crate::gateway::access::SCOPES.join(", ")
-                    ),
-                ));
-            }
-        }
-        for origin in &s.origins {
-            if let Err(why) = crate::gateway::access::check_origin_syntax(origin) {
-                return Err(errors.key(
-                    &["gateway", "systems"],
-                    format!("gateway system {}: origin {origin:?}: {why}", s.name),
-                ));
-            }
-        }
-    }
-    Ok(())
 }

@@ -162,6 +162,8 @@ pub enum ClerkAct {
     CancelCard,
     /// Shows the citizen what to confirm.
     AskConfirm,
+    /// As `AskConfirm`, with lines of the clerk's business system under the card's facts.
+    AskConfirmWith(Vec<(String, String)>),
     AskSignature,
     AskRating,
     /// The citizen screen shows only the name plate (水牌), or the service again.
@@ -370,6 +372,9 @@ pub struct Desk {
     pub ic_card: Option<String>,
     /// Materials photographed for this ticket.
     pub materials: u32,
+    /// Lines the clerk's business system asked the citizen to confirm (through the local
+    /// device API), shown under the card's facts; gone with the ticket.
+    pub page_lines: Vec<(String, String)>,
     /// This window's figures of today, for the clerk.
     pub figures: Option<QueueFigures>,
     pub open_hours: bool,
@@ -395,6 +400,22 @@ fn command_name(c: &WindowCommand) -> &'static str {
 }
 
 impl Desk {
+    /// The citizen screen asks to confirm the card's facts (and the page's lines): only once
+    /// the card was read, so the citizen confirms who the card says they are.
+    fn ask_confirm(&mut self) -> Vec<Effect> {
+        if self.identity.is_none() {
+            self.problem = Some(DeskProblem::NoIdentity);
+            return Vec::new();
+        }
+        self.confirmed = None;
+        self.problem = None;
+        let mut fx = Vec::new();
+        self.leave_asking(&mut fx);
+        self.citizen = Citizen::Confirm;
+        fx.push(Effect::Prompt(VoicePrompt::Confirm));
+        fx
+    }
+
     pub fn new(window: &str, satisfied_tags: Vec<String>, unsatisfied_tags: Vec<String>) -> Desk {
         Desk {
             window: window.to_string(),
@@ -420,6 +441,7 @@ impl Desk {
             casting: false,
             ic_card: None,
             materials: 0,
+            page_lines: Vec::new(),
             figures: None,
             open_hours: true,
             satisfied_tags,
@@ -478,6 +500,7 @@ impl Desk {
         self.stop_cast(fx);
         self.ic_card = None;
         self.materials = 0;
+        self.page_lines.clear();
         self.identity = None;
         self.confirmed = None;
         self.signed = false;
@@ -717,18 +740,13 @@ impl Desk {
             {
                 vec![Effect::CancelCard]
             }
+            ClerkAct::AskConfirmWith(lines) if serving => {
+                self.page_lines = lines;
+                self.ask_confirm()
+            }
             ClerkAct::AskConfirm if serving => {
-                if self.identity.is_none() {
-                    self.problem = Some(DeskProblem::NoIdentity);
-                    return Vec::new();
-                }
-                self.confirmed = None;
-                self.problem = None;
-                let mut fx = Vec::new();
-                self.leave_asking(&mut fx);
-                self.citizen = Citizen::Confirm;
-                fx.push(Effect::Prompt(VoicePrompt::Confirm));
-                fx
+                self.page_lines.clear();
+                self.ask_confirm()
             }
             ClerkAct::AskSignature if serving => {
                 let mut fx = Vec::new();

@@ -827,6 +827,10 @@ fn confirm_lines(f: &CardFacts, service: &Text, d: &Desk) -> Vec<ConfirmLine> {
             value: c.clone(),
         });
     }
+    lines.extend(d.page_lines.iter().map(|(label, value)| ConfirmLine {
+        label: label.clone(),
+        value: value.clone(),
+    }));
     lines
 }
 

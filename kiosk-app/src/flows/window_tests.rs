@@ -819,3 +819,38 @@ fn the_speakers_prompts_are_said_in_the_halls_words() {
         assert!(prompt_words(p, "3", true).is_ascii());
     }
 }
+
+#[test]
+fn the_business_systems_lines_are_confirmed_with_the_card_and_leave_with_the_ticket() {
+    let mut d = serving();
+    let lines = vec![("办理事项".to_string(), "居住证签注".to_string())];
+    // Without the card read, the citizen is not asked; the clerk is told why.
+    assert!(d
+        .step(Input::Clerk(ClerkAct::AskConfirmWith(lines.clone())))
+        .is_empty());
+    assert_eq!(d.problem, Some(DeskProblem::NoIdentity));
+    assert_ne!(d.citizen, Citizen::Confirm);
+    d.step(Input::Card(Ok(facts())));
+    assert_eq!(
+        d.step(Input::Clerk(ClerkAct::AskConfirmWith(lines.clone()))),
+        [Effect::Prompt(VoicePrompt::Confirm)]
+    );
+    assert_eq!(d.citizen, Citizen::Confirm);
+    assert_eq!(d.page_lines, lines);
+    d.step(Input::Citizen(CitizenAct::Confirm(false)));
+    assert_eq!(d.confirmed, Some(false));
+    // The clerk's own question shows only the card's facts.
+    d.step(Input::Clerk(ClerkAct::AskConfirm));
+    assert!(d.page_lines.is_empty());
+    d.step(Input::Clerk(ClerkAct::AskConfirmWith(lines)));
+    d.step(Input::Clerk(ClerkAct::Finish));
+    answer(
+        &mut d,
+        WindowCommand::Finish,
+        outcome(
+            Some(ticket("A001", QueueState::Finished, 1)),
+            WindowState::Open,
+        ),
+    );
+    assert!(d.page_lines.is_empty() && d.identity.is_none());
+}

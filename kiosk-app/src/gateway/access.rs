@@ -14,6 +14,8 @@ pub const SCOPES: &[&str] = &[
     "scanner.scan",
     "printer.print",
     "camera.capture",
+    "window.desk",
+    "window.screen",
 ];
 
 /// What an admitted caller may do.

@@ -34,7 +34,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn ok<T: serde::Serialize>(payload: T) -> Outcome {
+    pub(super) fn ok<T: serde::Serialize>(payload: T) -> Outcome {
         Outcome {
             code: CompletionCode::Success,
             why: None,
@@ -86,6 +86,8 @@ pub struct Services {
     /// gets one should not pay at start).
     pub face: std::sync::Mutex<Option<crate::services::face::FaceService>>,
     pub face_config: crate::config::FaceConfig,
+    /// A window unit's desk (`[terminal] role = "window"`): the same intents as its toolbar.
+    pub desk_host: Option<crate::flows::window_host::DeskHost>,
 }
 
 /// The services of the catalogue and the device kinds behind them.
@@ -128,6 +130,15 @@ impl Services {
             "Printer.PrintPdf" => with_payload(call, |p| self.print_pdf(call, p)),
             "Printer.PrintTemplate" => with_payload(call, |p| self.print_template(call, p)),
             "DocumentCamera.Capture" => with_payload(call, |p| self.capture(call, p)),
+            "Window.Status" | "Window.CallNext" | "Window.Confirm" | "Window.Rate" => {
+                match &self.desk_host {
+                    Some(desk) => super::window::run(desk, call),
+                    None => Outcome::fail(
+                        CompletionCode::UnsupportedCommand,
+                        "this terminal is not a window unit",
+                    ),
+                }
+            }
             // Common.Cancel is the connection's own business; it never reaches here.
             other => Outcome::fail(
                 CompletionCode::UnsupportedCommand,
@@ -666,7 +677,7 @@ impl Services {
 }
 
 /// Reads the payload as the command's type, or refuses it as invalidData.
-fn with_payload<T: DeserializeOwned + Default>(
+pub(super) fn with_payload<T: DeserializeOwned + Default>(
     call: &Call<'_>,
     run: impl FnOnce(T) -> Outcome,
 ) -> Outcome {

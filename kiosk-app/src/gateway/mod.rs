@@ -9,6 +9,7 @@
 //! - `commands`: what each command does, through services and claims.
 //! - `results`: one-time result URLs.
 //! - `server`: the HTTP/WebSocket service, audit, CORS.
+//! - `window`: window mode, the desk's intents for the clerk's business system.
 //! - `browser`: kiosk mode, Chromium full-screen at the business page, restarted if it dies.
 
 pub mod access;
@@ -17,6 +18,7 @@ pub mod commands;
 pub mod requests;
 pub mod results;
 pub mod server;
+pub mod window;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +35,7 @@ pub async fn start(
     config: &Config,
     runtime: Arc<Runtime>,
     desk: OutputDesk,
+    desk_host: Option<crate::flows::window_host::DeskHost>,
 ) -> anyhow::Result<Option<GatewayHandle>> {
     let Some(g) = config.gateway.clone() else {
         return Ok(None);
@@ -56,6 +59,7 @@ pub async fn start(
                 spool,
                 face: std::sync::Mutex::new(None),
                 face_config,
+                desk_host,
             },
             g,
             events,

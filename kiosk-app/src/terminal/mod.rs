@@ -205,12 +205,26 @@ impl Terminal {
             clock: clock_for_flows,
             link: link.clone(),
         })?);
+        let window_unit = match config.terminal.role {
+            crate::config::Role::Window => Some(crate::flows::window_host::DeskHost::start(
+                crate::flows::window_host::DeskHostConfig {
+                    config: config.clone(),
+                    runtime: runtime.clone(),
+                    desk: desk.clone(),
+                    journal: journal.clone(),
+                    clock: clock_for_desk,
+                    set_up_window: embedded_for_desk,
+                },
+            )?),
+            crate::config::Role::Kiosk => None,
+        };
         // The citizens' journeys do not depend on the gateway: a port another program holds
         // is reported, and the kiosk serves on without the local device API.
         let gateway = match tokio.block_on(crate::gateway::start(
             &config,
             runtime.clone(),
             desk.clone(),
+            window_unit.clone(),
         )) {
             Ok(g) => g,
             Err(e) => {
@@ -235,19 +249,6 @@ impl Terminal {
                 })
             }
             _ => None,
-        };
-        let window_unit = match config.terminal.role {
-            crate::config::Role::Window => Some(crate::flows::window_host::DeskHost::start(
-                crate::flows::window_host::DeskHostConfig {
-                    config: config.clone(),
-                    runtime: runtime.clone(),
-                    desk: desk.clone(),
-                    journal: journal.clone(),
-                    clock: clock_for_desk,
-                    set_up_window: embedded_for_desk,
-                },
-            )?),
-            crate::config::Role::Kiosk => None,
         };
         Ok(Arc::new(Terminal {
             config,

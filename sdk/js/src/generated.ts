@@ -73,6 +73,16 @@ export interface CaptureResult {
   width: number;
 }
 /**
+ * One line the citizen is asked to confirm.
+ */
+export interface ConfirmLineItem {
+  /**
+   * As the citizen reads it (`办理事项`).
+   */
+  label: string;
+  value: string;
+}
+/**
  * One device's state, as `Common.Status` and `Common.StatusChangedEvent` give it.
  */
 export interface DeviceState {
@@ -345,6 +355,57 @@ export interface ServicesResult {
 export interface StatusResult {
   devices: DeviceState[];
 }
+/**
+ * `Window.Confirm`: the citizen screen shows the card's facts and these lines, and asks.
+ */
+export interface WindowConfirmPayload {
+  lines?: ConfirmLineItem[];
+}
+export interface WindowConfirmResult {
+  /**
+   * The citizen touched "correct" (true) or "not correct" (false).
+   */
+  confirmed: boolean;
+}
+export interface WindowRateResult {
+  /**
+   * The citizen rated (the rating itself goes to the centre with the ticket).
+   */
+  rated: boolean;
+}
+/**
+ * `Window.Status`, `Window.CallNext`: the window unit's desk as the clerk's business system
+ * sees it.
+ */
+export interface WindowStatusResult {
+  caseNumber?: string | null;
+  /**
+   * What the citizen screen shows: `closed`, `plate`, `called`, `paused`, `cast`,
+   * `confirm`, `sign`, `rating`, `thanks`.
+   */
+  citizenScreen: string;
+  /**
+   * The ticket's service.
+   */
+  service?: string | null;
+  signedIn: boolean;
+  /**
+   * `open`, `paused` or `closed`.
+   */
+  state: string;
+  /**
+   * The ticket being served or called (`A012`).
+   */
+  ticket?: string | null;
+  /**
+   * Tickets this window may call.
+   */
+  waiting?: number | null;
+  /**
+   * The window's number (`3`).
+   */
+  window: string;
+}
 
 /** Every command of the catalogue: its payload, its completion's payload and its events' payload. */
 export interface Commands {
@@ -358,6 +419,10 @@ export interface Commands {
   "Printer.PrintTemplate": { payload: PrintTemplatePayload; result: PrintResult; event: never };
   "Printer.PrintPdf": { payload: PrintPdfPayload; result: PrintResult; event: never };
   "DocumentCamera.Capture": { payload: CapturePayload; result: CaptureResult; event: MediaEvent };
+  "Window.Status": { payload: Empty; result: WindowStatusResult; event: never };
+  "Window.CallNext": { payload: Empty; result: WindowStatusResult; event: never };
+  "Window.Confirm": { payload: WindowConfirmPayload; result: WindowConfirmResult; event: never };
+  "Window.Rate": { payload: Empty; result: WindowRateResult; event: never };
 }
 
 export type CommandName = keyof Commands;
@@ -374,6 +439,10 @@ export const COMMANDS: Record<CommandName, { scope: string | null; defaultTimeou
   "Printer.PrintTemplate": { scope: "printer.print", defaultTimeoutMs: 30000, personal: false, summary: "Prints one of the terminal's receipt templates (application receipt, material list, case progress …) from its fields." },
   "Printer.PrintPdf": { scope: "printer.print", defaultTimeoutMs: 120000, personal: false, summary: "Prints an A4 PDF on the A4 printer." },
   "DocumentCamera.Capture": { scope: "camera.capture", defaultTimeoutMs: 30000, personal: true, summary: "Photographs the material on the document camera, straightened as a page." },
+  "Window.Status": { scope: "window.desk", defaultTimeoutMs: 5000, personal: false, summary: "The window unit's desk: who is signed in, the ticket, the waiting count, what the citizen screen shows." },
+  "Window.CallNext": { scope: "window.desk", defaultTimeoutMs: 10000, personal: false, summary: "Calls the next ticket through the hall's queue, as the toolbar's 叫号 does." },
+  "Window.Confirm": { scope: "window.screen", defaultTimeoutMs: 120000, personal: false, summary: "Asks the citizen at the window to confirm the card's facts and the page's lines on the citizen screen; completes with the answer." },
+  "Window.Rate": { scope: "window.screen", defaultTimeoutMs: 120000, personal: false, summary: "Asks the citizen to rate the service on the citizen screen." },
 };
 
 export const API_VERSION = "1.0";

@@ -15,6 +15,12 @@ import type {
   ServicesResult,
   StatusResult,
   ReceiptLine,
+  WindowStatusResult,
+  WindowConfirmResult,
+  WindowRateResult,
+  ConfirmLineItem,
+  IdCardVerifyResult,
+  VerifyMethod,
 } from "./generated.js";
 import { COMMANDS, type CommandName, type Commands } from "./generated.js";
 
@@ -211,6 +217,12 @@ export class HallKit {
       this.command("IdCard.Read", p, o),
   };
 
+  readonly verify = {
+    /** Reads the card, then checks the person's face or finger against it on the terminal. */
+    holder: (method: VerifyMethod, o?: CommandOptions): Promise<IdCardVerifyResult> =>
+      this.command("IdCard.Verify", { method }, o),
+  };
+
   readonly scanner = {
     scan: (p: { device?: string } = {}, o?: CommandOptions): Promise<ScanResult> => this.command("Scanner.Scan", p, o),
   };
@@ -222,11 +234,24 @@ export class HallKit {
     ): Promise<PrintResult> => this.command("Printer.PrintReceipt", p, o),
     printPdf: (p: { pdfBase64: string; device?: string }, o?: CommandOptions): Promise<PrintResult> =>
       this.command("Printer.PrintPdf", p, o),
+    /** One of the terminal's receipt templates (`application-receipt`, `material-list` …). */
+    printTemplate: (template: string, fields: Record<string, unknown>, o?: CommandOptions): Promise<PrintResult> =>
+      this.command("Printer.PrintTemplate", { template, fields }, o),
   };
 
   readonly documentCamera = {
     capture: (p: { document?: boolean; device?: string } = {}, o?: CommandOptions): Promise<CaptureResult> =>
       this.command("DocumentCamera.Capture", p, o),
+  };
+
+  /** Window mode: the window unit's desk, driven as its toolbar drives it. */
+  readonly window = {
+    status: (o?: CommandOptions): Promise<WindowStatusResult> => this.command("Window.Status", {}, o),
+    callNext: (o?: CommandOptions): Promise<WindowStatusResult> => this.command("Window.CallNext", {}, o),
+    /** The citizen screen shows the card's facts and these lines; resolves with the answer. */
+    confirm: (lines: ConfirmLineItem[], o?: CommandOptions): Promise<WindowConfirmResult> =>
+      this.command("Window.Confirm", { lines }, o),
+    rate: (o?: CommandOptions): Promise<WindowRateResult> => this.command("Window.Rate", {}, o),
   };
 
   /** Fetches a one-time result (a photo, a page); a second fetch finds nothing. */

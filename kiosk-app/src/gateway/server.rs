@@ -636,6 +636,15 @@ pub async fn serve(
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
+            // An acknowledgement, an event and a completion are small writes in quick
+            // succession: without TCP_NODELAY, Nagle holds each behind the page's delayed ACK
+            // (about 40 ms a command).
+            use axum::serve::ListenerExt as _;
+            let l = l.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "TCP_NODELAY not set");
+                }
+            });
             if let Err(e) = axum::serve(l, app).with_graceful_shutdown(shutdown).await {
                 tracing::error!(error = %e, "the local device API stopped");
             }

@@ -519,6 +519,56 @@ pub struct MediaEvent {
     pub prompt: String,
 }
 
+/// `IcCard.ReadSocialSecurity`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IcCardPayload {
+    /// The PC/SC reader; absent means the terminal's first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SocialSecurityResult {
+    /// The social-security card number (社会保障号码 record of EF05).
+    pub number: String,
+}
+
+/// `IcCard.Apdu`: command APDUs sent in order to the card, in one claim of the reader.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApduPayload {
+    /// Command APDUs, hex (`00A404000F7378312E73682EC9E7BBE1B1A3D5CF`); 1 to 32 of them.
+    pub apdus: Vec<String>,
+    /// Stop at the first answer whose status word is not 9000 or 61xx.
+    #[serde(default = "yes")]
+    pub stop_on_error: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+}
+
+/// One response APDU.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApduAnswer {
+    /// The response data, hex.
+    pub data: String,
+    /// The status word (`9000`).
+    pub sw: String,
+    /// The status word in words (`success`, `file not found` …).
+    pub meaning: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApduResult {
+    /// The card's answer to reset, hex.
+    pub atr: String,
+    /// One per APDU sent (fewer when `stopOnError` stopped early).
+    pub answers: Vec<ApduAnswer>,
+}
+
 /// `Scanner.Scan`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -754,6 +804,27 @@ pub const COMMANDS: &[CommandSpec] = &[
         personal: true,
     },
     CommandSpec {
+        name: "IcCard.ReadSocialSecurity",
+        scope: Some("iccard.read"),
+        summary: "Waits for the citizen's social-security card in the PC/SC reader and reads \
+                  its number.",
+        default_timeout_ms: 30_000,
+        payload: "IcCardPayload",
+        result: "SocialSecurityResult",
+        events: &["IcCard.MediaEvent"],
+        personal: true,
+    },
+    CommandSpec {
+        name: "IcCard.Apdu",
+        scope: Some("iccard.apdu"),
+        summary: "Waits for a card in the PC/SC reader and sends it command APDUs in order.",
+        default_timeout_ms: 30_000,
+        payload: "ApduPayload",
+        result: "ApduResult",
+        events: &["IcCard.MediaEvent"],
+        personal: true,
+    },
+    CommandSpec {
         name: "Scanner.Scan",
         scope: Some("scanner.scan"),
         summary: "Waits for the citizen to show a code (an e-ID, a QR code) and reads it.",
@@ -884,6 +955,10 @@ pub fn schema_document() -> Value {
         IdCardVerifyPayload,
         IdCardVerifyResult,
         MediaEvent,
+        IcCardPayload,
+        SocialSecurityResult,
+        ApduPayload,
+        ApduResult,
         ScanPayload,
         ScanResult,
         PrintReceiptPayload,

@@ -858,3 +858,56 @@ fn the_clerks_business_system_drives_the_window_unit() {
     let again = ask(&mut s, "Window.Rate", 7, json!({}));
     assert_eq!(again["header"]["completionCode"], "sequenceError");
 }
+
+#[test]
+fn a_social_security_card_is_read_and_apdus_go_through_pcscd() {
+    kiosk_app::cli::pcscd::ensure().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = kiosk_e2e::sample_config_with_ic_card("kiosk.sim.toml", dir.path());
+    let terminal = Terminal::start(cfg, Profile::Sim, SystemClock::shared()).unwrap();
+    let r = Rig {
+        base: terminal.gateway_url().unwrap().to_string(),
+        terminal,
+        _dir: dir,
+    };
+    tokio().block_on(async {
+        let mut s = r.page().await;
+        s.send(command("IcCard.ReadSocialSecurity", 1, json!({})))
+            .await
+            .unwrap();
+        assert_eq!(next(&mut s).await["header"]["status"], "ok");
+        assert_eq!(next(&mut s).await["payload"]["prompt"], "insertCard");
+        r.sim("sscard", "insert", json!({}));
+        let m = until_completion(&mut s, 1).await;
+        let done = m.last().unwrap();
+        assert_eq!(done["header"]["completionCode"], "success", "{done}");
+        assert_eq!(done["payload"]["number"], "D12345678");
+
+        // The page's own APDUs: select the social-security application, then a file it lacks.
+        let select = format!(
+            "00A404000F{}00",
+            hex::encode_upper(b"sx1.sh.\xC9\xE7\xBB\xE1\xB1\xA3\xD5\xCF")
+        );
+        s.send(command(
+            "IcCard.Apdu",
+            2,
+            json!({ "apdus": [select, "00A40200020001", "00B2070400"] }),
+        ))
+        .await
+        .unwrap();
+        let m = until_completion(&mut s, 2).await;
+        let done = m.last().unwrap();
+        assert_eq!(done["header"]["completionCode"], "success", "{done}");
+        let answers = done["payload"]["answers"].as_array().unwrap();
+        assert_eq!(answers[0]["sw"], "9000", "{done}");
+        assert_ne!(answers[1]["sw"], "9000", "{done}");
+        assert_eq!(answers.len(), 2, "it stops at the first error: {done}");
+        assert!(!done["payload"]["atr"].as_str().unwrap().is_empty());
+        // Not hex: refused by the reader's own parser, as invalidData.
+        s.send(command("IcCard.Apdu", 3, json!({ "apdus": ["zz"] })))
+            .await
+            .unwrap();
+        let m = until_completion(&mut s, 3).await;
+        assert_eq!(m.last().unwrap()["header"]["completionCode"], "invalidData");
+    });
+}

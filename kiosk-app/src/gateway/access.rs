@@ -11,6 +11,8 @@ use crate::config::{BusinessSystem, GatewayConfig};
 pub const SCOPES: &[&str] = &[
     "idcard.read",
     "idcard.verify",
+    "iccard.read",
+    "iccard.apdu",
     "scanner.scan",
     "printer.print",
     "camera.capture",

@@ -11,10 +11,11 @@ use kiosk_hal::actor::CommandContext;
 use kiosk_hal::device::{CancelToken, CompletionCode as DeviceCode, Progress, ProgressSink};
 use kiosk_hal::DeviceKind;
 use kiosk_protocol::gateway::{
-    self as api, CapturePayload, CaptureResult, CompletionCode, DeviceState, IdCardReadPayload,
-    IdCardResult, IdCardVerifyPayload, IdCardVerifyResult, MediaEvent, PrintPdfPayload,
-    PrintReceiptPayload, PrintResult, PrintTemplatePayload, ScanPayload, ScanResult, ServiceInfo,
-    ServicesResult, StatusResult, VerifyMethod,
+    self as api, ApduAnswer, ApduPayload, ApduResult, CapturePayload, CaptureResult,
+    CompletionCode, DeviceState, IcCardPayload, IdCardReadPayload, IdCardResult,
+    IdCardVerifyPayload, IdCardVerifyResult, MediaEvent, PrintPdfPayload, PrintReceiptPayload,
+    PrintResult, PrintTemplatePayload, ScanPayload, ScanResult, ServiceInfo, ServicesResult,
+    SocialSecurityResult, StatusResult, VerifyMethod,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -94,6 +95,7 @@ pub struct Services {
 const SERVICES: &[(&str, Option<DeviceKind>)] = &[
     ("Common", None),
     ("IdCard", Some(DeviceKind::IdCardReader)),
+    ("IcCard", Some(DeviceKind::CardReader)),
     ("Scanner", Some(DeviceKind::QrScanner)),
     ("Printer", Some(DeviceKind::ReceiptPrinter)),
     ("DocumentCamera", Some(DeviceKind::DocumentCamera)),
@@ -126,6 +128,8 @@ impl Services {
             "IdCard.Read" => with_payload(call, |p| self.read_id_card(call, p)),
             "IdCard.Verify" => with_payload(call, |p| self.verify_holder(call, p)),
             "Scanner.Scan" => with_payload(call, |p| self.scan(call, p)),
+            "IcCard.ReadSocialSecurity" => with_payload(call, |p| self.read_ss_card(call, p)),
+            "IcCard.Apdu" => with_payload(call, |p| self.apdu(call, p)),
             "Printer.PrintReceipt" => with_payload(call, |p| self.print_receipt(call, p)),
             "Printer.PrintPdf" => with_payload(call, |p| self.print_pdf(call, p)),
             "Printer.PrintTemplate" => with_payload(call, |p| self.print_template(call, p)),
@@ -504,6 +508,88 @@ impl Services {
             }
             Err(e) => Err(failed(&e, &call.cancel)),
         }
+    }
+
+    fn read_ss_card(&self, call: &Call<'_>, p: IcCardPayload) -> Outcome {
+        use crate::services::iccard::IcCardProblem as P;
+        let claim = match self.claim(call, p.device.as_deref(), DeviceKind::CardReader) {
+            Ok(c) => c,
+            Err(o) => return o,
+        };
+        let (ctx, pump) = self.context(call, "IcCard.MediaEvent");
+        (call.events)(api::Message::event(
+            "IcCard.MediaEvent",
+            call.request_id,
+            json!(MediaEvent {
+                prompt: "insertCard".into()
+            }),
+        ));
+        match pump.run(call, || {
+            crate::services::iccard::read_ss_card(&self.rt, &claim, ctx)
+        }) {
+            Ok(card) => Outcome::ok(SocialSecurityResult {
+                number: card.number.to_string(),
+            }),
+            Err(P::NoCard) => {
+                Outcome::fail(CompletionCode::TimeOut, "no card was inserted in time")
+            }
+            Err(P::Canceled) => Outcome::fail(CompletionCode::Canceled, "canceled"),
+            Err(e @ P::NotSsCard(_)) => Outcome::error_code("notSocialSecurityCard", e.to_string()),
+            Err(e @ P::Unreadable(_)) => Outcome::fail(CompletionCode::InvalidData, e.to_string()),
+            Err(e @ P::Busy(_)) => Outcome::fail(CompletionCode::DeviceBusy, e.to_string()),
+            Err(e @ P::Reader(_)) => Outcome::fail(CompletionCode::HardwareError, e.to_string()),
+        }
+    }
+
+    fn apdu(&self, call: &Call<'_>, p: ApduPayload) -> Outcome {
+        if p.apdus.is_empty() || p.apdus.len() > 32 {
+            return Outcome::fail(CompletionCode::InvalidData, "send 1 to 32 APDUs");
+        }
+        let claim = match self.claim(call, p.device.as_deref(), DeviceKind::CardReader) {
+            Ok(c) => c,
+            Err(o) => return o,
+        };
+        (call.events)(api::Message::event(
+            "IcCard.MediaEvent",
+            call.request_id,
+            json!(MediaEvent {
+                prompt: "insertCard".into()
+            }),
+        ));
+        let (ctx, pump) = self.context(call, "IcCard.MediaEvent");
+        let inserted = pump.run(call, || {
+            self.rt.call_with(&claim, "wait-card", Value::Null, ctx)
+        });
+        let atr = match inserted {
+            Ok(v) => v["atr"].as_str().unwrap_or_default().to_string(),
+            Err(e) => return failed(&e, &call.cancel),
+        };
+        let mut answers = Vec::new();
+        for a in &p.apdus {
+            if call.cancel.is_canceled() {
+                return Outcome::fail(CompletionCode::Canceled, "canceled");
+            }
+            let mut r = match self.rt.call(
+                &claim,
+                "pcsc-apdu",
+                json!({ "apdu": a }),
+                Duration::from_secs(10),
+            ) {
+                Ok(v) => v,
+                Err(e) => return failed(&e, &call.cancel),
+            };
+            let sw = r["sw"].as_str().unwrap_or_default().to_string();
+            answers.push(ApduAnswer {
+                data: r["data"].as_str().unwrap_or_default().to_string(),
+                meaning: r["meaning"].as_str().unwrap_or_default().to_string(),
+                sw: sw.clone(),
+            });
+            crate::services::card::wipe_json(&mut r);
+            if p.stop_on_error && !(sw == "9000" || sw.starts_with("61")) {
+                break;
+            }
+        }
+        Outcome::ok(ApduResult { atr, answers })
     }
 
     fn scan(&self, call: &Call<'_>, p: ScanPayload) -> Outcome {

@@ -37,6 +37,47 @@ export type MessageType = "command" | "acknowledge" | "event" | "completion" | "
 export type VerifyMethod = "face" | "fingerprint";
 
 /**
+ * One response APDU.
+ */
+export interface ApduAnswer {
+  /**
+   * The response data, hex.
+   */
+  data: string;
+  /**
+   * The status word in words (`success`, `file not found` …).
+   */
+  meaning: string;
+  /**
+   * The status word (`9000`).
+   */
+  sw: string;
+}
+/**
+ * `IcCard.Apdu`: command APDUs sent in order to the card, in one claim of the reader.
+ */
+export interface ApduPayload {
+  /**
+   * Command APDUs, hex (`00A404000F7378312E73682EC9E7BBE1B1A3D5CF`); 1 to 32 of them.
+   */
+  apdus: string[];
+  device?: string | null;
+  /**
+   * Stop at the first answer whose status word is not 9000 or 61xx.
+   */
+  stopOnError?: boolean;
+}
+export interface ApduResult {
+  /**
+   * One per APDU sent (fewer when `stopOnError` stopped early).
+   */
+  answers: ApduAnswer[];
+  /**
+   * The card's answer to reset, hex.
+   */
+  atr: string;
+}
+/**
  * `Common.Cancel`: the requests to cancel, of this connection; empty cancels all of them.
  */
 export interface CancelPayload {
@@ -146,6 +187,15 @@ export interface Header {
    * The command's version; absent means the current one.
    */
   version?: string | null;
+}
+/**
+ * `IcCard.ReadSocialSecurity`.
+ */
+export interface IcCardPayload {
+  /**
+   * The PC/SC reader; absent means the terminal's first.
+   */
+  device?: string | null;
 }
 /**
  * `IdCard.Read`.
@@ -352,6 +402,12 @@ export interface ServicesResult {
   terminal: string;
   version: string;
 }
+export interface SocialSecurityResult {
+  /**
+   * The social-security card number (社会保障号码 record of EF05).
+   */
+  number: string;
+}
 export interface StatusResult {
   devices: DeviceState[];
 }
@@ -414,6 +470,8 @@ export interface Commands {
   "Common.Cancel": { payload: CancelPayload; result: CancelResult; event: never };
   "IdCard.Read": { payload: IdCardReadPayload; result: IdCardResult; event: MediaEvent };
   "IdCard.Verify": { payload: IdCardVerifyPayload; result: IdCardVerifyResult; event: MediaEvent };
+  "IcCard.ReadSocialSecurity": { payload: IcCardPayload; result: SocialSecurityResult; event: MediaEvent };
+  "IcCard.Apdu": { payload: ApduPayload; result: ApduResult; event: MediaEvent };
   "Scanner.Scan": { payload: ScanPayload; result: ScanResult; event: MediaEvent };
   "Printer.PrintReceipt": { payload: PrintReceiptPayload; result: PrintResult; event: never };
   "Printer.PrintTemplate": { payload: PrintTemplatePayload; result: PrintResult; event: never };
@@ -434,6 +492,8 @@ export const COMMANDS: Record<CommandName, { scope: string | null; defaultTimeou
   "Common.Cancel": { scope: null, defaultTimeoutMs: 5000, personal: false, summary: "Cancels this connection's requests (all of them when the list is empty)." },
   "IdCard.Read": { scope: "idcard.read", defaultTimeoutMs: 30000, personal: true, summary: "Waits for an ID card on the reader and reads it (with its photo on request)." },
   "IdCard.Verify": { scope: "idcard.verify", defaultTimeoutMs: 60000, personal: true, summary: "Reads the ID card, then checks the person's face or finger against it on the terminal; only the decision and the score leave it." },
+  "IcCard.ReadSocialSecurity": { scope: "iccard.read", defaultTimeoutMs: 30000, personal: true, summary: "Waits for the citizen's social-security card in the PC/SC reader and reads its number." },
+  "IcCard.Apdu": { scope: "iccard.apdu", defaultTimeoutMs: 30000, personal: true, summary: "Waits for a card in the PC/SC reader and sends it command APDUs in order." },
   "Scanner.Scan": { scope: "scanner.scan", defaultTimeoutMs: 30000, personal: true, summary: "Waits for the citizen to show a code (an e-ID, a QR code) and reads it." },
   "Printer.PrintReceipt": { scope: "printer.print", defaultTimeoutMs: 30000, personal: false, summary: "Prints lines (and a QR code) on the receipt printer, then cuts." },
   "Printer.PrintTemplate": { scope: "printer.print", defaultTimeoutMs: 30000, personal: false, summary: "Prints one of the terminal's receipt templates (application receipt, material list, case progress …) from its fields." },

@@ -728,6 +728,14 @@ pub struct WindowConfirmResult {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WindowSignResult {
+    /// The signature (`image/png`, 1000 px wide), fetched once within the result lifetime.
+    /// The terminal keeps it sealed with the ticket as well.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WindowRateResult {
     /// The citizen rated (the rating itself goes to the centre with the ticket).
     pub rated: bool,
@@ -908,6 +916,17 @@ pub const COMMANDS: &[CommandSpec] = &[
         personal: false,
     },
     CommandSpec {
+        name: "Window.Sign",
+        scope: Some("window.screen"),
+        summary: "Asks the citizen to sign on the citizen screen; completes with the signature \
+                  by one-time URL.",
+        default_timeout_ms: 180_000,
+        payload: "Empty",
+        result: "WindowSignResult",
+        events: &[],
+        personal: true,
+    },
+    CommandSpec {
         name: "Window.Rate",
         scope: Some("window.screen"),
         summary: "Asks the citizen to rate the service on the citizen screen.",
@@ -970,6 +989,7 @@ pub fn schema_document() -> Value {
         WindowStatusResult,
         WindowConfirmPayload,
         WindowConfirmResult,
+        WindowSignResult,
         WindowRateResult,
         CompletionCode,
         AckStatus,

@@ -833,9 +833,31 @@ fn the_clerks_business_system_drives_the_window_unit() {
     let st = ask(&mut s, "Window.Status", 5, json!({}));
     assert_eq!(st["payload"]["ticket"], json!(ticket));
 
+    // The signature: asked by the page, drawn by the citizen, handed back once by URL.
+    rt.block_on(s.send(command("Window.Sign", 8, json!({}))))
+        .unwrap();
+    assert_eq!(rt.block_on(next(&mut s))["header"]["status"], "ok");
+    tour.desk
+        .wait_for(Duration::from_secs(10), |v| {
+            matches!(v.citizen, kiosk_app::flows::window::Citizen::Sign { .. })
+        })
+        .expect("the citizen screen asks for a signature");
+    for n in ["too-short", "signature-drawn", "signed"] {
+        play(&mut tour, n);
+    }
+    let signed = rt.block_on(until_completion(&mut s, 8)).pop().unwrap();
+    assert_eq!(signed["header"]["completionCode"], "success", "{signed}");
+    let url = signed["payload"]["url"].as_str().unwrap().to_string();
+    let png = rt.block_on(async { reqwest::get(&url).await.unwrap().bytes().await.unwrap() });
+    assert_eq!(&png[1..4], b"PNG");
+    assert_eq!(
+        rt.block_on(async { reqwest::get(&url).await.unwrap().status() }),
+        404
+    );
+
     // After the finish the page asks for the rating; the citizen gives it.
     play(&mut tour, "finished");
-    rt.block_on(s.send(command("Window.Rate", 6, json!({}))))
+    rt.block_on(s.send(command("Window.Rate", 9, json!({}))))
         .unwrap();
     assert_eq!(rt.block_on(next(&mut s))["header"]["status"], "ok");
     tour.desk
@@ -852,10 +874,10 @@ fn the_clerks_business_system_drives_the_window_unit() {
     ] {
         play(&mut tour, n);
     }
-    let rated = rt.block_on(until_completion(&mut s, 6)).pop().unwrap();
+    let rated = rt.block_on(until_completion(&mut s, 9)).pop().unwrap();
     assert_eq!(rated["payload"]["rated"], true, "{rated}");
     // One rating per ticket.
-    let again = ask(&mut s, "Window.Rate", 7, json!({}));
+    let again = ask(&mut s, "Window.Rate", 10, json!({}));
     assert_eq!(again["header"]["completionCode"], "sequenceError");
 }
 

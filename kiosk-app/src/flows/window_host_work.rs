@@ -182,19 +182,28 @@ impl DeskHost {
         staff: &str,
         case_number: Option<&str>,
     ) -> Result<(), DeskProblem> {
-        let png = {
-            let inner = self.lock();
-            let img = inner
-                .ink
-                .picture(1000)
-                .map_err(|e| DeskProblem::Journal(e.to_string()))?;
-            let mut buf = opencv::core::Vector::<u8>::new();
-            opencv::imgcodecs::imencode(".png", &img, &mut buf, &opencv::core::Vector::new())
-                .map_err(|e| DeskProblem::Journal(e.to_string()))?;
-            zeroize::Zeroizing::new(buf.as_slice().to_vec())
-        };
+        let png = self.ink_png().map_err(DeskProblem::Journal)?;
         let stored = self.seal(&png, "image/png")?;
         self.record_for_ticket("window.signed", ticket, staff, case_number, stored)
+    }
+
+    /// The signature pad's ink as a PNG, 1000 px wide.
+    fn ink_png(&self) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
+        let inner = self.lock();
+        let img = inner.ink.picture(1000).map_err(|e| e.to_string())?;
+        let mut buf = opencv::core::Vector::<u8>::new();
+        opencv::imgcodecs::imencode(".png", &img, &mut buf, &opencv::core::Vector::new())
+            .map_err(|e| e.to_string())?;
+        Ok(zeroize::Zeroizing::new(buf.as_slice().to_vec()))
+    }
+
+    /// The citizen's signature of the ticket being served, once they signed (for the clerk's
+    /// business system through the local device API); gone with the ticket.
+    pub fn signature_png(&self) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+        if !self.view().signed {
+            return None;
+        }
+        self.ink_png().ok()
     }
 
     /// `bytes` sealed in the attachment store (personal data at rest).

@@ -134,15 +134,14 @@ impl Services {
             "Printer.PrintPdf" => with_payload(call, |p| self.print_pdf(call, p)),
             "Printer.PrintTemplate" => with_payload(call, |p| self.print_template(call, p)),
             "DocumentCamera.Capture" => with_payload(call, |p| self.capture(call, p)),
-            "Window.Status" | "Window.CallNext" | "Window.Confirm" | "Window.Rate" => {
-                match &self.desk_host {
-                    Some(desk) => super::window::run(desk, call),
-                    None => Outcome::fail(
-                        CompletionCode::UnsupportedCommand,
-                        "this terminal is not a window unit",
-                    ),
-                }
-            }
+            "Window.Status" | "Window.CallNext" | "Window.Confirm" | "Window.Sign"
+            | "Window.Rate" => match &self.desk_host {
+                Some(desk) => super::window::run(self, desk, call),
+                None => Outcome::fail(
+                    CompletionCode::UnsupportedCommand,
+                    "this terminal is not a window unit",
+                ),
+            },
             // Common.Cancel is the connection's own business; it never reaches here.
             other => Outcome::fail(
                 CompletionCode::UnsupportedCommand,

@@ -6,19 +6,21 @@
 use std::time::{Duration, Instant};
 
 use kiosk_protocol::gateway::{
-    CompletionCode, WindowConfirmPayload, WindowConfirmResult, WindowRateResult, WindowStatusResult,
+    CompletionCode, WindowConfirmPayload, WindowConfirmResult, WindowRateResult, WindowSignResult,
+    WindowStatusResult,
 };
 use kiosk_protocol::queue::WindowState;
 
-use super::commands::{with_payload, Call, Outcome};
+use super::commands::{with_payload, Call, Outcome, Services};
 use crate::flows::window::{Citizen, ClerkAct};
 use crate::flows::window_host::{DeskHost, DeskView};
 
-pub fn run(desk: &DeskHost, call: &Call<'_>) -> Outcome {
+pub fn run(svc: &Services, desk: &DeskHost, call: &Call<'_>) -> Outcome {
     match call.name {
         "Window.Status" => Outcome::ok(status(&desk.view())),
         "Window.CallNext" => call_next(desk, call),
         "Window.Confirm" => with_payload(call, |p| confirm(desk, call, p)),
+        "Window.Sign" => sign(svc, desk, call),
         "Window.Rate" => rate(desk, call),
         other => Outcome::fail(
             CompletionCode::UnsupportedCommand,
@@ -158,6 +160,46 @@ fn confirm(desk: &DeskHost, call: &Call<'_>, p: WindowConfirmPayload) -> Outcome
             ),
         },
         Err(o) => o,
+    }
+}
+
+fn sign(svc: &Services, desk: &DeskHost, call: &Call<'_>) -> Outcome {
+    let before = desk.view();
+    let Some(ticket) = before.ticket.as_ref().map(|t| t.number.clone()) else {
+        return Outcome::fail(
+            CompletionCode::SequenceError,
+            "no citizen is being served at this window",
+        );
+    };
+    desk.clerk(ClerkAct::AskSignature);
+    if !matches!(desk.view().citizen, Citizen::Sign { .. }) {
+        return Outcome::fail(
+            CompletionCode::SequenceError,
+            "the window cannot ask now: the citizen has not come to the window yet",
+        );
+    }
+    let v = match wait(desk, call, |v| {
+        v.signed
+            || v.ticket.as_ref().map(|t| &t.number) != Some(&ticket)
+            || !matches!(v.citizen, Citizen::Sign { .. })
+    }) {
+        Ok(v) => v,
+        Err(o) => return o,
+    };
+    if let Some(o) = refused(&v) {
+        return o;
+    }
+    match desk.signature_png() {
+        Some(png) if v.signed => {
+            let key = svc.results.put(png, "image/png", call.connection);
+            Outcome::ok(WindowSignResult {
+                url: format!("{}{key}", svc.results_base),
+            })
+        }
+        _ => Outcome::fail(
+            CompletionCode::Canceled,
+            "the clerk moved the citizen screen on before the citizen signed",
+        ),
     }
 }
 

@@ -429,6 +429,13 @@ export interface WindowRateResult {
    */
   rated: boolean;
 }
+export interface WindowSignResult {
+  /**
+   * The signature (`image/png`, 1000 px wide), fetched once within the result lifetime.
+   * The terminal keeps it sealed with the ticket as well.
+   */
+  url: string;
+}
 /**
  * `Window.Status`, `Window.CallNext`: the window unit's desk as the clerk's business system
  * sees it.
@@ -480,6 +487,7 @@ export interface Commands {
   "Window.Status": { payload: Empty; result: WindowStatusResult; event: never };
   "Window.CallNext": { payload: Empty; result: WindowStatusResult; event: never };
   "Window.Confirm": { payload: WindowConfirmPayload; result: WindowConfirmResult; event: never };
+  "Window.Sign": { payload: Empty; result: WindowSignResult; event: never };
   "Window.Rate": { payload: Empty; result: WindowRateResult; event: never };
 }
 
@@ -502,6 +510,7 @@ export const COMMANDS: Record<CommandName, { scope: string | null; defaultTimeou
   "Window.Status": { scope: "window.desk", defaultTimeoutMs: 5000, personal: false, summary: "The window unit's desk: who is signed in, the ticket, the waiting count, what the citizen screen shows." },
   "Window.CallNext": { scope: "window.desk", defaultTimeoutMs: 10000, personal: false, summary: "Calls the next ticket through the hall's queue, as the toolbar's 叫号 does." },
   "Window.Confirm": { scope: "window.screen", defaultTimeoutMs: 120000, personal: false, summary: "Asks the citizen at the window to confirm the card's facts and the page's lines on the citizen screen; completes with the answer." },
+  "Window.Sign": { scope: "window.screen", defaultTimeoutMs: 180000, personal: true, summary: "Asks the citizen to sign on the citizen screen; completes with the signature by one-time URL." },
   "Window.Rate": { scope: "window.screen", defaultTimeoutMs: 120000, personal: false, summary: "Asks the citizen to rate the service on the citizen screen." },
 };
 

@@ -18,9 +18,12 @@ import type {
   WindowStatusResult,
   WindowConfirmResult,
   WindowRateResult,
+  WindowSignResult,
   ConfirmLineItem,
   IdCardVerifyResult,
   VerifyMethod,
+  SocialSecurityResult,
+  ApduResult,
 } from "./generated.js";
 import { COMMANDS, type CommandName, type Commands } from "./generated.js";
 
@@ -223,6 +226,14 @@ export class HallKit {
       this.command("IdCard.Verify", { method }, o),
   };
 
+  readonly icCard = {
+    /** The citizen's social-security card number, from the PC/SC reader. */
+    readSocialSecurity: (o?: CommandOptions): Promise<SocialSecurityResult> =>
+      this.command("IcCard.ReadSocialSecurity", {}, o),
+    /** Command APDUs (hex) sent in order to the card, in one claim of the reader. */
+    apdu: (apdus: string[], o?: CommandOptions): Promise<ApduResult> => this.command("IcCard.Apdu", { apdus }, o),
+  };
+
   readonly scanner = {
     scan: (p: { device?: string } = {}, o?: CommandOptions): Promise<ScanResult> => this.command("Scanner.Scan", p, o),
   };
@@ -251,6 +262,8 @@ export class HallKit {
     /** The citizen screen shows the card's facts and these lines; resolves with the answer. */
     confirm: (lines: ConfirmLineItem[], o?: CommandOptions): Promise<WindowConfirmResult> =>
       this.command("Window.Confirm", { lines }, o),
+    /** The citizen signs on the citizen screen; resolves with the signature's one-time URL. */
+    sign: (o?: CommandOptions): Promise<WindowSignResult> => this.command("Window.Sign", {}, o),
     rate: (o?: CommandOptions): Promise<WindowRateResult> => this.command("Window.Rate", {}, o),
   };
 

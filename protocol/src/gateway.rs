@@ -741,6 +741,39 @@ pub struct WindowRateResult {
     pub rated: bool,
 }
 
+/// `DocumentCamera.Preview`: the plate live, until canceled, the stream is closed, or
+/// `seconds` pass.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PreviewPayload {
+    /// How long at most (1 to 300; default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u32>,
+    /// Frames a second (1 to 10; default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fps: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+}
+
+/// `DocumentCamera.PreviewEvent`: where the live picture is, as soon as it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PreviewEvent {
+    /// An MJPEG stream (`multipart/x-mixed-replace`) an `<img>` shows as is; one fetch.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PreviewResult {
+    /// Frames sent.
+    pub frames: u32,
+    /// `canceled` (the page stopped it), `closed` (the stream was closed), `time` (`seconds`
+    /// passed), `unfetched` (nobody opened the URL in time).
+    pub ended: String,
+}
+
 /// A command of the catalogue, for discovery, the SDK and the reference.
 #[derive(Debug, Clone, Copy)]
 pub struct CommandSpec {
@@ -936,6 +969,17 @@ pub const COMMANDS: &[CommandSpec] = &[
         events: &[],
         personal: false,
     },
+    CommandSpec {
+        name: "DocumentCamera.Preview",
+        scope: Some("camera.capture"),
+        summary: "Shows the document camera's plate live (MJPEG by one-time URL, in a \
+                  PreviewEvent) until canceled, closed or timed; then completes.",
+        default_timeout_ms: 310_000,
+        payload: "PreviewPayload",
+        result: "PreviewResult",
+        events: &["DocumentCamera.PreviewEvent"],
+        personal: true,
+    },
 ];
 
 /// Unsolicited events, sent to every connection.
@@ -944,6 +988,15 @@ pub const UNSOLICITED: &[(&str, &str, &str)] = &[(
     "DeviceState",
     "A device's health changed.",
 )];
+
+/// The payload of a command's events: the preview's URL, or the device's prompt.
+pub fn event_payload(c: &CommandSpec) -> Option<&'static str> {
+    match c.events {
+        [] => None,
+        [e] if e.ends_with(".PreviewEvent") => Some("PreviewEvent"),
+        _ => Some("MediaEvent"),
+    }
+}
 
 pub fn command(name: &str) -> Option<&'static CommandSpec> {
     COMMANDS.iter().find(|c| c.name == name)
@@ -986,6 +1039,9 @@ pub fn schema_document() -> Value {
         PrintResult,
         CapturePayload,
         CaptureResult,
+        PreviewPayload,
+        PreviewEvent,
+        PreviewResult,
         WindowStatusResult,
         WindowConfirmPayload,
         WindowConfirmResult,
@@ -1008,6 +1064,7 @@ pub fn schema_document() -> Value {
                 "payload": c.payload,
                 "result": c.result,
                 "events": c.events,
+                "eventPayload": event_payload(c),
                 "personal": c.personal,
             })
         })
@@ -1024,7 +1081,6 @@ pub fn schema_document() -> Value {
         "$defs": defs,
         "x-commands": commands,
         "x-unsolicited": unsolicited,
-        "x-event-payload": "MediaEvent",
     })
 }
 
@@ -1111,7 +1167,13 @@ pub fn reference_markdown() -> String {
         fields(&mut out, defs, payload, "Payload");
     }
     let _ = writeln!(out, "## Shared types\n");
-    for t in ["MediaEvent", "DeviceState", "ServiceInfo", "ReceiptLine"] {
+    for t in [
+        "MediaEvent",
+        "PreviewEvent",
+        "DeviceState",
+        "ServiceInfo",
+        "ReceiptLine",
+    ] {
         fields(&mut out, defs, t, &format!("`{t}`"));
     }
     out

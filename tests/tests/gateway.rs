@@ -933,3 +933,65 @@ fn a_social_security_card_is_read_and_apdus_go_through_pcscd() {
         assert_eq!(m.last().unwrap()["header"]["completionCode"], "invalidData");
     });
 }
+
+#[test]
+fn the_document_camera_previews_live_until_the_page_closes_it_or_cancels() {
+    let r = rig(|_| {});
+    tokio().block_on(async {
+        let mut s = r.page().await;
+        s.send(command(
+            "DocumentCamera.Preview",
+            1,
+            json!({ "seconds": 30, "fps": 10 }),
+        ))
+        .await
+        .unwrap();
+        assert_eq!(next(&mut s).await["header"]["status"], "ok");
+        let ev = next(&mut s).await;
+        assert_eq!(ev["header"]["name"], "DocumentCamera.PreviewEvent");
+        let url = ev["payload"]["url"].as_str().unwrap().to_string();
+        let mut res = reqwest::get(&url).await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("multipart/x-mixed-replace"));
+        let mut got = Vec::new();
+        while got.windows(7).filter(|w| w == b"--frame").count() < 3 {
+            got.extend_from_slice(&res.chunk().await.unwrap().expect("more frames"));
+        }
+        assert!(got.windows(2).any(|w| w == [0xFF, 0xD8]), "JPEG frames");
+        // A second fetch finds nothing; closing the stream ends the command.
+        assert_eq!(reqwest::get(&url).await.unwrap().status(), 404);
+        drop(res);
+        let m = until_completion(&mut s, 1).await;
+        let done = m.last().unwrap();
+        assert_eq!(done["header"]["completionCode"], "success", "{done}");
+        assert_eq!(done["payload"]["ended"], "closed");
+        assert!(done["payload"]["frames"].as_u64().unwrap() >= 3);
+
+        // A preview nobody stops is canceled by the page, and the camera is free at once.
+        s.send(command("DocumentCamera.Preview", 2, json!({})))
+            .await
+            .unwrap();
+        assert_eq!(next(&mut s).await["header"]["status"], "ok");
+        assert_eq!(
+            next(&mut s).await["header"]["name"],
+            "DocumentCamera.PreviewEvent"
+        );
+        s.send(command("Common.Cancel", 3, json!({ "requestIds": [2] })))
+            .await
+            .unwrap();
+        let m = until_completion(&mut s, 2).await;
+        assert_eq!(m.last().unwrap()["payload"]["ended"], "canceled", "{m:?}");
+        s.send(command(
+            "DocumentCamera.Capture",
+            4,
+            json!({ "document": false }),
+        ))
+        .await
+        .unwrap();
+        let m = until_completion(&mut s, 4).await;
+        assert_eq!(m.last().unwrap()["header"]["completionCode"], "success");
+    });
+}

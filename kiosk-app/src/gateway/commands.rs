@@ -13,9 +13,10 @@ use kiosk_hal::DeviceKind;
 use kiosk_protocol::gateway::{
     self as api, ApduAnswer, ApduPayload, ApduResult, CapturePayload, CaptureResult,
     CompletionCode, DeviceState, IcCardPayload, IdCardReadPayload, IdCardResult,
-    IdCardVerifyPayload, IdCardVerifyResult, MediaEvent, PrintPdfPayload, PrintReceiptPayload,
-    PrintResult, PrintTemplatePayload, ScanPayload, ScanResult, ServiceInfo, ServicesResult,
-    SocialSecurityResult, StatusResult, VerifyMethod,
+    IdCardVerifyPayload, IdCardVerifyResult, MediaEvent, PreviewEvent, PreviewPayload,
+    PreviewResult, PrintPdfPayload, PrintReceiptPayload, PrintResult, PrintTemplatePayload,
+    ScanPayload, ScanResult, ServiceInfo, ServicesResult, SocialSecurityResult, StatusResult,
+    VerifyMethod,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -78,6 +79,7 @@ pub struct Services {
     pub rt: Arc<Runtime>,
     pub desk: OutputDesk,
     pub results: Arc<ResultStore>,
+    pub streams: Arc<super::results::StreamStore>,
     pub terminal: String,
     /// Where one-time results are fetched (`http://127.0.0.1:5846/hallkit/v1/results/`).
     pub results_base: String,
@@ -134,6 +136,7 @@ impl Services {
             "Printer.PrintPdf" => with_payload(call, |p| self.print_pdf(call, p)),
             "Printer.PrintTemplate" => with_payload(call, |p| self.print_template(call, p)),
             "DocumentCamera.Capture" => with_payload(call, |p| self.capture(call, p)),
+            "DocumentCamera.Preview" => with_payload(call, |p| self.preview(call, p)),
             "Window.Status" | "Window.CallNext" | "Window.Confirm" | "Window.Sign"
             | "Window.Rate" => match &self.desk_host {
                 Some(desk) => super::window::run(self, desk, call),
@@ -718,6 +721,72 @@ impl Services {
             }),
             Err(e) => print_problem(e),
         }
+    }
+
+    /// The plate live as MJPEG, while the command runs: a page shows it in an `<img>`, then
+    /// cancels and captures.
+    fn preview(&self, call: &Call<'_>, p: PreviewPayload) -> Outcome {
+        use std::time::Instant;
+        let seconds = p.seconds.unwrap_or(60).clamp(1, 300);
+        let fps = p.fps.unwrap_or(5).clamp(1, 10);
+        let claim = match self.claim(call, p.device.as_deref(), DeviceKind::DocumentCamera) {
+            Ok(c) => c,
+            Err(o) => return o,
+        };
+        let (key, tx) = self.streams.open(call.connection);
+        let url = format!(
+            "{}{key}",
+            self.results_base.replace("/results/", "/streams/")
+        );
+        (call.events)(api::Message::event(
+            "DocumentCamera.PreviewEvent",
+            call.request_id,
+            json!(PreviewEvent { url }),
+        ));
+        let started = Instant::now();
+        let period = Duration::from_millis(1000 / u64::from(fps));
+        let fetch_by = Duration::from_secs(30).min(Duration::from_secs(seconds.into()));
+        let mut frames = 0u32;
+        let ended = loop {
+            let tick = Instant::now();
+            if call.cancel.is_canceled() {
+                break "canceled";
+            }
+            if started.elapsed() >= Duration::from_secs(seconds.into()) {
+                break "time";
+            }
+            if tx.is_closed() {
+                break "closed";
+            }
+            if self.streams.unfetched(&key) && started.elapsed() >= fetch_by {
+                break "unfetched";
+            }
+            let jpeg = match crate::services::apply::document::plate_preview(&self.rt, &claim) {
+                Ok(j) => j,
+                Err(e) => {
+                    self.streams.close(&key);
+                    return Outcome::fail(CompletionCode::HardwareError, e);
+                }
+            };
+            let mut part = format!(
+                "--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+                jpeg.len()
+            )
+            .into_bytes();
+            part.extend_from_slice(&jpeg);
+            part.extend_from_slice(b"\r\n");
+            if tx.try_send(axum::body::Bytes::from(part)).is_ok() {
+                frames += 1;
+            }
+            if let Some(rest) = period.checked_sub(tick.elapsed()) {
+                std::thread::sleep(rest);
+            }
+        };
+        self.streams.close(&key);
+        Outcome::ok(PreviewResult {
+            frames,
+            ended: ended.into(),
+        })
     }
 
     fn capture(&self, call: &Call<'_>, p: CapturePayload) -> Outcome {

@@ -54,6 +54,7 @@ pub async fn start(
                 rt: runtime,
                 desk,
                 results,
+                streams: Arc::new(results::StreamStore::default()),
                 terminal,
                 results_base: format!("http://127.0.0.1:{port}{}/results/", server::PREFIX),
                 spool,

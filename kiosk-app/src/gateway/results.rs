@@ -91,6 +91,63 @@ impl ResultStore {
     }
 }
 
+/// Live pictures (the document camera's preview) by one-time URL: the command that makes the
+/// frames holds the sender; the first fetch takes the receiver; whoever lets go ends it.
+pub struct StreamStore {
+    waiting: Mutex<HashMap<String, (tokio::sync::mpsc::Receiver<axum::body::Bytes>, u64)>>,
+}
+
+impl Default for StreamStore {
+    fn default() -> Self {
+        StreamStore {
+            waiting: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl StreamStore {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        HashMap<String, (tokio::sync::mpsc::Receiver<axum::body::Bytes>, u64)>,
+    > {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A new stream for `connection`: its key and the sender of its parts. Two parts wait at
+    /// most; a slow viewer gets fewer frames, never an old one late.
+    pub fn open(&self, connection: u64) -> (String, tokio::sync::mpsc::Sender<axum::body::Bytes>) {
+        let key = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        self.lock().insert(key.clone(), (rx, connection));
+        (key, tx)
+    }
+
+    /// The first fetch takes the stream.
+    pub fn take(&self, key: &str) -> Option<tokio::sync::mpsc::Receiver<axum::body::Bytes>> {
+        self.lock().remove(key).map(|(rx, _)| rx)
+    }
+
+    /// Whether nobody has fetched it yet.
+    pub fn unfetched(&self, key: &str) -> bool {
+        self.lock().contains_key(key)
+    }
+
+    /// Drops a stream nobody fetched (its command ended).
+    pub fn close(&self, key: &str) {
+        self.lock().remove(key);
+    }
+
+    pub fn forget_connection(&self, connection: u64) {
+        self.lock().retain(|_, (_, c)| *c != connection);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +173,22 @@ mod tests {
         assert_eq!(store.take("unknown"), Fetch::Gone);
         std::thread::sleep(Duration::from_millis(80));
         assert_eq!(store.take(&b), Fetch::Gone);
+    }
+
+    #[test]
+    fn a_stream_is_fetched_once_and_its_end_is_seen_by_the_sender() {
+        let streams = StreamStore::default();
+        let (key, tx) = streams.open(7);
+        assert!(streams.unfetched(&key));
+        let rx = streams.take(&key).unwrap();
+        assert!(streams.take(&key).is_none());
+        assert!(!streams.unfetched(&key));
+        assert!(tx.try_send(axum::body::Bytes::from_static(b"part")).is_ok());
+        drop(rx);
+        assert!(tx.is_closed());
+        let (other, _tx) = streams.open(8);
+        streams.forget_connection(8);
+        assert!(streams.take(&other).is_none());
     }
 
     #[test]

@@ -144,6 +144,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
             post(command_http).options(preflight),
         )
         .route(&format!("{PREFIX}/results/{{key}}"), get(result))
+        .route(&format!("{PREFIX}/streams/{{key}}"), get(stream))
         .route(&format!("{PREFIX}/schema"), get(schema))
         .route(
             &format!("{PREFIX}/simulator"),
@@ -231,6 +232,7 @@ async fn connection(sh: Arc<Shared>, grant: Grant, socket: WebSocket) {
     // The page went away: what it had running stops, and its results are dropped.
     let asked = lock(&requests).cancel(&[], 0);
     sh.services.results.forget_connection(id);
+    sh.services.streams.forget_connection(id);
     status.abort();
     drop(tx);
     tracing::info!(
@@ -580,6 +582,45 @@ async fn simulate(State(sh): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
             .into_response(),
     };
     sh.allow_origin(origin.as_deref(), r.headers_mut());
+    r
+}
+
+/// A live preview (MJPEG). Taking it is what the command waits for; closing it ends it.
+async fn stream(
+    State(sh): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+) -> Response {
+    let origin = origin_of(&headers);
+    if let Some(o) = origin.filter(|o| !sh.access.origin_listed(o)) {
+        return sh.refuse(
+            Some(o),
+            "streams",
+            "origin-not-allowed",
+            format!("origin {o} is not on this terminal's allow-list"),
+        );
+    }
+    let Some(rx) = sh.services.streams.take(&key) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "stream-gone",
+                "detail": "no such stream: opened already, ended, or never made" })),
+        )
+            .into_response();
+    };
+    let parts = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+    });
+    let mut r = axum::body::Body::from_stream(parts).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("multipart/x-mixed-replace; boundary=frame"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    sh.allow_origin(origin, r.headers_mut());
     r
 }
 

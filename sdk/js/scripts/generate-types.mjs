@@ -44,7 +44,7 @@ export async function generate() {
     "export interface Commands {",
   ];
   for (const c of schema["x-commands"]) {
-    const event = c.events.length ? schema["x-event-payload"] : "never";
+    const event = c.eventPayload ?? "never";
     lines.push(`  ${JSON.stringify(c.name)}: { payload: ${c.payload}; result: ${c.result}; event: ${event} };`);
   }
   lines.push("}", "", "export type CommandName = keyof Commands;", "");

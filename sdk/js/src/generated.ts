@@ -297,6 +297,41 @@ export interface Message {
   };
 }
 /**
+ * `DocumentCamera.PreviewEvent`: where the live picture is, as soon as it runs.
+ */
+export interface PreviewEvent {
+  /**
+   * An MJPEG stream (`multipart/x-mixed-replace`) an `<img>` shows as is; one fetch.
+   */
+  url: string;
+}
+/**
+ * `DocumentCamera.Preview`: the plate live, until canceled, the stream is closed, or
+ * `seconds` pass.
+ */
+export interface PreviewPayload {
+  device?: string | null;
+  /**
+   * Frames a second (1 to 10; default 5).
+   */
+  fps?: number | null;
+  /**
+   * How long at most (1 to 300; default 60).
+   */
+  seconds?: number | null;
+}
+export interface PreviewResult {
+  /**
+   * `canceled` (the page stopped it), `closed` (the stream was closed), `time` (`seconds`
+   * passed), `unfetched` (nobody opened the URL in time).
+   */
+  ended: string;
+  /**
+   * Frames sent.
+   */
+  frames: number;
+}
+/**
  * `Printer.PrintPdf`: an A4 document.
  */
 export interface PrintPdfPayload {
@@ -489,6 +524,7 @@ export interface Commands {
   "Window.Confirm": { payload: WindowConfirmPayload; result: WindowConfirmResult; event: never };
   "Window.Sign": { payload: Empty; result: WindowSignResult; event: never };
   "Window.Rate": { payload: Empty; result: WindowRateResult; event: never };
+  "DocumentCamera.Preview": { payload: PreviewPayload; result: PreviewResult; event: PreviewEvent };
 }
 
 export type CommandName = keyof Commands;
@@ -512,6 +548,7 @@ export const COMMANDS: Record<CommandName, { scope: string | null; defaultTimeou
   "Window.Confirm": { scope: "window.screen", defaultTimeoutMs: 120000, personal: false, summary: "Asks the citizen at the window to confirm the card's facts and the page's lines on the citizen screen; completes with the answer." },
   "Window.Sign": { scope: "window.screen", defaultTimeoutMs: 180000, personal: true, summary: "Asks the citizen to sign on the citizen screen; completes with the signature by one-time URL." },
   "Window.Rate": { scope: "window.screen", defaultTimeoutMs: 120000, personal: false, summary: "Asks the citizen to rate the service on the citizen screen." },
+  "DocumentCamera.Preview": { scope: "camera.capture", defaultTimeoutMs: 310000, personal: true, summary: "Shows the document camera's plate live (MJPEG by one-time URL, in a PreviewEvent) until canceled, closed or timed; then completes." },
 };
 
 export const API_VERSION = "1.0";

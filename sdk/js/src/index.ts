@@ -24,6 +24,8 @@ import type {
   VerifyMethod,
   SocialSecurityResult,
   ApduResult,
+  PreviewEvent,
+  PreviewResult,
 } from "./generated.js";
 import { COMMANDS, type CommandName, type Commands } from "./generated.js";
 
@@ -251,6 +253,14 @@ export class HallKit {
   };
 
   readonly documentCamera = {
+    /**
+     * The plate live: `onEvent` gets the MJPEG URL (`img.src = e.url`); resolves when the page
+     * aborts it (signal), closes the stream, or `seconds` pass.
+     */
+    preview: (
+      p: { seconds?: number; fps?: number; device?: string } = {},
+      o?: CommandOptions<PreviewEvent>,
+    ): Promise<PreviewResult> => this.command("DocumentCamera.Preview", p, o),
     capture: (p: { document?: boolean; device?: string } = {}, o?: CommandOptions): Promise<CaptureResult> =>
       this.command("DocumentCamera.Capture", p, o),
   };

@@ -741,6 +741,32 @@ pub struct WindowRateResult {
     pub rated: bool,
 }
 
+/// `Seal.Stamp`: one impression on the paper in the seal module, under the centre's one-time
+/// authorisation for this document.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StampPayload {
+    /// Which seal of the module (1 to 8).
+    pub seal: u8,
+    /// Where on the page, in the module's units (0.1 mm from the top left).
+    pub x: u16,
+    pub y: u16,
+    /// The document being sealed (base64): the centre authorises this document's SHA-256.
+    pub document_base64: String,
+    /// Why, for the centre's record (`证明盖章`).
+    pub purpose: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StampResult {
+    pub device: String,
+    /// The output's id in the terminal's journal (intent and result recorded).
+    pub output_id: String,
+}
+
 /// `DocumentCamera.Preview`: the plate live, until canceled, the stream is closed, or
 /// `seconds` pass.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -907,6 +933,17 @@ pub const COMMANDS: &[CommandSpec] = &[
         personal: false,
     },
     CommandSpec {
+        name: "Seal.Stamp",
+        scope: Some("seal.stamp"),
+        summary: "Makes one seal impression, only under the centre's one-time authorisation for \
+                  the document (asked by the terminal, consumed at once).",
+        default_timeout_ms: 60_000,
+        payload: "StampPayload",
+        result: "StampResult",
+        events: &[],
+        personal: false,
+    },
+    CommandSpec {
         name: "DocumentCamera.Capture",
         scope: Some("camera.capture"),
         summary: "Photographs the material on the document camera, straightened as a page.",
@@ -1039,6 +1076,8 @@ pub fn schema_document() -> Value {
         PrintResult,
         CapturePayload,
         CaptureResult,
+        StampPayload,
+        StampResult,
         PreviewPayload,
         PreviewEvent,
         PreviewResult,

@@ -995,3 +995,50 @@ fn the_document_camera_previews_live_until_the_page_closes_it_or_cancels() {
         assert_eq!(m.last().unwrap()["header"]["completionCode"], "success");
     });
 }
+
+#[test]
+fn a_seal_impression_needs_the_centres_one_time_authorisation() {
+    use base64::Engine as _;
+    let r = rig(|_| {});
+    let doc = base64::engine::general_purpose::STANDARD.encode(b"%PDF-1.7 proof of residence");
+    let stamp =
+        json!({ "seal": 1, "x": 1500, "y": 2400, "documentBase64": doc, "purpose": "证明盖章" });
+    tokio().block_on(async {
+        let mut s = r.page().await;
+        s.send(command("Seal.Stamp", 1, stamp.clone()))
+            .await
+            .unwrap();
+        let m = until_completion(&mut s, 1).await;
+        let done = m.last().unwrap();
+        assert_eq!(done["header"]["completionCode"], "success", "{done}");
+        assert_eq!(done["payload"]["device"], "seal");
+    });
+    let impressions = r
+        .terminal
+        .runtime
+        .device("seal")
+        .unwrap()
+        .sim
+        .as_ref()
+        .unwrap()
+        .inject("impressions", &json!({}))
+        .unwrap();
+    assert_eq!(
+        impressions.as_array().map(Vec::len),
+        Some(1),
+        "{impressions}"
+    );
+    // Without the centre there is no authorisation, and the sim's policy refuses offline.
+    r.terminal.embedded_centre_down().unwrap();
+    tokio().block_on(async {
+        let mut s = r.page().await;
+        s.send(command("Seal.Stamp", 1, stamp)).await.unwrap();
+        let m = until_completion(&mut s, 1).await;
+        let done = m.last().unwrap();
+        assert_eq!(
+            done["header"]["completionCode"], "authorisationRequired",
+            "{done}"
+        );
+    });
+    r.terminal.embedded_centre_up().unwrap();
+}

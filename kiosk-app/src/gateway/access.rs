@@ -16,6 +16,7 @@ pub const SCOPES: &[&str] = &[
     "scanner.scan",
     "printer.print",
     "camera.capture",
+    "seal.stamp",
     "window.desk",
     "window.screen",
 ];

@@ -15,8 +15,8 @@ use kiosk_protocol::gateway::{
     CompletionCode, DeviceState, IcCardPayload, IdCardReadPayload, IdCardResult,
     IdCardVerifyPayload, IdCardVerifyResult, MediaEvent, PreviewEvent, PreviewPayload,
     PreviewResult, PrintPdfPayload, PrintReceiptPayload, PrintResult, PrintTemplatePayload,
-    ScanPayload, ScanResult, ServiceInfo, ServicesResult, SocialSecurityResult, StatusResult,
-    VerifyMethod,
+    ScanPayload, ScanResult, ServiceInfo, ServicesResult, SocialSecurityResult, StampPayload,
+    StampResult, StatusResult, VerifyMethod,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -101,6 +101,7 @@ const SERVICES: &[(&str, Option<DeviceKind>)] = &[
     ("Scanner", Some(DeviceKind::QrScanner)),
     ("Printer", Some(DeviceKind::ReceiptPrinter)),
     ("DocumentCamera", Some(DeviceKind::DocumentCamera)),
+    ("Seal", Some(DeviceKind::SealModule)),
 ];
 
 impl Services {
@@ -137,6 +138,7 @@ impl Services {
             "Printer.PrintTemplate" => with_payload(call, |p| self.print_template(call, p)),
             "DocumentCamera.Capture" => with_payload(call, |p| self.capture(call, p)),
             "DocumentCamera.Preview" => with_payload(call, |p| self.preview(call, p)),
+            "Seal.Stamp" => with_payload(call, |p| self.stamp(call, p)),
             "Window.Status" | "Window.CallNext" | "Window.Confirm" | "Window.Sign"
             | "Window.Rate" => match &self.desk_host {
                 Some(desk) => super::window::run(self, desk, call),
@@ -720,6 +722,47 @@ impl Services {
                 outcome: "printed".into(),
             }),
             Err(e) => print_problem(e),
+        }
+    }
+
+    fn stamp(&self, call: &Call<'_>, p: StampPayload) -> Outcome {
+        let Ok(document) =
+            base64::engine::general_purpose::STANDARD.decode(p.document_base64.as_bytes())
+        else {
+            return Outcome::fail(CompletionCode::InvalidData, "documentBase64 is not base64");
+        };
+        if document.is_empty() || !(1..=8).contains(&p.seal) || p.purpose.trim().is_empty() {
+            return Outcome::fail(
+                CompletionCode::InvalidData,
+                "a stamp needs the document, a seal 1 to 8 and a purpose",
+            );
+        }
+        let claim = match self.claim(call, p.device.as_deref(), DeviceKind::SealModule) {
+            Ok(c) => c,
+            Err(o) => return o,
+        };
+        let purpose = format!("gateway:{}:{}", call.grant.system, p.purpose.trim());
+        let order = crate::services::outputs::SealOrder {
+            seal: p.seal,
+            x: p.x,
+            y: p.y,
+            document: &document,
+            purpose: &purpose,
+        };
+        use crate::services::outputs::OutputOutcome as O;
+        match self.desk.stamp(&claim, &order) {
+            Ok(r) => match r.outcome {
+                O::Printed | O::Unconfirmed => Outcome::ok(StampResult {
+                    device: claim.device().to_string(),
+                    output_id: r.output_id,
+                }),
+                O::Refused => Outcome::fail(CompletionCode::AuthorisationRequired, r.detail),
+                O::Failed if r.result["completion"] == "invalid-data" => {
+                    Outcome::fail(CompletionCode::InvalidData, r.detail)
+                }
+                O::Failed => Outcome::fail(CompletionCode::HardwareError, r.detail),
+            },
+            Err(e) => Outcome::fail(CompletionCode::InternalError, e.to_string()),
         }
     }
 

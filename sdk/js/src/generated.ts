@@ -443,6 +443,37 @@ export interface SocialSecurityResult {
    */
   number: string;
 }
+/**
+ * `Seal.Stamp`: one impression on the paper in the seal module, under the centre's one-time
+ * authorisation for this document.
+ */
+export interface StampPayload {
+  device?: string | null;
+  /**
+   * The document being sealed (base64): the centre authorises this document's SHA-256.
+   */
+  documentBase64: string;
+  /**
+   * Why, for the centre's record (`证明盖章`).
+   */
+  purpose: string;
+  /**
+   * Which seal of the module (1 to 8).
+   */
+  seal: number;
+  /**
+   * Where on the page, in the module's units (0.1 mm from the top left).
+   */
+  x: number;
+  y: number;
+}
+export interface StampResult {
+  device: string;
+  /**
+   * The output's id in the terminal's journal (intent and result recorded).
+   */
+  outputId: string;
+}
 export interface StatusResult {
   devices: DeviceState[];
 }
@@ -518,6 +549,7 @@ export interface Commands {
   "Printer.PrintReceipt": { payload: PrintReceiptPayload; result: PrintResult; event: never };
   "Printer.PrintTemplate": { payload: PrintTemplatePayload; result: PrintResult; event: never };
   "Printer.PrintPdf": { payload: PrintPdfPayload; result: PrintResult; event: never };
+  "Seal.Stamp": { payload: StampPayload; result: StampResult; event: never };
   "DocumentCamera.Capture": { payload: CapturePayload; result: CaptureResult; event: MediaEvent };
   "Window.Status": { payload: Empty; result: WindowStatusResult; event: never };
   "Window.CallNext": { payload: Empty; result: WindowStatusResult; event: never };
@@ -542,6 +574,7 @@ export const COMMANDS: Record<CommandName, { scope: string | null; defaultTimeou
   "Printer.PrintReceipt": { scope: "printer.print", defaultTimeoutMs: 30000, personal: false, summary: "Prints lines (and a QR code) on the receipt printer, then cuts." },
   "Printer.PrintTemplate": { scope: "printer.print", defaultTimeoutMs: 30000, personal: false, summary: "Prints one of the terminal's receipt templates (application receipt, material list, case progress …) from its fields." },
   "Printer.PrintPdf": { scope: "printer.print", defaultTimeoutMs: 120000, personal: false, summary: "Prints an A4 PDF on the A4 printer." },
+  "Seal.Stamp": { scope: "seal.stamp", defaultTimeoutMs: 60000, personal: false, summary: "Makes one seal impression, only under the centre's one-time authorisation for the document (asked by the terminal, consumed at once)." },
   "DocumentCamera.Capture": { scope: "camera.capture", defaultTimeoutMs: 30000, personal: true, summary: "Photographs the material on the document camera, straightened as a page." },
   "Window.Status": { scope: "window.desk", defaultTimeoutMs: 5000, personal: false, summary: "The window unit's desk: who is signed in, the ticket, the waiting count, what the citizen screen shows." },
   "Window.CallNext": { scope: "window.desk", defaultTimeoutMs: 10000, personal: false, summary: "Calls the next ticket through the hall's queue, as the toolbar's 叫号 does." },

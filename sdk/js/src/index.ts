@@ -26,6 +26,7 @@ import type {
   ApduResult,
   PreviewEvent,
   PreviewResult,
+  StampResult,
 } from "./generated.js";
 import { COMMANDS, type CommandName, type Commands } from "./generated.js";
 
@@ -250,6 +251,14 @@ export class HallKit {
     /** One of the terminal's receipt templates (`application-receipt`, `material-list` …). */
     printTemplate: (template: string, fields: Record<string, unknown>, o?: CommandOptions): Promise<PrintResult> =>
       this.command("Printer.PrintTemplate", { template, fields }, o),
+  };
+
+  readonly seal = {
+    /** One impression, under the centre's one-time authorisation for this document. */
+    stamp: (
+      p: { seal: number; x: number; y: number; documentBase64: string; purpose: string; device?: string },
+      o?: CommandOptions,
+    ): Promise<StampResult> => this.command("Seal.Stamp", p, o),
   };
 
   readonly documentCamera = {

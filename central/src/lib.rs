@@ -6,6 +6,7 @@ pub mod backend;
 pub mod cases;
 pub mod documents;
 pub mod loadgen;
+pub mod pairing;
 pub mod pg;
 pub mod pgserver;
 pub mod queue;

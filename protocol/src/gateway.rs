@@ -13,6 +13,20 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// The version of the message model. Commands carry their own version in the header.
 pub const GATEWAY_VERSION: &str = "1.0";
 
+/// The scopes a business system's token may carry; each command needs one (or none).
+pub const SCOPES: &[&str] = &[
+    "idcard.read",
+    "idcard.verify",
+    "iccard.read",
+    "iccard.apdu",
+    "scanner.scan",
+    "printer.print",
+    "camera.capture",
+    "seal.stamp",
+    "window.desk",
+    "window.screen",
+];
+
 /// The WebSocket subprotocol a page asks for; its bearer token travels as a second one
 /// (`bearer.<token>`), since a browser cannot set headers on a WebSocket.
 pub const SUBPROTOCOL: &str = "hallkit.v1";
@@ -1374,6 +1388,7 @@ mod tests {
         let doc = schema_document();
         let defs = doc["$defs"].as_object().unwrap();
         for c in COMMANDS {
+            assert!(c.scope.is_none_or(|s| SCOPES.contains(&s)), "{}", c.name);
             assert!(defs.contains_key(c.payload), "{}: {}", c.name, c.payload);
             assert!(defs.contains_key(c.result), "{}: {}", c.name, c.result);
             assert!(c.default_timeout_ms > 0);

@@ -30,6 +30,16 @@ struct Rig {
 }
 
 fn rig(tweak: impl FnOnce(&mut kiosk_app::config::GatewayConfig)) -> Rig {
+    rig_config(|cfg| {
+        tweak(
+            cfg.gateway
+                .as_mut()
+                .expect("the sim config has a [gateway]"),
+        )
+    })
+}
+
+fn rig_config(tweak: impl FnOnce(&mut kiosk_app::Config)) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = sample_config("kiosk.sim.toml", dir.path());
     let g = cfg
@@ -43,7 +53,7 @@ fn rig(tweak: impl FnOnce(&mut kiosk_app::config::GatewayConfig)) -> Rig {
         scopes: vec!["printer.print".into()],
         expires: None,
     });
-    tweak(g);
+    tweak(&mut cfg);
     let terminal = Terminal::start(cfg, Profile::Sim, SystemClock::shared()).unwrap();
     let base = terminal
         .gateway_url()
@@ -1041,4 +1051,73 @@ fn a_seal_impression_needs_the_centres_one_time_authorisation() {
         );
     });
     r.terminal.embedded_centre_up().unwrap();
+}
+
+#[test]
+fn a_system_paired_at_the_centre_is_admitted_once_its_signed_document_is_in_force() {
+    use kiosk_protocol::signing::{Algorithm, DocumentKind, SignedDocument, SigningKey};
+    let publisher = SigningKey::generate(Algorithm::Ed25519);
+    let pinned = publisher.public_key().to_string();
+    let r = rig_config(|cfg| {
+        cfg.centre.publisher_keys.push(pinned);
+        cfg.centre.command_interval_s = 1;
+    });
+    let origin = "http://127.0.0.1:6100";
+    let (token, entry) = kiosk_central::pairing::issue(
+        "paired-system",
+        &[origin.to_string()],
+        &["printer.print".to_string()],
+        None,
+        [9; 32],
+    )
+    .unwrap();
+    tokio().block_on(async {
+        let refused = r.connect(Some(origin), Some(&token)).await.err().unwrap();
+        assert_eq!(refused.0, 403);
+        assert!(refused.1.contains("origin-not-allowed"), "{}", refused.1);
+        let doc = SignedDocument::sign(
+            DocumentKind::Config,
+            "all",
+            1,
+            json!({ "gateway_systems": [entry] }),
+            &publisher,
+        );
+        let put = reqwest::Client::new()
+            .put(format!("{}/api/v1/documents", r.terminal.centre.base()))
+            .json(&doc)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.status(), 201);
+        // The terminal fetches the document on its next round and admits the system.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut s = loop {
+            match r.connect(Some(origin), Some(&token)).await {
+                Ok(s) => break s,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "never admitted: {e:?}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        };
+        s.send(command("IdCard.Read", 1, json!({}))).await.unwrap();
+        let m = until_completion(&mut s, 1).await;
+        assert_eq!(
+            m.last().unwrap()["header"]["completionCode"],
+            "authorisationRequired"
+        );
+        s.send(command(
+            "Printer.PrintReceipt",
+            2,
+            json!({ "lines": [{ "text": "paired" }] }),
+        ))
+        .await
+        .unwrap();
+        let m = until_completion(&mut s, 2).await;
+        assert_eq!(
+            m.last().unwrap()["header"]["completionCode"],
+            "success",
+            "{m:?}"
+        );
+    });
 }

@@ -75,6 +75,23 @@ enum Command {
         #[arg(long, default_value_t = 24)]
         valid_hours: i64,
     },
+    /// Pair a hall business system with the terminals' local device API: prints its token (for
+    /// the business system; the centre does not keep it) and the entry to add to the signed
+    /// configuration document's `gateway_systems` list, published with `publish --kind config`.
+    GatewayToken {
+        /// How audits name it (`ywxt`).
+        #[arg(long)]
+        system: String,
+        /// An origin its pages come from (`https://yw.example.gov.cn`), or `native`; repeat.
+        #[arg(long = "origin", required = true)]
+        origins: Vec<String>,
+        /// A scope (`idcard.read`, `printer.print` …); repeat.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// The last day the token is good for (`2027-06-30`).
+        #[arg(long)]
+        expires: Option<chrono::NaiveDate>,
+    },
     /// A department's view of the cases terminals filed: list them, or move one on (accept,
     /// process, ask for more, complete, reject) with a comment the citizen reads at a terminal.
     Case {
@@ -368,6 +385,26 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "{}",
                 serde_json::json!({ "published": doc.kind, "version": doc.version, "scope": doc.scope, "key_id": doc.key_id })
+            );
+            Ok(())
+        }
+        Command::GatewayToken {
+            system,
+            origins,
+            scopes,
+            expires,
+        } => {
+            let mut random = [0u8; 32];
+            getrandom(&mut random)?;
+            let (token, entry) =
+                kiosk_central::pairing::issue(&system, &origins, &scopes, expires, random)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "token": token,
+                    "gateway_system": entry,
+                    "next": "give the token to the business system; add gateway_system to the config document's gateway_systems and publish it (kiosk-central publish --kind config)",
+                }))?
             );
             Ok(())
         }

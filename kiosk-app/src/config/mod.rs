@@ -540,41 +540,14 @@ fn check_gateway(g: &GatewayConfig, errors: &Errors<'_>) -> Result<(), ConfigErr
     }
     let mut names = std::collections::HashSet::new();
     for s in &g.systems {
-        if !names.insert(s.name.as_str()) || s.name.is_empty() {
+        if !names.insert(s.name.as_str()) {
             return Err(errors.key(
                 &["gateway", "systems"],
-                format!("gateway system name {:?} is empty or used twice", s.name),
+                format!("gateway system name {:?} is used twice", s.name),
             ));
         }
-        if s.token_sha256.len() != 64 || !s.token_sha256.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(errors.key(
-                &["gateway", "systems"],
-                format!(
-                    "gateway system {}: token_sha256 is the token's SHA-256 in 64 hex digits",
-                    s.name
-                ),
-            ));
-        }
-        for scope in &s.scopes {
-            if !crate::gateway::access::SCOPES.contains(&scope.as_str()) {
-                return Err(errors.key(
-                    &["gateway", "systems"],
-                    format!(
-                        "gateway system {}: unknown scope {scope:?} (known: {})",
-                        s.name,
-                        crate::gateway::access::SCOPES.join(", ")
-                    ),
-                ));
-            }
-        }
-        for origin in &s.origins {
-            if let Err(why) = crate::gateway::access::check_origin_syntax(origin) {
-                return Err(errors.key(
-                    &["gateway", "systems"],
-                    format!("gateway system {}: origin {origin:?}: {why}", s.name),
-                ));
-            }
-        }
+        crate::gateway::access::check_system(s)
+            .map_err(|why| errors.key(&["gateway", "systems"], why))?;
     }
     Ok(())
 }

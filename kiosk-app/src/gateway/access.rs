@@ -8,18 +8,7 @@ use sha2::{Digest, Sha256};
 use crate::config::{BusinessSystem, GatewayConfig};
 
 /// The scopes a token may carry.
-pub const SCOPES: &[&str] = &[
-    "idcard.read",
-    "idcard.verify",
-    "iccard.read",
-    "iccard.apdu",
-    "scanner.scan",
-    "printer.print",
-    "camera.capture",
-    "seal.stamp",
-    "window.desk",
-    "window.screen",
-];
+pub use kiosk_protocol::gateway::SCOPES;
 
 /// What an admitted caller may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,22 +72,85 @@ pub fn check_origin_syntax(origin: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The systems of the config, checked per request.
-#[derive(Debug, Clone)]
+/// One business system's entry, as the config file or the centre's signed document gives it:
+/// a token hash, known scopes, origins a browser can send.
+pub fn check_system(s: &BusinessSystem) -> Result<(), String> {
+    if s.name.is_empty() {
+        return Err("a system needs a name".into());
+    }
+    if s.token_sha256.len() != 64 || !s.token_sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!(
+            "gateway system {}: token_sha256 is the token's SHA-256 in 64 hex digits",
+            s.name
+        ));
+    }
+    if let Some(scope) = s.scopes.iter().find(|x| !SCOPES.contains(&x.as_str())) {
+        return Err(format!(
+            "gateway system {}: unknown scope {scope:?} (known: {})",
+            s.name,
+            SCOPES.join(", ")
+        ));
+    }
+    for origin in &s.origins {
+        check_origin_syntax(origin)
+            .map_err(|why| format!("gateway system {}: origin {origin:?}: {why}", s.name))?;
+    }
+    Ok(())
+}
+
+/// The business systems admitted: those of the config file, and those the centre paired and
+/// distributed in its signed configuration document (`gateway_systems`), read as they are in
+/// force now.
+#[derive(Clone)]
 pub struct Access {
     systems: Vec<BusinessSystem>,
+    journal: Option<crate::journal::Journal>,
 }
 
 impl Access {
-    pub fn new(config: &GatewayConfig) -> Access {
+    pub fn new(config: &GatewayConfig, journal: Option<crate::journal::Journal>) -> Access {
         Access {
             systems: config.systems.clone(),
+            journal,
         }
+    }
+
+    /// The config's systems and the centre's paired ones; a paired entry that does not check
+    /// is left out (and said), never half-admitted.
+    fn all(&self) -> Vec<BusinessSystem> {
+        let mut all = self.systems.clone();
+        let Some(journal) = &self.journal else {
+            return all;
+        };
+        let doc = journal
+            .lock()
+            .document(kiosk_protocol::signing::DocumentKind::Config);
+        let Ok(Some(doc)) = doc else {
+            return all;
+        };
+        let Some(list) = doc.body.get("gateway_systems") else {
+            return all;
+        };
+        match serde_json::from_value::<Vec<BusinessSystem>>(list.clone()) {
+            Ok(paired) => {
+                for s in paired {
+                    match check_system(&s) {
+                        Ok(()) if !all.iter().any(|a| a.name == s.name) => all.push(s),
+                        Ok(()) => {
+                            tracing::warn!(system = %s.name, "a paired system has a configured one's name; the configured one stays")
+                        }
+                        Err(why) => tracing::warn!(%why, "a paired gateway system was left out"),
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "the centre's gateway_systems cannot be read"),
+        }
+        all
     }
 
     /// Whether any system serves from `origin` (the allow-list, before a token is looked at).
     pub fn origin_listed(&self, origin: &str) -> bool {
-        self.systems
+        self.all()
             .iter()
             .any(|s| s.origins.iter().any(|o| o == origin))
     }
@@ -119,8 +171,8 @@ impl Access {
         };
         let token = token.filter(|t| !t.is_empty()).ok_or(Refusal::NoToken)?;
         let digest = hex::encode(Sha256::digest(token.as_bytes()));
-        let system = self
-            .systems
+        let systems = self.all();
+        let system = systems
             .iter()
             .find(|s| {
                 constant_time_eq(
@@ -185,6 +237,7 @@ mod tests {
     #[test]
     fn a_token_is_admitted_only_from_its_origins_and_until_it_expires() {
         let access = Access {
+            journal: None,
             systems: vec![
                 system(
                     "ywxt",

@@ -36,6 +36,7 @@ pub async fn start(
     runtime: Arc<Runtime>,
     desk: OutputDesk,
     desk_host: Option<crate::flows::window_host::DeskHost>,
+    journal: crate::journal::Journal,
 ) -> anyhow::Result<Option<GatewayHandle>> {
     let Some(g) = config.gateway.clone() else {
         return Ok(None);
@@ -65,6 +66,7 @@ pub async fn start(
             g,
             events,
             offset,
+            Some(journal),
         ))
     })
     .await?;

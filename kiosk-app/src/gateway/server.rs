@@ -50,10 +50,11 @@ impl Shared {
         config: GatewayConfig,
         events: EventBus,
         offset: chrono::FixedOffset,
+        journal: Option<crate::journal::Journal>,
     ) -> Shared {
         Shared {
             services,
-            access: Access::new(&config),
+            access: Access::new(&config, journal),
             config,
             events,
             offset,

@@ -225,6 +225,7 @@ impl Terminal {
             runtime.clone(),
             desk.clone(),
             window_unit.clone(),
+            journal.clone(),
         )) {
             Ok(g) => g,
             Err(e) => {

@@ -184,6 +184,12 @@ async fn next_ack(s: &mut Socket) -> Value {
     }
 }
 
+/// Sends `cmd` and reads until the completion of `id`.
+async fn exchange(s: &mut Socket, cmd: Ws, id: u64) -> Vec<Value> {
+    s.send(cmd).await.unwrap();
+    until_completion(s, id).await
+}
+
 /// Messages until the completion of `id`, in order.
 async fn until_completion(s: &mut Socket, id: u64) -> Vec<Value> {
     let mut out = Vec::new();
@@ -358,16 +364,17 @@ fn request_ids_are_enforced_and_too_many_commands_are_refused() {
             "{read_done}"
         );
         // An unknown command completes as such; a bad payload as invalidData.
-        s.send(command("Teleport.Now", 8, json!({}))).await.unwrap();
-        let m = until_completion(&mut s, 8).await;
+        let m = exchange(&mut s, command("Teleport.Now", 8, json!({})), 8).await;
         assert_eq!(
             m.last().unwrap()["header"]["completionCode"],
             "unsupportedCommand"
         );
-        s.send(command("IdCard.Read", 9, json!({ "photo": "yes" })))
-            .await
-            .unwrap();
-        let m = until_completion(&mut s, 9).await;
+        let m = exchange(
+            &mut s,
+            command("IdCard.Read", 9, json!({ "photo": "yes" })),
+            9,
+        )
+        .await;
         assert_eq!(m.last().unwrap()["header"]["completionCode"], "invalidData");
     });
 }
@@ -377,10 +384,12 @@ fn a_timeout_completes_as_timeout_and_a_closed_page_lets_the_reader_go() {
     let r = rig(|_| {});
     tokio().block_on(async {
         let mut s = r.page().await;
-        s.send(command_with_timeout("IdCard.Read", 1, 600, json!({})))
-            .await
-            .unwrap();
-        let m = until_completion(&mut s, 1).await;
+        let m = exchange(
+            &mut s,
+            command_with_timeout("IdCard.Read", 1, 600, json!({})),
+            1,
+        )
+        .await;
         assert_eq!(m.last().unwrap()["header"]["completionCode"], "timeOut");
 
         s.send(command_with_timeout("IdCard.Read", 2, 60_000, json!({})))
@@ -411,8 +420,7 @@ fn a_second_page_and_a_citizens_journey_keep_the_reader_and_nobody_sees_their_da
         a.send(command("IdCard.Read", 1, json!({}))).await.unwrap();
         assert_eq!(next(&mut a).await["header"]["status"], "ok");
         assert_eq!(next(&mut a).await["payload"]["prompt"], "placeCard");
-        b.send(command("IdCard.Read", 1, json!({}))).await.unwrap();
-        let m = until_completion(&mut b, 1).await;
+        let m = exchange(&mut b, command("IdCard.Read", 1, json!({})), 1).await;
         let busy = m.last().unwrap();
         assert_eq!(busy["header"]["completionCode"], "deviceBusy");
         assert!(busy["header"]["errorDescription"]
@@ -420,10 +428,7 @@ fn a_second_page_and_a_citizens_journey_keep_the_reader_and_nobody_sees_their_da
             .unwrap()
             .contains("business system"));
         // Status tells b who holds it, in words only.
-        b.send(command("Common.Status", 2, json!({})))
-            .await
-            .unwrap();
-        let m = until_completion(&mut b, 2).await;
+        let m = exchange(&mut b, command("Common.Status", 2, json!({})), 2).await;
         let reader = m.last().unwrap()["payload"]["devices"]
             .as_array()
             .unwrap()
@@ -453,8 +458,7 @@ fn a_second_page_and_a_citizens_journey_keep_the_reader_and_nobody_sees_their_da
                 Duration::from_secs(5),
             )
             .unwrap();
-        a.send(command("IdCard.Read", 2, json!({}))).await.unwrap();
-        let m = until_completion(&mut a, 2).await;
+        let m = exchange(&mut a, command("IdCard.Read", 2, json!({})), 2).await;
         let busy = m.last().unwrap();
         assert_eq!(busy["header"]["completionCode"], "deviceBusy");
         assert!(busy["header"]["errorDescription"]
@@ -512,8 +516,7 @@ fn origins_tokens_and_scopes_are_checked_and_every_refusal_says_why() {
             .connect(Some("http://127.0.0.1:6000"), Some(PRINT_TOKEN))
             .await
             .unwrap();
-        p.send(command("IdCard.Read", 1, json!({}))).await.unwrap();
-        let m = until_completion(&mut p, 1).await;
+        let m = exchange(&mut p, command("IdCard.Read", 1, json!({})), 1).await;
         assert_eq!(
             m.last().unwrap()["header"]["completionCode"],
             "authorisationRequired"
@@ -589,14 +592,12 @@ fn a_receipt_prints_over_http_and_a_capture_leaves_by_a_url_that_expires() {
         assert_eq!(v["completion"]["payload"]["device"], "receipt");
 
         let mut s = r.page().await;
-        s.send(command("DocumentCamera.Capture", 1, json!({ "document": false }))).await.unwrap();
-        let m = until_completion(&mut s, 1).await;
+        let m = exchange(&mut s, command("DocumentCamera.Capture", 1, json!({ "document": false })), 1).await;
         let done = m.last().unwrap();
         assert_eq!(done["header"]["completionCode"], "success", "{done}");
         assert!(done["payload"]["width"].as_u64().unwrap() > 100);
         let picture = done["payload"]["url"].as_str().unwrap().to_string();
-        s.send(command("DocumentCamera.Capture", 2, json!({ "document": false }))).await.unwrap();
-        let m = until_completion(&mut s, 2).await;
+        let m = exchange(&mut s, command("DocumentCamera.Capture", 2, json!({ "document": false })), 2).await;
         let late = m.last().unwrap()["payload"]["url"].as_str().unwrap().to_string();
         let got = http.get(&picture).send().await.unwrap();
         assert_eq!(got.status(), 200);
@@ -719,28 +720,28 @@ fn the_holder_is_checked_on_the_terminal_and_only_the_decision_leaves() {
         }
 
         // A receipt template is laid out by the terminal; a wrong field is the page's error.
-        s.send(command(
-            "Printer.PrintTemplate",
-            4,
-            json!({ "template": "material-list",
+        let m = exchange(
+            &mut s,
+            command(
+                "Printer.PrintTemplate",
+                4,
+                json!({ "template": "material-list",
             "fields": { "nope": 1 } }),
-        ))
-        .await
-        .unwrap();
-        let m = until_completion(&mut s, 4).await;
+            ),
+            4,
+        )
+        .await;
         assert_eq!(
             m.last().unwrap()["header"]["completionCode"],
             "invalidData",
             "{m:?}"
         );
-        s.send(command(
-            "Printer.PrintTemplate",
+        let m = exchange(
+            &mut s,
+            command("Printer.PrintTemplate", 5, json!({ "template": "no-such" })),
             5,
-            json!({ "template": "no-such" }),
-        ))
-        .await
-        .unwrap();
-        let m = until_completion(&mut s, 5).await;
+        )
+        .await;
         assert_eq!(m.last().unwrap()["header"]["completionCode"], "invalidData");
     });
 }
@@ -920,14 +921,16 @@ fn a_social_security_card_is_read_and_apdus_go_through_pcscd() {
             "00A404000F{}00",
             hex::encode_upper(b"sx1.sh.\xC9\xE7\xBB\xE1\xB1\xA3\xD5\xCF")
         );
-        s.send(command(
-            "IcCard.Apdu",
+        let m = exchange(
+            &mut s,
+            command(
+                "IcCard.Apdu",
+                2,
+                json!({ "apdus": [select, "00A40200020001", "00B2070400"] }),
+            ),
             2,
-            json!({ "apdus": [select, "00A40200020001", "00B2070400"] }),
-        ))
-        .await
-        .unwrap();
-        let m = until_completion(&mut s, 2).await;
+        )
+        .await;
         let done = m.last().unwrap();
         assert_eq!(done["header"]["completionCode"], "success", "{done}");
         let answers = done["payload"]["answers"].as_array().unwrap();
@@ -936,10 +939,12 @@ fn a_social_security_card_is_read_and_apdus_go_through_pcscd() {
         assert_eq!(answers.len(), 2, "it stops at the first error: {done}");
         assert!(!done["payload"]["atr"].as_str().unwrap().is_empty());
         // Not hex: refused by the reader's own parser, as invalidData.
-        s.send(command("IcCard.Apdu", 3, json!({ "apdus": ["zz"] })))
-            .await
-            .unwrap();
-        let m = until_completion(&mut s, 3).await;
+        let m = exchange(
+            &mut s,
+            command("IcCard.Apdu", 3, json!({ "apdus": ["zz"] })),
+            3,
+        )
+        .await;
         assert_eq!(m.last().unwrap()["header"]["completionCode"], "invalidData");
     });
 }
@@ -989,19 +994,19 @@ fn the_document_camera_previews_live_until_the_page_closes_it_or_cancels() {
             next(&mut s).await["header"]["name"],
             "DocumentCamera.PreviewEvent"
         );
-        s.send(command("Common.Cancel", 3, json!({ "requestIds": [2] })))
-            .await
-            .unwrap();
-        let m = until_completion(&mut s, 2).await;
+        let m = exchange(
+            &mut s,
+            command("Common.Cancel", 3, json!({ "requestIds": [2] })),
+            2,
+        )
+        .await;
         assert_eq!(m.last().unwrap()["payload"]["ended"], "canceled", "{m:?}");
-        s.send(command(
-            "DocumentCamera.Capture",
+        let m = exchange(
+            &mut s,
+            command("DocumentCamera.Capture", 4, json!({ "document": false })),
             4,
-            json!({ "document": false }),
-        ))
-        .await
-        .unwrap();
-        let m = until_completion(&mut s, 4).await;
+        )
+        .await;
         assert_eq!(m.last().unwrap()["header"]["completionCode"], "success");
     });
 }
@@ -1015,10 +1020,7 @@ fn a_seal_impression_needs_the_centres_one_time_authorisation() {
         json!({ "seal": 1, "x": 1500, "y": 2400, "documentBase64": doc, "purpose": "证明盖章" });
     tokio().block_on(async {
         let mut s = r.page().await;
-        s.send(command("Seal.Stamp", 1, stamp.clone()))
-            .await
-            .unwrap();
-        let m = until_completion(&mut s, 1).await;
+        let m = exchange(&mut s, command("Seal.Stamp", 1, stamp.clone()), 1).await;
         let done = m.last().unwrap();
         assert_eq!(done["header"]["completionCode"], "success", "{done}");
         assert_eq!(done["payload"]["device"], "seal");
@@ -1042,8 +1044,7 @@ fn a_seal_impression_needs_the_centres_one_time_authorisation() {
     r.terminal.embedded_centre_down().unwrap();
     tokio().block_on(async {
         let mut s = r.page().await;
-        s.send(command("Seal.Stamp", 1, stamp)).await.unwrap();
-        let m = until_completion(&mut s, 1).await;
+        let m = exchange(&mut s, command("Seal.Stamp", 1, stamp), 1).await;
         let done = m.last().unwrap();
         assert_eq!(
             done["header"]["completionCode"], "authorisationRequired",
@@ -1100,20 +1101,21 @@ fn a_system_paired_at_the_centre_is_admitted_once_its_signed_document_is_in_forc
                 }
             }
         };
-        s.send(command("IdCard.Read", 1, json!({}))).await.unwrap();
-        let m = until_completion(&mut s, 1).await;
+        let m = exchange(&mut s, command("IdCard.Read", 1, json!({})), 1).await;
         assert_eq!(
             m.last().unwrap()["header"]["completionCode"],
             "authorisationRequired"
         );
-        s.send(command(
-            "Printer.PrintReceipt",
+        let m = exchange(
+            &mut s,
+            command(
+                "Printer.PrintReceipt",
+                2,
+                json!({ "lines": [{ "text": "paired" }] }),
+            ),
             2,
-            json!({ "lines": [{ "text": "paired" }] }),
-        ))
-        .await
-        .unwrap();
-        let m = until_completion(&mut s, 2).await;
+        )
+        .await;
         assert_eq!(
             m.last().unwrap()["header"]["completionCode"],
             "success",

@@ -952,14 +952,7 @@ fn print_problem(e: crate::services::queue::PrintProblem) -> Outcome {
 /// The card's identity as the API gives it, from the reader's answer.
 fn id_card_result(v: &Value) -> Option<IdCardResult> {
     let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    let valid_to = match v.get("valid_to") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Object(o)) => o
-            .get("date")
-            .and_then(Value::as_str)
-            .map_or_else(|| "long-term".to_string(), str::to_string),
-        _ => "long-term".into(),
-    };
+    let valid_to = crate::services::card::valid_to_words(v);
     Some(IdCardResult {
         card_type: s("card_type")?,
         name: s("name").unwrap_or_default(),

@@ -90,6 +90,18 @@ impl Shared {
         r
     }
 
+    /// A fetch from a page on an origin no system lists (a page without one, an `<img>`, may
+    /// fetch by the URL's capability alone).
+    fn refuse_unlisted(&self, origin: Option<&str>, path: &str) -> Option<Response> {
+        let o = origin.filter(|o| !self.access.origin_listed(o))?;
+        Some(self.refuse(
+            Some(o),
+            path,
+            "origin-not-allowed",
+            format!("origin {o} is not on this terminal's allow-list"),
+        ))
+    }
+
     fn allow_origin(&self, origin: Option<&str>, headers: &mut HeaderMap) {
         if let Some(o) = origin.filter(|o| self.access.origin_listed(o)) {
             if let Ok(v) = HeaderValue::from_str(o) {
@@ -489,13 +501,8 @@ async fn result(
     Path(key): Path<String>,
 ) -> Response {
     let origin = origin_of(&headers);
-    if let Some(o) = origin.filter(|o| !sh.access.origin_listed(o)) {
-        return sh.refuse(
-            Some(o),
-            "results",
-            "origin-not-allowed",
-            format!("origin {o} is not on this terminal's allow-list"),
-        );
+    if let Some(refused) = sh.refuse_unlisted(origin, "results") {
+        return refused;
     }
     let mut r = match sh.services.results.take(&key) {
         Fetch::Found {
@@ -593,13 +600,8 @@ async fn stream(
     Path(key): Path<String>,
 ) -> Response {
     let origin = origin_of(&headers);
-    if let Some(o) = origin.filter(|o| !sh.access.origin_listed(o)) {
-        return sh.refuse(
-            Some(o),
-            "streams",
-            "origin-not-allowed",
-            format!("origin {o} is not on this terminal's allow-list"),
-        );
+    if let Some(refused) = sh.refuse_unlisted(origin, "streams") {
+        return refused;
     }
     let Some(rx) = sh.services.streams.take(&key) else {
         return (

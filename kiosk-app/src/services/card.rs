@@ -198,17 +198,21 @@ pub fn context(timeout: std::time::Duration, cancel: CancelToken) -> CommandCont
     }
 }
 
-fn identity_from(v: &Value) -> Option<CitizenIdentity> {
-    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    let valid_to = match v.get("valid_to") {
+/// The card's last day (`2040-05-01`) or `long-term`, from the reader's identity.
+pub fn valid_to_words(v: &Value) -> String {
+    match v.get("valid_to") {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Object(o)) => o
             .get("date")
             .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| "long-term".into()),
+            .map_or_else(|| "long-term".to_string(), str::to_string),
         _ => "long-term".into(),
-    };
+    }
+}
+
+fn identity_from(v: &Value) -> Option<CitizenIdentity> {
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let valid_to = valid_to_words(v);
     Some(CitizenIdentity {
         name: s("name").or_else(|| s("english_name")).unwrap_or_default(),
         number: s("number")?,

@@ -601,6 +601,15 @@ pub struct ScanResult {
     pub symbology: Option<String>,
 }
 
+/// `Scanner.Light`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LightPayload {
+    pub on: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+}
+
 /// One line of a receipt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -916,6 +925,16 @@ pub const COMMANDS: &[CommandSpec] = &[
         personal: true,
     },
     CommandSpec {
+        name: "Scanner.Light",
+        scope: Some("scanner.scan"),
+        summary: "Switches the scanner's illumination on or off (the model's configured commands).",
+        default_timeout_ms: 5_000,
+        payload: "LightPayload",
+        result: "Empty",
+        events: &[],
+        personal: false,
+    },
+    CommandSpec {
         name: "Printer.PrintReceipt",
         scope: Some("printer.print"),
         summary: "Prints lines (and a QR code) on the receipt printer, then cuts.",
@@ -1084,6 +1103,7 @@ pub fn schema_document() -> Value {
         ApduResult,
         ScanPayload,
         ScanResult,
+        LightPayload,
         PrintReceiptPayload,
         PrintPdfPayload,
         PrintTemplatePayload,

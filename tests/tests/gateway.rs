@@ -447,17 +447,23 @@ fn a_second_page_and_a_citizens_journey_keep_the_reader_and_nobody_sees_their_da
             assert!(!t.as_str().contains("张三丰"), "{t}");
         }
 
-        // A citizen's journey holds the reader: the page waits its turn, the journey goes on.
-        let journey = r
-            .terminal
-            .runtime
-            .claim(
-                "idcard",
-                kiosk_app::runtime::Owner::Flow("ticket#9".into()),
-                Duration::from_secs(60),
-                Duration::from_secs(5),
-            )
-            .unwrap();
+        // A citizen starts a ticket journey at the terminal: its devices are its own, the page
+        // is told so, and the journey goes on; when it ends the page may read again.
+        r.terminal.host.send(kiosk_app::flows::kiosk::Input::Wake);
+        r.terminal
+            .host
+            .send(kiosk_app::flows::kiosk::Input::Start("ticket".into()));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !matches!(
+            r.terminal.runtime.holder("idcard"),
+            Some(kiosk_app::runtime::Owner::Flow(_))
+        ) {
+            assert!(
+                Instant::now() < deadline,
+                "the journey never took the reader"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let m = exchange(&mut a, command("IdCard.Read", 2, json!({})), 2).await;
         let busy = m.last().unwrap();
         assert_eq!(busy["header"]["completionCode"], "deviceBusy");
@@ -465,12 +471,22 @@ fn a_second_page_and_a_citizens_journey_keep_the_reader_and_nobody_sees_their_da
             .as_str()
             .unwrap()
             .contains("citizen's journey"));
-        assert_eq!(
-            journey.owner(),
-            &kiosk_app::runtime::Owner::Flow("ticket#9".into())
-        );
-        assert!(r.terminal.runtime.holder("idcard").is_some());
-        drop(journey);
+        assert!(matches!(
+            r.terminal.runtime.holder("idcard"),
+            Some(kiosk_app::runtime::Owner::Flow(_))
+        ));
+        r.terminal.host.send(kiosk_app::flows::kiosk::Input::Done);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while r.terminal.runtime.holder("idcard").is_some() {
+            assert!(Instant::now() < deadline, "the journey kept the reader");
+            r.terminal.host.send(kiosk_app::flows::kiosk::Input::Back);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        a.send(command_with_timeout("IdCard.Read", 3, 500, json!({})))
+            .await
+            .unwrap();
+        let m = until_completion(&mut a, 3).await;
+        assert_eq!(m.last().unwrap()["header"]["completionCode"], "timeOut");
     });
 }
 
@@ -1121,5 +1137,81 @@ fn a_system_paired_at_the_centre_is_admitted_once_its_signed_document_is_in_forc
             "success",
             "{m:?}"
         );
+    });
+}
+
+#[test]
+fn a_pdf_prints_on_the_a4_printer_and_the_scanner_light_switches() {
+    use base64::Engine as _;
+    use lopdf::dictionary;
+    let r = rig(|_| {});
+    let mut doc = lopdf::Document::with_version("1.5");
+    let pages = doc.new_object_id();
+    let page = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages, "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+    });
+    doc.objects.insert(
+        pages,
+        lopdf::Object::Dictionary(dictionary! {
+            "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1,
+        }),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages });
+    doc.trailer.set("Root", catalog);
+    let mut pdf = Vec::new();
+    doc.save_to(&mut pdf).unwrap();
+    let pdf = base64::engine::general_purpose::STANDARD.encode(&pdf);
+    tokio().block_on(async {
+        let mut s = r.page().await;
+        let m = exchange(
+            &mut s,
+            command("Printer.PrintPdf", 1, json!({ "pdfBase64": pdf })),
+            1,
+        )
+        .await;
+        let done = m.last().unwrap();
+        assert_eq!(done["header"]["completionCode"], "success", "{done}");
+        assert_eq!(done["payload"]["device"], "a4");
+        let not_pdf = base64::engine::general_purpose::STANDARD.encode(b"hello");
+        let m = exchange(
+            &mut s,
+            command("Printer.PrintPdf", 2, json!({ "pdfBase64": not_pdf })),
+            2,
+        )
+        .await;
+        assert_eq!(m.last().unwrap()["header"]["completionCode"], "invalidData");
+
+        // The scanner hears each command: its light follows.
+        for (id, on) in [(3, true), (4, false), (5, true)] {
+            let m = exchange(
+                &mut s,
+                command("Scanner.Light", id, json!({ "on": on })),
+                id,
+            )
+            .await;
+            assert_eq!(
+                m.last().unwrap()["header"]["completionCode"],
+                "success",
+                "{m:?}"
+            );
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                let stats = r
+                    .terminal
+                    .runtime
+                    .device("scanner")
+                    .unwrap()
+                    .sim
+                    .as_ref()
+                    .unwrap()
+                    .inject("stats", &json!({}))
+                    .unwrap();
+                if stats["light"] == on {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "light stayed {stats}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
     });
 }

@@ -26,6 +26,8 @@ pub const DRIVER: &str = "qr-serial";
 const OPTIONS: &[&str] = &[
     "suffix",
     "trigger",
+    "light_on",
+    "light_off",
     "max_len",
     "onecode_prefixes",
     "appointment_pattern",
@@ -114,6 +116,9 @@ pub struct SerialScanner {
     rx: FrameReceiver,
     spec: SuffixFrame,
     trigger: Option<Vec<u8>>,
+    /// The model's commands that switch its illumination on and off (hex in the config), for
+    /// a hall that lights a phone's screen code or saves the LED when idle.
+    light: Option<(Vec<u8>, Vec<u8>)>,
     rules: PayloadRules,
     last_error: String,
     scans: u64,
@@ -137,6 +142,19 @@ impl SerialScanner {
             Some(h) => Some(parse_hex(h).map_err(|e| cfg(format!("option `trigger`: {e}")))?),
             None => None,
         };
+        let hex_opt = |key: &str| -> Result<Option<Vec<u8>>, DriverError> {
+            match spec.opt_str(key).map_err(cfg)? {
+                Some(h) => Ok(Some(
+                    parse_hex(h).map_err(|e| cfg(format!("option `{key}`: {e}")))?,
+                )),
+                None => Ok(None),
+            }
+        };
+        let light = match (hex_opt("light_on")?, hex_opt("light_off")?) {
+            (Some(on), Some(off)) => Some((on, off)),
+            (None, None) => None,
+            _ => return Err(cfg("options `light_on` and `light_off` go together".into())),
+        };
         let max_len = spec
             .opt_u64("max_len")
             .map_err(cfg)?
@@ -151,6 +169,7 @@ impl SerialScanner {
             rx: FrameReceiver::new(),
             spec: SuffixFrame { suffix, max_len },
             trigger,
+            light,
             rules: rules_from_spec(spec).map_err(cfg)?,
             last_error: String::new(),
             scans: 0,
@@ -225,15 +244,31 @@ impl SerialScanner {
         let Some(trigger) = self.trigger.clone() else {
             return Ok(false);
         };
+        self.send_host(&trigger)?;
+        Ok(true)
+    }
+
+    /// Switches the illumination with the configured command.
+    fn set_light(&mut self, on: bool) -> Result<(), CommandError> {
+        let Some((light_on, light_off)) = self.light.clone() else {
+            return Err(CommandError::unsupported(
+                "no `light_on` / `light_off` options are configured for this scanner",
+            ));
+        };
+        self.send_host(if on { &light_on } else { &light_off })
+    }
+
+    /// Bytes from the host to the scanner (a command); a failed write drops the link.
+    fn send_host(&mut self, bytes: &[u8]) -> Result<(), CommandError> {
         let res = self.link().and_then(|l| {
-            l.write_all(&trigger)?;
+            l.write_all(bytes)?;
             l.flush()
         });
         if let Err(e) = res {
             self.drop_link(&e);
             return Err(e.into());
         }
-        Ok(true)
+        Ok(())
     }
 }
 
@@ -291,6 +326,11 @@ impl Device for SerialScanner {
                 summary: "send the configured software trigger",
                 args: &[],
             },
+            ActionSpec {
+                name: "light",
+                summary: "switch the illumination with the configured commands",
+                args: &["on=true|false"],
+            },
         ]
     }
 
@@ -323,6 +363,14 @@ impl Device for SerialScanner {
                         );
                     }
                 }
+            }
+            "light" => {
+                let on = args
+                    .get("on")
+                    .and_then(Value::as_bool)
+                    .ok_or_else(|| CommandError::invalid("light needs on=true|false"))?;
+                self.set_light(on)?;
+                Ok(json!({ "light": on }))
             }
             "trigger" => {
                 if self.send_trigger()? {

@@ -39,6 +39,8 @@ pub struct ScannerSim {
 pub struct ScannerSimConfig {
     pub suffix: Vec<u8>,
     pub trigger: Option<Vec<u8>>,
+    /// The commands that switch the illumination on and off.
+    pub light: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl ScannerSimConfig {
@@ -49,7 +51,19 @@ impl ScannerSimConfig {
             .as_bytes()
             .to_vec();
         let trigger = spec.opt_str("trigger")?.map(super::parse_hex).transpose()?;
-        Ok(ScannerSimConfig { suffix, trigger })
+        let light_on = spec
+            .opt_str("light_on")?
+            .map(super::parse_hex)
+            .transpose()?;
+        let light_off = spec
+            .opt_str("light_off")?
+            .map(super::parse_hex)
+            .transpose()?;
+        Ok(ScannerSimConfig {
+            suffix,
+            trigger,
+            light: light_on.zip(light_off),
+        })
     }
 }
 
@@ -113,7 +127,22 @@ fn run(mut port: SimPort, config: ScannerSimConfig, rx: std::sync::mpsc::Receive
     let mut held: VecDeque<Vec<u8>> = VecDeque::new();
     let mut heard: Vec<u8> = Vec::new();
     let mut triggers = 0u64;
+    let mut light = false;
     let mut buf = [0u8; 256];
+    // What the host may send: the trigger and the light commands.
+    #[derive(Clone, Copy)]
+    enum HostCmd {
+        Trigger,
+        Light(bool),
+    }
+    let mut commands: Vec<(Vec<u8>, HostCmd)> = Vec::new();
+    if let Some(t) = &config.trigger {
+        commands.push((t.clone(), HostCmd::Trigger));
+    }
+    if let Some((on, off)) = &config.light {
+        commands.push((on.clone(), HostCmd::Light(true)));
+        commands.push((off.clone(), HostCmd::Light(false)));
+    }
     loop {
         match rx.recv_timeout(Duration::from_millis(10)) {
             Ok((req, reply)) => {
@@ -131,29 +160,44 @@ fn run(mut port: SimPort, config: ScannerSimConfig, rx: std::sync::mpsc::Receive
                         }
                     }
                     Req::Link(l) => l.apply(&mut port, &mut faults, || heard.clear()),
-                    Req::Stats => Ok(json!({ "triggers": triggers, "held": held.len() })),
+                    Req::Stats => {
+                        Ok(json!({ "triggers": triggers, "held": held.len(), "light": light }))
+                    }
                 };
                 let _ = reply.send(answer);
             }
             Err(RecvTimeoutError::Disconnected) => return,
             Err(RecvTimeoutError::Timeout) => {}
         }
-        let Some(trigger) = &config.trigger else {
+        if commands.is_empty() {
             // Continuous mode ignores host bytes; drain them so the pty buffer never fills.
             let _ = port.recv(&mut buf, Duration::ZERO);
             continue;
-        };
+        }
         if let Ok(n) = port.recv(&mut buf, Duration::from_millis(1)) {
             heard.extend_from_slice(&buf[..n]);
         }
-        while let Some(pos) = heard
-            .windows(trigger.len())
-            .position(|w| w == trigger.as_slice())
+        // The earliest whole command in what was heard, until none is left.
+        while let Some((pos, len, cmd)) = commands
+            .iter()
+            .filter(|(bytes, _)| !bytes.is_empty())
+            .filter_map(|(bytes, cmd)| {
+                heard
+                    .windows(bytes.len())
+                    .position(|w| w == bytes.as_slice())
+                    .map(|pos| (pos, bytes.len(), *cmd))
+            })
+            .min_by_key(|(pos, _, _)| *pos)
         {
-            heard.drain(..pos + trigger.len());
-            triggers += 1;
-            if let Some(line) = held.pop_front() {
-                let _ = send_with_faults(&mut port, &faults, &line);
+            heard.drain(..pos + len);
+            match cmd {
+                HostCmd::Trigger => {
+                    triggers += 1;
+                    if let Some(line) = held.pop_front() {
+                        let _ = send_with_faults(&mut port, &faults, &line);
+                    }
+                }
+                HostCmd::Light(on) => light = on,
             }
         }
         if heard.len() > 1024 {

@@ -212,3 +212,58 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_light_commands_reach_the_scanner_and_an_unconfigured_light_is_unsupported() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = SimEnv::new(dir.path()).unwrap();
+    let mut spec = DeviceSpec::new(
+        "scanner",
+        DeviceKind::QrScanner,
+        DRIVER,
+        TransportKind::Serial,
+    );
+    spec.options.insert("trigger".into(), json!("16 54 0d"));
+    spec.options.insert("light_on".into(), json!("16 4c 31 0d"));
+    spec.options
+        .insert("light_off".into(), json!("16 4c 30 0d"));
+    let sim =
+        ScannerSim::start("scanner", &env, ScannerSimConfig::from_spec(&spec).unwrap()).unwrap();
+    spec.path = Some(sim.endpoint());
+    let mut dev = SerialScanner::from_spec(&spec).unwrap();
+    dev.poll();
+    let light = |sim: &ScannerSim| -> bool {
+        // The simulator reads the line between requests.
+        std::thread::sleep(Duration::from_millis(50));
+        sim.inject("stats", &json!({})).unwrap()["light"] == true
+    };
+    dev.run("light", &json!({ "on": true }), &ctx(1000))
+        .unwrap();
+    assert!(light(&sim));
+    // A light command between triggers does not disturb a triggered scan.
+    sim.present("A0003").unwrap();
+    dev.run("light", &json!({ "on": false }), &ctx(1000))
+        .unwrap();
+    let v = dev
+        .run("scan", &json!({"timeout_ms": 3000}), &ctx(5000))
+        .unwrap();
+    assert_eq!(v["payload"]["text"], "A0003");
+    assert!(!light(&sim));
+    assert_eq!(sim.triggers().unwrap(), 1);
+    assert_eq!(
+        dev.run("light", &json!({}), &ctx(1000)).unwrap_err().code,
+        CompletionCode::InvalidData
+    );
+
+    let (_dir, _sim, plain) = setup(None);
+    let mut dev = SerialScanner::from_spec(&plain).unwrap();
+    assert_eq!(
+        dev.run("light", &json!({ "on": true }), &ctx(1000))
+            .unwrap_err()
+            .code,
+        CompletionCode::Unsupported
+    );
+    let mut half = plain.clone();
+    half.options.insert("light_on".into(), json!("16 4c 31 0d"));
+    assert!(SerialScanner::from_spec(&half).is_err());
+}

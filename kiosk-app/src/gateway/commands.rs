@@ -13,10 +13,10 @@ use kiosk_hal::DeviceKind;
 use kiosk_protocol::gateway::{
     self as api, ApduAnswer, ApduPayload, ApduResult, CapturePayload, CaptureResult,
     CompletionCode, DeviceState, IcCardPayload, IdCardReadPayload, IdCardResult,
-    IdCardVerifyPayload, IdCardVerifyResult, MediaEvent, PreviewEvent, PreviewPayload,
-    PreviewResult, PrintPdfPayload, PrintReceiptPayload, PrintResult, PrintTemplatePayload,
-    ScanPayload, ScanResult, ServiceInfo, ServicesResult, SocialSecurityResult, StampPayload,
-    StampResult, StatusResult, VerifyMethod,
+    IdCardVerifyPayload, IdCardVerifyResult, LightPayload, MediaEvent, PreviewEvent,
+    PreviewPayload, PreviewResult, PrintPdfPayload, PrintReceiptPayload, PrintResult,
+    PrintTemplatePayload, ScanPayload, ScanResult, ServiceInfo, ServicesResult,
+    SocialSecurityResult, StampPayload, StampResult, StatusResult, VerifyMethod,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -131,6 +131,7 @@ impl Services {
             "IdCard.Read" => with_payload(call, |p| self.read_id_card(call, p)),
             "IdCard.Verify" => with_payload(call, |p| self.verify_holder(call, p)),
             "Scanner.Scan" => with_payload(call, |p| self.scan(call, p)),
+            "Scanner.Light" => with_payload(call, |p| self.light(call, p)),
             "IcCard.ReadSocialSecurity" => with_payload(call, |p| self.read_ss_card(call, p)),
             "IcCard.Apdu" => with_payload(call, |p| self.apdu(call, p)),
             "Printer.PrintReceipt" => with_payload(call, |p| self.print_receipt(call, p)),
@@ -594,6 +595,23 @@ impl Services {
             }
         }
         Outcome::ok(ApduResult { atr, answers })
+    }
+
+    fn light(&self, call: &Call<'_>, p: LightPayload) -> Outcome {
+        let claim = match self.claim(call, p.device.as_deref(), DeviceKind::QrScanner) {
+            Ok(c) => c,
+            Err(o) => return o,
+        };
+        match self
+            .rt
+            .call(&claim, "light", json!({ "on": p.on }), call.timeout)
+        {
+            Ok(_) => Outcome::ok(api::Empty {}),
+            Err(CallError::Device(d)) if d.code == DeviceCode::Unsupported => {
+                Outcome::fail(CompletionCode::UnsupportedData, d.detail)
+            }
+            Err(e) => failed(&e, &call.cancel),
+        }
     }
 
     fn scan(&self, call: &Call<'_>, p: ScanPayload) -> Outcome {

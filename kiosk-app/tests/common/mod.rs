@@ -62,7 +62,7 @@ pub fn config_in(dir: &Path, scanner_options: &str) -> PathBuf {
         // names it).
         .replace("port = 5846", "port = 0")
         .replace(
-            "options = { suffix = \"\\r\\n\" }",
+            "options = { suffix = \"\\r\\n\", light_on = \"16 4c 31 0d\", light_off = \"16 4c 30 0d\" }",
             &format!("options = {{ suffix = \"\\r\\n\"{scanner_options} }}"),
         );
     // The PC/SC reader needs the machine's pcscd; drivers/tests/pcsc_vpcd.rs tests it.

@@ -278,6 +278,13 @@ export interface IdCardVerifyResult {
   threshold?: number | null;
 }
 /**
+ * `Scanner.Light`.
+ */
+export interface LightPayload {
+  device?: string | null;
+  on: boolean;
+}
+/**
  * `IdCard.MediaEvent`, `Scanner.MediaEvent`, …: what the device waits for from the citizen.
  */
 export interface MediaEvent {
@@ -546,6 +553,7 @@ export interface Commands {
   "IcCard.ReadSocialSecurity": { payload: IcCardPayload; result: SocialSecurityResult; event: MediaEvent };
   "IcCard.Apdu": { payload: ApduPayload; result: ApduResult; event: MediaEvent };
   "Scanner.Scan": { payload: ScanPayload; result: ScanResult; event: MediaEvent };
+  "Scanner.Light": { payload: LightPayload; result: Empty; event: never };
   "Printer.PrintReceipt": { payload: PrintReceiptPayload; result: PrintResult; event: never };
   "Printer.PrintTemplate": { payload: PrintTemplatePayload; result: PrintResult; event: never };
   "Printer.PrintPdf": { payload: PrintPdfPayload; result: PrintResult; event: never };
@@ -571,6 +579,7 @@ export const COMMANDS: Record<CommandName, { scope: string | null; defaultTimeou
   "IcCard.ReadSocialSecurity": { scope: "iccard.read", defaultTimeoutMs: 30000, personal: true, summary: "Waits for the citizen's social-security card in the PC/SC reader and reads its number." },
   "IcCard.Apdu": { scope: "iccard.apdu", defaultTimeoutMs: 30000, personal: true, summary: "Waits for a card in the PC/SC reader and sends it command APDUs in order." },
   "Scanner.Scan": { scope: "scanner.scan", defaultTimeoutMs: 30000, personal: true, summary: "Waits for the citizen to show a code (an e-ID, a QR code) and reads it." },
+  "Scanner.Light": { scope: "scanner.scan", defaultTimeoutMs: 5000, personal: false, summary: "Switches the scanner's illumination on or off (the model's configured commands)." },
   "Printer.PrintReceipt": { scope: "printer.print", defaultTimeoutMs: 30000, personal: false, summary: "Prints lines (and a QR code) on the receipt printer, then cuts." },
   "Printer.PrintTemplate": { scope: "printer.print", defaultTimeoutMs: 30000, personal: false, summary: "Prints one of the terminal's receipt templates (application receipt, material list, case progress …) from its fields." },
   "Printer.PrintPdf": { scope: "printer.print", defaultTimeoutMs: 120000, personal: false, summary: "Prints an A4 PDF on the A4 printer." },

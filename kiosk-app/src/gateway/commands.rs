@@ -157,8 +157,11 @@ impl Services {
     }
 
     fn services(&self, call: &Call<'_>) -> Outcome {
+        let window = ("Window", None);
         let services = SERVICES
             .iter()
+            // The window unit's desk is there only on a window unit.
+            .chain(self.desk_host.as_ref().map(|_| &window))
             .map(|(service, kind)| {
                 let commands: Vec<String> = api::COMMANDS
                     .iter()

@@ -23,7 +23,9 @@ test("the catalogue the SDK was generated from is the terminal's", async () => {
   try {
     const s = await hk.services();
     const names = s.services.flatMap((x) => x.commands).sort();
-    assert.deepEqual(names, Object.keys(COMMANDS).sort());
+    // A kiosk has every service but the window unit's desk.
+    const kiosk = Object.keys(COMMANDS).filter((c) => !c.startsWith("Window.")).sort();
+    assert.deepEqual(names, kiosk);
     assert.equal(s.system, "sample-business-app");
   } finally {
     hk.close();

@@ -729,7 +729,8 @@ pub struct WindowStatusResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConfirmLineItem {
-    /// As the citizen reads it (`办理事项`).
+    /// As the citizen reads it (`申请事项`). Not one the screen shows already from the card and
+    /// the ticket (姓名, 证件号码, 办理事项, 窗口, 办件编号).
     pub label: String,
     pub value: String,
 }

@@ -822,8 +822,16 @@ fn the_clerks_business_system_drives_the_window_unit() {
     assert_eq!(called["header"]["completionCode"], "success", "{called}");
     let ticket = called["payload"]["ticket"].as_str().unwrap().to_string();
     assert_eq!(called["payload"]["citizenScreen"], "called");
+    // A line that repeats what the screen shows from the card is the page's mistake.
+    let twice = ask(
+        &mut s,
+        "Window.Confirm",
+        3,
+        json!({ "lines": [ { "label": "办理事项", "value": "居住证签注" } ] }),
+    );
+    assert_eq!(twice["header"]["completionCode"], "invalidData", "{twice}");
     // Before the citizen sits down there is nothing to confirm.
-    let early = ask(&mut s, "Window.Confirm", 3, json!({ "lines": [] }));
+    let early = ask(&mut s, "Window.Confirm", 31, json!({ "lines": [] }));
     assert_eq!(
         early["header"]["completionCode"], "sequenceError",
         "{early}"
@@ -834,8 +842,8 @@ fn the_clerks_business_system_drives_the_window_unit() {
     // The page's lines appear under the card's facts; the citizen answers on their screen.
     rt.block_on(s.send(command(
         "Window.Confirm",
-        4,
-        json!({ "lines": [ { "label": "办理事项", "value": "居住证签注" } ] }),
+        40,
+        json!({ "lines": [ { "label": "申请事项", "value": "居住证签注" } ] }),
     )))
     .unwrap();
     assert_eq!(rt.block_on(next(&mut s))["header"]["status"], "ok");
@@ -845,23 +853,27 @@ fn the_clerks_business_system_drives_the_window_unit() {
             matches!(v.citizen, kiosk_app::flows::window::Citizen::Confirm)
         })
         .expect("the citizen screen asks");
+    // The citizen screen as the citizen sees it, with the page's line (kept as a tour frame).
+    let look: kiosk_app::cli::tour_desk::DeskStep =
+        serde_json::from_value(json!({ "name": "page-confirm", "expect": "confirm" })).unwrap();
+    tour.step(11, &look).unwrap();
     assert!(
         shown
             .confirm
             .iter()
-            .any(|l| l.label == "办理事项" && l.value == "居住证签注"),
+            .any(|l| l.label == "申请事项" && l.value == "居住证签注"),
         "{:?}",
         shown.confirm
     );
     play(&mut tour, "confirmed");
-    let answer = rt.block_on(until_completion(&mut s, 4)).pop().unwrap();
+    let answer = rt.block_on(until_completion(&mut s, 40)).pop().unwrap();
     assert_eq!(answer["header"]["completionCode"], "success", "{answer}");
     assert_eq!(answer["payload"]["confirmed"], true);
-    let st = ask(&mut s, "Window.Status", 5, json!({}));
+    let st = ask(&mut s, "Window.Status", 50, json!({}));
     assert_eq!(st["payload"]["ticket"], json!(ticket));
 
     // The signature: asked by the page, drawn by the citizen, handed back once by URL.
-    rt.block_on(s.send(command("Window.Sign", 8, json!({}))))
+    rt.block_on(s.send(command("Window.Sign", 80, json!({}))))
         .unwrap();
     assert_eq!(rt.block_on(next(&mut s))["header"]["status"], "ok");
     tour.desk
@@ -872,7 +884,7 @@ fn the_clerks_business_system_drives_the_window_unit() {
     for n in ["too-short", "signature-drawn", "signed"] {
         play(&mut tour, n);
     }
-    let signed = rt.block_on(until_completion(&mut s, 8)).pop().unwrap();
+    let signed = rt.block_on(until_completion(&mut s, 80)).pop().unwrap();
     assert_eq!(signed["header"]["completionCode"], "success", "{signed}");
     let url = signed["payload"]["url"].as_str().unwrap().to_string();
     let png = rt.block_on(async { reqwest::get(&url).await.unwrap().bytes().await.unwrap() });
@@ -884,7 +896,7 @@ fn the_clerks_business_system_drives_the_window_unit() {
 
     // After the finish the page asks for the rating; the citizen gives it.
     play(&mut tour, "finished");
-    rt.block_on(s.send(command("Window.Rate", 9, json!({}))))
+    rt.block_on(s.send(command("Window.Rate", 90, json!({}))))
         .unwrap();
     assert_eq!(rt.block_on(next(&mut s))["header"]["status"], "ok");
     tour.desk
@@ -901,10 +913,10 @@ fn the_clerks_business_system_drives_the_window_unit() {
     ] {
         play(&mut tour, n);
     }
-    let rated = rt.block_on(until_completion(&mut s, 9)).pop().unwrap();
+    let rated = rt.block_on(until_completion(&mut s, 90)).pop().unwrap();
     assert_eq!(rated["payload"]["rated"], true, "{rated}");
     // One rating per ticket.
-    let again = ask(&mut s, "Window.Rate", 10, json!({}));
+    let again = ask(&mut s, "Window.Rate", 100, json!({}));
     assert_eq!(again["header"]["completionCode"], "sequenceError");
 }
 

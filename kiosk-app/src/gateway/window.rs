@@ -127,6 +127,34 @@ fn confirm(desk: &DeskHost, call: &Call<'_>, p: WindowConfirmPayload) -> Outcome
             "at most 12 lines, labels up to 20 and values up to 80 characters (the citizen reads them)",
         );
     }
+    // The screen shows these from the card and the ticket already; a second "办理事项" with
+    // another value would leave the citizen unsure which one is meant.
+    const SHOWN: &[&str] = &[
+        "姓名",
+        "证件号码",
+        "办理事项",
+        "窗口",
+        "办件编号",
+        "Name",
+        "ID number",
+        "Service",
+        "Window",
+        "Case number",
+        "name",
+        "id-number",
+        "service",
+        "window",
+        "case",
+    ];
+    if let Some(l) = p.lines.iter().find(|l| SHOWN.contains(&l.label.trim())) {
+        return Outcome::fail(
+            CompletionCode::InvalidData,
+            format!(
+                "the citizen screen shows {:?} already from the card and the ticket; name the line otherwise",
+                l.label
+            ),
+        );
+    }
     let before = desk.view();
     if before.ticket.is_none() {
         return Outcome::fail(

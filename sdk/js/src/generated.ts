@@ -118,7 +118,8 @@ export interface CaptureResult {
  */
 export interface ConfirmLineItem {
   /**
-   * As the citizen reads it (`办理事项`).
+   * As the citizen reads it (`申请事项`). Not one the screen shows already from the card and
+   * the ticket (姓名, 证件号码, 办理事项, 窗口, 办件编号).
    */
   label: string;
   value: string;

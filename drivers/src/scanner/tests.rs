@@ -10,6 +10,14 @@ use kiosk_hal::DeviceKind;
 use proptest::prelude::*;
 
 fn setup(trigger: Option<&str>) -> (tempfile::TempDir, ScannerSim, DeviceSpec) {
+    match trigger {
+        Some(t) => setup_with(&[("trigger", t)]),
+        None => setup_with(&[]),
+    }
+}
+
+/// A scanner and its simulator sharing `options` (hex commands and the like).
+fn setup_with(options: &[(&str, &str)]) -> (tempfile::TempDir, ScannerSim, DeviceSpec) {
     let dir = tempfile::tempdir().unwrap();
     let env = SimEnv::new(dir.path()).unwrap();
     let mut spec = DeviceSpec::new(
@@ -18,8 +26,8 @@ fn setup(trigger: Option<&str>) -> (tempfile::TempDir, ScannerSim, DeviceSpec) {
         DRIVER,
         TransportKind::Serial,
     );
-    if let Some(t) = trigger {
-        spec.options.insert("trigger".into(), json!(t));
+    for (k, v) in options {
+        spec.options.insert((*k).into(), json!(v));
     }
     let sim =
         ScannerSim::start("scanner", &env, ScannerSimConfig::from_spec(&spec).unwrap()).unwrap();
@@ -215,21 +223,11 @@ proptest! {
 
 #[test]
 fn the_light_commands_reach_the_scanner_and_an_unconfigured_light_is_unsupported() {
-    let dir = tempfile::tempdir().unwrap();
-    let env = SimEnv::new(dir.path()).unwrap();
-    let mut spec = DeviceSpec::new(
-        "scanner",
-        DeviceKind::QrScanner,
-        DRIVER,
-        TransportKind::Serial,
-    );
-    spec.options.insert("trigger".into(), json!("16 54 0d"));
-    spec.options.insert("light_on".into(), json!("16 4c 31 0d"));
-    spec.options
-        .insert("light_off".into(), json!("16 4c 30 0d"));
-    let sim =
-        ScannerSim::start("scanner", &env, ScannerSimConfig::from_spec(&spec).unwrap()).unwrap();
-    spec.path = Some(sim.endpoint());
+    let (_dir, sim, spec) = setup_with(&[
+        ("trigger", "16 54 0d"),
+        ("light_on", "16 4c 31 0d"),
+        ("light_off", "16 4c 30 0d"),
+    ]);
     let mut dev = SerialScanner::from_spec(&spec).unwrap();
     dev.poll();
     let light = |sim: &ScannerSim| -> bool {

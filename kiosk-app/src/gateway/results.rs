@@ -8,6 +8,15 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
+/// 128 random bits twice over, hex: the capability a one-time URL carries.
+fn one_time_key() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
 struct Held {
     bytes: Zeroizing<Vec<u8>>,
     content_type: String,
@@ -46,11 +55,7 @@ impl ResultStore {
 
     /// Keeps `bytes` and returns the key of its one-time URL (128 random bits, hex).
     pub fn put(&self, bytes: Zeroizing<Vec<u8>>, content_type: &str, connection: u64) -> String {
-        let key = format!(
-            "{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        );
+        let key = one_time_key();
         let now = Instant::now();
         let mut held = self.lock();
         held.retain(|_, h| h.until > now);
@@ -118,11 +123,7 @@ impl StreamStore {
     /// A new stream for `connection`: its key and the sender of its parts. Two parts wait at
     /// most; a slow viewer gets fewer frames, never an old one late.
     pub fn open(&self, connection: u64) -> (String, tokio::sync::mpsc::Sender<axum::body::Bytes>) {
-        let key = format!(
-            "{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        );
+        let key = one_time_key();
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         self.lock().insert(key.clone(), (rx, connection));
         (key, tx)

@@ -166,6 +166,15 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
+/// The token of `Authorization: Bearer …` (plain HTTP; a WebSocket carries it as a subprotocol).
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string)
+}
+
 fn origin_of(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
 }
@@ -380,11 +389,7 @@ impl Drop for AbortGuard {
 
 async fn command_http(State(sh): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let origin = origin_of(&headers).map(str::to_string);
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string);
+    let token = bearer(&headers);
     let grant = match sh
         .access
         .admit(origin.as_deref(), token.as_deref(), sh.today())
@@ -540,11 +545,7 @@ async fn simulate(State(sh): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
             .into_response();
     }
     let origin = origin_of(&headers).map(str::to_string);
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string);
+    let token = bearer(&headers);
     if let Err(r) = sh
         .access
         .admit(origin.as_deref(), token.as_deref(), sh.today())

@@ -144,10 +144,41 @@ enum Command {
         #[arg(long)]
         script: Option<PathBuf>,
     },
+    /// The audit log of sensitive operations (an SM3 hash chain in the journal).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Validate a configuration file and exit.
     CheckConfig {
         #[command(flatten)]
         common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every record's hash and link; exit 1 and name what was changed, removed or
+    /// moved.
+    Verify {
+        #[command(flatten)]
+        common: Common,
+        /// The journal database (default: outbox.db in the configuration's data directory).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// A head known from elsewhere (the centre's last heartbeat), SEQ:HASH: finds records
+        /// cut from the end.
+        #[arg(long)]
+        expect: Option<kiosk_app::journal::audit::AuditHead>,
+    },
+    /// Print the newest records, newest first, one JSON object per line.
+    List {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        db: Option<PathBuf>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
     },
 }
 
@@ -338,6 +369,14 @@ fn main() -> ExitCode {
                 },
             )
         }),
+        Command::Audit { command } => match command {
+            AuditCommand::Verify { common, db, expect } => {
+                audit_db(&common, db).and_then(|db| cli::audit::verify(&db, expect.as_ref()))
+            }
+            AuditCommand::List { common, db, limit } => {
+                audit_db(&common, db).and_then(|db| cli::audit::list(&db, limit))
+            }
+        },
         Command::CheckConfig { common } => {
             cli::with_config(&common.config, common.profile, |c, p| {
                 println!(
@@ -357,4 +396,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The journal `kiosk audit` reads: `--db`, or the one in the configuration's data directory.
+fn audit_db(common: &Common, db: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(db) = db {
+        return Ok(db);
+    }
+    let config = kiosk_app::config::Config::load(&common.config)
+        .map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
+    Ok(config.data_dir().join("outbox.db"))
 }

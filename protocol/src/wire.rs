@@ -187,6 +187,18 @@ pub struct Heartbeat {
     /// Usage counters per function (`idcard.read-card`: 12).
     #[serde(default)]
     pub counters: std::collections::BTreeMap<String, u64>,
+    /// The last record of the terminal's audit log. The centre keeps it, so records cut from
+    /// the end of a terminal's log are noticed (`kiosk audit verify --expect SEQ:HASH`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_head: Option<AuditAnchor>,
+}
+
+/// A record of an audit log's SM3 chain: its sequence number and hash (64 hex digits).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditAnchor {
+    pub seq: u64,
+    pub hash: String,
 }
 
 /// An attachment (a scan, a signature) referenced from an event's payload by content hash:

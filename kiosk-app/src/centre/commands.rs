@@ -208,12 +208,14 @@ impl RemoteCommands {
                 },
             },
             RemoteCommand::Heartbeat => {
-                let counts = self.journal(|ob| ob.counts()).await.unwrap_or_default();
-                let hb = self.runtime.heartbeat(
+                let (counts, head) = self.journal.with(|ob| (ob.counts(), ob.audit_head())).await;
+                let counts = counts.unwrap_or_default();
+                let mut hb = self.runtime.heartbeat(
                     self.centre.device_id(),
                     counts.pending + counts.sent,
                     counts.dead,
                 );
+                hb.audit_head = head.ok().flatten();
                 match self.sync.heartbeat(&hb).await {
                     Ok(()) => CommandAck {
                         ok: true,

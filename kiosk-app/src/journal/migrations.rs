@@ -68,6 +68,25 @@ CREATE TABLE IF NOT EXISTS number_blocks (
     PRIMARY KEY (hall, service, day, first)
 );
 ";
+
+/// Version 4: the audit log of sensitive operations, an SM3 hash chain (see `journal::audit`).
+/// Triggers refuse every UPDATE and DELETE, so the kiosk itself can only append; someone who
+/// edits the file by other means breaks the chain, which `kiosk audit verify` finds.
+const V4: &str = "
+CREATE TABLE IF NOT EXISTS audit (
+    seq        INTEGER PRIMARY KEY,
+    at         TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    outbox_seq INTEGER,
+    body       TEXT NOT NULL,
+    prev       TEXT NOT NULL,
+    hash       TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_append_only_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_append_only_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+";
 const STEPS: &[Step] = &[
     Step {
         version: 1,
@@ -84,10 +103,15 @@ const STEPS: &[Step] = &[
         what: "reserved ticket number blocks",
         sql: V3,
     },
+    Step {
+        version: 4,
+        what: "the audit log's hash chain",
+        sql: V4,
+    },
 ];
 
 /// The version this kiosk writes.
-pub const LATEST: u32 = 3;
+pub const LATEST: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {

@@ -3,6 +3,7 @@
 //! recorder that journals the event bus's durable lane, and the schema's versioned migrations.
 
 pub mod attachments;
+pub mod audit;
 pub mod migrations;
 pub mod number_blocks;
 pub mod outbox;

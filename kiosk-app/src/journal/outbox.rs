@@ -113,6 +113,17 @@ impl OutboxTx<'_> {
                 ],
             )
             .map_err(classify)?;
+        // A sensitive operation is audited in the same transaction: in both or in neither.
+        if super::audit::is_sensitive(kind, &env.payload) {
+            super::audit::append(
+                &self.tx,
+                &env.created_at.to_rfc3339(),
+                kind,
+                Some(env.seq),
+                &canonical_json(&env.payload),
+            )
+            .map_err(classify)?;
+        }
         self.events.push(env.clone());
         Ok(env)
     }
@@ -173,6 +184,16 @@ impl Outbox {
         let OutboxTx { tx, events, .. } = otx;
         tx.commit().map_err(classify)?;
         Ok((value, events))
+    }
+
+    /// The audit log's last record, for the heartbeat.
+    pub fn audit_head(&self) -> Result<Option<kiosk_protocol::wire::AuditAnchor>, OutboxError> {
+        Ok(
+            super::audit::head(&self.conn)?.map(|h| kiosk_protocol::wire::AuditAnchor {
+                seq: h.seq,
+                hash: h.hash,
+            }),
+        )
     }
 
     /// Queues one event on its own.
@@ -565,6 +586,7 @@ impl Outbox {
             for intent in &outputs {
                 let mut result = serde_json::json!({
                     "output_id": intent["output_id"],
+                    "kind": intent["kind"],
                     "device": intent["device"],
                     "purpose": intent["purpose"],
                     "outcome": "interrupted",

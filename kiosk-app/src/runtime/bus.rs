@@ -31,6 +31,10 @@ pub fn must_record(kind: EventKind) -> bool {
             | EventKind::SessionIdentified
             | EventKind::GatewayCall
             | EventKind::GatewayRefused
+            // Audited (journal::audit) as well as sent to the centre.
+            | EventKind::ConfigLoaded
+            | EventKind::AdminModeEntered
+            | EventKind::AdminModeLeft
     )
 }
 

@@ -388,6 +388,7 @@ impl Runtime {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
+            audit_head: None,
         }
     }
 

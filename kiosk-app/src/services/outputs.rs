@@ -191,6 +191,7 @@ impl OutputDesk {
         };
         let mut record = json!({
             "output_id": output_id,
+            "kind": intent["kind"],
             "device": device,
             "purpose": intent["purpose"],
             "outcome": outcome.as_str(),

@@ -7,6 +7,7 @@
 pub mod display;
 pub mod tasks;
 
+use sha2::{Digest, Sha256};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -120,6 +121,15 @@ impl Terminal {
             Event::new(EventKind::TerminalStarted, runtime.events.now())
                 .field("terminal", config.terminal.id.clone())
                 .field("profile", format!("{profile:?}").to_lowercase()),
+        );
+        // The configuration in force is a sensitive fact: audited with the file's hash.
+        let config_sha256 = std::fs::read(&config.source)
+            .map(|b| hex::encode(Sha256::digest(&b)))
+            .unwrap_or_default();
+        runtime.events.emit(
+            Event::new(EventKind::ConfigLoaded, runtime.events.now())
+                .field("path", config.source.display().to_string())
+                .field("sha256", config_sha256),
         );
         let embedded = tokio.block_on(crate::centre::embedded::start(&config))?;
         let url = match (&embedded, &config.centre.url) {
@@ -573,9 +583,11 @@ fn spawn_tasks(
             );
             task(async move {
                 loop {
-                    let counts = journal.with(|o| o.counts()).await.unwrap_or_default();
-                    let hb =
+                    let (counts, head) = journal.with(|o| (o.counts(), o.audit_head())).await;
+                    let counts = counts.unwrap_or_default();
+                    let mut hb =
                         runtime.heartbeat(&terminal, counts.pending + counts.sent, counts.dead);
+                    hb.audit_head = head.ok().flatten();
                     if let Err(e) = sync.heartbeat(&hb).await {
                         tracing::debug!(error = %e, "heartbeat not delivered");
                     }

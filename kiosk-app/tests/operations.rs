@@ -1,0 +1,139 @@
+//! The `kiosk` binary as technicians and the operations team use it: the audit log.
+
+use std::path::Path;
+use std::time::Duration;
+
+mod common;
+use common::*;
+
+fn verify(cfg: &Path, extra: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let out = kiosk()
+        .args(["audit", "verify", "--config"])
+        .arg(cfg)
+        .args(extra)
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (
+        out.status.code(),
+        report,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// What someone with the journal file and a SQLite shell could do.
+fn tamper(db: &Path, sql: &str) {
+    let c = rusqlite::Connection::open(db).unwrap();
+    c.execute_batch(&format!(
+        "DROP TRIGGER IF EXISTS audit_append_only_update; \
+         DROP TRIGGER IF EXISTS audit_append_only_delete; {sql}"
+    ))
+    .unwrap();
+}
+
+#[test]
+fn a_run_is_audited_and_kiosk_audit_verify_finds_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(dir.path(), "");
+    // Two runs: each audits the configuration it loaded, chained across restarts.
+    for _ in 0..2 {
+        let run = KioskRun::start(&cfg, None);
+        let ready: serde_json::Value = serde_json::from_str(&run.ready).unwrap();
+        let url = ready["centre"].as_str().unwrap().to_string();
+        // The heartbeat carries the audit log's head to the centre.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let head = rt.block_on(async {
+            // Asked for now rather than waiting for the interval.
+            let asked = reqwest::Client::new()
+                .post(format!("{url}/api/v1/devices/KSK-320583-0001/commands"))
+                .json(&serde_json::json!({
+                    "request_id": uuid::Uuid::new_v4().to_string(),
+                    "command": {"type": "heartbeat"},
+                }))
+                .send()
+                .await
+                .unwrap();
+            assert!(asked.status().is_success(), "{}", asked.status());
+            for _ in 0..600 {
+                let r = reqwest::get(format!("{url}/api/v1/devices/KSK-320583-0001/status"))
+                    .await
+                    .unwrap();
+                if r.status() == 200 {
+                    let v: serde_json::Value = r.json().await.unwrap();
+                    if v["audit_head"]["seq"].as_u64().is_some() {
+                        return v["audit_head"].clone();
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("no heartbeat with the audit head reached the centre");
+        });
+        assert_eq!(head["hash"].as_str().unwrap().len(), 64, "{head}");
+        run.stop();
+    }
+
+    let (code, report, err) = verify(&cfg, &[]);
+    assert_eq!(code, Some(0), "{report} {err}");
+    assert_eq!(report["intact"], true);
+    let records = report["records"].as_u64().unwrap();
+    assert!(records >= 2, "{report}");
+    let head = format!(
+        "{}:{}",
+        report["head"]["seq"],
+        report["head"]["hash"].as_str().unwrap()
+    );
+    let list = kiosk()
+        .args(["audit", "list", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len() as u64, records);
+    let loaded: Vec<_> = lines
+        .iter()
+        .filter(|r| r["kind"] == "system.config.loaded")
+        .collect();
+    assert_eq!(loaded.len(), 2, "one per start: {lines:?}");
+    let body: serde_json::Value =
+        serde_json::from_str(loaded[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        body["fields"]["sha256"].as_str().unwrap().len(),
+        64,
+        "{body}"
+    );
+
+    // Edited, then cut from the end: each is named.
+    let db = dir.path().join("data/outbox.db");
+    tamper(
+        &db,
+        "UPDATE audit SET body = replace(body, 'sha256', 'SHA256') WHERE seq = 1;",
+    );
+    let (code, report, err) = verify(&cfg, &[]);
+    assert_eq!(code, Some(1), "{report}");
+    assert_eq!(report["intact"], false);
+    assert!(
+        err.contains("record 1 was changed after it was written"),
+        "{err}"
+    );
+    tamper(&db, &format!("DELETE FROM audit WHERE seq = {records};"));
+    let (code, _, err) = verify(&cfg, &["--expect", &head]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("cut from the end"), "{err}");
+
+    // A bad head or a missing journal is a usage error, not a finding.
+    let (code, _, err) = verify(&cfg, &["--expect", "12"]);
+    assert_eq!(code, Some(2), "{err}");
+    let out = kiosk()
+        .args(["audit", "verify", "--db"])
+        .arg(dir.path().join("nowhere.db"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no journal at"));
+}

@@ -137,3 +137,74 @@ fn a_run_is_audited_and_kiosk_audit_verify_finds_tampering() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no journal at"));
 }
+
+/// One device directory of a fake `/sys/bus/usb/devices`.
+fn plug(root: &Path, port: &str, usb: &str, interface_class: &str) {
+    let dir = root.join(port);
+    std::fs::create_dir_all(dir.join(format!("{port}:1.0"))).unwrap();
+    let (vid, pid) = usb.split_once(':').unwrap();
+    for (k, v) in [
+        ("idVendor", vid),
+        ("idProduct", pid),
+        ("bDeviceClass", "00"),
+        ("authorized", "1"),
+        ("product", "Ultra Fit"),
+    ] {
+        std::fs::write(dir.join(k), format!("{v}\n")).unwrap();
+    }
+    std::fs::write(
+        dir.join(format!("{port}:1.0/bInterfaceClass")),
+        format!("{interface_class}\n"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_u_disk_plugged_into_a_running_kiosk_is_de_authorised_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(dir.path(), "");
+    let sysfs = dir.path().join("sys-bus-usb-devices");
+    plug(&sysfs, "1-1.1", "413c:2113", "03");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(&format!(
+        "\n[usb]\nmode = \"enforce\"\nallow_classes = [\"hid\", \"hub\"]\nsysfs = {:?}\nscan_interval_ms = 200\n",
+        sysfs
+    ));
+    std::fs::write(&cfg, text).unwrap();
+    let run = KioskRun::start(&cfg, None);
+    plug(&sysfs, "1-1.3", "0781:5583", "08");
+    let authorized = |port: &str| {
+        std::fs::read_to_string(sysfs.join(port).join("authorized"))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let mut blocked = false;
+    for _ in 0..100 {
+        if authorized("1-1.3") == "0" {
+            blocked = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let err = run.stop();
+    assert!(blocked, "the U-disk is still authorised: {err}");
+    assert_eq!(authorized("1-1.1"), "1", "the keyboard stays");
+    let list = kiosk()
+        .args(["audit", "list", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&list.stdout);
+    let refused: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["kind"] == "security.usb.refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "{text}");
+    let body: serde_json::Value =
+        serde_json::from_str(refused[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["fields"]["usb"], "0781:5583");
+    assert_eq!(body["fields"]["action"], "blocked");
+    assert_eq!(body["fields"]["port"], "1-1.3");
+}

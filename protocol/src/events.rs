@@ -121,6 +121,7 @@ event_catalogue! {
     1501 CabinetDoorClosed   Security "security.door.closed"    "机柜门已关闭"           "Cabinet door closed";
     1502 DocumentRejected    Security "security.document.rejected" "下发文件被拒绝"     "Document from the centre rejected (signature, scope or version)";
     1503 GatewayRefused      Security "security.gateway.refused" "业务系统调用被拒绝"   "A page's call to the local device API was refused (origin, token or scope)";
+    1504 UsbDeviceRefused    Security "security.usb.refused"    "未授权USB设备已拦截"   "A USB device outside the terminal's allow-list was de-authorised (or reported)";
     1600 OutputIntent        Output   "output.intent"           "输出意图已记录"         "Output intent recorded before the device acts";
     1601 OutputResult        Output   "output.result"           "输出结果已记录"         "Output result recorded after the device answered";
 }

@@ -45,6 +45,8 @@ struct RawConfig {
     #[serde(default)]
     gateway: Option<GatewayConfig>,
     #[serde(default)]
+    usb: Option<crate::services::usb_guard::UsbPolicyConfig>,
+    #[serde(default)]
     devices: Vec<Spanned<DeviceSpec>>,
 }
 
@@ -67,6 +69,8 @@ pub struct Config {
     pub window: Option<WindowConfig>,
     /// The local device API for browser business systems (started when present).
     pub gateway: Option<GatewayConfig>,
+    /// The USB allow-list enforced at run time (watched when present).
+    pub usb: Option<crate::services::usb_guard::UsbPolicyConfig>,
     pub devices: Vec<DeviceSpec>,
 }
 
@@ -268,6 +272,9 @@ impl Config {
         if let Some(g) = &raw.gateway {
             check_gateway(g, &errors)?;
         }
+        if let Some(u) = &raw.usb {
+            u.check().map_err(|m| errors.key(&["usb"], m))?;
+        }
         Ok(Config {
             source: path.to_path_buf(),
             terminal: raw.terminal,
@@ -283,6 +290,7 @@ impl Config {
             face,
             window: raw.window,
             gateway: raw.gateway,
+            usb: raw.usb,
             devices,
         })
     }

@@ -35,6 +35,7 @@ pub fn must_record(kind: EventKind) -> bool {
             | EventKind::ConfigLoaded
             | EventKind::AdminModeEntered
             | EventKind::AdminModeLeft
+            | EventKind::UsbDeviceRefused
     )
 }
 

@@ -17,3 +17,4 @@ pub mod papers;
 pub mod queue;
 pub mod speech;
 pub mod spool;
+pub mod usb_guard;

@@ -5,6 +5,7 @@
 //! a failed vital task, the window closing, or the display going away).
 
 pub mod display;
+pub mod operations;
 pub mod tasks;
 
 use sha2::{Digest, Sha256};
@@ -631,6 +632,7 @@ fn spawn_tasks(
             },
         );
     }
+    operations::spawn_usb_guard(sup, config, runtime);
     Ok(())
 }
 

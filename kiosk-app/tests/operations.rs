@@ -208,3 +208,41 @@ fn a_u_disk_plugged_into_a_running_kiosk_is_de_authorised_and_audited() {
     assert_eq!(body["fields"]["action"], "blocked");
     assert_eq!(body["fields"]["port"], "1-1.3");
 }
+
+#[test]
+fn under_systemd_the_kiosk_says_ready_feeds_the_watchdog_and_says_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(dir.path(), "");
+    let socket = dir.path().join("notify");
+    let listener = UnixDatagram::bind(&socket).unwrap();
+    listener
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let run = KioskRun::start_with(
+        &cfg,
+        &[
+            ("NOTIFY_SOCKET", socket.to_str().unwrap()),
+            ("WATCHDOG_USEC", "300000"),
+        ],
+    );
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while got.iter().filter(|m: &&String| *m == "WATCHDOG=1").count() < 3 {
+        let n = listener.recv(&mut buf).expect("a notification");
+        got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    run.stop();
+    loop {
+        let n = listener.recv(&mut buf).expect("STOPPING=1 before the end");
+        let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if m == "STOPPING=1" {
+            break;
+        }
+        got.push(m);
+    }
+    let ready = got
+        .iter()
+        .position(|m| m.starts_with("READY=1\nSTATUS=serving as KSK-320583-0001"));
+    assert!(ready.is_some(), "{got:?}");
+}

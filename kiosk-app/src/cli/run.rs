@@ -12,6 +12,10 @@ pub fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<E
     let terminal = Terminal::start(config, profile, SystemClock::shared())?;
     let term = terminal.sigterm();
     println!("{}", terminal.ready_line());
+    crate::terminal::systemd::notify(&format!(
+        "READY=1\nSTATUS=serving as {}",
+        terminal.config.terminal.id
+    ));
 
     let mut failure: Option<String> = None;
     if !headless && ui::window::display_available() {
@@ -84,6 +88,7 @@ pub fn run(config: Config, profile: Profile, headless: bool) -> anyhow::Result<E
         }
         failure = terminal.wait(term);
     }
+    crate::terminal::systemd::notify("STOPPING=1");
     let report = terminal.stop();
     println!(
         "{}",

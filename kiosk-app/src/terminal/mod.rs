@@ -6,6 +6,7 @@
 
 pub mod display;
 pub mod operations;
+pub mod systemd;
 pub mod tasks;
 
 use sha2::{Digest, Sha256};
@@ -118,6 +119,7 @@ impl Terminal {
         let journal = Journal::new(outbox);
         let recorder = Recorder::start(runtime.events.record_lane(), journal.clone());
         let recording = recorder.alive();
+        let recording_for_watchdog = recording.clone();
         runtime.events.emit(
             Event::new(EventKind::TerminalStarted, runtime.events.now())
                 .field("terminal", config.terminal.id.clone())
@@ -194,6 +196,7 @@ impl Terminal {
                 })
             },
         );
+        operations::spawn_watchdog(&mut supervisor, recording_for_watchdog);
         spawn_tasks(
             &mut supervisor,
             Parts {

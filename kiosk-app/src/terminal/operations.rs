@@ -1,5 +1,5 @@
-//! The terminal's operations tasks: the USB allow-list sweep and (see `watchdog`) the service
-//! manager's watchdog.
+//! The terminal's operations tasks: the USB allow-list sweep and the service manager's
+//! watchdog.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +44,32 @@ pub fn spawn_usb_guard(sup: &mut Supervisor, config: &Config, runtime: &Arc<Runt
                         warned = true;
                     }
                     Err(_) => {}
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop.wait_for(|s| *s) => return Ok(()),
+                }
+            }
+        })
+    });
+}
+
+/// Feeds systemd's watchdog (`WatchdogSec=` in the unit) while the terminal keeps its
+/// promises: the async runtime turns over and the journal recorder lives. When either stops,
+/// the pings stop and systemd kills and restarts the kiosk.
+pub fn spawn_watchdog(sup: &mut Supervisor, recording: Arc<std::sync::atomic::AtomicBool>) {
+    let Some(every) = super::systemd::watchdog_interval() else {
+        return;
+    };
+    sup.spawn("watchdog", OnFailure::Restart, move |mut stop| {
+        let recording = recording.clone();
+        task(async move {
+            let notifier = super::systemd::Notifier::from_env();
+            loop {
+                if recording.load(std::sync::atomic::Ordering::SeqCst) {
+                    if let Err(e) = notifier.notify("WATCHDOG=1") {
+                        tracing::warn!(error = %e, "the watchdog was not fed");
+                    }
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(every) => {}

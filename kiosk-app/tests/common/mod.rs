@@ -100,10 +100,14 @@ pub struct KioskRun {
 impl KioskRun {
     /// Starts `kiosk run` (with `display` as DISPLAY, or none) and waits for its ready line.
     pub fn start(cfg: &Path, display: Option<&str>) -> KioskRun {
+        let env: Vec<(&str, &str)> = display.map(|d| ("DISPLAY", d)).into_iter().collect();
+        KioskRun::start_with(cfg, &env)
+    }
+
+    /// Starts `kiosk run` with extra environment variables.
+    pub fn start_with(cfg: &Path, env: &[(&str, &str)]) -> KioskRun {
         let mut cmd = kiosk();
-        if let Some(d) = display {
-            cmd.env("DISPLAY", d);
-        }
+        cmd.envs(env.iter().copied());
         let mut child = cmd
             .args(["run", "--config"])
             .arg(cfg)

@@ -109,6 +109,10 @@ enum Command {
         code: String,
         #[arg(long, default_value = "ed25519", value_parser = ["ed25519", "sm2"])]
         algorithm: String,
+        /// Keep the key here instead of the configuration's data directory (flash.sh, writing
+        /// an image root).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// The document pipeline on photo files.
     Image {
@@ -144,6 +148,11 @@ enum Command {
         #[arg(long)]
         script: Option<PathBuf>,
     },
+    /// What `flash.sh` installs, made from the configuration.
+    Provision {
+        #[command(subcommand)]
+        command: ProvisionCommand,
+    },
     /// The audit log of sensitive operations (an SM3 hash chain in the journal).
     Audit {
         #[command(subcommand)]
@@ -151,6 +160,16 @@ enum Command {
     },
     /// Validate a configuration file and exit.
     CheckConfig {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProvisionCommand {
+    /// Print the udev rules: stable /dev/hallkit/<id> names for the configured USB devices and
+    /// the [usb] allow-list at plug time.
+    UdevRules {
         #[command(flatten)]
         common: Common,
     },
@@ -300,7 +319,11 @@ fn main() -> ExitCode {
             common,
             code,
             algorithm,
-        } => cli::with_config(&common.config, common.profile, |c, _| {
+            data_dir,
+        } => cli::with_config(&common.config, common.profile, |mut c, _| {
+            if let Some(d) = data_dir {
+                c.terminal.data_dir = d;
+            }
             cli::enrol::run(&c, &code, &algorithm)
         }),
         Command::Image { command } => match command {
@@ -369,6 +392,12 @@ fn main() -> ExitCode {
                 },
             )
         }),
+        Command::Provision {
+            command: ProvisionCommand::UdevRules { common },
+        } => match cli::load(&common.config, common.profile) {
+            Ok((c, _)) => cli::provision::print_udev_rules(&c),
+            Err(code) => Ok(code),
+        },
         Command::Audit { command } => match command {
             AuditCommand::Verify { common, db, expect } => {
                 audit_db(&common, db).and_then(|db| cli::audit::verify(&db, expect.as_ref()))

@@ -133,6 +133,9 @@ User=hallkit
 Group=hallkit
 SupplementaryGroups=$supplementary
 Environment=HALLKIT_CONFIG=/etc/hallkit/kiosk.toml
+# From the committed slot: counts a new version's first start, rolls back one that never
+# passed its health gate (a no-op without [update] in the configuration).
+ExecStartPre=-/opt/hallkit/committed/kiosk update boot-check --config /etc/hallkit/kiosk.toml
 ExecStart=/opt/hallkit/current/kiosk run --config /etc/hallkit/kiosk.toml
 Restart=always
 RestartSec=2
@@ -143,7 +146,7 @@ NoNewPrivileges=yes
 ProtectSystem=full
 ProtectHome=yes
 PrivateTmp=yes
-ReadWritePaths=/var/lib/hallkit
+ReadWritePaths=/var/lib/hallkit /opt/hallkit
 
 [Install]
 WantedBy=multi-user.target
@@ -250,12 +253,17 @@ slot=a
 if [ -L "$rp/opt/hallkit/current" ]; then
     slot=$(basename "$(readlink "$rp/opt/hallkit/current")")
 fi
-dir /opt/hallkit 755 0:0
-dir /opt/hallkit/slots 755 0:0
+# The kiosk installs signed updates into the other slot and commits them itself, so its group
+# may write here (kiosk update; the bundles are checked against the pinned publisher keys).
+dir /opt/hallkit 775 "0:$gid"
+dir /opt/hallkit/slots 775 "0:$gid"
+dir "/opt/hallkit/slots/$slot" 775 "0:$gid"
 for b in "${need_bins[@]}"; do
     put "$stage/bin/$b" "/opt/hallkit/slots/$slot/$b" 755
 done
 link "slots/$slot" /opt/hallkit/current
+# A flash is a known-good version: what systemd's start check rolls back to.
+link "slots/$slot" /opt/hallkit/committed
 
 wants=/etc/systemd/system/multi-user.target.wants
 if $kiosk_role; then

@@ -24,6 +24,7 @@ pub mod runtime;
 pub mod services;
 pub mod terminal;
 pub mod ui;
+pub mod update;
 
 pub use config::{Config, ConfigError, Profile};
 pub use runtime::{DeviceStatus, EventBus, Runtime};

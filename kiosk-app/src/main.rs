@@ -148,6 +148,11 @@ enum Command {
         #[arg(long)]
         script: Option<PathBuf>,
     },
+    /// Signed A/B updates: install a bundle, the start check systemd runs, the slots' state.
+    Update {
+        #[command(subcommand)]
+        command: UpdateCommand,
+    },
     /// What `flash.sh` installs, made from the configuration.
     Provision {
         #[command(subcommand)]
@@ -160,6 +165,31 @@ enum Command {
     },
     /// Validate a configuration file and exit.
     CheckConfig {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+enum UpdateCommand {
+    /// Check a signed bundle and install it into the slot that is not running; the next start
+    /// runs it and commits it once healthy.
+    Install {
+        bundle: PathBuf,
+        #[command(flatten)]
+        common: Common,
+        /// Install even inside the configured business hours.
+        #[arg(long)]
+        now: bool,
+    },
+    /// Before each start (systemd's ExecStartPre): count a new version's start, or roll back
+    /// one that did not commit.
+    BootCheck {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The slots, what is pending, and how the last update ended (JSON).
+    Status {
         #[command(flatten)]
         common: Common,
     },
@@ -392,6 +422,25 @@ fn main() -> ExitCode {
                 },
             )
         }),
+        Command::Update { command } => match command {
+            UpdateCommand::Install {
+                bundle,
+                common,
+                now,
+            } => cli::with_config(&common.config, common.profile, |c, _| {
+                cli::update::install(&c, &bundle, now)
+            }),
+            UpdateCommand::BootCheck { common } => {
+                cli::with_config(&common.config, common.profile, |c, _| {
+                    cli::update::boot_check(&c)
+                })
+            }
+            UpdateCommand::Status { common } => {
+                cli::with_config(&common.config, common.profile, |c, _| {
+                    cli::update::status(&c)
+                })
+            }
+        },
         Command::Provision {
             command: ProvisionCommand::UdevRules { common },
         } => match cli::load(&common.config, common.profile) {

@@ -245,6 +245,7 @@ fn flash_provisions_a_root_idempotently_and_keeps_the_identity() {
     let unit = std::fs::read_to_string(r.join("etc/systemd/system/hallkit-kiosk.service")).unwrap();
     for want in [
         "Type=notify",
+        "ExecStartPre=-/opt/hallkit/committed/kiosk update boot-check",
         "Restart=always",
         "WatchdogSec=30",
         "User=hallkit",

@@ -9,6 +9,7 @@ pub mod gateway;
 pub mod openapi;
 pub mod queue;
 pub mod signing;
+pub mod update_bundle;
 pub mod wire;
 
 pub use events::{Category, Disposition, Event, EventKind};

@@ -61,6 +61,22 @@ enum Command {
         /// The JSON body.
         file: std::path::PathBuf,
     },
+    /// Make a signed update bundle for terminals' A/B slots from release files (`kiosk`,
+    /// `kiosk-central` …), signed with a publisher key: `kiosk update install BUNDLE` checks it
+    /// against the terminal's pinned `publisher_keys`.
+    UpdateBundle {
+        /// The secret key file made by `keygen`.
+        #[arg(long)]
+        key: std::path::PathBuf,
+        /// The version the bundle carries (shown in the outcome the terminal reports).
+        #[arg(long)]
+        version: String,
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// The files, each installed under its own name in the slot.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
     /// Make a one-time enrolment code for a terminal (only its hash is stored); the code is
     /// printed for the technician who sets the terminal up.
     EnrolCode {
@@ -336,6 +352,45 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "{}",
                 serde_json::json!({ "public_key": public.to_string(), "key_id": public.key_id() })
+            );
+            Ok(())
+        }
+        Command::UpdateBundle {
+            key,
+            version,
+            out,
+            files,
+        } => {
+            use std::os::unix::fs::PermissionsExt;
+            let secret = std::fs::read_to_string(&key)
+                .with_context(|| format!("reading {}", key.display()))?;
+            let key = kiosk_protocol::signing::SigningKey::from_secret_string(secret.trim())?;
+            let mut loaded = Vec::new();
+            for f in &files {
+                let bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+                let mode = std::fs::metadata(f)?.permissions().mode() & 0o755;
+                let name = f
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .ok_or_else(|| anyhow::anyhow!("{} has no file name", f.display()))?
+                    .to_string();
+                loaded.push((name, bytes, mode));
+            }
+            let parts: Vec<(&str, &[u8], u32)> = loaded
+                .iter()
+                .map(|(n, b, m)| (n.as_str(), b.as_slice(), *m))
+                .collect();
+            let bundle = kiosk_protocol::update_bundle::make(&version, &parts, &key);
+            std::fs::write(&out, &bundle).with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "bundle": out,
+                    "version": version,
+                    "files": loaded.iter().map(|(n, b, _)| serde_json::json!({"name": n, "size": b.len()})).collect::<Vec<_>>(),
+                    "key_id": key.public_key().key_id(),
+                    "size": bundle.len(),
+                })
             );
             Ok(())
         }

@@ -16,6 +16,7 @@ pub mod screenshot;
 pub mod simulate;
 pub mod tour;
 pub mod tour_desk;
+pub mod update;
 
 use std::path::Path;
 use std::process::ExitCode;

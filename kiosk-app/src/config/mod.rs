@@ -47,6 +47,8 @@ struct RawConfig {
     #[serde(default)]
     usb: Option<crate::services::usb_guard::UsbPolicyConfig>,
     #[serde(default)]
+    update: Option<crate::update::window::UpdateConfig>,
+    #[serde(default)]
     devices: Vec<Spanned<DeviceSpec>>,
 }
 
@@ -71,6 +73,8 @@ pub struct Config {
     pub gateway: Option<GatewayConfig>,
     /// The USB allow-list enforced at run time (watched when present).
     pub usb: Option<crate::services::usb_guard::UsbPolicyConfig>,
+    /// Signed A/B updates (handled when present).
+    pub update: Option<crate::update::window::UpdateConfig>,
     pub devices: Vec<DeviceSpec>,
 }
 
@@ -291,6 +295,7 @@ impl Config {
             window: raw.window,
             gateway: raw.gateway,
             usb: raw.usb,
+            update: raw.update,
             devices,
         })
     }

@@ -27,7 +27,8 @@ pub fn is_sensitive(kind: &str, payload: &Value) -> bool {
         "system.config.loaded"
         | "system.document.applied"
         | "device.gateway.call"
-        | "licence.printed" => true,
+        | "licence.printed"
+        | "system.update.outcome" => true,
         // Proofs and licences are A4 prints; impressions are the seal's. Tickets and
         // receipts are everyday outputs and stay in the journal only.
         "output.intent" | "output.result" => matches!(

@@ -36,6 +36,7 @@ pub fn must_record(kind: EventKind) -> bool {
             | EventKind::AdminModeEntered
             | EventKind::AdminModeLeft
             | EventKind::UsbDeviceRefused
+            | EventKind::UpdateOutcome
     )
 }
 

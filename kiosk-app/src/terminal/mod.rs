@@ -265,6 +265,7 @@ impl Terminal {
             }
             _ => None,
         };
+        operations::spawn_update_gate(&mut supervisor, &config, &runtime, &journal, host.clone());
         Ok(Arc::new(Terminal {
             config,
             profile,

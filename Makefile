@@ -33,6 +33,7 @@ bench:
 	cargo bench --profile dev -p kiosk-app --bench filing
 	cargo bench --profile dev -p kiosk-app --bench cast
 	cargo bench --profile dev -p kiosk-app --bench gateway
+	cargo bench --profile dev -p kiosk-app --bench config_push
 	# Journeys are timed in release, as a terminal runs them (the first release build of the
 	# Slint tree takes a while on two cores): touch and presence to the next frame, a ticket
 	# to the printer's confirmation, then a soak of HALLKIT_SOAK_JOURNEYS journeys.

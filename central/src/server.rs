@@ -32,6 +32,9 @@ pub struct AppState {
     /// Set when the centre stops: long-lived answers (the queue feed) end so the graceful
     /// shutdown does not wait for the hall's displays to hang up.
     pub closing: tokio::sync::watch::Sender<bool>,
+    /// Counts documents published since the centre started: terminals wait on it
+    /// (`documents/changes`), so a configuration reaches them within a second, not a poll.
+    pub published: tokio::sync::watch::Sender<u64>,
 }
 
 impl AppState {
@@ -43,6 +46,7 @@ impl AppState {
             )),
             queue_news: Default::default(),
             closing: tokio::sync::watch::Sender::new(false),
+            published: tokio::sync::watch::Sender::new(0),
             store,
             options,
         }
@@ -79,6 +83,10 @@ pub fn router_for(state: AppState) -> Router {
         .route("/api/v1/devices/{device_id}/status", get(status))
         .route("/api/v1/devices/{device_id}/commands", post(queue_command))
         .route("/api/v1/documents", axum::routing::put(publish_document))
+        .route(
+            "/api/v1/devices/{device_id}/documents/changes",
+            get(document_changes),
+        )
         .route(
             "/api/v1/devices/{device_id}/documents/{kind}",
             get(latest_document),
@@ -612,9 +620,46 @@ async fn publish_document(
     let store = state.store.clone();
     let saved = doc.clone();
     match store_call(move || store.publish_document(&saved)).await? {
-        Ok(()) => Ok((StatusCode::CREATED, Json(doc)).into_response()),
+        Ok(()) => {
+            state.published.send_modify(|n| *n += 1);
+            Ok((StatusCode::CREATED, Json(doc)).into_response())
+        }
         Err(refusal) => Err(ApiError::new(StatusCode::CONFLICT, refusal.to_string())),
     }
+}
+
+#[derive(serde::Deserialize)]
+struct Changes {
+    /// The generation the terminal last saw; absent on its first call.
+    since: Option<u64>,
+    /// How long to hold the request when nothing changed, in seconds (at most 30).
+    #[serde(default)]
+    wait: u64,
+}
+
+/// `GET …/documents/changes?since=N&wait=S`: answers `{"generation": G}` as soon as documents
+/// were published since generation `N` (at once when `N` is not the current generation: a
+/// restarted centre counts from 0 again), or after `S` seconds with the same generation. The
+/// terminal then fetches its documents; long polling keeps that within a second of a publish.
+async fn document_changes(
+    State(state): State<AppState>,
+    Path(_device_id): Path<String>,
+    Query(q): Query<Changes>,
+) -> Response {
+    let mut rx = state.published.subscribe();
+    let mut closing = state.closing.subscribe();
+    let now = *rx.borrow_and_update();
+    if q.since != Some(now) {
+        return Json(serde_json::json!({ "generation": now })).into_response();
+    }
+    let wait = std::time::Duration::from_secs(q.wait.min(30));
+    tokio::select! {
+        _ = rx.changed() => {}
+        _ = tokio::time::sleep(wait) => {}
+        _ = closing.wait_for(|c| *c) => {}
+    }
+    let generation = *rx.borrow();
+    Json(serde_json::json!({ "generation": generation })).into_response()
 }
 
 #[derive(serde::Deserialize)]

@@ -44,8 +44,10 @@ async fn the_centre_keeps_its_openapi_contract() {
         .as_object()
         .unwrap()
         .values()
-        .map(|p| p.as_object().unwrap().len())
-        .sum();
+        .flat_map(|p| p.as_object().unwrap().values())
+        // Long polls are left to their own tests (see schemathesis.toml).
+        .filter(|op| op.get("x-hallkit-long-poll").is_none())
+        .count();
     let out = tokio::task::spawn_blocking({
         // Its Hypothesis cache goes under the working directory: the test's, not the checkout.
         let (here, work, seed) = (here.to_path_buf(), dir.path().to_path_buf(), seed.clone());

@@ -527,6 +527,19 @@ pub fn document() -> Value {
                     "400": bad, "409": e("Not newer than a document of this kind already published"), "503": busy
                 }
             }},
+            "/api/v1/devices/{device_id}/documents/changes": { "get": {
+                "summary": "Long poll for published documents: answers the centre's publish generation as soon as it differs from `since` (at once on a first call or after a centre restart), or after `wait` seconds with the same one; the terminal then fetches its documents, so a configuration is in force within a second of publishing",
+                "x-hallkit-long-poll": true,
+                "parameters": [
+                    device,
+                    { "name": "since", "in": "query", "required": false, "schema": { "type": "integer", "format": "int64", "minimum": 0 } },
+                    { "name": "wait", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0, "maximum": 30 } }
+                ],
+                "responses": {
+                    "200": { "description": "The publish generation", "content": { "application/json": { "schema": { "type": "object", "required": ["generation"], "properties": { "generation": { "type": "integer", "minimum": 0 } } } } } },
+                    "400": bad, "401": unsigned
+                }
+            }},
             "/api/v1/devices/{device_id}/documents/{kind}": { "get": {
                 "summary": "The newest document of a kind (config, catalogue) addressed to the terminal or to all, if newer than `after`; the terminal verifies its signature",
                 "parameters": [

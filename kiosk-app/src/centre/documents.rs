@@ -44,6 +44,9 @@ pub struct DocumentSync {
     refused: Arc<Mutex<HashMap<DocumentKind, u64>>>,
 }
 
+/// How long one long poll for published documents is held by the centre.
+const LONG_POLL: Duration = Duration::from_secs(25);
+
 impl DocumentSync {
     pub fn new(centre: CentreClient, trusted: Vec<PublicKey>, journal: Journal) -> DocumentSync {
         DocumentSync {
@@ -144,17 +147,67 @@ impl DocumentSync {
         Ok(())
     }
 
-    /// Fetches every kind every `every` until `stop` turns true.
+    /// Waits (long poll, up to `LONG_POLL`) until the centre's publish generation differs from
+    /// `since`; returns the generation.
+    async fn changes(&self, since: Option<u64>) -> Result<u64, DocumentError> {
+        let mut path = format!(
+            "/api/v1/devices/{}/documents/changes?wait={}",
+            self.centre.device_id(),
+            LONG_POLL.as_secs()
+        );
+        if let Some(g) = since {
+            path.push_str(&format!("&since={g}"));
+        }
+        let resp = self
+            .centre
+            .get(&path)
+            .timeout(LONG_POLL + Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|e| DocumentError::Centre(e.to_string()))?;
+        if resp.status() != 200 {
+            return Err(DocumentError::Centre(format!("answered {}", resp.status())));
+        }
+        let v: serde_json::Value = resp
+            .json()
+            .await
+            .map_err(|e| DocumentError::Centre(format!("unreadable answer: {e}")))?;
+        v["generation"]
+            .as_u64()
+            .ok_or_else(|| DocumentError::Centre("no generation in the answer".into()))
+    }
+
+    /// Fetches every kind whenever the centre says something was published (long poll), and
+    /// at least every `every`, until `stop` turns true. A centre without the long poll, or
+    /// one that cannot be reached, is simply polled every `every`.
     pub async fn run(self, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut seen: Option<u64> = None;
         loop {
             for kind in DocumentKind::ALL {
                 if let Err(e) = self.fetch(kind).await {
                     tracing::debug!(error = %e, "documents not fetched");
                 }
             }
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = stop.changed() => return,
+            let deadline = tokio::time::Instant::now() + every;
+            loop {
+                tokio::select! {
+                    changed = self.changes(seen) => match changed {
+                        Ok(g) if seen == Some(g) => continue,
+                        Ok(g) => {
+                            seen = Some(g);
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "no long poll for documents");
+                            tokio::select! {
+                                _ = tokio::time::sleep_until(deadline) => break,
+                                _ = stop.changed() => return,
+                            }
+                        }
+                    },
+                    _ = tokio::time::sleep_until(deadline) => break,
+                    _ = stop.changed() => return,
+                }
             }
         }
     }

@@ -34,6 +34,8 @@ bench:
 	cargo bench --profile dev -p kiosk-app --bench cast
 	cargo bench --profile dev -p kiosk-app --bench gateway
 	cargo bench --profile dev -p kiosk-app --bench config_push
+	cargo build --profile dev -p kiosk-app --bin kiosk
+	cargo bench --profile dev -p kiosk-app --bench reliability
 	# Journeys are timed in release, as a terminal runs them (the first release build of the
 	# Slint tree takes a while on two cores): touch and presence to the next frame, a ticket
 	# to the printer's confirmation, then a soak of HALLKIT_SOAK_JOURNEYS journeys.

@@ -151,6 +151,30 @@ ReadWritePaths=/var/lib/hallkit /opt/hallkit
 [Install]
 WantedBy=multi-user.target
 EOF
+    cat >"$stage/etc/hallkit-power.service" <<EOF
+# Made by flash.sh: carries out the power schedule the centre set (set-power-schedule):
+# outside its hours, rtcwake powers the terminal off until its next switch-on.
+[Unit]
+Description=HallKit power schedule
+
+[Service]
+Type=oneshot
+ExecStart=/opt/hallkit/committed/kiosk power apply --config /etc/hallkit/kiosk.toml
+EOF
+    cat >"$stage/etc/hallkit-power.timer" <<EOF
+# Made by flash.sh. Fifteen minutes after boot first, so a technician who switches the terminal
+# on out of hours has time to work (or to clear the schedule).
+[Unit]
+Description=Check the HallKit power schedule every minute
+
+[Timer]
+OnBootSec=15min
+OnUnitActiveSec=1min
+AccuracySec=10s
+
+[Install]
+WantedBy=timers.target
+EOF
 fi
 if $central_role; then
     cat >"$stage/etc/hallkit-central.service" <<EOF
@@ -272,6 +296,9 @@ if $kiosk_role; then
     put "$stage/etc/70-hallkit.rules" /etc/udev/rules.d/70-hallkit.rules 644
     put "$stage/etc/hallkit-kiosk.service" /etc/systemd/system/hallkit-kiosk.service 644
     link /etc/systemd/system/hallkit-kiosk.service "$wants/hallkit-kiosk.service"
+    put "$stage/etc/hallkit-power.service" /etc/systemd/system/hallkit-power.service 644
+    put "$stage/etc/hallkit-power.timer" /etc/systemd/system/hallkit-power.timer 644
+    link /etc/systemd/system/hallkit-power.timer /etc/systemd/system/timers.target.wants/hallkit-power.timer
     dir /var/lib/hallkit 750 "$owner"
 fi
 if $central_role; then
@@ -301,7 +328,7 @@ fi
 
 # ---- Verify ---------------------------------------------------------------------------------
 units=()
-$kiosk_role && units+=(/etc/systemd/system/hallkit-kiosk.service)
+$kiosk_role && units+=(/etc/systemd/system/hallkit-kiosk.service /etc/systemd/system/hallkit-power.service /etc/systemd/system/hallkit-power.timer)
 $central_role && units+=(/etc/systemd/system/hallkit-central.service)
 if command -v systemd-analyze >/dev/null; then
     if [ "$root" = / ]; then

@@ -153,6 +153,12 @@ enum Command {
         #[command(subcommand)]
         command: UpdateCommand,
     },
+    /// The power schedule the centre set: what it says now, or carry it out (root, from
+    /// hallkit-power.timer: rtcwake powers the terminal off until its next switch-on).
+    Power {
+        #[command(subcommand)]
+        command: PowerCommand,
+    },
     /// What `flash.sh` installs, made from the configuration.
     Provision {
         #[command(subcommand)]
@@ -192,6 +198,28 @@ enum UpdateCommand {
     Status {
         #[command(flatten)]
         common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+enum PowerCommand {
+    /// What the schedule says at this moment (JSON).
+    Status {
+        #[command(flatten)]
+        common: Common,
+        /// Decide for this local time instead of now: "YYYY-MM-DD HH:MM".
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Power off until the next switch-on when the schedule says off.
+    Apply {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        at: Option<String>,
+        /// Print the rtcwake command instead of running it.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -440,6 +468,22 @@ fn main() -> ExitCode {
                     cli::update::status(&c)
                 })
             }
+        },
+        Command::Power { command } => match command {
+            PowerCommand::Status { common, at } => {
+                match cli::load(&common.config, common.profile) {
+                    Ok((c, _)) => cli::power::run(&c, false, at.as_deref(), true),
+                    Err(code) => Ok(code),
+                }
+            }
+            PowerCommand::Apply {
+                common,
+                at,
+                dry_run,
+            } => match cli::load(&common.config, common.profile) {
+                Ok((c, _)) => cli::power::run(&c, true, at.as_deref(), dry_run),
+                Err(code) => Ok(code),
+            },
         },
         Command::Provision {
             command: ProvisionCommand::UdevRules { common },

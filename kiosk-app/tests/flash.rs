@@ -253,6 +253,11 @@ fn flash_provisions_a_root_idempotently_and_keeps_the_identity() {
     ] {
         assert!(unit.contains(want), "{want} missing:\n{unit}");
     }
+    let timer = std::fs::read_to_string(r.join("etc/systemd/system/hallkit-power.timer")).unwrap();
+    assert!(timer.contains("OnUnitActiveSec=1min"), "{timer}");
+    assert!(r
+        .join("etc/systemd/system/timers.target.wants/hallkit-power.timer")
+        .is_symlink());
     let central =
         std::fs::read_to_string(r.join("etc/systemd/system/hallkit-central.service")).unwrap();
     assert!(central.contains("Restart=always") && central.contains("kiosk-central serve"));
@@ -277,6 +282,8 @@ fn flash_provisions_a_root_idempotently_and_keeps_the_identity() {
             "verify",
             "/etc/systemd/system/hallkit-kiosk.service",
             "/etc/systemd/system/hallkit-central.service",
+            "/etc/systemd/system/hallkit-power.service",
+            "/etc/systemd/system/hallkit-power.timer",
         ])
         .output()
         .unwrap();

@@ -246,3 +246,138 @@ fn under_systemd_the_kiosk_says_ready_feeds_the_watchdog_and_says_stopping() {
         .position(|m| m.starts_with("READY=1\nSTATUS=serving as KSK-320583-0001"));
     assert!(ready.is_some(), "{got:?}");
 }
+
+/// Queues `command` for the sim terminal at its embedded centre and waits for its answer.
+fn remote(url: &str, command: serde_json::Value) -> serde_json::Value {
+    let client = reqwest::blocking::Client::new();
+    let queued: serde_json::Value = client
+        .post(format!("{url}/api/v1/devices/KSK-320583-0001/commands"))
+        .json(&serde_json::json!({
+            "request_id": uuid::Uuid::new_v4().to_string(),
+            "command": command,
+        }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = queued["id"].as_u64().unwrap_or_else(|| panic!("{queued}"));
+    for _ in 0..600 {
+        let c: serde_json::Value = client
+            .get(format!(
+                "{url}/api/v1/devices/KSK-320583-0001/commands/{id}"
+            ))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if !c["ack"].is_null() {
+            return c["ack"].clone();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("command {command} was never answered");
+}
+
+#[test]
+fn remote_self_test_log_bundle_power_schedule_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(dir.path(), "");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "health_interval_s = 5",
+        "health_interval_s = 5\ncommand_interval_s = 1",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let run = KioskRun::start(&cfg, None);
+    let ready: serde_json::Value = serde_json::from_str(&run.ready).unwrap();
+    let url = ready["centre"].as_str().unwrap().to_string();
+
+    let test = remote(&url, serde_json::json!({"type": "self-test"}));
+    let results = test["result"].as_object().unwrap();
+    assert_eq!(results.len(), 9, "every device answers: {test}");
+    assert!(
+        results.values().all(|r| r["ok"] == true),
+        "the sim devices pass: {test}"
+    );
+
+    let set = remote(
+        &url,
+        serde_json::json!({"type": "set-power-schedule", "schedule": {"days": "Mon-Fri", "on": "07:30", "off": "19:00"}}),
+    );
+    assert_eq!(set["ok"], true, "{set}");
+    let bad = remote(
+        &url,
+        serde_json::json!({"type": "set-power-schedule", "schedule": {"days": "Mon-Fri", "on": "19:00", "off": "07:30"}}),
+    );
+    assert_eq!(bad["ok"], false, "{bad}");
+    // The root timer's side, for a Friday night: off until Monday 07:30.
+    let out = kiosk()
+        .args([
+            "power",
+            "apply",
+            "--dry-run",
+            "--at",
+            "2026-12-04 22:00",
+            "--config",
+        ])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["action"], "power-off", "{plan}");
+    assert_eq!(plan["wake_at"], "2026-12-07 07:30:00");
+    assert!(plan["command"]
+        .as_str()
+        .unwrap()
+        .starts_with("rtcwake -m off -t "));
+
+    let bundle = remote(
+        &url,
+        serde_json::json!({"type": "log-bundle", "events": 50}),
+    );
+    assert_eq!(bundle["ok"], true, "{bundle}");
+    let sha = bundle["result"]["attachments"][0]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The bundle reaches the centre with the command's record.
+    let client = reqwest::blocking::Client::new();
+    let mut complete = false;
+    for _ in 0..100 {
+        let s: serde_json::Value = client
+            .get(format!("{url}/api/v1/attachments/{sha}"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap_or_default();
+        if s["complete"] == true {
+            complete = true;
+            break;
+        }
+        let _ = remote(&url, serde_json::json!({"type": "upload-now"}));
+    }
+    assert!(complete, "the log bundle never reached the centre");
+
+    // A restart: the centre is embedded in this kiosk, so it goes down with it; the answer
+    // is in the terminal's own record.
+    let queued = client
+        .post(format!("{url}/api/v1/devices/KSK-320583-0001/commands"))
+        .json(&serde_json::json!({
+            "request_id": "restart-1",
+            "command": {"type": "restart"},
+        }))
+        .send()
+        .unwrap();
+    assert!(queued.status().is_success());
+    let (status, err, _) = run.finish();
+    assert!(!status.success(), "a restart exits for the service manager");
+    assert!(err.contains("restart asked by the centre"), "{err}");
+    let db = rusqlite::Connection::open(dir.path().join("data/outbox.db")).unwrap();
+    let ack: String = db
+        .query_row(
+            "SELECT ack FROM remote_commands ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(ack.contains("\"restarting\":true"), "{ack}");
+}

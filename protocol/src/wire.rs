@@ -424,6 +424,33 @@ pub enum RemoteCommand {
     UploadNow,
     /// Send a heartbeat now.
     Heartbeat,
+    /// Run every device's self-test (a device a citizen's journey holds is skipped, not
+    /// taken) and answer each result.
+    SelfTest,
+    /// Restart the kiosk: it answers, stops in order, and the service manager starts it again.
+    Restart,
+    /// A bundle of the terminal's recent journal events and service log, personal data masked,
+    /// uploaded as an attachment.
+    LogBundle {
+        /// How many of the newest journal events (default 500, at most 5000).
+        #[serde(default)]
+        events: Option<u32>,
+    },
+    /// Set (or, with none, clear) the daily or weekly power schedule.
+    SetPowerSchedule {
+        #[serde(default)]
+        schedule: Option<PowerSchedule>,
+    },
+}
+
+/// When a terminal is on: `days` (`Mon-Fri`, `Mon-Sun`, `Sat`), switched on at `on` and off at
+/// `off` (local `HH:MM`); off the rest of the time, woken by the RTC (`rtcwake`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PowerSchedule {
+    pub days: String,
+    pub on: String,
+    pub off: String,
 }
 
 /// `POST /api/v1/devices/{device_id}/commands`: queue a command for a terminal.

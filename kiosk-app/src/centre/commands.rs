@@ -4,6 +4,8 @@
 //! so a command delivered again is answered from the record instead of being run again, and
 //! one the terminal was running when it stopped is reported as interrupted, not repeated.
 
+mod operations;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,6 +48,12 @@ pub struct RemoteCommands {
     action_timeout: Duration,
     /// How long a command waits for a device another owner (a citizen's journey) holds.
     claim_wait: Duration,
+    /// Where a log bundle is kept for upload.
+    attachments: Option<crate::journal::attachments::AttachmentStore>,
+    /// Where the power schedule is kept.
+    data_dir: Option<std::path::PathBuf>,
+    /// Asks the terminal to stop (the service manager starts it again).
+    restart: Option<tokio::sync::watch::Sender<Option<String>>>,
 }
 
 impl RemoteCommands {
@@ -63,7 +71,31 @@ impl RemoteCommands {
             desk,
             action_timeout: Duration::from_secs(60),
             claim_wait: Duration::from_secs(10),
+            attachments: None,
+            data_dir: None,
+            restart: None,
         }
+    }
+
+    /// Keeps log bundles in `store` (uploaded with the command's record).
+    pub fn with_attachments(mut self, store: crate::journal::attachments::AttachmentStore) -> Self {
+        // `upload-now` drains the outbox through this client: the attachments events refer
+        // to must go first, or an event would reach the centre without its file.
+        self.sync = self.sync.with_attachments(store.clone());
+        self.attachments = Some(store);
+        self
+    }
+
+    /// Keeps the power schedule in `dir`.
+    pub fn with_data_dir(mut self, dir: std::path::PathBuf) -> Self {
+        self.data_dir = Some(dir);
+        self
+    }
+
+    /// Lets a `restart` command stop the terminal through `stop`.
+    pub fn with_restart(mut self, stop: tokio::sync::watch::Sender<Option<String>>) -> Self {
+        self.restart = Some(stop);
+        self
     }
 
     /// How long a command waits for a device another owner holds (10 s by default).
@@ -190,6 +222,31 @@ impl RemoteCommands {
                     },
                 }
             }
+            RemoteCommand::SelfTest => {
+                let me = self.clone();
+                match tokio::task::spawn_blocking(move || me.self_test(id)).await {
+                    Ok(ack) => ack,
+                    Err(e) => CommandAck {
+                        ok: false,
+                        result: serde_json::Value::Null,
+                        detail: format!("the self-test panicked: {e}"),
+                    },
+                }
+            }
+            RemoteCommand::LogBundle { events } => self.log_bundle(*events).await,
+            RemoteCommand::SetPowerSchedule { schedule } => self.set_power(schedule.as_ref()),
+            RemoteCommand::Restart => match &self.restart {
+                Some(_) => CommandAck {
+                    ok: true,
+                    result: json!({ "restarting": true }),
+                    detail: "the kiosk stops in order once this answer is sent; the service manager starts it again".into(),
+                },
+                None => CommandAck {
+                    ok: false,
+                    result: serde_json::Value::Null,
+                    detail: "this kiosk is not run by a service manager that restarts it".into(),
+                },
+            },
             RemoteCommand::UploadNow => match self.sync.drain(&self.journal).await {
                 Ok(r) => CommandAck {
                     ok: true,
@@ -266,6 +323,14 @@ impl RemoteCommands {
             if let Err(e) = self.acknowledge(c.id, &ack).await {
                 tracing::debug!(id = c.id, error = %e, "acknowledgement not delivered; sent again next round");
                 report.ack_failures += 1;
+            }
+            // A restart happens after its answer is recorded (and, when the centre is
+            // reachable, delivered): a command that was run is never run again.
+            if matches!(c.command, RemoteCommand::Restart) && ack.ok {
+                if let Some(stop) = &self.restart {
+                    let _ = self.sync.drain(&self.journal).await;
+                    stop.send_replace(Some(format!("restart asked by the centre (command {id})")));
+                }
             }
         }
         Ok(report)

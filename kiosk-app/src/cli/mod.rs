@@ -10,6 +10,7 @@ pub mod image;
 pub mod imaging;
 pub mod outbox_stress;
 pub mod pcscd;
+pub mod power;
 pub mod provision;
 pub mod run;
 pub mod screenshot;

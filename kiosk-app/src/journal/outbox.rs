@@ -186,6 +186,25 @@ impl Outbox {
         Ok((value, events))
     }
 
+    /// The newest `n` events (sequence, kind, time, payload), newest first: a log bundle.
+    pub fn recent_events(
+        &self,
+        n: usize,
+    ) -> Result<Vec<(u64, String, String, String)>, OutboxError> {
+        let mut st = self.conn.prepare(
+            "SELECT seq, kind, created_at, payload FROM outbox ORDER BY seq DESC LIMIT ?1",
+        )?;
+        let rows = st.query_map(params![n as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The audit log's last record, for the heartbeat.
     pub fn audit_head(&self) -> Result<Option<kiosk_protocol::wire::AuditAnchor>, OutboxError> {
         Ok(
@@ -538,12 +557,16 @@ impl Outbox {
     ) -> Result<(), OutboxError> {
         let text = serde_json::to_string(ack)?;
         let now = self.clock.now().to_rfc3339();
-        let payload = serde_json::json!({
+        let mut payload = serde_json::json!({
             "command_id": id,
             "command": command,
             "ok": ack.ok,
             "detail": ack.detail,
         });
+        // A log bundle travels with the command's record.
+        if let Some(a) = ack.result.get("attachments") {
+            payload["attachments"] = a.clone();
+        }
         self.transaction(|tx| {
             tx.conn().execute(
                 "UPDATE remote_commands SET ack = ?2, finished_at = ?3 WHERE id = ?1",

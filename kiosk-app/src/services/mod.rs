@@ -14,6 +14,7 @@ pub mod idcopy;
 pub mod materials;
 pub mod outputs;
 pub mod papers;
+pub mod power;
 pub mod queue;
 pub mod speech;
 pub mod spool;

@@ -539,7 +539,10 @@ fn spawn_tasks(
             runtime.clone(),
             journal.clone(),
             desk.clone(),
-        );
+        )
+        .with_attachments(attachment_store(config)?)
+        .with_data_dir(config.data_dir())
+        .with_restart(sup.stop_terminal());
         let every = Duration::from_secs(config.centre.command_interval_s);
         sup.spawn("remote-commands", OnFailure::Restart, move |stop| {
             let commands = commands.clone();

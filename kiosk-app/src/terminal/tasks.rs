@@ -58,6 +58,11 @@ impl Supervisor {
         }
     }
 
+    /// What a task may use to ask the terminal to stop (a remote restart).
+    pub fn stop_terminal(&self) -> watch::Sender<Option<String>> {
+        self.stop_terminal.clone()
+    }
+
     /// Starts `make`'s task under `name`.
     pub fn spawn(
         &mut self,

@@ -345,6 +345,20 @@ fn by_card_with_people_ahead() {
     assert_eq!(taken[0]["fields"]["identified_by"], "id-card");
     assert_eq!(r.journal("output.intent").len(), 1);
     assert_eq!(r.journal("output.result")[0]["outcome"], "printed");
+    // The heartbeat's usage counters: one citizen, one ticket, one print.
+    let hb = r.tour.terminal.runtime.heartbeat("KSK-1", 0, 0);
+    for (k, want) in [
+        ("usage.users", 1),
+        ("usage.tickets", 1),
+        ("usage.prints", 1),
+    ] {
+        assert_eq!(
+            hb.counters.get(k).copied(),
+            Some(want),
+            "{k}: {:?}",
+            hb.counters
+        );
+    }
     let everything = r
         .tour
         .terminal

@@ -900,6 +900,7 @@ impl Worker {
     }
 
     fn taken_number(&self, i: &TicketInfo) {
+        self.cfg.runtime.count_use("tickets");
         let bus = &self.cfg.runtime.events;
         let group = self.kiosk_group().unwrap_or_default();
         let how = self
@@ -1180,6 +1181,7 @@ impl Worker {
         let id = self.next_session;
         self.next_session += 1;
         self.session = Some(Session::new(id, journey, self.now()));
+        self.cfg.runtime.count_use("users");
         let bus = &self.cfg.runtime.events;
         bus.emit(
             Event::new(EventKind::SessionStarted, bus.now())

@@ -584,6 +584,9 @@ impl Worker {
 
     pub(super) fn filed(&mut self, app: Box<Application>, r: Result<filing::Receipt, String>) {
         let mut app = *app;
+        if r.is_ok() {
+            self.cfg.runtime.count_use("applications");
+        }
         let r = r.map(|receipt| {
             app.password = Some(receipt.password);
             receipt.filed

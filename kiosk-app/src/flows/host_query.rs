@@ -153,6 +153,9 @@ impl Worker {
     }
 
     pub(super) fn cases_found(&mut self, r: Result<Vec<Case>, LookupProblem>) {
+        if r.is_ok() {
+            self.cfg.runtime.count_use("queries");
+        }
         let r = r.map(|cases| {
             let n = cases.len();
             self.cases = cases;

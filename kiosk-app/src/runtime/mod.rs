@@ -392,6 +392,18 @@ impl Runtime {
         }
     }
 
+    /// Counts one use of a citizen-facing function (`users`, `tickets`, `queries`,
+    /// `applications`, `prints`): the heartbeat reports them as `usage.<function>` beside the
+    /// device actions, as the tenders' 「查询、办理、打印」 and 「用户量」 statistics ask.
+    pub fn count_use(&self, function: &str) {
+        *self
+            .counters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(format!("usage.{function}"))
+            .or_default() += 1;
+    }
+
     /// Polls every device once now (instead of waiting for the idle poll).
     pub fn poll_all(&self) {
         for d in &self.devices {

@@ -208,6 +208,11 @@ impl OutputDesk {
         if outcome == OutputOutcome::Failed {
             tracing::warn!(%output_id, device, %detail, "output failed");
         }
+        if matches!(outcome, OutputOutcome::Printed | OutputOutcome::Unconfirmed)
+            && intent["kind"] != "seal"
+        {
+            self.rt.count_use("prints");
+        }
         Ok(OutputRecord {
             output_id,
             outcome,

@@ -111,6 +111,38 @@ pub fn china_offset() -> FixedOffset {
 }
 
 /// Parses "+08:00" style offsets from config.
+/// Days of the week as halls write them in schedules: `daily`, a range `Mon-Fri`, one day
+/// `Sat`, or a list `Tue,Sat` (English three-letter names, any case).
+pub fn parse_weekdays(s: &str) -> Result<Vec<chrono::Weekday>, String> {
+    use chrono::Weekday::*;
+    const DAYS: [(&str, chrono::Weekday); 7] = [
+        ("Mon", Mon),
+        ("Tue", Tue),
+        ("Wed", Wed),
+        ("Thu", Thu),
+        ("Fri", Fri),
+        ("Sat", Sat),
+        ("Sun", Sun),
+    ];
+    let day = |d: &str| {
+        DAYS.iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(d.trim()))
+            .ok_or_else(|| format!("{d:?} is not a day (Mon … Sun)"))
+    };
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("daily") {
+        return Ok(DAYS.iter().map(|(_, d)| *d).collect());
+    }
+    if let Some((a, b)) = s.split_once('-') {
+        let (a, b) = (day(a)?, day(b)?);
+        if a > b {
+            return Err(format!("the days {s:?} run backwards"));
+        }
+        return Ok(DAYS[a..=b].iter().map(|(_, d)| *d).collect());
+    }
+    s.split(',').map(|d| day(d).map(|i| DAYS[i].1)).collect()
+}
+
 pub fn parse_offset(s: &str) -> Result<FixedOffset, String> {
     let bad = || format!("time offset {s:?} is not of the form +HH:MM");
     let (sign, rest) = match s.as_bytes().first() {

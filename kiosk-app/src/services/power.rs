@@ -18,40 +18,9 @@ pub struct PowerPlan {
     pub source: PowerSchedule,
 }
 
-const DAYS: [(&str, Weekday); 7] = [
-    ("Mon", Weekday::Mon),
-    ("Tue", Weekday::Tue),
-    ("Wed", Weekday::Wed),
-    ("Thu", Weekday::Thu),
-    ("Fri", Weekday::Fri),
-    ("Sat", Weekday::Sat),
-    ("Sun", Weekday::Sun),
-];
-
-fn day(s: &str) -> Result<usize, String> {
-    DAYS.iter()
-        .position(|(n, _)| n.eq_ignore_ascii_case(s.trim()))
-        .ok_or_else(|| format!("{s:?} is not a day (Mon … Sun)"))
-}
-
 impl PowerPlan {
     pub fn parse(s: &PowerSchedule) -> Result<PowerPlan, String> {
-        let days = match s.days.trim() {
-            "daily" => DAYS.iter().map(|(_, d)| *d).collect(),
-            d => match d.split_once('-') {
-                Some((a, b)) => {
-                    let (a, b) = (day(a)?, day(b)?);
-                    if a > b {
-                        return Err(format!("days {d:?} run backwards"));
-                    }
-                    DAYS[a..=b].iter().map(|(_, d)| *d).collect()
-                }
-                None => d
-                    .split(',')
-                    .map(|x| day(x).map(|i| DAYS[i].1))
-                    .collect::<Result<Vec<_>, _>>()?,
-            },
-        };
+        let days = kiosk_hal::clock::parse_weekdays(&s.days)?;
         let t = |x: &str| {
             NaiveTime::parse_from_str(x.trim(), "%H:%M")
                 .map_err(|_| format!("{x:?} is not a time (HH:MM)"))

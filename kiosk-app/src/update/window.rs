@@ -12,22 +12,6 @@ pub struct Hours {
     to: NaiveTime,
 }
 
-const DAYS: [(&str, Weekday); 7] = [
-    ("Mon", Weekday::Mon),
-    ("Tue", Weekday::Tue),
-    ("Wed", Weekday::Wed),
-    ("Thu", Weekday::Thu),
-    ("Fri", Weekday::Fri),
-    ("Sat", Weekday::Sat),
-    ("Sun", Weekday::Sun),
-];
-
-fn day(s: &str) -> Result<usize, String> {
-    DAYS.iter()
-        .position(|(n, _)| n.eq_ignore_ascii_case(s))
-        .ok_or_else(|| format!("{s:?} is not a day (Mon … Sun)"))
-}
-
 impl std::str::FromStr for Hours {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -35,16 +19,7 @@ impl std::str::FromStr for Hours {
             .trim()
             .split_once(' ')
             .ok_or_else(|| format!("{s:?}: expected like \"Mon-Fri 08:30-17:30\""))?;
-        let days = match days.split_once('-') {
-            Some((a, b)) => {
-                let (a, b) = (day(a)?, day(b)?);
-                if a > b {
-                    return Err(format!("{s:?}: the days run backwards"));
-                }
-                DAYS[a..=b].iter().map(|(_, d)| *d).collect()
-            }
-            None => vec![DAYS[day(days)?].1],
-        };
+        let days = kiosk_hal::clock::parse_weekdays(days).map_err(|e| format!("{s:?}: {e}"))?;
         let (from, to) = times
             .trim()
             .split_once('-')

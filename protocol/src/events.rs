@@ -109,6 +109,8 @@ event_catalogue! {
     1300 AdminModeEntered    Admin    "admin.entered"           "进入设备管理模式"       "Admin mode entered";
     1301 AdminModeLeft       Admin    "admin.left"              "退出设备管理模式"       "Admin mode left";
     1302 RemoteCommandRun    Admin    "admin.remote.command"    "远程指令已执行"         "Remote command carried out";
+    1303 AdminLoginRefused   Admin    "admin.login.refused"     "工作人员密码错误"       "A wrong staff PIN was entered";
+    1304 AdminLocked         Admin    "admin.login.locked"      "工作人员入口已锁定"     "Five wrong staff PINs: the staff entry is locked for 15 minutes";
     1400 PresenceDetected    Session  "session.presence.on"     "检测到有人"             "Person detected in front of the terminal";
     1401 PresenceLost        Session  "session.presence.off"    "人员已离开"             "Person left";
     1402 SessionTimedOut     Session  "session.timeout"         "会话超时，数据已清除"   "Session timed out; its data was wiped";

@@ -436,6 +436,7 @@ impl Worker {
         };
         w.purposes = crate::services::idcopy::purposes(&w.cfg.config.journeys.id_copy.purposes);
         w.offers = w.compute_offers();
+        w.restore_staff_lock();
         w
     }
 
@@ -469,6 +470,58 @@ impl Worker {
 
     fn now(&self) -> Duration {
         self.cfg.clock.elapsed()
+    }
+
+    /// The staff pad's moments go to the journal and so to the audit log; a lock also stays
+    /// in force across a restart (read back in `restore_staff_lock`).
+    fn staff(&mut self, s: kiosk::StaffEffect) {
+        let bus = &self.cfg.runtime.events;
+        let e = match s {
+            kiosk::StaffEffect::Entered => {
+                Event::new(EventKind::AdminModeEntered, bus.now()).field("how", "staff-pin")
+            }
+            kiosk::StaffEffect::Left => Event::new(EventKind::AdminModeLeft, bus.now()),
+            kiosk::StaffEffect::Refused { tries_left } => {
+                Event::new(EventKind::AdminLoginRefused, bus.now())
+                    .field("how", "staff-pin")
+                    .field("tries_left", tries_left)
+            }
+            kiosk::StaffEffect::Locked { for_ } => {
+                let until = bus.now()
+                    + chrono::Duration::from_std(for_).unwrap_or(chrono::Duration::minutes(15));
+                Event::new(EventKind::AdminLocked, bus.now())
+                    .field("how", "staff-pin")
+                    .field("until", until.to_rfc3339())
+            }
+        };
+        bus.emit(e);
+    }
+
+    /// A staff-pad lock from before a restart, from the audit log.
+    fn restore_staff_lock(&mut self) {
+        let last = self
+            .cfg
+            .journal
+            .lock()
+            .latest_audited(EventKind::AdminLocked.key());
+        let until = match last {
+            Ok(Some(body)) => serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["fields"]["until"].as_str().map(str::to_string))
+                .and_then(|u| chrono::DateTime::parse_from_rfc3339(&u).ok()),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "the staff pad's lock cannot be read back");
+                None
+            }
+        };
+        if let Some(until) = until {
+            let left = until.with_timezone(&chrono::Utc) - self.cfg.runtime.events.now();
+            if let Ok(left) = left.to_std() {
+                let now = self.now();
+                self.kiosk.restore_staff_lock(now, left);
+            }
+        }
     }
 
     fn view(&self, version: u64) -> View {
@@ -1114,6 +1167,7 @@ impl Worker {
             kiosk::Effect::BeginApply { item, answers } => self.begin_apply(item, answers),
             kiosk::Effect::Papers(p) => self.papers(p),
             kiosk::Effect::BeginProof { item, answers } => self.begin_proof(item, answers),
+            kiosk::Effect::Staff(s) => self.staff(s),
         }
     }
 

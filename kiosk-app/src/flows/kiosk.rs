@@ -194,6 +194,21 @@ pub enum Effect {
         item: String,
         answers: crate::services::catalogue::Answers,
     },
+    /// What staff did at the staff pad, for the audit log (and the lock, kept across restarts).
+    Staff(StaffEffect),
+}
+
+/// The staff pad's auditable moments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StaffEffect {
+    /// The right PIN: the staff screens are open.
+    Entered,
+    /// The staff screens closed (home, timeout).
+    Left,
+    /// A wrong PIN; `tries_left` before the lock.
+    Refused { tries_left: u32 },
+    /// Too many wrong PINs: locked for `for_` from now.
+    Locked { for_: Duration },
 }
 
 /// What the kiosk knows when it steps.
@@ -242,6 +257,24 @@ impl Kiosk {
 
     /// One step.
     pub fn step(&mut self, input: Input, ctx: &Context<'_>) -> Vec<Effect> {
+        let was_staff = self.screen == Screen::DeviceStatus;
+        let mut fx = self.step_inner(input, ctx);
+        match (was_staff, self.screen == Screen::DeviceStatus) {
+            (false, true) => fx.push(Effect::Staff(StaffEffect::Entered)),
+            (true, false) => fx.push(Effect::Staff(StaffEffect::Left)),
+            _ => {}
+        }
+        fx
+    }
+
+    /// A lock kept from before a restart: `left` of it remains.
+    pub fn restore_staff_lock(&mut self, now: Duration, left: Duration) {
+        if !left.is_zero() {
+            self.pin.locked_until = Some(now + left);
+        }
+    }
+
+    fn step_inner(&mut self, input: Input, ctx: &Context<'_>) -> Vec<Effect> {
         let mut fx = Vec::new();
         if !matches!(input, Input::Tick) {
             self.idle.touch(ctx.now);
@@ -438,12 +471,12 @@ impl Kiosk {
             Input::StaffDelete => {
                 self.pin.digits.pop();
             }
-            Input::StaffSubmit => self.submit_pin(ctx),
+            Input::StaffSubmit => self.submit_pin(ctx, &mut fx),
         }
         fx
     }
 
-    fn submit_pin(&mut self, ctx: &Context<'_>) {
+    fn submit_pin(&mut self, ctx: &Context<'_>, fx: &mut Vec<Effect>) {
         if self.screen != Screen::StaffPin {
             return;
         }
@@ -464,6 +497,11 @@ impl Kiosk {
             if self.pin.failures >= PIN_TRIES {
                 self.pin.locked_until = Some(ctx.now + PIN_LOCK);
                 self.pin.failures = 0;
+                fx.push(Effect::Staff(StaffEffect::Locked { for_: PIN_LOCK }));
+            } else {
+                fx.push(Effect::Staff(StaffEffect::Refused {
+                    tries_left: PIN_TRIES - self.pin.failures,
+                }));
             }
         }
     }

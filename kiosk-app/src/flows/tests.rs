@@ -659,16 +659,28 @@ fn the_staff_pin_opens_the_device_status_and_locks_after_five_wrong_tries() {
         s.step(kiosk::Input::StaffDigit(d));
     }
     assert_eq!(s.k.pin.len(), 6);
-    s.step(kiosk::Input::StaffSubmit);
+    let fx = s.step(kiosk::Input::StaffSubmit);
     assert_eq!(s.k.screen, Screen::DeviceStatus);
-    s.step(kiosk::Input::Home);
+    assert_eq!(fx, vec![kiosk::Effect::Staff(kiosk::StaffEffect::Entered)]);
+    let fx = s.step(kiosk::Input::Home);
+    assert_eq!(fx, vec![kiosk::Effect::Staff(kiosk::StaffEffect::Left)]);
     s.step(kiosk::Input::StaffEntry);
-    for _ in 0..kiosk::PIN_TRIES {
+    for i in 1..=kiosk::PIN_TRIES {
         for d in "1111".chars() {
             s.step(kiosk::Input::StaffDigit(d));
         }
-        s.step(kiosk::Input::StaffSubmit);
+        let fx = s.step(kiosk::Input::StaffSubmit);
         assert!(s.k.pin.wrong);
+        let want = if i < kiosk::PIN_TRIES {
+            kiosk::StaffEffect::Refused {
+                tries_left: kiosk::PIN_TRIES - i,
+            }
+        } else {
+            kiosk::StaffEffect::Locked {
+                for_: kiosk::PIN_LOCK,
+            }
+        };
+        assert_eq!(fx, vec![kiosk::Effect::Staff(want)]);
     }
     assert!(s.k.pin.locked_until.is_some());
     for d in "246810".chars() {

@@ -205,6 +205,18 @@ impl Outbox {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The body of the newest audit record of `kind` (a lock kept across restarts).
+    pub fn latest_audited(&self, kind: &str) -> Result<Option<String>, OutboxError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT body FROM audit WHERE kind = ?1 ORDER BY seq DESC LIMIT 1",
+                params![kind],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// The audit log's last record, for the heartbeat.
     pub fn audit_head(&self) -> Result<Option<kiosk_protocol::wire::AuditAnchor>, OutboxError> {
         Ok(

@@ -35,6 +35,8 @@ pub fn must_record(kind: EventKind) -> bool {
             | EventKind::ConfigLoaded
             | EventKind::AdminModeEntered
             | EventKind::AdminModeLeft
+            | EventKind::AdminLoginRefused
+            | EventKind::AdminLocked
             | EventKind::UsbDeviceRefused
             | EventKind::UpdateOutcome
     )

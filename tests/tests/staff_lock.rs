@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use kiosk_app::flows::kiosk::Input;
+use kiosk_app::runtime::Owner;
 use kiosk_app::terminal::Terminal;
 use kiosk_app::Profile;
 use kiosk_hal::clock::SystemClock;
@@ -42,10 +43,17 @@ fn five_wrong_pins_lock_the_staff_pad_across_a_restart() {
             v.screen.name() == "device-status"
         })
         .expect("the staff screens open");
+    // Admin mode holds every device while its screens are open.
+    for d in t.runtime.snapshot() {
+        assert_eq!(t.runtime.holder(&d.id), Some(Owner::Admin), "{}", d.id);
+    }
     t.host.send(Input::Home);
     t.host
         .wait_for(Duration::from_secs(10), |v| v.screen.name() == "home")
         .expect("home again");
+    for d in t.runtime.snapshot() {
+        assert_eq!(t.runtime.holder(&d.id), None, "{} given back", d.id);
+    }
     for _ in 0..5 {
         type_pin(&t, "000000");
     }

@@ -383,6 +383,10 @@ struct Worker {
     query_number: Option<Zeroizing<String>>,
     /// The licences or the proof of a papers session.
     papers: papers_host::Papers,
+    /// Every device, held for the staff screens while they are open (Owner::Admin): a page
+    /// or a remote command gets "held by admin mode" rather than a device a technician is
+    /// testing. Released when they close.
+    admin: Vec<crate::runtime::Claim>,
 }
 
 impl Worker {
@@ -433,6 +437,7 @@ impl Worker {
             cases: Vec::new(),
             query_number: None,
             papers: papers_host::Papers::default(),
+            admin: Vec::new(),
         };
         w.purposes = crate::services::idcopy::purposes(&w.cfg.config.journeys.id_copy.purposes);
         w.offers = w.compute_offers();
@@ -475,11 +480,35 @@ impl Worker {
     /// The staff pad's moments go to the journal and so to the audit log; a lock also stays
     /// in force across a restart (read back in `restore_staff_lock`).
     fn staff(&mut self, s: kiosk::StaffEffect) {
+        // The staff pad opens only from home or attract, so no citizen's session is cut off;
+        // a device a page or a remote command holds is waited for briefly, then left to it.
+        let (mut taken, mut busy) = (Vec::new(), Vec::new());
+        match s {
+            kiosk::StaffEffect::Entered => {
+                for d in self.cfg.runtime.snapshot() {
+                    match self.cfg.runtime.claim(
+                        &d.id,
+                        Owner::Admin,
+                        LEASE,
+                        Duration::from_millis(500),
+                    ) {
+                        Ok(c) => {
+                            taken.push(d.id);
+                            self.admin.push(c);
+                        }
+                        Err(e) => busy.push(format!("{}: {e}", d.id)),
+                    }
+                }
+            }
+            kiosk::StaffEffect::Left => self.admin.clear(),
+            _ => {}
+        }
         let bus = &self.cfg.runtime.events;
         let e = match s {
-            kiosk::StaffEffect::Entered => {
-                Event::new(EventKind::AdminModeEntered, bus.now()).field("how", "staff-pin")
-            }
+            kiosk::StaffEffect::Entered => Event::new(EventKind::AdminModeEntered, bus.now())
+                .field("how", "staff-pin")
+                .field("devices", taken)
+                .field("busy", busy),
             kiosk::StaffEffect::Left => Event::new(EventKind::AdminModeLeft, bus.now()),
             kiosk::StaffEffect::Refused { tries_left } => {
                 Event::new(EventKind::AdminLoginRefused, bus.now())
@@ -999,6 +1028,9 @@ impl Worker {
             for claim in c.all() {
                 let _ = claim.renew(LEASE);
             }
+        }
+        for claim in &self.admin {
+            let _ = claim.renew(LEASE);
         }
         if self.kiosk.screen == Screen::Attract {
             let slides = self.slides.len() + self.catalogue.as_ref().map_or(0, |c| c.notices.len());

@@ -4,12 +4,20 @@
 use kiosk_drivers::scanner::payload::PayloadRules;
 use kiosk_drivers::scanner::Scan;
 use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
+
+/// The rules as a terminal builds them once from its configuration.
+fn rules() -> &'static PayloadRules {
+    static RULES: OnceLock<PayloadRules> = OnceLock::new();
+    RULES.get_or_init(|| {
+        PayloadRules::new(vec!["XFM:".into(), "SSM".into()], None).expect("default rules")
+    })
+}
 
 fuzz_target!(|data: &[u8]| {
-    let rules = PayloadRules::new(vec!["XFM:".into(), "SSM".into()], None).expect("default rules");
     for suffix in [&b"\r\n"[..], &b"\r"[..], &[][..]] {
         if let Some(scan) = Scan::decode(data, suffix) {
-            let _ = rules.classify(&scan.text);
+            let _ = rules().classify(&scan.text);
         }
     }
 });

@@ -169,6 +169,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Technicians' credentials for the admin mode.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Validate a configuration file and exit.
     CheckConfig {
         #[command(flatten)]
@@ -230,6 +235,17 @@ enum ProvisionCommand {
     UdevRules {
         #[command(flatten)]
         common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Read a PIN from standard input and print the `[[admin.technicians]]` entry with its
+    /// Argon2id hash (the configuration never holds the PIN itself).
+    HashPin {
+        /// The technician's staff number (digits, as typed on the staff pad).
+        #[arg(long)]
+        staff_no: String,
     },
 }
 
@@ -498,6 +514,9 @@ fn main() -> ExitCode {
             AuditCommand::List { common, db, limit } => {
                 audit_db(&common, db).and_then(|db| cli::audit::list(&db, limit))
             }
+        },
+        Command::Admin { command } => match command {
+            AdminCommand::HashPin { staff_no } => cli::admin::hash_pin(&staff_no),
         },
         Command::CheckConfig { common } => {
             cli::with_config(&common.config, common.profile, |c, p| {

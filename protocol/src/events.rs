@@ -111,6 +111,7 @@ event_catalogue! {
     1302 RemoteCommandRun    Admin    "admin.remote.command"    "远程指令已执行"         "Remote command carried out";
     1303 AdminLoginRefused   Admin    "admin.login.refused"     "工作人员密码错误"       "A wrong staff PIN was entered";
     1304 AdminLocked         Admin    "admin.login.locked"      "工作人员入口已锁定"     "Five wrong staff PINs: the staff entry is locked for 15 minutes";
+    1305 AdminAction         Admin    "admin.action"            "设备管理操作"           "A technician's action in admin mode (device test, dead-letter retry, supply reset, network check) and its result";
     1400 PresenceDetected    Session  "session.presence.on"     "检测到有人"             "Person detected in front of the terminal";
     1401 PresenceLost        Session  "session.presence.off"    "人员已离开"             "Person left";
     1402 SessionTimedOut     Session  "session.timeout"         "会话超时，数据已清除"   "Session timed out; its data was wiped";

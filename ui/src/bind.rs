@@ -86,6 +86,8 @@ pub enum UiIntent {
     OpenPaper(usize),
     /// A proof's records period chosen, in months.
     ChooseMonths(u32),
+    /// A touch on the admin mode's pages.
+    Admin(crate::AdminIntent),
 }
 
 /// A material line of the guide's list, in the screen's language.
@@ -188,6 +190,9 @@ pub struct UiView {
     pub pin_length: usize,
     pub pin_wrong: bool,
     pub pin_locked_minutes: u32,
+    pub pin_asks_number: bool,
+    pub staff_number: String,
+    pub admin: crate::AdminUiView,
     pub no_pin: bool,
     pub guide: GuideView,
     pub care: bool,
@@ -229,6 +234,9 @@ impl Default for UiView {
             apply: crate::ApplyUiView::default(),
             cases: crate::CasesUiView::default(),
             papers: crate::PapersUiView::default(),
+            pin_asks_number: false,
+            staff_number: String::new(),
+            admin: crate::AdminUiView::default(),
         }
     }
 }
@@ -258,6 +266,7 @@ pub struct Ui {
     last_slide: RefCell<Option<SlideLine>>,
     pub(crate) apply: crate::bind_apply::ApplyModels,
     pub(crate) papers: crate::bind_papers::PapersModels,
+    pub(crate) admin: crate::bind_admin::AdminModels,
 }
 
 /// Makes `model` hold `rows`, touching only the rows that differ.
@@ -286,6 +295,7 @@ impl Ui {
         let app = AppWindow::new().map_err(|e| UiError::Platform(e.to_string()))?;
         let apply = crate::bind_apply::ApplyModels::new(&app);
         let papers = crate::bind_papers::PapersModels::new(&app);
+        let admin = crate::bind_admin::AdminModels::new(&app);
         let ui = Ui {
             rows: Rc::new(VecModel::default()),
             left: Rc::new(VecModel::default()),
@@ -306,6 +316,7 @@ impl Ui {
             last_slide: RefCell::new(None),
             apply,
             papers,
+            admin,
             app,
         };
         let d = ui.app.global::<Devices>();
@@ -527,11 +538,15 @@ impl Ui {
             let f = f.clone();
             i.on_help(move |on| f(UiIntent::Help(on)));
         }
-        i.on_staff_digit(move |d| {
-            if let Some(c) = d.chars().next() {
-                f(UiIntent::StaffDigit(c))
-            }
-        });
+        {
+            let f = f.clone();
+            i.on_staff_digit(move |d| {
+                if let Some(c) = d.chars().next() {
+                    f(UiIntent::StaffDigit(c))
+                }
+            });
+        }
+        self.connect_admin(f);
     }
 
     /// The device table and its summary count, in place.
@@ -623,6 +638,9 @@ impl Ui {
         st.set_wrong(v.pin_wrong);
         st.set_locked_minutes(i32::try_from(v.pin_locked_minutes).unwrap_or(i32::MAX));
         st.set_no_pin(v.no_pin);
+        st.set_asks_number(v.pin_asks_number);
+        st.set_staff_number(s(&v.staff_number));
+        self.show_admin(&v.admin);
         self.show_guide(&v.guide);
         self.show_login(&v.login);
         self.show_copy(&v.copy);

@@ -6,6 +6,7 @@
 slint::include_modules!();
 
 mod bind;
+mod bind_admin;
 mod bind_apply;
 mod bind_copy;
 mod bind_desk;
@@ -14,6 +15,7 @@ mod bind_papers;
 pub use bind::{
     GroupLine, GuideView, JourneyLine, MaterialLine, Problem, SlideLine, Ui, UiIntent, UiView,
 };
+pub use bind_admin::{AdminIntent, AdminUiView, SupplyLine};
 pub use bind_apply::{ApplyUiView, CasesUiView};
 pub use bind_copy::{CopyView, JpegPicture, LoginView};
 pub use bind_desk::{
@@ -188,6 +190,12 @@ pub const SCREENS: &[(&str, ScreenId)] = &[
     ("papers-problem", ScreenId::PapersProblem),
     ("staff-pin", ScreenId::StaffPin),
     ("device-status", ScreenId::DeviceStatus),
+    ("admin-device", ScreenId::AdminDevice),
+    ("admin-logs", ScreenId::AdminLogs),
+    ("admin-journal", ScreenId::AdminJournal),
+    ("admin-config", ScreenId::AdminConfig),
+    ("admin-network", ScreenId::AdminNetwork),
+    ("admin-supplies", ScreenId::AdminSupplies),
 ];
 
 impl ScreenId {

@@ -5,6 +5,7 @@
 //! one the terminal was running when it stopped is reported as interrupted, not repeated.
 
 mod operations;
+pub use operations::mask_line;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -9,6 +9,7 @@ pub mod documents;
 pub mod embedded;
 pub mod health;
 pub mod identity;
+pub mod netcheck;
 pub mod sync;
 pub mod tls;
 

@@ -2,6 +2,7 @@
 //! calls these. Exit statuses: 0 done, 1 the work failed (a device command, a check), 2 a usage
 //! or configuration error.
 
+pub mod admin;
 pub mod audit;
 pub mod devctl;
 pub mod enrol;

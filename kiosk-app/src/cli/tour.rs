@@ -373,7 +373,7 @@ impl Tour {
         let t = &self.terminal;
         window::refresh(&self.ui, &t.config, &t.runtime, &t.link.borrow());
         self.ui
-            .show_view(&view::ui_view(&v, t.config.ui.staff_pin.is_some()))?;
+            .show_view(&view::ui_view(&v, !t.config.credentials().none()))?;
         let png = format!("{n:02}-{}.png", step.name);
         self.window.render_png(&self.out.join(&png))?;
         // The events this step put in the journal (what the centre will receive).
@@ -404,7 +404,7 @@ impl Tour {
     pub fn draw(&self, v: &View) -> anyhow::Result<()> {
         let t = &self.terminal;
         self.ui
-            .show_view(&view::ui_view(v, t.config.ui.staff_pin.is_some()))?;
+            .show_view(&view::ui_view(v, !t.config.credentials().none()))?;
         let _ = self.window.render();
         Ok(())
     }

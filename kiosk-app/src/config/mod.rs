@@ -49,6 +49,8 @@ struct RawConfig {
     #[serde(default)]
     update: Option<crate::update::window::UpdateConfig>,
     #[serde(default)]
+    admin: crate::services::technicians::AdminConfig,
+    #[serde(default)]
     devices: Vec<Spanned<DeviceSpec>>,
 }
 
@@ -75,6 +77,8 @@ pub struct Config {
     pub usb: Option<crate::services::usb_guard::UsbPolicyConfig>,
     /// Signed A/B updates (handled when present).
     pub update: Option<crate::update::window::UpdateConfig>,
+    /// The technicians who may open the admin mode, and the supplies' capacities.
+    pub admin: crate::services::technicians::AdminConfig,
     pub devices: Vec<DeviceSpec>,
 }
 
@@ -152,6 +156,14 @@ impl Errors<'_> {
 }
 
 impl Config {
+    /// What the staff pad checks a try against: the technicians, or the shared PIN.
+    pub fn credentials(&self) -> crate::services::technicians::Credentials {
+        crate::services::technicians::Credentials {
+            technicians: self.admin.technicians.clone(),
+            shared_pin: self.ui.staff_pin.clone(),
+        }
+    }
+
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -279,6 +291,7 @@ impl Config {
         if let Some(u) = &raw.usb {
             u.check().map_err(|m| errors.key(&["usb"], m))?;
         }
+        raw.admin.check().map_err(|m| errors.key(&["admin"], m))?;
         Ok(Config {
             source: path.to_path_buf(),
             terminal: raw.terminal,
@@ -296,6 +309,7 @@ impl Config {
             gateway: raw.gateway,
             usb: raw.usb,
             update: raw.update,
+            admin: raw.admin,
             devices,
         })
     }

@@ -34,6 +34,8 @@ use crate::services::guide::{self as lights, Module};
 use crate::services::outputs::OutputDesk;
 use crate::services::queue::{self, NumberProblem, PrintProblem, Printed};
 
+#[path = "host_admin.rs"]
+mod admin_host;
 #[path = "host_apply.rs"]
 mod application;
 #[path = "host_idcopy.rs"]
@@ -71,6 +73,12 @@ pub struct View {
     pub pin_wrong: bool,
     /// Minutes left while the PIN pad is locked.
     pub pin_locked_minutes: Option<u32>,
+    /// The staff pad asks for a staff number (then the PIN).
+    pub pin_asks_number: bool,
+    /// The staff number typed or confirmed (not a secret).
+    pub staff_number: String,
+    /// What the admin pages show, while the admin mode is open.
+    pub admin: Option<AdminView>,
     pub has_reader: bool,
     pub has_scanner: bool,
     /// The catalogue's service items.
@@ -112,6 +120,8 @@ pub struct View {
 
 pub use papers_host::PapersView;
 
+pub use admin_host::{AdminView, ConfigFacts, LogLine, Notice as AdminNotice, Supply, TestResult};
+
 pub use lookup::status_zh;
 
 pub use application::{ApplyView, Secret};
@@ -150,6 +160,8 @@ enum Msg {
     Input(kiosk::Input),
     /// Someone stepped in front of the presence sensor.
     Presence,
+    /// An admin test or check finished.
+    AdminDone(admin_host::AdminDone),
     Card(u64, Result<CitizenIdentity, CardProblem>),
     Code(u64, Result<(Zeroizing<String>, bool), ()>),
     Numbered(u64, Result<Ticket, NumberProblem>),
@@ -386,7 +398,10 @@ struct Worker {
     /// Every device, held for the staff screens while they are open (Owner::Admin): a page
     /// or a remote command gets "held by admin mode" rather than a device a technician is
     /// testing. Released when they close.
-    admin: Vec<crate::runtime::Claim>,
+    admin: Vec<Arc<crate::runtime::Claim>>,
+    admin_view: AdminView,
+    /// Who may open the admin mode.
+    credentials: crate::services::technicians::Credentials,
 }
 
 impl Worker {
@@ -438,7 +453,10 @@ impl Worker {
             query_number: None,
             papers: papers_host::Papers::default(),
             admin: Vec::new(),
+            admin_view: AdminView::default(),
+            credentials: crate::services::technicians::Credentials::default(),
         };
+        w.credentials = w.cfg.config.credentials();
         w.purposes = crate::services::idcopy::purposes(&w.cfg.config.journeys.id_copy.purposes);
         w.offers = w.compute_offers();
         w.restore_staff_lock();
@@ -484,7 +502,8 @@ impl Worker {
         // a device a page or a remote command holds is waited for briefly, then left to it.
         let (mut taken, mut busy) = (Vec::new(), Vec::new());
         match s {
-            kiosk::StaffEffect::Entered => {
+            kiosk::StaffEffect::Entered(ref opener) => {
+                self.admin_reset(Some(opener.clone()));
                 for d in self.cfg.runtime.snapshot() {
                     match self.cfg.runtime.claim(
                         &d.id,
@@ -494,32 +513,55 @@ impl Worker {
                     ) {
                         Ok(c) => {
                             taken.push(d.id);
-                            self.admin.push(c);
+                            self.admin.push(Arc::new(c));
                         }
                         Err(e) => busy.push(format!("{}: {e}", d.id)),
                     }
                 }
             }
-            kiosk::StaffEffect::Left => self.admin.clear(),
+            kiosk::StaffEffect::Left => {
+                self.admin.clear();
+                self.admin_reset(None);
+            }
+            kiosk::StaffEffect::Admin(e) => return self.admin_effect(e),
             _ => {}
         }
+        let how = if self.credentials.personal() {
+            "staff-number"
+        } else {
+            "staff-pin"
+        };
         let bus = &self.cfg.runtime.events;
         let e = match s {
-            kiosk::StaffEffect::Entered => Event::new(EventKind::AdminModeEntered, bus.now())
-                .field("how", "staff-pin")
-                .field("devices", taken)
-                .field("busy", busy),
+            kiosk::StaffEffect::Entered(opener) => {
+                let mut e = Event::new(EventKind::AdminModeEntered, bus.now())
+                    .field("how", how)
+                    .field("devices", taken)
+                    .field("busy", busy);
+                if let Some(no) = opener.staff_no() {
+                    e = e.field("staff_no", no);
+                }
+                e
+            }
             kiosk::StaffEffect::Left => Event::new(EventKind::AdminModeLeft, bus.now()),
-            kiosk::StaffEffect::Refused { tries_left } => {
-                Event::new(EventKind::AdminLoginRefused, bus.now())
-                    .field("how", "staff-pin")
-                    .field("tries_left", tries_left)
+            kiosk::StaffEffect::Admin(_) => return,
+            kiosk::StaffEffect::Refused {
+                tries_left,
+                staff_no,
+            } => {
+                let mut e = Event::new(EventKind::AdminLoginRefused, bus.now())
+                    .field("how", how)
+                    .field("tries_left", tries_left);
+                if let Some(no) = staff_no {
+                    e = e.field("staff_no", no);
+                }
+                e
             }
             kiosk::StaffEffect::Locked { for_ } => {
                 let until = bus.now()
                     + chrono::Duration::from_std(for_).unwrap_or(chrono::Duration::minutes(15));
                 Event::new(EventKind::AdminLocked, bus.now())
-                    .field("how", "staff-pin")
+                    .field("how", how)
                     .field("until", until.to_rfc3339())
             }
         };
@@ -577,6 +619,13 @@ impl Worker {
                 .locked_until
                 .filter(|t| *t > now)
                 .map(|t| u32::try_from((t - now).as_secs().div_ceil(60)).unwrap_or(u32::MAX)),
+            pin_asks_number: self.kiosk.pin.asks_number(self.credentials.personal()),
+            staff_number: self
+                .kiosk
+                .pin
+                .staff_number(self.credentials.personal())
+                .to_string(),
+            admin: self.admin_view(),
             has_reader: self
                 .device(
                     DeviceKind::IdCardReader,
@@ -727,7 +776,7 @@ impl Worker {
     }
 
     fn step(&mut self, input: kiosk::Input) {
-        let staff_pin = self.cfg.config.ui.staff_pin.clone();
+        let staff = self.credentials.clone();
         let default_english = self.cfg.config.language() == kiosk_ui::Language::En;
         let has_reader = self.claims.as_ref().is_some_and(|c| c.reader.is_some());
         let has_scanner = self.claims.as_ref().is_some_and(|c| c.scanner.is_some());
@@ -743,7 +792,7 @@ impl Worker {
             let ctx = kiosk::Context {
                 now,
                 idle: &idle,
-                staff_pin: staff_pin.as_deref(),
+                staff: &staff,
                 offers: &offers,
                 ticket: ticket::Context {
                     catalogue: self.catalogue.as_ref(),
@@ -791,6 +840,7 @@ impl Worker {
                 self.step(i);
             }
             // Presence wakes the attract screen; it is not a touch, so it keeps no session alive.
+            Msg::AdminDone(done) => self.admin_finished(done),
             Msg::Presence => {
                 if self.kiosk.screen == Screen::Attract {
                     self.offers = self.compute_offers();

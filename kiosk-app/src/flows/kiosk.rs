@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
+use super::admin;
 use super::apply;
 use super::guide;
 use super::idcopy;
@@ -49,7 +50,8 @@ pub enum Screen {
     Query(query::Stage),
     Papers(papers::Stage),
     StaffPin,
-    DeviceStatus,
+    /// The technicians' admin mode, on one of its pages.
+    Admin(admin::Stage),
 }
 
 impl Screen {
@@ -64,7 +66,7 @@ impl Screen {
             Screen::Query(s) => s.screen(),
             Screen::Papers(s) => s.screen(),
             Screen::StaffPin => "staff-pin",
-            Screen::DeviceStatus => "device-status",
+            Screen::Admin(s) => s.page.screen(),
         }
     }
 
@@ -79,6 +81,10 @@ impl Screen {
                         | ticket::Stage::Taken { .. }
                 )
                 | Screen::Guide(guide::Stage::Printing { .. })
+                | Screen::Admin(admin::Stage {
+                    running: Some(_),
+                    ..
+                })
                 | Screen::IdCopy(
                     idcopy::Stage::Capturing { .. }
                         | idcopy::Stage::Composing { .. }
@@ -91,10 +97,13 @@ impl Screen {
     }
 }
 
-/// The staff PIN pad. The digits typed so far are wiped when dropped.
+/// The staff pad: a technician's staff number, then their PIN (only the PIN when the terminal
+/// has just the shared PIN). The digits typed so far are wiped when dropped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PinPad {
     digits: Zeroizing<String>,
+    /// The staff number confirmed with OK; the pad now takes the PIN.
+    staff_no: Option<String>,
     pub wrong: bool,
     failures: u32,
     /// Locked after five wrong PINs, until this time on the terminal's clock.
@@ -108,6 +117,20 @@ impl PinPad {
 
     pub fn is_empty(&self) -> bool {
         self.digits.is_empty()
+    }
+
+    /// The pad asks for a staff number now (not a PIN).
+    pub fn asks_number(&self, personal: bool) -> bool {
+        personal && self.staff_no.is_none()
+    }
+
+    /// The staff number as typed or confirmed (a staff number is not a secret; it shows).
+    pub fn staff_number(&self, personal: bool) -> &str {
+        match &self.staff_no {
+            Some(n) => n,
+            None if personal => &self.digits,
+            None => "",
+        }
     }
 }
 
@@ -166,6 +189,8 @@ pub enum Input {
     StaffDigit(char),
     StaffDelete,
     StaffSubmit,
+    /// A tab, a test or an action on the admin mode's pages.
+    Admin(admin::Input),
     /// Time passed.
     Tick,
 }
@@ -201,14 +226,19 @@ pub enum Effect {
 /// The staff pad's auditable moments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StaffEffect {
-    /// The right PIN: the staff screens are open.
-    Entered,
+    /// The right credential: the staff screens are open.
+    Entered(crate::services::technicians::Opener),
     /// The staff screens closed (home, timeout).
     Left,
-    /// A wrong PIN; `tries_left` before the lock.
-    Refused { tries_left: u32 },
+    /// A wrong staff number or PIN; `tries_left` before the lock.
+    Refused {
+        tries_left: u32,
+        staff_no: Option<String>,
+    },
     /// Too many wrong PINs: locked for `for_` from now.
     Locked { for_: Duration },
+    /// Something the technician did in admin mode (the host runs it and audits it).
+    Admin(admin::Effect),
 }
 
 /// What the kiosk knows when it steps.
@@ -216,7 +246,7 @@ pub struct Context<'a> {
     /// The terminal's clock (`elapsed`).
     pub now: Duration,
     pub idle: &'a IdleConfig,
-    pub staff_pin: Option<&'a str>,
+    pub staff: &'a crate::services::technicians::Credentials,
     pub offers: &'a [Offer],
     pub ticket: ticket::Context<'a>,
     pub guide: guide::Context<'a>,
@@ -257,14 +287,17 @@ impl Kiosk {
 
     /// One step.
     pub fn step(&mut self, input: Input, ctx: &Context<'_>) -> Vec<Effect> {
-        let was_staff = self.screen == Screen::DeviceStatus;
+        let was_staff = self.in_admin();
         let mut fx = self.step_inner(input, ctx);
-        match (was_staff, self.screen == Screen::DeviceStatus) {
-            (false, true) => fx.push(Effect::Staff(StaffEffect::Entered)),
-            (true, false) => fx.push(Effect::Staff(StaffEffect::Left)),
-            _ => {}
+        if was_staff && !self.in_admin() {
+            fx.push(Effect::Staff(StaffEffect::Left));
         }
         fx
+    }
+
+    /// The admin mode is open.
+    pub fn in_admin(&self) -> bool {
+        matches!(self.screen, Screen::Admin(_))
     }
 
     /// A lock kept from before a restart: `left` of it remains.
@@ -393,6 +426,25 @@ impl Kiosk {
                         };
                         self.query(q, ctx, &mut fx);
                     }
+                    Screen::StaffPin if input == Input::Back && self.pin.staff_no.is_some() => {
+                        // From the PIN back to the staff number.
+                        self.pin.staff_no = None;
+                        self.pin.digits = Zeroizing::new(String::new());
+                    }
+                    Screen::Admin(stage) if input == Input::Back => {
+                        // From a device's page back to the list; elsewhere, out.
+                        if matches!(stage.page, admin::Page::Device(_)) {
+                            let (stage, afx) =
+                                admin::step(stage, admin::Input::Open(admin::Page::Devices));
+                            self.screen = Screen::Admin(stage);
+                            fx.extend(
+                                afx.into_iter()
+                                    .map(|e| Effect::Staff(StaffEffect::Admin(e))),
+                            );
+                        } else if stage.running.is_none() {
+                            self.go(Screen::Home, ctx);
+                        }
+                    }
                     Screen::Papers(_) => {
                         let p = match input {
                             Input::Back => papers::Input::Back,
@@ -449,7 +501,7 @@ impl Kiosk {
                 Screen::Apply(_) => self.apply(apply::Input::Cancel, ctx, &mut fx),
                 Screen::Query(_) => self.query(query::Input::Cancel, ctx, &mut fx),
                 Screen::Papers(_) => self.papers(papers::Input::Cancel, ctx, &mut fx),
-                Screen::StaffPin | Screen::DeviceStatus => self.go(Screen::Home, ctx),
+                Screen::StaffPin | Screen::Admin(_) => self.go(Screen::Home, ctx),
                 _ => {}
             },
             Input::StaffEntry => {
@@ -472,6 +524,16 @@ impl Kiosk {
                 self.pin.digits.pop();
             }
             Input::StaffSubmit => self.submit_pin(ctx, &mut fx),
+            Input::Admin(a) => {
+                if let Screen::Admin(stage) = &self.screen {
+                    let (stage, afx) = admin::step(stage, a);
+                    self.screen = Screen::Admin(stage);
+                    fx.extend(
+                        afx.into_iter()
+                            .map(|e| Effect::Staff(StaffEffect::Admin(e))),
+                    );
+                }
+            }
         }
         fx
     }
@@ -485,12 +547,28 @@ impl Kiosk {
             return;
         }
         let typed = std::mem::take(&mut self.pin.digits);
-        let good = ctx
-            .staff_pin
-            .is_some_and(|pin| constant_time_eq(pin.as_bytes(), typed.as_bytes()));
-        if good {
+        if self.pin.asks_number(ctx.staff.personal()) {
+            // The staff number first; whether it exists shows only after the PIN.
+            if !typed.is_empty() {
+                self.pin.staff_no = Some(typed.to_string());
+            }
+            return;
+        }
+        let staff_no = self.pin.staff_no.take();
+        let opener = if typed.is_empty() {
+            None
+        } else {
+            ctx.staff.check(staff_no.as_deref(), &typed)
+        };
+        if let Some(opener) = opener {
             self.pin = PinPad::default();
-            self.go(Screen::DeviceStatus, ctx);
+            let (stage, afx) = admin::start();
+            self.go(Screen::Admin(stage), ctx);
+            fx.push(Effect::Staff(StaffEffect::Entered(opener)));
+            fx.extend(
+                afx.into_iter()
+                    .map(|e| Effect::Staff(StaffEffect::Admin(e))),
+            );
         } else {
             self.pin.wrong = true;
             self.pin.failures += 1;
@@ -501,6 +579,7 @@ impl Kiosk {
             } else {
                 fx.push(Effect::Staff(StaffEffect::Refused {
                     tries_left: PIN_TRIES - self.pin.failures,
+                    staff_no,
                 }));
             }
         }
@@ -795,13 +874,4 @@ impl Kiosk {
         self.screen = screen;
         self.idle.touch(ctx.now);
     }
-}
-
-/// Compares without stopping at the first difference.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = a.len() ^ b.len();
-    for i in 0..a.len().max(b.len()) {
-        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0));
-    }
-    diff == 0
 }

@@ -8,6 +8,7 @@
 //! and wipes it; `idle` is the countdown; `host` performs effects on the services and owns the
 //! timers, on the terminal's injectable clock.
 
+pub mod admin;
 pub mod apply;
 pub mod guide;
 pub mod host;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::admin;
 use super::kiosk::{self, Kiosk, Offer, Screen, Unavailable};
 use super::session::EndReason;
 use super::ticket::{self, Effect, How, Input, Outcome, Problem, Retry, Scan, Stage, TicketInfo};
@@ -13,6 +14,7 @@ use crate::services::card::CardProblem;
 use crate::services::catalogue::Catalogue;
 use crate::services::guide::Module;
 use crate::services::queue::{NumberProblem, PrintProblem};
+use crate::services::technicians::Opener;
 
 fn catalogue() -> Catalogue {
     Catalogue::from_json(&json!({
@@ -454,6 +456,7 @@ struct Shell {
     idle: IdleConfig,
     offers: Vec<Offer>,
     c: Catalogue,
+    staff: crate::services::technicians::Credentials,
 }
 
 impl Shell {
@@ -475,6 +478,10 @@ impl Shell {
                 },
             ],
             c: catalogue(),
+            staff: crate::services::technicians::Credentials {
+                technicians: Vec::new(),
+                shared_pin: Some("246810".into()),
+            },
         }
     }
 
@@ -482,7 +489,7 @@ impl Shell {
         let cx = kiosk::Context {
             now: self.now,
             idle: &self.idle,
-            staff_pin: Some("246810"),
+            staff: &self.staff,
             offers: &self.offers,
             ticket: ctx(&self.c),
             guide: super::guide::Context {
@@ -660,8 +667,16 @@ fn the_staff_pin_opens_the_device_status_and_locks_after_five_wrong_tries() {
     }
     assert_eq!(s.k.pin.len(), 6);
     let fx = s.step(kiosk::Input::StaffSubmit);
-    assert_eq!(s.k.screen, Screen::DeviceStatus);
-    assert_eq!(fx, vec![kiosk::Effect::Staff(kiosk::StaffEffect::Entered)]);
+    assert_eq!(s.k.screen.name(), "device-status");
+    assert_eq!(
+        fx,
+        vec![
+            kiosk::Effect::Staff(kiosk::StaffEffect::Entered(Opener::SharedPin)),
+            kiosk::Effect::Staff(kiosk::StaffEffect::Admin(admin::Effect::Load(
+                admin::Page::Devices
+            ))),
+        ]
+    );
     let fx = s.step(kiosk::Input::Home);
     assert_eq!(fx, vec![kiosk::Effect::Staff(kiosk::StaffEffect::Left)]);
     s.step(kiosk::Input::StaffEntry);
@@ -674,6 +689,7 @@ fn the_staff_pin_opens_the_device_status_and_locks_after_five_wrong_tries() {
         let want = if i < kiosk::PIN_TRIES {
             kiosk::StaffEffect::Refused {
                 tries_left: kiosk::PIN_TRIES - i,
+                staff_no: None,
             }
         } else {
             kiosk::StaffEffect::Locked {
@@ -697,7 +713,97 @@ fn the_staff_pin_opens_the_device_status_and_locks_after_five_wrong_tries() {
         s.step(kiosk::Input::StaffDigit(d));
     }
     s.step(kiosk::Input::StaffSubmit);
-    assert_eq!(s.k.screen, Screen::DeviceStatus);
+    assert_eq!(s.k.screen.name(), "device-status");
+}
+
+fn type_digits(s: &mut Shell, digits: &str) -> Vec<kiosk::Effect> {
+    for d in digits.chars() {
+        s.step(kiosk::Input::StaffDigit(d));
+    }
+    s.step(kiosk::Input::StaffSubmit)
+}
+
+/// Personal credentials: the staff number, then the PIN; a wrong PIN or an unknown number is
+/// refused alike (naming the number typed) and the pad asks for the number again; "back" on
+/// the PIN returns to the number.
+#[test]
+fn a_technician_opens_the_admin_mode_with_staff_number_and_pin() {
+    let mut s = Shell::new();
+    s.staff = crate::services::technicians::Credentials {
+        technicians: vec![crate::services::technicians::Technician {
+            staff_no: "1024".into(),
+            name: "王工".into(),
+            pin_hash: kiosk_central::staff::hash_pin("135790").unwrap(),
+        }],
+        shared_pin: Some("246810".into()),
+    };
+    s.step(kiosk::Input::Wake);
+    s.step(kiosk::Input::StaffEntry);
+    assert!(s.k.pin.asks_number(true));
+    assert_eq!(type_digits(&mut s, "1024"), vec![]);
+    assert!(!s.k.pin.asks_number(true));
+    assert_eq!(s.k.pin.staff_number(true), "1024");
+    // Back to the number, and again.
+    s.step(kiosk::Input::Back);
+    assert!(s.k.pin.asks_number(true));
+    assert_eq!(s.k.screen, Screen::StaffPin);
+    type_digits(&mut s, "1024");
+    // The shared PIN does not open once technicians are configured.
+    let fx = type_digits(&mut s, "246810");
+    assert_eq!(
+        fx,
+        vec![kiosk::Effect::Staff(kiosk::StaffEffect::Refused {
+            tries_left: kiosk::PIN_TRIES - 1,
+            staff_no: Some("1024".into()),
+        })]
+    );
+    assert!(s.k.pin.asks_number(true), "asks for the number again");
+    type_digits(&mut s, "9999");
+    let fx = type_digits(&mut s, "135790");
+    assert_eq!(
+        fx,
+        vec![kiosk::Effect::Staff(kiosk::StaffEffect::Refused {
+            tries_left: kiosk::PIN_TRIES - 2,
+            staff_no: Some("9999".into()),
+        })]
+    );
+    type_digits(&mut s, "1024");
+    let fx = type_digits(&mut s, "135790");
+    assert_eq!(s.k.screen.name(), "device-status");
+    assert_eq!(
+        fx[0],
+        kiosk::Effect::Staff(kiosk::StaffEffect::Entered(Opener::Technician {
+            staff_no: "1024".into(),
+            name: "王工".into(),
+        }))
+    );
+    // The tabs, a device's page, back to the list, and out.
+    let fx = s.step(kiosk::Input::Admin(admin::Input::Open(
+        admin::Page::Device("printer".into()),
+    )));
+    assert_eq!(s.k.screen.name(), "admin-device");
+    assert_eq!(fx.len(), 1);
+    let test = admin::Action::Test {
+        device: "printer".into(),
+        test: "print-test".into(),
+    };
+    let fx = s.step(kiosk::Input::Admin(admin::Input::Do(test.clone())));
+    assert_eq!(
+        fx,
+        vec![kiosk::Effect::Staff(kiosk::StaffEffect::Admin(
+            admin::Effect::Run(test)
+        ))]
+    );
+    // While a test runs, the idle countdown does not send the technician home.
+    s.now += Duration::from_secs(3600);
+    s.step(kiosk::Input::Tick);
+    assert_eq!(s.k.screen.name(), "admin-device");
+    s.step(kiosk::Input::Admin(admin::Input::Done));
+    s.step(kiosk::Input::Back);
+    assert_eq!(s.k.screen.name(), "device-status");
+    let fx = s.step(kiosk::Input::Back);
+    assert_eq!(s.k.screen, Screen::Home);
+    assert_eq!(fx, vec![kiosk::Effect::Staff(kiosk::StaffEffect::Left)]);
 }
 
 /// The guide inside the kiosk: started from home, "back" and "done" reach it, home and the

@@ -87,6 +87,15 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_append_only_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 ";
+/// Version 5: the supplies' counters (prints since a roll or tray was replaced), kept by the
+/// outbox as it records each successful print, so no print path can forget to count.
+const V5: &str = "
+CREATE TABLE IF NOT EXISTS supplies (
+    device TEXT PRIMARY KEY,
+    used   INTEGER NOT NULL,
+    since  TEXT NOT NULL
+);
+";
 const STEPS: &[Step] = &[
     Step {
         version: 1,
@@ -108,10 +117,15 @@ const STEPS: &[Step] = &[
         what: "the audit log's hash chain",
         sql: V4,
     },
+    Step {
+        version: 5,
+        what: "the supplies' counters",
+        sql: V5,
+    },
 ];
 
 /// The version this kiosk writes.
-pub const LATEST: u32 = 4;
+pub const LATEST: u32 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {

@@ -9,6 +9,7 @@ pub mod number_blocks;
 pub mod outbox;
 pub mod recorder;
 pub mod sealed;
+pub mod supplies;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -124,6 +124,10 @@ impl OutboxTx<'_> {
             )
             .map_err(classify)?;
         }
+        if kind == "device.action.complete" {
+            super::supplies::count(&self.tx, &env.payload, &env.created_at.to_rfc3339())
+                .map_err(classify)?;
+        }
         self.events.push(env.clone());
         Ok(env)
     }
@@ -184,6 +188,50 @@ impl Outbox {
         let OutboxTx { tx, events, .. } = otx;
         tx.commit().map_err(classify)?;
         Ok((value, events))
+    }
+
+    /// A printer's prints since its roll or tray was replaced.
+    pub fn supply(&self, device: &str) -> Result<super::supplies::SupplyCount, OutboxError> {
+        Ok(super::supplies::get(&self.conn, device)?)
+    }
+
+    /// A roll or tray was replaced: the count starts again, and the admin action that says so
+    /// is journalled (and audited) in the same transaction.
+    pub fn reset_supply(&mut self, device: &str, event: Value) -> Result<(), OutboxError> {
+        let at = self.clock.now().to_rfc3339();
+        self.transaction(|tx| {
+            super::supplies::reset(tx.conn(), device, &at).map_err(classify)?;
+            tx.enqueue("admin.action", event)
+        })
+        .map(drop)
+    }
+
+    /// Dead letters (one, or all) go back to the queue, for the centre to judge again.
+    pub fn retry_dead(&mut self, seq: Option<u64>) -> Result<usize, OutboxError> {
+        let n = match seq {
+            Some(seq) => self.conn.execute(
+                "UPDATE outbox SET state = 'pending', reason = NULL WHERE state = 'dead' AND seq = ?1",
+                params![seq as i64],
+            )?,
+            None => self.conn.execute(
+                "UPDATE outbox SET state = 'pending', reason = NULL WHERE state = 'dead'",
+                [],
+            )?,
+        };
+        Ok(n)
+    }
+
+    /// When the oldest event still waiting for the centre was written.
+    pub fn oldest_pending(&self) -> Result<Option<String>, OutboxError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT MIN(created_at) FROM outbox WHERE state IN ('pending', 'sent')",
+                [],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
     }
 
     /// The newest `n` events (sequence, kind, time, payload), newest first: a log bundle.

@@ -4,6 +4,7 @@
 
 pub mod desk;
 pub mod view;
+pub mod view_admin;
 pub mod view_apply;
 pub mod view_copy;
 pub mod view_papers;

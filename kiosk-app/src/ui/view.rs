@@ -45,6 +45,7 @@ pub fn intent(i: UiIntent, screen: &Screen) -> kiosk::Input {
         UiIntent::StaffDigit(d) => K::StaffDigit(d),
         UiIntent::StaffDelete => K::StaffDelete,
         UiIntent::StaffSubmit => K::StaffSubmit,
+        UiIntent::Admin(a) => super::view_admin::intent(a),
         UiIntent::GuideShelf(id) => K::Guide(guide::Input::Shelf(match id.as_str() {
             "personal" => Shelf::Category(Category::Personal),
             "legal-person" => Shelf::Category(Category::LegalPerson),
@@ -118,7 +119,7 @@ fn screen_id(s: &Screen) -> ScreenId {
         Screen::Attract => ScreenId::Attract,
         Screen::Home => ScreenId::Home,
         Screen::StaffPin => ScreenId::StaffPin,
-        Screen::DeviceStatus => ScreenId::DeviceStatus,
+        Screen::Admin(stage) => super::view_admin::screen_id(&stage.page),
         Screen::Ticket(stage) => match stage {
             Stage::Groups => ScreenId::TicketGroups,
             Stage::Identify { .. } => ScreenId::TicketIdentify,
@@ -387,6 +388,9 @@ pub fn ui_view(v: &View, staff_pin_set: bool) -> UiView {
         pin_length: v.pin_len,
         pin_wrong: v.pin_wrong,
         pin_locked_minutes: v.pin_locked_minutes.unwrap_or(0),
+        pin_asks_number: v.pin_asks_number,
+        staff_number: v.staff_number.clone(),
+        admin: super::view_admin::admin_view(v),
         no_pin: !staff_pin_set,
         guide: guide_view(v),
         care: v.care,

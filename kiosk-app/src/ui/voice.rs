@@ -110,7 +110,7 @@ pub fn spoken(v: &View) -> String {
         Screen::Apply(stage) => apply_spoken(stage, en, &ui),
         Screen::Query(stage) => query_spoken(stage, en, &ui),
         Screen::Papers(stage) => papers_spoken(stage, en, &ui),
-        Screen::StaffPin | Screen::DeviceStatus => t("工作人员页面。", "Staff page."),
+        Screen::StaffPin | Screen::Admin(_) => t("工作人员页面。", "Staff page."),
     }
 }
 

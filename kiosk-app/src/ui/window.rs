@@ -93,7 +93,7 @@ pub fn run_window(
 ) -> anyhow::Result<()> {
     let portrait = config.ui.orientation == Orientation::Portrait;
     let ui = Rc::new(Ui::new(&texts(config), config.language(), portrait)?);
-    let pin_set = config.ui.staff_pin.is_some();
+    let pin_set = !config.credentials().none();
     {
         let host = host.clone();
         let speaker = crate::services::speech::Speaker::start(
@@ -264,7 +264,7 @@ pub fn screenshot(
                 },
             })
             .collect(),
-        no_pin: config.ui.staff_pin.is_none(),
+        no_pin: config.credentials().none(),
         ..UiView::default()
     })?;
     ui.show()?;

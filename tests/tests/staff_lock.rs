@@ -1,4 +1,4 @@
-//! The staff pad: five wrong PINs lock it for 15 minutes, and the lock holds across a restart
+//! The staff pad (a technician's staff number, then the PIN): five wrong PINs lock it for 15 minutes, and the lock holds across a restart
 //! of the kiosk; every refusal, the lock, the entry and the exit are in the audit log.
 
 use std::time::Duration;
@@ -18,8 +18,16 @@ fn audited(t: &Terminal, kind: &str) -> usize {
     .unwrap() as usize
 }
 
+/// The sim config's technician: staff number 1024, PIN 135790.
+const STAFF_NO: &str = "1024";
+const PIN: &str = "135790";
+
 fn type_pin(t: &Terminal, pin: &str) {
     t.host.send(Input::StaffEntry);
+    for d in STAFF_NO.chars() {
+        t.host.send(Input::StaffDigit(d));
+    }
+    t.host.send(Input::StaffSubmit);
     for d in pin.chars() {
         t.host.send(Input::StaffDigit(d));
     }
@@ -30,11 +38,11 @@ fn type_pin(t: &Terminal, pin: &str) {
 fn five_wrong_pins_lock_the_staff_pad_across_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = kiosk_e2e::sample_config("kiosk.sim.toml", dir.path());
-    let pin = cfg
-        .ui
-        .staff_pin
-        .clone()
-        .expect("the sim config sets a staff PIN");
+    assert!(
+        cfg.credentials().personal(),
+        "the sim config names a technician"
+    );
+    let pin = PIN.to_string();
     let t = Terminal::start(cfg.clone(), Profile::Sim, SystemClock::shared()).unwrap();
     // The right PIN opens the staff screens; home closes them.
     type_pin(&t, &pin);

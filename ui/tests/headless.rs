@@ -196,6 +196,64 @@ fn screens_show_their_view_and_touches_become_intents() {
         line("printer", "online", "normal"),
     ]);
     assert_eq!(labelled(app, "scanner: Offline"), 1);
+    // The admin mode: a device's row opens its tests, a tab its page, and the way out.
+    click(app, "scanner: Offline");
+    assert_eq!(
+        got.borrow().last(),
+        Some(&UiIntent::Admin(kiosk_ui::AdminIntent::OpenDevice(
+            "scanner".into()
+        )))
+    );
+    click(app, "Journal");
+    assert_eq!(
+        got.borrow().last(),
+        Some(&UiIntent::Admin(kiosk_ui::AdminIntent::Tab(
+            "journal".into()
+        )))
+    );
+    click(app, "Leave admin mode");
+    assert_eq!(got.borrow().last(), Some(&UiIntent::Home));
+    v.screen = ScreenId::AdminDevice;
+    v.admin = kiosk_ui::AdminUiView {
+        tab: "devices".into(),
+        device_id: "printer".into(),
+        device_name: "Receipt printer".into(),
+        held: true,
+        tests: vec![("print-test".into(), "Test print".into())],
+        result: Some((
+            "Test print".into(),
+            false,
+            vec![("error".into(), "paper out".into())],
+        )),
+        ..Default::default()
+    };
+    ui.show_view(&v).unwrap();
+    assert_eq!(labelled(app, "Test print: failed"), 1);
+    assert_eq!(labelled(app, "error: paper out"), 1);
+    click(app, "Test print");
+    assert_eq!(
+        got.borrow().last(),
+        Some(&UiIntent::Admin(kiosk_ui::AdminIntent::Test {
+            device: "printer".into(),
+            test: "print-test".into()
+        }))
+    );
+    v.screen = ScreenId::AdminJournal;
+    v.admin.dead = vec![(7, "session.rated".into(), "refused".into())];
+    ui.show_view(&v).unwrap();
+    click(app, "Send #7 again");
+    assert_eq!(
+        got.borrow().last(),
+        Some(&UiIntent::Admin(kiosk_ui::AdminIntent::Retry(Some(7))))
+    );
+    click(app, "Send all again");
+    assert_eq!(
+        got.borrow().last(),
+        Some(&UiIntent::Admin(kiosk_ui::AdminIntent::Retry(None)))
+    );
+    v.screen = ScreenId::DeviceStatus;
+    v.admin = Default::default();
+    ui.show_view(&v).unwrap();
 
     // Help, and Chinese one switch away; the language button offers the way back.
     click(app, "Help");

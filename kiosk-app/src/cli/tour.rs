@@ -40,6 +40,14 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../tours/idle-timeout.json"),
     ),
     ("staff", include_str!("../../tours/staff.json")),
+    (
+        "admin-devices",
+        include_str!("../../tours/admin-devices.json"),
+    ),
+    (
+        "admin-operations",
+        include_str!("../../tours/admin-operations.json"),
+    ),
     ("guide", include_str!("../../tours/guide.json")),
     (
         "guide-care-mode",
@@ -109,7 +117,7 @@ pub struct Step {
     /// The screen the step ends on.
     pub expect: String,
     /// A further condition on the view: `asking`, `not-asking`, `ticket-available`,
-    /// `ticket-unavailable`, `pin-wrong`, `slide-changed`, `changed` (the journey moved on
+    /// `ticket-unavailable`, `pin-wrong`, `pin-asked`, `admin-result`, `admin-notice`, `dead:N`, `slide-changed`, `changed` (the journey moved on
     /// within the same screen), `guide-printed`, `care`, `not-care`, `finger-missed`,
     /// `face-preview` (the face screen shows the camera's picture),
     /// `preedit:PINYIN` and `typed:TEXT` (the on-screen keyboard), `pages:N` (the material on
@@ -143,6 +151,9 @@ pub enum Action {
     Centre(String),
     /// Upload the outbox now (the sync's next round, without waiting for it).
     Sync,
+    /// The centre refuses the oldest event not yet delivered, for this reason (as a centre
+    /// with a stricter schema would): it becomes a dead letter.
+    Refuse(String),
     /// A case filed at the centre for the sim's resident card (as a window would), with this
     /// query password, then moved through `moves` (status and the department's comment), as
     /// `kiosk-central case move` does; `{case}` in later steps is its number.
@@ -440,6 +451,8 @@ fn until(cond: Option<&str>, v: &View, before: &View) -> bool {
         Some("ticket-available") => ticket(),
         Some("ticket-unavailable") => !ticket(),
         Some("pin-wrong") => v.pin_wrong,
+        // The staff number was taken: the pad asks for the PIN.
+        Some("pin-asked") => !v.pin_asks_number && !v.staff_number.is_empty(),
         Some("slide-changed") => v.slide != before.slide,
         // The journey moved on within the same screen (another question, a typed letter).
         Some("changed") => v.screen != before.screen,
@@ -461,6 +474,16 @@ fn until(cond: Option<&str>, v: &View, before: &View) -> bool {
             .as_ref()
             .is_some_and(|t| t.text == c["typed:".len()..]),
         Some("face-preview") => v.face_preview.is_some(),
+        // An admin test or the network check has finished and shows its result.
+        Some("admin-result" | "admin-notice") => {
+            let finished = |v: &View| v.admin.as_ref().map_or(0, |a| a.finished);
+            matches!(&v.screen, crate::flows::kiosk::Screen::Admin(s) if s.running.is_none())
+                && finished(v) > finished(before)
+        }
+        Some(c) if c.starts_with("dead:") => v
+            .admin
+            .as_ref()
+            .is_some_and(|a| a.dead.len().to_string() == c["dead:".len()..]),
         Some(c) if c.starts_with("typed-len:") => v
             .typing
             .as_ref()
@@ -592,6 +615,21 @@ fn act(
             Ok(())
         }
         Action::Sync => t.sync_now(),
+        Action::Refuse(reason) => {
+            let mut ob = t.journal.lock();
+            let first = ob.next_batch(1)?;
+            let Some(e) = first.first() else {
+                bail!("nothing waits for the centre to refuse");
+            };
+            ob.apply(&kiosk_protocol::wire::IngestResult {
+                rejected: vec![kiosk_protocol::wire::Rejection {
+                    seq: e.seq,
+                    reason: reason.clone(),
+                }],
+                ..Default::default()
+            })?;
+            Ok(())
+        }
         Action::Centre(state) => match state.as_str() {
             "down" => t.embedded_centre_down(),
             "up" => t.embedded_centre_up(),

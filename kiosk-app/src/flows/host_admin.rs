@@ -43,6 +43,8 @@ pub struct AdminView {
     pub config: ConfigFacts,
     pub network: Option<NetworkCheck>,
     pub supplies: Vec<Supply>,
+    /// Actions finished since the admin mode opened (a new result shows when it grows).
+    pub finished: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -124,6 +126,7 @@ impl Worker {
             self.admin_view.supplies = self.supplies();
             return;
         }
+        let offset = self.cfg.config.offset();
         let v = &mut self.admin_view;
         match page {
             Page::Devices => {}
@@ -148,7 +151,7 @@ impl Worker {
             Page::Logs => {
                 let rows = self.cfg.journal.lock().recent_events(LOG_LINES);
                 v.logs = match rows {
-                    Ok(rows) => rows.into_iter().map(log_line).collect(),
+                    Ok(rows) => rows.into_iter().map(|r| log_line(r, offset)).collect(),
                     Err(e) => vec![LogLine {
                         seq: 0,
                         at: String::new(),
@@ -160,7 +163,11 @@ impl Worker {
             Page::Journal => {
                 let ob = self.cfg.journal.lock();
                 v.counts = ob.counts().unwrap_or_default();
-                v.oldest_pending = ob.oldest_pending().ok().flatten();
+                v.oldest_pending = ob
+                    .oldest_pending()
+                    .ok()
+                    .flatten()
+                    .map(|t| local(&t, offset));
                 v.dead = ob.dead_letters().unwrap_or_default();
             }
             Page::Config => {
@@ -178,7 +185,7 @@ impl Worker {
                         .as_str()
                         .unwrap_or("")
                         .to_string(),
-                    loaded_at: loaded["at"].as_str().unwrap_or("").to_string(),
+                    loaded_at: local(loaded["at"].as_str().unwrap_or(""), offset),
                     terminal: c.terminal.id.clone(),
                     role: format!("{:?}", c.terminal.role).to_lowercase(),
                     centre: self.cfg.link.borrow().url.clone(),
@@ -200,6 +207,7 @@ impl Worker {
 
     /// The printers' paper counters and the seal modules' ink.
     fn supplies(&self) -> Vec<Supply> {
+        let offset = self.cfg.config.offset();
         let rt = &self.cfg.runtime;
         let mut out = Vec::new();
         for d in rt.snapshot() {
@@ -226,7 +234,7 @@ impl Worker {
                     .copied()
                     .unwrap_or(default),
                 used: count.as_ref().map_or(0, |c| c.used),
-                since: count.and_then(|c| c.since),
+                since: count.and_then(|c| c.since).map(|t| local(&t, offset)),
                 device: d.id,
                 name: d.name,
                 what,
@@ -367,6 +375,7 @@ impl Worker {
 
     fn admin_done(&mut self) {
         self.admin_view.running = None;
+        self.admin_view.finished += 1;
         self.step(kiosk::Input::Admin(admin::Input::Done));
     }
 
@@ -421,8 +430,23 @@ impl Worker {
     }
 }
 
+/// An RFC 3339 time on the terminal's own clock face (`2026-12-04 08:15:02`); what does
+/// not parse stays as it was.
+fn local(rfc3339: &str, offset: chrono::FixedOffset) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| {
+            t.with_timezone(&offset)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_else(|_| rfc3339.to_string())
+}
+
 /// One journal event as the logs page shows it: the device and fields, masked.
-fn log_line((seq, kind, at, payload): (u64, String, String, String)) -> LogLine {
+fn log_line(
+    (seq, kind, at, payload): (u64, String, String, String),
+    offset: chrono::FixedOffset,
+) -> LogLine {
     let v: serde_json::Value = serde_json::from_str(&payload).unwrap_or_default();
     let mut parts = Vec::new();
     if let Some(d) = v["device"].as_str() {
@@ -443,7 +467,7 @@ fn log_line((seq, kind, at, payload): (u64, String, String, String)) -> LogLine 
     }
     LogLine {
         seq,
-        at: at.get(11..19).unwrap_or(&at).to_string(),
+        at: local(&at, offset).get(11..).unwrap_or_default().to_string(),
         kind,
         text: crate::centre::commands::mask_line(&parts.join(" · ")),
     }
@@ -455,22 +479,32 @@ mod tests {
 
     #[test]
     fn log_lines_are_short_and_masked() {
+        let utc8 = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
         let l = log_line((
             7,
             "session.identified".into(),
             "2026-12-03T10:11:12.5+00:00".into(),
             r#"{"device":"reader","fields":{"number":"11010519491231002X","phone":"13812345678"}}"#
                 .into(),
-        ));
-        assert_eq!(l.at, "10:11:12");
+        ), utc8);
+        assert_eq!(l.at, "18:11:12");
         assert!(l.text.contains("reader"));
         assert!(
             !l.text.contains("19491231") && !l.text.contains("12345678"),
             "{}",
             l.text
         );
-        let l = log_line((8, "x".into(), "short".into(), "not json".into()));
-        assert_eq!((l.at.as_str(), l.text.as_str()), ("short", ""));
+        let l = log_line(
+            (
+                8,
+                "x".into(),
+                "2026-12-03T20:00:00Z".into(),
+                "not json".into(),
+            ),
+            utc8,
+        );
+        assert_eq!((l.at.as_str(), l.text.as_str()), ("04:00:00", ""));
+        assert_eq!(local("not a time", utc8), "not a time");
     }
 
     #[test]

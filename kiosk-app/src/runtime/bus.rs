@@ -37,6 +37,7 @@ pub fn must_record(kind: EventKind) -> bool {
             | EventKind::AdminModeLeft
             | EventKind::AdminLoginRefused
             | EventKind::AdminLocked
+            | EventKind::AdminAction
             | EventKind::UsbDeviceRefused
             | EventKind::UpdateOutcome
     )

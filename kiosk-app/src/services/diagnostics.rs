@@ -253,6 +253,9 @@ fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
             }
         }
         Value::Null => {}
+        // A nested flag that is off (`status_after.cover_open: false`) says nothing a
+        // technician needs; the flags that are on show.
+        Value::Bool(false) if prefix.contains('.') => {}
         Value::String(s) => out.push((prefix.to_string(), crate::centre::commands::mask_line(s))),
         other => out.push((
             prefix.to_string(),
@@ -299,6 +302,17 @@ mod tests {
         assert!(o.ok);
         assert_eq!(o.picture.as_deref().map(Vec::len), Some(4));
         assert!(o.lines.contains(&("width".into(), "1280".into())));
+        let o = summarise(
+            "print-test",
+            json!({"outcome": "printed", "status_after": {"cover_open": false, "paper_near_end": true}}),
+        );
+        assert_eq!(
+            o.lines,
+            vec![
+                ("outcome".into(), "printed".into()),
+                ("status_after.paper_near_end".into(), "true".into())
+            ]
+        );
         assert!(o.lines.iter().any(|(k, v)| k == "jpeg" && v == "4 bytes"));
         let o = summarise(
             "read-card",

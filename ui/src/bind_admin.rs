@@ -22,6 +22,9 @@ pub struct SupplyLine {
     pub resettable: bool,
 }
 
+/// A test's result: its title, whether it passed, and its `key: value` lines.
+pub type ResultLines = (String, bool, Vec<(String, String)>);
+
 /// What the admin pages show, texts in the screen's language.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AdminUiView {
@@ -40,7 +43,7 @@ pub struct AdminUiView {
     pub tests: Vec<(String, String)>,
     pub running: String,
     /// (title, passed, lines).
-    pub result: Option<(String, bool, Vec<(String, String)>)>,
+    pub result: Option<ResultLines>,
     pub picture: Option<JpegPicture>,
     /// (time, kind, text).
     pub logs: Vec<(String, String, String)>,

@@ -120,7 +120,9 @@ pub struct View {
 
 pub use papers_host::PapersView;
 
-pub use admin_host::{AdminView, ConfigFacts, LogLine, Notice as AdminNotice, Supply, TestResult};
+pub use admin_host::{
+    AdminView, ConfigFacts, DocumentFacts, LogLine, Notice as AdminNotice, Supply, TestResult,
+};
 
 pub use lookup::status_zh;
 

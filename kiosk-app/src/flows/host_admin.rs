@@ -79,8 +79,17 @@ pub struct ConfigFacts {
     pub terminal: String,
     pub role: String,
     pub centre: String,
-    /// kind, version, scope, algorithm and key id of each signed document in force.
-    pub documents: Vec<(String, Option<(u64, String, String, String)>)>,
+    /// Each signed document kind, and the one in force if any.
+    pub documents: Vec<(String, Option<DocumentFacts>)>,
+}
+
+/// A signed document in force: version, scope, algorithm and key id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentFacts {
+    pub version: u64,
+    pub scope: String,
+    pub algorithm: String,
+    pub key_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,8 +201,11 @@ impl Worker {
                     documents: DocumentKind::ALL
                         .iter()
                         .map(|k| {
-                            let d = ob.document(*k).ok().flatten().map(|d| {
-                                (d.version, d.scope, format!("{:?}", d.algorithm), d.key_id)
+                            let d = ob.document(*k).ok().flatten().map(|d| DocumentFacts {
+                                version: d.version,
+                                scope: d.scope,
+                                algorithm: format!("{:?}", d.algorithm),
+                                key_id: d.key_id,
                             });
                             (k.as_str().to_string(), d)
                         })

@@ -279,7 +279,12 @@ fn facts(a: &AdminView, en: bool) -> Vec<(String, String, bool)> {
     ];
     for (kind, d) in &c.documents {
         let value = match d {
-            Some((version, scope, alg, key)) => t(
+            Some(crate::flows::host::DocumentFacts {
+                version,
+                scope,
+                algorithm: alg,
+                key_id: key,
+            }) => t(
                 &format!("第 {version} 版 · 范围 {scope} · {alg} 签名 · 密钥 {key}"),
                 &format!("version {version} · scope {scope} · signed {alg} · key {key}"),
             ),

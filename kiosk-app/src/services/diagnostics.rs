@@ -302,6 +302,7 @@ mod tests {
         assert!(o.ok);
         assert_eq!(o.picture.as_deref().map(Vec::len), Some(4));
         assert!(o.lines.contains(&("width".into(), "1280".into())));
+        assert!(o.lines.iter().any(|(k, v)| k == "jpeg" && v == "4 bytes"));
         let o = summarise(
             "print-test",
             json!({"outcome": "printed", "status_after": {"cover_open": false, "paper_near_end": true}}),
@@ -313,7 +314,6 @@ mod tests {
                 ("status_after.paper_near_end".into(), "true".into())
             ]
         );
-        assert!(o.lines.iter().any(|(k, v)| k == "jpeg" && v == "4 bytes"));
         let o = summarise(
             "read-card",
             json!({"identity": {"name": "张**", "number": "110105********002X"},

@@ -10,6 +10,7 @@ pub mod pairing;
 pub mod pg;
 pub mod pgserver;
 pub mod queue;
+pub mod rollout;
 pub mod server;
 pub mod staff;
 pub mod store;

@@ -191,6 +191,10 @@ pub struct Heartbeat {
     /// the end of a terminal's log are noticed (`kiosk audit verify --expect SEQ:HASH`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_head: Option<AuditAnchor>,
+    /// The version of each signed document kind in force (`config`: 7), for staged rollouts
+    /// to see which terminals took a version.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub documents: std::collections::BTreeMap<String, u64>,
 }
 
 /// A record of an audit log's SM3 chain: its sequence number and hash (64 hex digits).

@@ -120,6 +120,22 @@ enum Command {
         #[command(subcommand)]
         action: CaseAction,
     },
+    /// Staged rollout of a signed document to chosen terminals: 5 %, 20 %, then all of them,
+    /// each group judged from its heartbeats; a group over the error threshold halts the
+    /// rollout and gets the previous version back. The plan is a JSON file you keep.
+    Rollout {
+        #[arg(
+            long,
+            default_value = "var/central/central.db",
+            env = "HALLKIT_CENTRAL_DB"
+        )]
+        db: String,
+        /// The plan file (written by `start`, read and updated by the others).
+        #[arg(long)]
+        plan: std::path::PathBuf,
+        #[command(subcommand)]
+        action: RolloutAction,
+    },
     /// The licence library and proof data the centre serves to terminals (in a hall: fed from
     /// the province's licence library and the departments): import a file of citizens by ID
     /// number (hashed on import, never stored) with their licences and proof data.
@@ -255,6 +271,34 @@ enum QueueAction {
         /// A JPEG portrait for the name plate.
         #[arg(long)]
         photo: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RolloutAction {
+    /// Make the plan and send the first group (5 %) the new body.
+    Start {
+        /// The publisher's secret key file (from `keygen`).
+        #[arg(long)]
+        key: std::path::PathBuf,
+        /// config or catalogue.
+        #[arg(long)]
+        kind: String,
+        /// The terminals, comma-separated, in the order they get it.
+        #[arg(long, value_delimiter = ',')]
+        terminals: Vec<String>,
+        /// The largest share of a group that may fail (0–1).
+        #[arg(long, default_value_t = 0.0)]
+        threshold: f64,
+        /// The JSON body.
+        file: std::path::PathBuf,
+    },
+    /// The plan's state and each terminal's judgement so far (JSON).
+    Status,
+    /// Judge the group out: pass → the next group gets it; fail → halt and roll it back.
+    Advance {
+        #[arg(long)]
+        key: std::path::PathBuf,
     },
 }
 
@@ -488,6 +532,63 @@ async fn main() -> anyhow::Result<()> {
                 "{}",
                 serde_json::json!({ "code": code, "expires_at": expires })
             );
+            Ok(())
+        }
+        Command::Rollout { db, plan, action } => {
+            use kiosk_central::rollout;
+            let out = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+                let store = Store::open(&db)?;
+                let read_key = |key: &std::path::Path| -> anyhow::Result<_> {
+                    let secret = std::fs::read_to_string(key)
+                        .with_context(|| format!("reading {}", key.display()))?;
+                    Ok(kiosk_protocol::signing::SigningKey::from_secret_string(
+                        secret.trim(),
+                    )?)
+                };
+                match action {
+                    RolloutAction::Start {
+                        key,
+                        kind,
+                        terminals,
+                        threshold,
+                        file,
+                    } => {
+                        if plan.exists() {
+                            anyhow::bail!(
+                                "{} exists: a rollout is under way (status, advance) or finished; \
+                                 name a new plan file",
+                                plan.display()
+                            );
+                        }
+                        let key = read_key(&key)?;
+                        let kind = kind.parse().map_err(anyhow::Error::msg)?;
+                        let body: serde_json::Value = serde_json::from_slice(
+                            &std::fs::read(&file)
+                                .with_context(|| format!("reading {}", file.display()))?,
+                        )
+                        .with_context(|| format!("{} is not JSON", file.display()))?;
+                        let mut p = rollout::Plan::new(&store, kind, body, &terminals, threshold)?;
+                        p.release(&store, &key, chrono::Utc::now())?;
+                        rollout::save(&plan, &p)?;
+                        Ok(serde_json::to_string_pretty(&rollout::status(&store, &p)?)?)
+                    }
+                    RolloutAction::Status => {
+                        let p = rollout::load(&plan)?;
+                        Ok(serde_json::to_string_pretty(&rollout::status(&store, &p)?)?)
+                    }
+                    RolloutAction::Advance { key } => {
+                        let key = read_key(&key)?;
+                        let mut p = rollout::load(&plan)?;
+                        let r = p.advance(&store, &key, chrono::Utc::now());
+                        // What was published is in the plan even when a later step failed.
+                        rollout::save(&plan, &p)?;
+                        r?;
+                        Ok(serde_json::to_string_pretty(&rollout::status(&store, &p)?)?)
+                    }
+                }
+            })
+            .await??;
+            println!("{out}");
             Ok(())
         }
         Command::Case { db, action } => {

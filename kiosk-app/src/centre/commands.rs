@@ -266,7 +266,10 @@ impl RemoteCommands {
                 },
             },
             RemoteCommand::Heartbeat => {
-                let (counts, head) = self.journal.with(|ob| (ob.counts(), ob.audit_head())).await;
+                let (counts, head, docs) = self
+                    .journal
+                    .with(|ob| (ob.counts(), ob.audit_head(), ob.document_versions()))
+                    .await;
                 let counts = counts.unwrap_or_default();
                 let mut hb = self.runtime.heartbeat(
                     self.centre.device_id(),
@@ -274,6 +277,7 @@ impl RemoteCommands {
                     counts.dead,
                 );
                 hb.audit_head = head.ok().flatten();
+                hb.documents = docs.unwrap_or_default();
                 match self.sync.heartbeat(&hb).await {
                     Ok(()) => CommandAck {
                         ok: true,

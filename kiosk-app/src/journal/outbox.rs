@@ -537,6 +537,19 @@ impl Outbox {
         Ok(out)
     }
 
+    /// The version of each signed document kind in force, for the heartbeat.
+    pub fn document_versions(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, u64>, OutboxError> {
+        let mut out = std::collections::BTreeMap::new();
+        for kind in kiosk_protocol::signing::DocumentKind::ALL {
+            if let Some(d) = self.document(kind)? {
+                out.insert(kind.as_str().to_string(), d.version);
+            }
+        }
+        Ok(out)
+    }
+
     /// The signed document of `kind` in force on this terminal.
     pub fn document(
         &self,

@@ -389,6 +389,7 @@ impl Runtime {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
             audit_head: None,
+            documents: Default::default(),
         }
     }
 

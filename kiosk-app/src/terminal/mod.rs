@@ -591,11 +591,14 @@ fn spawn_tasks(
             );
             task(async move {
                 loop {
-                    let (counts, head) = journal.with(|o| (o.counts(), o.audit_head())).await;
+                    let (counts, head, docs) = journal
+                        .with(|o| (o.counts(), o.audit_head(), o.document_versions()))
+                        .await;
                     let counts = counts.unwrap_or_default();
                     let mut hb =
                         runtime.heartbeat(&terminal, counts.pending + counts.sent, counts.dead);
                     hb.audit_head = head.ok().flatten();
+                    hb.documents = docs.unwrap_or_default();
                     if let Err(e) = sync.heartbeat(&hb).await {
                         tracing::debug!(error = %e, "heartbeat not delivered");
                     }

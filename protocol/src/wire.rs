@@ -440,6 +440,9 @@ pub enum RemoteCommand {
         #[serde(default)]
         events: Option<u32>,
     },
+    /// A PNG of what the screen shows now, uploaded as an attachment. Refused while a
+    /// citizen's session is on screen (it would carry their data out).
+    Screenshot,
     /// Set (or, with none, clear) the daily or weekly power schedule.
     SetPowerSchedule {
         #[serde(default)]

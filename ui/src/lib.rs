@@ -295,6 +295,36 @@ impl HeadlessWindow {
     }
 }
 
+/// What the window shows now, as a PNG (width, height, bytes): a remote screenshot. Runs on
+/// the window's thread; the renderer reads its own frame buffer.
+pub fn snapshot_png(app: &AppWindow) -> Result<(u32, u32, Vec<u8>), UiError> {
+    use slint::ComponentHandle;
+    let err = |m: String| UiError::Png {
+        path: "(screenshot)".into(),
+        message: m,
+    };
+    let shot = app
+        .window()
+        .take_snapshot()
+        .map_err(|e| UiError::Platform(e.to_string()))?;
+    let (w, h) = (shot.width(), shot.height());
+    let rgb: Vec<u8> = shot
+        .as_slice()
+        .iter()
+        .flat_map(|p| [p.r, p.g, p.b])
+        .collect();
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut wr = enc.write_header().map_err(|e| err(e.to_string()))?;
+        wr.write_image_data(&rgb).map_err(|e| err(e.to_string()))?;
+        wr.finish().map_err(|e| err(e.to_string()))?;
+    }
+    Ok((w, h, out))
+}
+
 pub fn write_png(path: &Path, width: u32, height: u32, rgb: &[u8]) -> Result<(), UiError> {
     let err = |m: String| UiError::Png {
         path: path.display().to_string(),

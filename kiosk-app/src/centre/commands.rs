@@ -235,6 +235,7 @@ impl RemoteCommands {
                 }
             }
             RemoteCommand::LogBundle { events } => self.log_bundle(*events).await,
+            RemoteCommand::Screenshot => self.screenshot().await,
             RemoteCommand::SetPowerSchedule { schedule } => self.set_power(schedule.as_ref()),
             RemoteCommand::Restart => match &self.restart {
                 Some(_) => CommandAck {

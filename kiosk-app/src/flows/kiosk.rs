@@ -70,6 +70,19 @@ impl Screen {
         }
     }
 
+    /// A citizen's journey is on this screen (their data may show).
+    pub fn is_journey(&self) -> bool {
+        matches!(
+            self,
+            Screen::Ticket(_)
+                | Screen::Guide(_)
+                | Screen::IdCopy(_)
+                | Screen::Apply(_)
+                | Screen::Query(_)
+                | Screen::Papers(_)
+        )
+    }
+
     /// Screens where the citizen waits for the terminal: no "Still there?" then.
     fn waits_for_the_terminal(&self) -> bool {
         matches!(
@@ -274,15 +287,7 @@ impl Kiosk {
 
     /// Whether a journey (a citizen's session) is running.
     pub fn in_journey(&self) -> bool {
-        matches!(
-            self.screen,
-            Screen::Ticket(_)
-                | Screen::Guide(_)
-                | Screen::IdCopy(_)
-                | Screen::Apply(_)
-                | Screen::Query(_)
-                | Screen::Papers(_)
-        )
+        self.screen.is_journey()
     }
 
     /// One step.

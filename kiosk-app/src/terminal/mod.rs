@@ -6,6 +6,7 @@
 
 pub mod display;
 pub mod operations;
+pub mod screen;
 pub mod systemd;
 pub mod tasks;
 

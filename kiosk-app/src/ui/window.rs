@@ -84,6 +84,35 @@ pub fn display_available() -> bool {
         .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
 }
 
+/// Offers the window's picture to remote screenshots: drawn on the window's thread, refused
+/// while a citizen's journey is on screen.
+fn provide_screen(host: Arc<Host>) {
+    use crate::terminal::screen::{self, ScreenError};
+    const WAIT_S: u64 = 5;
+    screen::provide(Arc::new(move || {
+        let on = host.view().screen;
+        if on.is_journey() {
+            return Err(ScreenError::CitizenOnScreen(on.name().into()));
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        slint::invoke_from_event_loop(move || {
+            let shot = WINDOW_UI.with(|w| {
+                w.borrow()
+                    .as_ref()
+                    .map(|ui| kiosk_ui::snapshot_png(&ui.app))
+            });
+            let _ = tx.send(shot);
+        })
+        .map_err(|e| ScreenError::Failed(e.to_string()))?;
+        match rx.recv_timeout(Duration::from_secs(WAIT_S)) {
+            Ok(Some(Ok((_, _, png)))) => Ok(png),
+            Ok(Some(Err(e))) => Err(ScreenError::Failed(e.to_string())),
+            Ok(None) => Err(ScreenError::NoScreen),
+            Err(_) => Err(ScreenError::Timeout(WAIT_S)),
+        }
+    }));
+}
+
 /// Runs the window until it is closed or `quit` is called. Must run on the main thread.
 pub fn run_window(
     config: &Config,
@@ -118,6 +147,7 @@ pub fn run_window(
             });
         }));
     }
+    provide_screen(host.clone());
     apply(&ui, &host, pin_set);
     refresh(&ui, config, &runtime, &centre.borrow());
     let timer = slint::Timer::default();
@@ -144,6 +174,7 @@ pub fn run_window(
         slint::CloseRequestResponse::HideWindow
     });
     let ran = slint::run_event_loop_until_quit();
+    crate::terminal::screen::withdraw();
     host.set_notify(Box::new(|| {}));
     WINDOW_UI.with(|w| w.borrow_mut().take());
     let _ = app.hide();

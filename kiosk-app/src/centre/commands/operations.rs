@@ -133,6 +133,28 @@ impl RemoteCommands {
         }
     }
 
+    /// What the screen shows now, as a PNG attachment (never a citizen's session).
+    pub(super) async fn screenshot(&self) -> CommandAck {
+        let Some(store) = self.attachments.clone() else {
+            return ack(
+                false,
+                serde_json::Value::Null,
+                "this terminal keeps no attachments",
+            );
+        };
+        let shot = tokio::task::spawn_blocking(move || {
+            crate::terminal::screen::grab()
+                .map_err(|e| e.to_string())
+                .and_then(|png| store.put(&png, "image/png").map_err(|e| e.to_string()))
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        match shot {
+            Ok(r) => ack(true, json!({ "attachments": [r] }), ""),
+            Err(e) => ack(false, serde_json::Value::Null, e),
+        }
+    }
+
     pub(super) fn set_power(&self, schedule: Option<&PowerSchedule>) -> CommandAck {
         let Some(dir) = &self.data_dir else {
             return ack(

@@ -330,6 +330,14 @@ fn remote_self_test_log_bundle_power_schedule_and_restart() {
         .unwrap()
         .starts_with("rtcwake -m off -t "));
 
+    // A headless kiosk has no screen to take: the answer says so.
+    let shot = remote(&url, serde_json::json!({"type": "screenshot"}));
+    assert_eq!(shot["ok"], false, "{shot}");
+    assert!(
+        shot["detail"].as_str().unwrap().contains("shows no screen"),
+        "{shot}"
+    );
+
     let bundle = remote(
         &url,
         serde_json::json!({"type": "log-bundle", "events": 50}),

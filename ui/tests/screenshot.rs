@@ -48,6 +48,11 @@ fn device_status_renders_with_glyphs() {
     );
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("device-status.png");
     window.render_png(&out).unwrap();
+    // The remote screenshot reads the same frame from the window.
+    let (sw, sh, png) = kiosk_ui::snapshot_png(&ui.app).unwrap();
+    assert_eq!((sw, sh), (w, h));
+    assert_eq!(&png[1..4], b"PNG");
+    assert!(png.len() > 10_000, "{} bytes", png.len());
     let meta = std::fs::metadata(&out).unwrap();
     assert!(
         meta.len() > 10_000,

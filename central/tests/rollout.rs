@@ -46,61 +46,112 @@ fn heartbeat(store: &Store, id: &str, config: u64, printer: &str) {
         .unwrap();
 }
 
-fn body_for(store: &Store, id: &str) -> (u64, Value) {
-    let d = store
-        .latest_document(DocumentKind::Config, id, 0)
-        .unwrap()
-        .unwrap();
-    (d.version, d.body)
+/// A store, a publisher key and a plan file in a temporary folder.
+struct Setup {
+    dir: tempfile::TempDir,
+    db: String,
+    plan: String,
+    key_path: String,
+    key: SigningKey,
+    store: Store,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+        let (db, plan, key_path) = (path("central.db"), path("plan.json"), path("publisher.key"));
+        let (ok, _, err) = central(&["keygen", "--out", &key_path]);
+        assert!(ok, "{err}");
+        let secret = std::fs::read_to_string(&key_path).unwrap();
+        let key = SigningKey::from_secret_string(secret.trim()).unwrap();
+        let store = Store::open(&db).unwrap();
+        Setup {
+            dir,
+            db,
+            plan,
+            key_path,
+            key,
+            store,
+        }
+    }
+
+    /// Publishes `body` to all terminals as `version` (what a failed group goes back to).
+    fn base(&self, version: u64, body: &Value) {
+        let doc = SignedDocument::sign(
+            DocumentKind::Config,
+            "all",
+            version,
+            body.clone(),
+            &self.key,
+        );
+        self.store.publish_document(&doc).unwrap().unwrap();
+    }
+
+    fn start(&self, terminals: &str, threshold: &str, body: &Value) -> (bool, Value, String) {
+        let file = self.dir.path().join("new.json");
+        std::fs::write(&file, body.to_string()).unwrap();
+        central(&[
+            "rollout",
+            "--db",
+            &self.db,
+            "--plan",
+            &self.plan,
+            "start",
+            "--key",
+            &self.key_path,
+            "--kind",
+            "config",
+            "--terminals",
+            terminals,
+            "--threshold",
+            threshold,
+            file.to_str().unwrap(),
+        ])
+    }
+
+    fn advance(&self) -> (bool, Value, String) {
+        central(&[
+            "rollout",
+            "--db",
+            &self.db,
+            "--plan",
+            &self.plan,
+            "advance",
+            "--key",
+            &self.key_path,
+        ])
+    }
+
+    fn status(&self) -> (bool, Value, String) {
+        central(&["rollout", "--db", &self.db, "--plan", &self.plan, "status"])
+    }
+
+    fn body_for(&self, id: &str) -> (u64, Value) {
+        let d = self
+            .store
+            .latest_document(DocumentKind::Config, id, 0)
+            .unwrap()
+            .unwrap();
+        (d.version, d.body)
+    }
 }
 
 #[test]
 fn a_group_over_its_threshold_halts_the_rollout_and_rolls_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("central.db");
-    let db_s = db.to_str().unwrap();
-    let plan = dir.path().join("plan.json");
-    let plan_s = plan.to_str().unwrap();
-    let key_path = dir.path().join("publisher.key");
-    let (ok, _, err) = central(&["keygen", "--out", key_path.to_str().unwrap()]);
-    assert!(ok, "{err}");
-    let secret = std::fs::read_to_string(&key_path).unwrap();
-    let key = SigningKey::from_secret_string(secret.trim()).unwrap();
-    let store = Store::open(db_s).unwrap();
+    let s = Setup::new();
     let base = json!({"fault_phone": "0512-5555-1234"});
     let new = json!({"fault_phone": "0512-5555-9999"});
-    let body = dir.path().join("new.json");
-    std::fs::write(&body, new.to_string()).unwrap();
     let terminals: Vec<String> = (1..=10).map(|i| format!("KSK-{i:04}")).collect();
     let list = terminals.join(",");
 
     // No base version for everyone: nothing to roll back to, so no start.
-    let start = |plan: &str| {
-        central(&[
-            "rollout",
-            "--db",
-            db_s,
-            "--plan",
-            plan,
-            "start",
-            "--key",
-            key_path.to_str().unwrap(),
-            "--kind",
-            "config",
-            "--terminals",
-            &list,
-            "--threshold",
-            "0.2",
-            body.to_str().unwrap(),
-        ])
-    };
-    let (ok, _, err) = start(plan_s);
+    let (ok, _, err) = s.start(&list, "0.2", &new);
     assert!(!ok && err.contains("publish a base version"), "{err}");
-    assert!(!plan.exists());
-    let doc = SignedDocument::sign(DocumentKind::Config, "all", 1, base.clone(), &key);
-    store.publish_document(&doc).unwrap().unwrap();
+    assert!(!std::path::Path::new(&s.plan).exists());
+    s.base(1, &base);
 
-    let (ok, st, err) = start(plan_s);
+    let (ok, st, err) = s.start(&list, "0.2", &new);
     assert!(ok, "{err}");
     assert_eq!(st["state"], json!("running"));
     let sizes: Vec<usize> = st["groups"]
@@ -110,39 +161,26 @@ fn a_group_over_its_threshold_halts_the_rollout_and_rolls_back() {
         .map(|g| g["terminals"].as_array().unwrap().len())
         .collect();
     assert_eq!(sizes, [1, 1, 8]);
-    let (v1, b) = body_for(&store, "KSK-0001");
+    let (v1, b) = s.body_for("KSK-0001");
     assert_eq!(b, new);
     assert!(v1 > 1);
-    assert_eq!(body_for(&store, "KSK-0002"), (1, base.clone()), "not yet");
+    assert_eq!(s.body_for("KSK-0002"), (1, base.clone()), "not yet");
     // A second start on the same plan file is refused.
-    let (ok, _, err) = start(plan_s);
+    let (ok, _, err) = s.start(&list, "0.2", &new);
     assert!(!ok && err.contains("exists"), "{err}");
 
-    // Group 1 has not reported: advancing now fails it (threshold 0.2 of one terminal).
-    // So it reports first: the new version in force, nothing abnormal.
-    heartbeat(&store, "KSK-0001", v1, "normal");
-    let advance = || {
-        central(&[
-            "rollout",
-            "--db",
-            db_s,
-            "--plan",
-            plan_s,
-            "advance",
-            "--key",
-            key_path.to_str().unwrap(),
-        ])
-    };
-    let (ok, st, err) = advance();
+    // Group 1 reports the new version in force, nothing abnormal: it passes.
+    heartbeat(&s.store, "KSK-0001", v1, "normal");
+    let (ok, st, err) = s.advance();
     assert!(ok, "{err}");
     assert_eq!(st["state"], json!("running"));
     assert_eq!(st["current_group"], json!(2));
-    let (v2, b) = body_for(&store, "KSK-0002");
+    let (v2, b) = s.body_for("KSK-0002");
     assert_eq!(b, new);
 
     // Group 2 takes it, and its printer goes abnormal: halted, rolled back.
-    heartbeat(&store, "KSK-0002", v2, "abnormal");
-    let (ok, st, err) = advance();
+    heartbeat(&s.store, "KSK-0002", v2, "abnormal");
+    let (ok, st, err) = s.advance();
     assert!(ok, "{err}");
     assert_eq!(st["state"], json!("halted"));
     let g2 = &st["groups"][1];
@@ -151,68 +189,34 @@ fn a_group_over_its_threshold_halts_the_rollout_and_rolls_back() {
         .as_str()
         .unwrap()
         .contains("receipt"));
-    let (v_back, b) = body_for(&store, "KSK-0002");
+    let (v_back, b) = s.body_for("KSK-0002");
     assert_eq!(b, base, "the failed group has the previous body again");
     assert!(v_back > v2);
     assert_eq!(g2["terminals"][0]["rolled_back_to"], json!(v_back));
     // Group 1 keeps the new body; group 3 never got it.
-    assert_eq!(body_for(&store, "KSK-0001").1, new);
+    assert_eq!(s.body_for("KSK-0001").1, new);
     for t in &terminals[2..] {
-        assert_eq!(body_for(&store, t), (1, base.clone()), "{t}");
+        assert_eq!(s.body_for(t), (1, base.clone()), "{t}");
     }
     // Halted: nothing more to advance; the status still reads.
-    let (ok, _, err) = advance();
+    let (ok, _, err) = s.advance();
     assert!(!ok && err.contains("Halted"), "{err}");
-    let (ok, st, err) = central(&["rollout", "--db", db_s, "--plan", plan_s, "status"]);
+    let (ok, st, err) = s.status();
     assert!(ok, "{err}");
     assert_eq!(st["state"], json!("halted"));
 }
 
 #[test]
 fn every_group_passing_finishes_the_rollout() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("central.db");
-    let db_s = db.to_str().unwrap();
-    let plan = dir.path().join("plan.json");
-    let key_path = dir.path().join("publisher.key");
-    assert!(central(&["keygen", "--out", key_path.to_str().unwrap()]).0);
-    let secret = std::fs::read_to_string(&key_path).unwrap();
-    let key = SigningKey::from_secret_string(secret.trim()).unwrap();
-    let store = Store::open(db_s).unwrap();
-    let doc = SignedDocument::sign(DocumentKind::Config, "all", 4, json!({"a": 1}), &key);
-    store.publish_document(&doc).unwrap().unwrap();
-    let body = dir.path().join("new.json");
-    std::fs::write(&body, r#"{"a": 2}"#).unwrap();
-    let (ok, _, err) = central(&[
-        "rollout",
-        "--db",
-        db_s,
-        "--plan",
-        plan.to_str().unwrap(),
-        "start",
-        "--key",
-        key_path.to_str().unwrap(),
-        "--kind",
-        "config",
-        "--terminals",
-        "A,B,C",
-        body.to_str().unwrap(),
-    ]);
+    let s = Setup::new();
+    s.base(4, &json!({"a": 1}));
+    let (ok, _, err) = s.start("A,B,C", "0", &json!({"a": 2}));
     assert!(ok, "{err}");
     for t in ["A", "B", "C"] {
-        let (v, b) = body_for(&store, t);
+        let (v, b) = s.body_for(t);
         assert_eq!(b, json!({"a": 2}), "{t} got it when its group went out");
-        heartbeat(&store, t, v, "normal");
-        let (ok, st, err) = central(&[
-            "rollout",
-            "--db",
-            db_s,
-            "--plan",
-            plan.to_str().unwrap(),
-            "advance",
-            "--key",
-            key_path.to_str().unwrap(),
-        ]);
+        heartbeat(&s.store, t, v, "normal");
+        let (ok, st, err) = s.advance();
         assert!(ok, "{err}");
         let want = if t == "C" { "done" } else { "running" };
         assert_eq!(st["state"], json!(want));

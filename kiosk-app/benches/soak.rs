@@ -56,10 +56,7 @@ fn main() {
     let terminal = kiosk_app::terminal::Terminal::start(cfg, Profile::Sim, SystemClock::shared())
         .expect("start");
     let host = terminal.host.clone();
-    let wait = |screen: &str| {
-        host.wait_for(Duration::from_secs(60), |v| v.screen.name() == screen)
-            .unwrap_or_else(|| panic!("never reached {screen}: {:?}", host.view().screen))
-    };
+    let wait = |screen: &str| wait_for(&host, screen);
     host.wait_for(Duration::from_secs(60), |v| {
         !v.groups.is_empty() && v.offers.iter().all(|o| o.available)
     })
@@ -80,12 +77,7 @@ fn main() {
     }
     let marks = [10, 100, 1_000, 2_500, 5_000, 7_500, 10_000, 20_000, 50_000];
     for i in 1..=n {
-        host.send(Input::Start("ticket".into()));
-        wait("ticket-groups");
-        host.send(Input::Journey(ticket::Input::Choose("shuiwu".into())));
-        wait("ticket-taken");
-        host.send(Input::Journey(ticket::Input::Done));
-        wait("home");
+        ticket_round(&host);
         if i % 100 == 0 {
             psim.inject("clear-receipts", &json!({})).expect("clear");
         }
@@ -117,12 +109,15 @@ fn main() {
     terminal.stop();
 }
 
+/// Waits (a minute at most) for `screen`.
+fn wait_for(host: &kiosk_app::flows::host::Host, screen: &str) {
+    host.wait_for(Duration::from_secs(60), |v| v.screen.name() == screen)
+        .unwrap_or_else(|| panic!("never reached {screen}: {:?}", host.view().screen));
+}
+
 /// One ticket journey from home back to home.
 fn ticket_round(host: &kiosk_app::flows::host::Host) {
-    let wait = |screen: &str| {
-        host.wait_for(Duration::from_secs(60), |v| v.screen.name() == screen)
-            .unwrap_or_else(|| panic!("never reached {screen}: {:?}", host.view().screen))
-    };
+    let wait = |screen: &str| wait_for(host, screen);
     host.send(Input::Start("ticket".into()));
     wait("ticket-groups");
     host.send(Input::Journey(ticket::Input::Choose("shuiwu".into())));
@@ -135,10 +130,7 @@ fn ticket_round(host: &kiosk_app::flows::host::Host) {
 /// the journal, and out.
 fn admin_round(host: &kiosk_app::flows::host::Host) {
     use kiosk_app::flows::admin::{Input as A, Page};
-    let wait = |screen: &str| {
-        host.wait_for(Duration::from_secs(60), |v| v.screen.name() == screen)
-            .unwrap_or_else(|| panic!("never reached {screen}: {:?}", host.view().screen))
-    };
+    let wait = |screen: &str| wait_for(host, screen);
     host.send(Input::StaffEntry);
     for (digits, then) in [("1024", "staff-pin"), ("135790", "device-status")] {
         for d in digits.chars() {

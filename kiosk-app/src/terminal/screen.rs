@@ -52,7 +52,9 @@ mod tests {
         assert_eq!(grab(), Err(ScreenError::NoScreen));
         provide(Arc::new(|| Ok(vec![0x89, b'P', b'N', b'G'])));
         assert_eq!(grab().unwrap()[1..4], *b"PNG");
-        provide(Arc::new(|| Err(ScreenError::CitizenOnScreen("apply-form".into()))));
+        provide(Arc::new(|| {
+            Err(ScreenError::CitizenOnScreen("apply-form".into()))
+        }));
         assert!(grab().unwrap_err().to_string().contains("apply-form"));
         withdraw();
         assert_eq!(grab(), Err(ScreenError::NoScreen));

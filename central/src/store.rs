@@ -293,13 +293,17 @@ pub(crate) fn check_appointment(
 
 /// The columns `ticket_row` reads, with the people ahead counted at read time.
 /// The people ahead are the tickets of the service that arrived earlier and still wait in the
-/// queue (a ticket at a window, served, gone or void is not ahead of anyone).
+/// queue (a ticket at a window, served, gone or void is not ahead of anyone). Two tickets
+/// that arrived within the same clock tick are ordered by number, so the later one still has
+/// the earlier one ahead.
 pub(crate) const TICKET_COLUMNS: &str =
     "t.hall, t.service, t.day, t.seq, t.number, t.state, t.appointment,
      (SELECT COUNT(*) FROM queue_tickets q, queue_tickets me
         WHERE me.hall = t.hall AND me.day = t.day AND me.number = t.number
         AND q.hall = t.hall AND q.service = t.service AND q.day = t.day
-        AND q.arrived_at < me.arrived_at AND q.state IN ('issued', 'waiting'))";
+        AND (q.arrived_at < me.arrived_at
+             OR (q.arrived_at = me.arrived_at AND q.number < me.number))
+        AND q.state IN ('issued', 'waiting'))";
 
 /// How a one-time enrolment code is kept: only its hash is stored.
 pub fn code_sha256(code: &str) -> String {

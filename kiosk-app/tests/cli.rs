@@ -341,6 +341,10 @@ fn spawn_xvfb(geometry: &str) -> (Child, String) {
             geometry,
             "-nolisten",
             "tcp",
+            // Without it Xvfb resets when its last client leaves (the readiness probe below)
+            // and refuses connections meanwhile: the kiosk, starting just then, got "Failed to
+            // open connection to X server" now and then.
+            "-noreset",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -934,8 +938,8 @@ fn paint_corner(
 ) -> x11rb::rust_connection::RustConnection {
     use x11rb::connection::Connection;
     use x11rb::protocol::xproto::{ConnectionExt, CreateWindowAux, WindowClass};
-    // Xvfb resets when its last client leaves (the readiness probe's), refusing connections
-    // for a moment: try again for a while.
+    // The server runs with -noreset, but a loaded machine may still be slow to accept: try
+    // again for a while.
     let deadline = Instant::now() + Duration::from_secs(10);
     let (conn, n) = loop {
         match x11rb::connect(Some(display)) {

@@ -357,4 +357,25 @@ impl Store {
     ) -> Result<Result<ProofCheck, DocumentRefusal>, StoreError> {
         each!(self.check_proof(number, code))
     }
+
+    pub fn register_update(&self, b: &crate::updates::UpdateBundle) -> Result<(), StoreError> {
+        each!(self.register_update(b))
+    }
+    pub fn update_bundle(
+        &self,
+        sha256: &str,
+    ) -> Result<Option<crate::updates::UpdateBundle>, StoreError> {
+        each!(self.update_bundle(sha256))
+    }
+    pub fn update_bundles(&self) -> Result<Vec<crate::updates::UpdateBundle>, StoreError> {
+        each!(self.update_bundles())
+    }
+    pub fn read_attachment(
+        &self,
+        sha256: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        each!(self.read_attachment(sha256, offset, len))
+    }
 }

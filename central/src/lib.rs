@@ -15,6 +15,7 @@ pub mod server;
 pub mod staff;
 pub mod store;
 pub mod tls;
+pub mod updates;
 
 pub use backend::Store;
 pub use pg::PgStore;

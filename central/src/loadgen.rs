@@ -99,6 +99,7 @@ async fn beat(client: &reqwest::Client, url: &str, device: String, n: u64) -> (u
             counters: [("idcard.read-card".to_string(), i)].into_iter().collect(),
             audit_head: None,
             documents: Default::default(),
+            software: None,
         };
         let ok = client
             .post(format!("{url}/api/v1/devices/{device}/heartbeat"))

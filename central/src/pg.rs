@@ -20,6 +20,7 @@ mod cases;
 mod documents;
 pub(crate) mod queue;
 mod staff;
+mod updates;
 use sha2::{Digest, Sha256};
 
 use crate::store::{
@@ -258,6 +259,13 @@ const MIGRATIONS: &[&str] = &[
         device_id TEXT NOT NULL,
         window_no TEXT NOT NULL,
         outcome   TEXT NOT NULL
+    );",
+    // Update bundles terminals may fetch; their bytes are attachments.
+    "CREATE TABLE update_bundles (
+        sha256   TEXT PRIMARY KEY,
+        version  TEXT NOT NULL,
+        size     BIGINT NOT NULL,
+        added_at TEXT NOT NULL
     );",
 ];
 

@@ -1,25 +1,32 @@
-//! Staged rollout of a signed document (a terminal configuration, a catalogue): the chosen
-//! terminals in groups of 5 %, 20 % and 100 % (at least one terminal each), each group's
-//! terminals given the new body as a document addressed to them. A group is judged from its
-//! terminals' heartbeats since it began: a terminal passes when it reports the version it was
-//! given in force and no peripheral abnormal. More failures than the threshold halt the
-//! rollout, and that group's terminals get the previous body back as a newer version. The
-//! plan is a JSON file the operator keeps (`kiosk-central rollout start|status|advance`), so
-//! it works the same over either store.
+//! Staged rollout of a change to chosen terminals: a signed document (a terminal
+//! configuration, a catalogue) or a software update. The terminals go in groups of 5 %, 20 %
+//! and 100 % (at least one terminal each). A document goes to each terminal of a group as a
+//! version addressed to it; an update as an `install-update` command. A group is judged from
+//! its terminals' heartbeats since it began: a terminal passes when it reports the document
+//! version it was given in force (or runs the update's version) and no peripheral abnormal.
+//! More failures than the threshold halt the rollout, and that group's terminals go back: the
+//! previous body as a newer document version, or an order to install the previous bundle
+//! (a terminal whose new version failed its own health gate is back already). The plan is a
+//! JSON file the operator keeps (`kiosk-central rollout start|start-update|status|advance`),
+//! so it works the same over either store.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use kiosk_protocol::signing::{DocumentKind, SignedDocument, SigningKey};
-use kiosk_protocol::wire::Heartbeat;
+use kiosk_protocol::wire::{CommandRequest, Heartbeat, RemoteCommand};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::backend::Store;
 use crate::store::StoreError;
+use crate::updates::UpdateBundle;
 
 /// The groups' shares of the chosen terminals, cumulative.
 pub const STAGES: [u32; 3] = [5, 20, 100];
+
+/// How long an install order waits for a terminal that is off.
+const ORDER_WAIT_S: u64 = 7 * 24 * 3600;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -38,22 +45,55 @@ pub struct Group {
     pub terminals: Vec<String>,
     /// When it went out (heartbeats before do not count).
     pub started: Option<DateTime<Utc>>,
-    /// The version each terminal was given.
+    /// What each terminal was given: the document's version, or the install order's id.
     pub versions: BTreeMap<String, u64>,
     /// The judgement: terminal → why it failed (absent: passed).
     pub failures: BTreeMap<String, String>,
     pub judged: bool,
-    /// The versions the previous body went back out as, after a failure.
+    /// After a failure, how each terminal was sent back: the previous body's new document
+    /// version, or the id of the order to install the previous bundle.
     pub rolled_back: BTreeMap<String, u64>,
+}
+
+/// A bundle the centre holds, as a plan names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleRef {
+    pub sha256: String,
+    pub version: String,
+    pub size: u64,
+}
+
+impl From<UpdateBundle> for BundleRef {
+    fn from(b: UpdateBundle) -> BundleRef {
+        BundleRef {
+            sha256: b.sha256,
+            version: b.version,
+            size: b.size,
+        }
+    }
+}
+
+/// What a rollout changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "kebab-case")]
+pub enum Change {
+    Document {
+        kind: DocumentKind,
+        body: Value,
+        /// What was in force for everyone before: the body a failed group gets back.
+        previous: Value,
+        previous_version: u64,
+    },
+    Update {
+        bundle: BundleRef,
+        /// What the terminals ran before: the bundle a failed group is ordered back to.
+        previous: BundleRef,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
-    pub kind: DocumentKind,
-    pub body: Value,
-    /// What was in force for everyone before: the body a failed group gets back.
-    pub previous: Value,
-    pub previous_version: u64,
+    pub change: Change,
     /// The largest share of a group's terminals that may fail (0.0 – 1.0).
     pub threshold: f64,
     pub groups: Vec<Group>,
@@ -73,6 +113,12 @@ pub enum RolloutError {
          to go back to: publish a base version with scope `all` first"
     )]
     NoPrevious(String),
+    #[error("the centre holds no update bundle {0}: add it first (kiosk-central update add)")]
+    NoBundle(String),
+    #[error("the new and the previous bundle are both version {0}")]
+    SameVersion(String),
+    #[error("a document rollout publishes signed versions: give the publisher's key (--key)")]
+    NeedsKey,
     #[error("the rollout is {0:?}: nothing to advance")]
     Finished(State),
     #[error("the centre refused a document: {0}")]
@@ -97,20 +143,31 @@ pub fn groups(terminals: &[String]) -> Vec<Vec<String>> {
     out
 }
 
+/// What a terminal of a group must report to pass.
+#[derive(Debug, Clone, Copy)]
+pub enum Expect<'a> {
+    /// This document kind at this version or newer in force.
+    Document(DocumentKind, u64),
+    /// This software version running.
+    Software(&'a str),
+}
+
 /// Why one terminal of a group fails, from its latest heartbeat.
-pub fn judge(
-    kind: DocumentKind,
-    given: u64,
-    started: DateTime<Utc>,
-    hb: Option<&Heartbeat>,
-) -> Option<String> {
+pub fn judge(expect: Expect, started: DateTime<Utc>, hb: Option<&Heartbeat>) -> Option<String> {
     let Some(hb) = hb.filter(|h| h.at >= started) else {
         return Some("no heartbeat since the group began".into());
     };
-    match hb.documents.get(kind.as_str()) {
-        Some(v) if *v >= given => {}
-        Some(v) => return Some(format!("reports version {v} in force, not {given}")),
-        None => return Some(format!("reports no {} document in force", kind.as_str())),
+    match expect {
+        Expect::Document(kind, given) => match hb.documents.get(kind.as_str()) {
+            Some(v) if *v >= given => {}
+            Some(v) => return Some(format!("reports version {v} in force, not {given}")),
+            None => return Some(format!("reports no {} document in force", kind.as_str())),
+        },
+        Expect::Software(version) => match hb.software.as_deref() {
+            Some(v) if v == version => {}
+            Some(v) => return Some(format!("runs {v}, not {version}")),
+            None => return Some("reports no software version".into()),
+        },
     }
     let bad: Vec<&str> = hb
         .peripherals
@@ -124,6 +181,28 @@ pub fn judge(
     None
 }
 
+fn check(terminals: &[String], threshold: f64) -> Result<Vec<Group>, RolloutError> {
+    if terminals.is_empty() {
+        return Err(RolloutError::NoTerminals);
+    }
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(RolloutError::Threshold(threshold));
+    }
+    let mut pct = STAGES.iter();
+    Ok(groups(terminals)
+        .into_iter()
+        .map(|terminals| Group {
+            percent: *pct.next().unwrap_or(&100),
+            terminals,
+            started: None,
+            versions: BTreeMap::new(),
+            failures: BTreeMap::new(),
+            judged: false,
+            rolled_back: BTreeMap::new(),
+        })
+        .collect())
+}
+
 impl Plan {
     /// A plan for `body` to `terminals`, in their given order, with what is in force for
     /// everyone now as the way back.
@@ -134,34 +213,18 @@ impl Plan {
         terminals: &[String],
         threshold: f64,
     ) -> Result<Plan, RolloutError> {
-        if terminals.is_empty() {
-            return Err(RolloutError::NoTerminals);
-        }
-        if !(0.0..=1.0).contains(&threshold) {
-            return Err(RolloutError::Threshold(threshold));
-        }
+        let groups = check(terminals, threshold)?;
         // A terminal id no device has: only documents addressed to all match it.
         let previous = store
             .latest_document(kind, "\u{0}rollout-base", 0)?
             .ok_or_else(|| RolloutError::NoPrevious(kind.as_str().into()))?;
-        let mut pct = STAGES.iter();
-        let groups = groups(terminals)
-            .into_iter()
-            .map(|terminals| Group {
-                percent: *pct.next().unwrap_or(&100),
-                terminals,
-                started: None,
-                versions: BTreeMap::new(),
-                failures: BTreeMap::new(),
-                judged: false,
-                rolled_back: BTreeMap::new(),
-            })
-            .collect();
         Ok(Plan {
-            kind,
-            body,
-            previous: previous.body,
-            previous_version: previous.version,
+            change: Change::Document {
+                kind,
+                body,
+                previous: previous.body,
+                previous_version: previous.version,
+            },
             threshold,
             groups,
             state: State::Running,
@@ -169,52 +232,120 @@ impl Plan {
         })
     }
 
-    /// Sends the current group its documents (each a newer version addressed to it).
+    /// A plan to install bundle `sha256` on `terminals`, with bundle `previous` (what they run
+    /// now) as the way back. Both must be bundles the centre holds.
+    pub fn update(
+        store: &Store,
+        sha256: &str,
+        previous: &str,
+        terminals: &[String],
+        threshold: f64,
+    ) -> Result<Plan, RolloutError> {
+        let groups = check(terminals, threshold)?;
+        let held = |sha: &str| -> Result<BundleRef, RolloutError> {
+            Ok(store
+                .update_bundle(sha)?
+                .ok_or_else(|| RolloutError::NoBundle(sha.into()))?
+                .into())
+        };
+        let (bundle, previous) = (held(sha256)?, held(previous)?);
+        if bundle.version == previous.version {
+            return Err(RolloutError::SameVersion(bundle.version));
+        }
+        Ok(Plan {
+            change: Change::Update { bundle, previous },
+            threshold,
+            groups,
+            state: State::Running,
+            current: 0,
+        })
+    }
+
+    /// What the plan's change is, for people: `config`, `update`.
+    pub fn what(&self) -> &'static str {
+        match &self.change {
+            Change::Document { kind, .. } => kind.as_str(),
+            Change::Update { .. } => "update",
+        }
+    }
+
+    /// Sends the current group the change: each terminal a newer document version addressed
+    /// to it, or an order to install the bundle. `key` signs documents (updates need none).
     pub fn release(
         &mut self,
         store: &Store,
-        key: &SigningKey,
+        key: Option<&SigningKey>,
         now: DateTime<Utc>,
     ) -> Result<(), RolloutError> {
-        let (kind, body) = (self.kind, self.body.clone());
         let g = &mut self.groups[self.current];
         for t in &g.terminals {
-            let v = publish(store, key, kind, t, body.clone())?;
-            g.versions.insert(t.clone(), v);
+            let given = match &self.change {
+                Change::Document { kind, body, .. } => {
+                    publish(store, key, *kind, t, body.clone())?
+                }
+                Change::Update { bundle, .. } => order(store, t, bundle, "rollout", now)?,
+            };
+            g.versions.insert(t.clone(), given);
         }
         g.started = Some(now);
         Ok(())
     }
 
     /// Judges the current group from the heartbeats: passes → the next group goes out (or
-    /// the rollout is done); fails → halted, and the group gets the previous body back.
+    /// the rollout is done); fails → halted, and the group goes back to what it had.
     pub fn advance(
         &mut self,
         store: &Store,
-        key: &SigningKey,
+        key: Option<&SigningKey>,
         now: DateTime<Utc>,
     ) -> Result<State, RolloutError> {
         if self.state != State::Running {
             return Err(RolloutError::Finished(self.state));
         }
-        let kind = self.kind;
+        if matches!(self.change, Change::Document { .. }) && key.is_none() {
+            return Err(RolloutError::NeedsKey);
+        }
         let g = &mut self.groups[self.current];
         let started = g.started.unwrap_or(now);
         g.failures.clear();
+        let mut latest = BTreeMap::new();
         for t in &g.terminals {
             let hb = store.latest_heartbeat(t)?;
             let given = g.versions.get(t).copied().unwrap_or(u64::MAX);
-            if let Some(why) = judge(kind, given, started, hb.as_ref()) {
+            let expect = match &self.change {
+                Change::Document { kind, .. } => Expect::Document(*kind, given),
+                Change::Update { bundle, .. } => Expect::Software(&bundle.version),
+            };
+            if let Some(why) = judge(expect, started, hb.as_ref()) {
                 g.failures.insert(t.clone(), why);
             }
+            latest.insert(t.clone(), hb);
         }
         g.judged = true;
         let share = g.failures.len() as f64 / g.terminals.len().max(1) as f64;
         if share > self.threshold {
-            let previous = self.previous.clone();
             for t in g.terminals.clone() {
-                let v = publish(store, key, kind, &t, previous.clone())?;
-                g.rolled_back.insert(t, v);
+                let back = match &self.change {
+                    Change::Document { kind, previous, .. } => {
+                        Some(publish(store, key, *kind, &t, previous.clone())?)
+                    }
+                    Change::Update { previous, .. } => {
+                        // One that runs the previous version already (its new version
+                        // failed its own gate, or never installed) needs no order.
+                        let runs = latest
+                            .get(&t)
+                            .and_then(|hb| hb.as_ref())
+                            .and_then(|hb| hb.software.as_deref());
+                        if runs == Some(previous.version.as_str()) {
+                            None
+                        } else {
+                            Some(order(store, &t, previous, "rollback", now)?)
+                        }
+                    }
+                };
+                if let Some(v) = back {
+                    g.rolled_back.insert(t, v);
+                }
             }
             self.state = State::Halted;
         } else if self.current + 1 < self.groups.len() {
@@ -230,11 +361,12 @@ impl Plan {
 /// Publishes `body` to `terminal` as the next version of `kind`.
 fn publish(
     store: &Store,
-    key: &SigningKey,
+    key: Option<&SigningKey>,
     kind: DocumentKind,
     terminal: &str,
     body: Value,
 ) -> Result<u64, RolloutError> {
+    let key = key.ok_or(RolloutError::NeedsKey)?;
     // Versions grow per kind across all scopes: the centre's refusal names the newest, and
     // the next try goes one above it (another publisher may take it first: try again).
     let mut version = 1;
@@ -248,6 +380,32 @@ fn publish(
     Err(RolloutError::Refused(
         "another publisher kept taking the next version".into(),
     ))
+}
+
+/// Queues an order for `terminal` to install `bundle`; its id.
+fn order(
+    store: &Store,
+    terminal: &str,
+    bundle: &BundleRef,
+    why: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, RolloutError> {
+    // Unique per rollout step, so a later rollout of the same bundle orders again.
+    let request_id = format!(
+        "{why}:{}:{}:{terminal}",
+        &bundle.sha256[..bundle.sha256.len().min(16)],
+        now.timestamp_millis()
+    );
+    let req = CommandRequest {
+        request_id,
+        command: RemoteCommand::InstallUpdate {
+            version: bundle.version.clone(),
+            sha256: bundle.sha256.clone(),
+            size: bundle.size,
+        },
+        expires_in_s: Some(ORDER_WAIT_S),
+    };
+    Ok(store.queue_command(terminal, &req, now)?.id)
 }
 
 /// Reads a plan file.
@@ -280,15 +438,23 @@ pub fn status(store: &Store, plan: &Plan) -> Result<Value, RolloutError> {
             let now = match (g.started, given) {
                 (Some(started), Some(v)) if !g.judged => {
                     let hb = store.latest_heartbeat(t)?;
-                    judge(plan.kind, v, started, hb.as_ref()).unwrap_or_else(|| "ok".into())
+                    let expect = match &plan.change {
+                        Change::Document { kind, .. } => Expect::Document(*kind, v),
+                        Change::Update { bundle, .. } => Expect::Software(&bundle.version),
+                    };
+                    judge(expect, started, hb.as_ref()).unwrap_or_else(|| "ok".into())
                 }
                 (_, _) if g.judged => g.failures.get(t).cloned().unwrap_or_else(|| "ok".into()),
                 _ => "not yet".into(),
             };
+            let (given_key, back_key) = match plan.change {
+                Change::Document { .. } => ("version", "rolled_back_to"),
+                Change::Update { .. } => ("order", "rollback_order"),
+            };
             terminals.push(serde_json::json!({
                 "terminal": t,
-                "version": given,
-                "rolled_back_to": g.rolled_back.get(t),
+                given_key: given,
+                back_key: g.rolled_back.get(t),
                 "now": now,
             }));
         }
@@ -301,14 +467,23 @@ pub fn status(store: &Store, plan: &Plan) -> Result<Value, RolloutError> {
             "terminals": terminals,
         }));
     }
-    Ok(serde_json::json!({
-        "kind": plan.kind.as_str(),
+    let mut out = serde_json::json!({
+        "kind": plan.what(),
         "state": plan.state,
         "current_group": plan.current + 1,
         "threshold": plan.threshold,
-        "previous_version": plan.previous_version,
         "groups": groups,
-    }))
+    });
+    match &plan.change {
+        Change::Document {
+            previous_version, ..
+        } => out["previous_version"] = serde_json::json!(previous_version),
+        Change::Update { bundle, previous } => {
+            out["version"] = serde_json::json!(bundle.version);
+            out["previous_version"] = serde_json::json!(previous.version);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -353,6 +528,7 @@ mod tests {
                 .map(|v| ("config".to_string(), v))
                 .into_iter()
                 .collect(),
+            software: None,
         }
     }
 
@@ -361,21 +537,42 @@ mod tests {
         let t0 = Utc::now();
         let later = t0 + chrono::Duration::seconds(30);
         let k = DocumentKind::Config;
-        assert_eq!(judge(k, 7, t0, Some(&hb(later, Some(7), false))), None);
-        assert_eq!(judge(k, 7, t0, Some(&hb(later, Some(9), false))), None);
-        assert!(judge(k, 7, t0, None).unwrap().contains("no heartbeat"));
+        assert_eq!(judge(Expect::Document(k, 7), t0, Some(&hb(later, Some(7), false))), None);
+        assert_eq!(judge(Expect::Document(k, 7), t0, Some(&hb(later, Some(9), false))), None);
+        assert!(judge(Expect::Document(k, 7), t0, None).unwrap().contains("no heartbeat"));
         let before = t0 - chrono::Duration::seconds(1);
-        assert!(judge(k, 7, t0, Some(&hb(before, Some(7), false)))
+        assert!(judge(Expect::Document(k, 7), t0, Some(&hb(before, Some(7), false)))
             .unwrap()
             .contains("no heartbeat"));
-        assert!(judge(k, 7, t0, Some(&hb(later, Some(6), false)))
+        assert!(judge(Expect::Document(k, 7), t0, Some(&hb(later, Some(6), false)))
             .unwrap()
             .contains("version 6"));
-        assert!(judge(k, 7, t0, Some(&hb(later, None, false)))
+        assert!(judge(Expect::Document(k, 7), t0, Some(&hb(later, None, false)))
             .unwrap()
             .contains("no config"));
-        assert!(judge(k, 7, t0, Some(&hb(later, Some(7), true)))
+        assert!(judge(Expect::Document(k, 7), t0, Some(&hb(later, Some(7), true)))
             .unwrap()
             .contains("receipt"));
+    }
+
+    #[test]
+    fn an_update_passes_when_its_version_runs_and_nothing_is_abnormal() {
+        let t0 = Utc::now();
+        let later = t0 + chrono::Duration::seconds(30);
+        let runs = |v: Option<&str>, abnormal| Heartbeat {
+            software: v.map(str::to_string),
+            ..hb(later, None, abnormal)
+        };
+        let e = Expect::Software("2.0.0");
+        assert_eq!(judge(e, t0, Some(&runs(Some("2.0.0"), false))), None);
+        assert!(judge(e, t0, Some(&runs(Some("1.9.0"), false)))
+            .unwrap()
+            .contains("runs 1.9.0, not 2.0.0"));
+        assert!(judge(e, t0, Some(&runs(None, false)))
+            .unwrap()
+            .contains("no software version"));
+        assert!(judge(e, t0, Some(&runs(Some("2.0.0"), true)))
+            .unwrap()
+            .contains("abnormal"));
     }
 }

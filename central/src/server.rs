@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 mod cases;
 mod documents;
 mod queue;
+mod updates;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -96,6 +97,10 @@ pub fn router_for(state: AppState) -> Router {
             get(pending_commands),
         )
         .route("/api/v1/devices/{device_id}/commands/{id}", get(command))
+        .route(
+            "/api/v1/devices/{device_id}/updates/{sha256}",
+            get(updates::fetch),
+        )
         .route(
             "/api/v1/devices/{device_id}/commands/{id}/ack",
             post(ack_command),
@@ -267,7 +272,7 @@ fn device_route<'a>(method: &axum::http::Method, path: &'a str) -> Option<&'a st
     let device_owned = match (method.as_str(), tail) {
         ("POST", "events") | ("POST", "heartbeat") | ("GET", "commands/pending") => true,
         ("POST", t) => t.starts_with("commands/") && t.ends_with("/ack"),
-        ("GET", t) => t.starts_with("documents/"),
+        ("GET", t) => t.starts_with("documents/") || t.starts_with("updates/"),
         _ => false,
     };
     device_owned.then_some(device)
@@ -700,6 +705,22 @@ async fn queue_command(
             StatusCode::BAD_REQUEST,
             "request_id is required",
         ));
+    }
+    // An update order names a bundle the centre holds, so the terminal can fetch it.
+    if let kiosk_protocol::wire::RemoteCommand::InstallUpdate {
+        version,
+        sha256,
+        size,
+    } = &req.command
+    {
+        let (store, sha256, version, size) =
+            (state.store.clone(), sha256.clone(), version.clone(), *size);
+        if let Err(why) =
+            store_call(move || crate::updates::check_order(&store, &sha256, &version, size))
+                .await?
+        {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, why));
+        }
     }
     let store = state.store.clone();
     let c = store_call(move || store.queue_command(&device_id, &req, chrono::Utc::now())).await?;

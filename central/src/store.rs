@@ -18,6 +18,7 @@ mod cases;
 mod documents;
 pub(crate) mod queue;
 mod staff;
+mod updates;
 
 /// Each entry moves the schema from version `index` to `index + 1`; never edit a shipped one.
 const SEAL_COLUMNS: &str =
@@ -692,6 +693,13 @@ const MIGRATIONS: &[&str] = &[
         window_no TEXT NOT NULL,
         outcome   TEXT NOT NULL
     );",
+    // Update bundles terminals may fetch; their bytes are attachments.
+    "CREATE TABLE update_bundles (
+        sha256   TEXT PRIMARY KEY,
+        version  TEXT NOT NULL,
+        size     INTEGER NOT NULL,
+        added_at TEXT NOT NULL
+    );",
 ];
 
 /// Why a seal authorisation cannot be used.
@@ -727,6 +735,8 @@ pub enum StoreError {
     PgOpen { url: String, message: String },
     #[error("PostgreSQL query failed: {0}")]
     Postgres(String),
+    #[error("the store's files: {0}")]
+    Io(String),
 }
 
 /// The server's own words (SQLSTATE and message) rather than the client's bare "db error".

@@ -25,6 +25,10 @@ fn central(args: &[&str]) -> (bool, Value, String) {
 }
 
 fn heartbeat(store: &Store, id: &str, config: u64, printer: &str) {
+    running(store, id, config, printer, None);
+}
+
+fn running(store: &Store, id: &str, config: u64, printer: &str, software: Option<&str>) {
     let hb = Heartbeat {
         device_id: id.into(),
         at: chrono::Utc::now(),
@@ -40,6 +44,7 @@ fn heartbeat(store: &Store, id: &str, config: u64, printer: &str) {
         counters: Default::default(),
         audit_head: None,
         documents: [("config".to_string(), config)].into_iter().collect(),
+        software: software.map(str::to_string),
     };
     store
         .record_heartbeat(&hb, &chrono::Utc::now().to_rfc3339())
@@ -221,4 +226,88 @@ fn every_group_passing_finishes_the_rollout() {
         let want = if t == "C" { "done" } else { "running" };
         assert_eq!(st["state"], json!(want));
     }
+}
+
+/// The install orders queued for `terminal`, as (version, sha256).
+fn orders(store: &Store, terminal: &str) -> Vec<(String, String)> {
+    store
+        .pending_commands(terminal, chrono::Utc::now())
+        .unwrap()
+        .into_iter()
+        .filter_map(|c| match c.command {
+            kiosk_protocol::wire::RemoteCommand::InstallUpdate {
+                version, sha256, ..
+            } => Some((version, sha256)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_update_rolls_out_by_install_orders_and_a_failed_group_is_ordered_back() {
+    let s = Setup::new();
+    let add = |version: &str| -> Value {
+        let bytes = kiosk_protocol::update_bundle::make(
+            version,
+            &[("kiosk", format!("binary {version}").as_bytes(), 0o755)],
+            &s.key,
+        );
+        let path = s.dir.path().join(format!("{version}.hkupd"));
+        std::fs::write(&path, bytes).unwrap();
+        let (ok, added, err) = central(&["update", "add", "--db", &s.db, path.to_str().unwrap()]);
+        assert!(ok, "{err}");
+        assert_eq!(added["version"], json!(version));
+        added
+    };
+    let (old, new) = (add("1.0.0"), add("2.0.0"));
+    let sha = |b: &Value| b["sha256"].as_str().unwrap().to_string();
+    let start = |bundle: &str, previous: &str| {
+        central(&[
+            "rollout", "--db", &s.db, "--plan", &s.plan, "start-update", "--bundle", bundle,
+            "--previous", previous, "--terminals", "A,B,C", "--threshold", "0",
+        ])
+    };
+    let (ok, _, err) = start(&"f".repeat(64), &sha(&old));
+    assert!(!ok && err.contains("add it first"), "{err}");
+    let (ok, _, err) = start(&sha(&new), &sha(&new));
+    assert!(!ok && err.contains("both version 2.0.0"), "{err}");
+    let (ok, st, err) = start(&sha(&new), &sha(&old));
+    assert!(ok, "{err}");
+    assert_eq!(st["kind"], json!("update"));
+    assert_eq!((&st["version"], &st["previous_version"]), (&json!("2.0.0"), &json!("1.0.0")));
+    assert_eq!(orders(&s.store, "A"), [("2.0.0".to_string(), sha(&new))]);
+    assert!(orders(&s.store, "B").is_empty(), "not yet");
+
+    // While A still runs 1.0.0 (the order not yet carried out), the status says why it
+    // would fail.
+    running(&s.store, "A", 1, "normal", Some("1.0.0"));
+    let (ok, st, _) = s.status();
+    assert!(ok);
+    assert!(st["groups"][0]["terminals"][0]["now"]
+        .as_str()
+        .unwrap()
+        .contains("runs 1.0.0, not 2.0.0"));
+    // Once it runs 2.0.0 and is well, it passes and B is ordered. No key: updates sign
+    // nothing.
+    running(&s.store, "A", 1, "normal", Some("2.0.0"));
+    let (ok, st, err) = central(&["rollout", "--db", &s.db, "--plan", &s.plan, "advance"]);
+    assert!(ok, "{err}");
+    assert_eq!(st["current_group"], json!(2));
+    assert_eq!(orders(&s.store, "B"), [("2.0.0".to_string(), sha(&new))]);
+
+    // B runs 2.0.0 with its printer abnormal: halted, and B is ordered back to 1.0.0.
+    running(&s.store, "B", 1, "abnormal", Some("2.0.0"));
+    let (ok, st, err) = central(&["rollout", "--db", &s.db, "--plan", &s.plan, "advance"]);
+    assert!(ok, "{err}");
+    assert_eq!(st["state"], json!("halted"));
+    assert!(st["groups"][1]["terminals"][0]["rollback_order"].is_u64(), "{st}");
+    assert_eq!(
+        orders(&s.store, "B"),
+        [
+            ("2.0.0".to_string(), sha(&new)),
+            ("1.0.0".to_string(), sha(&old))
+        ]
+    );
+    assert!(orders(&s.store, "C").is_empty(), "group 3 was never ordered");
+    assert_eq!(orders(&s.store, "A").len(), 1, "group 1 keeps 2.0.0");
 }

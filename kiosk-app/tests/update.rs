@@ -2,7 +2,9 @@
 //! install` puts it in the other slot, systemd's `kiosk update boot-check` counts the start,
 //! and a real `kiosk run` on the sim profile commits it once its devices, journal and screen
 //! are well — or, when it cannot pass its gate, stops failing and is rolled back at the next
-//! start. The outcome reaches the journal and the audit log.
+//! start. The outcome reaches the journal and the audit log. The same on the centre's order:
+//! `kiosk-central update add`, an `install-update` command, and the kiosk fetches, stages,
+//! installs at an idle moment and restarts into it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -220,4 +222,104 @@ fn a_forged_bundle_or_business_hours_are_refused_and_nothing_moves() {
     // --now overrides the hours for a technician at the terminal.
     ok(&mut s.kiosk(&["update", "install", "--now", bundle.to_str().unwrap()]));
     assert_eq!(s.status()["current"], "b");
+}
+
+/// Queues `command` at the embedded centre `url`: the answer's status and body.
+fn order(url: &str, command: serde_json::Value) -> (u16, serde_json::Value) {
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{url}/api/v1/devices/KSK-320583-0001/commands"))
+        .json(&serde_json::json!({
+            "request_id": format!("order-{}", command),
+            "command": command,
+        }))
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.json().unwrap_or_default())
+}
+
+#[test]
+fn the_centres_order_fetches_stages_and_installs_an_update_then_the_kiosk_restarts_into_it() {
+    let s = setup("");
+    let text = std::fs::read_to_string(&s.cfg).unwrap().replace(
+        "health_interval_s = 5",
+        "health_interval_s = 5\ncommand_interval_s = 1",
+    );
+    std::fs::write(&s.cfg, text).unwrap();
+    let bundle = s.bundle("2.0.0");
+    let run = KioskRun::start(&s.cfg, None);
+    let ready: serde_json::Value = serde_json::from_str(&run.ready).unwrap();
+    let url = ready["centre"].as_str().unwrap().to_string();
+    let db = s.dir.path().join("data/central/central.db");
+    // The operator adds the bundle to the centre; an order for one it does not hold is refused.
+    let held = ok(Command::new(central())
+        .args(["update", "add", "--db"])
+        .arg(&db)
+        .arg(&bundle));
+    assert_eq!(held["version"], "2.0.0");
+    let (sha, size) = (held["sha256"].clone(), held["size"].clone());
+    let (code, why) = order(
+        &url,
+        serde_json::json!({"type": "install-update", "version": "2.0.0", "sha256": "0".repeat(64), "size": 10}),
+    );
+    assert_eq!(code, 400, "{why}");
+    assert!(why.to_string().contains("add it first"), "{why}");
+    let listed = Command::new(central())
+        .args(["update", "list", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&listed.stdout).contains(sha.as_str().unwrap()));
+    // The order: fetched, checked, staged, installed with the screen idle, and the kiosk
+    // stops in order so the service manager starts the new version.
+    let (code, queued) = order(
+        &url,
+        serde_json::json!({"type": "install-update", "version": "2.0.0", "sha256": sha, "size": size}),
+    );
+    assert_eq!(code, 201, "{queued}");
+    let (status, err, _) = run.finish();
+    assert!(status.success(), "{err}");
+    assert!(
+        err.contains("restarting into update 2.0.0, as the centre ordered"),
+        "{err}"
+    );
+    let st = s.status();
+    assert_eq!(st["current"], "b", "{st}");
+    assert_eq!(st["pending"]["version"], "2.0.0");
+    assert_eq!(
+        std::fs::read_to_string(s.dir.path().join("opt-hallkit/slots/b/kiosk")).unwrap(),
+        "#!/bin/sh\necho 2.0.0\n"
+    );
+    assert!(
+        !s.dir.path().join("opt-hallkit/staged/bundle").exists(),
+        "the installed bundle is not kept"
+    );
+    // systemd's start check, then the new version's first start.
+    ok(&mut s.kiosk(&["update", "boot-check"]));
+    assert_eq!(s.status()["pending"]["starts"], 1);
+    let run = KioskRun::start(&s.cfg, None);
+    let ready: serde_json::Value = serde_json::from_str(&run.ready).unwrap();
+    let url = ready["centre"].as_str().unwrap().to_string();
+    let id = queued["id"].as_u64().unwrap();
+    let c: serde_json::Value =
+        reqwest::blocking::get(format!("{url}/api/v1/devices/KSK-320583-0001/commands/{id}"))
+            .unwrap()
+            .json()
+            .unwrap();
+    // The command's answer, recorded before the restart: fetched, checked and staged.
+    assert_eq!(c["ack"]["ok"], true, "{c}");
+    assert_eq!(c["ack"]["result"]["staged"], "2.0.0", "{c}");
+    // The new version passes its gate and commits itself.
+    let mut committed = false;
+    for _ in 0..600 {
+        if s.status()["committed"] == "b" {
+            committed = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let err = run.stop();
+    assert!(committed, "not committed: {} {err}", s.status());
+    let outcomes = audited(&s.cfg);
+    assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+    assert_eq!(outcomes[0]["fields"]["result"], "committed");
 }

@@ -97,6 +97,7 @@ event_catalogue! {
     1004 TaskFailed          System   "system.task.failed"      "后台任务异常"           "A background task of the terminal failed";
     1005 DisplayLost         System   "system.display.lost"     "显示连接中断"           "The display connection was lost";
     1006 UpdateOutcome       System   "system.update.outcome"   "软件更新结果"           "How a software update ended: committed, rolled back or refused";
+    1007 UpdateStaged        System   "system.update.staged"    "软件更新已下载待安装"   "An update bundle fetched from the centre and checked, waiting for a moment it may be installed";
     1100 DeviceHealthChanged Device   "device.health.changed"   "设备状态变化"           "Device health changed";
     1101 DeviceActionInit    Device   "device.action.init"      "设备操作开始"           "Device action started";
     1102 DeviceActionComplete Device  "device.action.complete"  "设备操作结束"           "Device action completed";

@@ -588,6 +588,23 @@ pub fn document() -> Value {
                     "409": e("Acknowledged before with another outcome"), "410": e("Expired before it was acknowledged"),
                     "413": e("The body is over 32 MiB"), "503": busy
                 }
+            }},
+            "/api/v1/devices/{device_id}/updates/{sha256}": { "get": {
+                "summary": "Up to 4 MiB of an update bundle the centre holds (`kiosk-central update add`), from `offset`; a terminal ordered to install it fetches it chunk by chunk and checks its hash and signature itself. Only registered bundles are served, never other attachments",
+                "parameters": [
+                    device,
+                    sha256,
+                    { "name": "offset", "in": "query", "required": false, "schema": { "type": "integer", "format": "int64", "minimum": 0, "maximum": i64::MAX } }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The bytes from `offset` (none at the end); `x-bundle-size` gives the bundle's whole size",
+                        "headers": { "x-bundle-size": { "schema": { "type": "integer", "format": "int64", "minimum": 0 } } },
+                        "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } }
+                    },
+                    "400": bad, "401": unsigned, "404": e("No such update bundle"),
+                    "416": e("The offset is past the bundle's end"), "503": busy
+                }
             }}
         },
         "components": { "schemas": Value::Object(schemas) }

@@ -195,6 +195,10 @@ pub struct Heartbeat {
     /// to see which terminals took a version.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub documents: std::collections::BTreeMap<String, u64>,
+    /// The software version running (its update slot's `VERSION`, else the build's), for
+    /// staged rollouts of updates to see which terminals run which.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software: Option<String>,
 }
 
 /// A record of an audit log's SM3 chain: its sequence number and hash (64 hex digits).
@@ -447,6 +451,17 @@ pub enum RemoteCommand {
     SetPowerSchedule {
         #[serde(default)]
         schedule: Option<PowerSchedule>,
+    },
+    /// Fetch the update bundle the centre holds as `sha256` (`size` bytes, version
+    /// `version`), check it against the terminal's pinned publisher keys, and install it at
+    /// the first moment allowed: no citizen at the screen and outside `[update]
+    /// business_hours`. The kiosk then restarts into it; how it ended comes back as a
+    /// `system.update.outcome` event, and the heartbeat's `software` names what runs.
+    InstallUpdate {
+        version: String,
+        #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+        sha256: String,
+        size: u64,
     },
 }
 

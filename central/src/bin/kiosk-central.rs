@@ -136,6 +136,18 @@ enum Command {
         #[command(subcommand)]
         action: RolloutAction,
     },
+    /// Software update bundles for terminals: add one, then order terminals to install it
+    /// (an `install-update` command, or `rollout start-update` in stages).
+    Update {
+        #[arg(
+            long,
+            default_value = "var/central/central.db",
+            env = "HALLKIT_CENTRAL_DB"
+        )]
+        db: String,
+        #[command(subcommand)]
+        action: UpdateAction,
+    },
     /// The licence library and proof data the centre serves to terminals (in a hall: fed from
     /// the province's licence library and the departments): import a file of citizens by ID
     /// number (hashed on import, never stored) with their licences and proof data.
@@ -293,13 +305,39 @@ enum RolloutAction {
         /// The JSON body.
         file: std::path::PathBuf,
     },
+    /// Make the plan for a software update and order the first group (5 %) to install it.
+    StartUpdate {
+        /// The bundle's SHA-256 (from `kiosk-central update add`).
+        #[arg(long)]
+        bundle: String,
+        /// The bundle the terminals run now: a failed group is ordered back to it.
+        #[arg(long)]
+        previous: String,
+        /// The terminals, comma-separated, in the order they get it.
+        #[arg(long, value_delimiter = ',')]
+        terminals: Vec<String>,
+        /// The largest share of a group that may fail (0–1).
+        #[arg(long, default_value_t = 0.0)]
+        threshold: f64,
+    },
     /// The plan's state and each terminal's judgement so far (JSON).
     Status,
     /// Judge the group out: pass → the next group gets it; fail → halt and roll it back.
     Advance {
+        /// The publisher's secret key file; a document rollout signs with it (an update's
+        /// needs none).
         #[arg(long)]
-        key: std::path::PathBuf,
+        key: Option<std::path::PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum UpdateAction {
+    /// Hold a signed update bundle for terminals (checked whole; its signature is checked by
+    /// each terminal). Prints its SHA-256, version and size.
+    Add { file: std::path::PathBuf },
+    /// The bundles held, oldest first, one JSON object per line.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -568,7 +606,26 @@ async fn main() -> anyhow::Result<()> {
                         )
                         .with_context(|| format!("{} is not JSON", file.display()))?;
                         let mut p = rollout::Plan::new(&store, kind, body, &terminals, threshold)?;
-                        p.release(&store, &key, chrono::Utc::now())?;
+                        p.release(&store, Some(&key), chrono::Utc::now())?;
+                        rollout::save(&plan, &p)?;
+                        Ok(serde_json::to_string_pretty(&rollout::status(&store, &p)?)?)
+                    }
+                    RolloutAction::StartUpdate {
+                        bundle,
+                        previous,
+                        terminals,
+                        threshold,
+                    } => {
+                        if plan.exists() {
+                            anyhow::bail!(
+                                "{} exists: a rollout is under way (status, advance) or finished; \
+                                 name a new plan file",
+                                plan.display()
+                            );
+                        }
+                        let mut p =
+                            rollout::Plan::update(&store, &bundle, &previous, &terminals, threshold)?;
+                        p.release(&store, None, chrono::Utc::now())?;
                         rollout::save(&plan, &p)?;
                         Ok(serde_json::to_string_pretty(&rollout::status(&store, &p)?)?)
                     }
@@ -577,9 +634,9 @@ async fn main() -> anyhow::Result<()> {
                         Ok(serde_json::to_string_pretty(&rollout::status(&store, &p)?)?)
                     }
                     RolloutAction::Advance { key } => {
-                        let key = read_key(&key)?;
+                        let key = key.as_deref().map(read_key).transpose()?;
                         let mut p = rollout::load(&plan)?;
-                        let r = p.advance(&store, &key, chrono::Utc::now());
+                        let r = p.advance(&store, key.as_ref(), chrono::Utc::now());
                         // What was published is in the plan even when a later step failed.
                         rollout::save(&plan, &p)?;
                         r?;
@@ -589,6 +646,28 @@ async fn main() -> anyhow::Result<()> {
             })
             .await??;
             println!("{out}");
+            Ok(())
+        }
+        Command::Update { db, action } => {
+            let shown = kiosk_central::pg::redact(&db);
+            let lines = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+                let store = Store::open(&db)?;
+                Ok(match action {
+                    UpdateAction::Add { file } => {
+                        vec![serde_json::to_string(&kiosk_central::updates::add(&store, &file)?)?]
+                    }
+                    UpdateAction::List => store
+                        .update_bundles()?
+                        .iter()
+                        .map(serde_json::to_string)
+                        .collect::<Result<_, _>>()?,
+                })
+            })
+            .await?
+            .with_context(|| format!("update bundles in {shown}"))?;
+            for l in lines {
+                println!("{l}");
+            }
             Ok(())
         }
         Command::Case { db, action } => {

@@ -4,6 +4,7 @@
 //! so a command delivered again is answered from the record instead of being run again, and
 //! one the terminal was running when it stopped is reported as interrupted, not repeated.
 
+mod install;
 mod operations;
 pub use operations::mask_line;
 
@@ -55,6 +56,10 @@ pub struct RemoteCommands {
     data_dir: Option<std::path::PathBuf>,
     /// Asks the terminal to stop (the service manager starts it again).
     restart: Option<tokio::sync::watch::Sender<Option<String>>>,
+    /// The update slots' base, when the terminal is updated in place.
+    update_base: Option<std::path::PathBuf>,
+    /// The publisher keys an update bundle must be signed by.
+    trusted_keys: Vec<kiosk_protocol::signing::PublicKey>,
 }
 
 impl RemoteCommands {
@@ -75,7 +80,20 @@ impl RemoteCommands {
             attachments: None,
             data_dir: None,
             restart: None,
+            update_base: None,
+            trusted_keys: Vec::new(),
         }
+    }
+
+    /// Takes update orders into the slots at `base`, for bundles signed by one of `trusted`.
+    pub fn with_updates(
+        mut self,
+        base: std::path::PathBuf,
+        trusted: Vec<kiosk_protocol::signing::PublicKey>,
+    ) -> Self {
+        self.update_base = Some(base);
+        self.trusted_keys = trusted;
+        self
     }
 
     /// Keeps log bundles in `store` (uploaded with the command's record).
@@ -237,6 +255,11 @@ impl RemoteCommands {
             RemoteCommand::LogBundle { events } => self.log_bundle(*events).await,
             RemoteCommand::Screenshot => self.screenshot().await,
             RemoteCommand::SetPowerSchedule { schedule } => self.set_power(schedule.as_ref()),
+            RemoteCommand::InstallUpdate {
+                version,
+                sha256,
+                size,
+            } => self.stage_update(id, version, sha256, *size).await,
             RemoteCommand::Restart => match &self.restart {
                 Some(_) => CommandAck {
                     ok: true,

@@ -244,6 +244,34 @@ impl CentreClient {
         self.json(self.get(&path)).await
     }
 
+    /// Up to 4 MiB of update bundle `sha256` from `offset`, with the bundle's whole size.
+    pub async fn update_chunk(
+        &self,
+        sha256: &str,
+        offset: u64,
+    ) -> Result<(Vec<u8>, u64), CentreError> {
+        let path = format!(
+            "/api/v1/devices/{}/updates/{sha256}?offset={offset}",
+            self.device_id
+        );
+        let resp = self.get(&path).send().await.map_err(CentreError::net)?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(CentreError::Refused {
+                status: status.as_u16(),
+                body: resp.text().await.unwrap_or_default(),
+            });
+        }
+        let size = resp
+            .headers()
+            .get("x-bundle-size")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| CentreError::BadAnswer("no x-bundle-size header".into()))?;
+        let bytes = resp.bytes().await.map_err(CentreError::net)?;
+        Ok((bytes.to_vec(), size))
+    }
+
     pub async fn ack_command(&self, id: u64, ack: &CommandAck) -> Result<(), CentreError> {
         let path = format!("/api/v1/devices/{}/commands/{id}/ack", self.device_id);
         self.json::<serde_json::Value>(self.post_json(&path, ack))

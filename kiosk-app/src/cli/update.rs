@@ -20,15 +20,6 @@ fn slots(config: &Config) -> Result<(Slots, &crate::update::window::UpdateConfig
     }
 }
 
-fn trusted(config: &Config) -> Vec<kiosk_protocol::signing::PublicKey> {
-    config
-        .centre
-        .publisher_keys
-        .iter()
-        .filter_map(|k| k.parse().ok())
-        .collect()
-}
-
 /// Installs a bundle into the other slot and switches to it; the kiosk's next start runs it
 /// and commits it once healthy. Refused inside business hours unless `now` is forced.
 pub fn install(config: &Config, bundle: &Path, now: bool) -> anyhow::Result<ExitCode> {
@@ -44,7 +35,7 @@ pub fn install(config: &Config, bundle: &Path, now: bool) -> anyhow::Result<Exit
     } else {
         crate::update::window::deferred(&u.business_hours, local, false)
     };
-    match slots.install(bundle, &trusted(config), deferred, &no_faults) {
+    match slots.install(bundle, &config.centre.trusted_keys(), deferred, &no_faults) {
         Ok(version) => {
             println!(
                 "{}",

@@ -223,6 +223,16 @@ pub struct CentreConfig {
     pub ca_cert: Option<PathBuf>,
 }
 
+impl CentreConfig {
+    /// The publisher keys, parsed (the configuration's check refuses one that does not parse).
+    pub fn trusted_keys(&self) -> Vec<kiosk_protocol::signing::PublicKey> {
+        self.publisher_keys
+            .iter()
+            .filter_map(|k| k.parse().ok())
+            .collect()
+    }
+}
+
 impl Default for CentreConfig {
     fn default() -> Self {
         CentreConfig {

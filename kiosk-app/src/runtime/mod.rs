@@ -390,6 +390,7 @@ impl Runtime {
                 .clone(),
             audit_head: None,
             documents: Default::default(),
+            software: Some(crate::update::running_version()),
         }
     }
 

@@ -9,6 +9,7 @@ pub mod operations;
 pub mod screen;
 pub mod systemd;
 pub mod tasks;
+pub mod update_install;
 
 use sha2::{Digest, Sha256};
 use std::sync::{Arc, Mutex};
@@ -267,6 +268,7 @@ impl Terminal {
             _ => None,
         };
         operations::spawn_update_gate(&mut supervisor, &config, &runtime, &journal, host.clone());
+        update_install::spawn_update_installer(&mut supervisor, &config, &runtime, host.clone());
         Ok(Arc::new(Terminal {
             config,
             profile,
@@ -544,6 +546,12 @@ fn spawn_tasks(
         .with_attachments(attachment_store(config)?)
         .with_data_dir(config.data_dir())
         .with_restart(sup.stop_terminal());
+        // Update bundles answer to the configured publisher keys only, as `kiosk update
+        // install` does (not the embedded centre's own catalogue key).
+        let commands = match &config.update {
+            Some(u) => commands.with_updates(u.base.clone(), config.centre.trusted_keys()),
+            None => commands,
+        };
         let every = Duration::from_secs(config.centre.command_interval_s);
         sup.spawn("remote-commands", OnFailure::Restart, move |stop| {
             let commands = commands.clone();

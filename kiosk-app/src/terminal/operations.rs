@@ -187,16 +187,9 @@ async fn gate_failure(
 /// The last update's outcome to the journal (and so the centre and the audit log), once.
 fn report_outcome(slots: &crate::update::Slots, runtime: &Runtime) {
     match slots.take_unreported() {
-        Ok(Some(o)) => runtime.events.emit(
-            kiosk_protocol::Event::new(
-                kiosk_protocol::EventKind::UpdateOutcome,
-                runtime.events.now(),
-            )
-            .field("version", o.version)
-            .field("result", serde_json::to_value(o.result).unwrap_or_default())
-            .field("reason", o.reason)
-            .field("at", o.at),
-        ),
+        Ok(Some(o)) => runtime
+            .events
+            .emit(crate::update::outcome_event(&o, runtime.events.now())),
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, "the update outcome cannot be read"),
     }

@@ -280,9 +280,7 @@ impl Plan {
         let g = &mut self.groups[self.current];
         for t in &g.terminals {
             let given = match &self.change {
-                Change::Document { kind, body, .. } => {
-                    publish(store, key, *kind, t, body.clone())?
-                }
+                Change::Document { kind, body, .. } => publish(store, key, *kind, t, body.clone())?,
                 Change::Update { bundle, .. } => order(store, t, bundle, "rollout", now)?,
             };
             g.versions.insert(t.clone(), given);
@@ -537,22 +535,40 @@ mod tests {
         let t0 = Utc::now();
         let later = t0 + chrono::Duration::seconds(30);
         let k = DocumentKind::Config;
-        assert_eq!(judge(Expect::Document(k, 7), t0, Some(&hb(later, Some(7), false))), None);
-        assert_eq!(judge(Expect::Document(k, 7), t0, Some(&hb(later, Some(9), false))), None);
-        assert!(judge(Expect::Document(k, 7), t0, None).unwrap().contains("no heartbeat"));
-        let before = t0 - chrono::Duration::seconds(1);
-        assert!(judge(Expect::Document(k, 7), t0, Some(&hb(before, Some(7), false)))
+        assert_eq!(
+            judge(Expect::Document(k, 7), t0, Some(&hb(later, Some(7), false))),
+            None
+        );
+        assert_eq!(
+            judge(Expect::Document(k, 7), t0, Some(&hb(later, Some(9), false))),
+            None
+        );
+        assert!(judge(Expect::Document(k, 7), t0, None)
             .unwrap()
             .contains("no heartbeat"));
-        assert!(judge(Expect::Document(k, 7), t0, Some(&hb(later, Some(6), false)))
-            .unwrap()
-            .contains("version 6"));
-        assert!(judge(Expect::Document(k, 7), t0, Some(&hb(later, None, false)))
-            .unwrap()
-            .contains("no config"));
-        assert!(judge(Expect::Document(k, 7), t0, Some(&hb(later, Some(7), true)))
-            .unwrap()
-            .contains("receipt"));
+        let before = t0 - chrono::Duration::seconds(1);
+        assert!(judge(
+            Expect::Document(k, 7),
+            t0,
+            Some(&hb(before, Some(7), false))
+        )
+        .unwrap()
+        .contains("no heartbeat"));
+        assert!(
+            judge(Expect::Document(k, 7), t0, Some(&hb(later, Some(6), false)))
+                .unwrap()
+                .contains("version 6")
+        );
+        assert!(
+            judge(Expect::Document(k, 7), t0, Some(&hb(later, None, false)))
+                .unwrap()
+                .contains("no config")
+        );
+        assert!(
+            judge(Expect::Document(k, 7), t0, Some(&hb(later, Some(7), true)))
+                .unwrap()
+                .contains("receipt")
+        );
     }
 
     #[test]

@@ -716,10 +716,9 @@ async fn queue_command(
         let (store, sha256, version, size) =
             (state.store.clone(), sha256.clone(), version.clone(), *size);
         if let Err(why) =
-            store_call(move || crate::updates::check_order(&store, &sha256, &version, size))
-                .await?
+            store_call(move || crate::updates::check_order(&store, &sha256, &version, size)).await?
         {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, why));
+            return Err(ApiError::new(StatusCode::CONFLICT, why));
         }
     }
     let store = state.store.clone();

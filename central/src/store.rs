@@ -1599,7 +1599,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/centre.db");
         let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 13);
+        assert_eq!(s.schema_version().unwrap(), 14);
         assert!(s.enrol_device("KSK-0001", "2026-11-22T09:00:00Z").unwrap());
         assert!(!s.enrol_device("KSK-0001", "2026-11-22T10:00:00Z").unwrap());
         drop(s);

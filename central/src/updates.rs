@@ -140,7 +140,8 @@ mod tests {
         let s = store(dir.path());
         let key = SigningKey::generate(Algorithm::Ed25519);
         let payload: Vec<u8> = (0..CHUNK + 1000).map(|i| (i % 251) as u8).collect();
-        let bytes = kiosk_protocol::update_bundle::make("2.0.0", &[("kiosk", &payload, 0o755)], &key);
+        let bytes =
+            kiosk_protocol::update_bundle::make("2.0.0", &[("kiosk", &payload, 0o755)], &key);
         let path = dir.path().join("b.hkupd");
         std::fs::write(&path, &bytes).unwrap();
         let b = add(&s, &path).unwrap();
@@ -151,9 +152,13 @@ mod tests {
         let rest = s.read_attachment(&b.sha256, CHUNK, CHUNK).unwrap().unwrap();
         assert_eq!([first, rest].concat(), bytes);
         assert_eq!(check_order(&s, &b.sha256, "2.0.0", b.size).unwrap(), Ok(()));
-        let wrong = check_order(&s, &b.sha256, "2.0.1", b.size).unwrap().unwrap_err();
+        let wrong = check_order(&s, &b.sha256, "2.0.1", b.size)
+            .unwrap()
+            .unwrap_err();
         assert!(wrong.contains("not 2.0.1"), "{wrong}");
-        let unknown = check_order(&s, &"0".repeat(64), "2.0.0", 1).unwrap().unwrap_err();
+        let unknown = check_order(&s, &"0".repeat(64), "2.0.0", 1)
+            .unwrap()
+            .unwrap_err();
         assert!(unknown.contains("add it first"), "{unknown}");
     }
 
@@ -162,7 +167,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path());
         let key = SigningKey::generate(Algorithm::Ed25519);
-        let bytes = kiosk_protocol::update_bundle::make("2.0.0", &[("kiosk", b"binary", 0o755)], &key);
+        let bytes =
+            kiosk_protocol::update_bundle::make("2.0.0", &[("kiosk", b"binary", 0o755)], &key);
         let cut = dir.path().join("cut.hkupd");
         std::fs::write(&cut, &bytes[..bytes.len() - 2]).unwrap();
         assert!(matches!(add(&s, &cut), Err(AddError::Size { .. })));

@@ -24,7 +24,7 @@ async fn health_over_http_and_graceful_stop() {
             h.schema_version,
             h.enrolled_devices
         ),
-        ("v1", "sqlite", 13, 1)
+        ("v1", "sqlite", 14, 1)
     );
     assert_eq!(
         client

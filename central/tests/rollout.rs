@@ -254,7 +254,7 @@ fn an_update_rolls_out_by_install_orders_and_a_failed_group_is_ordered_back() {
         );
         let path = s.dir.path().join(format!("{version}.hkupd"));
         std::fs::write(&path, bytes).unwrap();
-        let (ok, added, err) = central(&["update", "add", "--db", &s.db, path.to_str().unwrap()]);
+        let (ok, added, err) = central(&["update", "--db", &s.db, "add", path.to_str().unwrap()]);
         assert!(ok, "{err}");
         assert_eq!(added["version"], json!(version));
         added
@@ -263,8 +263,20 @@ fn an_update_rolls_out_by_install_orders_and_a_failed_group_is_ordered_back() {
     let sha = |b: &Value| b["sha256"].as_str().unwrap().to_string();
     let start = |bundle: &str, previous: &str| {
         central(&[
-            "rollout", "--db", &s.db, "--plan", &s.plan, "start-update", "--bundle", bundle,
-            "--previous", previous, "--terminals", "A,B,C", "--threshold", "0",
+            "rollout",
+            "--db",
+            &s.db,
+            "--plan",
+            &s.plan,
+            "start-update",
+            "--bundle",
+            bundle,
+            "--previous",
+            previous,
+            "--terminals",
+            "A,B,C",
+            "--threshold",
+            "0",
         ])
     };
     let (ok, _, err) = start(&"f".repeat(64), &sha(&old));
@@ -274,7 +286,10 @@ fn an_update_rolls_out_by_install_orders_and_a_failed_group_is_ordered_back() {
     let (ok, st, err) = start(&sha(&new), &sha(&old));
     assert!(ok, "{err}");
     assert_eq!(st["kind"], json!("update"));
-    assert_eq!((&st["version"], &st["previous_version"]), (&json!("2.0.0"), &json!("1.0.0")));
+    assert_eq!(
+        (&st["version"], &st["previous_version"]),
+        (&json!("2.0.0"), &json!("1.0.0"))
+    );
     assert_eq!(orders(&s.store, "A"), [("2.0.0".to_string(), sha(&new))]);
     assert!(orders(&s.store, "B").is_empty(), "not yet");
 
@@ -300,7 +315,10 @@ fn an_update_rolls_out_by_install_orders_and_a_failed_group_is_ordered_back() {
     let (ok, st, err) = central(&["rollout", "--db", &s.db, "--plan", &s.plan, "advance"]);
     assert!(ok, "{err}");
     assert_eq!(st["state"], json!("halted"));
-    assert!(st["groups"][1]["terminals"][0]["rollback_order"].is_u64(), "{st}");
+    assert!(
+        st["groups"][1]["terminals"][0]["rollback_order"].is_u64(),
+        "{st}"
+    );
     assert_eq!(
         orders(&s.store, "B"),
         [
@@ -308,6 +326,9 @@ fn an_update_rolls_out_by_install_orders_and_a_failed_group_is_ordered_back() {
             ("1.0.0".to_string(), sha(&old))
         ]
     );
-    assert!(orders(&s.store, "C").is_empty(), "group 3 was never ordered");
+    assert!(
+        orders(&s.store, "C").is_empty(),
+        "group 3 was never ordered"
+    );
     assert_eq!(orders(&s.store, "A").len(), 1, "group 1 keeps 2.0.0");
 }

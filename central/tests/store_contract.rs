@@ -529,7 +529,7 @@ fn a_centre_on_postgres_serves_http_and_takes_a_load() {
             .json()
             .await
             .unwrap();
-        assert_eq!((h.store.as_str(), h.schema_version), ("postgres", 8));
+        assert_eq!((h.store.as_str(), h.schema_version), ("postgres", 9));
         let plan = kiosk_central::loadgen::LoadPlan {
             devices: 4,
             events: 500,

@@ -252,8 +252,9 @@ fn the_centres_order_fetches_stages_and_installs_an_update_then_the_kiosk_restar
     let db = s.dir.path().join("data/central/central.db");
     // The operator adds the bundle to the centre; an order for one it does not hold is refused.
     let held = ok(Command::new(central())
-        .args(["update", "add", "--db"])
+        .args(["update", "--db"])
         .arg(&db)
+        .arg("add")
         .arg(&bundle));
     assert_eq!(held["version"], "2.0.0");
     let (sha, size) = (held["sha256"].clone(), held["size"].clone());
@@ -261,11 +262,12 @@ fn the_centres_order_fetches_stages_and_installs_an_update_then_the_kiosk_restar
         &url,
         serde_json::json!({"type": "install-update", "version": "2.0.0", "sha256": "0".repeat(64), "size": 10}),
     );
-    assert_eq!(code, 400, "{why}");
+    assert_eq!(code, 409, "{why}");
     assert!(why.to_string().contains("add it first"), "{why}");
     let listed = Command::new(central())
-        .args(["update", "list", "--db"])
+        .args(["update", "--db"])
         .arg(&db)
+        .arg("list")
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&listed.stdout).contains(sha.as_str().unwrap()));
@@ -277,7 +279,10 @@ fn the_centres_order_fetches_stages_and_installs_an_update_then_the_kiosk_restar
     );
     assert_eq!(code, 201, "{queued}");
     let (status, err, _) = run.finish();
-    assert!(status.success(), "{err}");
+    assert!(
+        !status.success(),
+        "a restart exits for the service manager: {err}"
+    );
     assert!(
         err.contains("restarting into update 2.0.0, as the centre ordered"),
         "{err}"
@@ -300,11 +305,12 @@ fn the_centres_order_fetches_stages_and_installs_an_update_then_the_kiosk_restar
     let ready: serde_json::Value = serde_json::from_str(&run.ready).unwrap();
     let url = ready["centre"].as_str().unwrap().to_string();
     let id = queued["id"].as_u64().unwrap();
-    let c: serde_json::Value =
-        reqwest::blocking::get(format!("{url}/api/v1/devices/KSK-320583-0001/commands/{id}"))
-            .unwrap()
-            .json()
-            .unwrap();
+    let c: serde_json::Value = reqwest::blocking::get(format!(
+        "{url}/api/v1/devices/KSK-320583-0001/commands/{id}"
+    ))
+    .unwrap()
+    .json()
+    .unwrap();
     // The command's answer, recorded before the restart: fetched, checked and staged.
     assert_eq!(c["ack"]["ok"], true, "{c}");
     assert_eq!(c["ack"]["result"]["staged"], "2.0.0", "{c}");

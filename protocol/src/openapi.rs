@@ -190,7 +190,10 @@ pub fn document() -> Value {
     // terminal acts on which refusal it was, and `received` for resumable uploads.
     let e = |what: &str| json!({ "description": what, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ApiError" } } } });
     // Hall, window and service names: 1 to `max` printable characters.
-    let name = |n: &str, max: u32| json!({ "name": n, "in": "path", "required": true, "schema": { "type": "string", "minLength": 1, "maxLength": max, "pattern": crate::queue::NAME_PATTERN } });
+    // "No control character anywhere" as `not` a search for one, not as an anchored pattern:
+    // generators that read `$` the Python way (before a final newline) made names with a
+    // newline in them and took them for valid.
+    let name = |n: &str, max: u32| json!({ "name": n, "in": "path", "required": true, "schema": { "type": "string", "minLength": 1, "maxLength": max, "not": { "pattern": crate::queue::CONTROL_PATTERN } } });
     let token = json!({ "name": "token", "in": "query", "required": false, "schema": { "type": "string" },
                         "description": "The hall's display token (`kiosk-central queue display-token`); without the right one the answer is 403." });
     let refused_token = e("No display token, or one not made for this hall (reasons `token-missing`, `token-refused`)");
@@ -559,7 +562,9 @@ pub fn document() -> Value {
                 "requestBody": json_body("CommandRequest"),
                 "responses": {
                     "201": ok("Queued (or the command this request_id queued before)", "QueuedCommand"),
-                    "400": bad, "503": busy
+                    "400": bad,
+                    "409": e("An install-update names a bundle the centre does not hold, or gives it another version or size"),
+                    "503": busy
                 }
             }},
             "/api/v1/devices/{device_id}/commands/pending": { "get": {

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 /// What a hall, window, service, staff or ticket name may hold: no ASCII control characters.
 pub const NAME_PATTERN: &str = r"^[^\x00-\x1f\x7f]+$";
+/// One ASCII control character (a name must not hold any).
+pub const CONTROL_PATTERN: &str = r"[\x00-\x1f\x7f]";
 
 /// Whether `v` is a name of 1 to `max` printable characters (see `NAME_PATTERN`).
 pub fn is_name(v: &str, max: usize) -> bool {

@@ -623,8 +623,9 @@ async fn main() -> anyhow::Result<()> {
                                 plan.display()
                             );
                         }
-                        let mut p =
-                            rollout::Plan::update(&store, &bundle, &previous, &terminals, threshold)?;
+                        let mut p = rollout::Plan::update(
+                            &store, &bundle, &previous, &terminals, threshold,
+                        )?;
                         p.release(&store, None, chrono::Utc::now())?;
                         rollout::save(&plan, &p)?;
                         Ok(serde_json::to_string_pretty(&rollout::status(&store, &p)?)?)
@@ -654,7 +655,9 @@ async fn main() -> anyhow::Result<()> {
                 let store = Store::open(&db)?;
                 Ok(match action {
                     UpdateAction::Add { file } => {
-                        vec![serde_json::to_string(&kiosk_central::updates::add(&store, &file)?)?]
+                        vec![serde_json::to_string(&kiosk_central::updates::add(
+                            &store, &file,
+                        )?)?]
                     }
                     UpdateAction::List => store
                         .update_bundles()?

@@ -94,6 +94,7 @@ pub fn status(config: &Config) -> anyhow::Result<ExitCode> {
             "current_version": current.as_deref().and_then(version),
             "committed": committed,
             "pending": state.pending,
+            "staged": crate::update::staging::Staging::new(slots.base()).staged(),
             "last": state.last,
         }))?
     );

@@ -233,7 +233,14 @@ mod tests {
         stage(&staging, &bytes, "2.0.0", &key);
         // The publisher key was taken off the terminal's list since it was staged.
         let other = SigningKey::generate(Algorithm::Ed25519).public_key();
-        match look(&slots, &staging, &cfg, &[other], "home", at("2026-12-03 19:00")) {
+        match look(
+            &slots,
+            &staging,
+            &cfg,
+            &[other],
+            "home",
+            at("2026-12-03 19:00"),
+        ) {
             Look::Refused(why) => assert!(why.contains("does not trust"), "{why}"),
             other => panic!("{other:?}"),
         }

@@ -29,10 +29,7 @@ pub fn running_version() -> String {
 }
 
 /// The event that tells the centre (and the audit log) how an update ended.
-pub fn outcome_event(
-    o: &Outcome,
-    at: chrono::DateTime<chrono::Utc>,
-) -> kiosk_protocol::Event {
+pub fn outcome_event(o: &Outcome, at: chrono::DateTime<chrono::Utc>) -> kiosk_protocol::Event {
     kiosk_protocol::Event::new(kiosk_protocol::EventKind::UpdateOutcome, at)
         .field("version", o.version.clone())
         .field("result", serde_json::to_value(o.result).unwrap_or_default())

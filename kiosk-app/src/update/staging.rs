@@ -62,8 +62,11 @@ impl Staging {
     }
 
     fn order_path(&self, part: bool) -> PathBuf {
-        self.dir
-            .join(if part { "order.json.part" } else { "order.json" })
+        self.dir.join(if part {
+            "order.json.part"
+        } else {
+            "order.json"
+        })
     }
 
     fn read_order(&self, part: bool) -> Option<Order> {

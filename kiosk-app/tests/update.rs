@@ -91,6 +91,17 @@ impl Setup {
     fn status(&self) -> serde_json::Value {
         ok(&mut self.kiosk(&["update", "status"]))
     }
+
+    /// Whether the running kiosk commits `slot` within a minute.
+    fn commits_to(&self, slot: &str) -> bool {
+        for _ in 0..600 {
+            if self.status()["committed"] == slot {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        false
+    }
 }
 
 fn audited(cfg: &Path) -> Vec<serde_json::Value> {
@@ -119,14 +130,7 @@ fn a_healthy_new_version_commits_itself_and_reports_it() {
     assert_eq!(s.status()["pending"]["starts"], 1);
     // That start: the terminal passes its gate and commits.
     let run = KioskRun::start(&s.cfg, None);
-    let mut committed = false;
-    for _ in 0..600 {
-        if s.status()["committed"] == "b" {
-            committed = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let committed = s.commits_to("b");
     let err = run.stop();
     assert!(committed, "not committed: {} {err}", s.status());
     let st = s.status();
@@ -315,14 +319,7 @@ fn the_centres_order_fetches_stages_and_installs_an_update_then_the_kiosk_restar
     assert_eq!(c["ack"]["ok"], true, "{c}");
     assert_eq!(c["ack"]["result"]["staged"], "2.0.0", "{c}");
     // The new version passes its gate and commits itself.
-    let mut committed = false;
-    for _ in 0..600 {
-        if s.status()["committed"] == "b" {
-            committed = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let committed = s.commits_to("b");
     let err = run.stop();
     assert!(committed, "not committed: {} {err}", s.status());
     let outcomes = audited(&s.cfg);

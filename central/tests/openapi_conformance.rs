@@ -59,7 +59,10 @@ async fn the_centre_keeps_its_openapi_contract() {
                 .arg("run")
                 .arg(here.join("../docs/openapi.json"))
                 .args(["--url", &url, "--checks", "all", "--max-examples", "40"])
-                .args(["--workers", "2", "--seed", &seed])
+                // One worker: CPython 3.11 raises "AST constructor recursion depth mismatch"
+                // when two threads parse source at once, and Hypothesis parses its lambdas'
+                // source to describe them (a CI run failed on that, the centre answering well).
+                .args(["--workers", "1", "--seed", &seed])
                 .args(["--generation-database", "none"])
                 .current_dir(work)
                 .output()

@@ -110,6 +110,11 @@ mkdir -p "$stage/bin" "$stage/etc"
 for b in "${need_bins[@]}"; do
     cp "$binaries/$b" "$stage/bin/$b"
 done
+# The version the slot holds ("kiosk 0.1.0" → 0.1.0): the terminal reports it in its heartbeat
+# (`software`), as it reports an update's, so a staged rollout can tell what each one runs.
+version=$("$stage/bin/${need_bins[0]}" --version | awk 'NR == 1 { print $2 }')
+[ -n "$version" ] || die "'${need_bins[0]} --version' named no version"
+printf '%s\n' "$version" >"$stage/VERSION"
 groups_wanted=(dialout video lp plugdev input)
 supplementary="${groups_wanted[*]}"
 
@@ -285,6 +290,7 @@ dir "/opt/hallkit/slots/$slot" 775 "0:$gid"
 for b in "${need_bins[@]}"; do
     put "$stage/bin/$b" "/opt/hallkit/slots/$slot/$b" 755
 done
+put "$stage/VERSION" "/opt/hallkit/slots/$slot/VERSION" 644
 link "slots/$slot" /opt/hallkit/current
 # A flash is a known-good version: what systemd's start check rolls back to.
 link "slots/$slot" /opt/hallkit/committed

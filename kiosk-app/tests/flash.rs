@@ -235,6 +235,12 @@ fn flash_provisions_a_root_idempotently_and_keeps_the_identity() {
     );
     assert_eq!(mode("opt/hallkit/slots/a/kiosk"), 0o755);
     assert_eq!(mode("opt/hallkit/slots/a/kiosk-central"), 0o755);
+    // The slot names its version, as an update's slot does: the heartbeat reports it.
+    assert_eq!(
+        std::fs::read_to_string(r.join("opt/hallkit/slots/a/VERSION")).unwrap(),
+        format!("{}\n", env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(mode("opt/hallkit/slots/a/VERSION"), 0o644);
     assert_eq!(
         std::fs::read(r.join("etc/hallkit/kiosk.toml")).unwrap(),
         std::fs::read(&cfg).unwrap()

@@ -191,6 +191,8 @@ fn screens_show_their_view_and_touches_become_intents() {
     assert_eq!(labelled(app, "scanner: Online"), 1);
     assert_eq!(labelled(app, "printer: Not connected"), 1);
     assert_eq!(labelled(app, "1 of 2 devices normal"), 1);
+    // The staff are in already: the footer offers no way in.
+    assert_eq!(labelled(app, "Staff"), 0);
     ui.set_devices(&[
         line("scanner", "offline", "offline"),
         line("printer", "online", "normal"),

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kiosk_drivers::pcsc::apdu::{Command as Apdu, SSSE_AID};
-use kiosk_drivers::pcsc::sim::{atr, VirtualCard};
+use kiosk_drivers::pcsc::sim::{atr, badge_atr, VirtualCard};
 use kiosk_drivers::pcsc::PcscReader;
 use kiosk_drivers::spec::TransportKind;
 use kiosk_drivers::DeviceSpec;
@@ -170,5 +170,33 @@ fn social_security_card_through_pcscd_and_vpcd() {
     assert_eq!(
         reader.run("select-ssc", &json!({}), &ctx()).unwrap()["sw"],
         "9000"
+    );
+    assert_eq!(
+        reader.run("card-present", &json!({}), &ctx()).unwrap()["present"],
+        true
+    );
+
+    // A social-security card gives no UID: it is not a staff badge.
+    let e = reader.run("card-uid", &json!({}), &ctx()).unwrap_err();
+    assert_eq!(e.code, CompletionCode::InvalidData, "{e}");
+
+    // A technician's badge instead: pcscd sees the card change and the badge's ATR.
+    card.insert_badge(&[0x04, 0xA1, 0xB2, 0xC3]);
+    wait_for(
+        || {
+            reader
+                .run("atr", &json!({}), &ctx())
+                .is_ok_and(|v| v["atr"] == hex::encode(badge_atr()))
+        },
+        "the badge's ATR",
+    );
+    assert_eq!(
+        reader.run("card-uid", &json!({}), &ctx()).unwrap()["uid"],
+        "04A1B2C3"
+    );
+    card.remove();
+    wait_for(
+        || reader.run("card-present", &json!({}), &ctx()).unwrap()["present"] == false,
+        "the badge taken away",
     );
 }

@@ -191,6 +191,10 @@ pub struct UiView {
     pub pin_wrong: bool,
     pub pin_locked_minutes: u32,
     pub pin_asks_number: bool,
+    pub pin_takes_cards: bool,
+    pub pin_by_card: bool,
+    pub pin_not_a_badge: bool,
+    pub pin_wrong_card: bool,
     pub staff_number: String,
     pub admin: crate::AdminUiView,
     pub no_pin: bool,
@@ -235,6 +239,10 @@ impl Default for UiView {
             cases: crate::CasesUiView::default(),
             papers: crate::PapersUiView::default(),
             pin_asks_number: false,
+            pin_takes_cards: false,
+            pin_by_card: false,
+            pin_not_a_badge: false,
+            pin_wrong_card: false,
             staff_number: String::new(),
             admin: crate::AdminUiView::default(),
         }
@@ -639,6 +647,10 @@ impl Ui {
         st.set_locked_minutes(i32::try_from(v.pin_locked_minutes).unwrap_or(i32::MAX));
         st.set_no_pin(v.no_pin);
         st.set_asks_number(v.pin_asks_number);
+        st.set_takes_cards(v.pin_takes_cards);
+        st.set_by_card(v.pin_by_card);
+        st.set_not_a_badge(v.pin_not_a_badge);
+        st.set_wrong_card(v.pin_wrong_card);
         st.set_staff_number(s(&v.staff_number));
         self.show_admin(&v.admin);
         self.show_guide(&v.guide);

@@ -54,6 +54,12 @@ impl Command {
         Command::new(0x00, 0xB2, record, 0x04, Vec::new(), Some(le))
     }
 
+    /// PC/SC part 3's GET DATA for the card's UID (`FF CA 00 00 00`). The reader answers it
+    /// itself for a contactless card (a staff badge); a contact card has no UID to give.
+    pub fn get_uid() -> Self {
+        Command::new(0xFF, 0xCA, 0x00, 0x00, Vec::new(), Some(0))
+    }
+
     pub fn get_challenge(len: u8) -> Self {
         Command::new(0x00, 0x84, 0x00, 0x00, Vec::new(), Some(len))
     }
@@ -152,6 +158,7 @@ impl Response {
             0x6A82 => "file or application not found",
             0x6A86 => "wrong P1 P2",
             0x6982 => "security status not satisfied",
+            0x6A81 => "function not supported",
             0x6D00 => "instruction not supported",
             0x6E00 => "class not supported",
             0x6700 => "wrong length",

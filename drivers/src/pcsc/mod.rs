@@ -164,11 +164,25 @@ impl PcscReader {
         ))
     }
 
+    /// The ATR of the card in the reader now; a connection to a card since taken out (or
+    /// swapped) is dropped and made again once, as in `transmit`.
     pub fn atr(&mut self) -> Result<Vec<u8>, CommandError> {
-        let card = self.connect()?;
-        card.status2_owned()
-            .map(|s| s.atr().to_vec())
-            .map_err(pcsc_error)
+        for attempt in 0..2 {
+            let card = self.connect()?;
+            match card.status2_owned() {
+                Ok(s) => return Ok(s.atr().to_vec()),
+                Err(pcsc::Error::ResetCard | pcsc::Error::RemovedCard) if attempt == 0 => {
+                    self.card = None
+                }
+                Err(e) => {
+                    self.card = None;
+                    return Err(pcsc_error(e));
+                }
+            }
+        }
+        Err(CommandError::hardware(
+            "card connection could not be re-established",
+        ))
     }
 
     /// Selects the configured application (the social-security card's by default).
@@ -184,6 +198,22 @@ impl PcscReader {
             ));
         }
         Ok(r)
+    }
+
+    /// The UID of the card on the reader (a staff badge), upper-case hex. A card that gives
+    /// none (a contact card, or a reader that does not answer `FF CA`) is `InvalidData`.
+    pub fn card_uid(&mut self) -> Result<String, CommandError> {
+        let cmd = Command::get_uid()
+            .encode()
+            .map_err(|e| CommandError::invalid(e.to_string()))?;
+        let r = self.transmit(&cmd)?;
+        if !r.is_ok() || !(4..=10).contains(&r.data.len()) {
+            return Err(CommandError::new(
+                kiosk_hal::CompletionCode::InvalidData,
+                format!("the card gives no UID: {r}"),
+            ));
+        }
+        Ok(hex::encode_upper(&r.data))
     }
 
     /// Waits for a card to be inserted into the reader.
@@ -332,6 +362,16 @@ impl Device for PcscReader {
                 summary: "wait for a card to be inserted",
                 args: &[],
             },
+            ActionSpec {
+                name: "card-uid",
+                summary: "the UID of the card on the reader (a staff badge)",
+                args: &[],
+            },
+            ActionSpec {
+                name: "card-present",
+                summary: "whether a card is in or on the reader now",
+                args: &[],
+            },
         ]
     }
 
@@ -363,6 +403,10 @@ impl Device for PcscReader {
                 )
             }
             "wait-card" => Ok(json!({ "atr": hex::encode(self.wait_card(ctx)?) })),
+            "card-uid" => Ok(json!({ "uid": self.card_uid()? })),
+            "card-present" => Ok(json!({
+                "present": self.card_state()?.is_some_and(|(present, _)| present)
+            })),
             other => Err(CommandError::unsupported(format!(
                 "PC/SC reader has no action {other:?}"
             ))),

@@ -2,11 +2,14 @@
 //! vpcd listens on TCP (port 35963 for its first slot); a card "is inserted" while it is
 //! connected. Each message is a 2-byte big-endian length and a payload: one byte for power off
 //! (0), power on (1), reset (2) or ATR request (4), otherwise a command APDU to answer.
+//!
+//! The card put in is the social-security card, or a technician's contactless staff badge when
+//! `insert` names a UID: the badge answers only PC/SC's GET UID, as a reader does for one.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -25,6 +28,31 @@ pub fn atr() -> Vec<u8> {
     let tck = a[1..].iter().fold(0, |x, b| x ^ b);
     a.push(tck);
     a
+}
+
+/// The ATR a PC/SC reader makes up for a contactless card (PC/SC part 3, 3.1.3.2.3): here a
+/// MIFARE Classic 1K, as staff badges commonly are.
+pub fn badge_atr() -> Vec<u8> {
+    let mut a = vec![
+        0x3B, 0x8F, 0x80, 0x01, 0x80, 0x4F, 0x0C, 0xA0, 0x00, 0x00, 0x03, 0x06, 0x03, 0x00, 0x01,
+        0x00, 0x00, 0x00, 0x00,
+    ];
+    let tck = a[1..].iter().fold(0, |x, b| x ^ b);
+    a.push(tck);
+    a
+}
+
+/// What a staff badge answers through the reader: its UID to `FF CA 00 00`, nothing else.
+pub fn badge_answer(uid: &[u8], apdu: &[u8]) -> Response {
+    let Ok(c) = Command::parse(apdu) else {
+        return Response::status(0x6700);
+    };
+    match (c.cla, c.ins, c.p1, c.p2) {
+        (0xFF, 0xCA, 0x00, 0x00) => Response::ok(uid.to_vec()),
+        (0xFF, 0xCA, _, _) => Response::status(0x6A81),
+        (0xFF, _, _, _) => Response::status(0x6D00),
+        _ => Response::status(0x6E00),
+    }
 }
 
 /// What the card answers: the social-security application and its card-identification file.
@@ -104,6 +132,10 @@ pub struct VirtualCard {
     id: String,
     port: u16,
     inserted: Arc<AtomicBool>,
+    /// The staff badge's UID when a badge is on the reader rather than the social-security
+    /// card; a change makes the card leave and come back, so pcscd reads the new ATR.
+    badge: Arc<Mutex<Option<Vec<u8>>>>,
+    swaps: Arc<AtomicU64>,
     apdus: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
 }
@@ -115,25 +147,46 @@ impl VirtualCard {
         let inserted = Arc::new(AtomicBool::new(false));
         let apdus = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let (i, a, s, number) = (
-            inserted.clone(),
-            apdus.clone(),
-            stop.clone(),
-            card_number.to_string(),
-        );
+        let badge = Arc::new(Mutex::new(None));
+        let swaps = Arc::new(AtomicU64::new(0));
+        let line = Line {
+            inserted: inserted.clone(),
+            apdus: apdus.clone(),
+            stop: stop.clone(),
+            badge: badge.clone(),
+            swaps: swaps.clone(),
+        };
+        let number = card_number.to_string();
         let _ = std::thread::Builder::new()
             .name(format!("vicc-{id}"))
-            .spawn(move || serve(port, &number, &i, &a, &s));
+            .spawn(move || serve(port, &number, &line));
         VirtualCard {
             id: id.into(),
             port,
             inserted,
+            badge,
+            swaps,
             apdus,
             stop,
         }
     }
 
+    /// Puts the social-security card in.
     pub fn insert(&self) {
+        self.put(None);
+    }
+
+    /// Puts a staff badge with `uid` on the reader instead.
+    pub fn insert_badge(&self, uid: &[u8]) {
+        self.put(Some(uid.to_vec()));
+    }
+
+    fn put(&self, badge: Option<Vec<u8>>) {
+        let mut held = self.badge.lock().unwrap_or_else(|p| p.into_inner());
+        if *held != badge {
+            *held = badge;
+            self.swaps.fetch_add(1, Ordering::SeqCst);
+        }
         self.inserted.store(true, Ordering::SeqCst);
     }
 
@@ -152,7 +205,17 @@ impl Drop for VirtualCard {
     }
 }
 
-fn serve(port: u16, number: &str, inserted: &AtomicBool, apdus: &AtomicU64, stop: &AtomicBool) {
+/// What the serving thread shares with its `VirtualCard`.
+struct Line {
+    inserted: Arc<AtomicBool>,
+    apdus: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    badge: Arc<Mutex<Option<Vec<u8>>>>,
+    swaps: Arc<AtomicU64>,
+}
+
+fn serve(port: u16, number: &str, line: &Line) {
+    let (inserted, apdus, stop) = (&line.inserted, &line.apdus, &line.stop);
     let mut card = SocialSecurityCard::new(number);
     while !stop.load(Ordering::SeqCst) {
         if !inserted.load(Ordering::SeqCst) {
@@ -166,10 +229,17 @@ fn serve(port: u16, number: &str, inserted: &AtomicBool, apdus: &AtomicU64, stop
         let _ = conn.set_read_timeout(Some(Duration::from_millis(50)));
         let _ = conn.set_nodelay(true);
         card.reset();
-        // Connected: the card is in the reader until removed or pcscd goes away.
+        let swap = line.swaps.load(Ordering::SeqCst);
+        let badge = line.badge.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        // Connected: the card is in the reader until removed, swapped or pcscd goes away.
         loop {
-            if stop.load(Ordering::SeqCst) || !inserted.load(Ordering::SeqCst) {
+            if stop.load(Ordering::SeqCst)
+                || !inserted.load(Ordering::SeqCst)
+                || line.swaps.load(Ordering::SeqCst) != swap
+            {
                 hang_up(&mut conn);
+                // Long enough for pcscd to see the reader empty before the next card.
+                std::thread::sleep(Duration::from_millis(300));
                 break;
             }
             let mut len = [0u8; 2];
@@ -198,10 +268,13 @@ fn serve(port: u16, number: &str, inserted: &AtomicBool, apdus: &AtomicU64, stop
                     card.reset();
                     None
                 }
-                [0x04] => Some(atr()),
+                [0x04] => Some(if badge.is_some() { badge_atr() } else { atr() }),
                 apdu => {
                     apdus.fetch_add(1, Ordering::SeqCst);
-                    Some(card.answer(apdu).encode())
+                    Some(match &badge {
+                        Some(uid) => badge_answer(uid, apdu).encode(),
+                        None => card.answer(apdu).encode(),
+                    })
                 }
             };
             if let Some(r) = reply {
@@ -238,19 +311,31 @@ impl SimControl for VirtualCard {
     fn set_faults(&self, _faults: SimFaults) -> Result<(), String> {
         Err("the virtual card speaks through pcscd; line faults do not apply".into())
     }
-    fn inject(&self, what: &str, _args: &Value) -> Result<Value, String> {
+    fn inject(&self, what: &str, args: &Value) -> Result<Value, String> {
         match what {
+            // `{"uid": "04A1B2C3"}` puts a staff badge on the reader; without, the card.
             "insert" => {
-                self.insert();
+                match args.get("uid").and_then(Value::as_str) {
+                    Some(h) => {
+                        let uid = hex::decode(h)
+                            .ok()
+                            .filter(|u| (4..=10).contains(&u.len()))
+                            .ok_or_else(|| format!("uid {h:?} is not 4 to 10 bytes of hex"))?;
+                        self.insert_badge(&uid);
+                    }
+                    None => self.insert(),
+                }
                 Ok(Value::Null)
             }
             "remove" => {
                 self.remove();
                 Ok(Value::Null)
             }
-            "stats" => Ok(
-                json!({ "inserted": self.inserted.load(Ordering::SeqCst), "apdus": self.apdus() }),
-            ),
+            "stats" => Ok(json!({
+                "inserted": self.inserted.load(Ordering::SeqCst),
+                "badge": self.badge.lock().unwrap_or_else(|p| p.into_inner()).is_some(),
+                "apdus": self.apdus()
+            })),
             other => Err(format!(
                 "the virtual card cannot {other:?}; it can: insert, remove, stats"
             )),
@@ -284,6 +369,19 @@ mod tests {
                 .len(),
             8
         );
+        // A contact card has no UID to give; a badge gives only that.
+        assert_eq!(c.answer(&Command::get_uid().encode().unwrap()).sw, 0x6E00);
+        let uid = [0x04, 0xA1, 0xB2, 0xC3];
+        let r = badge_answer(&uid, &Command::get_uid().encode().unwrap());
+        assert_eq!((r.data.as_slice(), r.sw), (&uid[..], 0x9000));
+        assert_eq!(badge_answer(&uid, &[0xFF, 0xCA, 0x01, 0x00, 0x00]).sw, 0x6A81);
+        assert_eq!(
+            badge_answer(&uid, &Command::select_aid(SSSE_AID).encode().unwrap()).sw,
+            0x6E00
+        );
+        assert_eq!(badge_answer(&uid, &[0xFF]).sw, 0x6700);
+        let b = badge_atr();
+        assert_eq!(b[1..].iter().fold(0, |x, b| x ^ b), 0);
         let a = atr();
         assert_eq!(
             a[1..].iter().fold(0, |x, b| x ^ b),

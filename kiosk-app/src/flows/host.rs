@@ -48,6 +48,8 @@ mod lookup;
 mod papers_host;
 #[path = "host_rating.rs"]
 mod rating;
+#[path = "host_staff_card.rs"]
+mod staff_card;
 #[path = "host_typing.rs"]
 pub mod typing;
 
@@ -77,6 +79,14 @@ pub struct View {
     pub pin_asks_number: bool,
     /// The staff number typed or confirmed (not a secret).
     pub staff_number: String,
+    /// The pad holds the card reader for staff badges.
+    pub pin_takes_cards: bool,
+    /// A badge stands in for the staff number; the pad asks its PIN.
+    pub pin_by_card: bool,
+    /// The last card on the reader is not a staff badge.
+    pub pin_not_a_badge: bool,
+    /// The last refusal followed a badge.
+    pub pin_wrong_card: bool,
     /// What the admin pages show, while the admin mode is open.
     pub admin: Option<AdminView>,
     pub has_reader: bool,
@@ -205,6 +215,8 @@ enum Msg {
     ),
     PaperMade(u64, Result<crate::services::papers::Paper, String>),
     PaperPrinted(u64, usize, Result<(), PrintProblem>),
+    /// A card on the reader while the staff pad shows, by the watch's token.
+    StaffCard(u64, staff_card::CardSeen),
     Stop,
 }
 
@@ -404,6 +416,9 @@ struct Worker {
     admin_view: AdminView,
     /// Who may open the admin mode.
     credentials: crate::services::technicians::Credentials,
+    /// The card reader held while the staff pad shows, for staff badges.
+    staff_card: Option<staff_card::StaffCardWatch>,
+    staff_card_token: u64,
 }
 
 impl Worker {
@@ -457,6 +472,8 @@ impl Worker {
             admin: Vec::new(),
             admin_view: AdminView::default(),
             credentials: crate::services::technicians::Credentials::default(),
+            staff_card: None,
+            staff_card_token: 0,
         };
         w.credentials = w.cfg.config.credentials();
         w.purposes = crate::services::idcopy::purposes(&w.cfg.config.journeys.id_copy.purposes);
@@ -504,7 +521,10 @@ impl Worker {
         // a device a page or a remote command holds is waited for briefly, then left to it.
         let (mut taken, mut busy) = (Vec::new(), Vec::new());
         match s {
-            kiosk::StaffEffect::Entered(ref opener) => {
+            kiosk::StaffEffect::Entered(ref opener, _) => {
+                // The pad's hold on the card reader goes first, or the admin mode could not
+                // take the reader.
+                self.stop_staff_card();
                 self.admin_reset(Some(opener.clone()));
                 for d in self.cfg.runtime.snapshot() {
                     match self.cfg.runtime.claim(
@@ -528,16 +548,11 @@ impl Worker {
             kiosk::StaffEffect::Admin(e) => return self.admin_effect(e),
             _ => {}
         }
-        let how = if self.credentials.personal() {
-            "staff-number"
-        } else {
-            "staff-pin"
-        };
         let bus = &self.cfg.runtime.events;
         let e = match s {
-            kiosk::StaffEffect::Entered(opener) => {
+            kiosk::StaffEffect::Entered(opener, way) => {
                 let mut e = Event::new(EventKind::AdminModeEntered, bus.now())
-                    .field("how", how)
+                    .field("how", way.audit_name())
                     .field("devices", taken)
                     .field("busy", busy);
                 if let Some(no) = opener.staff_no() {
@@ -550,20 +565,21 @@ impl Worker {
             kiosk::StaffEffect::Refused {
                 tries_left,
                 staff_no,
+                way,
             } => {
                 let mut e = Event::new(EventKind::AdminLoginRefused, bus.now())
-                    .field("how", how)
+                    .field("how", way.audit_name())
                     .field("tries_left", tries_left);
                 if let Some(no) = staff_no {
                     e = e.field("staff_no", no);
                 }
                 e
             }
-            kiosk::StaffEffect::Locked { for_ } => {
+            kiosk::StaffEffect::Locked { for_, way } => {
                 let until = bus.now()
                     + chrono::Duration::from_std(for_).unwrap_or(chrono::Duration::minutes(15));
                 Event::new(EventKind::AdminLocked, bus.now())
-                    .field("how", how)
+                    .field("how", way.audit_name())
                     .field("until", until.to_rfc3339())
             }
         };
@@ -627,6 +643,10 @@ impl Worker {
                 .pin
                 .staff_number(self.credentials.personal())
                 .to_string(),
+            pin_takes_cards: self.staff_card.is_some(),
+            pin_by_card: self.kiosk.pin.by_card,
+            pin_not_a_badge: self.kiosk.pin.not_a_badge,
+            pin_wrong_card: self.kiosk.pin.wrong_card,
             admin: self.admin_view(),
             has_reader: self
                 .device(
@@ -817,6 +837,7 @@ impl Worker {
             self.perform(e);
         }
         self.follow_plate_preview();
+        self.follow_staff_card();
     }
 
     fn handle(&mut self, msg: Msg) {
@@ -843,6 +864,7 @@ impl Worker {
             }
             // Presence wakes the attract screen; it is not a touch, so it keeps no session alive.
             Msg::AdminDone(done) => self.admin_finished(done),
+            Msg::StaffCard(token, seen) => self.staff_card_seen(token, seen),
             Msg::Presence => {
                 if self.kiosk.screen == Screen::Attract {
                     self.offers = self.compute_offers();
@@ -1084,6 +1106,7 @@ impl Worker {
         for claim in &self.admin {
             let _ = claim.renew(LEASE);
         }
+        self.renew_staff_card();
         if self.kiosk.screen == Screen::Attract {
             let slides = self.slides.len() + self.catalogue.as_ref().map_or(0, |c| c.notices.len());
             let every = Duration::from_secs(self.cfg.config.attract.slide_s);
@@ -1455,6 +1478,7 @@ impl Worker {
 
     fn end_session(&mut self, reason: EndReason) {
         self.stop_waiting();
+        self.stop_staff_card();
         self.stop_plate_preview();
         if let Some(c) = self.face_cancel.take() {
             c.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -115,9 +115,16 @@ impl Screen {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PinPad {
     digits: Zeroizing<String>,
-    /// The staff number confirmed with OK; the pad now takes the PIN.
+    /// The staff number confirmed with OK, or the staff badge's holder (empty for a badge
+    /// no technician has); the pad now takes the PIN.
     staff_no: Option<String>,
+    /// The staff number came from a badge on the reader: it is not shown.
+    pub by_card: bool,
+    /// The last card on the reader is not a staff badge (a citizen's card, say).
+    pub not_a_badge: bool,
     pub wrong: bool,
+    /// The last refusal followed a badge (the pad says "staff card or PIN").
+    pub wrong_card: bool,
     failures: u32,
     /// Locked after five wrong PINs, until this time on the terminal's clock.
     pub locked_until: Option<Duration>,
@@ -137,12 +144,35 @@ impl PinPad {
         personal && self.staff_no.is_none()
     }
 
-    /// The staff number as typed or confirmed (a staff number is not a secret; it shows).
+    /// The staff number as typed or confirmed (a staff number is not a secret; it shows). A
+    /// badge's holder is not shown: that would tell which badges are known before the PIN.
     pub fn staff_number(&self, personal: bool) -> &str {
         match &self.staff_no {
+            Some(_) if self.by_card => "",
             Some(n) => n,
             None if personal => &self.digits,
             None => "",
+        }
+    }
+}
+
+/// How a technician tried the staff pad, for the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffWay {
+    /// The terminal's shared `ui.staff_pin` (no technicians configured).
+    SharedPin,
+    /// A staff number typed, then the PIN.
+    StaffNumber,
+    /// A staff badge on the IC card reader, then the PIN.
+    StaffCard,
+}
+
+impl StaffWay {
+    pub fn audit_name(self) -> &'static str {
+        match self {
+            StaffWay::SharedPin => "staff-pin",
+            StaffWay::StaffNumber => "staff-number",
+            StaffWay::StaffCard => "staff-card",
         }
     }
 }
@@ -202,6 +232,9 @@ pub enum Input {
     StaffDigit(char),
     StaffDelete,
     StaffSubmit,
+    /// A card on the IC card reader while the pad is open: a staff badge's UID (hex), or
+    /// None when the card is not a badge.
+    StaffCard(Option<String>),
     /// A tab, a test or an action on the admin mode's pages.
     Admin(admin::Input),
     /// Time passed.
@@ -240,16 +273,18 @@ pub enum Effect {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StaffEffect {
     /// The right credential: the staff screens are open.
-    Entered(crate::services::technicians::Opener),
+    Entered(crate::services::technicians::Opener, StaffWay),
     /// The staff screens closed (home, timeout).
     Left,
-    /// A wrong staff number or PIN; `tries_left` before the lock.
+    /// A wrong staff number, badge or PIN; `tries_left` before the lock. `staff_no` is the
+    /// number typed or the badge's holder (None for a badge no technician has).
     Refused {
         tries_left: u32,
         staff_no: Option<String>,
+        way: StaffWay,
     },
     /// Too many wrong PINs: locked for `for_` from now.
-    Locked { for_: Duration },
+    Locked { for_: Duration, way: StaffWay },
     /// Something the technician did in admin mode (the host runs it and audits it).
     Admin(admin::Effect),
 }
@@ -434,6 +469,7 @@ impl Kiosk {
                     Screen::StaffPin if input == Input::Back && self.pin.staff_no.is_some() => {
                         // From the PIN back to the staff number.
                         self.pin.staff_no = None;
+                        self.pin.by_card = false;
                         self.pin.digits = Zeroizing::new(String::new());
                     }
                     Screen::Admin(stage) if input == Input::Back => {
@@ -523,12 +559,14 @@ impl Kiosk {
                 if self.screen == Screen::StaffPin && d.is_ascii_digit() && self.pin.len() < 12 {
                     self.pin.digits.push(d);
                     self.pin.wrong = false;
+                    self.pin.not_a_badge = false;
                 }
             }
             Input::StaffDelete => {
                 self.pin.digits.pop();
             }
             Input::StaffSubmit => self.submit_pin(ctx, &mut fx),
+            Input::StaffCard(uid) => self.staff_card(uid, ctx),
             Input::Admin(a) => {
                 if let Screen::Admin(stage) = &self.screen {
                     let (stage, afx) = admin::step(stage, a);
@@ -541,6 +579,32 @@ impl Kiosk {
             }
         }
         fx
+    }
+
+    /// A card on the reader while the pad is open. A badge stands in for the staff number,
+    /// known or not: an unknown badge is asked its PIN too and refused after it, so a badge
+    /// alone tells nobody whether it opens this terminal.
+    fn staff_card(&mut self, uid: Option<String>, ctx: &Context<'_>) {
+        let locked = self.pin.locked_until.is_some_and(|t| ctx.now < t);
+        if self.screen != Screen::StaffPin || !ctx.staff.personal() || locked {
+            return;
+        }
+        self.pin.digits = Zeroizing::new(String::new());
+        self.pin.wrong = false;
+        self.pin.wrong_card = false;
+        match uid {
+            Some(uid) => {
+                let holder = ctx.staff.card_holder(&uid).unwrap_or_default();
+                self.pin.staff_no = Some(holder.to_string());
+                self.pin.by_card = true;
+                self.pin.not_a_badge = false;
+            }
+            None => {
+                self.pin.staff_no = None;
+                self.pin.by_card = false;
+                self.pin.not_a_badge = true;
+            }
+        }
     }
 
     fn submit_pin(&mut self, ctx: &Context<'_>, fx: &mut Vec<Effect>) {
@@ -559,32 +623,49 @@ impl Kiosk {
             }
             return;
         }
-        let staff_no = self.pin.staff_no.take();
+        let staff_no = self.pin.staff_no.take().filter(|n| !n.is_empty());
+        let way = if !ctx.staff.personal() {
+            StaffWay::SharedPin
+        } else if std::mem::take(&mut self.pin.by_card) {
+            StaffWay::StaffCard
+        } else {
+            StaffWay::StaffNumber
+        };
         let opener = if typed.is_empty() {
             None
         } else {
-            ctx.staff.check(staff_no.as_deref(), &typed)
+            // An unknown badge checks against no one's number (the same Argon2 work).
+            let number = match (way, &staff_no) {
+                (StaffWay::StaffCard, None) => Some(""),
+                _ => staff_no.as_deref(),
+            };
+            ctx.staff.check(number, &typed)
         };
         if let Some(opener) = opener {
             self.pin = PinPad::default();
             let (stage, afx) = admin::start();
             self.go(Screen::Admin(stage), ctx);
-            fx.push(Effect::Staff(StaffEffect::Entered(opener)));
+            fx.push(Effect::Staff(StaffEffect::Entered(opener, way)));
             fx.extend(
                 afx.into_iter()
                     .map(|e| Effect::Staff(StaffEffect::Admin(e))),
             );
         } else {
             self.pin.wrong = true;
+            self.pin.wrong_card = way == StaffWay::StaffCard;
             self.pin.failures += 1;
             if self.pin.failures >= PIN_TRIES {
                 self.pin.locked_until = Some(ctx.now + PIN_LOCK);
                 self.pin.failures = 0;
-                fx.push(Effect::Staff(StaffEffect::Locked { for_: PIN_LOCK }));
+                fx.push(Effect::Staff(StaffEffect::Locked {
+                    for_: PIN_LOCK,
+                    way,
+                }));
             } else {
                 fx.push(Effect::Staff(StaffEffect::Refused {
                     tries_left: PIN_TRIES - self.pin.failures,
                     staff_no,
+                    way,
                 }));
             }
         }

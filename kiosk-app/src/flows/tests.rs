@@ -671,7 +671,10 @@ fn the_staff_pin_opens_the_device_status_and_locks_after_five_wrong_tries() {
     assert_eq!(
         fx,
         vec![
-            kiosk::Effect::Staff(kiosk::StaffEffect::Entered(Opener::SharedPin)),
+            kiosk::Effect::Staff(kiosk::StaffEffect::Entered(
+                Opener::SharedPin,
+                kiosk::StaffWay::SharedPin
+            )),
             kiosk::Effect::Staff(kiosk::StaffEffect::Admin(admin::Effect::Load(
                 admin::Page::Devices
             ))),
@@ -690,10 +693,12 @@ fn the_staff_pin_opens_the_device_status_and_locks_after_five_wrong_tries() {
             kiosk::StaffEffect::Refused {
                 tries_left: kiosk::PIN_TRIES - i,
                 staff_no: None,
+                way: kiosk::StaffWay::SharedPin,
             }
         } else {
             kiosk::StaffEffect::Locked {
                 for_: kiosk::PIN_LOCK,
+                way: kiosk::StaffWay::SharedPin,
             }
         };
         assert_eq!(fx, vec![kiosk::Effect::Staff(want)]);
@@ -716,6 +721,104 @@ fn the_staff_pin_opens_the_device_status_and_locks_after_five_wrong_tries() {
     assert_eq!(s.k.screen.name(), "device-status");
 }
 
+/// A staff badge stands in for the staff number: the pad asks its PIN, without showing whose
+/// badge it is. An unknown badge is asked its PIN too and refused after it; a card that is not
+/// a badge is named as such and costs no try; failures by card count toward the lock like
+/// typed ones; a locked pad ignores cards.
+#[test]
+fn a_staff_badge_stands_in_for_the_staff_number_and_the_pin_is_still_asked() {
+    let mut s = Shell::new();
+    s.staff = crate::services::technicians::Credentials {
+        technicians: vec![crate::services::technicians::Technician {
+            staff_no: "1024".into(),
+            name: "王工".into(),
+            pin_hash: kiosk_central::staff::hash_pin("135790").unwrap(),
+            card_uid: Some("04A1B2C3".into()),
+        }],
+        shared_pin: None,
+    };
+    // Not on the pad: a card does nothing.
+    s.step(kiosk::Input::Wake);
+    assert!(s.step(kiosk::Input::StaffCard(Some("04A1B2C3".into()))).is_empty());
+    assert_eq!(s.k.screen, Screen::Home);
+    s.step(kiosk::Input::StaffEntry);
+    // A citizen's card on the reader: named, not counted.
+    s.step(kiosk::Input::StaffCard(None));
+    assert!(s.k.pin.not_a_badge && !s.k.pin.wrong);
+    assert!(s.k.pin.asks_number(true));
+    s.step(kiosk::Input::StaffDigit('1'));
+    assert!(!s.k.pin.not_a_badge, "typing clears the notice");
+    // A badge replaces the number half typed, and its holder is not shown.
+    s.step(kiosk::Input::StaffCard(Some("04a1b2c3".into())));
+    assert!(!s.k.pin.asks_number(true) && s.k.pin.by_card);
+    assert_eq!(s.k.pin.staff_number(true), "");
+    assert!(s.k.pin.is_empty());
+    // A wrong PIN after the badge: refused, naming the holder, and the pad asks again.
+    assert_eq!(
+        type_digits(&mut s, "000000"),
+        vec![kiosk::Effect::Staff(kiosk::StaffEffect::Refused {
+            tries_left: kiosk::PIN_TRIES - 1,
+            staff_no: Some("1024".into()),
+            way: kiosk::StaffWay::StaffCard,
+        })]
+    );
+    assert!(s.k.pin.wrong && s.k.pin.wrong_card && s.k.pin.asks_number(true));
+    // An unknown badge: asked its PIN like any other, refused after it, naming no one.
+    s.step(kiosk::Input::StaffCard(Some("DEADBEEF".into())));
+    assert!(!s.k.pin.asks_number(true));
+    assert_eq!(
+        type_digits(&mut s, "135790"),
+        vec![kiosk::Effect::Staff(kiosk::StaffEffect::Refused {
+            tries_left: kiosk::PIN_TRIES - 2,
+            staff_no: None,
+            way: kiosk::StaffWay::StaffCard,
+        })]
+    );
+    // "Type a staff number instead" goes back to the number.
+    s.step(kiosk::Input::StaffCard(Some("04A1B2C3".into())));
+    s.step(kiosk::Input::Back);
+    assert!(s.k.pin.asks_number(true) && !s.k.pin.by_card);
+    assert_eq!(s.k.screen, Screen::StaffPin);
+    // The right badge and PIN open the admin mode, audited as a card.
+    s.step(kiosk::Input::StaffCard(Some("04A1B2C3".into())));
+    let fx = type_digits(&mut s, "135790");
+    assert_eq!(s.k.screen.name(), "device-status");
+    assert_eq!(
+        fx[0],
+        kiosk::Effect::Staff(kiosk::StaffEffect::Entered(
+            Opener::Technician {
+                staff_no: "1024".into(),
+                name: "王工".into(),
+            },
+            kiosk::StaffWay::StaffCard
+        ))
+    );
+    // In the admin mode a card changes nothing.
+    assert!(s.step(kiosk::Input::StaffCard(Some("04A1B2C3".into()))).is_empty());
+    assert_eq!(s.k.screen.name(), "device-status");
+    // Out, and five wrong tries by badge lock the pad; a locked pad ignores badges.
+    s.step(kiosk::Input::Home);
+    s.step(kiosk::Input::StaffEntry);
+    let mut last = Vec::new();
+    for _ in 0..kiosk::PIN_TRIES {
+        s.step(kiosk::Input::StaffCard(Some("04A1B2C3".into())));
+        last = type_digits(&mut s, "111111");
+    }
+    assert_eq!(
+        last,
+        vec![kiosk::Effect::Staff(kiosk::StaffEffect::Locked {
+            for_: kiosk::PIN_LOCK,
+            way: kiosk::StaffWay::StaffCard,
+        })]
+    );
+    s.step(kiosk::Input::StaffCard(Some("04A1B2C3".into())));
+    assert!(s.k.pin.asks_number(true), "locked: the badge is not taken");
+    s.now += kiosk::PIN_LOCK;
+    s.step(kiosk::Input::StaffCard(Some("04A1B2C3".into())));
+    type_digits(&mut s, "135790");
+    assert_eq!(s.k.screen.name(), "device-status");
+}
+
 fn type_digits(s: &mut Shell, digits: &str) -> Vec<kiosk::Effect> {
     for d in digits.chars() {
         s.step(kiosk::Input::StaffDigit(d));
@@ -734,6 +837,7 @@ fn a_technician_opens_the_admin_mode_with_staff_number_and_pin() {
             staff_no: "1024".into(),
             name: "王工".into(),
             pin_hash: kiosk_central::staff::hash_pin("135790").unwrap(),
+            card_uid: None,
         }],
         shared_pin: Some("246810".into()),
     };
@@ -755,6 +859,7 @@ fn a_technician_opens_the_admin_mode_with_staff_number_and_pin() {
         vec![kiosk::Effect::Staff(kiosk::StaffEffect::Refused {
             tries_left: kiosk::PIN_TRIES - 1,
             staff_no: Some("1024".into()),
+            way: kiosk::StaffWay::StaffNumber,
         })]
     );
     assert!(s.k.pin.asks_number(true), "asks for the number again");
@@ -765,6 +870,7 @@ fn a_technician_opens_the_admin_mode_with_staff_number_and_pin() {
         vec![kiosk::Effect::Staff(kiosk::StaffEffect::Refused {
             tries_left: kiosk::PIN_TRIES - 2,
             staff_no: Some("9999".into()),
+            way: kiosk::StaffWay::StaffNumber,
         })]
     );
     type_digits(&mut s, "1024");
@@ -772,10 +878,13 @@ fn a_technician_opens_the_admin_mode_with_staff_number_and_pin() {
     assert_eq!(s.k.screen.name(), "device-status");
     assert_eq!(
         fx[0],
-        kiosk::Effect::Staff(kiosk::StaffEffect::Entered(Opener::Technician {
-            staff_no: "1024".into(),
-            name: "王工".into(),
-        }))
+        kiosk::Effect::Staff(kiosk::StaffEffect::Entered(
+            Opener::Technician {
+                staff_no: "1024".into(),
+                name: "王工".into(),
+            },
+            kiosk::StaffWay::StaffNumber
+        ))
     );
     // The tabs, a device's page, back to the list, and out.
     let fx = s.step(kiosk::Input::Admin(admin::Input::Open(

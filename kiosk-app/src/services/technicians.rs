@@ -1,6 +1,7 @@
 //! Who may open the admin mode: the `[admin]` section's technicians, each with a staff number
 //! and an Argon2 hash of their PIN (never the PIN itself; `kiosk admin hash-pin` makes one),
-//! and the counters of the supplies a technician replaces. Without technicians, the older
+//! optionally the UID of their staff badge (a card on the PC/SC reader stands in for the
+//! staff number; the PIN is still asked), and the counters of the supplies a technician replaces. Without technicians, the older
 //! shared `ui.staff_pin` still opens the pad, and the audit log says so.
 
 use std::collections::BTreeMap;
@@ -29,6 +30,11 @@ pub struct Technician {
     pub name: String,
     /// `$argon2id$…` as `kiosk admin hash-pin` prints it.
     pub pin_hash: String,
+    /// The UID of their staff badge (工作证) as the PC/SC reader reads it: 4, 7 or 10 bytes
+    /// in hex, as `kiosk devctl --config F sscard card-uid` prints it. A UID can be copied,
+    /// so it only names the technician; the PIN still proves it is them.
+    #[serde(default)]
+    pub card_uid: Option<String>,
 }
 
 impl std::fmt::Debug for Technician {
@@ -36,6 +42,7 @@ impl std::fmt::Debug for Technician {
         f.debug_struct("Technician")
             .field("staff_no", &self.staff_no)
             .field("name", &self.name)
+            .field("card", &self.card_uid.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -44,6 +51,7 @@ impl AdminConfig {
     /// Checks the entries; the message names the bad one.
     pub fn check(&self) -> Result<(), String> {
         let mut seen = std::collections::BTreeSet::new();
+        let mut cards = std::collections::BTreeSet::new();
         for t in &self.technicians {
             if !(1..=12).contains(&t.staff_no.len())
                 || !t.staff_no.bytes().all(|b| b.is_ascii_digit())
@@ -58,6 +66,26 @@ impl AdminConfig {
                     "admin.technicians: staff_no {:?} appears twice",
                     t.staff_no
                 ));
+            }
+            if let Some(uid) = &t.card_uid {
+                let bytes = hex::decode(uid).map_err(|_| {
+                    format!(
+                        "admin.technicians: the card_uid of {:?} is not hex",
+                        t.staff_no
+                    )
+                })?;
+                if ![4, 7, 10].contains(&bytes.len()) {
+                    return Err(format!(
+                        "admin.technicians: the card_uid of {:?} must be 4, 7 or 10 bytes",
+                        t.staff_no
+                    ));
+                }
+                if !cards.insert(bytes) {
+                    return Err(format!(
+                        "admin.technicians: the card_uid of {:?} is another technician's too",
+                        t.staff_no
+                    ));
+                }
             }
             if argon2::password_hash::PasswordHash::new(&t.pin_hash).is_err() {
                 return Err(format!(
@@ -103,6 +131,25 @@ impl Credentials {
     /// Staff numbers are asked for (technicians are configured).
     pub fn personal(&self) -> bool {
         !self.technicians.is_empty()
+    }
+
+    /// Some technician has a staff badge: the pad takes cards on the PC/SC reader.
+    pub fn takes_cards(&self) -> bool {
+        self.technicians.iter().any(|t| t.card_uid.is_some())
+    }
+
+    /// The staff number of the badge with `uid` (hex, either case), if it is a technician's.
+    pub fn card_holder(&self, uid: &str) -> Option<&str> {
+        let uid = hex::decode(uid).ok()?;
+        self.technicians
+            .iter()
+            .find(|t| {
+                t.card_uid
+                    .as_deref()
+                    .and_then(|c| hex::decode(c).ok())
+                    .is_some_and(|c| c == uid)
+            })
+            .map(|t| t.staff_no.as_str())
     }
 
     /// No way in is configured: the pad says so.
@@ -151,7 +198,23 @@ mod tests {
             staff_no: no.into(),
             name: "王工".into(),
             pin_hash: kiosk_central::staff::hash_pin(pin).unwrap(),
+            card_uid: None,
         }
+    }
+
+    #[test]
+    fn a_badge_names_its_technician_whichever_case_its_uid_is_written_in() {
+        let mut t = tech("1024", "135790");
+        t.card_uid = Some("04a1b2c3".into());
+        let c = Credentials {
+            technicians: vec![tech("2048", "246810"), t],
+            shared_pin: None,
+        };
+        assert!(c.takes_cards());
+        assert_eq!(c.card_holder("04A1B2C3"), Some("1024"));
+        assert_eq!(c.card_holder("04A1B2C4"), None);
+        assert_eq!(c.card_holder("not hex"), None);
+        assert!(!Credentials::default().takes_cards());
     }
 
     #[test]
@@ -200,8 +263,21 @@ mod tests {
             staff_no: "1".into(),
             name: String::new(),
             pin_hash: "135790".into(),
+            card_uid: None,
         }];
         assert!(a.check().unwrap_err().contains("hash-pin"));
+        let badge = |no: &str, uid: &str| Technician {
+            card_uid: Some(uid.into()),
+            ..tech(no, "1234")
+        };
+        a.technicians = vec![badge("1", "04A1B2")];
+        assert!(a.check().unwrap_err().contains("4, 7 or 10 bytes"));
+        a.technicians = vec![badge("1", "04A1B2ZZ")];
+        assert!(a.check().unwrap_err().contains("not hex"));
+        a.technicians = vec![badge("1", "04A1B2C3"), badge("2", "04a1b2c3")];
+        assert!(a.check().unwrap_err().contains("another technician's"));
+        a.technicians = vec![badge("1", "04A1B2C3"), badge("2", "04A1B2C30A0B0C")];
+        assert!(a.check().is_ok());
         a.technicians.clear();
         a.supplies.insert("printer".into(), 0);
         assert!(a.check().unwrap_err().contains("admin.supplies.printer"));

@@ -18,8 +18,17 @@ struct Run {
 
 impl Run {
     fn start(name: &str) -> Run {
+        Run::start_with(name, false)
+    }
+
+    /// With the PC/SC reader (`ic_card`): the caller makes sure pcscd runs.
+    fn start_with(name: &str, ic_card: bool) -> Run {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = kiosk_e2e::sample_config("kiosk.sim.toml", dir.path());
+        let cfg = if ic_card {
+            kiosk_e2e::sample_config_with_ic_card("kiosk.sim.toml", dir.path())
+        } else {
+            kiosk_e2e::sample_config("kiosk.sim.toml", dir.path())
+        };
         let opts = TourOptions {
             journey: name.into(),
             script: None,
@@ -227,5 +236,61 @@ fn a_dead_letter_is_sent_again_the_network_checked_and_a_counter_reset() {
     assert_eq!(ob.supply("receipt").unwrap().used, 0);
     drop(ob);
     assert_eq!(r.audited("admin.action").len(), actions.len());
+    r.tour.finish("test", "").unwrap();
+}
+
+/// The staff pad holds the IC card reader while it shows: a citizen's card is named as not a
+/// staff card, a badge stands in for the staff number, a wrong PIN after it is refused and
+/// audited as a card try, the badge and the right PIN open the admin mode — which then holds
+/// the reader too — and the reader's page reads a badge's UID for enrolling it.
+#[test]
+fn a_staff_badge_and_pin_open_the_admin_mode_and_the_reader_goes_with_it() {
+    kiosk_app::cli::pcscd::ensure().expect("pcscd with vpcd (scripts/setup-debian.sh)");
+    let mut r = Run::start_with("admin-card", true);
+    let all = steps("admin-card");
+    let pad = all.iter().position(|s| s.name == "staff-pad").unwrap();
+    r.play(&all[..=pad]);
+    // While the pad shows, the reader is the pad's.
+    let rt = r.tour.terminal.runtime.clone();
+    assert_eq!(
+        rt.holder("sscard").map(|o| o.to_string()),
+        Some("flow staff-pad".to_string())
+    );
+    let devices = all.iter().position(|s| s.name == "devices").unwrap();
+    r.play(&all[pad + 1..=devices]);
+    // The admin mode took every device, the reader included, with none left busy.
+    let entered = r.audited("admin.entered");
+    assert_eq!(entered.len(), 1);
+    let f = &entered[0]["fields"];
+    assert_eq!(f["how"], json!("staff-card"), "{f}");
+    assert_eq!(f["staff_no"], json!("1024"));
+    assert!(
+        f["devices"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("sscard")),
+        "{f}"
+    );
+    assert_eq!(f["busy"], json!([]), "{f}");
+    assert_eq!(rt.holder("sscard").map(|o| o.to_string()), Some("admin mode".into()));
+    // The wrong PIN after the badge: refused as a card try, naming the badge's holder. The
+    // citizen's card cost no try.
+    let refused = r.audited("admin.login.refused");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["fields"]["how"], json!("staff-card"));
+    assert_eq!(refused[0]["fields"]["staff_no"], json!("1024"));
+    assert_eq!(refused[0]["fields"]["tries_left"], json!(4));
+    r.play(&all[devices + 1..]);
+    let uid = r
+        .actions()
+        .into_iter()
+        .find(|a| a["test"] == json!("card-uid"))
+        .unwrap();
+    assert_eq!(uid["ok"], json!(true), "{uid}");
+    assert!(uid.to_string().contains("04A1B2C3"), "{uid}");
+    // Home again: every device is given back, the reader too.
+    for d in rt.snapshot() {
+        assert_eq!(rt.holder(&d.id), None, "{}", d.id);
+    }
     r.tour.finish("test", "").unwrap();
 }

@@ -190,8 +190,11 @@ impl VirtualCard {
         self.inserted.store(true, Ordering::SeqCst);
     }
 
+    /// Takes the card out. Counted as a change, so a card put back at once still leaves the
+    /// reader for a moment that pcscd sees.
     pub fn remove(&self) {
         self.inserted.store(false, Ordering::SeqCst);
+        self.swaps.fetch_add(1, Ordering::SeqCst);
     }
 
     pub fn apdus(&self) -> u64 {
@@ -238,8 +241,14 @@ fn serve(port: u16, number: &str, line: &Line) {
                 || line.swaps.load(Ordering::SeqCst) != swap
             {
                 hang_up(&mut conn);
-                // Long enough for pcscd to see the reader empty before the next card.
-                std::thread::sleep(Duration::from_millis(300));
+                // Long enough for pcscd, which asks vpcd about the card every 400 ms, to see
+                // the reader empty before the next card.
+                for _ in 0..10 {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
                 break;
             }
             let mut len = [0u8; 2];

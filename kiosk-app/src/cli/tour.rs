@@ -48,6 +48,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "admin-operations",
         include_str!("../../tours/admin-operations.json"),
     ),
+    ("admin-card", include_str!("../../tours/admin-card.json")),
     ("guide", include_str!("../../tours/guide.json")),
     (
         "guide-care-mode",
@@ -117,7 +118,7 @@ pub struct Step {
     /// The screen the step ends on.
     pub expect: String,
     /// A further condition on the view: `asking`, `not-asking`, `ticket-available`,
-    /// `ticket-unavailable`, `pin-wrong`, `pin-asked`, `admin-result`, `admin-notice`, `dead:N`, `slide-changed`, `changed` (the journey moved on
+    /// `ticket-unavailable`, `pin-wrong`, `pin-asked`, `pin-takes-cards`, `pin-by-card`, `pin-not-a-badge`, `admin-result`, `admin-notice`, `dead:N`, `slide-changed`, `changed` (the journey moved on
     /// within the same screen), `guide-printed`, `care`, `not-care`, `finger-missed`,
     /// `face-preview` (the face screen shows the camera's picture),
     /// `preedit:PINYIN` and `typed:TEXT` (the on-screen keyboard), `pages:N` (the material on
@@ -276,6 +277,15 @@ pub fn play(
     script: &Script,
     opts: &TourOptions,
 ) -> anyhow::Result<Vec<StepRecord>> {
+    // The simulated IC cards (a social-security card, a staff badge) sit in pcscd's virtual
+    // reader.
+    let ic_card = script
+        .steps
+        .iter()
+        .any(|s| matches!(&s.action, Some(Action::Sim(d, ..)) if d == "sscard"));
+    if ic_card {
+        super::pcscd::ensure().map_err(|e| anyhow!("this tour reads an IC card: {e}"))?;
+    }
     let mut tour = Tour::start(config, opts)?;
     for (i, step) in script.steps.iter().enumerate() {
         tour.step(i + 1, step)?;
@@ -453,6 +463,11 @@ fn until(cond: Option<&str>, v: &View, before: &View) -> bool {
         Some("pin-wrong") => v.pin_wrong,
         // The staff number was taken: the pad asks for the PIN.
         Some("pin-asked") => !v.pin_asks_number && !v.staff_number.is_empty(),
+        // The pad holds the card reader for staff badges; a badge was read; a card that is
+        // not a badge was named.
+        Some("pin-takes-cards") => v.pin_takes_cards,
+        Some("pin-by-card") => v.pin_by_card && !v.pin_asks_number,
+        Some("pin-not-a-badge") => v.pin_not_a_badge,
         Some("slide-changed") => v.slide != before.slide,
         // The journey moved on within the same screen (another question, a typed letter).
         Some("changed") => v.screen != before.screen,

@@ -96,6 +96,14 @@ const SCANNER: &[Test] = &[
 const PCSC: &[Test] = &[
     t("readers", "readers", "列出读卡器", "List the readers", 10),
     t("atr", "atr", "读取卡片ATR", "Read the card's ATR", 10),
+    // What `card_uid` in `[[admin.technicians]]` needs, read on the terminal itself.
+    t(
+        "card-uid",
+        "card-uid",
+        "读取工作证UID",
+        "Read a staff card's UID",
+        10,
+    ),
 ];
 const BOARD: &[Test] = &[t(
     "lights",

@@ -265,14 +265,14 @@ fn a_staff_badge_and_pin_open_the_admin_mode_and_the_reader_goes_with_it() {
     assert_eq!(f["how"], json!("staff-card"), "{f}");
     assert_eq!(f["staff_no"], json!("1024"));
     assert!(
-        f["devices"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("sscard")),
+        f["devices"].as_array().unwrap().contains(&json!("sscard")),
         "{f}"
     );
     assert_eq!(f["busy"], json!([]), "{f}");
-    assert_eq!(rt.holder("sscard").map(|o| o.to_string()), Some("admin mode".into()));
+    assert_eq!(
+        rt.holder("sscard").map(|o| o.to_string()),
+        Some("admin mode".into())
+    );
     // The wrong PIN after the badge: refused as a card try, naming the badge's holder. The
     // citizen's card cost no try.
     let refused = r.audited("admin.login.refused");

@@ -182,6 +182,36 @@ fn screens_show_their_view_and_touches_become_intents() {
     assert_eq!(got.borrow().last(), Some(&UiIntent::StaffDigit('7')));
     click(app, "OK");
     assert_eq!(got.borrow().last(), Some(&UiIntent::StaffSubmit));
+    // A staff badge instead of the number: the pad says what it takes, then asks the PIN
+    // without naming whose badge it is, and offers the typed number instead.
+    v.pin_length = 0;
+    v.pin_asks_number = true;
+    v.pin_takes_cards = true;
+    ui.show_view(&v).unwrap();
+    let asks = "Put your staff card on the card reader, or enter your staff number.";
+    assert_eq!(labelled(app, asks), 1);
+    v.pin_asks_number = false;
+    v.pin_by_card = true;
+    ui.show_view(&v).unwrap();
+    assert_eq!(labelled(app, asks), 0);
+    assert_eq!(labelled(app, "Staff card read: enter your PIN."), 1);
+    assert_eq!(labelled(app, "0 digits entered"), 1);
+    click(app, "Type a staff number instead");
+    assert_eq!(got.borrow().last(), Some(&UiIntent::Back));
+    v.pin_by_card = false;
+    v.pin_asks_number = true;
+    v.pin_not_a_badge = true;
+    ui.show_view(&v).unwrap();
+    assert_eq!(
+        labelled(
+            app,
+            "That card is not a staff card. Put your staff card on the reader, or enter your staff number."
+        ),
+        1
+    );
+    v.pin_not_a_badge = false;
+    v.pin_asks_number = false;
+    v.pin_takes_cards = false;
     v.screen = ScreenId::DeviceStatus;
     ui.show_view(&v).unwrap();
     ui.set_devices(&[

@@ -383,7 +383,10 @@ mod tests {
         let uid = [0x04, 0xA1, 0xB2, 0xC3];
         let r = badge_answer(&uid, &Command::get_uid().encode().unwrap());
         assert_eq!((r.data.as_slice(), r.sw), (&uid[..], 0x9000));
-        assert_eq!(badge_answer(&uid, &[0xFF, 0xCA, 0x01, 0x00, 0x00]).sw, 0x6A81);
+        assert_eq!(
+            badge_answer(&uid, &[0xFF, 0xCA, 0x01, 0x00, 0x00]).sw,
+            0x6A81
+        );
         assert_eq!(
             badge_answer(&uid, &Command::select_aid(SSSE_AID).encode().unwrap()).sw,
             0x6E00

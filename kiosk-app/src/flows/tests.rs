@@ -739,7 +739,9 @@ fn a_staff_badge_stands_in_for_the_staff_number_and_the_pin_is_still_asked() {
     };
     // Not on the pad: a card does nothing.
     s.step(kiosk::Input::Wake);
-    assert!(s.step(kiosk::Input::StaffCard(Some("04A1B2C3".into()))).is_empty());
+    assert!(s
+        .step(kiosk::Input::StaffCard(Some("04A1B2C3".into())))
+        .is_empty());
     assert_eq!(s.k.screen, Screen::Home);
     s.step(kiosk::Input::StaffEntry);
     // A citizen's card on the reader: named, not counted.
@@ -794,7 +796,9 @@ fn a_staff_badge_stands_in_for_the_staff_number_and_the_pin_is_still_asked() {
         ))
     );
     // In the admin mode a card changes nothing.
-    assert!(s.step(kiosk::Input::StaffCard(Some("04A1B2C3".into()))).is_empty());
+    assert!(s
+        .step(kiosk::Input::StaffCard(Some("04A1B2C3".into())))
+        .is_empty());
     assert_eq!(s.k.screen.name(), "device-status");
     // Out, and five wrong tries by badge lock the pad; a locked pad ignores badges.
     s.step(kiosk::Input::Home);

@@ -141,15 +141,16 @@ impl PcscReader {
             .ok_or_else(|| CommandError::not_ready("no card connection"))
     }
 
-    /// Sends one APDU; a dead connection (card pulled and put back) is reconnected once.
-    pub fn transmit(&mut self, cmd: &[u8]) -> Result<Response, CommandError> {
+    /// Runs `f` on the card connection; a dead connection (the card pulled and put back, or
+    /// swapped) is dropped and made again once.
+    fn on_card<T>(
+        &mut self,
+        f: impl Fn(&pcsc::Card) -> Result<T, pcsc::Error>,
+    ) -> Result<T, CommandError> {
         for attempt in 0..2 {
             let card = self.connect()?;
-            let mut buf = [0u8; pcsc::MAX_BUFFER_SIZE];
-            match card.transmit(cmd, &mut buf) {
-                Ok(r) => {
-                    return Response::parse(r).map_err(|e| CommandError::hardware(e.to_string()))
-                }
+            match f(card) {
+                Ok(v) => return Ok(v),
                 Err(pcsc::Error::ResetCard | pcsc::Error::RemovedCard) if attempt == 0 => {
                     self.card = None
                 }
@@ -164,25 +165,18 @@ impl PcscReader {
         ))
     }
 
-    /// The ATR of the card in the reader now; a connection to a card since taken out (or
-    /// swapped) is dropped and made again once, as in `transmit`.
+    /// Sends one APDU.
+    pub fn transmit(&mut self, cmd: &[u8]) -> Result<Response, CommandError> {
+        let answer = self.on_card(|card| {
+            let mut buf = [0u8; pcsc::MAX_BUFFER_SIZE];
+            card.transmit(cmd, &mut buf).map(<[u8]>::to_vec)
+        })?;
+        Response::parse(&answer).map_err(|e| CommandError::hardware(e.to_string()))
+    }
+
+    /// The ATR of the card in the reader now.
     pub fn atr(&mut self) -> Result<Vec<u8>, CommandError> {
-        for attempt in 0..2 {
-            let card = self.connect()?;
-            match card.status2_owned() {
-                Ok(s) => return Ok(s.atr().to_vec()),
-                Err(pcsc::Error::ResetCard | pcsc::Error::RemovedCard) if attempt == 0 => {
-                    self.card = None
-                }
-                Err(e) => {
-                    self.card = None;
-                    return Err(pcsc_error(e));
-                }
-            }
-        }
-        Err(CommandError::hardware(
-            "card connection could not be re-established",
-        ))
+        self.on_card(|card| card.status2_owned().map(|s| s.atr().to_vec()))
     }
 
     /// Selects the configured application (the social-security card's by default).

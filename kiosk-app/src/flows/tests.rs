@@ -728,15 +728,7 @@ fn the_staff_pin_opens_the_device_status_and_locks_after_five_wrong_tries() {
 #[test]
 fn a_staff_badge_stands_in_for_the_staff_number_and_the_pin_is_still_asked() {
     let mut s = Shell::new();
-    s.staff = crate::services::technicians::Credentials {
-        technicians: vec![crate::services::technicians::Technician {
-            staff_no: "1024".into(),
-            name: "王工".into(),
-            pin_hash: kiosk_central::staff::hash_pin("135790").unwrap(),
-            card_uid: Some("04A1B2C3".into()),
-        }],
-        shared_pin: None,
-    };
+    s.staff = technician_1024(Some("04A1B2C3"), None);
     // Not on the pad: a card does nothing.
     s.step(kiosk::Input::Wake);
     assert!(s
@@ -823,6 +815,22 @@ fn a_staff_badge_stands_in_for_the_staff_number_and_the_pin_is_still_asked() {
     assert_eq!(s.k.screen.name(), "device-status");
 }
 
+/// Technician 1024 (PIN 135790), with a badge or not, beside a shared PIN or not.
+fn technician_1024(
+    card_uid: Option<&str>,
+    shared_pin: Option<&str>,
+) -> crate::services::technicians::Credentials {
+    crate::services::technicians::Credentials {
+        technicians: vec![crate::services::technicians::Technician {
+            staff_no: "1024".into(),
+            name: "王工".into(),
+            pin_hash: kiosk_central::staff::hash_pin("135790").unwrap(),
+            card_uid: card_uid.map(str::to_string),
+        }],
+        shared_pin: shared_pin.map(str::to_string),
+    }
+}
+
 fn type_digits(s: &mut Shell, digits: &str) -> Vec<kiosk::Effect> {
     for d in digits.chars() {
         s.step(kiosk::Input::StaffDigit(d));
@@ -836,15 +844,7 @@ fn type_digits(s: &mut Shell, digits: &str) -> Vec<kiosk::Effect> {
 #[test]
 fn a_technician_opens_the_admin_mode_with_staff_number_and_pin() {
     let mut s = Shell::new();
-    s.staff = crate::services::technicians::Credentials {
-        technicians: vec![crate::services::technicians::Technician {
-            staff_no: "1024".into(),
-            name: "王工".into(),
-            pin_hash: kiosk_central::staff::hash_pin("135790").unwrap(),
-            card_uid: None,
-        }],
-        shared_pin: Some("246810".into()),
-    };
+    s.staff = technician_1024(None, Some("246810"));
     s.step(kiosk::Input::Wake);
     s.step(kiosk::Input::StaffEntry);
     assert!(s.k.pin.asks_number(true));

@@ -248,10 +248,25 @@ fn a_staff_badge_and_pin_open_the_admin_mode_and_the_reader_goes_with_it() {
     kiosk_app::cli::pcscd::ensure().expect("pcscd with vpcd (scripts/setup-debian.sh)");
     let mut r = Run::start_with("admin-card", true);
     let all = steps("admin-card");
-    let pad = all.iter().position(|s| s.name == "staff-pad").unwrap();
-    r.play(&all[..=pad]);
-    // While the pad shows, the reader is the pad's.
     let rt = r.tour.terminal.runtime.clone();
+    // A remote command holds the reader: the pad opens without it and takes typed numbers.
+    let remote = rt
+        .claim(
+            "sscard",
+            kiosk_app::runtime::Owner::Remote(7),
+            std::time::Duration::from_secs(60),
+            std::time::Duration::ZERO,
+        )
+        .unwrap();
+    r.play(&all[..1]);
+    r.play(&[step("pad", touch("工作人员"), "staff-pin", None)]);
+    let v = r.tour.terminal.host.view();
+    assert!(!v.pin_takes_cards && v.pin_asks_number);
+    r.play(&[step("home", touch("首页"), "home", None)]);
+    drop(remote);
+    let pad = all.iter().position(|s| s.name == "staff-pad").unwrap();
+    r.play(&all[pad..=pad]);
+    // While the pad shows, the reader is the pad's.
     assert_eq!(
         rt.holder("sscard").map(|o| o.to_string()),
         Some("flow staff-pad".to_string())

@@ -34,10 +34,12 @@ bench:
 	cargo bench --profile dev -p kiosk-app --bench cast
 	cargo bench --profile dev -p kiosk-app --bench gateway
 	cargo bench --profile dev -p kiosk-app --bench config_push
-	cargo build --profile dev -p kiosk-app --bin kiosk
-	cargo bench --profile dev -p kiosk-app --bench reliability
 	# Journeys are timed in release, as a terminal runs them (the first release build of the
 	# Slint tree takes a while on two cores): touch and presence to the next frame, a ticket
 	# to the printer's confirmation, then a soak of HALLKIT_SOAK_JOURNEYS journeys.
 	cargo bench -p kiosk-app --bench journeys
 	cargo bench -p kiosk-app --bench soak
+	# The footprint and recovery figures, on the release binaries a terminal runs.
+	cargo build --release -p kiosk-app --bin kiosk
+	cargo build --release -p kiosk-central --bin kiosk-central
+	cargo bench -p kiosk-app --bench reliability

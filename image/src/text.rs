@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use ab_glyph::{Font, FontVec, PxScale, ScaleFont};
+use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use opencv::core::Mat;
 use opencv::prelude::*;
 
@@ -19,16 +19,32 @@ pub const FONT_PATHS: &[&str] = &[
 const SC_FACE: u32 = 2;
 
 /// The CJK font, loaded once; the error lists where it was looked for.
-pub fn cjk_font() -> Result<&'static FontVec, String> {
-    static FONT: OnceLock<Result<FontVec, String>> = OnceLock::new();
+///
+/// The file is mapped rather than read: Noto Sans CJK is 19 MB, and a text draws on a few
+/// hundred KB of its tables. Mapped, those pages are the page cache's, shared and given back
+/// under pressure; read, all 19 MB would stay on the heap of every process that prints.
+pub fn cjk_font() -> Result<&'static FontRef<'static>, String> {
+    static FONT: OnceLock<Result<FontRef<'static>, String>> = OnceLock::new();
     FONT.get_or_init(|| {
         let mut paths: Vec<String> = std::env::var("HALLKIT_CJK_FONT").into_iter().collect();
         paths.extend(FONT_PATHS.iter().map(|s| s.to_string()));
         for p in &paths {
-            let Ok(data) = std::fs::read(p) else { continue };
-            let f = FontVec::try_from_vec_and_index(data.clone(), SC_FACE)
-                .or_else(|_| FontVec::try_from_vec_and_index(data, 0));
-            if let Ok(f) = f {
+            let Ok(file) = std::fs::File::open(p) else {
+                continue;
+            };
+            // SAFETY: the mapping is only read. A font file is replaced by a package upgrade
+            // through a rename, which leaves this mapping on the old file; nothing here
+            // truncates it in place.
+            let Ok(map) = (unsafe { memmap2::Mmap::map(&file) }) else {
+                continue;
+            };
+            let index = [SC_FACE, 0]
+                .into_iter()
+                .find(|i| FontRef::try_from_slice_and_index(&map, *i).is_ok());
+            let Some(index) = index else { continue };
+            // Mapped for the rest of the process, as the font is used until it exits.
+            let bytes: &'static [u8] = Box::leak(Box::new(map));
+            if let Ok(f) = FontRef::try_from_slice_and_index(bytes, index) {
                 return Ok(f);
             }
         }

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use ab_glyph::{Font, FontVec, PxScale, ScaleFont};
+use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use image::{GrayImage, Luma};
 
 use super::parse::{parse_all, Op};
@@ -26,7 +26,7 @@ pub enum RenderError {
     Write { path: String, message: String },
 }
 
-fn font() -> Result<&'static FontVec, RenderError> {
+fn font() -> Result<&'static FontRef<'static>, RenderError> {
     kiosk_image::text::cjk_font().map_err(RenderError::NoFont)
 }
 
@@ -89,7 +89,7 @@ pub struct Renderer {
     barcodes: Vec<String>,
     unknown: usize,
     pages: Vec<Page>,
-    font: &'static FontVec,
+    font: &'static FontRef<'static>,
 }
 
 const PLAIN: Style = Style {

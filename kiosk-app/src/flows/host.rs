@@ -1733,7 +1733,9 @@ fn forward_presence(
                 if stop.load(std::sync::atomic::Ordering::Relaxed) {
                     return;
                 }
-                std::thread::sleep(Duration::from_millis(5));
+                // 50 looks a second: someone stepping up is seen well within a frame's
+                // notice, and an idle terminal is not woken 200 times a second for it.
+                std::thread::sleep(Duration::from_millis(20));
             }
         }
     });

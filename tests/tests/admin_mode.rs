@@ -242,7 +242,8 @@ fn a_dead_letter_is_sent_again_the_network_checked_and_a_counter_reset() {
 /// The staff pad holds the IC card reader while it shows: a citizen's card is named as not a
 /// staff card, a badge stands in for the staff number, a wrong PIN after it is refused and
 /// audited as a card try, the badge and the right PIN open the admin mode — which then holds
-/// the reader too — and the reader's page reads a badge's UID for enrolling it.
+/// the reader too — and the reader's page reads a badge's UID for enrolling it. At home, a
+/// citizen's card is left alone and a badge opens the pad by itself.
 #[test]
 fn a_staff_badge_and_pin_open_the_admin_mode_and_the_reader_goes_with_it() {
     kiosk_app::cli::pcscd::ensure().expect("pcscd with vpcd (scripts/setup-debian.sh)");
@@ -295,7 +296,16 @@ fn a_staff_badge_and_pin_open_the_admin_mode_and_the_reader_goes_with_it() {
     assert_eq!(refused[0]["fields"]["how"], json!("staff-card"));
     assert_eq!(refused[0]["fields"]["staff_no"], json!("1024"));
     assert_eq!(refused[0]["fields"]["tries_left"], json!(4));
-    r.play(&all[devices + 1..]);
+    let leave = all.iter().position(|s| s.name == "leave").unwrap();
+    r.play(&all[devices + 1..=leave + 1]);
+    // A citizen's card at home is looked at and left alone: no pad, and the reader is free.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(r.tour.terminal.host.view().screen, Screen::Home);
+    assert_eq!(rt.holder("sscard"), None);
+    r.play(&all[leave + 2..]);
+    let entered = r.audited("admin.entered");
+    assert_eq!(entered.len(), 2);
+    assert_eq!(entered[1]["fields"]["how"], json!("staff-card"));
     let uid = r
         .actions()
         .into_iter()

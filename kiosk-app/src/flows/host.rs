@@ -217,6 +217,10 @@ enum Msg {
     PaperPrinted(u64, usize, Result<(), PrintProblem>),
     /// A card on the reader while the staff pad shows, by the watch's token.
     StaffCard(u64, staff_card::CardSeen),
+    /// A card came to or left a card reader (`device`), whatever the screen.
+    CardMoved(String),
+    /// A technician's badge on the reader at home or attract: the pad opens with it.
+    BadgeAtHome(String),
     Stop,
 }
 
@@ -865,6 +869,8 @@ impl Worker {
             // Presence wakes the attract screen; it is not a touch, so it keeps no session alive.
             Msg::AdminDone(done) => self.admin_finished(done),
             Msg::StaffCard(token, seen) => self.staff_card_seen(token, seen),
+            Msg::CardMoved(device) => self.card_moved(&device),
+            Msg::BadgeAtHome(uid) => self.badge_at_home(uid),
             Msg::Presence => {
                 if self.kiosk.screen == Screen::Attract {
                     self.offers = self.compute_offers();
@@ -1712,8 +1718,8 @@ fn cfg_bus(w: &Worker) -> crate::runtime::EventBus {
     w.cfg.runtime.events.clone()
 }
 
-/// Forwards presence-sensor events to the host as they happen (not at its next tick), until
-/// the host is gone.
+/// Forwards presence-sensor events, and cards coming to or leaving a card reader, to the
+/// host as they happen (not at its next tick), until the host is gone.
 fn forward_presence(
     bus: crate::runtime::EventBus,
     tx: mpsc::Sender<Msg>,
@@ -1724,6 +1730,15 @@ fn forward_presence(
         match rx.try_recv() {
             Ok(e) if e.kind == EventKind::PresenceDetected => {
                 if tx.send(Msg::Presence).is_err() {
+                    return;
+                }
+            }
+            Ok(e)
+                if e.kind == EventKind::DeviceInput
+                    && e.fields.get("input") == Some(&"card".into()) =>
+            {
+                let device = e.device.unwrap_or_default();
+                if tx.send(Msg::CardMoved(device)).is_err() {
                     return;
                 }
             }

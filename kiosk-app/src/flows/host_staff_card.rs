@@ -2,6 +2,10 @@
 //! host holds the PC/SC reader and reads the UID of each card put on it (PC/SC's `FF CA`), for
 //! the pad to take in place of a staff number. The hold ends when the pad closes, and before
 //! the admin mode takes every device, so the admin mode gets the reader too.
+//!
+//! At home or attract the reader is not held (a browser page may want it): a card coming to
+//! it is looked at once, and a technician's badge opens the pad, which then asks its PIN. Any
+//! other card (a citizen's social-security card) is left alone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,6 +111,65 @@ impl Worker {
             CardSeen::NotABadge => None,
         };
         self.step(kiosk::Input::StaffCard(uid));
+    }
+}
+
+impl Worker {
+    /// A card came to or left `device`: at home or attract, with badges configured, one look
+    /// at it on a job of its own.
+    pub(super) fn card_moved(&mut self, device: &str) {
+        let idle = matches!(self.kiosk.screen, Screen::Home | Screen::Attract);
+        let reader = self.device(DeviceKind::CardReader, &None);
+        if !idle
+            || self.session.is_some()
+            || !self.credentials.takes_cards()
+            || reader.as_deref() != Some(device)
+        {
+            return;
+        }
+        // Nothing waits for it: a reader someone holds, or no card there now, is no badge.
+        let Ok(claim) = self.cfg.runtime.claim(
+            device,
+            Owner::Flow("staff-pad".into()),
+            Duration::from_secs(10),
+            Duration::ZERO,
+        ) else {
+            return;
+        };
+        let (rt, tx, staff) = (
+            self.cfg.runtime.clone(),
+            self.tx.clone(),
+            self.credentials.clone(),
+        );
+        spawn("staff-badge", move || {
+            let ctx = || card::context(Duration::from_secs(2), CancelToken::new());
+            let present = rt
+                .call_with(&claim, "card-present", Value::Null, ctx())
+                .is_ok_and(|v| v["present"] == true);
+            if !present {
+                return;
+            }
+            let uid = rt
+                .call_with(&claim, "card-uid", Value::Null, ctx())
+                .ok()
+                .and_then(|v| v["uid"].as_str().map(str::to_string));
+            // Given back before the pad opens, so the pad can hold the reader itself.
+            drop(claim);
+            if let Some(uid) = uid.filter(|u| staff.card_holder(u).is_some()) {
+                let _ = tx.send(Msg::BadgeAtHome(uid));
+            }
+        });
+    }
+
+    /// A technician's badge at home or attract: the pad opens, asking the badge's PIN.
+    pub(super) fn badge_at_home(&mut self, uid: String) {
+        if !matches!(self.kiosk.screen, Screen::Home | Screen::Attract) || self.session.is_some() {
+            return;
+        }
+        self.step(kiosk::Input::StaffEntry);
+        // The pad's watch, started by that step, reads the same badge again at once: that
+        // leaves the pad as this leaves it.
+        self.step(kiosk::Input::StaffCard(Some(uid)));
     }
 }
 

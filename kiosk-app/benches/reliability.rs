@@ -12,11 +12,13 @@
 //!   kill until the new process serves again (ready line printed and the centre answering
 //!   `/health`), against 90 s.
 //!
-//!     cargo build --release -p kiosk-app --bin kiosk
-//!     cargo build --release -p kiosk-central --bin kiosk-central
-//!     cargo bench -p kiosk-app --bench reliability
+//! Run on the release binaries (`--profile dev` throughout for the dev build's figures):
 //!
-//! (`--profile dev` throughout for the dev build's figures.)
+//! ```text
+//! cargo build --release -p kiosk-app --bin kiosk
+//! cargo build --release -p kiosk-central --bin kiosk-central
+//! cargo bench -p kiosk-app --bench reliability
+//! ```
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

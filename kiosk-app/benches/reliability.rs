@@ -47,17 +47,11 @@ struct Centre(Child, String);
 
 impl Centre {
     fn start(dir: &Path) -> Centre {
-        let mut child = Command::new(binary("kiosk-central"))
+        let mut serve = Command::new(binary("kiosk-central"));
+        serve
             .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-            .arg(dir.join("central.db"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+            .arg(dir.join("central.db"));
+        let (child, line) = spawn_until_ready(serve);
         let url = line
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
@@ -104,11 +98,9 @@ fn config(dir: &Path) -> PathBuf {
     path
 }
 
-fn start(cfg: &Path) -> (Child, String) {
-    let mut child = Command::new(kiosk_bin())
-        .args(["run", "--headless", "--config"])
-        .arg(cfg)
-        .env("RUST_LOG", "warn")
+/// Starts `cmd` and waits for the first line it prints (its "ready" line).
+fn spawn_until_ready(mut cmd: Command) -> (Child, String) {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -117,6 +109,15 @@ fn start(cfg: &Path) -> (Child, String) {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
+    (child, line)
+}
+
+fn start(cfg: &Path) -> (Child, String) {
+    let mut run = Command::new(kiosk_bin());
+    run.args(["run", "--headless", "--config"])
+        .arg(cfg)
+        .env("RUST_LOG", "warn");
+    let (child, line) = spawn_until_ready(run);
     let ready: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
     let centre = ready["centre"].as_str().unwrap_or_default().to_string();
     (child, centre)

@@ -777,16 +777,7 @@ fn a_staff_badge_stands_in_for_the_staff_number_and_the_pin_is_still_asked() {
     s.step(kiosk::Input::StaffCard(Some("04A1B2C3".into())));
     let fx = type_digits(&mut s, "135790");
     assert_eq!(s.k.screen.name(), "device-status");
-    assert_eq!(
-        fx[0],
-        kiosk::Effect::Staff(kiosk::StaffEffect::Entered(
-            Opener::Technician {
-                staff_no: "1024".into(),
-                name: "王工".into(),
-            },
-            kiosk::StaffWay::StaffCard
-        ))
-    );
+    assert_eq!(fx[0], entered_1024(kiosk::StaffWay::StaffCard));
     // In the admin mode a card changes nothing.
     assert!(s
         .step(kiosk::Input::StaffCard(Some("04A1B2C3".into())))
@@ -829,6 +820,15 @@ fn technician_1024(
         }],
         shared_pin: shared_pin.map(str::to_string),
     }
+}
+
+/// Technician 1024 entered the admin mode, by `way`.
+fn entered_1024(way: kiosk::StaffWay) -> kiosk::Effect {
+    let opener = Opener::Technician {
+        staff_no: "1024".into(),
+        name: "王工".into(),
+    };
+    kiosk::Effect::Staff(kiosk::StaffEffect::Entered(opener, way))
 }
 
 fn type_digits(s: &mut Shell, digits: &str) -> Vec<kiosk::Effect> {
@@ -880,16 +880,7 @@ fn a_technician_opens_the_admin_mode_with_staff_number_and_pin() {
     type_digits(&mut s, "1024");
     let fx = type_digits(&mut s, "135790");
     assert_eq!(s.k.screen.name(), "device-status");
-    assert_eq!(
-        fx[0],
-        kiosk::Effect::Staff(kiosk::StaffEffect::Entered(
-            Opener::Technician {
-                staff_no: "1024".into(),
-                name: "王工".into(),
-            },
-            kiosk::StaffWay::StaffNumber
-        ))
-    );
+    assert_eq!(fx[0], entered_1024(kiosk::StaffWay::StaffNumber));
     // The tabs, a device's page, back to the list, and out.
     let fx = s.step(kiosk::Input::Admin(admin::Input::Open(
         admin::Page::Device("printer".into()),

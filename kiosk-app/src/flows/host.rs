@@ -274,7 +274,7 @@ pub struct Host {
     tx: mpsc::Sender<Msg>,
     shared: Arc<Shared>,
     notify: Arc<Mutex<Notify>>,
-    presence_stop: Arc<std::sync::atomic::AtomicBool>,
+    inputs_stop: Arc<std::sync::atomic::AtomicBool>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -294,8 +294,8 @@ impl Host {
             changed: Condvar::new(),
         });
         let notify: Arc<Mutex<Notify>> = Arc::new(Mutex::new(Box::new(|| {})));
-        let presence_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        forward_presence(cfg_bus(&worker), tx.clone(), presence_stop.clone());
+        let inputs_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        forward_bus_inputs(cfg_bus(&worker), tx.clone(), inputs_stop.clone());
         let (s, n) = (shared.clone(), notify.clone());
         let thread = std::thread::Builder::new()
             .name("kiosk-flows".into())
@@ -304,7 +304,7 @@ impl Host {
             tx,
             shared,
             notify,
-            presence_stop,
+            inputs_stop,
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -350,7 +350,7 @@ impl Host {
 
     /// Ends any session (its devices released, its data wiped) and stops the host.
     pub fn stop(&self) {
-        self.presence_stop
+        self.inputs_stop
             .store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = self.tx.send(Msg::Stop);
         let t = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -1720,7 +1720,7 @@ fn cfg_bus(w: &Worker) -> crate::runtime::EventBus {
 
 /// Forwards presence-sensor events, and cards coming to or leaving a card reader, to the
 /// host as they happen (not at its next tick), until the host is gone.
-fn forward_presence(
+fn forward_bus_inputs(
     bus: crate::runtime::EventBus,
     tx: mpsc::Sender<Msg>,
     stop: Arc<std::sync::atomic::AtomicBool>,
